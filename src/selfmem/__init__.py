@@ -1,0 +1,69 @@
+"""selfmem: self-learning episodic memory for AI agents.
+
+>>> from selfmem import SelfLearningMemory, TaskContext, ExecutionStep, TaskOutcome
+>>> with SelfLearningMemory.open("./.selfmem") as memory:            # doctest: +SKIP
+...     eid = memory.start_episode("Fix the failing test", TaskContext(language="python"))
+...     memory.log_step(eid, ExecutionStep(tool="pytest", observation="1 failed"))
+...     episode = memory.complete_episode(eid, TaskOutcome.success("tests pass"))
+...     context = memory.retrieve_relevant_context("a failing python test")
+"""
+
+from .config import Limits, MemoryConfig
+from .errors import (
+    ConfigError,
+    EmbeddingError,
+    EpisodeStateError,
+    InvalidInputError,
+    LimitExceededError,
+    NotFoundError,
+    SchemaVersionError,
+    SelfMemError,
+    StorageError,
+)
+from .memory import MemoryStats, SelfLearningMemory
+from .models import (
+    ComplexityLevel,
+    Episode,
+    ExecutionStep,
+    OutcomeStatus,
+    Reflection,
+    RewardScore,
+    TaskContext,
+    TaskOutcome,
+    TaskType,
+)
+from .retrieval.result import RetrievalResult, ScoredEpisode
+
+__version__ = "0.1.0"
+
+__all__ = [
+    # entry point
+    "SelfLearningMemory",
+    "MemoryConfig",
+    "Limits",
+    "MemoryStats",
+    # records
+    "Episode",
+    "ExecutionStep",
+    "TaskContext",
+    "TaskType",
+    "ComplexityLevel",
+    "TaskOutcome",
+    "OutcomeStatus",
+    "RewardScore",
+    "Reflection",
+    # retrieval
+    "RetrievalResult",
+    "ScoredEpisode",
+    # errors
+    "SelfMemError",
+    "ConfigError",
+    "InvalidInputError",
+    "LimitExceededError",
+    "NotFoundError",
+    "EpisodeStateError",
+    "StorageError",
+    "SchemaVersionError",
+    "EmbeddingError",
+    "__version__",
+]

@@ -1,0 +1,114 @@
+"""Configuration: size limits, buffering, cache bounds, and the environment variables.
+
+Everything is explicit. The environment is read only by :meth:`MemoryConfig.from_env`
+and :func:`resolve_location`, which document each variable they read.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+__all__ = ["DEFAULT_PATH", "Limits", "MemoryConfig", "resolve_location"]
+
+DEFAULT_PATH = ".selfmem"
+
+#: Environment variables, in order of precedence, that name a remote database.
+URL_VARIABLES = ("SELFMEM_DATABASE_URL", "TURSO_DATABASE_URL")
+#: Environment variables, in order of precedence, that hold the remote auth token.
+TOKEN_VARIABLES = ("SELFMEM_AUTH_TOKEN", "TURSO_AUTH_TOKEN")
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    """Size limits checked at the API boundary.
+
+    Over-long descriptions, parameters, tags and step counts are rejected with
+    :class:`~selfmem.errors.LimitExceededError`. Over-long observations and error texts
+    (tool output the caller does not control) are truncated with a marker instead, and the
+    step's ``metadata["truncated"]`` lists the fields that were cut.
+    """
+
+    max_description_chars: int = 10_000
+    max_observation_chars: int = 50_000
+    max_error_chars: int = 10_000
+    max_parameters_bytes: int = 64_000
+    max_metadata_bytes: int = 64_000
+    max_steps_per_episode: int = 2_000
+    max_tags: int = 32
+    max_tag_chars: int = 64
+    max_tool_name_chars: int = 200
+    max_outcome_chars: int = 20_000
+
+
+@dataclass(frozen=True, slots=True)
+class MemoryConfig:
+    """Options of a :class:`~selfmem.SelfLearningMemory` handle.
+
+    ``flush_max_steps``: buffered steps are written once this many are waiting.
+    ``flush_interval_s``: a background thread writes waiting steps at least this often
+    (``None`` disables it; steps are then written on size, completion, ``flush()`` or close).
+    ``cache_max_episodes``: completed episodes kept in the LMDB hot cache (LRU).
+    ``redact_secrets``: scrub API keys, tokens, passwords and credentials before storage.
+    """
+
+    namespace: str = "default"
+    limits: Limits = field(default_factory=Limits)
+    flush_max_steps: int = 512
+    flush_interval_s: float | None = 1.0
+    cache_max_episodes: int = 1_000
+    cache_map_size: int = 64 * 1024 * 1024
+    redact_secrets: bool = True
+    busy_timeout_ms: int = 10_000
+
+    def with_options(self, **changes: object) -> MemoryConfig:
+        return replace(self, **changes)  # type: ignore[arg-type]
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> MemoryConfig:
+        """Read options from the environment.
+
+        ``SELFMEM_NAMESPACE``            the namespace of the handle (default ``default``)
+        ``SELFMEM_FLUSH_INTERVAL``       seconds between background step flushes; ``0`` disables
+        ``SELFMEM_CACHE_MAX_EPISODES``   episodes kept in the LMDB hot cache
+        ``SELFMEM_REDACT``               ``0`` turns secret redaction off (default on)
+        """
+        env = os.environ if environ is None else environ
+        config = cls()
+        if "SELFMEM_NAMESPACE" in env:
+            config = replace(config, namespace=env["SELFMEM_NAMESPACE"])
+        if "SELFMEM_FLUSH_INTERVAL" in env:
+            interval = float(env["SELFMEM_FLUSH_INTERVAL"])
+            config = replace(config, flush_interval_s=interval if interval > 0 else None)
+        if "SELFMEM_CACHE_MAX_EPISODES" in env:
+            config = replace(config, cache_max_episodes=int(env["SELFMEM_CACHE_MAX_EPISODES"]))
+        if env.get("SELFMEM_REDACT", "1") == "0":
+            config = replace(config, redact_secrets=False)
+        return config
+
+
+def is_remote(location: str) -> bool:
+    return location.startswith(("libsql://", "http://", "https://", "ws://", "wss://"))
+
+
+def resolve_location(
+    path_or_url: str | os.PathLike[str] | None,
+    auth_token: str | None,
+    environ: Mapping[str, str] | None = None,
+) -> tuple[str, str | None]:
+    """Pick the store location and auth token.
+
+    An explicit argument wins. Otherwise ``SELFMEM_DATABASE_URL`` (or ``TURSO_DATABASE_URL``)
+    names a remote database, else ``SELFMEM_PATH`` a local directory, else ``./.selfmem``.
+    The token comes from ``auth_token`` or ``SELFMEM_AUTH_TOKEN`` (or ``TURSO_AUTH_TOKEN``).
+    """
+    env = os.environ if environ is None else environ
+    token = auth_token or next((env[v] for v in TOKEN_VARIABLES if env.get(v)), None)
+    if path_or_url is not None:
+        return os.fspath(path_or_url), token
+    url = next((env[v] for v in URL_VARIABLES if env.get(v)), None)
+    if url:
+        return url, token
+    return str(Path(env.get("SELFMEM_PATH", DEFAULT_PATH))), token

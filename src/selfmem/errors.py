@@ -1,0 +1,74 @@
+"""The exceptions selfmem raises, rooted in one class.
+
+::
+
+    SelfMemError
+    ├── ConfigError                 a store, cache or option is misconfigured
+    ├── InvalidInputError (ValueError)
+    │   └── LimitExceededError      an input is larger than a configured limit
+    ├── NotFoundError (LookupError) an episode id that does not exist in this namespace
+    ├── EpisodeStateError           e.g. logging a step to an episode that is already complete
+    ├── StorageError                the durable store or the cache failed
+    │   └── SchemaVersionError      the database was written by a newer selfmem
+    └── EmbeddingError              an embedder failed or is missing its extra
+
+Catch ``SelfMemError`` to handle everything selfmem raises on purpose.
+"""
+
+from __future__ import annotations
+
+
+class SelfMemError(Exception):
+    """Base class of every error selfmem raises on purpose."""
+
+
+class ConfigError(SelfMemError):
+    """A store, cache or option is misconfigured."""
+
+
+class InvalidInputError(SelfMemError, ValueError):
+    """Input failed validation at the API boundary; nothing was stored.
+
+    ``field`` names the offending field when there is one.
+    """
+
+    def __init__(self, message: str, *, field: str | None = None) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+class LimitExceededError(InvalidInputError):
+    """An input is larger than a configured limit (see ``selfmem.Limits``)."""
+
+    def __init__(self, field: str, limit: int, actual: int, unit: str = "characters") -> None:
+        super().__init__(
+            f"{field} is {actual} {unit}, over the limit of {limit} {unit}", field=field
+        )
+        self.limit = limit
+        self.actual = actual
+
+
+class NotFoundError(SelfMemError, LookupError):
+    """No record with this id exists in the handle's namespace."""
+
+    def __init__(self, kind: str, identifier: str, namespace: str) -> None:
+        super().__init__(f"{kind} {identifier!r} not found in namespace {namespace!r}")
+        self.kind = kind
+        self.identifier = identifier
+        self.namespace = namespace
+
+
+class EpisodeStateError(SelfMemError):
+    """The operation does not fit the episode's state (e.g. it is already complete)."""
+
+
+class StorageError(SelfMemError):
+    """The durable store or the cache failed; the message carries the driver's reason."""
+
+
+class SchemaVersionError(StorageError):
+    """The database schema is newer than this version of selfmem understands."""
+
+
+class EmbeddingError(SelfMemError):
+    """An embedder failed, or its optional dependency is not installed."""

@@ -1,0 +1,1 @@
+"""Experience retrieval: lexical and context signals fused into a ranked, renderable result."""

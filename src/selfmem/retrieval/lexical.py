@@ -1,0 +1,41 @@
+"""Tokenizing text and building safe FTS5 queries from free text."""
+
+from __future__ import annotations
+
+import re
+
+__all__ = ["STOPWORDS", "fts_query", "query_terms", "tokenize"]
+
+_WORD = re.compile(r"[A-Za-z0-9_]+")
+
+STOPWORDS = frozenset(
+    """a an and are as at be but by for from has have how i if in into is it its of on or
+    our should so that the their then there these this to was we were what when which
+    while who will with you your can do does did not no""".split()
+)
+
+
+def tokenize(text: str) -> list[str]:
+    """Lower-cased word tokens, the same split FTS5's unicode61 tokenizer makes for ASCII."""
+    return [match.group(0).lower() for match in _WORD.finditer(text)]
+
+
+def query_terms(text: str, max_terms: int = 32) -> list[str]:
+    """Distinct, meaningful terms of a query, in order of first appearance."""
+    seen: dict[str, None] = {}
+    for token in tokenize(text):
+        if token not in STOPWORDS and (len(token) > 1 or token.isdigit()):
+            seen.setdefault(token, None)
+    return list(seen)[:max_terms]
+
+
+def fts_query(text: str) -> str | None:
+    """An FTS5 MATCH expression that ORs the query's terms, each quoted.
+
+    Quoting makes every term a literal, so no user text can inject FTS5 syntax.
+    Returns ``None`` when the text has no searchable terms.
+    """
+    terms = query_terms(text)
+    if not terms:
+        return None
+    return " OR ".join(f'"{term}"' for term in terms)

@@ -1,0 +1,97 @@
+"""The result of ``retrieve_relevant_context``: ranked experience and its prompt rendering."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..learning.reflection import tool_sequence
+from ..models import Episode, OutcomeStatus
+
+__all__ = ["RetrievalResult", "ScoredEpisode", "estimate_tokens"]
+
+
+def estimate_tokens(text: str) -> int:
+    """A cheap token estimate (about four characters per token)."""
+    return (len(text) + 3) // 4
+
+
+@dataclass(frozen=True, slots=True)
+class ScoredEpisode:
+    """A retrieved episode, its fused score and the signals behind it."""
+
+    episode: Episode
+    score: float
+    signals: dict[str, float]
+
+    def explain(self) -> str:
+        parts = ", ".join(f"{name} {value:.2f}" for name, value in self.signals.items())
+        return f"score {self.score:.3f} ({parts})"
+
+
+@dataclass(slots=True)
+class RetrievalResult:
+    """Ranked episodes (and, once learned, patterns and heuristics) for a task."""
+
+    query: str
+    episodes: list[ScoredEpisode] = field(default_factory=list)
+    patterns: list[Any] = field(default_factory=list)
+    heuristics: list[Any] = field(default_factory=list)
+
+    @property
+    def successes(self) -> list[ScoredEpisode]:
+        return [s for s in self.episodes if s.episode.outcome and s.episode.outcome.is_success]
+
+    @property
+    def failures(self) -> list[ScoredEpisode]:
+        return [
+            s
+            for s in self.episodes
+            if s.episode.outcome and s.episode.outcome.status is OutcomeStatus.FAILURE
+        ]
+
+    def __len__(self) -> int:
+        return len(self.episodes) + len(self.patterns) + len(self.heuristics)
+
+    def render(self, max_tokens: int = 400) -> str:
+        """Compact prompt text: what worked, what to avoid, a suggested tool sequence.
+
+        Lines are added best first until the token budget is spent. Empty when nothing
+        relevant was found.
+        """
+        lines = _render_lines(self)
+        if not lines:
+            return ""
+        kept: list[str] = []
+        used = 0
+        for line in lines:
+            cost = estimate_tokens(line) + 1
+            if used + cost > max_tokens:
+                break
+            kept.append(line)
+            used += cost
+        return "\n".join(kept) if len(kept) > 1 else ""
+
+
+def _render_lines(result: RetrievalResult) -> list[str]:
+    worked = [s for s in result.episodes if s not in result.failures]
+    lines = ["Relevant past experience:"]
+    best = next((s for s in result.successes if s.episode.steps), None)
+    if best is not None:
+        lines.append(f"Suggested tool sequence: {tool_sequence(best.episode)}")
+    if worked:
+        lines.append("What worked:")
+        for scored in worked:
+            ep = scored.episode
+            outcome = ep.outcome.summary() if ep.outcome else "open"
+            sequence = tool_sequence(ep) or "no tools"
+            lines.append(f"- {ep.task_description[:160]} [{outcome[:120]}] via {sequence}")
+    if result.failures:
+        lines.append("What to avoid:")
+        for scored in result.failures:
+            ep = scored.episode
+            errors = [s for s in ep.steps if not s.success]
+            detail = f"{errors[-1].tool}: {(errors[-1].error or '')[:120]}" if errors else ""
+            reason = ep.outcome.reason if ep.outcome else ""
+            lines.append(f"- {ep.task_description[:160]} failed ({reason}) {detail}".rstrip())
+    return lines if len(lines) > 1 else []

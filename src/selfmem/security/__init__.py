@@ -1,0 +1,1 @@
+"""Input validation and secret redaction applied before anything is stored."""

@@ -1,0 +1,80 @@
+"""Scrub secrets from text and structured values before storage.
+
+Covered: private key blocks, credentials in URLs and connection strings, bearer tokens,
+well-known API key formats (OpenAI/Anthropic ``sk-``, AWS ``AKIA``, GitHub, Slack, Google,
+Stripe, JWTs), ``key=value`` / ``key: value`` pairs whose key names a secret, and values of
+mapping keys that name a secret (``password``, ``api_key``, ``authorization``, ...).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+__all__ = ["REDACTED", "redact_text", "redact_value"]
+
+REDACTED = "[REDACTED]"
+
+_PRIVATE_KEY = re.compile(
+    r"-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----.*?(?:-----END [A-Z0-9 ]*PRIVATE KEY-----|\Z)",
+    re.DOTALL,
+)
+_URL_CREDENTIALS = re.compile(r"\b([a-zA-Z][a-zA-Z0-9+.-]*://)([^/\s:@]+):([^/\s@]+)@")
+_BEARER = re.compile(r"\b(Bearer|Basic|Token)\s+[A-Za-z0-9._~+/=-]{8,}", re.IGNORECASE)
+_KNOWN_TOKENS = re.compile(
+    r"""
+    \bsk-[A-Za-z0-9_-]{16,}                     # OpenAI / Anthropic style secret keys
+    | \b(?:AKIA|ASIA)[0-9A-Z]{16}\b             # AWS access key ids
+    | \bgh[pousr]_[A-Za-z0-9]{30,}              # GitHub tokens
+    | \bgithub_pat_[A-Za-z0-9_]{30,}
+    | \bxox[abprs]-[A-Za-z0-9-]{10,}            # Slack
+    | \bAIza[0-9A-Za-z_-]{35}                   # Google API keys
+    | \b(?:sk|rk)_(?:live|test)_[A-Za-z0-9]{16,} # Stripe
+    | \beyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}  # JWTs
+    """,
+    re.VERBOSE,
+)
+_SECRET_NAME = r"(?:[A-Za-z0-9]+[_-])*(?:password|passwd|pwd|secret|api[_-]?key|apikey|token|access[_-]?key|private[_-]?key|auth|credentials?)"
+_ASSIGNMENT = re.compile(
+    rf"""(?ix)
+    \b({_SECRET_NAME})           # the key
+    (\s*["']?\s*[:=]\s*)         # separator, tolerating a closing quote (JSON)
+    (["']?)                      # opening quote of the value
+    (?!\[REDACTED\])([^\s"'&,;}}]{{3,}})
+    """
+)
+_SECRET_KEY = re.compile(
+    r"(?:.*[_-])?(?:password|passwd|pwd|secret|api_?key|apikey|token|authorization|"
+    r"credentials?|private_?key|cookie|set_cookie|access_?key|secret_?key|dsn|connection_?string)",
+    re.IGNORECASE,
+)
+
+
+def redact_text(text: str) -> str:
+    """Return ``text`` with every recognised secret replaced by ``[REDACTED]``."""
+    if not text:
+        return text
+    text = _PRIVATE_KEY.sub(REDACTED, text)
+    text = _URL_CREDENTIALS.sub(lambda m: f"{m.group(1)}{m.group(2)}:{REDACTED}@", text)
+    text = _BEARER.sub(lambda m: f"{m.group(1)} {REDACTED}", text)
+    text = _KNOWN_TOKENS.sub(REDACTED, text)
+    return _ASSIGNMENT.sub(lambda m: f"{m.group(1)}{m.group(2)}{m.group(3)}{REDACTED}", text)
+
+
+def is_secret_key(key: str) -> bool:
+    """True when a mapping key names a secret (``api_key``, ``Authorization``, ...)."""
+    return _SECRET_KEY.fullmatch(key.strip()) is not None
+
+
+def redact_value(value: Any) -> Any:
+    """Redact a JSON-like value: strings are scrubbed, secret-named keys lose their value."""
+    if isinstance(value, str):
+        return redact_text(value)
+    if isinstance(value, dict):
+        return {
+            key: (REDACTED if is_secret_key(str(key)) and item not in (None, "") else redact_value(item))
+            for key, item in value.items()
+        }
+    if isinstance(value, list | tuple):
+        return [redact_value(item) for item in value]
+    return value

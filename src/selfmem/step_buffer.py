@@ -1,0 +1,111 @@
+"""In-process state of open episodes and the buffer of steps not yet written.
+
+``log_step`` only touches this buffer (no I/O), which keeps the hot path in microseconds.
+Steps leave the buffer in batches (``take_pending``); if a write fails they are put back
+(``restore_pending``) in their original order, so nothing is lost.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+
+from .errors import EpisodeStateError, InvalidInputError, LimitExceededError
+from .models import Episode, ExecutionStep
+
+__all__ = ["OpenEpisode", "StepBuffer"]
+
+
+@dataclass(slots=True)
+class OpenEpisode:
+    """An episode being executed: its header, every step so far, the numbers in use."""
+
+    header: Episode
+    steps: list[ExecutionStep] = field(default_factory=list)
+    used_numbers: set[int] = field(default_factory=set)
+    next_number: int = 1
+    completing: bool = False
+
+
+class StepBuffer:
+    """Thread-safe registry of open episodes plus the queue of unwritten steps."""
+
+    def __init__(self, max_steps_per_episode: int) -> None:
+        self._open: dict[str, OpenEpisode] = {}
+        self._pending: list[tuple[str, ExecutionStep]] = []
+        self._max_steps = max_steps_per_episode
+        self.lock = threading.RLock()
+
+    def track(self, header: Episode, steps: list[ExecutionStep] | None = None) -> OpenEpisode:
+        with self.lock:
+            state = OpenEpisode(header=header, steps=list(steps or []))
+            state.used_numbers = {s.step_number for s in state.steps if s.step_number}
+            state.next_number = max(state.used_numbers, default=0) + 1
+            return self._open.setdefault(header.id, state)
+
+    def get(self, episode_id: str) -> OpenEpisode | None:
+        with self.lock:
+            return self._open.get(episode_id)
+
+    def add(self, episode_id: str, step: ExecutionStep) -> tuple[ExecutionStep, int]:
+        """Number and queue a step; return it and the count of pending steps."""
+        with self.lock:
+            state = self._open.get(episode_id)
+            if state is None or state.completing:
+                raise EpisodeStateError(f"episode {episode_id!r} is no longer open")
+            if len(state.steps) >= self._max_steps:
+                raise LimitExceededError(
+                    "steps per episode", self._max_steps, len(state.steps) + 1, unit="steps"
+                )
+            number = step.step_number
+            if number is None:
+                number = state.next_number
+                step = step.model_copy(update={"step_number": number})
+            elif number in state.used_numbers:
+                raise InvalidInputError(
+                    f"step_number {number} is already used in episode {episode_id!r}",
+                    field="step.step_number",
+                )
+            state.used_numbers.add(number)
+            state.next_number = max(state.next_number, number + 1)
+            state.steps.append(step)
+            self._pending.append((episode_id, step))
+            return step, len(self._pending)
+
+    def pending_count(self) -> int:
+        with self.lock:
+            return len(self._pending)
+
+    def take_pending(self, episode_id: str | None = None) -> list[tuple[str, ExecutionStep]]:
+        """Remove and return pending steps (of one episode, or all)."""
+        with self.lock:
+            if episode_id is None:
+                taken, self._pending = self._pending, []
+                return taken
+            taken = [item for item in self._pending if item[0] == episode_id]
+            self._pending = [item for item in self._pending if item[0] != episode_id]
+            return taken
+
+    def restore_pending(self, items: list[tuple[str, ExecutionStep]]) -> None:
+        """Put steps whose write failed back at the front of the queue."""
+        with self.lock:
+            self._pending = items + self._pending
+
+    def begin_completion(self, episode_id: str) -> OpenEpisode:
+        with self.lock:
+            state = self._open[episode_id]
+            if state.completing:
+                raise EpisodeStateError(f"episode {episode_id!r} is already being completed")
+            state.completing = True
+            return state
+
+    def abort_completion(self, episode_id: str) -> None:
+        with self.lock:
+            state = self._open.get(episode_id)
+            if state is not None:
+                state.completing = False
+
+    def forget(self, episode_id: str) -> None:
+        with self.lock:
+            self._open.pop(episode_id, None)
+            self._pending = [item for item in self._pending if item[0] != episode_id]

@@ -1,0 +1,90 @@
+"""The storage Protocols. The orchestrator imports these and nothing below them."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Protocol, runtime_checkable
+
+from ..models import Episode, ExecutionStep, OutcomeStatus, TaskType
+
+__all__ = ["EpisodeQuery", "EpisodeStore", "HotCache", "LexicalHit"]
+
+
+@dataclass(frozen=True, slots=True)
+class EpisodeQuery:
+    """Filters and paging for listing episodes, newest first.
+
+    ``open_only`` lists episodes that were started but never completed (e.g. the process
+    died); ``completed_only`` the opposite. Time bounds apply to ``start_time``.
+    """
+
+    namespace: str
+    domain: str | None = None
+    task_type: TaskType | None = None
+    outcome: OutcomeStatus | None = None
+    started_after: datetime | None = None
+    started_before: datetime | None = None
+    open_only: bool = False
+    completed_only: bool = False
+    limit: int = 50
+    offset: int = 0
+    include_steps: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class LexicalHit:
+    """An episode matched by full-text search; ``score`` is higher for better matches."""
+
+    episode_id: str
+    score: float
+
+
+@runtime_checkable
+class EpisodeStore(Protocol):
+    """The durable store. Every method is scoped to one namespace."""
+
+    def create_episode(self, episode: Episode) -> None:
+        """Persist a new, open episode (its header; ``steps`` are written by ``append_steps``)."""
+
+    def append_steps(self, namespace: str, episode_id: str, steps: Sequence[ExecutionStep]) -> None:
+        """Persist steps of an open episode in one transaction."""
+
+    def finish_episode(self, episode: Episode, pending_steps: Sequence[ExecutionStep]) -> int:
+        """In one transaction: write the last steps, the outcome, reward and reflection,
+        and index the episode for search. Returns the episode's new revision."""
+
+    def get_episode(self, namespace: str, episode_id: str) -> Episode | None: ...
+
+    def list_episodes(self, query: EpisodeQuery) -> list[Episode]: ...
+
+    def count_episodes(self, query: EpisodeQuery) -> int: ...
+
+    def delete_episode(self, namespace: str, episode_id: str) -> bool:
+        """Remove the episode, its steps and its search entries; False if it did not exist."""
+
+    def search_episodes(self, namespace: str, text: str, limit: int) -> list[LexicalHit]:
+        """Full-text search over completed episodes' task and step text, best first."""
+
+    def episode_revisions(self, namespace: str, episode_ids: Sequence[str]) -> dict[str, int]:
+        """The current revision of each existing episode (for cache reconciliation)."""
+
+    def close(self) -> None: ...
+
+
+@runtime_checkable
+class HotCache(Protocol):
+    """A bounded cache of serialized records, keyed by (kind, key). Never the only copy."""
+
+    def get(self, kind: str, key: str) -> bytes | None: ...
+
+    def put(self, kind: str, key: str, value: bytes) -> None: ...
+
+    def delete(self, kind: str, key: str) -> None: ...
+
+    def keys(self, kind: str) -> list[str]: ...
+
+    def clear(self) -> None: ...
+
+    def close(self) -> None: ...

@@ -1,0 +1,144 @@
+"""The in-memory reference store and a no-op cache.
+
+``InMemoryStore`` satisfies :class:`~selfmem.storage.base.EpisodeStore` with plain dicts; it is
+what the conformance suite holds the libSQL store to, and a fast store for tests and notebooks.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+from collections import Counter
+from collections.abc import Sequence
+
+from ..models import Episode, ExecutionStep
+from ..retrieval.lexical import query_terms, tokenize
+from .base import EpisodeQuery, LexicalHit
+
+__all__ = ["InMemoryStore", "NullCache", "matches_query"]
+
+
+def matches_query(episode: Episode, query: EpisodeQuery) -> bool:
+    """Whether an episode passes a query's filters (namespace included)."""
+    checks = (
+        episode.namespace == query.namespace,
+        query.domain is None or episode.context.domain == query.domain,
+        query.task_type is None or episode.task_type == query.task_type,
+        query.outcome is None
+        or (episode.outcome is not None and episode.outcome.status == query.outcome),
+        query.started_after is None or episode.start_time >= query.started_after,
+        query.started_before is None or episode.start_time < query.started_before,
+        not query.open_only or not episode.is_complete,
+        not query.completed_only or episode.is_complete,
+    )
+    return all(checks)
+
+
+class InMemoryStore:
+    """A dict-backed :class:`EpisodeStore`. Thread-safe; nothing survives the process."""
+
+    def __init__(self) -> None:
+        self._episodes: dict[tuple[str, str], Episode] = {}
+        self._revisions: dict[tuple[str, str], int] = {}
+        self._index: dict[tuple[str, str], Counter[str]] = {}
+        self._lock = threading.Lock()
+
+    def create_episode(self, episode: Episode) -> None:
+        with self._lock:
+            key = (episode.namespace, episode.id)
+            self._episodes[key] = episode.model_copy(update={"steps": []}, deep=True)
+            self._revisions[key] = 1
+
+    def append_steps(self, namespace: str, episode_id: str, steps: Sequence[ExecutionStep]) -> None:
+        with self._lock:
+            stored = self._episodes.get((namespace, episode_id))
+            if stored is not None:
+                stored.steps.extend(step.model_copy(deep=True) for step in steps)
+
+    def finish_episode(self, episode: Episode, pending_steps: Sequence[ExecutionStep]) -> int:
+        with self._lock:
+            key = (episode.namespace, episode.id)
+            self._episodes[key] = episode.model_copy(deep=True)
+            self._revisions[key] = self._revisions.get(key, 0) + 1
+            text = f"{episode.task_description}\n{episode.step_text()}"
+            self._index[key] = Counter(tokenize(text))
+            return self._revisions[key]
+
+    def get_episode(self, namespace: str, episode_id: str) -> Episode | None:
+        with self._lock:
+            stored = self._episodes.get((namespace, episode_id))
+            return None if stored is None else stored.model_copy(deep=True)
+
+    def _matching(self, query: EpisodeQuery) -> list[Episode]:
+        found = [ep for ep in self._episodes.values() if matches_query(ep, query)]
+        found.sort(key=lambda ep: (ep.start_time, ep.id), reverse=True)
+        return found
+
+    def list_episodes(self, query: EpisodeQuery) -> list[Episode]:
+        with self._lock:
+            page = self._matching(query)[query.offset : query.offset + query.limit]
+            if query.include_steps:
+                return [ep.model_copy(deep=True) for ep in page]
+            return [ep.model_copy(update={"steps": []}, deep=True) for ep in page]
+
+    def count_episodes(self, query: EpisodeQuery) -> int:
+        with self._lock:
+            return len(self._matching(query))
+
+    def delete_episode(self, namespace: str, episode_id: str) -> bool:
+        with self._lock:
+            key = (namespace, episode_id)
+            self._index.pop(key, None)
+            self._revisions.pop(key, None)
+            return self._episodes.pop(key, None) is not None
+
+    def search_episodes(self, namespace: str, text: str, limit: int) -> list[LexicalHit]:
+        terms = query_terms(text)
+        with self._lock:
+            docs = {key: counts for key, counts in self._index.items() if key[0] == namespace}
+        if not terms or not docs:
+            return []
+        hits: list[LexicalHit] = []
+        for (_, episode_id), counts in docs.items():
+            score = 0.0
+            for term in terms:
+                df = sum(1 for c in docs.values() if term in c)
+                if counts[term]:
+                    score += math.log(1 + len(docs) / df) * (1 + math.log(counts[term]))
+            if score > 0:
+                hits.append(LexicalHit(episode_id, score))
+        hits.sort(key=lambda hit: hit.score, reverse=True)
+        return hits[:limit]
+
+    def episode_revisions(self, namespace: str, episode_ids: Sequence[str]) -> dict[str, int]:
+        with self._lock:
+            return {
+                eid: self._revisions[(namespace, eid)]
+                for eid in episode_ids
+                if (namespace, eid) in self._revisions
+            }
+
+    def close(self) -> None:
+        """Nothing to release."""
+
+
+class NullCache:
+    """A :class:`HotCache` that caches nothing."""
+
+    def get(self, kind: str, key: str) -> bytes | None:
+        return None
+
+    def put(self, kind: str, key: str, value: bytes) -> None:
+        """Discard."""
+
+    def delete(self, kind: str, key: str) -> None:
+        """Nothing to delete."""
+
+    def keys(self, kind: str) -> list[str]:
+        return []
+
+    def clear(self) -> None:
+        """Nothing to clear."""
+
+    def close(self) -> None:
+        """Nothing to release."""

@@ -1,0 +1,76 @@
+"""The libSQL schema as an ordered list of migrations.
+
+Migration ``n`` moves the database from version ``n-1`` to ``n``. They are applied in one
+write transaction that first re-reads the version, so several processes opening the same
+database at once apply each migration exactly once.
+"""
+
+from __future__ import annotations
+
+__all__ = ["MIGRATIONS", "SCHEMA_VERSION"]
+
+_V1 = (
+    """CREATE TABLE episodes (
+        seq INTEGER PRIMARY KEY,
+        id TEXT NOT NULL UNIQUE,
+        namespace TEXT NOT NULL,
+        task_type TEXT NOT NULL,
+        domain TEXT NOT NULL,
+        language TEXT,
+        outcome TEXT,
+        start_time REAL NOT NULL,
+        end_time REAL,
+        reward REAL,
+        revision INTEGER NOT NULL DEFAULT 1,
+        data TEXT NOT NULL
+    )""",
+    "CREATE INDEX idx_episodes_start ON episodes(namespace, start_time DESC)",
+    "CREATE INDEX idx_episodes_type ON episodes(namespace, task_type, start_time DESC)",
+    "CREATE INDEX idx_episodes_outcome ON episodes(namespace, outcome, start_time DESC)",
+    "CREATE INDEX idx_episodes_domain ON episodes(namespace, domain, start_time DESC)",
+    "CREATE INDEX idx_episodes_open ON episodes(namespace, start_time DESC) WHERE end_time IS NULL",
+    """CREATE TABLE steps (
+        episode_id TEXT NOT NULL,
+        step_number INTEGER NOT NULL,
+        tool TEXT NOT NULL,
+        success INTEGER NOT NULL,
+        data TEXT NOT NULL,
+        PRIMARY KEY (episode_id, step_number)
+    ) WITHOUT ROWID""",
+    # Contentless: the text lives in episodes/steps; the index only maps terms to episodes.seq.
+    """CREATE VIRTUAL TABLE episodes_fts USING fts5(
+        task_text, step_text, content='', contentless_delete=1, tokenize='unicode61'
+    )""",
+    "INSERT INTO episodes_fts(episodes_fts, rank) VALUES ('secure-delete', 1)",
+    """CREATE TABLE patterns (
+        id TEXT PRIMARY KEY,
+        namespace TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        key TEXT NOT NULL,
+        data TEXT NOT NULL,
+        updated_at REAL NOT NULL,
+        UNIQUE (namespace, kind, key)
+    )""",
+    """CREATE TABLE heuristics (
+        id TEXT PRIMARY KEY,
+        namespace TEXT NOT NULL,
+        key TEXT NOT NULL,
+        data TEXT NOT NULL,
+        updated_at REAL NOT NULL,
+        UNIQUE (namespace, key)
+    )""",
+    """CREATE TABLE embeddings (
+        owner_kind TEXT NOT NULL,
+        owner_id TEXT NOT NULL,
+        namespace TEXT NOT NULL,
+        model TEXT NOT NULL,
+        dim INTEGER NOT NULL,
+        vector BLOB NOT NULL,
+        PRIMARY KEY (owner_kind, owner_id)
+    )""",
+    "CREATE INDEX idx_embeddings_ns ON embeddings(namespace, owner_kind)",
+)
+
+#: Each entry is the list of statements of one migration; index 0 is version 1.
+MIGRATIONS: tuple[tuple[str, ...], ...] = (_V1,)
+SCHEMA_VERSION = len(MIGRATIONS)
