@@ -1,0 +1,205 @@
+"""One conformance suite for every EpisodeStore: in-memory, libSQL file, libSQL server."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from selfmem import (
+    Episode,
+    ExecutionStep,
+    OutcomeStatus,
+    TaskContext,
+    TaskOutcome,
+    TaskType,
+)
+from selfmem.learning import compute_reward, reflect
+from selfmem.storage import EpisodeQuery, EpisodeStore
+
+T0 = datetime(2026, 1, 1, tzinfo=UTC)
+
+
+def make_episode(namespace: str, description: str = "Deploy the web app", **kw: Any) -> Episode:
+    fields: dict[str, Any] = {
+        "namespace": namespace,
+        "task_description": description,
+        "context": TaskContext(domain="web", language="python", tags=["deploy"]),
+        "task_type": TaskType.CODE_GENERATION,
+    }
+    fields.update(kw)
+    return Episode(**fields)
+
+
+def steps(*tools: str, start: int = 1) -> list[ExecutionStep]:
+    return [
+        ExecutionStep(tool=tool, observation=f"{tool} output", step_number=start + i)
+        for i, tool in enumerate(tools)
+    ]
+
+
+def finish(store: EpisodeStore, episode: Episode, outcome: TaskOutcome, pending: list[ExecutionStep]) -> Episode:
+    done = episode.model_copy(
+        update={"steps": [*episode.steps, *pending], "end_time": episode.start_time + timedelta(seconds=3), "outcome": outcome}
+    )
+    done.reward = compute_reward(done)
+    done.reflection = reflect(done)
+    store.finish_episode(done, pending)
+    return done
+
+
+def test_satisfies_protocol(store: EpisodeStore) -> None:
+    assert isinstance(store, EpisodeStore)
+
+
+def test_created_episode_is_open_and_has_no_steps(store: EpisodeStore, namespace: str) -> None:
+    episode = make_episode(namespace)
+    store.create_episode(episode)
+    loaded = store.get_episode(namespace, episode.id)
+    assert loaded == episode
+    assert not loaded.is_complete
+
+
+def test_steps_are_appended_in_order(store: EpisodeStore, namespace: str) -> None:
+    episode = make_episode(namespace)
+    store.create_episode(episode)
+    store.append_steps(namespace, episode.id, steps("read", "edit"))
+    store.append_steps(namespace, episode.id, steps("test", start=3))
+    loaded = store.get_episode(namespace, episode.id)
+    assert loaded is not None
+    assert [s.tool for s in loaded.steps] == ["read", "edit", "test"]
+    assert [s.step_number for s in loaded.steps] == [1, 2, 3]
+
+
+def test_finish_writes_outcome_reward_and_remaining_steps(store: EpisodeStore, namespace: str) -> None:
+    episode = make_episode(namespace)
+    store.create_episode(episode)
+    first = steps("read")
+    store.append_steps(namespace, episode.id, first)
+    done = finish(store, episode.model_copy(update={"steps": first}), TaskOutcome.success("shipped"), steps("deploy", start=2))
+    loaded = store.get_episode(namespace, episode.id)
+    assert loaded == done
+    assert loaded.outcome is not None and loaded.outcome.is_success
+    assert loaded.reward is not None and loaded.reward.total > 0
+    assert [s.tool for s in loaded.steps] == ["read", "deploy"]
+
+
+def test_revision_increases_on_finish(store: EpisodeStore, namespace: str) -> None:
+    episode = make_episode(namespace)
+    store.create_episode(episode)
+    before = store.episode_revisions(namespace, [episode.id, "missing"])
+    finish(store, episode, TaskOutcome.success(), [])
+    after = store.episode_revisions(namespace, [episode.id, "missing"])
+    assert set(before) == set(after) == {episode.id}
+    assert after[episode.id] > before[episode.id]
+
+
+def _seed(store: EpisodeStore, namespace: str) -> dict[str, Episode]:
+    made = {
+        "web-ok": make_episode(namespace, "Build login page", start_time=T0),
+        "web-fail": make_episode(namespace, "Fix the signup form", start_time=T0 + timedelta(hours=1)),
+        "data-ok": make_episode(
+            namespace, "Clean the sales CSV", start_time=T0 + timedelta(hours=2),
+            context=TaskContext(domain="data"), task_type=TaskType.ANALYSIS,
+        ),
+        "open": make_episode(namespace, "Still running task", start_time=T0 + timedelta(hours=3)),
+    }  # fmt: skip
+    for episode in made.values():
+        store.create_episode(episode)
+    finish(store, made["web-ok"], TaskOutcome.success(), steps("browser"))
+    finish(store, made["web-fail"], TaskOutcome.failure("validation broke"), steps("browser"))
+    finish(store, made["data-ok"], TaskOutcome.success(), steps("pandas"))
+    return made
+
+
+@pytest.mark.parametrize(
+    ("filters", "expected"),
+    [
+        ({}, ["open", "data-ok", "web-fail", "web-ok"]),
+        ({"domain": "web"}, ["open", "web-fail", "web-ok"]),
+        ({"task_type": TaskType.ANALYSIS}, ["data-ok"]),
+        ({"outcome": OutcomeStatus.FAILURE}, ["web-fail"]),
+        ({"outcome": OutcomeStatus.SUCCESS}, ["data-ok", "web-ok"]),
+        ({"open_only": True}, ["open"]),
+        ({"completed_only": True}, ["data-ok", "web-fail", "web-ok"]),
+        ({"started_after": T0 + timedelta(minutes=30)}, ["open", "data-ok", "web-fail"]),
+        ({"started_before": T0 + timedelta(hours=1)}, ["web-ok"]),
+        ({"limit": 2}, ["open", "data-ok"]),
+        ({"limit": 2, "offset": 2}, ["web-fail", "web-ok"]),
+    ],
+)
+def test_list_filters_and_pages_newest_first(
+    store: EpisodeStore, namespace: str, filters: dict[str, Any], expected: list[str]
+) -> None:
+    made = _seed(store, namespace)
+    names = {ep.id: name for name, ep in made.items()}
+    listed = store.list_episodes(EpisodeQuery(namespace=namespace, **filters))
+    assert [names[ep.id] for ep in listed] == expected
+    assert store.count_episodes(EpisodeQuery(namespace=namespace, **{k: v for k, v in filters.items() if k not in ("limit", "offset")})) >= len(expected)
+
+
+def test_list_without_steps(store: EpisodeStore, namespace: str) -> None:
+    _seed(store, namespace)
+    listed = store.list_episodes(EpisodeQuery(namespace=namespace, include_steps=False, completed_only=True))
+    assert listed and all(ep.steps == [] for ep in listed)
+    with_steps = store.list_episodes(EpisodeQuery(namespace=namespace, completed_only=True))
+    assert all(len(ep.steps) == 1 for ep in with_steps)
+
+
+def test_search_ranks_matching_episodes_first(store: EpisodeStore, namespace: str) -> None:
+    made = _seed(store, namespace)
+    hits = store.search_episodes(namespace, "login page", 10)
+    assert hits[0].episode_id == made["web-ok"].id
+    assert all(hit.score > 0 for hit in hits)
+    by_step_text = store.search_episodes(namespace, "pandas", 10)
+    assert [hit.episode_id for hit in by_step_text] == [made["data-ok"].id]
+
+
+def test_search_ignores_open_episodes_and_misses(store: EpisodeStore, namespace: str) -> None:
+    _seed(store, namespace)
+    assert store.search_episodes(namespace, "still running", 10) == []
+    assert store.search_episodes(namespace, "zebrafish", 10) == []
+    assert store.search_episodes(namespace, "the and of", 10) == []
+
+
+@pytest.mark.parametrize("query", ['login" OR (page* NEAR', "NOT AND OR", "col:umn ^login", "'; DROP TABLE episodes; --"])
+def test_search_treats_query_syntax_as_literal_text(store: EpisodeStore, namespace: str, query: str) -> None:
+    _seed(store, namespace)
+    store.search_episodes(namespace, query, 10)  # must not raise
+    assert store.count_episodes(EpisodeQuery(namespace=namespace)) == 4
+
+
+def test_namespaces_are_isolated(store: EpisodeStore, namespace: str) -> None:
+    made = _seed(store, namespace)
+    other = f"{namespace}-other"
+    some_id = made["web-ok"].id
+    assert store.get_episode(other, some_id) is None
+    assert store.list_episodes(EpisodeQuery(namespace=other)) == []
+    assert store.count_episodes(EpisodeQuery(namespace=other)) == 0
+    assert store.search_episodes(other, "login page", 10) == []
+    assert store.episode_revisions(other, [some_id]) == {}
+    assert store.delete_episode(other, some_id) is False
+    assert store.get_episode(namespace, some_id) is not None
+
+
+def test_delete_removes_episode_steps_and_search_entry(store: EpisodeStore, namespace: str) -> None:
+    made = _seed(store, namespace)
+    target = made["web-ok"]
+    assert store.delete_episode(namespace, target.id) is True
+    assert store.get_episode(namespace, target.id) is None
+    assert all(hit.episode_id != target.id for hit in store.search_episodes(namespace, "login page browser", 10))
+    assert store.count_episodes(EpisodeQuery(namespace=namespace)) == 3
+    assert store.delete_episode(namespace, target.id) is False
+
+
+def test_unicode_and_large_text_round_trip(store: EpisodeStore, namespace: str) -> None:
+    text = "Überprüfe die Datei 文件 🚀 " + "x" * 20_000
+    episode = make_episode(namespace, text, metadata={"emoji": "🚀", "nested": {"a": [1, 2.5, None]}})
+    store.create_episode(episode)
+    store.append_steps(namespace, episode.id, [ExecutionStep(tool="ß-tool", observation=text, step_number=1, parameters={"k": "☃"})])
+    loaded = store.get_episode(namespace, episode.id)
+    assert loaded is not None
+    assert loaded.task_description == text
+    assert loaded.steps[0].observation == text
+    assert loaded.metadata == {"emoji": "🚀", "nested": {"a": [1, 2.5, None]}}
