@@ -130,7 +130,7 @@ class ExecutionStep(_Record):
     )
     success: bool = True
     error: str | None = None
-    latency_ms: float = Field(default=0.0, ge=0)
+    latency_ms: float = Field(default=0.0, ge=0, allow_inf_nan=False)
     tokens: int | None = Field(default=None, ge=0)
     step_number: int | None = Field(default=None, ge=1)
     timestamp: datetime = Field(default_factory=utc_now)
@@ -219,8 +219,8 @@ class RewardScore(_Record):
     clamped at 0. ``explanation`` says the same in words.
     """
 
-    total: float
-    base: float
+    total: float = Field(allow_inf_nan=False)
+    base: float = Field(allow_inf_nan=False)
     efficiency: float = 1.0
     complexity_bonus: float = 1.0
     quality_multiplier: float = 1.0

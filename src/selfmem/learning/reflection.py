@@ -46,7 +46,8 @@ def reflect(episode: Episode) -> Reflection:
         worked.append(f"successful tools: {', '.join(ok_tools)}")
     for step in episode.steps:
         if not step.success:
-            failed.append(f"step {step.step_number} {step.tool} failed: {step.error or 'no detail'}")
+            where = f"step {step.step_number} " if step.step_number else ""
+            failed.append(f"{where}{step.tool} failed: {step.error or 'no detail'}")
     if outcome.status is OutcomeStatus.FAILURE:
         failed.append(f"task failed: {outcome.reason}")
     failed.extend(f"not completed: {item}" for item in outcome.failed)

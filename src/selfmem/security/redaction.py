@@ -19,8 +19,12 @@ _PRIVATE_KEY = re.compile(
     r"-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----.*?(?:-----END [A-Z0-9 ]*PRIVATE KEY-----|\Z)",
     re.DOTALL,
 )
-_URL_CREDENTIALS = re.compile(r"\b([a-zA-Z][a-zA-Z0-9+.-]*://)([^/\s:@]+):([^/\s@]+)@")
-_BEARER = re.compile(r"\b(Bearer|Basic|Token)\s+[A-Za-z0-9._~+/=-]{8,}", re.IGNORECASE)
+_URL_CREDENTIALS = re.compile(r"\b([a-zA-Z][a-zA-Z0-9+.-]*://)([^/\s:@]*):([^/\s@]+)@")
+# A credential after "Bearer"/"Basic"/"Token" must contain a digit, so prose such as
+# "a basic implementation" is left alone.
+_BEARER = re.compile(
+    r"\b(Bearer|Basic|Token)\s+(?=[A-Za-z0-9._~+/=-]*\d)[A-Za-z0-9._~+/=-]{8,}", re.IGNORECASE
+)
 _KNOWN_TOKENS = re.compile(
     r"""
     \bsk-[A-Za-z0-9_-]{16,}                     # OpenAI / Anthropic style secret keys
@@ -39,13 +43,14 @@ _ASSIGNMENT = re.compile(
     rf"""(?ix)
     \b({_SECRET_NAME})           # the key
     (\s*["']?\s*[:=]\s*)         # separator, tolerating a closing quote (JSON)
-    (["']?)                      # opening quote of the value
-    (?!\[REDACTED\])([^\s"'&,;}}]{{3,}})
+    (?:(["'])(?!\[REDACTED\]\3)([^"'\n]{{3,}})(?=\3)   # a quoted value, to its closing quote
+      |(?!\[REDACTED\])([^\s"'&,;}}]{{3,}}))            # or a bare word
     """
 )
 _SECRET_KEY = re.compile(
-    r"(?:.*[_-])?(?:password|passwd|pwd|secret|api_?key|apikey|token|authorization|"
-    r"credentials?|private_?key|cookie|set_cookie|access_?key|secret_?key|dsn|connection_?string)",
+    r"(?:.*[_-])?(?:password|passwd|pwd|secret|api[_-]?key|apikey|token|authorization|"
+    r"credentials?|private[_-]?key|cookie|set[_-]cookie|access[_-]?key|secret[_-]?key|dsn|"
+    r"connection[_-]?string)",
     re.IGNORECASE,
 )
 
@@ -58,7 +63,7 @@ def redact_text(text: str) -> str:
     text = _URL_CREDENTIALS.sub(lambda m: f"{m.group(1)}{m.group(2)}:{REDACTED}@", text)
     text = _BEARER.sub(lambda m: f"{m.group(1)} {REDACTED}", text)
     text = _KNOWN_TOKENS.sub(REDACTED, text)
-    return _ASSIGNMENT.sub(lambda m: f"{m.group(1)}{m.group(2)}{m.group(3)}{REDACTED}", text)
+    return _ASSIGNMENT.sub(lambda m: f"{m[1]}{m[2]}{m[3] or ''}{REDACTED}", text)
 
 
 def is_secret_key(key: str) -> bool:

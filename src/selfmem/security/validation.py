@@ -39,10 +39,9 @@ def coerce(model: type[_R], value: Any, what: str) -> _R:
         return model.model_validate(value)
     except pydantic.ValidationError as exc:
         first = exc.errors()[0]
-        location = ".".join(str(part) for part in first["loc"]) or what
-        raise InvalidInputError(
-            f"invalid {what}: {location}: {first['msg']}", field=f"{what}.{location}"
-        ) from exc
+        path = ".".join(str(part) for part in first["loc"])
+        field = f"{what}.{path}" if path else what
+        raise InvalidInputError(f"invalid {field}: {first['msg']}", field=field) from exc
 
 
 def check_namespace(namespace: str) -> str:
@@ -121,18 +120,17 @@ def prepare_step(step: Any, limits: Limits, redact: bool) -> ExecutionStep:
     if size > limits.max_parameters_bytes:
         raise LimitExceededError("step.parameters", limits.max_parameters_bytes, size, unit="bytes")
     metadata = prepare_metadata(record.metadata, limits, redact, field="step.metadata")
-    cut: list[str] = []
-    observation = _truncate(record.observation, limits.max_observation_chars, "observation", cut)
-    error = _truncate(record.error, limits.max_error_chars, "error", cut)
-    if cut:
-        metadata["truncated"] = cut
-    if redact:
+    observation, error, action = record.observation, record.error, record.action
+    if redact:  # before truncation, so a cut never leaves part of a secret behind
         parameters = redact_value(parameters)
         observation = redact_text(observation) if observation else observation
         error = redact_text(error) if error else error
-        action = redact_text(record.action)
-    else:
-        action = record.action
+        action = redact_text(action)
+    cut: list[str] = []
+    observation = _truncate(observation, limits.max_observation_chars, "observation", cut)
+    error = _truncate(error, limits.max_error_chars, "error", cut)
+    if cut:
+        metadata["truncated"] = cut
     return record.model_copy(
         update={
             "parameters": parameters,

@@ -32,39 +32,56 @@ _T = TypeVar("_T")
 _STAMP = struct.Struct(">Q")
 _DEFAULT_MAX = 10_000
 
-# LMDB allows one Environment per path per process: share it between handles.
-_ENVIRONMENTS: dict[str, tuple[Any, int]] = {}
+class _SharedEnv:
+    """One LMDB environment per path per process (LMDB allows no more), shared by handles.
+
+    ``write_lock`` serializes this process's write transactions and database opens, so no
+    thread ever waits on LMDB's writer mutex while another thread of ours holds it.
+    """
+
+    def __init__(self, env: Any) -> None:
+        self.env = env
+        self.users = 1
+        self.write_lock = threading.Lock()
+        self.dbs: dict[str, Any] = {}
+
+
+_ENVIRONMENTS: dict[str, _SharedEnv] = {}
 _ENV_LOCK = threading.Lock()
 
 
-def _open_env(path: Path, map_size: int) -> Any:
+def _open_lmdb(path: Path, map_size: int) -> Any:
+    return lmdb.open(str(path), map_size=map_size, max_dbs=64, sync=False, metasync=False)
+
+
+def _acquire_env(path: Path, map_size: int) -> _SharedEnv:
     key = os.path.realpath(path)
     with _ENV_LOCK:
-        if key in _ENVIRONMENTS:
-            env, count = _ENVIRONMENTS[key]
-            _ENVIRONMENTS[key] = (env, count + 1)
-            return env
+        shared = _ENVIRONMENTS.get(key)
+        if shared is not None:
+            shared.users += 1
+            return shared
         path.mkdir(parents=True, exist_ok=True)
         try:
-            env = lmdb.open(str(path), map_size=map_size, max_dbs=64, sync=False, metasync=False)
+            env = _open_lmdb(path, map_size)
         except lmdb.Error:
             logger.warning("LMDB cache at %s is unreadable; rebuilding it empty", path)
             shutil.rmtree(path, ignore_errors=True)
             path.mkdir(parents=True, exist_ok=True)
-            env = lmdb.open(str(path), map_size=map_size, max_dbs=64, sync=False, metasync=False)
-        _ENVIRONMENTS[key] = (env, 1)
-        return env
+            env = _open_lmdb(path, map_size)
+        shared = _ENVIRONMENTS[key] = _SharedEnv(env)
+        return shared
 
 
 def _release_env(path: Path) -> None:
     key = os.path.realpath(path)
     with _ENV_LOCK:
-        env, count = _ENVIRONMENTS[key]
-        if count > 1:
-            _ENVIRONMENTS[key] = (env, count - 1)
-            return
-        del _ENVIRONMENTS[key]
-        env.close()
+        shared = _ENVIRONMENTS[key]
+        shared.users -= 1
+        if shared.users == 0:
+            del _ENVIRONMENTS[key]
+            shared.env.sync(True)
+            shared.env.close()
 
 
 class LmdbCache:
@@ -84,10 +101,11 @@ class LmdbCache:
         self.path = Path(path)
         self._max = dict(max_entries or {})
         try:
-            self._env = _open_env(self.path, map_size)
+            self._shared = _acquire_env(self.path, map_size)
         except lmdb.Error as exc:
             raise StorageError(f"cannot open LMDB cache at {self.path}: {exc}") from exc
-        self._dbs: dict[str, Any] = {}
+        self._env = self._shared.env
+        self._dbs = self._shared.dbs
         self._touched: dict[tuple[str, str], None] = {}
         self._lock = threading.Lock()
         self._closed = False
@@ -98,22 +116,24 @@ class LmdbCache:
 
     def _ensure(self, kind: str) -> None:
         """Open the databases of ``kind`` (LMDB forbids this inside a write transaction)."""
-        if kind in self._dbs:
+        if f"{kind}.lru" in self._dbs:
             return
-        for name in ("meta", kind, f"{kind}.stamp", f"{kind}.lru"):
-            if name not in self._dbs:
-                self._dbs[name] = self._env.open_db(name.encode())
+        with self._shared.write_lock:
+            for name in ("meta", kind, f"{kind}.stamp", f"{kind}.lru"):
+                if name not in self._dbs:
+                    self._dbs[name] = self._env.open_db(name.encode())
 
     def _write(self, work: Callable[[Any], _T]) -> _T:
         """Run ``work(txn)`` in a write transaction, growing the map once if it is full."""
         for attempt in range(8):
             try:
-                with self._env.begin(write=True) as txn:
+                with self._shared.write_lock, self._env.begin(write=True) as txn:
                     return work(txn)
             except lmdb.MapFullError:
                 new_size = self._env.info()["map_size"] * 2
                 logger.info("LMDB cache %s full; growing map to %d bytes", self.path, new_size)
-                self._env.set_mapsize(new_size)
+                with self._shared.write_lock:
+                    self._env.set_mapsize(new_size)
                 if attempt == 7:
                     raise
             except lmdb.Error as exc:
@@ -216,9 +236,10 @@ class LmdbCache:
 
         with self._env.begin() as txn:
             names = [bytes(k).decode() for k in txn.cursor().iternext(keys=True, values=False)]
-        for name in names:
-            if name not in self._dbs:
-                self._dbs[name] = self._env.open_db(name.encode())
+        with self._shared.write_lock:
+            for name in names:
+                if name not in self._dbs:
+                    self._dbs[name] = self._env.open_db(name.encode())
 
         def work(txn: Any) -> None:
             for name in names:
@@ -231,7 +252,6 @@ class LmdbCache:
     def close(self) -> None:
         if not self._closed:
             self._closed = True
-            self._env.sync(True)
             _release_env(self.path)
 
     def _check_open(self) -> None:

@@ -1,0 +1,619 @@
+"""Core benchmarks of selfmem on an embedded store (a libSQL file plus the LMDB cache).
+
+Run from the repository root::
+
+    python -m benchmarks.bench_core            # full run (100,000 stored episodes)
+    python -m benchmarks.bench_core --quick    # small sizes, a smoke run in well under 30 s
+    python -m benchmarks.bench_core --episodes 20000 --json
+
+Everything runs in a temporary directory through the public API with the default
+configuration unless a row says otherwise. Progress goes to stderr, results to stdout.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import random
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, replace
+from functools import partial
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from selfmem import SelfLearningMemory, TaskOutcome
+
+# -- sizes ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Sizes:
+    """How much work each benchmark does."""
+
+    log_steps: int = 20_000
+    steps_per_episode: int = 20
+    open_episodes: int = 32  # episodes logged round-robin: 32 x 20 steps > the 512-step flush
+    complete_episodes: int = 1_000
+    ingest_steps: int = 100_000
+    episodes: int = 100_000
+    steps_per_stored_episode: int = 3
+    cold_runs: int = 7
+    queries: int = 200
+    gets: int = 500
+    deletes: int = 5
+
+
+FULL = Sizes()
+QUICK = Sizes(
+    log_steps=4_000,
+    complete_episodes=200,
+    ingest_steps=10_000,
+    episodes=2_000,
+    cold_runs=3,
+    queries=30,
+    gets=200,
+    deletes=2,
+)
+
+
+# -- results --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Result:
+    """One measured number, with its target when it has one."""
+
+    key: str
+    label: str
+    value: float
+    unit: str
+    target: float | None = None
+    higher_is_better: bool = False
+    note: str = ""
+
+    @property
+    def status(self) -> str:
+        if self.target is None:
+            return "info"
+        met = self.value >= self.target if self.higher_is_better else self.value <= self.target
+        return "pass" if met else "miss"
+
+    def as_dict(self) -> dict[str, Any]:
+        return {**asdict(self), "status": self.status}
+
+
+def percentiles(samples_ns: Sequence[int], unit_ns: float) -> dict[str, float]:
+    """p50 / p95 / p99 / p99.9 / max of samples in nanoseconds, scaled to ``unit_ns``."""
+    values = np.asarray(samples_ns, dtype=np.float64) / unit_ns
+    p50, p95, p99, p999 = (float(v) for v in np.percentile(values, [50, 95, 99, 99.9]))
+    return {"p50": p50, "p95": p95, "p99": p99, "p99.9": p999, "max": float(values.max())}
+
+
+def progress(message: str) -> None:
+    print(f"[bench] {message}", file=sys.stderr, flush=True)
+
+
+# -- workload -------------------------------------------------------------------------------
+
+_TOOLS = ("read_file", "grep", "run_tests", "edit_file", "search_docs", "shell", "list_dir")
+_DOMAINS = ("web", "data", "infra", "ml", "cli")
+_LANGUAGES = ("python", "typescript", "go", "rust")
+_VERBS = ("Fix", "Add", "Refactor", "Debug", "Document", "Test", "Speed up", "Migrate")
+_NOUNS = (
+    "login form", "payment service", "CSV importer", "retry logic", "cache layer", "CLI parser",
+    "rate limiter", "search index", "upload handler", "config loader", "websocket client",
+    "database migration", "report generator", "email sender",
+)  # fmt: skip
+_WORDS = (
+    "function", "returns", "handler", "request", "response", "module", "test", "failed",
+    "passed", "line", "import", "error", "value", "expected", "actual", "timeout", "retry",
+    "queue", "worker", "schema", "column", "index", "query", "result", "parser", "config",
+    "client", "server", "session", "cursor", "buffer", "stream", "batch", "record", "field",
+)  # fmt: skip
+_SYLLABLES = ("ka", "lo", "mi", "ne", "ru", "to", "sa", "vi", "de", "po", "gu", "ze", "fa", "bi")
+
+
+def _vocabulary(size: int = 3_000, seed: int = 3) -> tuple[list[str], list[float]]:
+    """Common technical words first, then made-up identifiers; Zipf cumulative weights."""
+    rng = random.Random(seed)
+    words = list(_WORDS)
+    seen = set(words)
+    while len(words) < size:
+        word = "".join(rng.choice(_SYLLABLES) for _ in range(rng.randint(2, 4)))
+        if word not in seen:
+            seen.add(word)
+            words.append(word)
+    cumulative = np.cumsum(1.0 / np.arange(1, size + 1) ** 1.07).tolist()
+    return words, cumulative
+
+
+class Workload:
+    """Deterministic, realistic tasks, steps and queries.
+
+    Step text draws words from a Zipf distribution over 3,000 words (35 common technical
+    words first), so a few terms occur in most episodes and most terms in few. A task reads
+    "<verb> the <noun> in <module>", the module a mid-frequency word.
+    """
+
+    def __init__(self, seed: int = 7) -> None:
+        self.rng = random.Random(seed)
+        self.words, self._weights = _vocabulary()
+
+    def _sentence(self, length: int) -> str:
+        words: list[str] = []
+        while sum(len(w) + 1 for w in words) < length:
+            words += self.rng.choices(self.words, cum_weights=self._weights, k=8)
+        return " ".join(words)[:length]
+
+    def _module(self) -> str:
+        return self.rng.choice(self.words[100:600])
+
+    def description(self) -> str:
+        noun = self.rng.choice(_NOUNS)
+        return f"{self.rng.choice(_VERBS)} the {noun} in {self._module()}"
+
+    def common_query(self) -> str:
+        """A task description plus a word that occurs in most stored episodes."""
+        return f"{self.description()} {self.rng.choice(_WORDS[:12])}"
+
+    def context(self) -> dict[str, Any]:
+        return {
+            "domain": self.rng.choice(_DOMAINS),
+            "language": self.rng.choice(_LANGUAGES),
+            "tags": [self.rng.choice(_WORDS)],
+        }
+
+    def step(self) -> dict[str, Any]:
+        module, name = self._module(), self.rng.choice(_WORDS)
+        head = f"{self.rng.randrange(1, 9)} matches in src/{module}/{name}.py: "
+        return {
+            "tool": self.rng.choice(_TOOLS),
+            "parameters": {"path": f"src/{module}/{name}.py", "pattern": name, "max_results": 20},
+            "observation": head + self._sentence(200 - len(head)),
+            "latency_ms": round(self.rng.uniform(5, 400), 1),
+        }
+
+    def outcome(self) -> TaskOutcome:
+        if self.rng.random() < 0.75:
+            return TaskOutcome.success("done")
+        return TaskOutcome.failure("tests still failing")
+
+
+def timed(call: Callable[[], Any]) -> int:
+    """Nanoseconds one call takes."""
+    start = time.perf_counter_ns()
+    call()
+    return time.perf_counter_ns() - start
+
+
+# -- 1. log_step ----------------------------------------------------------------------------
+
+
+def _log_step_samples(root: Path, sizes: Sizes, **options: Any) -> list[int]:
+    """Time every ``log_step`` of round-robin batches of open episodes."""
+    work = Workload()
+    batch_steps = sizes.open_episodes * sizes.steps_per_episode
+    samples: list[int] = []
+    with SelfLearningMemory.open(root, **options) as memory:
+        while len(samples) < sizes.log_steps:
+            eids = [
+                memory.start_episode(work.description(), work.context())
+                for _ in range(sizes.open_episodes)
+            ]
+            steps = [work.step() for _ in range(batch_steps)]
+            for index, step in enumerate(steps):
+                eid = eids[index % len(eids)]
+                samples.append(timed(partial(memory.log_step, eid, **step)))
+            for eid in eids:
+                memory.complete_episode(eid, work.outcome())
+    return samples[: sizes.log_steps]
+
+
+def bench_log_step(root: Path, sizes: Sizes) -> list[Result]:
+    progress(f"log_step: {sizes.log_steps} calls, default config")
+    stats = percentiles(_log_step_samples(root / "log", sizes), 1_000)
+    progress("log_step: again with redact_secrets=False (for the breakdown)")
+    plain = percentiles(_log_step_samples(root / "log-plain", sizes, redact_secrets=False), 1_000)
+    note = f"{sizes.open_episodes} open episodes round-robin; includes size flushes (512 steps)"
+    return [
+        Result("log_step_p50_us", "log_step p50", stats["p50"], "us", note=note),
+        Result("log_step_p95_us", "log_step p95", stats["p95"], "us", target=50),
+        Result("log_step_p99_us", "log_step p99", stats["p99"], "us"),
+        Result(
+            "log_step_p999_us",
+            "log_step p99.9",
+            stats["p99.9"],
+            "us",
+            note="the calls that flush 512 steps",
+        ),
+        Result("log_step_nored_p50_us", "log_step p50, redact_secrets=False", plain["p50"], "us"),
+        Result("log_step_nored_p95_us", "log_step p95, redact_secrets=False", plain["p95"], "us"),
+    ]
+
+
+# -- 2. complete_episode --------------------------------------------------------------------
+
+
+def bench_complete(root: Path, sizes: Sizes) -> list[Result]:
+    per = sizes.steps_per_episode
+    progress(f"complete_episode: {sizes.complete_episodes} episodes of {per} steps")
+    work = Workload(11)
+    samples: list[int] = []
+    with SelfLearningMemory.open(root / "complete") as memory:
+        for _ in range(sizes.complete_episodes):
+            eid = memory.start_episode(work.description(), work.context())
+            for _ in range(per):
+                memory.log_step(eid, **work.step())
+            samples.append(timed(partial(memory.complete_episode, eid, work.outcome())))
+    stats = percentiles(samples, 1_000_000)
+    return [
+        Result("complete_p50_ms", f"complete_episode p50 ({per} steps)", stats["p50"], "ms"),
+        Result(
+            "complete_p95_ms", f"complete_episode p95 ({per} steps)", stats["p95"], "ms", target=2.0
+        ),
+        Result("complete_p99_ms", f"complete_episode p99 ({per} steps)", stats["p99"], "ms"),
+    ]
+
+
+# -- 3. durable ingest ----------------------------------------------------------------------
+
+
+def _ingest(root: Path, sizes: Sizes, **options: Any) -> tuple[float, float]:
+    """Log ``ingest_steps`` steps over 20-step episodes, then flush.
+
+    Returns (seconds from the first ``log_step`` to the end of ``flush()``, seconds of that
+    final ``flush()``). Episodes are started, and the steps generated, before the clock starts.
+    """
+    work = Workload(13)
+    per = sizes.steps_per_episode
+    with SelfLearningMemory.open(root, **options) as memory:
+        eids = [
+            memory.start_episode(work.description(), work.context())
+            for _ in range(sizes.ingest_steps // per)
+        ]
+        steps = [work.step() for _ in range(len(eids) * per)]
+        start = time.perf_counter()
+        for index, step in enumerate(steps):
+            memory.log_step(eids[index // per], **step)
+        flush_start = time.perf_counter()
+        memory.flush()
+        end = time.perf_counter()
+    return end - start, end - flush_start
+
+
+def bench_ingest(root: Path, sizes: Sizes) -> list[Result]:
+    progress(f"ingest: {sizes.ingest_steps} steps, default config, then flush()")
+    total, _ = _ingest(root / "ingest", sizes)
+    progress("ingest: store write rate alone (one flush of everything)")
+    _, write = _ingest(root / "ingest-write", sizes, flush_max_steps=10**9, flush_interval_s=None)
+    return [
+        Result(
+            "ingest_steps_per_s",
+            "durable ingest (log_step ... flush)",
+            sizes.ingest_steps / total,
+            "steps/s",
+            target=50_000,
+            higher_is_better=True,
+            note=f"{sizes.ingest_steps} steps, {sizes.steps_per_episode} per episode",
+        ),
+        Result(
+            "store_write_steps_per_s",
+            "store write rate (the flush alone)",
+            sizes.ingest_steps / write,
+            "steps/s",
+            note="flush_max_steps=1e9: one flush() writes every step",
+        ),
+    ]
+
+
+# -- 4/5. the large store: build, cold start, RSS --------------------------------------------
+
+
+def build_store(root: Path, sizes: Sizes) -> tuple[list[str], list[Result]]:
+    """Store ``sizes.episodes`` completed episodes through the public API; return their ids."""
+    progress(f"building a store of {sizes.episodes} completed episodes")
+    work = Workload(17)
+    ids: list[str] = []
+    start = time.perf_counter()
+    with SelfLearningMemory.open(root, flush_interval_s=None) as memory:
+        for count in range(1, sizes.episodes + 1):
+            eid = memory.start_episode(work.description(), work.context())
+            for _ in range(sizes.steps_per_stored_episode):
+                memory.log_step(eid, **work.step())
+            memory.complete_episode(eid, work.outcome())
+            ids.append(eid)
+            if count % 10_000 == 0:
+                progress(f"  {count} episodes, {time.perf_counter() - start:.0f} s")
+    seconds = time.perf_counter() - start
+    db_bytes = sum(p.stat().st_size for p in root.glob("selfmem.db*"))
+    cache_bytes = sum(p.stat().st_size for p in (root / "cache").glob("*"))
+    note = f"{sizes.steps_per_stored_episode} steps each, flush_interval_s=None"
+    return ids, [
+        Result("build_s", f"build {sizes.episodes} episodes", seconds, "s", note=note),
+        Result("build_episodes_per_s", "build rate", sizes.episodes / seconds, "episodes/s"),
+        Result("db_mb", "db file size", db_bytes / 2**20, "MB"),
+        Result(
+            "cache_mb",
+            "LMDB cache size on disk",
+            cache_bytes / 2**20,
+            "MB",
+            note="default cache_max_episodes=1000",
+        ),
+    ]
+
+
+_COLD_START = """
+import json, sys, time
+start = time.perf_counter()
+import selfmem
+imported = time.perf_counter()
+memory = selfmem.SelfLearningMemory.open(sys.argv[1])
+opened = time.perf_counter()
+memory.close()
+print(json.dumps({"import_ms": (imported - start) * 1e3, "open_ms": (opened - imported) * 1e3}))
+"""
+
+_RSS = """
+import json, sys
+
+def rss_mb():
+    fields = {}
+    with open("/proc/self/status") as status:
+        for line in status:
+            name, _, value = line.partition(":")
+            fields[name] = value.split()
+    return int(fields["VmRSS"][0]) / 1024, int(fields["VmHWM"][0]) / 1024
+
+import selfmem
+memory = selfmem.SelfLearningMemory.open(sys.argv[1])
+after_open, _ = rss_mb()
+hits = memory.retrieve_relevant_context(sys.argv[2], {"domain": "web", "language": "python"})
+page = memory.list_episodes()
+after_calls, peak = rss_mb()
+memory.close()
+print(json.dumps({"after_open": after_open, "after_calls": after_calls, "peak": peak,
+                  "hits": len(hits.episodes), "listed": len(page)}))
+"""
+
+
+def _run_python(code: str, *args: str) -> dict[str, Any]:
+    done = subprocess.run(
+        [sys.executable, "-c", code, *args], capture_output=True, text=True, check=True
+    )
+    return json.loads(done.stdout.strip().splitlines()[-1])  # type: ignore[no-any-return]
+
+
+def bench_cold_start(store: Path, sizes: Sizes) -> list[Result]:
+    progress(f"cold start: {sizes.cold_runs} fresh interpreters")
+    runs = [_run_python(_COLD_START, str(store)) for _ in range(sizes.cold_runs)]
+    imports = statistics.median(r["import_ms"] for r in runs)
+    opens = statistics.median(r["open_ms"] for r in runs)
+    totals = statistics.median(r["import_ms"] + r["open_ms"] for r in runs)
+    note = f"median of {sizes.cold_runs} subprocesses; interpreter start-up not included"
+    return [
+        Result(
+            "cold_total_ms",
+            "cold import selfmem + open(existing dir)",
+            totals,
+            "ms",
+            target=150,
+            note=note,
+        ),
+        Result("cold_import_ms", "  of which import selfmem", imports, "ms"),
+        Result("cold_open_ms", f"  of which open() ({sizes.episodes} episodes)", opens, "ms"),
+    ]
+
+
+def bench_rss(store: Path, sizes: Sizes) -> list[Result]:
+    if not Path("/proc/self/status").exists():
+        progress("RSS: /proc/self/status not available; skipped")
+        return []
+    progress("RSS: a fresh process opens the store, retrieves and lists")
+    rss = _run_python(_RSS, str(store), "fix the failing login form test")
+    note = f"{sizes.episodes} stored episodes; a fresh interpreter"
+    return [
+        Result("rss_open_mb", "RSS after import + open()", rss["after_open"], "MB", note=note),
+        Result("rss_mb", "RSS after retrieve + list_episodes", rss["after_calls"], "MB"),
+        Result("rss_peak_mb", "peak RSS (VmHWM)", rss["peak"], "MB"),
+    ]
+
+
+# -- 6. reads and deletes on the large store --------------------------------------------------
+
+
+def _retrieval_ms(memory: SelfLearningMemory, queries: list[str]) -> dict[str, float]:
+    work = Workload(19)
+    samples = [
+        timed(partial(memory.retrieve_relevant_context, query, work.context())) for query in queries
+    ]
+    return percentiles(samples, 1_000_000)
+
+
+def _retrieval(memory: SelfLearningMemory, sizes: Sizes) -> list[Result]:
+    work = Workload(19)
+    tasks = _retrieval_ms(memory, [work.description() for _ in range(sizes.queries)])
+    common = _retrieval_ms(memory, [work.common_query() for _ in range(sizes.queries)])
+    note = f"{sizes.queries} task-like queries, limit=5"
+    return [
+        Result("retrieve_p50_ms", "retrieve_relevant_context p50", tasks["p50"], "ms", note=note),
+        Result("retrieve_p95_ms", "retrieve_relevant_context p95", tasks["p95"], "ms"),
+        Result(
+            "retrieve_common_p50_ms",
+            "retrieve, query with a common word, p50",
+            common["p50"],
+            "ms",
+            note="one query term occurs in most episodes",
+        ),
+        Result(
+            "retrieve_common_p95_ms", "retrieve, query with a common word, p95", common["p95"], "ms"
+        ),
+    ]
+
+
+def _gets(memory: SelfLearningMemory, ids: list[str], sizes: Sizes) -> list[Result]:
+    recent = ids[-min(sizes.gets, memory.config.cache_max_episodes // 2) :]
+    for eid in recent:  # warm: each is a cache hit afterwards
+        memory.get_episode(eid)
+    hits = [timed(partial(memory.get_episode, eid)) for eid in recent]
+    old = random.Random(23).sample(ids[: len(ids) // 2], min(sizes.gets, len(ids) // 2))
+    misses = [timed(partial(memory.get_episode, eid)) for eid in old]
+    return [
+        Result(
+            "get_hit_p50_us",
+            "get_episode p50, cache hit",
+            percentiles(hits, 1e3)["p50"],
+            "us",
+            note=f"{sizes.steps_per_stored_episode}-step episodes",
+        ),
+        Result(
+            "get_miss_p50_us",
+            "get_episode p50, cache miss",
+            percentiles(misses, 1e3)["p50"],
+            "us",
+            note="store read + cache fill",
+        ),
+    ]
+
+
+def _deletes(memory: SelfLearningMemory, ids: list[str], sizes: Sizes) -> list[Result]:
+    victims = random.Random(29).sample(ids, sizes.deletes)
+    samples = [timed(partial(memory.delete_episode, eid)) for eid in victims]
+    later = samples[1:] or samples
+    return [
+        Result(
+            "delete_first_ms",
+            "delete_episode, first",
+            samples[0] / 1e6,
+            "ms",
+            note="FTS5 'optimize' + WAL checkpoint on every delete",
+        ),
+        Result(
+            "delete_median_ms",
+            f"delete_episode, median of the next {len(later)}",
+            statistics.median(later) / 1e6,
+            "ms",
+        ),
+    ]
+
+
+def bench_reads(store: Path, ids: list[str], sizes: Sizes) -> list[Result]:
+    progress(f"reads on {sizes.episodes} episodes: retrieval, get_episode, delete_episode")
+    with SelfLearningMemory.open(store) as memory:
+        results = _retrieval(memory, sizes) + _gets(memory, ids, sizes)
+        return results + _deletes(memory, ids, sizes)
+
+
+# -- running and reporting --------------------------------------------------------------------
+
+
+def machine() -> dict[str, Any]:
+    versions = {name: metadata.version(name) for name in ("selfmem", "libsql", "lmdb", "pydantic")}
+    return {
+        "cpus": os.cpu_count(),
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        **versions,
+    }
+
+
+def run_all(sizes: Sizes) -> list[Result]:
+    results: list[Result] = []
+    with tempfile.TemporaryDirectory(prefix="selfmem-bench-") as tmp:
+        root = Path(tmp)
+        for bench in (bench_log_step, bench_complete, bench_ingest):
+            results += bench(root, sizes)
+            for child in list(root.iterdir()):
+                shutil.rmtree(child)
+        store = root / "large"
+        ids, built = build_store(store, sizes)
+        results += built
+        results += bench_cold_start(store, sizes)
+        results += bench_rss(store, sizes)
+        results += bench_reads(store, ids, sizes)
+    return results
+
+
+def _format_value(value: float) -> str:
+    if value >= 1000:
+        return f"{value:,.0f}"
+    return f"{value:.3g}" if value < 10 else f"{value:.1f}"
+
+
+def render_table(results: list[Result]) -> str:
+    rows = [("measurement", "value", "unit", "target", "status", "note")]
+    for r in results:
+        target = "" if r.target is None else f"{'>=' if r.higher_is_better else '<='} {r.target:g}"
+        rows.append((r.label, _format_value(r.value), r.unit, target, r.status, r.note))
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]) - 1)]
+    lines = []
+    for index, row in enumerate(rows):
+        cells = [
+            cell.rjust(w) if i == 1 else cell.ljust(w)
+            for i, (cell, w) in enumerate(zip(row, widths, strict=False))
+        ]
+        lines.append("  ".join([*cells, row[-1]]).rstrip())
+        if index == 0:
+            lines.append("  ".join("-" * w for w in widths))
+    return "\n".join(lines)
+
+
+def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="python -m benchmarks.bench_core",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--quick", action="store_true", help="small sizes, a smoke run")
+    parser.add_argument(
+        "--episodes",
+        type=int,
+        metavar="N",
+        help="stored episodes for the RSS / retrieval / delete runs",
+    )
+    parser.add_argument("--json", action="store_true", help="print machine-readable results")
+    return parser.parse_args(argv)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse_args(argv)
+    sizes = QUICK if args.quick else FULL
+    if args.episodes is not None:
+        if args.episodes < 2 * sizes.deletes:
+            raise SystemExit(f"--episodes must be at least {2 * sizes.deletes}")
+        sizes = replace(sizes, episodes=args.episodes)
+    started = time.perf_counter()
+    results = run_all(sizes)
+    elapsed = time.perf_counter() - started
+    if args.json:
+        report = {
+            "machine": machine(),
+            "quick": args.quick,
+            "sizes": asdict(sizes),
+            "seconds": elapsed,
+            "results": [r.as_dict() for r in results],
+        }
+        print(json.dumps(report, indent=2))
+    else:
+        info = machine()
+        print(
+            f"selfmem {info['selfmem']} on {info['cpus']} CPUs, Python {info['python']}, "
+            f"{info['platform']}; libsql {info['libsql']}, lmdb {info['lmdb']}"
+        )
+        print(render_table(results))
+        print(f"\n{'quick' if args.quick else 'full'} run, {elapsed:.0f} s")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
