@@ -14,15 +14,21 @@ def _scenario_sync(memory: SelfLearningMemory) -> list[Episode]:
     eid = memory.start_episode("Parse the CSV export", TaskContext(domain="data"), "analysis")
     memory.log_step(eid, ExecutionStep(tool="read_csv", observation="1000 rows"))
     memory.log_step(eid, ExecutionStep(tool="validate", error="bad date"))
-    memory.complete_episode(eid, TaskOutcome.partial("mostly", completed=["parse"], failed=["dates"]))
+    memory.complete_episode(
+        eid, TaskOutcome.partial("mostly", completed=["parse"], failed=["dates"])
+    )
     return memory.list_episodes()
 
 
 async def _scenario_async(memory: SelfLearningMemory) -> list[Episode]:
-    eid = await memory.astart_episode("Parse the CSV export", TaskContext(domain="data"), "analysis")
+    eid = await memory.astart_episode(
+        "Parse the CSV export", TaskContext(domain="data"), "analysis"
+    )
     await memory.alog_step(eid, ExecutionStep(tool="read_csv", observation="1000 rows"))
     await memory.alog_step(eid, ExecutionStep(tool="validate", error="bad date"))
-    await memory.acomplete_episode(eid, TaskOutcome.partial("mostly", completed=["parse"], failed=["dates"]))
+    await memory.acomplete_episode(
+        eid, TaskOutcome.partial("mostly", completed=["parse"], failed=["dates"])
+    )
     return await memory.alist_episodes()
 
 
@@ -103,6 +109,7 @@ def test_importing_selfmem_loads_no_heavy_modules() -> None:
     import subprocess
     import sys
 
-    code = "import sys, selfmem; print(sorted(m for m in ('torch', 'sentence_transformers', 'libsql', 'lmdb') if m in sys.modules))"
+    heavy = ("torch", "sentence_transformers", "libsql", "lmdb")
+    code = f"import sys, selfmem; print(sorted(m for m in {heavy!r} if m in sys.modules))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"

@@ -32,10 +32,18 @@ def test_full_lifecycle_scores_and_reflects(memory: SelfLearningMemory) -> None:
         TaskContext(domain="web", language="python", tags=["auth"]),
         TaskType.DEBUGGING,
     )
-    memory.log_step(eid, ExecutionStep(tool="pytest", parameters={"path": "tests/"}, observation="1 failed"))
-    memory.log_step(eid, tool="edit_file", parameters={"file": "login.py"}, error="permission denied")
-    memory.log_step(eid, tool="edit_file", parameters={"file": "login.py", "sudo": True}, observation="saved")
-    episode = memory.complete_episode(eid, TaskOutcome.success("tests pass", artifacts=["login.py"]))
+    memory.log_step(
+        eid, ExecutionStep(tool="pytest", parameters={"path": "tests/"}, observation="1 failed")
+    )
+    memory.log_step(
+        eid, tool="edit_file", parameters={"file": "login.py"}, error="permission denied"
+    )
+    memory.log_step(
+        eid, tool="edit_file", parameters={"file": "login.py", "sudo": True}, observation="saved"
+    )
+    episode = memory.complete_episode(
+        eid, TaskOutcome.success("tests pass", artifacts=["login.py"])
+    )
 
     assert episode.is_complete and episode.end_time >= episode.start_time
     assert [s.step_number for s in episode.steps] == [1, 2, 3]
@@ -49,9 +57,13 @@ def test_full_lifecycle_scores_and_reflects(memory: SelfLearningMemory) -> None:
 
 
 def test_dict_inputs_are_accepted(memory: SelfLearningMemory) -> None:
-    eid = memory.start_episode("Summarise a report", {"domain": "docs", "tags": ["Q3"]}, "documentation")
+    eid = memory.start_episode(
+        "Summarise a report", {"domain": "docs", "tags": ["Q3"]}, "documentation"
+    )
     memory.log_step(eid, {"tool": "read", "result": "text"})
-    episode = memory.complete_episode(eid, {"status": "partial_success", "completed": ["a"], "failed": ["b"]})
+    episode = memory.complete_episode(
+        eid, {"status": "partial_success", "completed": ["a"], "failed": ["b"]}
+    )
     assert episode.context.tags == ["q3"]
     assert episode.task_type is TaskType.DOCUMENTATION
     assert episode.steps[0].observation == "text"
@@ -164,8 +176,12 @@ def test_bad_step_is_rejected_and_episode_unharmed(memory: SelfLearningMemory) -
 
 def test_limits_are_enforced(tmp_path: Path) -> None:
     limits = Limits(max_description_chars=20, max_steps_per_episode=2, max_observation_chars=10)
-    with SelfLearningMemory.open(tmp_path, config=MemoryConfig(limits=limits, flush_interval_s=None)) as memory:
-        with pytest.raises(LimitExceededError, match="task_description is 21 characters, over the limit of 20"):
+    with SelfLearningMemory.open(
+        tmp_path, config=MemoryConfig(limits=limits, flush_interval_s=None)
+    ) as memory:
+        with pytest.raises(
+            LimitExceededError, match="task_description is 21 characters, over the limit of 20"
+        ):
             memory.start_episode("x" * 21)
         eid = memory.start_episode("short")
         step = memory.log_step(eid, tool="a", observation="y" * 50)
@@ -181,9 +197,12 @@ def test_secrets_are_redacted_before_storage(tmp_path: Path) -> None:
     secret = "sk-live1234567890abcdefghij"
     with SelfLearningMemory.open(tmp_path, flush_interval_s=None) as memory:
         eid = memory.start_episode(f"Call the API with key {secret}")
-        memory.log_step(eid, tool="http", parameters={"headers": {"Authorization": f"Bearer {secret}"}, "api_key": secret},
+        headers = {"Authorization": f"Bearer {secret}"}
+        memory.log_step(eid, tool="http", parameters={"headers": headers, "api_key": secret},
                         observation=f"connected to postgres://admin:{secret}@db/prod")  # fmt: skip
-        memory.complete_episode(eid, TaskOutcome.failure(f"token {secret} rejected", error_details=f"password={secret}"))
+        memory.complete_episode(
+            eid, TaskOutcome.failure(f"token {secret} rejected", error_details=f"password={secret}")
+        )
     raw = b"".join(p.read_bytes() for p in tmp_path.rglob("*") if p.is_file())
     assert secret.encode() not in raw
     with SelfLearningMemory.open(tmp_path) as memory:
@@ -206,7 +225,9 @@ def test_list_filters_through_the_api(memory: SelfLearningMemory) -> None:
     assert [e.id for e in memory.list_episodes(open_only=True)] == [still_open]
     assert {e.id for e in memory.list_episodes(completed_only=True)} == {ok, bad}
     first = memory.get_episode(ok).start_time
-    assert ok not in [e.id for e in memory.list_episodes(started_after=first + timedelta(microseconds=1))]
+    assert ok not in [
+        e.id for e in memory.list_episodes(started_after=first + timedelta(microseconds=1))
+    ]
     assert len(memory.list_episodes(limit=1)) == 1
     assert memory.list_episodes(limit=1, offset=1)[0].id != memory.list_episodes(limit=1)[0].id
 

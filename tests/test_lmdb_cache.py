@@ -90,7 +90,9 @@ def test_readers_in_other_processes_see_writes(tmp_path: Path) -> None:
     cache.put("episode", "shared", b"hello")
     ctx = multiprocessing.get_context("spawn")
     queue: multiprocessing.Queue[bytes | None] = ctx.Queue()
-    children = [ctx.Process(target=_read_in_child, args=(str(tmp_path), "shared", queue)) for _ in range(3)]
+    children = [
+        ctx.Process(target=_read_in_child, args=(str(tmp_path), "shared", queue)) for _ in range(3)
+    ]
     for child in children:
         child.start()
     results = [queue.get(timeout=60) for _ in children]

@@ -30,7 +30,9 @@ def _crash_after_logging(path: Path) -> str:
         os._exit(9)  # no close, no atexit: a crash
         """
     )
-    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=False)
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=False
+    )
     assert done.returncode == 9, done.stderr
     return done.stdout.strip()
 
@@ -96,7 +98,9 @@ def test_namespaces_never_leak(tmp_path: Path) -> None:
 
 
 def _all_bytes(root: Path) -> bytes:
-    return b"".join(p.read_bytes() for p in root.rglob("*") if p.is_file() and "cache" not in p.parts)
+    return b"".join(
+        p.read_bytes() for p in root.rglob("*") if p.is_file() and "cache" not in p.parts
+    )
 
 
 def test_delete_leaves_no_trace_in_the_database_files(tmp_path: Path) -> None:

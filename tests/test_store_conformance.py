@@ -39,9 +39,15 @@ def steps(*tools: str, start: int = 1) -> list[ExecutionStep]:
     ]
 
 
-def finish(store: EpisodeStore, episode: Episode, outcome: TaskOutcome, pending: list[ExecutionStep]) -> Episode:
+def finish(
+    store: EpisodeStore, episode: Episode, outcome: TaskOutcome, pending: list[ExecutionStep]
+) -> Episode:
     done = episode.model_copy(
-        update={"steps": [*episode.steps, *pending], "end_time": episode.start_time + timedelta(seconds=3), "outcome": outcome}
+        update={
+            "steps": [*episode.steps, *pending],
+            "end_time": episode.start_time + timedelta(seconds=3),
+            "outcome": outcome,
+        }
     )
     done.reward = compute_reward(done)
     done.reflection = reflect(done)
@@ -72,12 +78,19 @@ def test_steps_are_appended_in_order(store: EpisodeStore, namespace: str) -> Non
     assert [s.step_number for s in loaded.steps] == [1, 2, 3]
 
 
-def test_finish_writes_outcome_reward_and_remaining_steps(store: EpisodeStore, namespace: str) -> None:
+def test_finish_writes_outcome_reward_and_remaining_steps(
+    store: EpisodeStore, namespace: str
+) -> None:
     episode = make_episode(namespace)
     store.create_episode(episode)
     first = steps("read")
     store.append_steps(namespace, episode.id, first)
-    done = finish(store, episode.model_copy(update={"steps": first}), TaskOutcome.success("shipped"), steps("deploy", start=2))
+    done = finish(
+        store,
+        episode.model_copy(update={"steps": first}),
+        TaskOutcome.success("shipped"),
+        steps("deploy", start=2),
+    )
     loaded = store.get_episode(namespace, episode.id)
     assert loaded == done
     assert loaded.outcome is not None and loaded.outcome.is_success
@@ -98,7 +111,9 @@ def test_revision_increases_on_finish(store: EpisodeStore, namespace: str) -> No
 def _seed(store: EpisodeStore, namespace: str) -> dict[str, Episode]:
     made = {
         "web-ok": make_episode(namespace, "Build login page", start_time=T0),
-        "web-fail": make_episode(namespace, "Fix the signup form", start_time=T0 + timedelta(hours=1)),
+        "web-fail": make_episode(
+            namespace, "Fix the signup form", start_time=T0 + timedelta(hours=1)
+        ),
         "data-ok": make_episode(
             namespace, "Clean the sales CSV", start_time=T0 + timedelta(hours=2),
             context=TaskContext(domain="data"), task_type=TaskType.ANALYSIS,
@@ -136,12 +151,19 @@ def test_list_filters_and_pages_newest_first(
     names = {ep.id: name for name, ep in made.items()}
     listed = store.list_episodes(EpisodeQuery(namespace=namespace, **filters))
     assert [names[ep.id] for ep in listed] == expected
-    assert store.count_episodes(EpisodeQuery(namespace=namespace, **{k: v for k, v in filters.items() if k not in ("limit", "offset")})) >= len(expected)
+    assert store.count_episodes(
+        EpisodeQuery(
+            namespace=namespace,
+            **{k: v for k, v in filters.items() if k not in ("limit", "offset")},
+        )
+    ) >= len(expected)
 
 
 def test_list_without_steps(store: EpisodeStore, namespace: str) -> None:
     _seed(store, namespace)
-    listed = store.list_episodes(EpisodeQuery(namespace=namespace, include_steps=False, completed_only=True))
+    listed = store.list_episodes(
+        EpisodeQuery(namespace=namespace, include_steps=False, completed_only=True)
+    )
     assert listed and all(ep.steps == [] for ep in listed)
     with_steps = store.list_episodes(EpisodeQuery(namespace=namespace, completed_only=True))
     assert all(len(ep.steps) == 1 for ep in with_steps)
@@ -163,8 +185,12 @@ def test_search_ignores_open_episodes_and_misses(store: EpisodeStore, namespace:
     assert store.search_episodes(namespace, "the and of", 10) == []
 
 
-@pytest.mark.parametrize("query", ['login" OR (page* NEAR', "NOT AND OR", "col:umn ^login", "'; DROP TABLE episodes; --"])
-def test_search_treats_query_syntax_as_literal_text(store: EpisodeStore, namespace: str, query: str) -> None:
+@pytest.mark.parametrize(
+    "query", ['login" OR (page* NEAR', "NOT AND OR", "col:umn ^login", "'; DROP TABLE episodes; --"]
+)
+def test_search_treats_query_syntax_as_literal_text(
+    store: EpisodeStore, namespace: str, query: str
+) -> None:
     _seed(store, namespace)
     store.search_episodes(namespace, query, 10)  # must not raise
     assert store.count_episodes(EpisodeQuery(namespace=namespace)) == 4
@@ -188,16 +214,25 @@ def test_delete_removes_episode_steps_and_search_entry(store: EpisodeStore, name
     target = made["web-ok"]
     assert store.delete_episode(namespace, target.id) is True
     assert store.get_episode(namespace, target.id) is None
-    assert all(hit.episode_id != target.id for hit in store.search_episodes(namespace, "login page browser", 10))
+    assert all(
+        hit.episode_id != target.id
+        for hit in store.search_episodes(namespace, "login page browser", 10)
+    )
     assert store.count_episodes(EpisodeQuery(namespace=namespace)) == 3
     assert store.delete_episode(namespace, target.id) is False
 
 
 def test_unicode_and_large_text_round_trip(store: EpisodeStore, namespace: str) -> None:
     text = "Überprüfe die Datei 文件 🚀 " + "x" * 20_000
-    episode = make_episode(namespace, text, metadata={"emoji": "🚀", "nested": {"a": [1, 2.5, None]}})
+    episode = make_episode(
+        namespace, text, metadata={"emoji": "🚀", "nested": {"a": [1, 2.5, None]}}
+    )
     store.create_episode(episode)
-    store.append_steps(namespace, episode.id, [ExecutionStep(tool="ß-tool", observation=text, step_number=1, parameters={"k": "☃"})])
+    store.append_steps(
+        namespace,
+        episode.id,
+        [ExecutionStep(tool="ß-tool", observation=text, step_number=1, parameters={"k": "☃"})],
+    )
     loaded = store.get_episode(namespace, episode.id)
     assert loaded is not None
     assert loaded.task_description == text

@@ -109,7 +109,9 @@ class _Core:
             try:
                 self.flush()
             except StorageError:
-                logger.warning("background flush failed; steps kept for the next try", exc_info=True)
+                logger.warning(
+                    "background flush failed; steps kept for the next try", exc_info=True
+                )
 
     def close(self) -> None:
         if self.closed:
@@ -308,9 +310,7 @@ class SelfLearningMemory:
             step = fields
         elif fields:
             raise InvalidInputError("pass either a step or keyword fields, not both", field="step")
-        prepared = validation.prepare_step(
-            step, self.config.limits, self.config.redact_secrets
-        )
+        prepared = validation.prepare_step(step, self.config.limits, self.config.redact_secrets)
         self._open_state(self._check_id(episode_id))
         stored, pending = self._core.buffer.add(episode_id, prepared)
         if pending >= self.config.flush_max_steps:
@@ -322,9 +322,7 @@ class SelfLearningMemory:
         self._check_open()
         return self._core.flush()
 
-    def complete_episode(
-        self, episode_id: str, outcome: TaskOutcome | dict[str, Any]
-    ) -> Episode:
+    def complete_episode(self, episode_id: str, outcome: TaskOutcome | dict[str, Any]) -> Episode:
         """Finish an episode: write its steps and outcome, score its reward, reflect.
 
         Returns the completed episode. On a storage error nothing is lost: the episode

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections import Counter
 
-from ..models import Episode, OutcomeStatus, Reflection
+from ..models import Episode, ExecutionStep, OutcomeStatus, Reflection, TaskOutcome
 
 __all__ = ["reflect", "tool_sequence"]
 
@@ -22,28 +22,25 @@ def tool_sequence(episode: Episode, max_len: int = 12) -> str:
 
 
 def _repeated_calls(episode: Episode) -> list[str]:
+    """Tools called successfully more than once with identical arguments (redundant work)."""
     calls = Counter(
-        (step.tool, repr(sorted(step.parameters.items()))) for step in episode.steps
+        (step.tool, repr(sorted(step.parameters.items()))) for step in episode.steps if step.success
     )
     return [tool for (tool, _), count in calls.items() if count > 1]
 
 
-def reflect(episode: Episode) -> Reflection:
-    """Reflect on a completed episode without an LLM."""
-    if episode.outcome is None:
-        raise ValueError("cannot reflect on an episode without an outcome")
-    outcome = episode.outcome
+def _what_worked(episode: Episode, outcome: TaskOutcome, sequence: str) -> list[str]:
     worked: list[str] = []
-    failed: list[str] = []
-    improvements: list[str] = []
-    insights: list[str] = []
-    recommendations: list[str] = []
-    sequence = tool_sequence(episode)
-    ok_tools = sorted({s.tool for s in episode.steps if s.success})
     if outcome.status is not OutcomeStatus.FAILURE and sequence:
         worked.append(f"tool sequence {sequence} reached {outcome.status.value.replace('_', ' ')}")
+    ok_tools = sorted({s.tool for s in episode.steps if s.success})
     if ok_tools:
         worked.append(f"successful tools: {', '.join(ok_tools)}")
+    return worked
+
+
+def _what_failed(episode: Episode, outcome: TaskOutcome) -> list[str]:
+    failed: list[str] = []
     for step in episode.steps:
         if not step.success:
             where = f"step {step.step_number} " if step.step_number else ""
@@ -51,24 +48,53 @@ def reflect(episode: Episode) -> Reflection:
     if outcome.status is OutcomeStatus.FAILURE:
         failed.append(f"task failed: {outcome.reason}")
     failed.extend(f"not completed: {item}" for item in outcome.failed)
-    for tool in _repeated_calls(episode):
-        improvements.append(f"{tool} was called more than once with the same arguments")
-    for step in episode.steps:
-        if step.latency_ms >= _SLOW_MS:
-            improvements.append(f"{step.tool} took {step.latency_ms / 1000:.1f}s")
-    errors = [s for s in episode.steps if not s.success]
+    return failed
+
+
+def _improvements(episode: Episode) -> list[str]:
+    found = [
+        f"{tool} was called more than once with the same arguments"
+        for tool in _repeated_calls(episode)
+    ]
+    found.extend(
+        f"{step.tool} took {step.latency_ms / 1000:.1f}s"
+        for step in episode.steps
+        if step.latency_ms >= _SLOW_MS
+    )
+    return found
+
+
+def _insights(episode: Episode, outcome: TaskOutcome, errors: list[ExecutionStep]) -> list[str]:
+    insights: list[str] = []
     if errors and outcome.status is OutcomeStatus.SUCCESS:
         insights.append(f"recovered from {len(errors)} failed step(s) and still succeeded")
     if episode.steps:
-        insights.append(f"{len(episode.steps)} steps with {len(set(s.tool for s in episode.steps))} distinct tools")
+        distinct = len({s.tool for s in episode.steps})
+        insights.append(f"{len(episode.steps)} steps with {distinct} distinct tools")
+    return insights
+
+
+def _recommendations(
+    episode: Episode, outcome: TaskOutcome, sequence: str, errors: list[ExecutionStep]
+) -> list[str]:
     if outcome.status is OutcomeStatus.SUCCESS and sequence:
-        recommendations.append(f"for similar {episode.task_type.value} tasks, try: {sequence}")
-    elif outcome.status is OutcomeStatus.FAILURE and errors:
-        recommendations.append(f"avoid repeating {errors[-1].tool} the same way; it failed last")
+        return [f"for similar {episode.task_type.value} tasks, try: {sequence}"]
+    if outcome.status is OutcomeStatus.FAILURE and errors:
+        return [f"avoid repeating {errors[-1].tool} the same way; it failed last"]
+    return []
+
+
+def reflect(episode: Episode) -> Reflection:
+    """Reflect on a completed episode without an LLM."""
+    if episode.outcome is None:
+        raise ValueError("cannot reflect on an episode without an outcome")
+    outcome = episode.outcome
+    sequence = tool_sequence(episode)
+    errors = [s for s in episode.steps if not s.success]
     return Reflection(
-        what_worked=worked,
-        what_failed=failed,
-        improvements=improvements,
-        insights=insights,
-        recommendations=recommendations,
+        what_worked=_what_worked(episode, outcome, sequence),
+        what_failed=_what_failed(episode, outcome),
+        improvements=_improvements(episode),
+        insights=_insights(episode, outcome, errors),
+        recommendations=_recommendations(episode, outcome, sequence, errors),
     )

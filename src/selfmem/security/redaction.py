@@ -38,7 +38,10 @@ _KNOWN_TOKENS = re.compile(
     """,
     re.VERBOSE,
 )
-_SECRET_NAME = r"(?:[A-Za-z0-9]+[_-])*(?:password|passwd|pwd|secret|api[_-]?key|apikey|token|access[_-]?key|private[_-]?key|auth|credentials?)"
+_SECRET_NAME = (
+    r"(?:[A-Za-z0-9]+[_-])*(?:password|passwd|pwd|secret|api[_-]?key|apikey|token|"
+    r"access[_-]?key|private[_-]?key|auth|credentials?)"
+)
 _ASSIGNMENT = re.compile(
     rf"""(?ix)
     \b({_SECRET_NAME})           # the key
@@ -77,7 +80,11 @@ def redact_value(value: Any) -> Any:
         return redact_text(value)
     if isinstance(value, dict):
         return {
-            key: (REDACTED if is_secret_key(str(key)) and item not in (None, "") else redact_value(item))
+            key: (
+                REDACTED
+                if is_secret_key(str(key)) and item not in (None, "")
+                else redact_value(item)
+            )
             for key, item in value.items()
         }
     if isinstance(value, list | tuple):

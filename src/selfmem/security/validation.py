@@ -58,9 +58,7 @@ def prepare_description(description: Any, limits: Limits, redact: bool) -> str:
             "task_description must be a non-empty string", field="task_description"
         )
     if len(description) > limits.max_description_chars:
-        raise LimitExceededError(
-            "task_description", limits.max_description_chars, len(description)
-        )
+        raise LimitExceededError("task_description", limits.max_description_chars, len(description))
     return redact_text(description) if redact else description
 
 
@@ -93,7 +91,9 @@ def _json_size(value: Any, field: str) -> tuple[Any, int]:
     return json.loads(encoded), len(encoded.encode())
 
 
-def prepare_metadata(metadata: Any, limits: Limits, redact: bool, field: str = "metadata") -> dict[str, Any]:
+def prepare_metadata(
+    metadata: Any, limits: Limits, redact: bool, field: str = "metadata"
+) -> dict[str, Any]:
     if metadata is None:
         return {}
     if not isinstance(metadata, dict):

@@ -32,6 +32,7 @@ _T = TypeVar("_T")
 _STAMP = struct.Struct(">Q")
 _DEFAULT_MAX = 10_000
 
+
 class _SharedEnv:
     """One LMDB environment per path per process (LMDB allows no more), shared by handles.
 
@@ -165,7 +166,7 @@ class LmdbCache:
         cursor = txn.cursor(db=order)
         cursor.first()
         for _ in range(excess):
-            stamp, key = cursor.item()
+            _, key = cursor.item()
             txn.delete(key, db=data)
             txn.delete(key, db=stamps)
             if not cursor.delete():

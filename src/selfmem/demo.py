@@ -1,0 +1,90 @@
+"""The demo: a scripted agent records a few episodes, then asks memory for experience."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from .memory import SelfLearningMemory
+from .models import ExecutionStep, TaskContext, TaskOutcome, TaskType
+
+__all__ = ["run_demo"]
+
+
+@dataclass(frozen=True, slots=True)
+class _Scripted:
+    description: str
+    context: TaskContext
+    task_type: TaskType
+    steps: tuple[ExecutionStep, ...]
+    outcome: TaskOutcome
+
+
+_PY_WEB = TaskContext(domain="web", language="python", framework="fastapi", tags=["api", "tests"])
+
+_SCRIPT = (
+    _Scripted(
+        "Fix the failing pytest for the /login endpoint",
+        _PY_WEB,
+        TaskType.DEBUGGING,
+        (
+            ExecutionStep(tool="run_tests", parameters={"path": "tests/test_login.py"},
+                          observation="1 failed: expected 200, got 401", latency_ms=2300),
+            ExecutionStep(tool="read_file", parameters={"path": "app/auth.py"},
+                          observation="return hash == stored", latency_ms=12),
+            ExecutionStep(tool="edit_file", parameters={"path": "app/auth.py"},
+                          observation="compare with hmac.compare_digest", latency_ms=40),
+            ExecutionStep(tool="run_tests", parameters={"path": "tests/test_login.py"},
+                          observation="1 passed", latency_ms=2100),
+        ),
+        TaskOutcome.success("login test passes", artifacts=["app/auth.py"]),
+    ),
+    _Scripted(
+        "Deploy the API to staging",
+        _PY_WEB,
+        TaskType.OTHER,
+        (
+            ExecutionStep(tool="build_image", parameters={"tag": "api:1.4"}, observation="built"),
+            ExecutionStep(tool="deploy", parameters={"env": "staging", "token": "ghp_" + "x" * 36},
+                          error="migration 0042 not applied: relation users.email missing"),
+        ),
+        TaskOutcome.failure("deploy failed", error_details="database migration missing"),
+    ),
+    _Scripted(
+        "Deploy the API to staging after running migrations",
+        _PY_WEB,
+        TaskType.OTHER,
+        (
+            ExecutionStep(tool="build_image", parameters={"tag": "api:1.4"}, observation="built"),
+            ExecutionStep(tool="run_migrations", parameters={"env": "staging"},
+                          observation="applied 0042"),
+            ExecutionStep(tool="deploy", parameters={"env": "staging"}, observation="healthy"),
+        ),
+        TaskOutcome.success("staging is healthy"),
+    ),
+)  # fmt: skip
+
+
+def run_demo(memory: SelfLearningMemory, echo: Callable[[str], None] = print) -> None:
+    """Record the scripted episodes into ``memory`` and show what it retrieves."""
+    echo(f"selfmem demo: recording {len(_SCRIPT)} agent episodes in namespace {memory.namespace!r}")
+    for scripted in _SCRIPT:
+        eid = memory.start_episode(scripted.description, scripted.context, scripted.task_type)
+        for step in scripted.steps:
+            memory.log_step(eid, step)
+        episode = memory.complete_episode(eid, scripted.outcome)
+        assert episode.reward is not None and episode.outcome is not None
+        status, reward = episode.outcome.status.value, episode.reward.total
+        echo(f"  {status:<8} reward {reward:.2f}  {scripted.description}")
+        for line in (episode.reflection.recommendations if episode.reflection else [])[:1]:
+            echo(f"           reflection: {line}")
+    task = "Deploy the payments API to staging"
+    echo(f"\nNew task: {task!r}. What does memory suggest?\n")
+    result = memory.retrieve_relevant_context(task, _PY_WEB, limit=3)
+    for scored in result.episodes:
+        echo(f"  {scored.explain()}  {scored.episode.task_description}")
+    echo("\nPrompt context:\n")
+    echo(result.render(max_tokens=300))
+    stats = memory.stats()
+    summary = f"{stats.successes} succeeded, {stats.failures} failed"
+    echo(f"\n{stats.episodes} episodes stored ({summary}).")
