@@ -21,8 +21,8 @@ def seeded(memory: SelfLearningMemory) -> dict[str, str]:
         "migration_failed": run_episode(memory, "Add a database migration for invoices",
                                         ["makemigrations", "migrate"], context=PY, fail_at=1,
                                         success=False),
-        "react": run_episode(memory, "Build a React form for orders", ["create_component", "npm_test"],
-                             context=JS),
+        "react": run_episode(memory, "Build a React form for orders",
+                             ["create_component", "npm_test"], context=JS),
         "unrelated": run_episode(memory, "Summarise quarterly sales", ["read_csv"],
                                  context=TaskContext(domain="finance")),
     }  # fmt: skip

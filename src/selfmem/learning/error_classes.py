@@ -1,0 +1,32 @@
+"""Normalize error messages into classes, so "timeout after 30s" and "timeout after 31s" match."""
+
+from __future__ import annotations
+
+import re
+
+__all__ = ["normalize_error"]
+
+_QUOTED = re.compile(r"(['\"`]).*?\1")
+_PATH = re.compile(r"(?:[A-Za-z]:)?(?:[\w.-]*/)+[\w.-]+")
+_HEX = re.compile(r"\b0x[0-9a-fA-F]+\b|\b[0-9a-f]{8,}\b")
+_NUMBER = re.compile(r"\b\d+(?:\.\d+)?(?:ms|s|kb|mb|gb|%)?\b", re.IGNORECASE)
+_SPACE = re.compile(r"\s+")
+_MAX_WORDS = 8
+
+
+def normalize_error(message: str | None) -> str:
+    """A short, stable class for an error message.
+
+    Quoted strings, paths, hex ids and numbers become placeholders; the text is lower-cased
+    and cut to its first eight words. ``"Timeout after 30s reading '/tmp/x'"`` becomes
+    ``"timeout after <n> reading <str>"``.
+    """
+    if not message:
+        return "unknown error"
+    first_line = message.strip().splitlines()[0] if message.strip() else ""
+    text = _QUOTED.sub("<str>", first_line)
+    text = _PATH.sub("<path>", text)
+    text = _HEX.sub("<id>", text)
+    text = _NUMBER.sub("<n>", text)
+    words = _SPACE.sub(" ", text).strip().lower().split(" ")
+    return " ".join(words[:_MAX_WORDS]) or "unknown error"
