@@ -155,16 +155,16 @@ def test_explanation_names_every_component() -> None:
     )
     assert reward.explanation == [
         "base 1.00 from success",
-        "efficiency 0.50 for 20 steps (expected <= 10)",
+        "efficiency 0.50: 20 steps (default expectation <= 10)",
         "complexity x1.25 (complex)",
-        "quality x0.90: 0 errors recovered, 1 left",
+        "quality x0.90: 0 errors recovered, 1 left, 0 identical retries",
     ]
 
 
 def test_explanation_mentions_the_learning_bonus_when_there_is_one() -> None:
     reward = compute_reward(episode([failed("pytest"), ok("pytest")], TaskOutcome.success()))
-    assert reward.explanation[-1] == "learning bonus +0.05 for recovering from errors"
-    assert "quality x1.00: 1 errors recovered, 0 left" in reward.explanation
+    assert reward.explanation[-1] == "learning bonus +0.05: recovered from 1 error(s)"
+    assert "quality x0.98: 1 errors recovered, 0 left, 1 identical retries" in reward.explanation
 
 
 def test_reward_needs_an_outcome() -> None:

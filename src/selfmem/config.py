@@ -11,6 +11,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from .learning.learner import LearningConfig
+from .learning.reward import RewardWeights
+
 __all__ = ["DEFAULT_PATH", "Limits", "MemoryConfig", "resolve_location"]
 
 DEFAULT_PATH = ".selfmem"
@@ -52,6 +55,9 @@ class MemoryConfig:
     (``None`` disables it; steps are then written on size, completion, ``flush()`` or close).
     ``cache_max_episodes``: completed episodes kept in the LMDB hot cache (LRU).
     ``redact_secrets``: scrub API keys, tokens, passwords and credentials before storage.
+    ``learn_inline``: learn inside ``complete_episode`` instead of in the background worker
+    (deterministic for tests and notebooks). ``learning_queue_size`` bounds the queue.
+    ``learning`` and ``reward`` hold the learner's thresholds and the reward's weights.
     """
 
     namespace: str = "default"
@@ -62,6 +68,10 @@ class MemoryConfig:
     cache_map_size: int = 64 * 1024 * 1024
     redact_secrets: bool = True
     busy_timeout_ms: int = 10_000
+    learn_inline: bool = False
+    learning_queue_size: int = 1_000
+    learning: LearningConfig = field(default_factory=LearningConfig)
+    reward: RewardWeights = field(default_factory=RewardWeights)
 
     def with_options(self, **changes: object) -> MemoryConfig:
         return replace(self, **changes)  # type: ignore[arg-type]
@@ -74,6 +84,7 @@ class MemoryConfig:
         ``SELFMEM_FLUSH_INTERVAL``       seconds between background step flushes; ``0`` disables
         ``SELFMEM_CACHE_MAX_EPISODES``   episodes kept in the LMDB hot cache
         ``SELFMEM_REDACT``               ``0`` turns secret redaction off (default on)
+        ``SELFMEM_LEARN_INLINE``         ``1`` learns inside ``complete_episode``
         """
         env = os.environ if environ is None else environ
         config = cls()
@@ -86,6 +97,8 @@ class MemoryConfig:
             config = replace(config, cache_max_episodes=int(env["SELFMEM_CACHE_MAX_EPISODES"]))
         if env.get("SELFMEM_REDACT", "1") == "0":
             config = replace(config, redact_secrets=False)
+        if env.get("SELFMEM_LEARN_INLINE", "0") == "1":
+            config = replace(config, learn_inline=True)
         return config
 
 

@@ -12,7 +12,7 @@ import functools
 import logging
 import threading
 import weakref
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from os import PathLike
@@ -20,7 +20,9 @@ from typing import Any, ParamSpec, TypeVar
 
 from .config import MemoryConfig, resolve_location
 from .errors import EpisodeStateError, InvalidInputError, NotFoundError, StorageError
-from .learning import compute_reward, reflect
+from .learning import AnyPattern, Heuristic, PatternKind, Reflector, compute_reward
+from .learning.reflection import reflect_safely
+from .learning_engine import FEEDBACK_KEY, LearningEngine
 from .models import (
     Episode,
     ExecutionStep,
@@ -30,6 +32,7 @@ from .models import (
     TaskType,
     utc_now,
 )
+from .retrieval.pattern_ranking import ScoredHeuristic, ScoredPattern, rank_patterns
 from .retrieval.ranking import RankingWeights, context_match, fuse, outcome_signal
 from .retrieval.result import RetrievalResult, ScoredEpisode
 from .security import validation
@@ -59,16 +62,32 @@ class MemoryStats:
     partial_successes: int
     failures: int
     pending_steps: int
+    patterns: int = 0
+    heuristics: int = 0
+    pending_learning: int = 0
 
 
 class _Core:
     """What scoped handles share: the store, the cache, the step buffer and the flusher."""
 
-    def __init__(self, store: EpisodeStore, cache: HotCache, config: MemoryConfig) -> None:
+    def __init__(
+        self,
+        store: EpisodeStore,
+        cache: HotCache,
+        config: MemoryConfig,
+        reflector: Reflector | None,
+    ) -> None:
         self.store = store
         self.cache = cache
         self.config = config
+        self.reflector = reflector
         self.buffer = StepBuffer(config.limits.max_steps_per_episode)
+        self.learning = LearningEngine(
+            store,
+            config.learning,
+            inline=config.learn_inline,
+            queue_size=config.learning_queue_size,
+        )
         self.write_lock = threading.Lock()
         self.closed = False
         self._stop = threading.Event()
@@ -121,6 +140,7 @@ class _Core:
             self._flusher.join()
         try:
             self.flush()
+            self.learning.close()
         finally:
             self.closed = True
             self.cache.close()
@@ -167,10 +187,11 @@ class SelfLearningMemory:
         cache: HotCache | None = None,
         config: MemoryConfig | None = None,
         ranking: RankingWeights | None = None,
+        reflector: Reflector | None = None,
     ) -> None:
         config = config or MemoryConfig()
         self.namespace = validation.check_namespace(config.namespace)
-        self._core = _Core(store or InMemoryStore(), cache or NullCache(), config)
+        self._core = _Core(store or InMemoryStore(), cache or NullCache(), config, reflector)
         self._ranking = ranking or RankingWeights()
         self._owner = True
 
@@ -183,6 +204,7 @@ class SelfLearningMemory:
         auth_token: str | None = None,
         config: MemoryConfig | None = None,
         cache: bool | str = True,
+        reflector: Reflector | None = None,
         **options: Any,
     ) -> SelfLearningMemory:
         """Open (creating on first use) a memory at a directory or a libSQL URL.
@@ -191,7 +213,8 @@ class SelfLearningMemory:
         libSQL file and the LMDB cache, or a ``libsql://`` / ``http(s)://`` URL (default
         ``SELFMEM_DATABASE_URL`` / ``TURSO_DATABASE_URL``) with ``auth_token`` (default
         ``SELFMEM_AUTH_TOKEN`` / ``TURSO_AUTH_TOKEN``). ``options`` are
-        :class:`~selfmem.MemoryConfig` fields, e.g. ``flush_interval_s=None``.
+        :class:`~selfmem.MemoryConfig` fields, e.g. ``flush_interval_s=None``. ``reflector``
+        writes reflections (e.g. with an LLM); the deterministic one is the fallback.
         """
         from .storage.factory import open_backends
 
@@ -200,7 +223,7 @@ class SelfLearningMemory:
             config = config.with_options(namespace=namespace)
         location, token = resolve_location(path_or_url, auth_token)
         store, hot = open_backends(location, token, config, cache=cache)
-        return cls(store, cache=hot, config=config)
+        return cls(store, cache=hot, config=config, reflector=reflector)
 
     def scoped(self, namespace: str) -> SelfLearningMemory:
         """A handle on the same store and cache, scoped to another namespace.
@@ -318,9 +341,12 @@ class SelfLearningMemory:
         return stored
 
     def flush(self) -> int:
-        """Write every buffered step now; returns how many were written."""
+        """Write every buffered step now and wait for queued learning; returns the number
+        of steps written."""
         self._check_open()
-        return self._core.flush()
+        written = self._core.flush()
+        self._core.learning.drain()
+        return written
 
     def complete_episode(self, episode_id: str, outcome: TaskOutcome | dict[str, Any]) -> Episode:
         """Finish an episode: write its steps and outcome, score its reward, reflect.
@@ -342,8 +368,7 @@ class SelfLearningMemory:
                 episode = state.header.model_copy(
                     update={"steps": list(state.steps), "end_time": end, "outcome": prepared}
                 )
-                episode.reward = compute_reward(episode)
-                episode.reflection = reflect(episode)
+                self._score_and_reflect(episode)
                 revision = self._core.store.finish_episode(episode, [s for _, s in pending])
             except BaseException:
                 buffer.restore_pending(pending)
@@ -351,7 +376,15 @@ class SelfLearningMemory:
                 raise
         buffer.forget(episode_id)
         self._cache_put(episode, revision)
+        self._core.learning.submit(episode)
         return episode
+
+    def _score_and_reflect(self, episode: Episode) -> None:
+        learning = self._core.learning
+        episode.reward = compute_reward(episode, self.config.reward, learning.baseline(episode))
+        episode.reflection = reflect_safely(
+            self._core.reflector, episode, learning.relevant(episode)
+        )
 
     def abandon_episode(self, episode_id: str, reason: str = "abandoned") -> Episode:
         """Complete an episode left open (e.g. by a crashed process) as a failure."""
@@ -473,7 +506,18 @@ class SelfLearningMemory:
             }
             scored.append(ScoredEpisode(episode, fuse(signals, self._ranking), signals))
         scored.sort(key=lambda s: s.score, reverse=True)
-        return RetrievalResult(query=description, episodes=scored[:limit])
+        patterns, heuristics = self._rank_patterns(description, ctx, wanted_type, limit)
+        return RetrievalResult(
+            query=description, episodes=scored[:limit], patterns=patterns, heuristics=heuristics
+        )
+
+    def _rank_patterns(
+        self, description: str, ctx: TaskContext, task_type: TaskType | None, limit: int
+    ) -> tuple[list[ScoredPattern], list[ScoredHeuristic]]:
+        learner = self._core.learning.learner(self.namespace)
+        with self._core.learning.lock:
+            served = learner.patterns()
+        return rank_patterns(served, description, ctx, task_type, limit)
 
     def _candidates(
         self, description: str, ctx: TaskContext, pool: int
@@ -510,6 +554,9 @@ class SelfLearningMemory:
             partial_successes=count(q(outcome=OutcomeStatus.PARTIAL_SUCCESS)),
             failures=count(q(outcome=OutcomeStatus.FAILURE)),
             pending_steps=self._core.buffer.pending_count(),
+            patterns=len(self.list_patterns(limit=_MAX_PAGE)),
+            heuristics=len(self.list_heuristics(limit=_MAX_PAGE)),
+            pending_learning=self._core.learning.pending(),
         )
 
     def reconcile_cache(self) -> int:
@@ -530,6 +577,103 @@ class SelfLearningMemory:
             cache.delete(_EPISODE, key)
             fixed += 1
         return fixed
+
+    # -- learned experience -----------------------------------------------------------------
+
+    def list_patterns(
+        self,
+        kind: PatternKind | str | None = None,
+        *,
+        include_unserved: bool = False,
+        limit: int = 50,
+    ) -> list[AnyPattern]:
+        """Learned patterns of this namespace, most effective first.
+
+        Only patterns that passed the serving thresholds unless ``include_unserved``.
+        """
+        self._check_open()
+        wanted = PatternKind(kind) if kind is not None else None
+        learning = self._core.learning
+        learner = learning.learner(self.namespace)
+        with learning.lock:
+            return learner.patterns(wanted, served_only=not include_unserved)[:limit]
+
+    def get_pattern(self, pattern_id: str) -> AnyPattern:
+        """One pattern by id (served or not)."""
+        self._check_open()
+        learning = self._core.learning
+        with learning.lock:
+            pattern = learning.learner(self.namespace).get(pattern_id)
+            if pattern is None:
+                raise NotFoundError("pattern", pattern_id, self.namespace)
+            return pattern.model_copy(deep=True)
+
+    def list_heuristics(self, *, limit: int = 50) -> list[Heuristic]:
+        """Heuristics derived from served patterns, most confident first."""
+        from .learning.heuristics import derive_heuristics
+
+        return derive_heuristics(self.list_patterns(limit=_MAX_PAGE))[:limit]
+
+    def recommend_patterns(
+        self,
+        description: str,
+        context: TaskContext | dict[str, Any] | None = None,
+        limit: int = 5,
+        *,
+        task_type: TaskType | str | None = None,
+    ) -> list[ScoredPattern]:
+        """What to try for this task: served patterns ranked by effectiveness and fit."""
+        self._check_open()
+        ctx = validation.prepare_context(context, self.config.limits)
+        wanted = validation.prepare_task_type(task_type) if task_type else None
+        return self._rank_patterns(description, ctx, wanted, limit)[0]
+
+    def record_feedback(
+        self,
+        episode_id: str,
+        pattern_ids: Sequence[str] = (),
+        heuristic_ids: Sequence[str] = (),
+    ) -> None:
+        """Record that these patterns/heuristics were used in an episode.
+
+        For an open episode the link is kept and applied when it completes; for a completed
+        one its outcome is applied now. Patterns used in episodes that keep failing lose
+        confidence and are eventually retired.
+        """
+        self._check_open()
+        self._check_id(episode_id)
+        learning = self._core.learning
+        ids = list(
+            dict.fromkeys([*pattern_ids, *learning.pattern_ids_for(self.namespace, heuristic_ids)])
+        )
+        state = self._core.buffer.get(episode_id)
+        if state is not None and state.header.namespace == self.namespace:
+            with self._core.buffer.lock:
+                used = state.header.metadata.setdefault(FEEDBACK_KEY, [])
+                used.extend(i for i in ids if i not in used)
+            return
+        episode = self.get_episode(episode_id)
+        if not episode.is_complete:
+            state = self._open_state(episode_id)
+            with self._core.buffer.lock:
+                state.header.metadata.setdefault(FEEDBACK_KEY, []).extend(ids)
+            return
+        success = episode.outcome is not None and episode.outcome.is_success
+        learning.feedback(self.namespace, ids, success)
+
+    def relearn(self, progress: Callable[[int, int], None] | None = None) -> int:
+        """Rebuild every pattern and heuristic of this namespace from the stored episodes.
+
+        ``progress(done, total)`` is called after each page. Returns the episodes seen.
+        """
+        self._check_open()
+        self._core.flush()
+        return self._core.learning.relearn(self.namespace, progress)
+
+    @property
+    def learning_failures(self) -> list[str]:
+        """Ids of episodes whose learning failed twice (``relearn()`` recovers them)."""
+        return self._core.learning.failed
 
     # -- closing ----------------------------------------------------------------------------
 
@@ -562,5 +706,11 @@ class SelfLearningMemory:
     adelete_episode = _twin(delete_episode)
     aretrieve_relevant_context = _twin(retrieve_relevant_context)
     astats = _twin(stats)
+    alist_patterns = _twin(list_patterns)
+    aget_pattern = _twin(get_pattern)
+    alist_heuristics = _twin(list_heuristics)
+    arecommend_patterns = _twin(recommend_patterns)
+    arecord_feedback = _twin(record_feedback)
+    arelearn = _twin(relearn)
     areconcile_cache = _twin(reconcile_cache)
     aclose = _twin(close)

@@ -162,6 +162,16 @@ class DecisionPoint(_PatternBase):
     best: str | None = None
     worst: str | None = None
 
+    @property
+    def confidence(self) -> float:
+        """Confidence in the better choice (Wilson lower bound of its success rate)."""
+        best = self.choices.get(self.best or "")
+        if best is None:
+            return 0.0
+        return wilson_lower_bound(
+            best.successes + self.feedback_successes, best.n + self.feedback_uses
+        )
+
     def describe(self) -> str:
         best = self.choices.get(self.best or "", ChoiceStats())
         worst = self.choices.get(self.worst or "", ChoiceStats())
@@ -181,6 +191,16 @@ class ErrorRecovery(_PatternBase):
     unrecovered: int = 0
     best_recovery: str | None = None
 
+    @property
+    def confidence(self) -> float:
+        """Confidence in the best recovery, or that the error has none."""
+        stats = self.recoveries.get(self.best_recovery or "")
+        if stats is None:
+            return wilson_lower_bound(self.unrecovered, self.support)
+        return wilson_lower_bound(
+            stats.successes + self.feedback_successes, stats.n + self.feedback_uses
+        )
+
     def describe(self) -> str:
         if self.best_recovery is None:
             return f"{self.tool} failing with '{self.error_class}' has no known recovery"
@@ -199,6 +219,12 @@ class ContextPattern(_PatternBase):
     tool: str
     association: Literal["success", "failure"] = "success"
     baseline: ChoiceStats = Field(default_factory=ChoiceStats)
+
+    @property
+    def confidence(self) -> float:
+        """Confidence in the association (of success, or of failure)."""
+        hits = self.successes if self.association == "success" else self.support - self.successes
+        return wilson_lower_bound(hits, self.support)
 
     def describe(self) -> str:
         return (

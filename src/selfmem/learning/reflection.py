@@ -1,12 +1,26 @@
-"""Deterministic reflection: what worked, what failed, what to improve, from the steps alone."""
+"""Reflection: what worked, what failed, what to improve, and what learned patterns advise.
+
+:func:`reflect` is deterministic and needs no LLM. Any object with a ``reflect(episode,
+patterns)`` method satisfies :class:`Reflector` (e.g. one that asks a chat model);
+:func:`reflect_safely` falls back to the deterministic reflection if it fails.
+"""
 
 from __future__ import annotations
 
+import itertools
+import logging
 from collections import Counter
+from collections.abc import Sequence
+from typing import Protocol, runtime_checkable
 
 from ..models import Episode, ExecutionStep, OutcomeStatus, Reflection, TaskOutcome
+from .error_classes import normalize_error
+from .extractors import tool_path
+from .records import AnyPattern, DecisionPoint, ErrorRecovery, ToolSequence
 
-__all__ = ["reflect", "tool_sequence"]
+__all__ = ["DeterministicReflector", "Reflector", "reflect", "reflect_safely", "tool_sequence"]
+
+logger = logging.getLogger(__name__)
 
 _SLOW_MS = 5_000.0
 
@@ -84,8 +98,42 @@ def _recommendations(
     return []
 
 
-def reflect(episode: Episode) -> Reflection:
-    """Reflect on a completed episode without an LLM."""
+def _pattern_advice(episode: Episode, patterns: Sequence[AnyPattern]) -> list[str]:
+    """Recommendations from learned patterns that bear on this episode, citing their ids."""
+    path = tool_path(episode)
+    failed = {(s.tool, normalize_error(s.error)) for s in episode.steps if not s.success}
+    transitions = set(itertools.pairwise(path))
+    advice: list[str] = []
+    for pattern in patterns:
+        if isinstance(pattern, ErrorRecovery) and (pattern.tool, pattern.error_class) in failed:
+            advice.append(f"[pattern {pattern.id}] {pattern.describe()}")
+        elif (
+            isinstance(pattern, DecisionPoint)
+            and (pattern.after_tool, pattern.worst) in transitions
+        ):
+            advice.append(
+                f"[pattern {pattern.id}] after {pattern.after_tool}, prefer {pattern.best} "
+                f"over {pattern.worst}"
+            )
+        elif isinstance(pattern, ToolSequence) and not _follows(pattern.tools, path):
+            advice.append(
+                f"[pattern {pattern.id}] similar tasks succeed with {' -> '.join(pattern.tools)}"
+            )
+    return advice
+
+
+def _follows(tools: Sequence[str], path: Sequence[str]) -> bool:
+    remaining = iter(path)
+    return all(any(tool == item for item in remaining) for tool in tools)
+
+
+def reflect(episode: Episode, patterns: Sequence[AnyPattern] = ()) -> Reflection:
+    """Reflect on a completed episode without an LLM.
+
+    ``patterns`` are learned patterns relevant to the episode; those that bear on what
+    happened (an error with a known recovery, a worse choice at a decision point, a tool
+    sequence not followed) become recommendations that cite the pattern id.
+    """
     if episode.outcome is None:
         raise ValueError("cannot reflect on an episode without an outcome")
     outcome = episode.outcome
@@ -96,5 +144,39 @@ def reflect(episode: Episode) -> Reflection:
         what_failed=_what_failed(episode, outcome),
         improvements=_improvements(episode),
         insights=_insights(episode, outcome, errors),
-        recommendations=_recommendations(episode, outcome, sequence, errors),
+        recommendations=[
+            *_recommendations(episode, outcome, sequence, errors),
+            *_pattern_advice(episode, patterns),
+        ],
     )
+
+
+@runtime_checkable
+class Reflector(Protocol):
+    """Writes a reflection for a completed episode (e.g. with an LLM)."""
+
+    def reflect(self, episode: Episode, patterns: Sequence[AnyPattern]) -> Reflection: ...
+
+
+class DeterministicReflector:
+    """The default :class:`Reflector`: :func:`reflect`."""
+
+    def reflect(self, episode: Episode, patterns: Sequence[AnyPattern]) -> Reflection:
+        return reflect(episode, patterns)
+
+
+def reflect_safely(
+    reflector: Reflector | None, episode: Episode, patterns: Sequence[AnyPattern] = ()
+) -> Reflection:
+    """Use ``reflector``; on any failure log it and fall back to :func:`reflect`."""
+    if reflector is None:
+        return reflect(episode, patterns)
+    try:
+        reflection = reflector.reflect(episode, patterns)
+        if not isinstance(reflection, Reflection):
+            raise TypeError(f"reflector returned {type(reflection).__name__}, not Reflection")
+        return reflection
+    except Exception:  # a user-supplied plugin must never lose the episode
+        logger.warning("reflector failed for episode %s; using the deterministic one",
+                       episode.id, exc_info=True)  # fmt: skip
+        return reflect(episode, patterns)

@@ -1,21 +1,30 @@
-"""Reward scoring: a pure function of a completed episode.
+"""Reward scoring: a pure function of a completed episode and what is typical for its family.
 
-``total = base * efficiency * complexity_bonus * quality_multiplier + learning_bonus``
+``total = base * efficiency * complexity_bonus * quality_multiplier + learning_bonus``,
+clamped at 0, every component kept in :class:`~selfmem.RewardScore`.
 
 - **base**: 1.0 for success, the completed fraction for a partial success, 0.0 for failure.
-- **efficiency**: 1.0 up to ``expected_steps`` steps, then shrinking with the step count
-  (never below ``min_efficiency``).
+- **efficiency**: the mean of a step factor and a duration factor, each
+  ``typical / actual`` clamped to ``[min_efficiency, max_efficiency]``. *Typical* is the
+  median of the family's successful episodes (see :class:`~selfmem.learning.learner.Baseline`)
+  once ``min_baseline_runs`` exist, else ``expected_steps`` steps and no duration factor.
 - **complexity_bonus**: harder tasks earn more (simple 1.0, moderate 1.1, complex 1.25).
-- **quality_multiplier**: 1.0, minus ``error_penalty`` per error left unrecovered (an error
-  is recovered when a later step succeeds with the same tool), never below 0.5.
-- **learning_bonus**: ``recovery_bonus`` for each recovered error when the episode succeeded.
+- **quality_multiplier**: 1.0 minus ``error_penalty`` per error left unrecovered and
+  ``retry_penalty`` per extra identical retry, never below ``min_quality``. An error is
+  recovered when the same tool later succeeds.
+- **learning_bonus** (success only): ``recovery_bonus`` per recovered error, plus
+  ``new_approach_bonus`` when the tool path was never seen in a successful episode of the
+  family before; capped at ``max_learning_bonus``.
 """
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
 
 from ..models import ComplexityLevel, Episode, OutcomeStatus, RewardScore
+from .extractors import tool_path
+from .learner import Baseline
 
 __all__ = ["RewardWeights", "compute_reward", "recovered_errors"]
 
@@ -23,10 +32,14 @@ __all__ = ["RewardWeights", "compute_reward", "recovered_errors"]
 @dataclass(frozen=True, slots=True)
 class RewardWeights:
     expected_steps: int = 10
+    min_baseline_runs: int = 3
     min_efficiency: float = 0.5
+    max_efficiency: float = 1.2
     error_penalty: float = 0.1
+    retry_penalty: float = 0.02
     min_quality: float = 0.5
     recovery_bonus: float = 0.05
+    new_approach_bonus: float = 0.1
     max_learning_bonus: float = 0.2
     complexity: tuple[tuple[ComplexityLevel, float], ...] = (
         (ComplexityLevel.SIMPLE, 1.0),
@@ -49,31 +62,84 @@ def recovered_errors(episode: Episode) -> tuple[int, int]:
     return recovered, unrecovered
 
 
-def compute_reward(episode: Episode, weights: RewardWeights = RewardWeights()) -> RewardScore:
+def _retries(episode: Episode) -> int:
+    """Consecutive calls of the same tool with the same parameters."""
+    steps = episode.steps
+    return sum(
+        1
+        for a, b in itertools.pairwise(steps)
+        if a.tool == b.tool and a.parameters == b.parameters
+    )
+
+
+def _ratio(typical: float, actual: float, weights: RewardWeights) -> float:
+    if actual <= 0 or typical <= 0:
+        return 1.0
+    return min(weights.max_efficiency, max(weights.min_efficiency, typical / actual))
+
+
+def _efficiency(
+    episode: Episode, baseline: Baseline | None, weights: RewardWeights
+) -> tuple[float, str]:
+    steps = len(episode.steps)
+    if baseline is None or baseline.runs < weights.min_baseline_runs:
+        factor = (
+            1.0
+            if steps <= weights.expected_steps
+            else _ratio(weights.expected_steps, steps, weights)
+        )
+        return factor, f"{steps} steps (default expectation <= {weights.expected_steps})"
+    step_factor = _ratio(baseline.median_steps, steps, weights)
+    duration = episode.duration_ms or 0.0
+    duration_factor = _ratio(baseline.median_duration_ms, duration, weights)
+    return (step_factor + duration_factor) / 2, (
+        f"{steps} steps and {duration / 1000:.1f}s vs typical {baseline.median_steps:g} steps "
+        f"and {baseline.median_duration_ms / 1000:.1f}s over {baseline.runs} successful runs"
+    )
+
+
+def compute_reward(
+    episode: Episode,
+    weights: RewardWeights = RewardWeights(),
+    baseline: Baseline | None = None,
+) -> RewardScore:
     """Score a completed episode; every component is kept and explained."""
     if episode.outcome is None:
         raise ValueError("cannot score an episode without an outcome")
     outcome = episode.outcome
     base = outcome.completed_fraction
-    steps = len(episode.steps)
-    efficiency = 1.0
-    if steps > weights.expected_steps:
-        efficiency = max(weights.min_efficiency, weights.expected_steps / steps)
+    efficiency, efficiency_note = _efficiency(episode, baseline, weights)
     complexity = dict(weights.complexity).get(episode.context.complexity, 1.0)
     recovered, unrecovered = recovered_errors(episode)
-    quality = max(weights.min_quality, 1.0 - weights.error_penalty * unrecovered)
+    retries = _retries(episode)
+    quality = max(
+        weights.min_quality,
+        1.0 - weights.error_penalty * unrecovered - weights.retry_penalty * retries,
+    )
     bonus = 0.0
+    notes: list[str] = []
     if outcome.status is OutcomeStatus.SUCCESS:
-        bonus = min(weights.max_learning_bonus, weights.recovery_bonus * recovered)
+        if recovered:
+            bonus += weights.recovery_bonus * recovered
+            notes.append(f"recovered from {recovered} error(s)")
+        if (
+            baseline is not None
+            and episode.steps
+            and tool_path(episode) not in baseline.known_paths
+        ):
+            bonus += weights.new_approach_bonus
+            notes.append("a new successful approach for this task family")
+        bonus = min(weights.max_learning_bonus, bonus)
     total = max(0.0, base * efficiency * complexity * quality + bonus)
     explanation = [
         f"base {base:.2f} from {outcome.status.value}",
-        f"efficiency {efficiency:.2f} for {steps} steps (expected <= {weights.expected_steps})",
+        f"efficiency {efficiency:.2f}: {efficiency_note}",
         f"complexity x{complexity:.2f} ({episode.context.complexity.value})",
-        f"quality x{quality:.2f}: {recovered} errors recovered, {unrecovered} left",
+        f"quality x{quality:.2f}: {recovered} errors recovered, {unrecovered} left, "
+        f"{retries} identical retries",
     ]
     if bonus:
-        explanation.append(f"learning bonus +{bonus:.2f} for recovering from errors")
+        explanation.append(f"learning bonus +{bonus:.2f}: {', '.join(notes)}")
     return RewardScore(
         total=round(total, 4),
         base=round(base, 4),

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
 
+from ..learning.records import ToolSequence
 from ..learning.reflection import tool_sequence
 from ..models import Episode, OutcomeStatus
+from .pattern_ranking import ScoredHeuristic, ScoredPattern
 
 __all__ = ["RetrievalResult", "ScoredEpisode", "estimate_tokens"]
 
@@ -31,12 +32,16 @@ class ScoredEpisode:
 
 @dataclass(slots=True)
 class RetrievalResult:
-    """Ranked episodes (and, once learned, patterns and heuristics) for a task."""
+    """Ranked episodes, learned patterns and heuristics for a task."""
 
     query: str
     episodes: list[ScoredEpisode] = field(default_factory=list)
-    patterns: list[Any] = field(default_factory=list)
-    heuristics: list[Any] = field(default_factory=list)
+    patterns: list[ScoredPattern] = field(default_factory=list)
+    heuristics: list[ScoredHeuristic] = field(default_factory=list)
+
+    def pattern_ids(self) -> list[str]:
+        """Ids of the patterns behind this result (pass to ``record_feedback``)."""
+        return [scored.pattern.id for scored in self.patterns]
 
     @property
     def successes(self) -> list[ScoredEpisode]:
@@ -76,9 +81,17 @@ class RetrievalResult:
 def _render_lines(result: RetrievalResult) -> list[str]:
     worked = [s for s in result.episodes if s not in result.failures]
     lines = ["Relevant past experience:"]
+    learned = next(
+        (s.pattern for s in result.patterns if isinstance(s.pattern, ToolSequence)), None
+    )
     best = next((s for s in result.successes if s.episode.steps), None)
-    if best is not None:
+    if learned is not None:
+        lines.append(f"Suggested tool sequence: {' -> '.join(learned.tools)}")
+    elif best is not None:
         lines.append(f"Suggested tool sequence: {tool_sequence(best.episode)}")
+    if result.heuristics:
+        lines.append("Learned rules:")
+        lines.extend(f"- {scored.explain()}" for scored in result.heuristics)
     if worked:
         lines.append("What worked:")
         for scored in worked:

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol, runtime_checkable
 
+from ..learning.records import AnyPattern, Heuristic
 from ..models import Episode, ExecutionStep, OutcomeStatus, TaskType
 
 __all__ = ["EpisodeQuery", "EpisodeStore", "HotCache", "LexicalHit"]
@@ -31,6 +32,7 @@ class EpisodeQuery:
     limit: int = 50
     offset: int = 0
     include_steps: bool = True
+    oldest_first: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,6 +71,22 @@ class EpisodeStore(Protocol):
 
     def episode_revisions(self, namespace: str, episode_ids: Sequence[str]) -> dict[str, int]:
         """The current revision of each existing episode (for cache reconciliation)."""
+
+    def save_learning(
+        self,
+        namespace: str,
+        patterns: Sequence[AnyPattern],
+        heuristics: Sequence[Heuristic],
+        removed_heuristic_ids: Sequence[str] = (),
+    ) -> None:
+        """Upsert patterns and heuristics (and drop retired heuristics) in one transaction."""
+
+    def load_patterns(self, namespace: str) -> list[AnyPattern]: ...
+
+    def load_heuristics(self, namespace: str) -> list[Heuristic]: ...
+
+    def clear_learning(self, namespace: str) -> None:
+        """Delete every pattern and heuristic of the namespace (before a relearn)."""
 
     def close(self) -> None: ...
 

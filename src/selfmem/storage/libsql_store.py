@@ -19,6 +19,7 @@ import libsql
 
 from ..config import is_remote
 from ..errors import SchemaVersionError, StorageError
+from ..learning.records import AnyPattern, Heuristic, pattern_adapter
 from ..models import Episode, ExecutionStep
 from ..retrieval.lexical import fts_query
 from .base import EpisodeQuery, LexicalHit
@@ -272,9 +273,10 @@ class LibSQLStore:
         where, params = self._where(query)
         with self._lock:
             self._check_open()
+            order = "ASC" if query.oldest_first else "DESC"
             rows = self._run(
                 f"SELECT id, data FROM episodes WHERE {where} "
-                "ORDER BY start_time DESC, id DESC LIMIT ? OFFSET ?",
+                f"ORDER BY start_time {order}, id {order} LIMIT ? OFFSET ?",
                 [*params, query.limit, query.offset],
             )
             episodes = [Episode.model_validate_json(data) for _, data in rows]
@@ -317,6 +319,59 @@ class LibSQLStore:
                 ):
                     found[episode_id] = int(revision)
         return found
+
+    # -- learned records --------------------------------------------------------------------
+
+    def save_learning(
+        self,
+        namespace: str,
+        patterns: Sequence[AnyPattern],
+        heuristics: Sequence[Heuristic],
+        removed_heuristic_ids: Sequence[str] = (),
+    ) -> None:
+        if not (patterns or heuristics or removed_heuristic_ids):
+            return
+        with self._transaction():
+            self._run_many(
+                "INSERT INTO patterns (id, namespace, kind, key, data, updated_at) "
+                "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET "
+                "data = excluded.data, updated_at = excluded.updated_at",
+                [
+                    (p.id, namespace, p.kind.value, p.key, p.model_dump_json(),
+                     p.last_seen.timestamp())
+                    for p in patterns
+                ],
+            )  # fmt: skip
+            self._run_many(
+                "INSERT INTO heuristics (id, namespace, key, data, updated_at) "
+                "VALUES (?, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET "
+                "data = excluded.data, updated_at = excluded.updated_at",
+                [
+                    (h.id, namespace, h.kind.value, h.model_dump_json(), h.updated_at.timestamp())
+                    for h in heuristics
+                ],
+            )
+            self._run_many(
+                "DELETE FROM heuristics WHERE id = ? AND namespace = ?",
+                [(hid, namespace) for hid in removed_heuristic_ids],
+            )
+
+    def load_patterns(self, namespace: str) -> list[AnyPattern]:
+        with self._lock:
+            self._check_open()
+            rows = self._run("SELECT data FROM patterns WHERE namespace = ?", (namespace,))
+        return [pattern_adapter.validate_json(data) for (data,) in rows]
+
+    def load_heuristics(self, namespace: str) -> list[Heuristic]:
+        with self._lock:
+            self._check_open()
+            rows = self._run("SELECT data FROM heuristics WHERE namespace = ?", (namespace,))
+        return [Heuristic.model_validate_json(data) for (data,) in rows]
+
+    def clear_learning(self, namespace: str) -> None:
+        with self._transaction():
+            self._run("DELETE FROM patterns WHERE namespace = ?", (namespace,))
+            self._run("DELETE FROM heuristics WHERE namespace = ?", (namespace,))
 
     def close(self) -> None:
         with self._lock:

@@ -11,6 +11,7 @@ import threading
 from collections import Counter
 from collections.abc import Sequence
 
+from ..learning.records import AnyPattern, Heuristic
 from ..models import Episode, ExecutionStep
 from ..retrieval.lexical import query_terms, tokenize
 from .base import EpisodeQuery, LexicalHit
@@ -41,6 +42,8 @@ class InMemoryStore:
         self._episodes: dict[tuple[str, str], Episode] = {}
         self._revisions: dict[tuple[str, str], int] = {}
         self._index: dict[tuple[str, str], Counter[str]] = {}
+        self._patterns: dict[str, dict[str, AnyPattern]] = {}
+        self._heuristics: dict[str, dict[str, Heuristic]] = {}
         self._lock = threading.Lock()
 
     def create_episode(self, episode: Episode) -> None:
@@ -71,7 +74,7 @@ class InMemoryStore:
 
     def _matching(self, query: EpisodeQuery) -> list[Episode]:
         found = [ep for ep in self._episodes.values() if matches_query(ep, query)]
-        found.sort(key=lambda ep: (ep.start_time, ep.id), reverse=True)
+        found.sort(key=lambda ep: (ep.start_time, ep.id), reverse=not query.oldest_first)
         return found
 
     def list_episodes(self, query: EpisodeQuery) -> list[Episode]:
@@ -117,6 +120,36 @@ class InMemoryStore:
                 for eid in episode_ids
                 if (namespace, eid) in self._revisions
             }
+
+    def save_learning(
+        self,
+        namespace: str,
+        patterns: Sequence[AnyPattern],
+        heuristics: Sequence[Heuristic],
+        removed_heuristic_ids: Sequence[str] = (),
+    ) -> None:
+        with self._lock:
+            stored = self._patterns.setdefault(namespace, {})
+            for pattern in patterns:
+                stored[pattern.id] = pattern.model_copy(deep=True)
+            rules = self._heuristics.setdefault(namespace, {})
+            for heuristic in heuristics:
+                rules[heuristic.id] = heuristic.model_copy(deep=True)
+            for heuristic_id in removed_heuristic_ids:
+                rules.pop(heuristic_id, None)
+
+    def load_patterns(self, namespace: str) -> list[AnyPattern]:
+        with self._lock:
+            return [p.model_copy(deep=True) for p in self._patterns.get(namespace, {}).values()]
+
+    def load_heuristics(self, namespace: str) -> list[Heuristic]:
+        with self._lock:
+            return [h.model_copy(deep=True) for h in self._heuristics.get(namespace, {}).values()]
+
+    def clear_learning(self, namespace: str) -> None:
+        with self._lock:
+            self._patterns.pop(namespace, None)
+            self._heuristics.pop(namespace, None)
 
     def close(self) -> None:
         """Nothing to release."""

@@ -1,0 +1,105 @@
+"""Pure per-episode extraction: what one completed episode says about each pattern kind.
+
+Nothing here aggregates; :mod:`selfmem.learning.learner` merges these observations across
+episodes. Each function reads one episode and returns plain values.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from ..models import Episode, OutcomeStatus
+from .error_classes import normalize_error
+
+__all__ = [
+    "ErrorEvent",
+    "context_features",
+    "decision_transitions",
+    "error_events",
+    "family_key",
+    "is_subsequence",
+    "succeeded",
+    "tool_path",
+]
+
+
+def succeeded(episode: Episode) -> bool:
+    return episode.outcome is not None and episode.outcome.status is OutcomeStatus.SUCCESS
+
+
+def family_key(episode: Episode) -> str:
+    """Episodes of one task family share domain, task type and language."""
+    ctx = episode.context
+    return f"{ctx.domain}|{episode.task_type.value}|{(ctx.language or '-').lower()}"
+
+
+def tool_path(episode: Episode) -> tuple[str, ...]:
+    """The tools of an episode in order, consecutive repeats (retries) collapsed."""
+    path: list[str] = []
+    for step in episode.steps:
+        if not path or path[-1] != step.tool:
+            path.append(step.tool)
+    return tuple(path)
+
+
+def is_subsequence(needle: Sequence[str], haystack: Sequence[str]) -> bool:
+    """Whether ``needle`` occurs in ``haystack`` in order, gaps allowed."""
+    remaining = iter(haystack)
+    return all(any(tool == item for item in remaining) for tool in needle)
+
+
+def decision_transitions(episode: Episode) -> set[tuple[str, str]]:
+    """Distinct (tool, next different tool) pairs: the choices the agent made."""
+    path = tool_path(episode)
+    return {(path[i], path[i + 1]) for i in range(len(path) - 1)}
+
+
+@dataclass(frozen=True, slots=True)
+class ErrorEvent:
+    """A failed step and what followed it.
+
+    ``recovery_tools`` are the tools run after the failure and before the same tool next
+    succeeded (``("retry",)`` when it succeeded straight away); ``recovered`` is False when
+    the tool never succeeded again in the episode.
+    """
+
+    tool: str
+    error_class: str
+    recovered: bool
+    recovery_tools: tuple[str, ...]
+
+
+def error_events(episode: Episode) -> list[ErrorEvent]:
+    """One event per distinct (tool, error class) failure in the episode, first occurrence."""
+    events: dict[tuple[str, str], ErrorEvent] = {}
+    steps = episode.steps
+    for index, step in enumerate(steps):
+        if step.success:
+            continue
+        key = (step.tool, normalize_error(step.error))
+        if key in events:
+            continue
+        between: list[str] = []
+        recovered = False
+        for later in steps[index + 1 :]:
+            if later.tool == step.tool and later.success:
+                recovered = True
+                break
+            if later.tool != step.tool and later.tool not in between:
+                between.append(later.tool)
+        tools = tuple(between) if between else ("retry",)
+        events[key] = ErrorEvent(step.tool, key[1], recovered, tools if recovered else ())
+    return list(events.values())
+
+
+def context_features(episode: Episode) -> list[str]:
+    """``name=value`` features of the episode's context (domain, language, task type, tags)."""
+    ctx = episode.context
+    features = [f"domain={ctx.domain}", f"task_type={episode.task_type.value}"]
+    if ctx.language:
+        features.append(f"language={ctx.language.lower()}")
+    if ctx.framework:
+        features.append(f"framework={ctx.framework.lower()}")
+    features.extend(f"tag={tag}" for tag in ctx.tags)
+    return features

@@ -1,0 +1,376 @@
+"""The pattern learner: merges per-episode observations into patterns, incrementally.
+
+Pure in-memory state, no I/O: the orchestrator loads stored patterns into it, feeds it
+completed episodes, and persists the patterns each call reports as changed.
+
+Serving rules (see :class:`LearningConfig`) keep noise out: a pattern is served only with
+enough support, a trustworthy success rate (Wilson lower bound) and, for the comparative
+kinds (decision points, context patterns), a significant difference (two-proportion z).
+"""
+
+from __future__ import annotations
+
+import statistics
+from collections import deque
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TypeVar
+
+from ..models import Episode, utc_now
+from . import extractors as ex
+from .records import (
+    AnyPattern,
+    ChoiceStats,
+    ContextPattern,
+    DecisionPoint,
+    ErrorRecovery,
+    PatternContext,
+    PatternKind,
+    ToolSequence,
+    stable_id,
+)
+from .stats import two_proportion_z, wilson_lower_bound
+
+__all__ = ["Baseline", "FamilyRun", "LearningConfig", "PatternLearner"]
+
+_P = TypeVar("_P", ToolSequence, DecisionPoint, ErrorRecovery, ContextPattern)
+
+
+@dataclass(frozen=True, slots=True)
+class LearningConfig:
+    """Thresholds of the learner; defaults were tuned on the planted-truth benchmark."""
+
+    min_support: int = 3
+    sequence_min_frequency: float = 0.6
+    sequence_min_confidence: float = 0.4
+    max_family_runs: int = 200
+    decision_min_effect: float = 0.3
+    decision_min_z: float = 2.0
+    recovery_min_confidence: float = 0.3
+    context_min_support: int = 5
+    context_min_effect: float = 0.3
+    context_min_z: float = 3.0
+    min_effectiveness: float = 0.2
+    half_life_days: float = 30.0
+    retire_min_uses: int = 5
+    retire_below_rate: float = 0.3
+
+
+@dataclass(frozen=True, slots=True)
+class FamilyRun:
+    """What the learner remembers of one episode of a task family."""
+
+    episode_id: str
+    path: tuple[str, ...]
+    success: bool
+    steps: int
+    duration_ms: float
+
+
+@dataclass(frozen=True, slots=True)
+class Baseline:
+    """What is typical for a task family: used by the reward's efficiency factor."""
+
+    runs: int
+    median_steps: float
+    median_duration_ms: float
+    known_paths: frozenset[tuple[str, ...]]
+
+
+def _run_of(episode: Episode) -> FamilyRun:
+    return FamilyRun(
+        episode.id,
+        ex.tool_path(episode),
+        ex.succeeded(episode),
+        len(episode.steps),
+        episode.duration_ms or 0.0,
+    )
+
+
+def _merge_context(pattern: AnyPattern, episode: Episode, first: bool) -> None:
+    ctx = episode.context
+    if first:
+        pattern.context = PatternContext(
+            domain=ctx.domain,
+            language=ctx.language,
+            task_type=episode.task_type,
+            tags=list(ctx.tags),
+        )
+        return
+    current = pattern.context
+    if current.domain != ctx.domain:
+        current.domain = None
+    if current.language != ctx.language:
+        current.language = None
+    if current.task_type != episode.task_type:
+        current.task_type = None
+    if current.tags:
+        current.tags = [tag for tag in current.tags if tag in ctx.tags]
+
+
+class PatternLearner:
+    """Incremental learner for one namespace."""
+
+    def __init__(self, namespace: str, config: LearningConfig | None = None) -> None:
+        self.namespace = namespace
+        self.config = config or LearningConfig()
+        self._patterns: dict[str, AnyPattern] = {}
+        self._families: dict[str, deque[FamilyRun]] = {}
+        self._tool_totals: dict[str, ChoiceStats] = {}
+
+    # -- state ------------------------------------------------------------------------------
+
+    def load(self, patterns: Iterable[AnyPattern]) -> None:
+        """Adopt stored patterns (e.g. on open)."""
+        for pattern in patterns:
+            self._patterns[pattern.id] = pattern
+            if isinstance(pattern, ContextPattern) and pattern.feature.startswith("domain="):
+                totals = self._tool_totals.setdefault(pattern.tool, ChoiceStats())
+                totals.n += pattern.support
+                totals.successes += pattern.successes
+
+    def knows_family(self, key: str) -> bool:
+        return key in self._families
+
+    def seed_family(self, key: str, episodes: Iterable[Episode]) -> None:
+        """Give a family its recent history (oldest first) without re-counting patterns."""
+        runs = self._families.setdefault(key, deque(maxlen=self.config.max_family_runs))
+        for episode in episodes:
+            runs.append(_run_of(episode))
+
+    def get(self, pattern_id: str) -> AnyPattern | None:
+        return self._patterns.get(pattern_id)
+
+    def all_patterns(self) -> list[AnyPattern]:
+        return list(self._patterns.values())
+
+    def baseline(self, key: str) -> Baseline | None:
+        runs = [run for run in self._families.get(key, ()) if run.success]
+        if not runs:
+            return None
+        return Baseline(
+            runs=len(runs),
+            median_steps=statistics.median(run.steps for run in runs),
+            median_duration_ms=statistics.median(run.duration_ms for run in runs),
+            known_paths=frozenset(run.path for run in runs),
+        )
+
+    # -- learning ---------------------------------------------------------------------------
+
+    def observe(self, episode: Episode) -> list[AnyPattern]:
+        """Learn from one completed episode; returns the patterns that changed."""
+        if episode.outcome is None:
+            raise ValueError("the learner needs a completed episode")
+        changed: dict[str, AnyPattern] = {}
+        for pattern in (
+            self._observe_family(episode),
+            *self._observe_decisions(episode),
+            *self._observe_errors(episode),
+            *self._observe_context(episode),
+        ):
+            if pattern is not None:
+                changed[pattern.id] = pattern
+        return list(changed.values())
+
+    def _touch(self, cls: type[_P], key: str, episode: Episode, **fields: object) -> _P:
+        pattern_id = stable_id(self.namespace, cls.model_fields["kind"].default, key)
+        pattern = self._patterns.get(pattern_id)
+        first = pattern is None
+        if pattern is None:
+            seen = episode.end_time or utc_now()
+            pattern = cls(
+                id=pattern_id, namespace=self.namespace, key=key, first_seen=seen, last_seen=seen,
+                **fields,
+            )  # fmt: skip
+            self._patterns[pattern_id] = pattern
+        assert isinstance(pattern, cls)
+        _merge_context(pattern, episode, first)
+        end = episode.end_time or utc_now()
+        pattern.last_seen = max(pattern.last_seen, end)
+        pattern.add_provenance(episode.id)
+        return pattern
+
+    @staticmethod
+    def _count(pattern: AnyPattern, episode: Episode, success: bool) -> None:
+        pattern.support += 1
+        pattern.successes += int(success)
+        pattern.reward_sum += episode.reward.total if episode.reward else 0.0
+        pattern.latency_ms_sum += sum(step.latency_ms for step in episode.steps)
+
+    def _observe_family(self, episode: Episode) -> ToolSequence | None:
+        key = ex.family_key(episode)
+        runs = self._families.setdefault(key, deque(maxlen=self.config.max_family_runs))
+        runs.append(_run_of(episode))
+        consensus = self._consensus([run.path for run in runs if run.success])
+        if len(consensus) < 2:
+            return None
+        pattern = self._touch(ToolSequence, key, episode)
+        matching = [run for run in runs if ex.is_subsequence(consensus, run.path)]
+        pattern.tools = list(consensus)
+        pattern.support = len(matching)
+        pattern.successes = sum(run.success for run in matching)
+        if ex.is_subsequence(consensus, ex.tool_path(episode)):
+            pattern.reward_sum += episode.reward.total if episode.reward else 0.0
+            pattern.latency_ms_sum += sum(step.latency_ms for step in episode.steps)
+        return pattern
+
+    def _consensus(self, paths: Sequence[tuple[str, ...]]) -> tuple[str, ...]:
+        """Tools present in most successful paths, ordered by their mean relative position."""
+        if len(paths) < self.config.min_support:
+            return ()
+        presence: dict[str, int] = {}
+        position: dict[str, float] = {}
+        for path in paths:
+            for index, tool in enumerate(dict.fromkeys(path)):
+                presence[tool] = presence.get(tool, 0) + 1
+                position[tool] = position.get(tool, 0.0) + index / max(1, len(path) - 1)
+        needed = self.config.sequence_min_frequency * len(paths)
+        frequent = [tool for tool, count in presence.items() if count >= needed]
+        return tuple(sorted(frequent, key=lambda tool: position[tool] / presence[tool]))
+
+    def _observe_decisions(self, episode: Episode) -> list[DecisionPoint]:
+        success = ex.succeeded(episode)
+        by_tool: dict[str, set[str]] = {}
+        for before, after in ex.decision_transitions(episode):
+            by_tool.setdefault(before, set()).add(after)
+        changed = []
+        for before, choices in by_tool.items():
+            pattern = self._touch(DecisionPoint, before, episode, after_tool=before)
+            self._count(pattern, episode, success)
+            for choice in choices:
+                stats = pattern.choices.setdefault(choice, ChoiceStats())
+                stats.n += 1
+                stats.successes += int(success)
+            self._rank_choices(pattern)
+            changed.append(pattern)
+        return changed
+
+    def _rank_choices(self, pattern: DecisionPoint) -> None:
+        cfg = self.config
+        eligible = [(c, s) for c, s in pattern.choices.items() if s.n >= cfg.min_support]
+        pattern.best = pattern.worst = None
+        if len(eligible) < 2:
+            return
+        best = max(eligible, key=lambda item: (item[1].confidence, item[0]))
+        worst = min(eligible, key=lambda item: (item[1].rate, item[0]))
+        effect = best[1].rate - worst[1].rate
+        z = two_proportion_z(best[1].successes, best[1].n, worst[1].successes, worst[1].n)
+        if best[0] != worst[0] and effect >= cfg.decision_min_effect and z >= cfg.decision_min_z:
+            pattern.best, pattern.worst = best[0], worst[0]
+
+    def _observe_errors(self, episode: Episode) -> list[ErrorRecovery]:
+        success = ex.succeeded(episode)
+        changed = []
+        for event in ex.error_events(episode):
+            key = f"{event.tool}|{event.error_class}"
+            pattern = self._touch(
+                ErrorRecovery, key, episode, tool=event.tool, error_class=event.error_class
+            )
+            self._count(pattern, episode, success)
+            if event.recovered:
+                for tool in event.recovery_tools:
+                    stats = pattern.recoveries.setdefault(tool, ChoiceStats())
+                    stats.n += 1
+                    stats.successes += int(success)
+            else:
+                pattern.unrecovered += 1
+            eligible = [
+                (tool, stats)
+                for tool, stats in pattern.recoveries.items()
+                if stats.n >= self.config.min_support
+                and stats.confidence >= self.config.recovery_min_confidence
+            ]
+            pattern.best_recovery = (
+                max(eligible, key=lambda item: (item[1].n, item[1].confidence))[0]
+                if eligible
+                else None
+            )
+            changed.append(pattern)
+        return changed
+
+    def _observe_context(self, episode: Episode) -> list[ContextPattern]:
+        success = ex.succeeded(episode)
+        tools = set(ex.tool_path(episode))
+        for tool in tools:
+            totals = self._tool_totals.setdefault(tool, ChoiceStats())
+            totals.n += 1
+            totals.successes += int(success)
+        changed = []
+        for feature in ex.context_features(episode):
+            for tool in tools:
+                pattern = self._touch(
+                    ContextPattern, f"{feature}|{tool}", episode, feature=feature, tool=tool
+                )
+                self._count(pattern, episode, success)
+                changed.append(pattern)
+        return changed
+
+    # -- serving ----------------------------------------------------------------------------
+
+    def _refresh_context(self, pattern: ContextPattern) -> bool:
+        totals = self._tool_totals.get(pattern.tool, ChoiceStats())
+        outside = ChoiceStats(
+            n=totals.n - pattern.support, successes=totals.successes - pattern.successes
+        )
+        pattern.baseline = outside
+        cfg = self.config
+        if pattern.support < cfg.context_min_support or outside.n < cfg.context_min_support:
+            return False
+        effect = pattern.success_rate - outside.rate
+        z = two_proportion_z(pattern.successes, pattern.support, outside.successes, outside.n)
+        pattern.association = "success" if effect > 0 else "failure"
+        return abs(effect) >= cfg.context_min_effect and abs(z) >= cfg.context_min_z
+
+    def is_served(self, pattern: AnyPattern, now: datetime | None = None) -> bool:
+        """Whether a pattern has earned its place in recommendations."""
+        cfg = self.config
+        if pattern.retired:
+            return False
+        if isinstance(pattern, ToolSequence):
+            ok = (
+                pattern.support >= cfg.min_support
+                and len(pattern.tools) >= 2
+                and pattern.confidence >= cfg.sequence_min_confidence
+            )
+        elif isinstance(pattern, DecisionPoint):
+            ok = pattern.best is not None
+        elif isinstance(pattern, ErrorRecovery):
+            ok = pattern.best_recovery is not None or (
+                pattern.unrecovered >= cfg.min_support and not pattern.recoveries
+            )
+        else:
+            ok = self._refresh_context(pattern)
+        return ok and pattern.effectiveness(now, cfg.half_life_days) >= cfg.min_effectiveness
+
+    def patterns(
+        self, kind: PatternKind | None = None, *, served_only: bool = True
+    ) -> list[AnyPattern]:
+        """Patterns, most effective first."""
+        found = [
+            p
+            for p in self._patterns.values()
+            if (kind is None or p.kind == kind) and (not served_only or self.is_served(p))
+        ]
+        found.sort(key=lambda p: (p.effectiveness(), p.support), reverse=True)
+        return found
+
+    # -- feedback ---------------------------------------------------------------------------
+
+    def record_feedback(self, pattern_ids: Iterable[str], success: bool) -> list[AnyPattern]:
+        """Count a use of each pattern in an episode with this outcome; retire failures."""
+        changed = []
+        cfg = self.config
+        for pattern_id in dict.fromkeys(pattern_ids):
+            pattern = self._patterns.get(pattern_id)
+            if pattern is None:
+                continue
+            pattern.feedback_uses += 1
+            pattern.feedback_successes += int(success)
+            upper = 1.0 - wilson_lower_bound(
+                pattern.feedback_uses - pattern.feedback_successes, pattern.feedback_uses
+            )
+            if pattern.feedback_uses >= cfg.retire_min_uses and upper < cfg.retire_below_rate:
+                pattern.retired = True
+            changed.append(pattern)
+        return changed

@@ -1,0 +1,84 @@
+"""The learning queue: learning runs off the hot path, in a worker thread.
+
+``submit`` puts a completed episode on a bounded queue. When the queue is full it waits up
+to ``put_timeout_s``; if it is still full the caller runs the work itself (caller-runs
+backpressure), so nothing is dropped. A job that raises is retried once; if it fails again
+its episode id is kept in :attr:`LearningQueue.failed` (``relearn()`` recovers it) and the
+error is logged with the id. ``drain()`` waits until every submitted job has run.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+from collections.abc import Callable
+
+from ..errors import SelfMemError
+from ..models import Episode
+
+__all__ = ["LearningQueue"]
+
+logger = logging.getLogger(__name__)
+
+_STOP = object()
+
+
+class LearningQueue:
+    """A bounded queue with one worker thread running ``work(episode)``."""
+
+    def __init__(
+        self,
+        work: Callable[[Episode], None],
+        *,
+        maxsize: int = 1_000,
+        put_timeout_s: float = 5.0,
+    ) -> None:
+        self._work = work
+        self._queue: queue.Queue[object] = queue.Queue(maxsize=maxsize)
+        self._put_timeout = put_timeout_s
+        self.failed: list[str] = []
+        self._failed_lock = threading.Lock()
+        self._worker = threading.Thread(target=self._run, name="selfmem-learner", daemon=True)
+        self._worker.start()
+
+    def submit(self, episode: Episode) -> None:
+        try:
+            self._queue.put(episode, timeout=self._put_timeout)
+        except queue.Full:
+            logger.warning("learning queue full; learning episode %s inline", episode.id)
+            self._attempt(episode)
+
+    def _attempt(self, episode: Episode) -> None:
+        for attempt in (1, 2):
+            try:
+                self._work(episode)
+                return
+            except (SelfMemError, ValueError, KeyError) as exc:
+                logger.warning("learning from episode %s failed (attempt %d): %s",
+                               episode.id, attempt, exc, exc_info=attempt == 2)  # fmt: skip
+        with self._failed_lock:
+            self.failed.append(episode.id)
+
+    def _run(self) -> None:
+        while True:
+            item = self._queue.get()
+            try:
+                if item is _STOP:
+                    return
+                assert isinstance(item, Episode)
+                self._attempt(item)
+            finally:
+                self._queue.task_done()
+
+    def drain(self) -> None:
+        """Block until every submitted episode has been learned from."""
+        self._queue.join()
+
+    def pending(self) -> int:
+        return self._queue.unfinished_tasks
+
+    def close(self) -> None:
+        """Finish the queued work, then stop the worker."""
+        self._queue.put(_STOP)
+        self._worker.join()

@@ -1,0 +1,192 @@
+"""The orchestrator's learning half: learners per namespace, the queue, persistence.
+
+``SelfLearningMemory`` owns one :class:`LearningEngine`. It keeps a
+:class:`~selfmem.learning.PatternLearner` per namespace (loaded lazily from the store),
+runs learning jobs from the :class:`~selfmem.learning.queue.LearningQueue`, and writes each
+job's changed patterns and heuristics in one transaction.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Sequence
+
+from .learning import extractors as ex
+from .learning.error_classes import normalize_error
+from .learning.heuristics import derive_heuristic
+from .learning.learner import Baseline, LearningConfig, PatternLearner
+from .learning.queue import LearningQueue
+from .learning.records import AnyPattern, Heuristic, PatternKind, stable_id
+from .models import Episode
+from .storage.base import EpisodeQuery, EpisodeStore
+
+__all__ = ["FEEDBACK_KEY", "LearningEngine"]
+
+logger = logging.getLogger(__name__)
+
+#: Episode metadata key holding the ids of patterns used during the episode.
+FEEDBACK_KEY = "selfmem.used_patterns"
+_PAGE = 500
+
+
+class LearningEngine:
+    """Learning state shared by every handle on one store."""
+
+    def __init__(
+        self,
+        store: EpisodeStore,
+        config: LearningConfig,
+        *,
+        inline: bool,
+        queue_size: int,
+    ) -> None:
+        self._store = store
+        self._config = config
+        self._learners: dict[str, PatternLearner] = {}
+        self.lock = threading.RLock()
+        self._queue = None if inline else LearningQueue(self.learn, maxsize=queue_size)
+
+    # -- learners ---------------------------------------------------------------------------
+
+    def learner(self, namespace: str) -> PatternLearner:
+        with self.lock:
+            learner = self._learners.get(namespace)
+            if learner is None:
+                learner = PatternLearner(namespace, self._config)
+                learner.load(self._store.load_patterns(namespace))
+                self._learners[namespace] = learner
+            return learner
+
+    def baseline(self, episode: Episode) -> Baseline | None:
+        with self.lock:
+            return self.learner(episode.namespace).baseline(ex.family_key(episode))
+
+    def relevant(self, episode: Episode) -> list[AnyPattern]:
+        """Served patterns that bear on this episode, found by direct key lookups."""
+        ns = episode.namespace
+        ids = [stable_id(ns, PatternKind.TOOL_SEQUENCE.value, ex.family_key(episode))]
+        ids.extend(
+            stable_id(ns, PatternKind.DECISION_POINT.value, tool) for tool in ex.tool_path(episode)
+        )
+        ids.extend(
+            stable_id(ns, PatternKind.ERROR_RECOVERY.value, f"{s.tool}|{normalize_error(s.error)}")
+            for s in episode.steps
+            if not s.success
+        )
+        with self.lock:
+            learner = self.learner(ns)
+            found = [learner.get(pattern_id) for pattern_id in dict.fromkeys(ids)]
+            return [p for p in found if p is not None and learner.is_served(p)]
+
+    # -- jobs -------------------------------------------------------------------------------
+
+    def submit(self, episode: Episode) -> None:
+        if self._queue is None:
+            self.learn(episode)
+        else:
+            self._queue.submit(episode)
+
+    def learn(self, episode: Episode) -> None:
+        """Learn from one completed episode and persist what changed."""
+        with self.lock:
+            learner = self.learner(episode.namespace)
+            key = ex.family_key(episode)
+            if not learner.knows_family(key):
+                learner.seed_family(key, self._family_history(episode))
+            changed = learner.observe(episode)
+            used = episode.metadata.get(FEEDBACK_KEY) or []
+            if used:
+                changed.extend(learner.record_feedback(used, ex.succeeded(episode)))
+            self._persist(learner, changed)
+
+    def _family_history(self, episode: Episode) -> list[Episode]:
+        query = EpisodeQuery(
+            namespace=episode.namespace,
+            domain=episode.context.domain,
+            task_type=episode.task_type,
+            completed_only=True,
+            limit=self._config.max_family_runs + 1,
+        )
+        key = ex.family_key(episode)
+        end = episode.end_time
+        # only episodes that ended earlier: later ones are still on their way to the learner
+        history = [
+            ep
+            for ep in self._store.list_episodes(query)
+            if ep.id != episode.id
+            and ex.family_key(ep) == key
+            and (end is None or (ep.end_time is not None and ep.end_time < end))
+        ]
+        history.reverse()  # oldest first
+        return history
+
+    def _persist(self, learner: PatternLearner, changed: Sequence[AnyPattern]) -> None:
+        unique = {p.id: p for p in changed}
+        served: list[Heuristic] = []
+        removed: list[str] = []
+        for pattern in unique.values():
+            if learner.is_served(pattern):
+                served.append(derive_heuristic(pattern))
+            else:
+                removed.append(stable_id(pattern.namespace, "heuristic", pattern.id))
+        self._store.save_learning(learner.namespace, list(unique.values()), served, removed)
+
+    def feedback(self, namespace: str, pattern_ids: Sequence[str], success: bool) -> None:
+        with self.lock:
+            learner = self.learner(namespace)
+            self._persist(learner, learner.record_feedback(pattern_ids, success))
+
+    def pattern_ids_for(self, namespace: str, heuristic_ids: Sequence[str]) -> list[str]:
+        """The patterns behind heuristics (a heuristic's id derives from its pattern's)."""
+        wanted = set(heuristic_ids)
+        with self.lock:
+            return [
+                p.id
+                for p in self.learner(namespace).all_patterns()
+                if stable_id(namespace, "heuristic", p.id) in wanted
+            ]
+
+    def relearn(self, namespace: str, progress: Callable[[int, int], None] | None) -> int:
+        """Rebuild the namespace's patterns and heuristics from every stored episode."""
+        self.drain()
+        total = self._store.count_episodes(EpisodeQuery(namespace, completed_only=True))
+        learner = PatternLearner(namespace, self._config)
+        done = 0
+        with self.lock:
+            while done < total:
+                page = self._store.list_episodes(
+                    EpisodeQuery(namespace, completed_only=True, oldest_first=True,
+                                 limit=_PAGE, offset=done)
+                )  # fmt: skip
+                if not page:
+                    break
+                for episode in page:
+                    learner.observe(episode)
+                    used = episode.metadata.get(FEEDBACK_KEY) or []
+                    if used:
+                        learner.record_feedback(used, ex.succeeded(episode))
+                done += len(page)
+                if progress is not None:
+                    progress(done, total)
+            self._store.clear_learning(namespace)
+            self._persist(learner, learner.all_patterns())
+            self._learners[namespace] = learner
+        return done
+
+    # -- lifecycle --------------------------------------------------------------------------
+
+    def drain(self) -> None:
+        if self._queue is not None:
+            self._queue.drain()
+
+    @property
+    def failed(self) -> list[str]:
+        return list(self._queue.failed) if self._queue is not None else []
+
+    def pending(self) -> int:
+        return self._queue.pending() if self._queue is not None else 0
+
+    def close(self) -> None:
+        if self._queue is not None:
+            self._queue.close()

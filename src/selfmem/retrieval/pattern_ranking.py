@@ -1,0 +1,104 @@
+"""Ranking learned patterns and heuristics for a new task.
+
+``score = effectiveness * (0.6 * context + 0.4 * lexical)`` where *effectiveness* is the
+pattern's decayed confidence, *context* compares the pattern's context with the task's
+(a field the pattern leaves open counts half), and *lexical* is the share of the pattern's
+words (tool names split on ``_``/``-``, error words) that appear in the task description.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from ..learning.heuristics import derive_heuristic
+from ..learning.records import (
+    AnyPattern,
+    ContextPattern,
+    DecisionPoint,
+    ErrorRecovery,
+    Heuristic,
+    PatternContext,
+    ToolSequence,
+)
+from ..models import TaskContext, TaskType
+from .lexical import query_terms
+
+__all__ = ["ScoredHeuristic", "ScoredPattern", "rank_patterns"]
+
+_SPLIT = re.compile(r"[_\-\s./]+")
+
+
+@dataclass(frozen=True, slots=True)
+class ScoredPattern:
+    pattern: AnyPattern
+    score: float
+    signals: dict[str, float]
+
+    def explain(self) -> str:
+        parts = ", ".join(f"{name} {value:.2f}" for name, value in self.signals.items())
+        return f"score {self.score:.3f} ({parts}): {self.pattern.describe()}"
+
+
+@dataclass(frozen=True, slots=True)
+class ScoredHeuristic:
+    heuristic: Heuristic
+    score: float
+
+    def explain(self) -> str:
+        return self.heuristic.explain()
+
+
+def _context_score(
+    pattern: PatternContext, query: TaskContext, task_type: TaskType | None
+) -> float:
+    pairs: list[tuple[float, object, object]] = [
+        (0.4, pattern.domain, query.domain),
+        (0.3, pattern.language, query.language),
+        (0.3, pattern.task_type, task_type),
+    ]
+    score = 0.0
+    for weight, theirs, ours in pairs:
+        if theirs is None or ours is None:
+            score += weight * 0.5
+        elif str(theirs).lower() == str(ours).lower():
+            score += weight
+    return score
+
+
+def _words(pattern: AnyPattern) -> set[str]:
+    if isinstance(pattern, ToolSequence):
+        texts = pattern.tools
+    elif isinstance(pattern, DecisionPoint):
+        texts = [pattern.after_tool, pattern.best or ""]
+    elif isinstance(pattern, ErrorRecovery):
+        texts = [pattern.tool, pattern.error_class, pattern.best_recovery or ""]
+    else:
+        assert isinstance(pattern, ContextPattern)
+        texts = [pattern.tool, pattern.feature.split("=", 1)[-1]]
+    return {word for text in texts for word in _SPLIT.split(text.lower()) if len(word) > 2}
+
+
+def rank_patterns(
+    patterns: Iterable[AnyPattern],
+    description: str,
+    context: TaskContext,
+    task_type: TaskType | None,
+    limit: int,
+) -> tuple[list[ScoredPattern], list[ScoredHeuristic]]:
+    """Rank served patterns for a task; each also yields its heuristic, ranked alike."""
+    terms = set(query_terms(description))
+    scored: list[ScoredPattern] = []
+    for pattern in patterns:
+        words = _words(pattern)
+        lexical = len(words & terms) / len(words) if words else 0.0
+        ctx = _context_score(pattern.context, context, task_type)
+        effectiveness = pattern.effectiveness()
+        score = effectiveness * (0.6 * ctx + 0.4 * lexical)
+        signals = {"effectiveness": effectiveness, "context": ctx, "lexical": lexical}
+        scored.append(ScoredPattern(pattern, score, signals))
+    scored.sort(key=lambda s: (s.score, s.pattern.support), reverse=True)
+    top = scored[:limit]
+    heuristics = [ScoredHeuristic(derive_heuristic(s.pattern), s.score) for s in top]
+    return top, heuristics
