@@ -6,23 +6,17 @@ that runs the same method in a worker thread, so an event loop is never blocked.
 
 from __future__ import annotations
 
-import asyncio
-import atexit
-import functools
-import logging
-import threading
-import weakref
-from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
 from datetime import datetime
 from os import PathLike
-from typing import Any, ParamSpec, TypeVar
+from typing import Any
 
 from .config import MemoryConfig, resolve_location
-from .errors import EpisodeStateError, InvalidInputError, NotFoundError, StorageError
-from .learning import AnyPattern, Heuristic, PatternKind, Reflector, compute_reward
+from .errors import InvalidInputError, NotFoundError
+from .handle import Handle
+from .learning import Reflector, compute_reward
 from .learning.reflection import reflect_safely
-from .learning_engine import FEEDBACK_KEY, LearningEngine
+from .memory_learning import LearningAPI
+from .memory_retrieval import RetrievalAPI
 from .models import (
     Episode,
     ExecutionStep,
@@ -32,146 +26,18 @@ from .models import (
     TaskType,
     utc_now,
 )
-from .retrieval.pattern_ranking import ScoredHeuristic, ScoredPattern, rank_patterns
-from .retrieval.ranking import RankingWeights, context_match, fuse, outcome_signal
-from .retrieval.result import RetrievalResult, ScoredEpisode
+from .retrieval.ranking import RankingWeights
+from .runtime import MAX_PAGE, MemoryCore, MemoryStats, twin
 from .security import validation
-from .step_buffer import OpenEpisode, StepBuffer
 from .storage.base import EpisodeQuery, EpisodeStore, HotCache
 from .storage.memory_store import InMemoryStore, NullCache
 
 __all__ = ["MemoryStats", "SelfLearningMemory"]
 
-logger = logging.getLogger(__name__)
-
-_P = ParamSpec("_P")
-_T = TypeVar("_T")
-_MAX_ID_CHARS = 128
-_MAX_PAGE = 1_000
 _EPISODE = "episode"
 
 
-@dataclass(frozen=True, slots=True)
-class MemoryStats:
-    """Counts for one namespace."""
-
-    namespace: str
-    episodes: int
-    open_episodes: int
-    successes: int
-    partial_successes: int
-    failures: int
-    pending_steps: int
-    patterns: int = 0
-    heuristics: int = 0
-    pending_learning: int = 0
-
-
-class _Core:
-    """What scoped handles share: the store, the cache, the step buffer and the flusher."""
-
-    def __init__(
-        self,
-        store: EpisodeStore,
-        cache: HotCache,
-        config: MemoryConfig,
-        reflector: Reflector | None,
-    ) -> None:
-        self.store = store
-        self.cache = cache
-        self.config = config
-        self.reflector = reflector
-        self.buffer = StepBuffer(config.limits.max_steps_per_episode)
-        self.learning = LearningEngine(
-            store,
-            config.learning,
-            inline=config.learn_inline,
-            queue_size=config.learning_queue_size,
-        )
-        self.write_lock = threading.Lock()
-        self.closed = False
-        self._stop = threading.Event()
-        self._flusher: threading.Thread | None = None
-        if config.flush_interval_s:
-            self._flusher = threading.Thread(
-                target=self._flush_periodically,
-                args=(config.flush_interval_s,),
-                name="selfmem-flusher",
-                daemon=True,
-            )
-            self._flusher.start()
-        _LIVE_CORES.add(self)
-
-    def flush(self) -> int:
-        """Write every pending step; on failure put them back and raise."""
-        with self.write_lock:
-            pending = self.buffer.take_pending()
-            if not pending:
-                return 0
-            by_episode: dict[str, list[ExecutionStep]] = {}
-            for episode_id, step in pending:
-                by_episode.setdefault(episode_id, []).append(step)
-            written: set[str] = set()
-            try:
-                for episode_id, steps in by_episode.items():
-                    state = self.buffer.get(episode_id)
-                    namespace = state.header.namespace if state else ""
-                    self.store.append_steps(namespace, episode_id, steps)
-                    written.add(episode_id)
-            except BaseException:
-                self.buffer.restore_pending([item for item in pending if item[0] not in written])
-                raise
-            return len(pending)
-
-    def _flush_periodically(self, interval: float) -> None:
-        while not self._stop.wait(interval):
-            try:
-                self.flush()
-            except StorageError:
-                logger.warning(
-                    "background flush failed; steps kept for the next try", exc_info=True
-                )
-
-    def close(self) -> None:
-        if self.closed:
-            return
-        self._stop.set()
-        if self._flusher is not None:
-            self._flusher.join()
-        try:
-            self.flush()
-            self.learning.close()
-        finally:
-            self.closed = True
-            self.cache.close()
-            self.store.close()
-            _LIVE_CORES.discard(self)
-
-
-_LIVE_CORES: weakref.WeakSet[_Core] = weakref.WeakSet()
-
-
-@atexit.register
-def _close_live_cores() -> None:  # pragma: no cover - runs at interpreter exit
-    for core in list(_LIVE_CORES):
-        try:
-            core.close()
-        except StorageError:
-            logger.exception("flushing steps at exit failed")
-
-
-def _twin(method: Callable[_P, _T]) -> Callable[_P, Any]:
-    """The async twin of a sync method: the same code, run in a worker thread."""
-
-    @functools.wraps(method)
-    async def twin(*args: _P.args, **kwargs: _P.kwargs) -> _T:
-        return await asyncio.to_thread(method, *args, **kwargs)
-
-    twin.__doc__ = f"Async twin of :meth:`{method.__name__}`."
-    return twin
-
-
-class SelfLearningMemory:
+class SelfLearningMemory(RetrievalAPI, LearningAPI):
     """Self-learning episodic memory for agents.
 
     Lifecycle: :meth:`start_episode` -> :meth:`log_step` ... -> :meth:`complete_episode`
@@ -191,7 +57,7 @@ class SelfLearningMemory:
     ) -> None:
         config = config or MemoryConfig()
         self.namespace = validation.check_namespace(config.namespace)
-        self._core = _Core(store or InMemoryStore(), cache or NullCache(), config, reflector)
+        self._core = MemoryCore(store or InMemoryStore(), cache or NullCache(), config, reflector)
         self._ranking = ranking or RankingWeights()
         self._owner = True
 
@@ -236,61 +102,6 @@ class SelfLearningMemory:
         handle._ranking = self._ranking
         handle._owner = False
         return handle
-
-    @property
-    def config(self) -> MemoryConfig:
-        return self._core.config
-
-    # -- helpers ----------------------------------------------------------------------------
-
-    def _check_open(self) -> None:
-        if self._core.closed:
-            raise StorageError("this SelfLearningMemory is closed")
-
-    @staticmethod
-    def _check_id(episode_id: Any) -> str:
-        if not isinstance(episode_id, str) or not episode_id or len(episode_id) > _MAX_ID_CHARS:
-            raise InvalidInputError(
-                f"episode_id must be a non-empty string of at most {_MAX_ID_CHARS} characters",
-                field="episode_id",
-            )
-        return episode_id
-
-    def _cache_key(self, episode_id: str) -> str:
-        return f"{self.namespace}/{episode_id}"
-
-    def _cache_get(self, episode_id: str) -> Episode | None:
-        try:
-            raw = self._core.cache.get(_EPISODE, self._cache_key(episode_id))
-        except StorageError:
-            logger.warning("cache read failed; using the store", exc_info=True)
-            return None
-        if raw is None:
-            return None
-        _, _, payload = raw.partition(b"\n")
-        return Episode.model_validate_json(payload)
-
-    def _cache_put(self, episode: Episode, revision: int) -> None:
-        payload = f"{revision}\n".encode() + episode.model_dump_json().encode()
-        try:
-            self._core.cache.put(_EPISODE, self._cache_key(episode.id), payload)
-        except StorageError:
-            logger.warning("cache write failed; the store has the episode", exc_info=True)
-
-    def _open_state(self, episode_id: str) -> OpenEpisode:
-        """The in-process state of an open episode, recovering it from the store if needed."""
-        state = self._core.buffer.get(episode_id)
-        if state is not None and state.header.namespace == self.namespace:
-            return state
-        if state is not None:
-            raise NotFoundError("episode", episode_id, self.namespace)
-        stored = self._core.store.get_episode(self.namespace, episode_id)
-        if stored is None:
-            raise NotFoundError("episode", episode_id, self.namespace)
-        if stored.is_complete:
-            raise EpisodeStateError(f"episode {episode_id!r} is already complete")
-        steps, stored.steps = stored.steps, []
-        return self._core.buffer.track(stored, steps)
 
     # -- lifecycle --------------------------------------------------------------------------
 
@@ -390,31 +201,10 @@ class SelfLearningMemory:
         """Complete an episode left open (e.g. by a crashed process) as a failure."""
         return self.complete_episode(episode_id, TaskOutcome.failure(reason))
 
-    # -- reading ----------------------------------------------------------------------------
-
-    def get_episode(self, episode_id: str) -> Episode:
-        """The episode with this id in this namespace (open ones include unflushed steps)."""
-        self._check_open()
-        self._check_id(episode_id)
-        state = self._core.buffer.get(episode_id)
-        if state is not None and state.header.namespace == self.namespace:
-            with self._core.buffer.lock:
-                return state.header.model_copy(update={"steps": list(state.steps)}, deep=True)
-        cached = self._cache_get(episode_id)
-        if cached is not None:
-            return cached
-        episode = self._core.store.get_episode(self.namespace, episode_id)
-        if episode is None:
-            raise NotFoundError("episode", episode_id, self.namespace)
-        if episode.is_complete:
-            revisions = self._core.store.episode_revisions(self.namespace, [episode_id])
-            self._cache_put(episode, revisions.get(episode_id, 0))
-        return episode
-
     def _query(self, **filters: Any) -> EpisodeQuery:
         limit, offset = filters.get("limit", 50), filters.get("offset", 0)
-        if not 1 <= limit <= _MAX_PAGE:
-            raise InvalidInputError(f"limit must be between 1 and {_MAX_PAGE}", field="limit")
+        if not 1 <= limit <= MAX_PAGE:
+            raise InvalidInputError(f"limit must be between 1 and {MAX_PAGE}", field="limit")
         if offset < 0:
             raise InvalidInputError("offset must not be negative", field="offset")
         if filters.get("task_type") is not None:
@@ -471,73 +261,6 @@ class SelfLearningMemory:
         if not deleted and not owned:
             raise NotFoundError("episode", episode_id, self.namespace)
 
-    def retrieve_relevant_context(
-        self,
-        description: str,
-        context: TaskContext | dict[str, Any] | None = None,
-        limit: int = 5,
-        *,
-        task_type: TaskType | str | None = None,
-        success_only: bool = False,
-    ) -> RetrievalResult:
-        """Past completed episodes most relevant to a new task, ranked and explained.
-
-        Signals: full-text relevance (FTS5 BM25 over task and step text), context match
-        and outcome reward; see :mod:`selfmem.retrieval.ranking`.
-        """
-        self._check_open()
-        if not isinstance(description, str) or not description.strip():
-            raise InvalidInputError("description must be a non-empty string", field="description")
-        if not 1 <= limit <= 100:
-            raise InvalidInputError("limit must be between 1 and 100", field="limit")
-        ctx = validation.prepare_context(context, self.config.limits)
-        wanted_type = validation.prepare_task_type(task_type) if task_type else None
-        candidates = self._candidates(description, ctx, pool=max(50, limit * 10))
-        scored: list[ScoredEpisode] = []
-        for episode, lexical in candidates:
-            if success_only and not (episode.outcome and episode.outcome.is_success):
-                continue
-            if wanted_type is not None and episode.task_type != wanted_type:
-                continue
-            signals = {
-                "lexical": lexical,
-                "context": context_match(ctx, wanted_type, episode),
-                "outcome": outcome_signal(episode),
-            }
-            scored.append(ScoredEpisode(episode, fuse(signals, self._ranking), signals))
-        scored.sort(key=lambda s: s.score, reverse=True)
-        patterns, heuristics = self._rank_patterns(description, ctx, wanted_type, limit)
-        return RetrievalResult(
-            query=description, episodes=scored[:limit], patterns=patterns, heuristics=heuristics
-        )
-
-    def _rank_patterns(
-        self, description: str, ctx: TaskContext, task_type: TaskType | None, limit: int
-    ) -> tuple[list[ScoredPattern], list[ScoredHeuristic]]:
-        learner = self._core.learning.learner(self.namespace)
-        with self._core.learning.lock:
-            served = learner.patterns()
-        return rank_patterns(served, description, ctx, task_type, limit)
-
-    def _candidates(
-        self, description: str, ctx: TaskContext, pool: int
-    ) -> Iterable[tuple[Episode, float]]:
-        hits = self._core.store.search_episodes(self.namespace, description, pool)
-        best = max((hit.score for hit in hits), default=0.0) or 1.0
-        found: dict[str, tuple[Episode, float]] = {}
-        for hit in hits:
-            try:
-                episode = self.get_episode(hit.episode_id)
-            except NotFoundError:
-                continue
-            found[episode.id] = (episode, hit.score / best)
-        same_domain = self._core.store.list_episodes(
-            EpisodeQuery(self.namespace, domain=ctx.domain, completed_only=True, limit=pool)
-        )
-        for episode in same_domain:
-            found.setdefault(episode.id, (episode, 0.0))
-        return found.values()
-
     def stats(self) -> MemoryStats:
         """Episode counts of this namespace."""
         self._check_open()
@@ -554,8 +277,8 @@ class SelfLearningMemory:
             partial_successes=count(q(outcome=OutcomeStatus.PARTIAL_SUCCESS)),
             failures=count(q(outcome=OutcomeStatus.FAILURE)),
             pending_steps=self._core.buffer.pending_count(),
-            patterns=len(self.list_patterns(limit=_MAX_PAGE)),
-            heuristics=len(self.list_heuristics(limit=_MAX_PAGE)),
+            patterns=len(self.list_patterns(limit=MAX_PAGE)),
+            heuristics=len(self.list_heuristics(limit=MAX_PAGE)),
             pending_learning=self._core.learning.pending(),
         )
 
@@ -578,103 +301,6 @@ class SelfLearningMemory:
             fixed += 1
         return fixed
 
-    # -- learned experience -----------------------------------------------------------------
-
-    def list_patterns(
-        self,
-        kind: PatternKind | str | None = None,
-        *,
-        include_unserved: bool = False,
-        limit: int = 50,
-    ) -> list[AnyPattern]:
-        """Learned patterns of this namespace, most effective first.
-
-        Only patterns that passed the serving thresholds unless ``include_unserved``.
-        """
-        self._check_open()
-        wanted = PatternKind(kind) if kind is not None else None
-        learning = self._core.learning
-        learner = learning.learner(self.namespace)
-        with learning.lock:
-            return learner.patterns(wanted, served_only=not include_unserved)[:limit]
-
-    def get_pattern(self, pattern_id: str) -> AnyPattern:
-        """One pattern by id (served or not)."""
-        self._check_open()
-        learning = self._core.learning
-        with learning.lock:
-            pattern = learning.learner(self.namespace).get(pattern_id)
-            if pattern is None:
-                raise NotFoundError("pattern", pattern_id, self.namespace)
-            return pattern.model_copy(deep=True)
-
-    def list_heuristics(self, *, limit: int = 50) -> list[Heuristic]:
-        """Heuristics derived from served patterns, most confident first."""
-        from .learning.heuristics import derive_heuristics
-
-        return derive_heuristics(self.list_patterns(limit=_MAX_PAGE))[:limit]
-
-    def recommend_patterns(
-        self,
-        description: str,
-        context: TaskContext | dict[str, Any] | None = None,
-        limit: int = 5,
-        *,
-        task_type: TaskType | str | None = None,
-    ) -> list[ScoredPattern]:
-        """What to try for this task: served patterns ranked by effectiveness and fit."""
-        self._check_open()
-        ctx = validation.prepare_context(context, self.config.limits)
-        wanted = validation.prepare_task_type(task_type) if task_type else None
-        return self._rank_patterns(description, ctx, wanted, limit)[0]
-
-    def record_feedback(
-        self,
-        episode_id: str,
-        pattern_ids: Sequence[str] = (),
-        heuristic_ids: Sequence[str] = (),
-    ) -> None:
-        """Record that these patterns/heuristics were used in an episode.
-
-        For an open episode the link is kept and applied when it completes; for a completed
-        one its outcome is applied now. Patterns used in episodes that keep failing lose
-        confidence and are eventually retired.
-        """
-        self._check_open()
-        self._check_id(episode_id)
-        learning = self._core.learning
-        ids = list(
-            dict.fromkeys([*pattern_ids, *learning.pattern_ids_for(self.namespace, heuristic_ids)])
-        )
-        state = self._core.buffer.get(episode_id)
-        if state is not None and state.header.namespace == self.namespace:
-            with self._core.buffer.lock:
-                used = state.header.metadata.setdefault(FEEDBACK_KEY, [])
-                used.extend(i for i in ids if i not in used)
-            return
-        episode = self.get_episode(episode_id)
-        if not episode.is_complete:
-            state = self._open_state(episode_id)
-            with self._core.buffer.lock:
-                state.header.metadata.setdefault(FEEDBACK_KEY, []).extend(ids)
-            return
-        success = episode.outcome is not None and episode.outcome.is_success
-        learning.feedback(self.namespace, ids, success)
-
-    def relearn(self, progress: Callable[[int, int], None] | None = None) -> int:
-        """Rebuild every pattern and heuristic of this namespace from the stored episodes.
-
-        ``progress(done, total)`` is called after each page. Returns the episodes seen.
-        """
-        self._check_open()
-        self._core.flush()
-        return self._core.learning.relearn(self.namespace, progress)
-
-    @property
-    def learning_failures(self) -> list[str]:
-        """Ids of episodes whose learning failed twice (``relearn()`` recovers them)."""
-        return self._core.learning.failed
-
     # -- closing ----------------------------------------------------------------------------
 
     def close(self) -> None:
@@ -696,21 +322,14 @@ class SelfLearningMemory:
 
     # -- async twins ------------------------------------------------------------------------
 
-    astart_episode = _twin(start_episode)
-    alog_step = _twin(log_step)
-    aflush = _twin(flush)
-    acomplete_episode = _twin(complete_episode)
-    aabandon_episode = _twin(abandon_episode)
-    aget_episode = _twin(get_episode)
-    alist_episodes = _twin(list_episodes)
-    adelete_episode = _twin(delete_episode)
-    aretrieve_relevant_context = _twin(retrieve_relevant_context)
-    astats = _twin(stats)
-    alist_patterns = _twin(list_patterns)
-    aget_pattern = _twin(get_pattern)
-    alist_heuristics = _twin(list_heuristics)
-    arecommend_patterns = _twin(recommend_patterns)
-    arecord_feedback = _twin(record_feedback)
-    arelearn = _twin(relearn)
-    areconcile_cache = _twin(reconcile_cache)
-    aclose = _twin(close)
+    astart_episode = twin(start_episode)
+    alog_step = twin(log_step)
+    aflush = twin(flush)
+    acomplete_episode = twin(complete_episode)
+    aabandon_episode = twin(abandon_episode)
+    aget_episode = twin(Handle.get_episode)
+    alist_episodes = twin(list_episodes)
+    adelete_episode = twin(delete_episode)
+    astats = twin(stats)
+    areconcile_cache = twin(reconcile_cache)
+    aclose = twin(close)

@@ -66,9 +66,7 @@ def _retries(episode: Episode) -> int:
     """Consecutive calls of the same tool with the same parameters."""
     steps = episode.steps
     return sum(
-        1
-        for a, b in itertools.pairwise(steps)
-        if a.tool == b.tool and a.parameters == b.parameters
+        1 for a, b in itertools.pairwise(steps) if a.tool == b.tool and a.parameters == b.parameters
     )
 
 

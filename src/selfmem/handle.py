@@ -1,0 +1,107 @@
+"""The base of every handle: namespace, core, and the helpers the API methods share."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from .config import MemoryConfig
+from .errors import EpisodeStateError, InvalidInputError, NotFoundError, StorageError
+from .models import (
+    Episode,
+)
+from .retrieval.ranking import RankingWeights
+from .runtime import MemoryCore
+from .step_buffer import OpenEpisode
+
+logger = logging.getLogger(__name__)
+
+__all__ = ["Handle"]
+
+_MAX_ID_CHARS = 128
+_EPISODE = "episode"
+
+
+class Handle:
+    """State and helpers shared by the parts of :class:`~selfmem.SelfLearningMemory`."""
+
+    namespace: str
+    _core: MemoryCore
+    _ranking: RankingWeights
+    _owner: bool
+
+    @property
+    def config(self) -> MemoryConfig:
+        return self._core.config
+
+    # -- helpers ----------------------------------------------------------------------------
+
+    def _check_open(self) -> None:
+        if self._core.closed:
+            raise StorageError("this SelfLearningMemory is closed")
+
+    @staticmethod
+    def _check_id(episode_id: Any) -> str:
+        if not isinstance(episode_id, str) or not episode_id or len(episode_id) > _MAX_ID_CHARS:
+            raise InvalidInputError(
+                f"episode_id must be a non-empty string of at most {_MAX_ID_CHARS} characters",
+                field="episode_id",
+            )
+        return episode_id
+
+    def _cache_key(self, episode_id: str) -> str:
+        return f"{self.namespace}/{episode_id}"
+
+    def _cache_get(self, episode_id: str) -> Episode | None:
+        try:
+            raw = self._core.cache.get(_EPISODE, self._cache_key(episode_id))
+        except StorageError:
+            logger.warning("cache read failed; using the store", exc_info=True)
+            return None
+        if raw is None:
+            return None
+        _, _, payload = raw.partition(b"\n")
+        return Episode.model_validate_json(payload)
+
+    def _cache_put(self, episode: Episode, revision: int) -> None:
+        payload = f"{revision}\n".encode() + episode.model_dump_json().encode()
+        try:
+            self._core.cache.put(_EPISODE, self._cache_key(episode.id), payload)
+        except StorageError:
+            logger.warning("cache write failed; the store has the episode", exc_info=True)
+
+    def _open_state(self, episode_id: str) -> OpenEpisode:
+        """The in-process state of an open episode, recovering it from the store if needed."""
+        state = self._core.buffer.get(episode_id)
+        if state is not None and state.header.namespace == self.namespace:
+            return state
+        if state is not None:
+            raise NotFoundError("episode", episode_id, self.namespace)
+        stored = self._core.store.get_episode(self.namespace, episode_id)
+        if stored is None:
+            raise NotFoundError("episode", episode_id, self.namespace)
+        if stored.is_complete:
+            raise EpisodeStateError(f"episode {episode_id!r} is already complete")
+        steps, stored.steps = stored.steps, []
+        return self._core.buffer.track(stored, steps)
+
+    # -- reading ----------------------------------------------------------------------------
+
+    def get_episode(self, episode_id: str) -> Episode:
+        """The episode with this id in this namespace (open ones include unflushed steps)."""
+        self._check_open()
+        self._check_id(episode_id)
+        state = self._core.buffer.get(episode_id)
+        if state is not None and state.header.namespace == self.namespace:
+            with self._core.buffer.lock:
+                return state.header.model_copy(update={"steps": list(state.steps)}, deep=True)
+        cached = self._cache_get(episode_id)
+        if cached is not None:
+            return cached
+        episode = self._core.store.get_episode(self.namespace, episode_id)
+        if episode is None:
+            raise NotFoundError("episode", episode_id, self.namespace)
+        if episode.is_complete:
+            revisions = self._core.store.episode_revisions(self.namespace, [episode_id])
+            self._cache_put(episode, revisions.get(episode_id, 0))
+        return episode

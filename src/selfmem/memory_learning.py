@@ -1,0 +1,104 @@
+"""Learned experience: patterns, heuristics, feedback and relearning."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+from .errors import NotFoundError
+from .handle import Handle
+from .learning import AnyPattern, Heuristic, PatternKind
+from .learning_engine import FEEDBACK_KEY
+from .runtime import MAX_PAGE, twin
+
+__all__ = ["LearningAPI"]
+
+
+class LearningAPI(Handle):
+    """Reading what the memory learned, and feeding back how it worked out."""
+
+    def list_patterns(
+        self,
+        kind: PatternKind | str | None = None,
+        *,
+        include_unserved: bool = False,
+        limit: int = 50,
+    ) -> list[AnyPattern]:
+        """Learned patterns of this namespace, most effective first.
+
+        Only patterns that passed the serving thresholds unless ``include_unserved``.
+        """
+        self._check_open()
+        wanted = PatternKind(kind) if kind is not None else None
+        learning = self._core.learning
+        learner = learning.learner(self.namespace)
+        with learning.lock:
+            return learner.patterns(wanted, served_only=not include_unserved)[:limit]
+
+    def get_pattern(self, pattern_id: str) -> AnyPattern:
+        """One pattern by id (served or not)."""
+        self._check_open()
+        learning = self._core.learning
+        with learning.lock:
+            pattern = learning.learner(self.namespace).get(pattern_id)
+            if pattern is None:
+                raise NotFoundError("pattern", pattern_id, self.namespace)
+            return pattern.model_copy(deep=True)
+
+    def list_heuristics(self, *, limit: int = 50) -> list[Heuristic]:
+        """Heuristics derived from served patterns, most confident first."""
+        from .learning.heuristics import derive_heuristics
+
+        return derive_heuristics(self.list_patterns(limit=MAX_PAGE))[:limit]
+
+    def record_feedback(
+        self,
+        episode_id: str,
+        pattern_ids: Sequence[str] = (),
+        heuristic_ids: Sequence[str] = (),
+    ) -> None:
+        """Record that these patterns/heuristics were used in an episode.
+
+        For an open episode the link is kept and applied when it completes; for a completed
+        one its outcome is applied now. Patterns used in episodes that keep failing lose
+        confidence and are eventually retired.
+        """
+        self._check_open()
+        self._check_id(episode_id)
+        learning = self._core.learning
+        ids = list(
+            dict.fromkeys([*pattern_ids, *learning.pattern_ids_for(self.namespace, heuristic_ids)])
+        )
+        state = self._core.buffer.get(episode_id)
+        if state is not None and state.header.namespace == self.namespace:
+            with self._core.buffer.lock:
+                used = state.header.metadata.setdefault(FEEDBACK_KEY, [])
+                used.extend(i for i in ids if i not in used)
+            return
+        episode = self.get_episode(episode_id)
+        if not episode.is_complete:
+            state = self._open_state(episode_id)
+            with self._core.buffer.lock:
+                state.header.metadata.setdefault(FEEDBACK_KEY, []).extend(ids)
+            return
+        success = episode.outcome is not None and episode.outcome.is_success
+        learning.feedback(self.namespace, ids, success)
+
+    def relearn(self, progress: Callable[[int, int], None] | None = None) -> int:
+        """Rebuild every pattern and heuristic of this namespace from the stored episodes.
+
+        ``progress(done, total)`` is called after each page. Returns the episodes seen.
+        """
+        self._check_open()
+        self._core.flush()
+        return self._core.learning.relearn(self.namespace, progress)
+
+    @property
+    def learning_failures(self) -> list[str]:
+        """Ids of episodes whose learning failed twice (``relearn()`` recovers them)."""
+        return self._core.learning.failed
+
+    alist_patterns = twin(list_patterns)
+    aget_pattern = twin(get_pattern)
+    alist_heuristics = twin(list_heuristics)
+    arecord_feedback = twin(record_feedback)
+    arelearn = twin(relearn)

@@ -1,0 +1,154 @@
+"""What handles share at run time: the core (store, cache, buffer, flusher, learning)
+and the helper that makes async twins."""
+
+from __future__ import annotations
+
+import asyncio
+import atexit
+import functools
+import logging
+import threading
+import weakref
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, ParamSpec, TypeVar
+
+from .config import MemoryConfig
+from .errors import StorageError
+from .learning import Reflector
+from .learning_engine import LearningEngine
+from .models import (
+    ExecutionStep,
+)
+from .step_buffer import StepBuffer
+from .storage.base import EpisodeStore, HotCache
+
+logger = logging.getLogger(__name__)
+
+__all__ = ["MAX_PAGE", "MemoryCore", "MemoryStats", "twin"]
+
+_P = ParamSpec("_P")
+_T = TypeVar("_T")
+_MAX_ID_CHARS = 128
+MAX_PAGE = 1_000
+_EPISODE = "episode"
+
+
+@dataclass(frozen=True, slots=True)
+class MemoryStats:
+    """Counts for one namespace."""
+
+    namespace: str
+    episodes: int
+    open_episodes: int
+    successes: int
+    partial_successes: int
+    failures: int
+    pending_steps: int
+    patterns: int = 0
+    heuristics: int = 0
+    pending_learning: int = 0
+
+
+class MemoryCore:
+    """What scoped handles share: the store, the cache, the step buffer and the flusher."""
+
+    def __init__(
+        self,
+        store: EpisodeStore,
+        cache: HotCache,
+        config: MemoryConfig,
+        reflector: Reflector | None,
+    ) -> None:
+        self.store = store
+        self.cache = cache
+        self.config = config
+        self.reflector = reflector
+        self.buffer = StepBuffer(config.limits.max_steps_per_episode)
+        self.learning = LearningEngine(
+            store,
+            config.learning,
+            inline=config.learn_inline,
+            queue_size=config.learning_queue_size,
+        )
+        self.write_lock = threading.Lock()
+        self.closed = False
+        self._stop = threading.Event()
+        self._flusher: threading.Thread | None = None
+        if config.flush_interval_s:
+            self._flusher = threading.Thread(
+                target=self._flush_periodically,
+                args=(config.flush_interval_s,),
+                name="selfmem-flusher",
+                daemon=True,
+            )
+            self._flusher.start()
+        _LIVE_CORES.add(self)
+
+    def flush(self) -> int:
+        """Write every pending step; on failure put them back and raise."""
+        with self.write_lock:
+            pending = self.buffer.take_pending()
+            if not pending:
+                return 0
+            by_episode: dict[str, list[ExecutionStep]] = {}
+            for episode_id, step in pending:
+                by_episode.setdefault(episode_id, []).append(step)
+            written: set[str] = set()
+            try:
+                for episode_id, steps in by_episode.items():
+                    state = self.buffer.get(episode_id)
+                    namespace = state.header.namespace if state else ""
+                    self.store.append_steps(namespace, episode_id, steps)
+                    written.add(episode_id)
+            except BaseException:
+                self.buffer.restore_pending([item for item in pending if item[0] not in written])
+                raise
+            return len(pending)
+
+    def _flush_periodically(self, interval: float) -> None:
+        while not self._stop.wait(interval):
+            try:
+                self.flush()
+            except StorageError:
+                logger.warning(
+                    "background flush failed; steps kept for the next try", exc_info=True
+                )
+
+    def close(self) -> None:
+        if self.closed:
+            return
+        self._stop.set()
+        if self._flusher is not None:
+            self._flusher.join()
+        try:
+            self.flush()
+            self.learning.close()
+        finally:
+            self.closed = True
+            self.cache.close()
+            self.store.close()
+            _LIVE_CORES.discard(self)
+
+
+_LIVE_CORES: weakref.WeakSet[MemoryCore] = weakref.WeakSet()
+
+
+@atexit.register
+def _close_live_cores() -> None:  # pragma: no cover - runs at interpreter exit
+    for core in list(_LIVE_CORES):
+        try:
+            core.close()
+        except StorageError:
+            logger.exception("flushing steps at exit failed")
+
+
+def twin(method: Callable[_P, _T]) -> Callable[_P, Any]:
+    """The async twin of a sync method: the same code, run in a worker thread."""
+
+    @functools.wraps(method)
+    async def twin(*args: _P.args, **kwargs: _P.kwargs) -> _T:
+        return await asyncio.to_thread(method, *args, **kwargs)
+
+    twin.__doc__ = f"Async twin of :meth:`{method.__name__}`."
+    return twin
