@@ -238,3 +238,40 @@ def test_unicode_and_large_text_round_trip(store: EpisodeStore, namespace: str) 
     assert loaded.task_description == text
     assert loaded.steps[0].observation == text
     assert loaded.metadata == {"emoji": "🚀", "nested": {"a": [1, 2.5, None]}}
+
+
+def test_oldest_first_listing(store: EpisodeStore, namespace: str) -> None:
+    made = _seed(store, namespace)
+    oldest = store.list_episodes(EpisodeQuery(namespace=namespace, oldest_first=True, limit=2))
+    assert [ep.id for ep in oldest] == [made["web-ok"].id, made["web-fail"].id]
+
+
+def _learned(namespace: str) -> tuple[list[Any], list[Any]]:
+    from selfmem.learning import PatternLearner, derive_heuristics
+
+    learner = PatternLearner(namespace)
+    for i in range(4):
+        episode = make_episode(namespace, f"Deploy {i}", steps=steps("build", "deploy"))
+        episode = episode.model_copy(
+            update={"end_time": episode.start_time + timedelta(seconds=1),
+                    "outcome": TaskOutcome.success()}
+        )  # fmt: skip
+        learner.observe(episode)
+    patterns = learner.all_patterns()
+    return patterns, derive_heuristics(learner.patterns())
+
+
+def test_learned_records_round_trip(store: EpisodeStore, namespace: str) -> None:
+    patterns, heuristics = _learned(namespace)
+    assert heuristics
+    store.save_learning(namespace, patterns, heuristics)
+    assert {p.id: p for p in store.load_patterns(namespace)} == {p.id: p for p in patterns}
+    assert {h.id: h for h in store.load_heuristics(namespace)} == {h.id: h for h in heuristics}
+    assert store.load_patterns(f"{namespace}-other") == []
+    assert store.load_heuristics(f"{namespace}-other") == []
+    # upsert, not duplicate; removal of a heuristic
+    store.save_learning(namespace, patterns, heuristics[1:], [heuristics[0].id])
+    assert len(store.load_patterns(namespace)) == len(patterns)
+    assert {h.id for h in store.load_heuristics(namespace)} == {h.id for h in heuristics[1:]}
+    store.clear_learning(namespace)
+    assert store.load_patterns(namespace) == [] and store.load_heuristics(namespace) == []

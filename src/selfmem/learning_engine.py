@@ -45,7 +45,7 @@ class LearningEngine:
         self._config = config
         self._learners: dict[str, PatternLearner] = {}
         self.lock = threading.RLock()
-        self._queue = None if inline else LearningQueue(self.learn, maxsize=queue_size)
+        self._queue = LearningQueue(self.learn, maxsize=queue_size, inline=inline)
 
     # -- learners ---------------------------------------------------------------------------
 
@@ -82,10 +82,7 @@ class LearningEngine:
     # -- jobs -------------------------------------------------------------------------------
 
     def submit(self, episode: Episode) -> None:
-        if self._queue is None:
-            self.learn(episode)
-        else:
-            self._queue.submit(episode)
+        self._queue.submit(episode)
 
     def learn(self, episode: Episode) -> None:
         """Learn from one completed episode and persist what changed."""
@@ -177,16 +174,14 @@ class LearningEngine:
     # -- lifecycle --------------------------------------------------------------------------
 
     def drain(self) -> None:
-        if self._queue is not None:
-            self._queue.drain()
+        self._queue.drain()
 
     @property
     def failed(self) -> list[str]:
-        return list(self._queue.failed) if self._queue is not None else []
+        return list(self._queue.failed)
 
     def pending(self) -> int:
-        return self._queue.pending() if self._queue is not None else 0
+        return self._queue.pending()
 
     def close(self) -> None:
-        if self._queue is not None:
-            self._queue.close()
+        self._queue.close()

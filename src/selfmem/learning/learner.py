@@ -54,7 +54,7 @@ class LearningConfig:
     min_effectiveness: float = 0.2
     half_life_days: float = 30.0
     retire_min_uses: int = 5
-    retire_below_rate: float = 0.3
+    retire_below_upper_bound: float = 0.5
 
 
 @dataclass(frozen=True, slots=True)
@@ -358,7 +358,12 @@ class PatternLearner:
     # -- feedback ---------------------------------------------------------------------------
 
     def record_feedback(self, pattern_ids: Iterable[str], success: bool) -> list[AnyPattern]:
-        """Count a use of each pattern in an episode with this outcome; retire failures."""
+        """Count a use of each pattern in an episode with this outcome.
+
+        A pattern is retired once it has ``retire_min_uses`` uses and the upper confidence
+        bound of its success rate in use is below ``retire_below_upper_bound`` (five uses
+        that all failed are enough).
+        """
         changed = []
         cfg = self.config
         for pattern_id in dict.fromkeys(pattern_ids):
@@ -370,7 +375,10 @@ class PatternLearner:
             upper = 1.0 - wilson_lower_bound(
                 pattern.feedback_uses - pattern.feedback_successes, pattern.feedback_uses
             )
-            if pattern.feedback_uses >= cfg.retire_min_uses and upper < cfg.retire_below_rate:
+            if (
+                pattern.feedback_uses >= cfg.retire_min_uses
+                and upper < cfg.retire_below_upper_bound
+            ):
                 pattern.retired = True
             changed.append(pattern)
         return changed

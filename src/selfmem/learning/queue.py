@@ -5,6 +5,8 @@ to ``put_timeout_s``; if it is still full the caller runs the work itself (calle
 backpressure), so nothing is dropped. A job that raises is retried once; if it fails again
 its episode id is kept in :attr:`LearningQueue.failed` (``relearn()`` recovers it) and the
 error is logged with the id. ``drain()`` waits until every submitted job has run.
+With ``inline=True`` there is no thread: ``submit`` runs the job at once, with the same
+retry-and-record handling.
 """
 
 from __future__ import annotations
@@ -33,16 +35,22 @@ class LearningQueue:
         *,
         maxsize: int = 1_000,
         put_timeout_s: float = 5.0,
+        inline: bool = False,
     ) -> None:
         self._work = work
         self._queue: queue.Queue[object] = queue.Queue(maxsize=maxsize)
         self._put_timeout = put_timeout_s
         self.failed: list[str] = []
         self._failed_lock = threading.Lock()
-        self._worker = threading.Thread(target=self._run, name="selfmem-learner", daemon=True)
-        self._worker.start()
+        self._worker: threading.Thread | None = None
+        if not inline:
+            self._worker = threading.Thread(target=self._run, name="selfmem-learner", daemon=True)
+            self._worker.start()
 
     def submit(self, episode: Episode) -> None:
+        if self._worker is None:
+            self._attempt(episode)
+            return
         try:
             self._queue.put(episode, timeout=self._put_timeout)
         except queue.Full:
@@ -80,5 +88,7 @@ class LearningQueue:
 
     def close(self) -> None:
         """Finish the queued work, then stop the worker."""
-        self._queue.put(_STOP)
-        self._worker.join()
+        if self._worker is not None:
+            self._queue.put(_STOP)
+            self._worker.join()
+            self._worker = None

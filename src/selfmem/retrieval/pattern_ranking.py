@@ -1,9 +1,11 @@
 """Ranking learned patterns and heuristics for a new task.
 
-``score = effectiveness * (0.6 * context + 0.4 * lexical)`` where *effectiveness* is the
-pattern's decayed confidence, *context* compares the pattern's context with the task's
-(a field the pattern leaves open counts half), and *lexical* is the share of the pattern's
-words (tool names split on ``_``/``-``, error words) that appear in the task description.
+``score = effectiveness * (0.5 * context + 0.3 * lexical + 0.2 * kind_prior)`` where
+*effectiveness* is the pattern's decayed confidence, *context* compares the pattern's context
+with the task's (a field the pattern leaves open counts half), *lexical* is the overlap of
+the pattern's words (tool names split on ``_``/``-``, error words) with the task description
+relative to the smaller of the two, and *kind_prior* favours the most directly usable kinds
+(a task family's tool sequence 1.0, recoveries and decisions 0.6, context patterns 0.5).
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from ..learning.records import (
     ErrorRecovery,
     Heuristic,
     PatternContext,
+    PatternKind,
     ToolSequence,
 )
 from ..models import TaskContext, TaskType
@@ -28,6 +31,12 @@ from .lexical import query_terms
 __all__ = ["ScoredHeuristic", "ScoredPattern", "rank_patterns"]
 
 _SPLIT = re.compile(r"[_\-\s./]+")
+_KIND_PRIOR = {
+    PatternKind.TOOL_SEQUENCE: 1.0,
+    PatternKind.ERROR_RECOVERY: 0.6,
+    PatternKind.DECISION_POINT: 0.6,
+    PatternKind.CONTEXT_PATTERN: 0.5,
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,11 +101,14 @@ def rank_patterns(
     scored: list[ScoredPattern] = []
     for pattern in patterns:
         words = _words(pattern)
-        lexical = len(words & terms) / len(words) if words else 0.0
+        overlap = len(words & terms)
+        lexical = overlap / min(len(words), len(terms)) if words and terms else 0.0
         ctx = _context_score(pattern.context, context, task_type)
         effectiveness = pattern.effectiveness()
-        score = effectiveness * (0.6 * ctx + 0.4 * lexical)
-        signals = {"effectiveness": effectiveness, "context": ctx, "lexical": lexical}
+        prior = _KIND_PRIOR[pattern.kind]
+        score = effectiveness * (0.5 * ctx + 0.3 * lexical + 0.2 * prior)
+        signals = {"effectiveness": effectiveness, "context": ctx, "lexical": lexical,
+                   "kind_prior": prior}  # fmt: skip
         scored.append(ScoredPattern(pattern, score, signals))
     scored.sort(key=lambda s: (s.score, s.pattern.support), reverse=True)
     top = scored[:limit]

@@ -347,7 +347,7 @@ class LibSQLStore:
                 "VALUES (?, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET "
                 "data = excluded.data, updated_at = excluded.updated_at",
                 [
-                    (h.id, namespace, h.kind.value, h.model_dump_json(), h.updated_at.timestamp())
+                    (h.id, namespace, h.id, h.model_dump_json(), h.updated_at.timestamp())
                     for h in heuristics
                 ],
             )

@@ -1,0 +1,182 @@
+"""Learning end to end through SelfLearningMemory: episodes in, patterns and heuristics out."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from selfmem import ExecutionStep, NotFoundError, SelfLearningMemory, TaskContext, TaskOutcome
+from selfmem.learning import (
+    DecisionPoint,
+    ErrorRecovery,
+    HeuristicKind,
+    PatternKind,
+    ToolSequence,
+)
+
+OPS = TaskContext(domain="ops", language="python", tags=["deploy"])
+SEQUENCE = ["build_image", "run_migrations", "deploy", "healthcheck"]
+
+
+def deploy_episode(
+    memory: SelfLearningMemory, i: int, *, db_down: bool = False, shortcut: bool = False
+) -> str:
+    """One deploy: optionally the database is down first (recovered with start_db), or the
+    agent takes a shortcut after migrations (deploy_fast), which usually fails."""
+    eid = memory.start_episode(f"Deploy service {i} to staging", OPS)
+    for tool in SEQUENCE:
+        if tool == "run_migrations" and db_down:
+            memory.log_step(eid, tool=tool, error=f"connection refused on port {5400 + i}")
+            memory.log_step(eid, tool="start_db", observation="db up")
+        if tool == "deploy" and shortcut:
+            memory.log_step(eid, tool="deploy_fast", error="health check failed")
+            memory.complete_episode(eid, TaskOutcome.failure("deploy_fast broke staging"))
+            return eid
+        memory.log_step(eid, ExecutionStep(tool=tool, observation=f"{tool} ok", latency_ms=50))
+    memory.complete_episode(eid, TaskOutcome.success("staging healthy"))
+    return eid
+
+
+def train(memory: SelfLearningMemory, n: int = 24) -> None:
+    for i in range(n):
+        deploy_episode(memory, i, db_down=i % 4 == 0, shortcut=i % 5 == 4)
+    memory.flush()  # waits for the background learner
+
+
+def test_learns_sequence_recovery_decision_and_heuristics(tmp_path: Path) -> None:
+    with SelfLearningMemory.open(tmp_path) as memory:
+        train(memory)
+        sequences = memory.list_patterns(PatternKind.TOOL_SEQUENCE)
+        assert len(sequences) == 1
+        sequence = sequences[0]
+        assert isinstance(sequence, ToolSequence) and sequence.tools == SEQUENCE
+        assert sequence.context.domain == "ops" and sequence.context.language == "python"
+        assert sequence.support >= 15 and sequence.success_rate == 1.0
+
+        recoveries = {
+            (r.tool, r.error_class): r.best_recovery
+            for r in memory.list_patterns("error_recovery")
+            if isinstance(r, ErrorRecovery)
+        }
+        assert recoveries == {
+            ("run_migrations", "connection refused on port <n>"): "start_db",
+            ("deploy_fast", "health check failed"): None,  # an error nothing has recovered
+        }
+
+        decisions = [
+            p for p in memory.list_patterns("decision_point") if isinstance(p, DecisionPoint)
+        ]
+        assert [(d.after_tool, d.best, d.worst) for d in decisions] == [
+            ("run_migrations", "deploy", "deploy_fast")
+        ]
+
+        kinds = {h.kind for h in memory.list_heuristics()}
+        assert {HeuristicKind.FOLLOW_SEQUENCE, HeuristicKind.RECOVER, HeuristicKind.PREFER} <= kinds
+        rule = next(h for h in memory.list_heuristics() if h.kind is HeuristicKind.RECOVER)
+        assert rule.explain().startswith("When run_migrations fails with")
+        assert "start_db" in rule.action
+        assert memory.get_pattern(sequence.id) == sequence
+        with pytest.raises(NotFoundError):
+            memory.get_pattern("nope")
+        assert memory.stats().patterns == len(memory.list_patterns(limit=1000))
+
+
+def test_patterns_survive_reopen_and_keep_counting(tmp_path: Path) -> None:
+    with SelfLearningMemory.open(tmp_path) as memory:
+        train(memory, 12)
+        before = memory.list_patterns(PatternKind.TOOL_SEQUENCE)[0].support
+    with SelfLearningMemory.open(tmp_path) as memory:
+        assert memory.list_patterns(PatternKind.TOOL_SEQUENCE)[0].support == before
+        deploy_episode(memory, 99)
+        memory.flush()
+        assert memory.list_patterns(PatternKind.TOOL_SEQUENCE)[0].support == before + 1
+        assert memory.list_heuristics()  # heuristics are stored too
+
+
+def test_retrieval_serves_learned_experience(tmp_path: Path) -> None:
+    with SelfLearningMemory.open(tmp_path) as memory:
+        train(memory)
+        result = memory.retrieve_relevant_context("Deploy the billing service to staging", OPS)
+        assert isinstance(result.patterns[0].pattern, ToolSequence)
+        text = result.render(max_tokens=600)
+        assert (
+            "Suggested tool sequence: build_image -> run_migrations -> deploy -> healthcheck"
+            in text
+        )
+        assert "Learned rules:" in text and "start_db" in text
+        recommended = memory.recommend_patterns("deploy to staging", OPS, limit=2)
+        assert len(recommended) == 2 and recommended[0].score >= recommended[1].score
+        assert "effectiveness" in recommended[0].signals
+
+
+def test_reflection_and_reward_use_what_was_learned(tmp_path: Path) -> None:
+    with SelfLearningMemory.open(tmp_path, learn_inline=True) as memory:
+        train(memory)
+        eid = deploy_episode(memory, 100, shortcut=True)
+        episode = memory.get_episode(eid)
+        assert episode.reflection is not None
+        advice = [r for r in episode.reflection.recommendations if r.startswith("[pattern ")]
+        assert any("prefer deploy over deploy_fast" in r for r in advice)
+        assert "typical" in episode.reward.explanation[1]
+
+
+def test_feedback_lowers_confidence_and_retires_failing_patterns(tmp_path: Path) -> None:
+    with SelfLearningMemory.open(tmp_path, learn_inline=True) as memory:
+        train(memory)
+        sequence = memory.list_patterns(PatternKind.TOOL_SEQUENCE)[0]
+        confidence = sequence.confidence
+        for i in range(8):
+            eid = memory.start_episode(f"Deploy attempt {i}", OPS)
+            memory.record_feedback(eid, pattern_ids=[sequence.id])
+            memory.log_step(eid, tool="build_image", error="registry unavailable")
+            memory.complete_episode(eid, TaskOutcome.failure("registry down"))
+            if i == 0:
+                assert memory.get_pattern(sequence.id).confidence < confidence
+        retired = memory.get_pattern(sequence.id)
+        assert retired.feedback_uses == 8 and retired.feedback_successes == 0
+        assert retired.retired is True
+        assert sequence.id not in [p.id for p in memory.list_patterns()]
+
+
+def test_feedback_via_heuristic_ids_on_a_completed_episode(tmp_path: Path) -> None:
+    with SelfLearningMemory.open(tmp_path, learn_inline=True) as memory:
+        train(memory)
+        heuristic = next(h for h in memory.list_heuristics() if h.kind is HeuristicKind.RECOVER)
+        eid = deploy_episode(memory, 200, db_down=True)
+        memory.record_feedback(eid, heuristic_ids=[heuristic.id])
+        pattern = memory.get_pattern(heuristic.source_pattern_ids[0])
+        assert pattern.feedback_uses == 1 and pattern.feedback_successes == 1
+
+
+def test_relearn_rebuilds_the_same_patterns(tmp_path: Path) -> None:
+    with SelfLearningMemory.open(tmp_path) as memory:
+        train(memory)
+        before = {(p.kind, p.key, p.support, p.successes) for p in memory.list_patterns(limit=1000)}
+        seen: list[tuple[int, int]] = []
+        assert memory.relearn(progress=lambda done, total: seen.append((done, total))) == 24
+        after = {(p.kind, p.key, p.support, p.successes) for p in memory.list_patterns(limit=1000)}
+        assert after == before
+        assert seen[-1] == (24, 24)
+
+
+def test_learning_stays_in_its_namespace(tmp_path: Path) -> None:
+    with SelfLearningMemory.open(tmp_path, namespace="alice") as alice:
+        train(alice)
+        bob = alice.scoped("bob")
+        assert bob.list_patterns() == [] and bob.list_heuristics() == []
+        assert bob.retrieve_relevant_context("deploy to staging", OPS).patterns == []
+        with pytest.raises(NotFoundError):
+            bob.get_pattern(alice.list_patterns()[0].id)
+
+
+async def test_async_learning_api(tmp_path: Path) -> None:
+    async with SelfLearningMemory.open(tmp_path) as memory:
+        for i in range(6):
+            deploy_episode(memory, i)
+        await memory.aflush()
+        patterns = await memory.alist_patterns()
+        assert patterns and (await memory.aget_pattern(patterns[0].id)).id == patterns[0].id
+        assert await memory.alist_heuristics()
+        assert await memory.arecommend_patterns("deploy", OPS)
+        assert await memory.arelearn() == 6
