@@ -26,7 +26,8 @@ def test_demo_runs_on_the_embedded_default(tmp_path: Path) -> None:
     assert (tmp_path / ".selfmem" / "selfmem.db").is_file()
     assert (tmp_path / ".selfmem" / "cache").is_dir()
     with SelfLearningMemory.open(tmp_path / ".selfmem", namespace="demo") as memory:
-        assert memory.stats().episodes == 3
+        assert memory.stats().episodes == 9
+        assert memory.list_heuristics()
 
 
 def test_stats_json_and_table(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -34,7 +35,7 @@ def test_stats_json_and_table(tmp_path: Path, capsys: pytest.CaptureFixture[str]
     capsys.readouterr()
     assert main(["--path", str(tmp_path), "--namespace", "demo", "stats", "--json"]) == 0
     stats = json.loads(capsys.readouterr().out)
-    assert stats["episodes"] == 3 and stats["failures"] == 1
+    assert stats["episodes"] == 9 and stats["failures"] == 3 and stats["patterns"] >= 3
     assert main(["--path", str(tmp_path), "stats"]) == 0
     assert "episodes" in capsys.readouterr().out
 

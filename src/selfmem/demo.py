@@ -24,7 +24,7 @@ _PY_WEB = TaskContext(domain="web", language="python", framework="fastapi", tags
 
 _SCRIPT = (
     _Scripted(
-        "Fix the failing pytest for the /login endpoint",
+        "Fix the failing pytest for the {service} /login endpoint",
         _PY_WEB,
         TaskType.DEBUGGING,
         (
@@ -40,7 +40,7 @@ _SCRIPT = (
         TaskOutcome.success("login test passes", artifacts=["app/auth.py"]),
     ),
     _Scripted(
-        "Deploy the API to staging",
+        "Deploy the {service} API to staging",
         _PY_WEB,
         TaskType.OTHER,
         (
@@ -51,7 +51,7 @@ _SCRIPT = (
         TaskOutcome.failure("deploy failed", error_details="database migration missing"),
     ),
     _Scripted(
-        "Deploy the API to staging after running migrations",
+        "Deploy the {service} API to staging after running migrations",
         _PY_WEB,
         TaskType.OTHER,
         (
@@ -65,26 +65,34 @@ _SCRIPT = (
 )  # fmt: skip
 
 
+_SERVICES = ("accounts", "billing", "search")
+
+
 def run_demo(memory: SelfLearningMemory, echo: Callable[[str], None] = print) -> None:
-    """Record the scripted episodes into ``memory`` and show what it retrieves."""
-    echo(f"selfmem demo: recording {len(_SCRIPT)} agent episodes in namespace {memory.namespace!r}")
-    for scripted in _SCRIPT:
-        eid = memory.start_episode(scripted.description, scripted.context, scripted.task_type)
-        for step in scripted.steps:
-            memory.log_step(eid, step)
-        episode = memory.complete_episode(eid, scripted.outcome)
-        assert episode.reward is not None and episode.outcome is not None
-        status, reward = episode.outcome.status.value, episode.reward.total
-        echo(f"  {status:<8} reward {reward:.2f}  {scripted.description}")
-        for line in (episode.reflection.recommendations if episode.reflection else [])[:1]:
-            echo(f"           reflection: {line}")
+    """Record the scripted episodes into ``memory``, then show what it learned and retrieves."""
+    total = len(_SCRIPT) * len(_SERVICES)
+    echo(f"selfmem demo: recording {total} agent episodes in namespace {memory.namespace!r}")
+    for service in _SERVICES:
+        for scripted in _SCRIPT:
+            description = scripted.description.format(service=service)
+            eid = memory.start_episode(description, scripted.context, scripted.task_type)
+            for step in scripted.steps:
+                memory.log_step(eid, step)
+            episode = memory.complete_episode(eid, scripted.outcome)
+            assert episode.reward is not None and episode.outcome is not None
+            status, reward = episode.outcome.status.value, episode.reward.total
+            echo(f"  {status:<8} reward {reward:.2f}  {description}")
+    memory.flush()  # steps are durable and background learning has caught up
+    echo("\nLearned heuristics:")
+    for heuristic in memory.list_heuristics(limit=5):
+        echo(f"  - {heuristic.explain()}")
     task = "Deploy the payments API to staging"
     echo(f"\nNew task: {task!r}. What does memory suggest?\n")
-    result = memory.retrieve_relevant_context(task, _PY_WEB, limit=3)
+    result = memory.retrieve_relevant_context(task, _PY_WEB, limit=4)
     for scored in result.episodes:
         echo(f"  {scored.explain()}  {scored.episode.task_description}")
     echo("\nPrompt context:\n")
-    echo(result.render(max_tokens=300))
+    echo(result.render(max_tokens=400))
     stats = memory.stats()
     summary = f"{stats.successes} succeeded, {stats.failures} failed"
-    echo(f"\n{stats.episodes} episodes stored ({summary}).")
+    echo(f"\n{stats.episodes} episodes stored ({summary}); {stats.patterns} patterns learned.")

@@ -1,11 +1,13 @@
 """Ranking learned patterns and heuristics for a new task.
 
-``score = effectiveness * (0.5 * context + 0.3 * lexical + 0.2 * kind_prior)`` where
+``score = effectiveness * (0.4 * context + 0.4 * lexical + 0.2 * kind_prior)`` where
 *effectiveness* is the pattern's decayed confidence, *context* compares the pattern's context
 with the task's (a field the pattern leaves open counts half), *lexical* is the overlap of
 the pattern's words (tool names split on ``_``/``-``, error words) with the task description
 relative to the smaller of the two, and *kind_prior* favours the most directly usable kinds
 (a task family's tool sequence 1.0, recoveries and decisions 0.6, context patterns 0.5).
+A pattern is only offered when it is plausibly about this task: it shares a word with the
+description, or its context matches closely (``context >= 0.9``).
 """
 
 from __future__ import annotations
@@ -62,25 +64,30 @@ class ScoredHeuristic:
 def _context_score(
     pattern: PatternContext, query: TaskContext, task_type: TaskType | None
 ) -> float:
+    """Context fit in [0, 1] over the fields the task states; a field the pattern leaves
+    open (it held across several contexts) earns half."""
     pairs: list[tuple[float, object, object]] = [
         (0.4, pattern.domain, query.domain),
         (0.3, pattern.language, query.language),
         (0.3, pattern.task_type, task_type),
     ]
-    score = 0.0
+    score = applicable = 0.0
     for weight, theirs, ours in pairs:
-        if theirs is None or ours is None:
+        if ours is None:
+            continue
+        applicable += weight
+        if theirs is None:
             score += weight * 0.5
         elif str(theirs).lower() == str(ours).lower():
             score += weight
-    return score
+    return score / applicable if applicable else 0.5
 
 
 def _words(pattern: AnyPattern) -> set[str]:
     if isinstance(pattern, ToolSequence):
         texts = pattern.tools
     elif isinstance(pattern, DecisionPoint):
-        texts = [pattern.after_tool, pattern.best or ""]
+        texts = [pattern.after_tool, pattern.best or "", pattern.worst or ""]
     elif isinstance(pattern, ErrorRecovery):
         texts = [pattern.tool, pattern.error_class, pattern.best_recovery or ""]
     else:
@@ -104,9 +111,11 @@ def rank_patterns(
         overlap = len(words & terms)
         lexical = overlap / min(len(words), len(terms)) if words and terms else 0.0
         ctx = _context_score(pattern.context, context, task_type)
+        if overlap == 0 and ctx < 0.9:
+            continue
         effectiveness = pattern.effectiveness()
         prior = _KIND_PRIOR[pattern.kind]
-        score = effectiveness * (0.5 * ctx + 0.3 * lexical + 0.2 * prior)
+        score = effectiveness * (0.4 * ctx + 0.4 * lexical + 0.2 * prior)
         signals = {"effectiveness": effectiveness, "context": ctx, "lexical": lexical,
                    "kind_prior": prior}  # fmt: skip
         scored.append(ScoredPattern(pattern, score, signals))
