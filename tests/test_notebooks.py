@@ -12,6 +12,7 @@ from pathlib import Path
 
 import nbformat
 import pytest
+from ipykernel.kernelspec import RESOURCES, get_kernel_dict
 from jupyter_client.kernelspec import KernelSpec
 from jupyter_client.manager import AsyncKernelManager
 from nbclient import NotebookClient
@@ -23,17 +24,18 @@ CELL_TIMEOUT_S = 600
 
 
 class ThisInterpreterKernelManager(AsyncKernelManager):
-    """An ipykernel ``python3`` kernel launched with ``sys.executable``."""
+    """The ipykernel ``python3`` kernel, launched with ``sys.executable``.
+
+    ``get_kernel_dict()`` is ipykernel's own spec for the running interpreter: the same
+    spec jupyter_client uses for ``python3`` when no kernelspec directory overrides it.
+    """
 
     @property
     def kernel_spec(self) -> KernelSpec:
         if self._kernel_spec is None:
-            self._kernel_spec = KernelSpec(
-                name="python3",
-                display_name=f"Python 3 ({sys.executable})",
-                language="python",
-                argv=[sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
-            )
+            spec = get_kernel_dict()
+            assert spec["argv"][0] == sys.executable
+            self._kernel_spec = KernelSpec(name="python3", resource_dir=RESOURCES, **spec)
         return self._kernel_spec
 
 
