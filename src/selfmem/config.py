@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 
+from .errors import ConfigError
 from .learning.learner import LearningConfig
 from .learning.reward import RewardWeights
 
@@ -43,6 +44,7 @@ class Limits:
     max_tags: int = 32
     max_tag_chars: int = 64
     max_tool_name_chars: int = 200
+    max_action_chars: int = 2_000
     max_outcome_chars: int = 20_000
 
 
@@ -73,7 +75,26 @@ class MemoryConfig:
     learning: LearningConfig = field(default_factory=LearningConfig)
     reward: RewardWeights = field(default_factory=RewardWeights)
 
+    def __post_init__(self) -> None:
+        checks = (
+            (self.flush_max_steps >= 1, "flush_max_steps must be at least 1"),
+            (self.flush_interval_s is None or self.flush_interval_s > 0,
+             "flush_interval_s must be positive, or None to disable the background flush"),
+            (self.cache_max_episodes >= 1, "cache_max_episodes must be at least 1"),
+            (self.cache_map_size >= 1 << 20, "cache_map_size must be at least 1 MiB"),
+            (self.busy_timeout_ms >= 0, "busy_timeout_ms must not be negative"),
+            (self.learning_queue_size >= 1, "learning_queue_size must be at least 1"),
+        )  # fmt: skip
+        for ok, message in checks:
+            if not ok:
+                raise ConfigError(message)
+
     def with_options(self, **changes: object) -> MemoryConfig:
+        """A copy with some fields changed; unknown names raise :class:`ConfigError`."""
+        unknown = sorted(set(changes) - {f.name for f in fields(self)})
+        if unknown:
+            known = ", ".join(f.name for f in fields(self))
+            raise ConfigError(f"unknown option(s) {', '.join(unknown)}; known options: {known}")
         return replace(self, **changes)  # type: ignore[arg-type]
 
     @classmethod
@@ -87,6 +108,13 @@ class MemoryConfig:
         ``SELFMEM_LEARN_INLINE``         ``1`` learns inside ``complete_episode``
         """
         env = os.environ if environ is None else environ
+        try:
+            return cls._parse_env(env)
+        except ValueError as exc:
+            raise ConfigError(f"invalid selfmem environment variable: {exc}") from exc
+
+    @classmethod
+    def _parse_env(cls, env: Mapping[str, str]) -> MemoryConfig:
         config = cls()
         if "SELFMEM_NAMESPACE" in env:
             config = replace(config, namespace=env["SELFMEM_NAMESPACE"])

@@ -45,8 +45,9 @@ class RetrievalAPI(Handle):
         if not 1 <= limit <= 100:
             raise InvalidInputError("limit must be between 1 and 100", field="limit")
         ctx = validation.prepare_context(context, self.config.limits)
+        stated = ctx if context is not None else None
         wanted_type = validation.prepare_task_type(task_type) if task_type else None
-        candidates = self._candidates(description, ctx, pool=max(50, limit * 10))
+        candidates = self._candidates(description, stated, pool=max(50, limit * 10))
         scored: list[ScoredEpisode] = []
         for episode, lexical in candidates:
             if success_only and not (episode.outcome and episode.outcome.is_success):
@@ -55,18 +56,18 @@ class RetrievalAPI(Handle):
                 continue
             signals = {
                 "lexical": lexical,
-                "context": context_match(ctx, wanted_type, episode),
+                "context": context_match(stated, wanted_type, episode),
                 "outcome": outcome_signal(episode),
             }
             scored.append(ScoredEpisode(episode, fuse(signals, self._ranking), signals))
         scored.sort(key=lambda s: s.score, reverse=True)
-        patterns, heuristics = self._rank_patterns(description, ctx, wanted_type, limit)
+        patterns, heuristics = self._rank_patterns(description, stated, wanted_type, limit)
         return RetrievalResult(
             query=description, episodes=scored[:limit], patterns=patterns, heuristics=heuristics
         )
 
     def _rank_patterns(
-        self, description: str, ctx: TaskContext, task_type: TaskType | None, limit: int
+        self, description: str, ctx: TaskContext | None, task_type: TaskType | None, limit: int
     ) -> tuple[list[ScoredPattern], list[ScoredHeuristic]]:
         learner = self._core.learning.learner(self.namespace)
         with self._core.learning.lock:
@@ -74,7 +75,7 @@ class RetrievalAPI(Handle):
         return rank_patterns(served, description, ctx, task_type, limit)
 
     def _candidates(
-        self, description: str, ctx: TaskContext, pool: int
+        self, description: str, ctx: TaskContext | None, pool: int
     ) -> Iterable[tuple[Episode, float]]:
         hits = self._core.store.search_episodes(self.namespace, description, pool)
         best = max((hit.score for hit in hits), default=0.0) or 1.0
@@ -85,11 +86,12 @@ class RetrievalAPI(Handle):
             except NotFoundError:
                 continue
             found[episode.id] = (episode, hit.score / best)
-        same_domain = self._core.store.list_episodes(
-            EpisodeQuery(self.namespace, domain=ctx.domain, completed_only=True, limit=pool)
-        )
-        for episode in same_domain:
-            found.setdefault(episode.id, (episode, 0.0))
+        if ctx is not None:
+            same_domain = self._core.store.list_episodes(
+                EpisodeQuery(self.namespace, domain=ctx.domain, completed_only=True, limit=pool)
+            )
+            for episode in same_domain:
+                found.setdefault(episode.id, (episode, 0.0))
         return found.values()
 
     def recommend_patterns(
@@ -104,7 +106,8 @@ class RetrievalAPI(Handle):
         self._check_open()
         ctx = validation.prepare_context(context, self.config.limits)
         wanted = validation.prepare_task_type(task_type) if task_type else None
-        return self._rank_patterns(description, ctx, wanted, limit)[0]
+        stated = ctx if context is not None else None
+        return self._rank_patterns(description, stated, wanted, limit)[0]
 
     aretrieve_relevant_context = twin(retrieve_relevant_context)
     arecommend_patterns = twin(recommend_patterns)

@@ -75,6 +75,7 @@ class TaskType(StrEnum):
     ANALYSIS = "analysis"
     DOCUMENTATION = "documentation"
     RESEARCH = "research"
+    DEPLOYMENT = "deployment"
     OTHER = "other"
 
 

@@ -173,6 +173,9 @@ class DecisionPoint(_PatternBase):
         )
 
     def describe(self) -> str:
+        if self.best is None or self.worst is None:
+            seen = ", ".join(f"{c} {s.successes}/{s.n}" for c, s in sorted(self.choices.items()))
+            return f"after {self.after_tool}, no choice stands out yet ({seen})"
         best = self.choices.get(self.best or "", ChoiceStats())
         worst = self.choices.get(self.worst or "", ChoiceStats())
         return (

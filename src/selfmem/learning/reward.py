@@ -8,6 +8,7 @@ clamped at 0, every component kept in :class:`~selfmem.RewardScore`.
   ``typical / actual`` clamped to ``[min_efficiency, max_efficiency]``. *Typical* is the
   median of the family's successful episodes (see :class:`~selfmem.learning.learner.Baseline`)
   once ``min_baseline_runs`` exist, else ``expected_steps`` steps and no duration factor.
+  Durations count only when the typical run takes at least ``min_timed_duration_ms``.
 - **complexity_bonus**: harder tasks earn more (simple 1.0, moderate 1.1, complex 1.25).
 - **quality_multiplier**: 1.0 minus ``error_penalty`` per error left unrecovered and
   ``retry_penalty`` per extra identical retry, never below ``min_quality``. An error is
@@ -33,6 +34,7 @@ __all__ = ["RewardWeights", "compute_reward", "recovered_errors"]
 class RewardWeights:
     expected_steps: int = 10
     min_baseline_runs: int = 3
+    min_timed_duration_ms: float = 1_000.0
     min_efficiency: float = 0.5
     max_efficiency: float = 1.2
     error_penalty: float = 0.1
@@ -89,6 +91,12 @@ def _efficiency(
         return factor, f"{steps} steps (default expectation <= {weights.expected_steps})"
     step_factor = _ratio(baseline.median_steps, steps, weights)
     duration = episode.duration_ms or 0.0
+    if baseline.median_duration_ms < weights.min_timed_duration_ms:
+        # sub-second runs: wall-clock differences are noise, judge by steps alone
+        return step_factor, (
+            f"{steps} steps vs typical {baseline.median_steps:g} over {baseline.runs} "
+            "successful runs"
+        )
     duration_factor = _ratio(baseline.median_duration_ms, duration, weights)
     return (step_factor + duration_factor) / 2, (
         f"{steps} steps and {duration / 1000:.1f}s vs typical {baseline.median_steps:g} steps "

@@ -62,13 +62,13 @@ class ScoredHeuristic:
 
 
 def _context_score(
-    pattern: PatternContext, query: TaskContext, task_type: TaskType | None
+    pattern: PatternContext, query: TaskContext | None, task_type: TaskType | None
 ) -> float:
     """Context fit in [0, 1] over the fields the task states; a field the pattern leaves
     open (it held across several contexts) earns half."""
     pairs: list[tuple[float, object, object]] = [
-        (0.4, pattern.domain, query.domain),
-        (0.3, pattern.language, query.language),
+        (0.4, pattern.domain, query.domain if query else None),
+        (0.3, pattern.language, query.language if query else None),
         (0.3, pattern.task_type, task_type),
     ]
     score = applicable = 0.0
@@ -99,7 +99,7 @@ def _words(pattern: AnyPattern) -> set[str]:
 def rank_patterns(
     patterns: Iterable[AnyPattern],
     description: str,
-    context: TaskContext,
+    context: TaskContext | None,
     task_type: TaskType | None,
     limit: int,
 ) -> tuple[list[ScoredPattern], list[ScoredHeuristic]]:

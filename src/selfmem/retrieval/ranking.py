@@ -21,13 +21,20 @@ class RankingWeights:
     outcome: float = 0.15
 
 
-def context_match(query: TaskContext, query_type: TaskType | None, episode: Episode) -> float:
+def context_match(
+    query: TaskContext | None, query_type: TaskType | None, episode: Episode
+) -> float:
     """Similarity of two task contexts in [0, 1].
 
     Domain 0.3, language 0.2, framework 0.1, task type 0.2, tag overlap (Jaccard) 0.2.
-    Fields the query leaves unset are skipped and the rest renormalized.
+    Fields the query leaves unset are skipped and the rest renormalized; with no context
+    and no task type at all the signal is a neutral 0.5.
     """
     other = episode.context
+    if query is None:
+        if query_type is None:
+            return 0.5
+        return float(episode.task_type == query_type)
     parts: list[tuple[float, float]] = [(0.3, float(query.domain == other.domain))]
     if query.language:
         parts.append((0.2, float((other.language or "").lower() == query.language.lower())))

@@ -75,6 +75,8 @@ class RetrievalResult:
                 break
             kept.append(line)
             used += cost
+        while kept and kept[-1].endswith(":"):  # never end on a header without items
+            kept.pop()
         return "\n".join(kept) if len(kept) > 1 else ""
 
 
@@ -88,7 +90,9 @@ def _render_lines(result: RetrievalResult) -> list[str]:
     if learned is not None:
         lines.append(f"Suggested tool sequence: {' -> '.join(learned.tools)}")
     elif best is not None:
-        lines.append(f"Suggested tool sequence: {tool_sequence(best.episode)}")
+        worked_steps = [s for s in best.episode.steps if s.success]
+        clean = best.episode.model_copy(update={"steps": worked_steps})
+        lines.append(f"Suggested tool sequence: {tool_sequence(clean)}")
     if result.heuristics:
         lines.append("Learned rules:")
         lines.extend(f"- {scored.explain()}" for scored in result.heuristics)

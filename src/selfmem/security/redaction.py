@@ -51,7 +51,7 @@ _ASSIGNMENT = re.compile(
     """
 )
 _SECRET_KEY = re.compile(
-    r"(?:.*[_-])?(?:password|passwd|pwd|secret|api[_-]?key|apikey|token|authorization|"
+    r"(?:.*[_-])?(?:password|passwd|pwd|secret|api[_-]?key|apikey|token|auth|authorization|"
     r"credentials?|private[_-]?key|cookie|set[_-]cookie|access[_-]?key|secret[_-]?key|dsn|"
     r"connection[_-]?string)",
     re.IGNORECASE,
@@ -74,19 +74,19 @@ def is_secret_key(key: str) -> bool:
     return _SECRET_KEY.fullmatch(key.strip()) is not None
 
 
+def _redact_item(key: str, item: Any) -> Any:
+    """A secret-named key loses a scalar value; containers under it are searched instead."""
+    if is_secret_key(key) and isinstance(item, str | int | float) and item != "":
+        return REDACTED
+    return redact_value(item)
+
+
 def redact_value(value: Any) -> Any:
     """Redact a JSON-like value: strings are scrubbed, secret-named keys lose their value."""
     if isinstance(value, str):
         return redact_text(value)
     if isinstance(value, dict):
-        return {
-            key: (
-                REDACTED
-                if is_secret_key(str(key)) and item not in (None, "")
-                else redact_value(item)
-            )
-            for key, item in value.items()
-        }
+        return {key: _redact_item(str(key), item) for key, item in value.items()}
     if isinstance(value, list | tuple):
         return [redact_value(item) for item in value]
     return value

@@ -6,6 +6,7 @@ Every function here either returns a record that is safe to store or raises an
 
 from __future__ import annotations
 
+import difflib
 import json
 from typing import Any, TypeVar
 
@@ -31,10 +32,33 @@ _R = TypeVar("_R", bound=pydantic.BaseModel)
 _MAX_NAMESPACE_CHARS = 128
 
 
+def _field_names(model: type[pydantic.BaseModel]) -> set[str]:
+    names = set(model.model_fields)
+    for info in model.model_fields.values():
+        alias = info.validation_alias
+        if isinstance(alias, pydantic.AliasChoices):
+            names.update(choice for choice in alias.choices if isinstance(choice, str))
+        elif isinstance(alias, str):
+            names.add(alias)
+    return names
+
+
+def _reject_unknown_keys(model: type[pydantic.BaseModel], value: dict[Any, Any], what: str) -> None:
+    """Stored JSON may carry unknown fields (forward compatibility); user input may not."""
+    known = _field_names(model)
+    for key in value:
+        if key not in known:
+            close = difflib.get_close_matches(str(key), known, n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            raise InvalidInputError(f"unknown field {key!r} in {what}{hint}", field=f"{what}.{key}")
+
+
 def coerce(model: type[_R], value: Any, what: str) -> _R:
     """Accept a record or a mapping; map pydantic's errors to ``InvalidInputError``."""
     if isinstance(value, model):
         return value
+    if isinstance(value, dict):
+        _reject_unknown_keys(model, value, what)
     try:
         return model.model_validate(value)
     except pydantic.ValidationError as exc:
@@ -116,6 +140,8 @@ def prepare_step(step: Any, limits: Limits, redact: bool) -> ExecutionStep:
     record = coerce(ExecutionStep, step, "step")
     if len(record.tool) > limits.max_tool_name_chars:
         raise LimitExceededError("step.tool", limits.max_tool_name_chars, len(record.tool))
+    if len(record.action) > limits.max_action_chars:
+        raise LimitExceededError("step.action", limits.max_action_chars, len(record.action))
     parameters, size = _json_size(record.parameters, "step.parameters")
     if size > limits.max_parameters_bytes:
         raise LimitExceededError("step.parameters", limits.max_parameters_bytes, size, unit="bytes")

@@ -55,7 +55,10 @@ class EpisodeStore(Protocol):
 
     def finish_episode(self, episode: Episode, pending_steps: Sequence[ExecutionStep]) -> int:
         """In one transaction: write the last steps, the outcome, reward and reflection,
-        and index the episode for search. Returns the episode's new revision."""
+        and index the episode for search. Returns the episode's new revision.
+
+        Raises :class:`~selfmem.errors.EpisodeStateError` if the episode is no longer open
+        (completed or deleted by another handle), and changes nothing then."""
 
     def get_episode(self, namespace: str, episode_id: str) -> Episode | None: ...
 

@@ -18,7 +18,7 @@ from typing import Any
 import libsql
 
 from ..config import is_remote
-from ..errors import SchemaVersionError, StorageError
+from ..errors import EpisodeStateError, SchemaVersionError, StorageError
 from ..learning.records import AnyPattern, Heuristic, pattern_adapter
 from ..models import Episode, ExecutionStep
 from ..retrieval.lexical import fts_query
@@ -182,11 +182,13 @@ class LibSQLStore:
             rows = self._run(
                 "UPDATE episodes SET task_type = ?, domain = ?, language = ?, outcome = ?, "
                 "start_time = ?, end_time = ?, reward = ?, data = ?, revision = revision + 1 "
-                "WHERE id = ? AND namespace = ? RETURNING seq, revision",
+                "WHERE id = ? AND namespace = ? AND end_time IS NULL RETURNING seq, revision",
                 (*self._header_row(episode), episode.id, episode.namespace),
             )
             if not rows:
-                raise StorageError(f"episode {episode.id!r} vanished before completion")
+                raise EpisodeStateError(
+                    f"episode {episode.id!r} was deleted or completed by another handle"
+                )
             seq = rows[0][0]
             self._run("DELETE FROM episodes_fts WHERE rowid = ?", (seq,))
             self._run(

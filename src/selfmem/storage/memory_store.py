@@ -11,6 +11,7 @@ import threading
 from collections import Counter
 from collections.abc import Sequence
 
+from ..errors import EpisodeStateError
 from ..learning.records import AnyPattern, Heuristic
 from ..models import Episode, ExecutionStep
 from ..retrieval.lexical import query_terms, tokenize
@@ -61,6 +62,11 @@ class InMemoryStore:
     def finish_episode(self, episode: Episode, pending_steps: Sequence[ExecutionStep]) -> int:
         with self._lock:
             key = (episode.namespace, episode.id)
+            current = self._episodes.get(key)
+            if current is None or current.is_complete:
+                raise EpisodeStateError(
+                    f"episode {episode.id!r} was deleted or completed by another handle"
+                )
             self._episodes[key] = episode.model_copy(deep=True)
             self._revisions[key] = self._revisions.get(key, 0) + 1
             text = f"{episode.task_description}\n{episode.step_text()}"
