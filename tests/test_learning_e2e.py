@@ -180,3 +180,41 @@ async def test_async_learning_api(tmp_path: Path) -> None:
         assert await memory.alist_heuristics()
         assert await memory.arecommend_patterns("deploy", OPS)
         assert await memory.arelearn() == 6
+
+
+def test_deleting_episodes_unlearns_them(tmp_path: Path) -> None:
+    with SelfLearningMemory.open(tmp_path) as memory:
+        train(memory)
+        haunted = []
+        for i in range(4):  # a rare error whose text must not outlive its episodes
+            eid = memory.start_episode(f"Deploy ghost {i}", OPS)
+            memory.log_step(eid, tool="build_image", error="zanzibarquux registry exploded")
+            memory.log_step(eid, tool="build_image", observation="ok")
+            memory.complete_episode(eid, TaskOutcome.success())
+            haunted.append(eid)
+        memory.flush()
+        classes = [r.error_class for r in memory.list_patterns("error_recovery")]
+        assert "zanzibarquux registry exploded" in classes
+        for eid in [*haunted, memory.list_episodes(limit=1000)[-1].id]:
+            memory.delete_episode(eid)
+
+        def summary() -> set[tuple[str, str, int, int]]:
+            return {
+                (p.kind.value, p.key, p.support, p.successes)
+                for p in memory.list_patterns(include_unserved=True, limit=10_000)
+            }
+
+        after_delete = summary()
+        assert all("zanzibarquux" not in key for _, key, _, _ in after_delete)
+        assert all("zanzibarquux" not in h.explain() for h in memory.list_heuristics())
+        assert all(
+            eid not in p.episode_ids
+            for p in memory.list_patterns(include_unserved=True, limit=10_000)
+            for eid in haunted
+        )
+        memory.relearn()
+        assert summary() == after_delete  # forgetting is the exact inverse of learning
+    files = b"".join(
+        p.read_bytes() for p in tmp_path.rglob("*") if p.is_file() and "cache" not in p.parts
+    )
+    assert b"zanzibarquux" not in files

@@ -118,7 +118,23 @@ class LearningEngine:
         history.reverse()  # oldest first
         return history
 
-    def _persist(self, learner: PatternLearner, changed: Sequence[AnyPattern]) -> None:
+    def forget(self, episode: Episode) -> None:
+        """Remove what a deleted episode taught from every pattern and heuristic."""
+        self.drain()  # it may still be queued for learning
+        with self.lock:
+            learner = self.learner(episode.namespace)
+            key = ex.family_key(episode)
+            if not learner.knows_family(key):
+                learner.seed_family(key, self._family_history(episode))
+            changed, removed = learner.forget(episode)
+            self._persist(learner, changed, removed)
+
+    def _persist(
+        self,
+        learner: PatternLearner,
+        changed: Sequence[AnyPattern],
+        removed_patterns: Sequence[str] = (),
+    ) -> None:
         unique = {p.id: p for p in changed}
         served: list[Heuristic] = []
         removed: list[str] = []
@@ -127,7 +143,10 @@ class LearningEngine:
                 served.append(derive_heuristic(pattern))
             else:
                 removed.append(stable_id(pattern.namespace, "heuristic", pattern.id))
-        self._store.save_learning(learner.namespace, list(unique.values()), served, removed)
+        removed.extend(stable_id(learner.namespace, "heuristic", pid) for pid in removed_patterns)
+        self._store.save_learning(
+            learner.namespace, list(unique.values()), served, removed, removed_patterns
+        )
 
     def feedback(self, namespace: str, pattern_ids: Sequence[str], success: bool) -> None:
         with self.lock:

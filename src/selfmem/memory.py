@@ -247,19 +247,26 @@ class SelfLearningMemory(RetrievalAPI, LearningAPI):
         return self._core.store.list_episodes(query)
 
     def delete_episode(self, episode_id: str) -> None:
-        """Delete an episode everywhere: store, search index, cache and step buffer."""
+        """Delete an episode everywhere: store, search index, cache, step buffer, and what
+        it taught (its contribution to patterns and heuristics; patterns that rested on it
+        alone are removed). Deleted text does not linger in the database files."""
         self._check_open()
         self._check_id(episode_id)
-        state = self._core.buffer.get(episode_id)
+        core = self._core
+        state = core.buffer.get(episode_id)
         owned = state is not None and state.header.namespace == self.namespace
-        self._core.cache.delete(_EPISODE, self._cache_key(episode_id))
-        with self._core.write_lock:
+        stored = core.store.get_episode(self.namespace, episode_id)
+        core.cache.delete(_EPISODE, self._cache_key(episode_id))
+        with core.write_lock:
             if owned:
-                self._core.buffer.forget(episode_id)
-            deleted = self._core.store.delete_episode(self.namespace, episode_id)
-        self._core.cache.delete(_EPISODE, self._cache_key(episode_id))
+                core.buffer.forget(episode_id)
+            deleted = core.store.delete_episode(self.namespace, episode_id)
+        core.cache.delete(_EPISODE, self._cache_key(episode_id))
         if not deleted and not owned:
             raise NotFoundError("episode", episode_id, self.namespace)
+        if stored is not None and stored.is_complete:
+            core.learning.forget(stored)
+        core.store.scrub()
 
     def stats(self) -> MemoryStats:
         """Episode counts of this namespace."""

@@ -66,6 +66,8 @@ class FamilyRun:
     success: bool
     steps: int
     duration_ms: float
+    reward: float = 0.0
+    latency_ms: float = 0.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,6 +87,8 @@ def _run_of(episode: Episode) -> FamilyRun:
         ex.succeeded(episode),
         len(episode.steps),
         episode.duration_ms or 0.0,
+        episode.reward.total if episode.reward else 0.0,
+        sum(step.latency_ms for step in episode.steps),
     )
 
 
@@ -206,28 +210,41 @@ class PatternLearner:
         if len(consensus) < 2:
             return None
         pattern = self._touch(ToolSequence, key, episode)
+        self._recount_sequence(pattern, consensus, runs)
+        return pattern
+
+    @staticmethod
+    def _recount_sequence(
+        pattern: ToolSequence, consensus: tuple[str, ...], runs: Iterable[FamilyRun]
+    ) -> None:
         matching = [run for run in runs if ex.is_subsequence(consensus, run.path)]
         pattern.tools = list(consensus)
         pattern.support = len(matching)
         pattern.successes = sum(run.success for run in matching)
-        if ex.is_subsequence(consensus, ex.tool_path(episode)):
-            pattern.reward_sum += episode.reward.total if episode.reward else 0.0
-            pattern.latency_ms_sum += sum(step.latency_ms for step in episode.steps)
-        return pattern
+        pattern.reward_sum = sum(run.reward for run in matching)
+        pattern.latency_ms_sum = sum(run.latency_ms for run in matching)
 
     def _consensus(self, paths: Sequence[tuple[str, ...]]) -> tuple[str, ...]:
-        """Tools present in most successful paths, ordered by their mean relative position."""
+        """Tools present in most successful paths, ordered by their mean relative position.
+
+        A tool used twice in a path (e.g. tests run before and after a fix) counts as two
+        slots, so the sequence can hold it twice.
+        """
         if len(paths) < self.config.min_support:
             return ()
-        presence: dict[str, int] = {}
-        position: dict[str, float] = {}
+        presence: dict[tuple[str, int], int] = {}
+        position: dict[tuple[str, int], float] = {}
         for path in paths:
-            for index, tool in enumerate(dict.fromkeys(path)):
-                presence[tool] = presence.get(tool, 0) + 1
-                position[tool] = position.get(tool, 0.0) + index / max(1, len(path) - 1)
+            seen: dict[str, int] = {}
+            for index, tool in enumerate(path):
+                slot = (tool, seen.get(tool, 0))
+                seen[tool] = slot[1] + 1
+                presence[slot] = presence.get(slot, 0) + 1
+                position[slot] = position.get(slot, 0.0) + index / max(1, len(path) - 1)
         needed = self.config.sequence_min_frequency * len(paths)
-        frequent = [tool for tool, count in presence.items() if count >= needed]
-        return tuple(sorted(frequent, key=lambda tool: position[tool] / presence[tool]))
+        frequent = [slot for slot, count in presence.items() if count >= needed]
+        frequent.sort(key=lambda slot: (position[slot] / presence[slot], slot[1]))
+        return tuple(tool for tool, _ in frequent)
 
     def _observe_decisions(self, episode: Episode) -> list[DecisionPoint]:
         success = ex.succeeded(episode)
@@ -275,19 +292,20 @@ class PatternLearner:
                     stats.successes += int(success)
             else:
                 pattern.unrecovered += 1
-            eligible = [
-                (tool, stats)
-                for tool, stats in pattern.recoveries.items()
-                if stats.n >= self.config.min_support
-                and stats.confidence >= self.config.recovery_min_confidence
-            ]
-            pattern.best_recovery = (
-                max(eligible, key=lambda item: (item[1].n, item[1].confidence))[0]
-                if eligible
-                else None
-            )
+            self._pick_recovery(pattern)
             changed.append(pattern)
         return changed
+
+    def _pick_recovery(self, pattern: ErrorRecovery) -> None:
+        eligible = [
+            (tool, stats)
+            for tool, stats in pattern.recoveries.items()
+            if stats.n >= self.config.min_support
+            and stats.confidence >= self.config.recovery_min_confidence
+        ]
+        pattern.best_recovery = (
+            max(eligible, key=lambda item: (item[1].n, item[1].confidence))[0] if eligible else None
+        )
 
     def _observe_context(self, episode: Episode) -> list[ContextPattern]:
         success = ex.succeeded(episode)
@@ -305,6 +323,21 @@ class PatternLearner:
                 self._count(pattern, episode, success)
                 changed.append(pattern)
         return changed
+
+    # -- forgetting (the episode was deleted) ------------------------------------------------
+
+    def forget(self, episode: Episode) -> tuple[list[AnyPattern], list[str]]:
+        """Undo what one deleted episode taught. Returns (changed patterns, removed ids).
+
+        Counts, provenance and sums lose the episode; a pattern left with no support is
+        removed entirely, so nothing derived only from the episode survives it.
+        """
+        forgetting = _Forgetting(self, episode)
+        forgetting.family()
+        forgetting.decisions()
+        forgetting.errors()
+        forgetting.context()
+        return list(forgetting.changed.values()), forgetting.removed
 
     # -- serving ----------------------------------------------------------------------------
 
@@ -382,3 +415,97 @@ class PatternLearner:
                 pattern.retired = True
             changed.append(pattern)
         return changed
+
+
+class _Forgetting:
+    """One :meth:`PatternLearner.forget` call: the inverse of ``observe`` for each kind."""
+
+    def __init__(self, learner: PatternLearner, episode: Episode) -> None:
+        self.learner = learner
+        self.episode = episode
+        self.success = ex.succeeded(episode)
+        self.changed: dict[str, AnyPattern] = {}
+        self.removed: list[str] = []
+
+    def _get(self, kind: PatternKind, key: str) -> AnyPattern | None:
+        return self.learner._patterns.get(stable_id(self.learner.namespace, kind.value, key))
+
+    def _uncount(self, pattern: AnyPattern) -> None:
+        pattern.support -= 1
+        pattern.successes -= int(self.success)
+        pattern.reward_sum -= self.episode.reward.total if self.episode.reward else 0.0
+        pattern.latency_ms_sum -= sum(step.latency_ms for step in self.episode.steps)
+
+    def _settle(self, pattern: AnyPattern) -> None:
+        pattern.episode_ids = [eid for eid in pattern.episode_ids if eid != self.episode.id]
+        if pattern.support <= 0:
+            del self.learner._patterns[pattern.id]
+            self.changed.pop(pattern.id, None)
+            self.removed.append(pattern.id)
+        else:
+            self.changed[pattern.id] = pattern
+
+    def family(self) -> None:
+        key = ex.family_key(self.episode)
+        runs = self.learner._families.get(key)
+        if runs is not None:
+            runs = deque((r for r in runs if r.episode_id != self.episode.id), maxlen=runs.maxlen)
+            self.learner._families[key] = runs
+        pattern = self._get(PatternKind.TOOL_SEQUENCE, key)
+        if not isinstance(pattern, ToolSequence):
+            return
+        consensus = self.learner._consensus([r.path for r in runs or () if r.success])
+        if len(consensus) < 2:
+            pattern.support = 0
+        else:
+            self.learner._recount_sequence(pattern, consensus, runs or ())
+        self._settle(pattern)
+
+    def decisions(self) -> None:
+        by_tool: dict[str, set[str]] = {}
+        for before, after in ex.decision_transitions(self.episode):
+            by_tool.setdefault(before, set()).add(after)
+        for before, choices in by_tool.items():
+            pattern = self._get(PatternKind.DECISION_POINT, before)
+            if not isinstance(pattern, DecisionPoint):
+                continue
+            self._uncount(pattern)
+            for choice in choices:
+                _decrement(pattern.choices, choice, self.success)
+            self.learner._rank_choices(pattern)
+            self._settle(pattern)
+
+    def errors(self) -> None:
+        for event in ex.error_events(self.episode):
+            pattern = self._get(PatternKind.ERROR_RECOVERY, f"{event.tool}|{event.error_class}")
+            if not isinstance(pattern, ErrorRecovery):
+                continue
+            self._uncount(pattern)
+            if event.recovered:
+                for tool in event.recovery_tools:
+                    _decrement(pattern.recoveries, tool, self.success)
+            else:
+                pattern.unrecovered = max(0, pattern.unrecovered - 1)
+            self.learner._pick_recovery(pattern)
+            self._settle(pattern)
+
+    def context(self) -> None:
+        tools = set(ex.tool_path(self.episode))
+        for tool in tools:
+            _decrement(self.learner._tool_totals, tool, self.success)
+        for feature in ex.context_features(self.episode):
+            for tool in tools:
+                pattern = self._get(PatternKind.CONTEXT_PATTERN, f"{feature}|{tool}")
+                if isinstance(pattern, ContextPattern):
+                    self._uncount(pattern)
+                    self._settle(pattern)
+
+
+def _decrement(table: dict[str, ChoiceStats], key: str, success: bool) -> None:
+    stats = table.get(key)
+    if stats is None:
+        return
+    stats.n -= 1
+    stats.successes -= int(success)
+    if stats.n <= 0:
+        del table[key]

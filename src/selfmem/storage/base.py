@@ -69,6 +69,9 @@ class EpisodeStore(Protocol):
     def delete_episode(self, namespace: str, episode_id: str) -> bool:
         """Remove the episode, its steps and its search entries; False if it did not exist."""
 
+    def scrub(self) -> None:
+        """Make deleted data unrecoverable from the store's files (called after deletes)."""
+
     def search_episodes(self, namespace: str, text: str, limit: int) -> list[LexicalHit]:
         """Full-text search over completed episodes' task and step text, best first."""
 
@@ -81,8 +84,9 @@ class EpisodeStore(Protocol):
         patterns: Sequence[AnyPattern],
         heuristics: Sequence[Heuristic],
         removed_heuristic_ids: Sequence[str] = (),
+        removed_pattern_ids: Sequence[str] = (),
     ) -> None:
-        """Upsert patterns and heuristics (and drop retired heuristics) in one transaction."""
+        """Upsert patterns and heuristics, and delete the removed ones, in one transaction."""
 
     def load_patterns(self, namespace: str) -> list[AnyPattern]: ...
 

@@ -211,12 +211,14 @@ class LibSQLStore:
                 (episode_id,),
             )
             self._run("DELETE FROM episodes WHERE seq = ?", (rows[0][0],))
-        if self._scrub:
-            self.scrub()
         return True
 
     def scrub(self) -> None:
-        """Merge the full-text index (dropping deleted terms) and checkpoint the WAL."""
+        """Merge the full-text index (dropping deleted terms) and checkpoint the WAL, so
+        deleted text is gone from the files (freed pages are zeroed by ``secure_delete``).
+        Does nothing when ``scrub_on_delete`` is off."""
+        if not self._scrub:
+            return
         with self._lock:
             self._check_open()
             self._run("INSERT INTO episodes_fts (episodes_fts) VALUES ('optimize')")
@@ -330,8 +332,9 @@ class LibSQLStore:
         patterns: Sequence[AnyPattern],
         heuristics: Sequence[Heuristic],
         removed_heuristic_ids: Sequence[str] = (),
+        removed_pattern_ids: Sequence[str] = (),
     ) -> None:
-        if not (patterns or heuristics or removed_heuristic_ids):
+        if not (patterns or heuristics or removed_heuristic_ids or removed_pattern_ids):
             return
         with self._transaction():
             self._run_many(
@@ -356,6 +359,10 @@ class LibSQLStore:
             self._run_many(
                 "DELETE FROM heuristics WHERE id = ? AND namespace = ?",
                 [(hid, namespace) for hid in removed_heuristic_ids],
+            )
+            self._run_many(
+                "DELETE FROM patterns WHERE id = ? AND namespace = ?",
+                [(pid, namespace) for pid in removed_pattern_ids],
             )
 
     def load_patterns(self, namespace: str) -> list[AnyPattern]:

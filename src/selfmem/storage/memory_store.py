@@ -101,6 +101,9 @@ class InMemoryStore:
             self._revisions.pop(key, None)
             return self._episodes.pop(key, None) is not None
 
+    def scrub(self) -> None:
+        """Nothing lingers in memory once a dict entry is gone."""
+
     def search_episodes(self, namespace: str, text: str, limit: int) -> list[LexicalHit]:
         terms = query_terms(text)
         with self._lock:
@@ -133,6 +136,7 @@ class InMemoryStore:
         patterns: Sequence[AnyPattern],
         heuristics: Sequence[Heuristic],
         removed_heuristic_ids: Sequence[str] = (),
+        removed_pattern_ids: Sequence[str] = (),
     ) -> None:
         with self._lock:
             stored = self._patterns.setdefault(namespace, {})
@@ -143,6 +147,8 @@ class InMemoryStore:
                 rules[heuristic.id] = heuristic.model_copy(deep=True)
             for heuristic_id in removed_heuristic_ids:
                 rules.pop(heuristic_id, None)
+            for pattern_id in removed_pattern_ids:
+                stored.pop(pattern_id, None)
 
     def load_patterns(self, namespace: str) -> list[AnyPattern]:
         with self._lock:
