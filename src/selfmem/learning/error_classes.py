@@ -6,9 +6,11 @@ import re
 
 __all__ = ["normalize_error"]
 
-_QUOTED = re.compile(r"(['\"`]).*?\1")
+_QUOTED = re.compile(r"(?<!\w)(['\"`]).*?\1(?!\w)")
 _PATH = re.compile(r"(?:[A-Za-z]:)?(?:[\w.-]*/)+[\w.-]+")
-_HEX = re.compile(r"\b0x[0-9a-fA-F]+\b|\b[0-9a-f]{8,}\b")
+_HEX = re.compile(
+    r"\b[0-9a-fA-F]{8}(?:-[0-9a-fA-F]{4}){3}-[0-9a-fA-F]{12}\b|\b0x[0-9a-fA-F]+\b|\b[0-9a-f]{8,}\b"
+)
 _NUMBER = re.compile(r"\b\d+(?:\.\d+)?(?:ms|s|kb|mb|gb|%)?\b", re.IGNORECASE)
 _SPACE = re.compile(r"\s+")
 _MAX_WORDS = 8

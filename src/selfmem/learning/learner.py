@@ -304,7 +304,7 @@ class PatternLearner:
             and stats.confidence >= self.config.recovery_min_confidence
         ]
         pattern.best_recovery = (
-            max(eligible, key=lambda item: (item[1].n, item[1].confidence))[0] if eligible else None
+            max(eligible, key=lambda item: (item[1].confidence, item[1].n))[0] if eligible else None
         )
 
     def _observe_context(self, episode: Episode) -> list[ContextPattern]:

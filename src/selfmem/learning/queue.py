@@ -16,7 +16,6 @@ import queue
 import threading
 from collections.abc import Callable
 
-from ..errors import SelfMemError
 from ..models import Episode
 
 __all__ = ["LearningQueue"]
@@ -62,7 +61,7 @@ class LearningQueue:
             try:
                 self._work(episode)
                 return
-            except (SelfMemError, ValueError, KeyError) as exc:
+            except Exception as exc:  # a failing job must never stop the worker or lose the id
                 logger.warning("learning from episode %s failed (attempt %d): %s",
                                episode.id, attempt, exc, exc_info=attempt == 2)  # fmt: skip
         with self._failed_lock:

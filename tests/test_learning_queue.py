@@ -1,0 +1,229 @@
+"""LearningQueue: a real worker thread, real blocking, no mocks."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+
+import pytest
+
+from selfmem import Episode, TaskOutcome
+from selfmem.errors import StorageError
+from selfmem.learning.queue import LearningQueue
+
+WAIT_S = 5.0  # generous upper bound for a thread to react; tests never sleep this long
+
+
+def make(n: int) -> list[Episode]:
+    return [Episode(task_description=f"task {i}", outcome=TaskOutcome.success()) for i in range(n)]
+
+
+class Recorder:
+    """Work that records which episodes ran, in which thread, and can block or fail."""
+
+    def __init__(self) -> None:
+        self.done: list[str] = []
+        self.threads: dict[str, str] = {}
+        self.calls: dict[str, int] = {}
+        self.fail: dict[str, type[Exception]] = {}
+        self.block: set[str] = set()
+        self.workers: set[threading.Thread] = set()
+        self.started = threading.Event()
+        self.release = threading.Event()
+        self._lock = threading.Lock()
+
+    def __call__(self, episode: Episode) -> None:
+        with self._lock:
+            self.calls[episode.id] = self.calls.get(episode.id, 0) + 1
+        if episode.id in self.block:
+            self.started.set()
+            assert self.release.wait(WAIT_S), "the test never released the worker"
+        if episode.id in self.fail:
+            raise self.fail[episode.id](f"cannot learn from {episode.id}")
+        with self._lock:
+            self.done.append(episode.id)
+            self.threads[episode.id] = threading.current_thread().name
+            self.workers.add(threading.current_thread())
+
+
+def drain_then_set(q: LearningQueue, done: threading.Event) -> None:
+    q.drain()
+    done.set()
+
+
+@pytest.fixture
+def recorder() -> Recorder:
+    return Recorder()
+
+
+@pytest.fixture
+def learning_queue(recorder: Recorder) -> Iterator[LearningQueue]:
+    q = LearningQueue(recorder)
+    yield q
+    recorder.release.set()
+    q.close()
+
+
+def test_jobs_run_in_the_worker_and_drain_waits_for_them(
+    recorder: Recorder, learning_queue: LearningQueue
+) -> None:
+    episodes = make(20)
+    for ep in episodes:
+        learning_queue.submit(ep)
+    learning_queue.drain()
+    assert recorder.done == [ep.id for ep in episodes]
+    assert set(recorder.threads.values()) == {"selfmem-learner"}
+    assert learning_queue.pending() == 0
+    assert learning_queue.failed == []
+
+
+def test_drain_really_waits_for_a_slow_job(
+    recorder: Recorder, learning_queue: LearningQueue
+) -> None:
+    (ep,) = make(1)
+    recorder.block.add(ep.id)
+    learning_queue.submit(ep)
+    assert recorder.started.wait(WAIT_S)
+    assert learning_queue.pending() == 1
+    drained = threading.Event()
+    waiter = threading.Thread(target=drain_then_set, args=(learning_queue, drained))
+    waiter.start()
+    assert not drained.wait(0.2)  # still blocked on the slow job
+    recorder.release.set()
+    assert drained.wait(WAIT_S)
+    waiter.join()
+    assert recorder.done == [ep.id]
+
+
+@pytest.mark.parametrize("error", [ValueError, KeyError, StorageError])
+def test_a_job_failing_twice_is_recorded_and_later_jobs_still_run(
+    recorder: Recorder, learning_queue: LearningQueue, error: type[Exception]
+) -> None:
+    bad, *good = make(4)
+    recorder.fail[bad.id] = error
+    for ep in [bad, *good]:
+        learning_queue.submit(ep)
+    learning_queue.drain()
+    assert learning_queue.failed == [bad.id]
+    assert recorder.calls[bad.id] == 2  # retried once
+    assert recorder.done == [ep.id for ep in good]
+
+
+def test_a_job_failing_once_succeeds_on_retry(recorder: Recorder) -> None:
+    (ep,) = make(1)
+    attempts: list[int] = []
+
+    def flaky(episode: Episode) -> None:
+        attempts.append(1)
+        if len(attempts) == 1:
+            raise ValueError("transient")
+        recorder(episode)
+
+    q = LearningQueue(flaky)
+    try:
+        q.submit(ep)
+        q.drain()
+    finally:
+        q.close()
+    assert len(attempts) == 2
+    assert recorder.done == [ep.id]
+    assert q.failed == []
+
+
+def test_an_unexpected_exception_does_not_stop_the_worker(recorder: Recorder) -> None:
+    bad, good = make(2)
+    recorder.fail[bad.id] = RuntimeError
+    q = LearningQueue(recorder)
+    try:
+        q.submit(bad)
+        q.submit(good)
+        finished = threading.Event()
+        waiter = threading.Thread(target=drain_then_set, args=(q, finished), daemon=True)
+        waiter.start()
+        assert finished.wait(2.0), "the worker stopped: drain() never returns"
+        assert recorder.done == [good.id]
+        assert q.failed == [bad.id]
+    finally:
+        q.close()
+
+
+def test_full_queue_runs_the_job_in_the_caller_and_loses_nothing(recorder: Recorder) -> None:
+    first, queued, overflow = make(3)
+    recorder.block.add(first.id)
+    q = LearningQueue(recorder, maxsize=1, put_timeout_s=0.05)
+    try:
+        q.submit(first)
+        assert recorder.started.wait(WAIT_S)  # the worker is busy with the first job
+        q.submit(queued)  # fills the one slot
+        q.submit(overflow)  # no room: runs here, in the caller
+        assert recorder.done == [overflow.id]
+        assert recorder.threads[overflow.id] == threading.current_thread().name
+        recorder.release.set()
+        q.drain()
+    finally:
+        recorder.release.set()
+        q.close()
+    assert sorted(recorder.done) == sorted(ep.id for ep in (first, queued, overflow))
+    assert recorder.threads[first.id] == recorder.threads[queued.id] == "selfmem-learner"
+    assert q.failed == []
+
+
+def test_caller_runs_job_failures_are_recorded_too(recorder: Recorder) -> None:
+    first, queued, overflow = make(3)
+    recorder.block.add(first.id)
+    recorder.fail[overflow.id] = ValueError
+    q = LearningQueue(recorder, maxsize=1, put_timeout_s=0.05)
+    try:
+        q.submit(first)
+        assert recorder.started.wait(WAIT_S)
+        q.submit(queued)
+        q.submit(overflow)
+        assert q.failed == [overflow.id]
+        recorder.release.set()
+        q.drain()
+    finally:
+        recorder.release.set()
+        q.close()
+    assert recorder.calls[overflow.id] == 2
+    assert recorder.done == [first.id, queued.id]
+
+
+def test_close_finishes_queued_work_then_stops_the_worker(recorder: Recorder) -> None:
+    first, *rest = make(6)
+    recorder.block.add(first.id)
+    q = LearningQueue(recorder)
+    q.submit(first)
+    assert recorder.started.wait(WAIT_S)
+    for ep in rest:
+        q.submit(ep)
+    assert q.pending() == 6
+    threading.Timer(0.1, recorder.release.set).start()
+    q.close()
+    assert recorder.done == [first.id, *(ep.id for ep in rest)]
+    assert q.pending() == 0
+    assert recorder.workers and not any(worker.is_alive() for worker in recorder.workers)
+
+
+def test_inline_queue_runs_each_job_at_once_with_the_same_retry_handling(
+    recorder: Recorder,
+) -> None:
+    good, bad = make(2)
+    recorder.fail[bad.id] = ValueError
+    q = LearningQueue(recorder, inline=True)
+    q.submit(good)
+    assert recorder.done == [good.id]
+    assert recorder.threads[good.id] == threading.current_thread().name
+    q.submit(bad)
+    assert recorder.calls[bad.id] == 2
+    assert q.failed == [bad.id]
+    q.drain()
+    q.close()
+
+
+def test_submit_after_close_still_learns(recorder: Recorder) -> None:
+    q = LearningQueue(recorder)
+    q.close()
+    (ep,) = make(1)
+    q.submit(ep)
+    q.drain()
+    assert recorder.done == [ep.id]
