@@ -58,15 +58,16 @@ class Handle:
         except StorageError:
             logger.warning("cache read failed; using the store", exc_info=True)
             return None
-        if raw is None:
+        payload = self._core.unseal(raw) if raw is not None else None
+        if payload is None:
             return None
-        _, _, payload = raw.partition(b"\n")
-        return Episode.model_validate_json(payload)
+        _, _, body = payload.partition(b"\n")
+        return Episode.model_validate_json(body)
 
     def _cache_put(self, episode: Episode, revision: int) -> None:
         payload = f"{revision}\n".encode() + episode.model_dump_json().encode()
         try:
-            self._core.cache.put(_EPISODE, self._cache_key(episode.id), payload)
+            self._core.cache.put(_EPISODE, self._cache_key(episode.id), self._core.seal(payload))
         except StorageError:
             logger.warning("cache write failed; the store has the episode", exc_info=True)
 

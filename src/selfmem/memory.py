@@ -267,6 +267,7 @@ class SelfLearningMemory(RetrievalAPI, LearningAPI):
         if stored is not None and stored.is_complete:
             core.learning.forget(stored)
         core.store.scrub()
+        core.rotate_cache_key()
 
     def stats(self) -> MemoryStats:
         """Episode counts of this namespace."""
@@ -301,7 +302,8 @@ class SelfLearningMemory(RetrievalAPI, LearningAPI):
         fixed = 0
         for key, episode_id in zip(keys, ids, strict=True):
             raw = cache.get(_EPISODE, key)
-            cached_revision = int(raw.partition(b"\n")[0]) if raw else -1
+            payload = self._core.unseal(raw) if raw else None
+            cached_revision = int(payload.partition(b"\n")[0]) if payload else -1
             if current.get(episode_id) == cached_revision:
                 continue
             cache.delete(_EPISODE, key)

@@ -21,11 +21,14 @@ from .models import (
     ExecutionStep,
 )
 from .step_buffer import StepBuffer
+from .storage import sealing
 from .storage.base import EpisodeStore, HotCache
 
 logger = logging.getLogger(__name__)
 
 __all__ = ["MAX_PAGE", "MemoryCore", "MemoryStats", "twin"]
+
+_CACHE_KEY = "cache_sealing_key"
 
 _P = ParamSpec("_P")
 _T = TypeVar("_T")
@@ -73,6 +76,7 @@ class MemoryCore:
         )
         self.write_lock = threading.Lock()
         self.closed = False
+        self.cache_key = self._load_cache_key()
         self._stop = threading.Event()
         self._flusher: threading.Thread | None = None
         if config.flush_interval_s:
@@ -84,6 +88,36 @@ class MemoryCore:
             )
             self._flusher.start()
         _LIVE_CORES.add(self)
+
+    def _load_cache_key(self) -> bytes:
+        key = self.store.get_meta(_CACHE_KEY)
+        if key is None or len(key) != sealing.KEY_BYTES:
+            key = sealing.new_key()
+            self.store.set_meta(_CACHE_KEY, key)
+        return key
+
+    def refresh_cache_key(self) -> bool:
+        """Re-read the sealing key (another process may have rotated it); True if changed."""
+        key = self.store.get_meta(_CACHE_KEY)
+        if key is None or key == self.cache_key:
+            return False
+        self.cache_key = key
+        return True
+
+    def rotate_cache_key(self) -> None:
+        """Replace the sealing key and empty the cache: stale cache bytes become noise."""
+        self.cache_key = sealing.new_key()
+        self.store.set_meta(_CACHE_KEY, self.cache_key)
+        self.cache.clear()
+
+    def seal(self, payload: bytes) -> bytes:
+        return sealing.seal(self.cache_key, payload)
+
+    def unseal(self, sealed: bytes) -> bytes | None:
+        payload = sealing.open_sealed(self.cache_key, sealed)
+        if payload is None and self.refresh_cache_key():
+            payload = sealing.open_sealed(self.cache_key, sealed)
+        return payload
 
     def flush(self) -> int:
         """Write every pending step; on failure put them back and raise."""

@@ -95,6 +95,11 @@ class EpisodeStore(Protocol):
     def clear_learning(self, namespace: str) -> None:
         """Delete every pattern and heuristic of the namespace (before a relearn)."""
 
+    def get_meta(self, name: str) -> bytes | None:
+        """A small store-wide value (e.g. the cache sealing key)."""
+
+    def set_meta(self, name: str, value: bytes) -> None: ...
+
     def close(self) -> None: ...
 
 

@@ -382,6 +382,21 @@ class LibSQLStore:
             self._run("DELETE FROM patterns WHERE namespace = ?", (namespace,))
             self._run("DELETE FROM heuristics WHERE namespace = ?", (namespace,))
 
+    def get_meta(self, name: str) -> bytes | None:
+        with self._lock:
+            self._check_open()
+            rows = self._run("SELECT value FROM selfmem_meta WHERE name = ?", (name,))
+        return bytes(rows[0][0]) if rows else None
+
+    def set_meta(self, name: str, value: bytes) -> None:
+        with self._lock:
+            self._check_open()
+            self._run(
+                "INSERT INTO selfmem_meta (name, value) VALUES (?, ?) "
+                "ON CONFLICT (name) DO UPDATE SET value = excluded.value",
+                (name, bytes(value)),
+            )
+
     def close(self) -> None:
         with self._lock:
             if self._closed:

@@ -45,6 +45,7 @@ class InMemoryStore:
         self._index: dict[tuple[str, str], Counter[str]] = {}
         self._patterns: dict[str, dict[str, AnyPattern]] = {}
         self._heuristics: dict[str, dict[str, Heuristic]] = {}
+        self._meta: dict[str, bytes] = {}
         self._lock = threading.Lock()
 
     def create_episode(self, episode: Episode) -> None:
@@ -162,6 +163,14 @@ class InMemoryStore:
         with self._lock:
             self._patterns.pop(namespace, None)
             self._heuristics.pop(namespace, None)
+
+    def get_meta(self, name: str) -> bytes | None:
+        with self._lock:
+            return self._meta.get(name)
+
+    def set_meta(self, name: str, value: bytes) -> None:
+        with self._lock:
+            self._meta[name] = bytes(value)
 
     def close(self) -> None:
         """Nothing to release."""

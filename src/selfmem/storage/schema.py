@@ -71,6 +71,8 @@ _V1 = (
     "CREATE INDEX idx_embeddings_ns ON embeddings(namespace, owner_kind)",
 )
 
+_V2 = ("CREATE TABLE selfmem_meta (name TEXT PRIMARY KEY, value BLOB NOT NULL)",)
+
 #: Each entry is the list of statements of one migration; index 0 is version 1.
-MIGRATIONS: tuple[tuple[str, ...], ...] = (_V1,)
+MIGRATIONS: tuple[tuple[str, ...], ...] = (_V1, _V2)
 SCHEMA_VERSION = len(MIGRATIONS)
