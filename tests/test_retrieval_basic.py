@@ -34,11 +34,11 @@ def test_most_relevant_success_ranks_first_with_signals(
     result = memory.retrieve_relevant_context("database migration for the orders table", PY)
     top = result.episodes[0]
     assert top.episode.id == seeded["migration"]
-    assert set(top.signals) == {"lexical", "context", "outcome"}
+    assert set(top.signals) == {"lexical", "context", "outcome", "recency"}
     assert top.signals["lexical"] == 1.0 and top.signals["context"] == 1.0
     assert "lexical 1.00" in top.explain()
     scores = [s.score for s in result.episodes]
-    assert scores == sorted(scores, reverse=True)
+    assert scores[0] == max(scores)  # later picks are diversified (MMR), not strictly sorted
     assert seeded["unrelated"] not in [s.episode.id for s in result.episodes]
 
 

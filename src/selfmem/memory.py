@@ -11,6 +11,7 @@ from os import PathLike
 from typing import Any
 
 from .config import MemoryConfig, resolve_location
+from .embeddings.base import Embedder
 from .errors import InvalidInputError, NotFoundError
 from .handle import Handle
 from .learning import Reflector, compute_reward
@@ -54,10 +55,13 @@ class SelfLearningMemory(RetrievalAPI, LearningAPI):
         config: MemoryConfig | None = None,
         ranking: RankingWeights | None = None,
         reflector: Reflector | None = None,
+        embedder: Embedder | None = None,
     ) -> None:
         config = config or MemoryConfig()
         self.namespace = validation.check_namespace(config.namespace)
-        self._core = MemoryCore(store or InMemoryStore(), cache or NullCache(), config, reflector)
+        self._core = MemoryCore(
+            store or InMemoryStore(), cache or NullCache(), config, reflector, embedder
+        )
         self._ranking = ranking or RankingWeights()
         self._owner = True
 
@@ -71,6 +75,8 @@ class SelfLearningMemory(RetrievalAPI, LearningAPI):
         config: MemoryConfig | None = None,
         cache: bool | str = True,
         reflector: Reflector | None = None,
+        embedder: Embedder | None = None,
+        ranking: RankingWeights | None = None,
         **options: Any,
     ) -> SelfLearningMemory:
         """Open (creating on first use) a memory at a directory or a libSQL URL.
@@ -81,6 +87,8 @@ class SelfLearningMemory(RetrievalAPI, LearningAPI):
         ``SELFMEM_AUTH_TOKEN`` / ``TURSO_AUTH_TOKEN``). ``options`` are
         :class:`~selfmem.MemoryConfig` fields, e.g. ``flush_interval_s=None``. ``reflector``
         writes reflections (e.g. with an LLM); the deterministic one is the fallback.
+        ``embedder`` (e.g. ``SentenceTransformerEmbedder()``) adds semantic retrieval;
+        ``ranking`` sets the weights of the retrieval signals.
         """
         from .storage.factory import open_backends
 
@@ -89,7 +97,10 @@ class SelfLearningMemory(RetrievalAPI, LearningAPI):
             config = config.with_options(namespace=namespace)
         location, token = resolve_location(path_or_url, auth_token)
         store, hot = open_backends(location, token, config, cache=cache)
-        return cls(store, cache=hot, config=config, reflector=reflector)
+        return cls(
+            store, cache=hot, config=config, reflector=reflector, embedder=embedder,
+            ranking=ranking,
+        )  # fmt: skip
 
     def scoped(self, namespace: str) -> SelfLearningMemory:
         """A handle on the same store and cache, scoped to another namespace.
@@ -157,6 +168,7 @@ class SelfLearningMemory(RetrievalAPI, LearningAPI):
         self._check_open()
         written = self._core.flush()
         self._core.learning.drain()
+        self._core.retrieval.drain()
         return written
 
     def complete_episode(self, episode_id: str, outcome: TaskOutcome | dict[str, Any]) -> Episode:
@@ -187,6 +199,7 @@ class SelfLearningMemory(RetrievalAPI, LearningAPI):
                 raise
         buffer.forget(episode_id)
         self._cache_put(episode, revision)
+        self._core.retrieval.add(episode)
         self._core.learning.submit(episode)
         return episode
 
@@ -264,6 +277,7 @@ class SelfLearningMemory(RetrievalAPI, LearningAPI):
         core.cache.delete(_EPISODE, self._cache_key(episode_id))
         if not deleted and not owned:
             raise NotFoundError("episode", episode_id, self.namespace)
+        core.retrieval.remove(self.namespace, episode_id)
         if stored is not None and stored.is_complete:
             core.learning.forget(stored)
         core.store.scrub()

@@ -1,25 +1,27 @@
-"""Retrieval: ``retrieve_relevant_context`` and ``recommend_patterns``."""
+"""Retrieval: ``retrieve_relevant_context``, ``recommend_patterns`` and ``reembed``."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Sequence
+from datetime import datetime
 from typing import Any
+
+import numpy as np
+import numpy.typing as npt
 
 from .errors import InvalidInputError, NotFoundError
 from .handle import Handle
-from .models import (
-    Episode,
-    TaskContext,
-    TaskType,
-)
+from .models import TaskContext, TaskType
+from .retrieval.index import QueryFilters
 from .retrieval.pattern_ranking import ScoredHeuristic, ScoredPattern, rank_patterns
-from .retrieval.ranking import context_match, fuse, outcome_signal
+from .retrieval.ranking import rank
 from .retrieval.result import RetrievalResult, ScoredEpisode
 from .runtime import twin
 from .security import validation
-from .storage.base import EpisodeQuery
 
 __all__ = ["RetrievalAPI"]
+
+_MAX_LIMIT = 100
 
 
 class RetrievalAPI(Handle):
@@ -33,37 +35,61 @@ class RetrievalAPI(Handle):
         *,
         task_type: TaskType | str | None = None,
         success_only: bool = False,
+        domain: str | None = None,
+        tags: Sequence[str] = (),
+        since: datetime | None = None,
+        until: datetime | None = None,
+        query_vector: npt.NDArray[np.float32] | None = None,
     ) -> RetrievalResult:
-        """Past completed episodes most relevant to a new task, ranked and explained.
+        """Past completed episodes, patterns and heuristics most relevant to a new task.
 
-        Signals: full-text relevance (FTS5 BM25 over task and step text), context match
-        and outcome reward; see :mod:`selfmem.retrieval.ranking`.
+        Episodes are ranked by fusing lexical (BM25), semantic (with an embedder), context,
+        outcome and recency signals, then diversified with MMR; a similar failure is kept as
+        what to avoid. See :mod:`selfmem.retrieval.ranking` for the method.
+
+        Filters (all optional): ``task_type``, ``domain``, ``tags`` (all must be present),
+        ``success_only``, and ``since`` / ``until`` on the episode's end time. The handle's
+        namespace always applies. ``query_vector`` skips embedding the description.
         """
         self._check_open()
         if not isinstance(description, str) or not description.strip():
             raise InvalidInputError("description must be a non-empty string", field="description")
-        if not 1 <= limit <= 100:
-            raise InvalidInputError("limit must be between 1 and 100", field="limit")
+        if not 1 <= limit <= _MAX_LIMIT:
+            raise InvalidInputError(f"limit must be between 1 and {_MAX_LIMIT}", field="limit")
         ctx = validation.prepare_context(context, self.config.limits)
         stated = ctx if context is not None else None
         wanted_type = validation.prepare_task_type(task_type) if task_type else None
-        candidates = self._candidates(description, stated, pool=max(50, limit * 10))
-        scored: list[ScoredEpisode] = []
-        for episode, lexical in candidates:
-            if success_only and not (episode.outcome and episode.outcome.is_success):
+        filters = QueryFilters(
+            domain=domain,
+            task_type=wanted_type.value if wanted_type else None,
+            success_only=success_only,
+            ended_after=since.timestamp() if since else None,
+            ended_before=until.timestamp() if until else None,
+            tags=tuple(tag.strip().lower() for tag in tags),
+        )
+        engine = self._core.retrieval
+        index = engine.index(self.namespace)
+        vector = query_vector if query_vector is not None else engine.query_vector(description)
+        ranked = rank(
+            index,
+            description,
+            query_vector=vector,
+            context=stated,
+            task_type=wanted_type,
+            filters=filters,
+            weights=self._ranking,
+            limit=limit,
+        )
+        episodes: list[ScoredEpisode] = []
+        for item in ranked:
+            try:
+                episode = self.get_episode(index.ids[item.row])
+            except NotFoundError:  # deleted by another handle since the index was built
                 continue
-            if wanted_type is not None and episode.task_type != wanted_type:
-                continue
-            signals = {
-                "lexical": lexical,
-                "context": context_match(stated, wanted_type, episode),
-                "outcome": outcome_signal(episode),
-            }
-            scored.append(ScoredEpisode(episode, fuse(signals, self._ranking), signals))
-        scored.sort(key=lambda s: s.score, reverse=True)
+            episodes.append(ScoredEpisode(episode, item.score, item.signals))
         patterns, heuristics = self._rank_patterns(description, stated, wanted_type, limit)
         return RetrievalResult(
-            query=description, episodes=scored[:limit], patterns=patterns, heuristics=heuristics
+            query=description, episodes=episodes, patterns=patterns, heuristics=heuristics
         )
 
     def _rank_patterns(
@@ -73,26 +99,6 @@ class RetrievalAPI(Handle):
         with self._core.learning.lock:
             served = learner.patterns()
         return rank_patterns(served, description, ctx, task_type, limit)
-
-    def _candidates(
-        self, description: str, ctx: TaskContext | None, pool: int
-    ) -> Iterable[tuple[Episode, float]]:
-        hits = self._core.store.search_episodes(self.namespace, description, pool)
-        best = max((hit.score for hit in hits), default=0.0) or 1.0
-        found: dict[str, tuple[Episode, float]] = {}
-        for hit in hits:
-            try:
-                episode = self.get_episode(hit.episode_id)
-            except NotFoundError:
-                continue
-            found[episode.id] = (episode, hit.score / best)
-        if ctx is not None:
-            same_domain = self._core.store.list_episodes(
-                EpisodeQuery(self.namespace, domain=ctx.domain, completed_only=True, limit=pool)
-            )
-            for episode in same_domain:
-                found.setdefault(episode.id, (episode, 0.0))
-        return found.values()
 
     def recommend_patterns(
         self,
@@ -109,5 +115,13 @@ class RetrievalAPI(Handle):
         stated = ctx if context is not None else None
         return self._rank_patterns(description, stated, wanted, limit)[0]
 
+    def reembed(self, progress: Callable[[int, int], None] | None = None) -> int:
+        """Embed every episode of this namespace that has no vector from the current model
+        (after changing the model, say). ``progress(done, total)`` follows each batch."""
+        self._check_open()
+        self._core.flush()
+        return self._core.retrieval.reembed(self.namespace, progress)
+
     aretrieve_relevant_context = twin(retrieve_relevant_context)
     arecommend_patterns = twin(recommend_patterns)
+    areembed = twin(reembed)

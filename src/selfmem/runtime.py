@@ -14,12 +14,14 @@ from dataclasses import dataclass
 from typing import Any, ParamSpec, TypeVar
 
 from .config import MemoryConfig
+from .embeddings.base import Embedder
 from .errors import StorageError
 from .learning import Reflector
 from .learning_engine import LearningEngine
 from .models import (
     ExecutionStep,
 )
+from .retrieval_engine import RetrievalEngine
 from .step_buffer import StepBuffer
 from .storage import sealing
 from .storage.base import EpisodeStore, HotCache
@@ -62,6 +64,7 @@ class MemoryCore:
         cache: HotCache,
         config: MemoryConfig,
         reflector: Reflector | None,
+        embedder: Embedder | None = None,
     ) -> None:
         self.store = store
         self.cache = cache
@@ -74,6 +77,7 @@ class MemoryCore:
             inline=config.learn_inline,
             queue_size=config.learning_queue_size,
         )
+        self.retrieval = RetrievalEngine(store, embedder)
         self.write_lock = threading.Lock()
         self.closed = False
         self.cache_key = self._load_cache_key()
@@ -158,6 +162,7 @@ class MemoryCore:
         try:
             self.flush()
             self.learning.close()
+            self.retrieval.close()
         finally:
             self.closed = True
             self.cache.close()

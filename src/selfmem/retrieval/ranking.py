@@ -1,63 +1,201 @@
-"""Scoring signals and their fusion (first version: lexical + context + outcome).
+"""Hybrid ranking: signals, their weighted fusion, and MMR diversification.
 
-``score = w_lexical * lexical + w_context * context + w_outcome * outcome``, each signal in
-[0, 1]: lexical is BM25 divided by the best BM25 of the query, context is
-:func:`context_match`, outcome is the episode's reward (capped at 1; failures count 0).
+Every signal lies in [0, 1]:
+
+- **lexical**: BM25 over task and step terms, divided by the best score of the query;
+- **semantic**: cosine similarity of the query and episode embeddings (clipped at 0);
+- **context**: :meth:`EpisodeIndex.context_scores` (domain, language, framework, task type,
+  tags; only the fields the query states);
+- **outcome**: the episode's reward, capped at 1 (failures score 0);
+- **recency**: ``0.5 ** (age_days / recency_half_life_days)``.
+
+``score = sum(w_i * s_i) / sum(w_i)`` over the signals that are available for the query
+(semantic needs an embedder; context needs a stated context). The best ``candidates`` are
+then re-ranked with maximal marginal relevance: each pick maximizes
+``mmr_lambda * score - (1 - mmr_lambda) * max_similarity_to_picked`` (cosine of embeddings,
+or Jaccard of terms without them), so near-duplicates do not crowd out the rest. Finally, if
+no failure was picked but a failed episode is nearly as relevant (``avoid_ratio`` of the
+best relevance, which leaves out outcome and recency), it replaces the last pick: it is
+what to avoid.
 """
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 
-from ..models import Episode, TaskContext, TaskType
+import numpy as np
+import numpy.typing as npt
 
-__all__ = ["RankingWeights", "context_match", "fuse"]
+from ..models import Episode, TaskContext, TaskType
+from .index import EpisodeIndex, QueryFilters
+
+__all__ = ["Ranked", "RankingWeights", "context_match", "rank"]
+
+F32 = npt.NDArray[np.float32]
 
 
 @dataclass(frozen=True, slots=True)
 class RankingWeights:
-    lexical: float = 0.55
-    context: float = 0.3
-    outcome: float = 0.15
+    """Weights of the signals and the knobs of diversification (see the module doc)."""
+
+    lexical: float = 0.35
+    semantic: float = 0.35
+    context: float = 0.15
+    outcome: float = 0.1
+    recency: float = 0.05
+    recency_half_life_days: float = 30.0
+    mmr_lambda: float = 0.65
+    candidates: int = 50
+    avoid_ratio: float = 0.6
+
+
+@dataclass(frozen=True, slots=True)
+class Ranked:
+    """One picked row with its fused score and the value of each signal."""
+
+    row: int
+    score: float
+    signals: dict[str, float]
 
 
 def context_match(
     query: TaskContext | None, query_type: TaskType | None, episode: Episode
 ) -> float:
-    """Similarity of two task contexts in [0, 1].
-
-    Domain 0.3, language 0.2, framework 0.1, task type 0.2, tag overlap (Jaccard) 0.2.
-    Fields the query leaves unset are skipped and the rest renormalized; with no context
-    and no task type at all the signal is a neutral 0.5.
-    """
+    """Similarity of a query context with one episode's (same weights as the index)."""
+    if query is None and query_type is None:
+        return 0.5
+    parts: list[tuple[float, float]] = []
     other = episode.context
-    if query is None:
-        if query_type is None:
-            return 0.5
-        return float(episode.task_type == query_type)
-    parts: list[tuple[float, float]] = [(0.3, float(query.domain == other.domain))]
-    if query.language:
-        parts.append((0.2, float((other.language or "").lower() == query.language.lower())))
-    if query.framework:
-        parts.append((0.1, float((other.framework or "").lower() == query.framework.lower())))
+    if query is not None:
+        parts.append((0.3, float(query.domain == other.domain)))
+        if query.language:
+            parts.append((0.2, float((other.language or "").lower() == query.language.lower())))
+        if query.framework:
+            parts.append((0.1, float((other.framework or "").lower() == query.framework.lower())))
+        if query.tags:
+            union = set(query.tags) | set(other.tags)
+            parts.append((0.2, len(set(query.tags) & set(other.tags)) / len(union)))
     if query_type is not None:
         parts.append((0.2, float(episode.task_type == query_type)))
-    if query.tags:
-        union = set(query.tags) | set(other.tags)
-        parts.append((0.2, len(set(query.tags) & set(other.tags)) / len(union)))
-    weight = sum(w for w, _ in parts)
-    return sum(w * v for w, v in parts) / weight
+    return sum(w * v for w, v in parts) / sum(w for w, _ in parts)
 
 
-def outcome_signal(episode: Episode) -> float:
-    if episode.reward is None:
-        return 0.0
-    return min(1.0, max(0.0, episode.reward.total))
+def _signals(
+    index: EpisodeIndex,
+    text: str,
+    query_vector: F32 | None,
+    context: TaskContext | None,
+    task_type: TaskType | None,
+    weights: RankingWeights,
+) -> dict[str, tuple[float, F32]]:
+    n = index.size
+    found: dict[str, tuple[float, F32]] = {}
+    lexical = index.bm25(text)
+    best = float(lexical.max()) if n else 0.0
+    found["lexical"] = (weights.lexical, lexical / best if best > 0 else lexical)
+    if query_vector is not None and index.vectors is not None and weights.semantic > 0:
+        sims = index.vectors[:n] @ query_vector.astype(np.float32)
+        sims = np.where(index.has_vector[:n], np.clip(sims, 0.0, 1.0), 0.0).astype(np.float32)
+        found["semantic"] = (weights.semantic, sims)
+    ctx = None
+    if context is not None or task_type is not None:
+        ctx = index.context_scores(
+            context.domain if context else None,
+            context.language if context else None,
+            context.framework if context else None,
+            task_type.value if task_type else None,
+            context.tags if context else (),
+        )
+    if ctx is not None:
+        found["context"] = (weights.context, ctx)
+    found["outcome"] = (weights.outcome, np.clip(index.reward[:n], 0.0, 1.0))
+    age_days = (time.time() - index.end_time[:n]) / 86_400.0
+    half_life = max(weights.recency_half_life_days, 1e-9)
+    found["recency"] = (weights.recency, np.power(0.5, np.maximum(age_days, 0) / half_life))
+    return {name: value for name, value in found.items() if value[0] > 0}
 
 
-def fuse(signals: dict[str, float], weights: RankingWeights) -> float:
-    return (
-        weights.lexical * signals.get("lexical", 0.0)
-        + weights.context * signals.get("context", 0.0)
-        + weights.outcome * signals.get("outcome", 0.0)
-    )
+def _similarity(index: EpisodeIndex, a: int, b: int) -> float:
+    if index.vectors is not None and index.has_vector[a] and index.has_vector[b]:
+        return float(index.vectors[a] @ index.vectors[b])
+    left, right = set(index.terms_of(a)), set(index.terms_of(b))
+    return len(left & right) / len(left | right) if left or right else 0.0
+
+
+def _mmr(index: EpisodeIndex, rows: list[int], scores: F32, limit: int, lam: float) -> list[int]:
+    top = float(scores[rows[0]]) if rows else 1.0
+    picked: list[int] = []
+    remaining = list(rows)
+    while remaining and len(picked) < limit:
+        best_row, best_value = remaining[0], -np.inf
+        for row in remaining:
+            redundancy = max((_similarity(index, row, p) for p in picked), default=0.0)
+            value = lam * float(scores[row]) / (top or 1.0) - (1.0 - lam) * redundancy
+            if value > best_value:
+                best_row, best_value = row, value
+        picked.append(best_row)
+        remaining.remove(best_row)
+    return picked
+
+
+def rank(
+    index: EpisodeIndex,
+    text: str,
+    *,
+    query_vector: F32 | None,
+    context: TaskContext | None,
+    task_type: TaskType | None,
+    filters: QueryFilters,
+    weights: RankingWeights,
+    limit: int,
+) -> list[Ranked]:
+    """The ``limit`` best rows for a query, fused, diversified and explained."""
+    with index.lock:
+        if index.size == 0:
+            return []
+        signals = _signals(index, text, query_vector, context, task_type, weights)
+        total_weight = sum(w for w, _ in signals.values())
+        fused = sum(
+            (w * values for w, values in signals.values()), np.zeros(index.size, np.float32)
+        )
+        fused = fused / total_weight
+        relevance_names = ("lexical", "semantic", "context")
+        relevance = sum(
+            (signals[n][0] * signals[n][1] for n in relevance_names if n in signals),
+            np.zeros(index.size, np.float32),
+        )
+        mask = index.filter_mask(filters)
+        fused = np.where(mask, fused, -1.0).astype(np.float32)
+        k = min(weights.candidates, int(mask.sum()))
+        if k == 0:
+            return []
+        pool = np.argpartition(-fused, k - 1)[:k]
+        pool = pool[np.argsort(-fused[pool], kind="stable")]
+        picked = _mmr(index, [int(r) for r in pool], fused, limit, weights.mmr_lambda)
+        picked = _ensure_warning(index, picked, pool, relevance, weights)
+        return [
+            Ranked(
+                row, float(fused[row]), {name: float(v[row]) for name, (_, v) in signals.items()}
+            )
+            for row in picked
+        ]
+
+
+def _ensure_warning(
+    index: EpisodeIndex,
+    picked: list[int],
+    pool: npt.NDArray[np.intp],
+    relevance: F32,
+    weights: RankingWeights,
+) -> list[int]:
+    if len(picked) < 2 or any(index.failure[row] for row in picked):
+        return picked
+    failures = [int(row) for row in pool if index.failure[row]]
+    if not failures:
+        return picked
+    best_failure = max(failures, key=lambda row: float(relevance[row]))
+    best_relevance = max(float(relevance[row]) for row in picked)
+    if float(relevance[best_failure]) >= weights.avoid_ratio * best_relevance:
+        return [*picked[:-1], best_failure]
+    return picked

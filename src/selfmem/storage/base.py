@@ -9,6 +9,7 @@ from typing import Protocol, runtime_checkable
 
 from ..learning.records import AnyPattern, Heuristic
 from ..models import Episode, ExecutionStep, OutcomeStatus, TaskType
+from ..retrieval.index_rows import IndexRow
 
 __all__ = ["EpisodeQuery", "EpisodeStore", "HotCache", "LexicalHit"]
 
@@ -94,6 +95,17 @@ class EpisodeStore(Protocol):
 
     def clear_learning(self, namespace: str) -> None:
         """Delete every pattern and heuristic of the namespace (before a relearn)."""
+
+    def index_rows(self, namespace: str) -> list[IndexRow]:
+        """The retrieval index rows of every completed episode of the namespace."""
+
+    def save_embeddings(
+        self, namespace: str, model: str, vectors: Sequence[tuple[str, bytes]]
+    ) -> None:
+        """Store episode vectors (float32 bytes) computed with ``model``, replacing old ones."""
+
+    def load_embeddings(self, namespace: str, model: str) -> list[tuple[str, bytes]]:
+        """Episode vectors of the namespace computed with ``model``."""
 
     def get_meta(self, name: str) -> bytes | None:
         """A small store-wide value (e.g. the cache sealing key)."""

@@ -21,6 +21,7 @@ from ..config import is_remote
 from ..errors import EpisodeStateError, SchemaVersionError, StorageError
 from ..learning.records import AnyPattern, Heuristic, pattern_adapter
 from ..models import Episode, ExecutionStep
+from ..retrieval.index_rows import IndexRow, decode_row, encode_row, index_row
 from ..retrieval.lexical import fts_query
 from .base import EpisodeQuery, LexicalHit
 from .schema import MIGRATIONS, SCHEMA_VERSION
@@ -181,9 +182,15 @@ class LibSQLStore:
             self._insert_steps(episode.id, pending_steps)
             rows = self._run(
                 "UPDATE episodes SET task_type = ?, domain = ?, language = ?, outcome = ?, "
-                "start_time = ?, end_time = ?, reward = ?, data = ?, revision = revision + 1 "
+                "start_time = ?, end_time = ?, reward = ?, data = ?, index_row = ?, "
+                "revision = revision + 1 "
                 "WHERE id = ? AND namespace = ? AND end_time IS NULL RETURNING seq, revision",
-                (*self._header_row(episode), episode.id, episode.namespace),
+                (
+                    *self._header_row(episode),
+                    encode_row(index_row(episode)),
+                    episode.id,
+                    episode.namespace,
+                ),
             )
             if not rows:
                 raise EpisodeStateError(
@@ -381,6 +388,45 @@ class LibSQLStore:
         with self._transaction():
             self._run("DELETE FROM patterns WHERE namespace = ?", (namespace,))
             self._run("DELETE FROM heuristics WHERE namespace = ?", (namespace,))
+
+    def index_rows(self, namespace: str) -> list[IndexRow]:
+        with self._lock:
+            self._check_open()
+            rows = self._run(
+                "SELECT id, index_row FROM episodes WHERE namespace = ? AND end_time IS NOT NULL",
+                (namespace,),
+            )
+        found: list[IndexRow] = []
+        for episode_id, text in rows:
+            if text is not None:
+                found.append(decode_row(episode_id, text))
+                continue
+            episode = self.get_episode(namespace, episode_id)  # written before schema 3
+            if episode is not None and episode.is_complete:
+                found.append(index_row(episode))
+        return found
+
+    def save_embeddings(
+        self, namespace: str, model: str, vectors: Sequence[tuple[str, bytes]]
+    ) -> None:
+        if not vectors:
+            return
+        with self._transaction():
+            self._run_many(
+                "INSERT OR REPLACE INTO embeddings (owner_kind, owner_id, namespace, model, dim, "
+                "vector) VALUES ('episode', ?, ?, ?, ?, ?)",
+                [(eid, namespace, model, len(blob) // 4, blob) for eid, blob in vectors],
+            )
+
+    def load_embeddings(self, namespace: str, model: str) -> list[tuple[str, bytes]]:
+        with self._lock:
+            self._check_open()
+            rows = self._run(
+                "SELECT owner_id, vector FROM embeddings "
+                "WHERE namespace = ? AND owner_kind = 'episode' AND model = ?",
+                (namespace, model),
+            )
+        return [(eid, bytes(blob)) for eid, blob in rows]
 
     def get_meta(self, name: str) -> bytes | None:
         with self._lock:

@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from ..errors import EpisodeStateError
 from ..learning.records import AnyPattern, Heuristic
 from ..models import Episode, ExecutionStep
+from ..retrieval.index_rows import IndexRow, index_row
 from ..retrieval.lexical import query_terms, tokenize
 from .base import EpisodeQuery, LexicalHit
 
@@ -46,6 +47,7 @@ class InMemoryStore:
         self._patterns: dict[str, dict[str, AnyPattern]] = {}
         self._heuristics: dict[str, dict[str, Heuristic]] = {}
         self._meta: dict[str, bytes] = {}
+        self._vectors: dict[tuple[str, str], tuple[str, bytes]] = {}
         self._lock = threading.Lock()
 
     def create_episode(self, episode: Episode) -> None:
@@ -100,6 +102,7 @@ class InMemoryStore:
             key = (namespace, episode_id)
             self._index.pop(key, None)
             self._revisions.pop(key, None)
+            self._vectors.pop(key, None)
             return self._episodes.pop(key, None) is not None
 
     def scrub(self) -> None:
@@ -163,6 +166,29 @@ class InMemoryStore:
         with self._lock:
             self._patterns.pop(namespace, None)
             self._heuristics.pop(namespace, None)
+
+    def index_rows(self, namespace: str) -> list[IndexRow]:
+        with self._lock:
+            done = [
+                ep for (ns, _), ep in self._episodes.items() if ns == namespace and ep.is_complete
+            ]
+        return [index_row(ep) for ep in done]
+
+    def save_embeddings(
+        self, namespace: str, model: str, vectors: Sequence[tuple[str, bytes]]
+    ) -> None:
+        with self._lock:
+            for episode_id, blob in vectors:
+                if (namespace, episode_id) in self._episodes:
+                    self._vectors[(namespace, episode_id)] = (model, bytes(blob))
+
+    def load_embeddings(self, namespace: str, model: str) -> list[tuple[str, bytes]]:
+        with self._lock:
+            return [
+                (eid, blob)
+                for (ns, eid), (stored_model, blob) in self._vectors.items()
+                if ns == namespace and stored_model == model
+            ]
 
     def get_meta(self, name: str) -> bytes | None:
         with self._lock:

@@ -73,6 +73,9 @@ _V1 = (
 
 _V2 = ("CREATE TABLE selfmem_meta (name TEXT PRIMARY KEY, value BLOB NOT NULL)",)
 
+# The in-process retrieval index is built from these columns without parsing JSON.
+_V3 = ("ALTER TABLE episodes ADD COLUMN index_row TEXT",)
+
 #: Each entry is the list of statements of one migration; index 0 is version 1.
-MIGRATIONS: tuple[tuple[str, ...], ...] = (_V1, _V2)
+MIGRATIONS: tuple[tuple[str, ...], ...] = (_V1, _V2, _V3)
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -1,0 +1,301 @@
+"""The in-process retrieval index of one namespace: columns, BM25 postings and vectors.
+
+Every signal is computed for all indexed episodes at once with numpy, so a query costs a
+few vectorized passes over flat arrays instead of a database round trip per candidate.
+Rows are appended as episodes complete and tombstoned when deleted.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from ..models import OutcomeStatus
+from .index_rows import IndexRow
+from .lexical import query_terms
+
+__all__ = ["EpisodeIndex", "QueryFilters"]
+
+F32 = npt.NDArray[np.float32]
+I32 = npt.NDArray[np.int32]
+_K1 = 1.2
+_B = 0.75
+_NONE = 0  # code of "not set" in every categorical column
+
+
+@dataclass(frozen=True, slots=True)
+class QueryFilters:
+    domain: str | None = None
+    task_type: str | None = None
+    success_only: bool = False
+    ended_after: float | None = None
+    ended_before: float | None = None
+    tags: tuple[str, ...] = ()
+
+
+class _Codes:
+    """Interns the values of one categorical column as small integers (0 = unset)."""
+
+    def __init__(self) -> None:
+        self._codes: dict[str, int] = {}
+
+    def code(self, value: str | None) -> int:
+        if value is None:
+            return _NONE
+        found = self._codes.get(value)
+        if found is None:
+            found = self._codes[value] = len(self._codes) + 1
+        return found
+
+    def lookup(self, value: str | None) -> int | None:
+        """The code of a value, or None if no row has it (``_NONE`` for None)."""
+        return _NONE if value is None else self._codes.get(value)
+
+
+class _Postings:
+    """Row ids and term frequencies of one term: a numpy part plus a list tail."""
+
+    __slots__ = ("rows", "tail_rows", "tail_tfs", "tfs")
+
+    def __init__(self) -> None:
+        self.rows: I32 = np.zeros(0, dtype=np.int32)
+        self.tfs: F32 = np.zeros(0, dtype=np.float32)
+        self.tail_rows: list[int] = []
+        self.tail_tfs: list[float] = []
+
+    def arrays(self) -> tuple[I32, F32]:
+        if self.tail_rows:
+            self.rows = np.concatenate([self.rows, np.asarray(self.tail_rows, dtype=np.int32)])
+            self.tfs = np.concatenate([self.tfs, np.asarray(self.tail_tfs, dtype=np.float32)])
+            self.tail_rows, self.tail_tfs = [], []
+        return self.rows, self.tfs
+
+
+class EpisodeIndex:
+    """Columns and postings of the completed episodes of one namespace."""
+
+    domain: npt.NDArray[Any]
+    language: npt.NDArray[Any]
+    framework: npt.NDArray[Any]
+    task_type: npt.NDArray[Any]
+    success: npt.NDArray[Any]
+    failure: npt.NDArray[Any]
+    reward: npt.NDArray[Any]
+    end_time: npt.NDArray[Any]
+    doc_len: npt.NDArray[Any]
+    tag_count: npt.NDArray[Any]
+    alive: npt.NDArray[Any]
+
+    def __init__(self) -> None:
+        self.lock = threading.RLock()
+        self.ids: list[str] = []
+        self.row_of: dict[str, int] = {}
+        self._size = 0
+        self._cap = 0
+        self._domain = _Codes()
+        self._language = _Codes()
+        self._framework = _Codes()
+        self._type = _Codes()
+        self._tag_codes = _Codes()
+        self._postings: dict[str, _Postings] = {}
+        self._tags: dict[int, list[int]] = {}
+        self._doc_terms: list[tuple[str, ...]] = []
+        self._total_len = 0.0
+        self._alive_count = 0
+        self._alloc(1024)
+        self.vectors: F32 | None = None
+        self.has_vector: npt.NDArray[np.bool_] = np.zeros(self._cap, dtype=bool)
+        self.model: str | None = None
+
+    # -- storage of columns -----------------------------------------------------------------
+
+    def _alloc(self, capacity: int) -> None:
+        def grow(old: npt.NDArray[Any] | None, dtype: type) -> npt.NDArray[Any]:
+            new: npt.NDArray[Any] = np.zeros(capacity, dtype=dtype)
+            if old is not None:
+                new[: self._size] = old[: self._size]
+            return new
+
+        first = self._cap == 0
+        self.domain = grow(None if first else self.domain, np.int32)
+        self.language = grow(None if first else self.language, np.int32)
+        self.framework = grow(None if first else self.framework, np.int32)
+        self.task_type = grow(None if first else self.task_type, np.int32)
+        self.success = grow(None if first else self.success, np.bool_)
+        self.failure = grow(None if first else self.failure, np.bool_)
+        self.reward = grow(None if first else self.reward, np.float32)
+        self.end_time = grow(None if first else self.end_time, np.float64)
+        self.doc_len = grow(None if first else self.doc_len, np.float32)
+        self.tag_count = grow(None if first else self.tag_count, np.float32)
+        self.alive = grow(None if first else self.alive, np.bool_)
+        if not first:
+            self.has_vector = grow(self.has_vector, np.bool_)
+            if self.vectors is not None:
+                grown = np.zeros((capacity, self.vectors.shape[1]), dtype=np.float32)
+                grown[: self._size] = self.vectors[: self._size]
+                self.vectors = grown
+        self._cap = capacity
+
+    @property
+    def size(self) -> int:
+        return self._size
+
+    def __len__(self) -> int:
+        return self._alive_count
+
+    def add(self, row: IndexRow) -> int:
+        """Index a completed episode (re-adding an id replaces it); returns its row."""
+        with self.lock:
+            if row.episode_id in self.row_of:
+                self.remove(row.episode_id)
+            if self._size == self._cap:
+                self._alloc(self._cap * 2)
+            r = self._size
+            self._size += 1
+            self.ids.append(row.episode_id)
+            self.row_of[row.episode_id] = r
+            self.domain[r] = self._domain.code(row.domain)
+            self.language[r] = self._language.code(row.language)
+            self.framework[r] = self._framework.code(row.framework)
+            self.task_type[r] = self._type.code(row.task_type)
+            self.success[r] = row.outcome == OutcomeStatus.SUCCESS.value
+            self.failure[r] = row.outcome == OutcomeStatus.FAILURE.value
+            self.reward[r] = row.reward
+            self.end_time[r] = row.end_time
+            self.doc_len[r] = len(row.terms)
+            self.tag_count[r] = len(row.tags)
+            self.alive[r] = True
+            self._alive_count += 1
+            self._total_len += len(row.terms)
+            counts: dict[str, int] = {}
+            for term in row.terms:
+                counts[term] = counts.get(term, 0) + 1
+            for term, count in counts.items():
+                postings = self._postings.get(term)
+                if postings is None:
+                    postings = self._postings[term] = _Postings()
+                postings.tail_rows.append(r)
+                postings.tail_tfs.append(float(count))
+            for tag in row.tags:
+                self._tags.setdefault(self._tag_codes.code(tag), []).append(r)
+            self._doc_terms.append(tuple(counts))
+            return r
+
+    def remove(self, episode_id: str) -> bool:
+        """Tombstone an episode; its postings are skipped from now on."""
+        with self.lock:
+            r = self.row_of.pop(episode_id, None)
+            if r is None:
+                return False
+            self.alive[r] = False
+            self.has_vector[r] = False
+            self._alive_count -= 1
+            self._total_len -= float(self.doc_len[r])
+            return True
+
+    def set_vectors(self, model: str, items: Sequence[tuple[str, F32]]) -> None:
+        """Attach unit vectors (of ``model``) to indexed episodes."""
+        with self.lock:
+            if not items:
+                return
+            dim = int(items[0][1].shape[-1])
+            if self.vectors is None or self.model != model or self.vectors.shape[1] != dim:
+                self.vectors = np.zeros((self._cap, dim), dtype=np.float32)
+                self.has_vector[:] = False
+                self.model = model
+            for episode_id, vector in items:
+                r = self.row_of.get(episode_id)
+                if r is not None:
+                    self.vectors[r] = vector
+                    self.has_vector[r] = True
+
+    def missing_vectors(self) -> list[str]:
+        with self.lock:
+            return [eid for eid, r in self.row_of.items() if not self.has_vector[r]]
+
+    def terms_of(self, row: int) -> tuple[str, ...]:
+        return self._doc_terms[row]
+
+    # -- signals ----------------------------------------------------------------------------
+
+    def bm25(self, text: str) -> F32:
+        """BM25 of every row for the query's terms (0 where nothing matches)."""
+        n = self._size
+        scores = np.zeros(n, dtype=np.float32)
+        alive = max(1, self._alive_count)
+        avg_len = self._total_len / alive if self._total_len > 0 else 1.0
+        for term in query_terms(text):
+            postings = self._postings.get(term)
+            if postings is None:
+                continue
+            rows, tfs = postings.arrays()
+            df = len(rows)
+            idf = math.log(1.0 + (alive - df + 0.5) / (df + 0.5))
+            lengths = self.doc_len[rows]
+            norm = tfs + _K1 * (1.0 - _B + _B * lengths / avg_len)
+            np.add.at(scores, rows, idf * tfs * (_K1 + 1.0) / norm)
+        return scores
+
+    def filter_mask(self, filters: QueryFilters) -> npt.NDArray[np.bool_]:
+        n = self._size
+        mask: npt.NDArray[np.bool_] = self.alive[:n].copy()
+        if filters.domain is not None:
+            mask &= self.domain[:n] == (self._domain.lookup(filters.domain) or -1)
+        if filters.task_type is not None:
+            mask &= self.task_type[:n] == (self._type.lookup(filters.task_type) or -1)
+        if filters.success_only:
+            mask &= self.success[:n]
+        if filters.ended_after is not None:
+            mask &= self.end_time[:n] >= filters.ended_after
+        if filters.ended_before is not None:
+            mask &= self.end_time[:n] < filters.ended_before
+        for tag in filters.tags:
+            code = self._tag_codes.lookup(tag)
+            has = np.zeros(n, dtype=bool)
+            if code is not None:
+                has[self._tags.get(code, [])] = True
+            mask &= has
+        return mask
+
+    def context_scores(
+        self,
+        domain: str | None,
+        language: str | None,
+        framework: str | None,
+        task_type: str | None,
+        tags: Sequence[str],
+    ) -> F32 | None:
+        """Context match of every row in [0, 1]: domain 0.3, language 0.2, framework 0.1,
+        task type 0.2, tag Jaccard 0.2, over the fields the query states (None if none)."""
+        n = self._size
+        total = np.zeros(n, dtype=np.float32)
+        weight = 0.0
+        columns = (
+            (0.3, self.domain, self._domain, domain),
+            (0.2, self.language, self._language, language.lower() if language else None),
+            (0.1, self.framework, self._framework, framework.lower() if framework else None),
+            (0.2, self.task_type, self._type, task_type),
+        )
+        for w, column, codes, value in columns:
+            if value is None:
+                continue
+            weight += w
+            code = codes.lookup(value)
+            if code is not None:
+                total += w * (column[:n] == code)
+        if tags:
+            weight += 0.2
+            overlap = np.zeros(n, dtype=np.float32)
+            for tag in set(tags):
+                code = self._tag_codes.lookup(tag)
+                if code is not None:
+                    np.add.at(overlap, np.asarray(self._tags.get(code, []), dtype=np.int64), 1.0)
+            union = len(set(tags)) + self.tag_count[:n] - overlap
+            total += 0.2 * overlap / np.maximum(union, 1.0)
+        return total / weight if weight else None

@@ -1,0 +1,202 @@
+"""The orchestrator's retrieval half: one in-process index per namespace, and embeddings.
+
+Indexes are built lazily from the store's index rows on the first query of a namespace and
+kept current as episodes complete or are deleted. With an embedder, episode vectors are
+computed in batches by a background worker, stored in libSQL (float32 bytes, tagged with
+the model id) and attached to the index; vectors of another model are ignored and the
+episodes re-embedded, so changing the model triggers a re-embed.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Sequence
+
+import numpy as np
+import numpy.typing as npt
+
+from .embeddings.base import Embedder
+from .errors import EmbeddingError, StorageError
+from .models import Episode
+from .retrieval.index import EpisodeIndex
+from .retrieval.index_rows import index_row
+from .storage.base import EpisodeStore
+
+__all__ = ["RetrievalEngine", "embedding_text"]
+
+logger = logging.getLogger(__name__)
+
+F32 = npt.NDArray[np.float32]
+_BATCH = 64
+_QUERY_CACHE = 256
+_STOP = ("", "")
+
+
+def embedding_text(episode: Episode) -> str:
+    """What an episode's vector represents: its task, in its context."""
+    ctx = episode.context
+    parts = [episode.task_description, f"domain {ctx.domain}"]
+    if ctx.language:
+        parts.append(f"language {ctx.language}")
+    return " | ".join(parts)
+
+
+class RetrievalEngine:
+    """Indexes per namespace plus the embedding worker, shared by every handle."""
+
+    def __init__(self, store: EpisodeStore, embedder: Embedder | None) -> None:
+        self._store = store
+        self.embedder = embedder
+        self._indexes: dict[str, EpisodeIndex] = {}
+        self._lock = threading.Lock()
+        self._queries: OrderedDict[str, F32] = OrderedDict()
+        self._jobs: queue.Queue[tuple[str, str]] = queue.Queue()
+        self._texts: dict[tuple[str, str], str] = {}
+        self._worker: threading.Thread | None = None
+        if embedder is not None:
+            self._worker = threading.Thread(target=self._run, name="selfmem-embedder", daemon=True)
+            self._worker.start()
+
+    # -- indexes ----------------------------------------------------------------------------
+
+    def index(self, namespace: str, *, embed_missing: bool = True) -> EpisodeIndex:
+        with self._lock:
+            found = self._indexes.get(namespace)
+            if found is not None:
+                return found
+            found = EpisodeIndex()
+            for row in self._store.index_rows(namespace):
+                found.add(row)
+            self._indexes[namespace] = found
+        if self.embedder is not None:
+            self._attach_stored_vectors(namespace, found, embed_missing)
+        return found
+
+    def _attach_stored_vectors(
+        self, namespace: str, index: EpisodeIndex, embed_missing: bool
+    ) -> None:
+        assert self.embedder is not None
+        model = self.embedder.model_id
+        stored = self._store.load_embeddings(namespace, model)
+        index.set_vectors(
+            model, [(eid, np.frombuffer(blob, dtype=np.float32)) for eid, blob in stored]
+        )
+        missing = index.missing_vectors()
+        if missing and embed_missing:
+            logger.info("embedding %d episodes of %r with %s", len(missing), namespace, model)
+            for episode_id in missing:
+                self._jobs.put((namespace, episode_id))
+
+    def add(self, episode: Episode) -> None:
+        """Index a just-completed episode (if its namespace is loaded) and queue its vector."""
+        with self._lock:
+            index = self._indexes.get(episode.namespace)
+        if index is not None:
+            index.add(index_row(episode))
+        if self.embedder is not None:
+            self._texts[(episode.namespace, episode.id)] = embedding_text(episode)
+            self._jobs.put((episode.namespace, episode.id))
+
+    def remove(self, namespace: str, episode_id: str) -> None:
+        with self._lock:
+            index = self._indexes.get(namespace)
+        if index is not None:
+            index.remove(episode_id)
+
+    # -- embeddings -------------------------------------------------------------------------
+
+    def query_vector(self, text: str) -> F32 | None:
+        """The embedding of a query (cached), or None without an embedder."""
+        if self.embedder is None:
+            return None
+        with self._lock:
+            cached = self._queries.get(text)
+            if cached is not None:
+                self._queries.move_to_end(text)
+                return cached
+        vector: F32 = np.asarray(self.embedder.embed([text])[0], dtype=np.float32)
+        with self._lock:
+            self._queries[text] = vector
+            while len(self._queries) > _QUERY_CACHE:
+                self._queries.popitem(last=False)
+        return vector
+
+    def _text_for(self, namespace: str, episode_id: str) -> str | None:
+        text = self._texts.pop((namespace, episode_id), None)
+        if text is not None:
+            return text
+        episode = self._store.get_episode(namespace, episode_id)
+        return embedding_text(episode) if episode is not None and episode.is_complete else None
+
+    def embed_batch(self, jobs: Sequence[tuple[str, str]]) -> int:
+        """Embed, store and index a batch of episodes; returns how many got vectors."""
+        assert self.embedder is not None
+        model = self.embedder.model_id
+        by_namespace: dict[str, list[tuple[str, str]]] = {}
+        for namespace, episode_id in dict.fromkeys(jobs):
+            text = self._text_for(namespace, episode_id)
+            if text is not None:
+                by_namespace.setdefault(namespace, []).append((episode_id, text))
+        done = 0
+        for namespace, items in by_namespace.items():
+            vectors = self.embedder.embed([text for _, text in items])
+            pairs = [(eid, vectors[i]) for i, (eid, _) in enumerate(items)]
+            self._store.save_embeddings(
+                namespace, model, [(eid, v.astype(np.float32).tobytes()) for eid, v in pairs]
+            )
+            with self._lock:
+                index = self._indexes.get(namespace)
+            if index is not None:
+                index.set_vectors(model, pairs)
+            done += len(pairs)
+        return done
+
+    def _run(self) -> None:
+        while True:
+            first = self._jobs.get()
+            batch = [first]
+            while len(batch) < _BATCH:
+                try:
+                    batch.append(self._jobs.get_nowait())
+                except queue.Empty:
+                    break
+            stop = _STOP in batch
+            work = [job for job in batch if job != _STOP]
+            try:
+                if work:
+                    self.embed_batch(work)
+            except (EmbeddingError, StorageError, ValueError, RuntimeError):
+                logger.warning("embedding %d episodes failed; they stay lexical-only",
+                               len(work), exc_info=True)  # fmt: skip
+            finally:
+                for _ in batch:
+                    self._jobs.task_done()
+            if stop:
+                return
+
+    def reembed(self, namespace: str, progress: Callable[[int, int], None] | None) -> int:
+        """Embed every episode of the namespace that lacks a vector of the current model."""
+        if self.embedder is None:
+            raise EmbeddingError("no embedder configured: open with embedder=...")
+        self.drain()
+        index = self.index(namespace, embed_missing=False)
+        missing = index.missing_vectors()
+        done = 0
+        for start in range(0, len(missing), _BATCH):
+            done += self.embed_batch([(namespace, eid) for eid in missing[start : start + _BATCH]])
+            if progress is not None:
+                progress(min(start + _BATCH, len(missing)), len(missing))
+        return done
+
+    def drain(self) -> None:
+        if self._worker is not None:
+            self._jobs.join()
+
+    def close(self) -> None:
+        if self._worker is not None:
+            self._jobs.put(_STOP)
+            self._worker.join()
+            self._worker = None
