@@ -47,9 +47,10 @@ class LearningConfig:
     max_family_runs: int = 200
     decision_min_effect: float = 0.3
     decision_min_z: float = 2.0
+    decision_min_choice_share: float = 0.1
     recovery_min_confidence: float = 0.3
     context_min_support: int = 5
-    context_min_effect: float = 0.3
+    context_min_effect: float = 0.5
     context_min_z: float = 3.0
     min_effectiveness: float = 0.2
     half_life_days: float = 30.0
@@ -265,7 +266,11 @@ class PatternLearner:
 
     def _rank_choices(self, pattern: DecisionPoint) -> None:
         cfg = self.config
-        eligible = [(c, s) for c, s in pattern.choices.items() if s.n >= cfg.min_support]
+        # a choice must be a real habit: it followed the tool in a share of the runs of it,
+        # so rare noise steps after a tool are never compared
+        ran = self._tool_totals.get(pattern.after_tool, ChoiceStats()).n
+        floor = max(cfg.min_support, cfg.decision_min_choice_share * ran)
+        eligible = [(c, s) for c, s in pattern.choices.items() if s.n >= floor]
         pattern.best = pattern.worst = None
         if len(eligible) < 2:
             return

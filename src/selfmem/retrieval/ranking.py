@@ -16,7 +16,8 @@ then re-ranked with maximal marginal relevance: each pick maximizes
 or Jaccard of terms without them), so near-duplicates do not crowd out the rest. Finally, if
 no failure was picked but a failed episode is nearly as relevant (``avoid_ratio`` of the
 best relevance, which leaves out outcome and recency), it replaces the last pick: it is
-what to avoid.
+what to avoid. Episodes whose relevance is not above ``min_relevance`` (no shared term, no
+semantic similarity, no context match) are never returned.
 """
 
 from __future__ import annotations
@@ -48,6 +49,7 @@ class RankingWeights:
     mmr_lambda: float = 0.65
     candidates: int = 50
     avoid_ratio: float = 0.6
+    min_relevance: float = 0.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -165,7 +167,8 @@ def rank(
             (signals[n][0] * signals[n][1] for n in relevance_names if n in signals),
             np.zeros(index.size, np.float32),
         )
-        mask = index.filter_mask(filters)
+        # an episode must relate to the query somehow: words, meaning or context
+        mask = index.filter_mask(filters) & (relevance > weights.min_relevance)
         fused = np.where(mask, fused, -1.0).astype(np.float32)
         k = min(weights.candidates, int(mask.sum()))
         if k == 0:
