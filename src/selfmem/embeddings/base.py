@@ -36,7 +36,8 @@ class Embedder(Protocol):
 def normalize_rows(matrix: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
     norms = np.linalg.norm(matrix, axis=1, keepdims=True)
     norms[norms == 0] = 1.0
-    return (matrix / norms).astype(np.float32, copy=False)
+    normalized: npt.NDArray[np.float32] = (matrix / norms).astype(np.float32, copy=False)
+    return normalized
 
 
 class HashingEmbedder:

@@ -81,8 +81,10 @@ class SentenceTransformerEmbedder:
     @property
     def dim(self) -> int:
         model = self._load()
-        size = model.get_sentence_embedding_dimension()
-        return int(size)
+        getter = getattr(model, "get_embedding_dimension", None)
+        if getter is None:  # sentence-transformers before the rename
+            getter = model.get_sentence_embedding_dimension
+        return int(getter())
 
     def embed(self, texts: Sequence[str]) -> npt.NDArray[np.float32]:
         if not texts:

@@ -13,8 +13,9 @@ Every signal lies in [0, 1]:
 (semantic needs an embedder; context needs a stated context). The best ``candidates`` are
 then re-ranked with maximal marginal relevance: each pick maximizes
 ``mmr_lambda * score - (1 - mmr_lambda) * max_similarity_to_picked`` (cosine of embeddings,
-or Jaccard of terms without them), so near-duplicates do not crowd out the rest. Finally, if
-no failure was picked but a failed episode is nearly as relevant (``avoid_ratio`` of the
+or Jaccard of terms without them); a near-duplicate of a pick (cosine >= 0.92, Jaccard >=
+0.7) is taken only when nothing else is left, so near-duplicates do not crowd out the rest.
+Finally, if no failure was picked but a failed episode is nearly as relevant (``avoid_ratio`` of the
 best relevance, which leaves out outcome and recency), it replaces the last pick: it is
 what to avoid. Episodes whose relevance is not above ``min_relevance`` (no shared term, no
 semantic similarity, no context match) are never returned.
@@ -47,6 +48,8 @@ class RankingWeights:
     recency: float = 0.05
     recency_half_life_days: float = 30.0
     mmr_lambda: float = 0.65
+    near_duplicate_cosine: float = 0.92
+    near_duplicate_jaccard: float = 0.7
     candidates: int = 50
     avoid_ratio: float = 0.6
     min_relevance: float = 0.0
@@ -118,22 +121,32 @@ def _signals(
     return {name: value for name, value in found.items() if value[0] > 0}
 
 
-def _similarity(index: EpisodeIndex, a: int, b: int) -> float:
+def _similarity(index: EpisodeIndex, a: int, b: int, weights: RankingWeights) -> tuple[float, bool]:
+    """Similarity of two rows, and whether they are near-duplicates."""
     if index.vectors is not None and index.has_vector[a] and index.has_vector[b]:
-        return float(index.vectors[a] @ index.vectors[b])
+        cosine = float(index.vectors[a] @ index.vectors[b])
+        return cosine, cosine >= weights.near_duplicate_cosine
     left, right = set(index.terms_of(a)), set(index.terms_of(b))
-    return len(left & right) / len(left | right) if left or right else 0.0
+    jaccard = len(left & right) / len(left | right) if left or right else 0.0
+    return jaccard, jaccard >= weights.near_duplicate_jaccard
 
 
-def _mmr(index: EpisodeIndex, rows: list[int], scores: F32, limit: int, lam: float) -> list[int]:
+def _mmr(
+    index: EpisodeIndex, rows: list[int], scores: F32, limit: int, weights: RankingWeights
+) -> list[int]:
+    """Greedy MMR; a near-duplicate of a pick comes last unless nothing else is left."""
+    lam = weights.mmr_lambda
     top = float(scores[rows[0]]) if rows else 1.0
     picked: list[int] = []
     remaining = list(rows)
     while remaining and len(picked) < limit:
         best_row, best_value = remaining[0], -np.inf
         for row in remaining:
-            redundancy = max((_similarity(index, row, p) for p in picked), default=0.0)
+            pairs = [_similarity(index, row, p, weights) for p in picked]
+            redundancy = max((sim for sim, _ in pairs), default=0.0)
+            duplicate = any(dup for _, dup in pairs)
             value = lam * float(scores[row]) / (top or 1.0) - (1.0 - lam) * redundancy
+            value -= 2.0 if duplicate else 0.0
             if value > best_value:
                 best_row, best_value = row, value
         picked.append(best_row)
@@ -175,7 +188,7 @@ def rank(
             return []
         pool = np.argpartition(-fused, k - 1)[:k]
         pool = pool[np.argsort(-fused[pool], kind="stable")]
-        picked = _mmr(index, [int(r) for r in pool], fused, limit, weights.mmr_lambda)
+        picked = _mmr(index, [int(r) for r in pool], fused, limit, weights)
         picked = _ensure_warning(index, picked, pool, relevance, weights)
         return [
             Ranked(

@@ -1,0 +1,154 @@
+"""Hybrid retrieval: fusion, MMR, filters, warnings, embeddings (real MiniLM) and re-embedding."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from selfmem import ExecutionStep, SelfLearningMemory, TaskContext, TaskOutcome
+from selfmem.embeddings import HashingEmbedder, SentenceTransformerEmbedder
+from selfmem.retrieval.ranking import RankingWeights
+
+from .helpers import run_episode
+
+PY = TaskContext(domain="web", language="python", tags=["api"])
+GO = TaskContext(domain="web", language="go", tags=["api"])
+
+
+def test_context_match_breaks_a_lexical_tie(in_memory: SelfLearningMemory) -> None:
+    go = run_episode(in_memory, "Add pagination to the orders endpoint", ["edit"], context=GO)
+    py = run_episode(in_memory, "Add pagination to the orders endpoint", ["edit"], context=PY)
+    for ctx, expected in ((PY, py), (GO, go)):
+        top = in_memory.retrieve_relevant_context("pagination for orders", ctx).episodes[0]
+        assert top.episode.id == expected
+        assert top.signals["context"] == 1.0
+
+
+def test_mmr_keeps_near_duplicates_from_crowding_out(in_memory: SelfLearningMemory) -> None:
+    for i in range(5):
+        run_episode(in_memory, f"Rotate the TLS certificate of the gateway ({i})", ["openssl"])
+    other = run_episode(in_memory, "Renew TLS for the mail server with certbot", ["certbot"])
+    result = in_memory.retrieve_relevant_context("rotate the TLS certificate", limit=3)
+    assert other in [s.episode.id for s in result.episodes]
+    no_diversity = RankingWeights(mmr_lambda=1.0, near_duplicate_jaccard=2, near_duplicate_cosine=2)
+    plain = SelfLearningMemory(store=in_memory._core.store, ranking=no_diversity)
+    undiversified = plain.retrieve_relevant_context("rotate the TLS certificate", limit=3)
+    assert other not in [s.episode.id for s in undiversified.episodes]
+    plain.close()
+
+
+def test_similar_failure_is_kept_as_a_warning(in_memory: SelfLearningMemory) -> None:
+    for i in range(4):
+        run_episode(in_memory, f"Upgrade the postgres driver in service {i}", ["pip", "pytest"])
+    failed = run_episode(
+        in_memory, "Upgrade the postgres driver in billing", ["pip", "pytest"], fail_at=1,
+        success=False,
+    )  # fmt: skip
+    result = in_memory.retrieve_relevant_context("upgrade the postgres driver", limit=3)
+    assert [s.episode.id for s in result.failures] == [failed]
+    assert "What to avoid:" in result.render(max_tokens=500)
+
+
+def test_filters_and_namespaces_hold(in_memory: SelfLearningMemory) -> None:
+    old = run_episode(in_memory, "Tune the cache eviction policy", ["bench"], context=PY)
+    fresh = run_episode(
+        in_memory, "Tune the cache eviction policy again", ["bench"],
+        context=TaskContext(domain="infra", tags=["perf"]),
+    )  # fmt: skip
+    failed = run_episode(in_memory, "Tune the cache size", ["bench"], success=False)
+    ask = in_memory.retrieve_relevant_context
+
+    def ids(**filters: object) -> set[str]:
+        return {s.episode.id for s in ask("tune cache", limit=10, **filters).episodes}  # type: ignore[arg-type]
+
+    assert ids() == {old, fresh, failed}
+    assert ids(domain="infra") == {fresh}
+    assert ids(tags=["perf"]) == {fresh}
+    assert ids(success_only=True) == {old, fresh}
+    after = in_memory.get_episode(fresh).end_time
+    assert after is not None
+    assert ids(since=after) >= {fresh} and old not in ids(since=after + timedelta(seconds=1))
+    assert ids(until=datetime(2000, 1, 1, tzinfo=UTC)) == set()
+    assert in_memory.scoped("other").retrieve_relevant_context("tune cache").episodes == []
+
+
+def test_deleted_episodes_leave_the_index(in_memory: SelfLearningMemory) -> None:
+    eid = run_episode(in_memory, "Compress the nightly backups", ["tar"])
+    assert in_memory.retrieve_relevant_context("compress backups").episodes
+    in_memory.delete_episode(eid)
+    assert in_memory.retrieve_relevant_context("compress backups").episodes == []
+
+
+def test_index_is_rebuilt_from_the_store_on_reopen(tmp_path: Path) -> None:
+    with SelfLearningMemory.open(tmp_path) as memory:
+        eid = run_episode(memory, "Shard the events table by month", ["psql"])
+    with SelfLearningMemory.open(tmp_path) as memory:
+        top = memory.retrieve_relevant_context("shard events by month").episodes[0]
+        assert top.episode.id == eid
+
+
+def test_vectors_are_stored_and_reembedded_when_the_model_changes(tmp_path: Path) -> None:
+    with SelfLearningMemory.open(tmp_path, embedder=HashingEmbedder(64)) as memory:
+        eid = run_episode(memory, "Index the invoices by customer", ["sql"])
+        memory.flush()  # waits for the embedding worker
+        assert len(memory._core.store.load_embeddings("default", "hashing-64")) == 1
+        hit = memory.retrieve_relevant_context("invoice customer index").episodes[0]
+        assert hit.episode.id == eid and hit.signals["semantic"] > 0
+    with SelfLearningMemory.open(tmp_path, embedder=HashingEmbedder(32)) as memory:
+        seen: list[tuple[int, int]] = []
+        assert memory.reembed(progress=lambda done, total: seen.append((done, total))) == 1
+        assert seen == [(1, 1)]
+        assert len(memory._core.store.load_embeddings("default", "hashing-32")) == 1
+        assert memory.reembed() == 0  # nothing left to do
+
+
+def test_query_vector_can_be_passed(in_memory: SelfLearningMemory) -> None:
+    memory = SelfLearningMemory(embedder=HashingEmbedder(64))
+    eid = run_episode(memory, "Profile the slow report query", ["explain"])
+    memory.flush()
+    vector = HashingEmbedder(64).embed(["slow report query profiling"])[0]
+    result = memory.retrieve_relevant_context("x y z", query_vector=vector)
+    assert result.episodes[0].episode.id == eid and result.episodes[0].signals["semantic"] > 0.3
+    memory.close()
+
+
+@pytest.fixture(scope="module")
+def minilm() -> SentenceTransformerEmbedder:
+    return SentenceTransformerEmbedder()
+
+
+def test_minilm_finds_paraphrases_that_share_no_words(
+    tmp_path: Path, minilm: SentenceTransformerEmbedder
+) -> None:
+    tasks = {
+        "login": "Fix the failing pytest for the /login endpoint",
+        "deploy": "Roll out the payments service to production",
+        "csv": "Clean up the sales spreadsheet and remove duplicate rows",
+    }
+    with SelfLearningMemory.open(tmp_path, embedder=minilm) as memory:
+        ids = {}
+        for key, text in tasks.items():
+            eid = memory.start_episode(text)
+            memory.log_step(eid, ExecutionStep(tool="work", observation="done"))
+            memory.complete_episode(eid, TaskOutcome.success())
+            ids[key] = eid
+        memory.flush()
+        assert memory._core.retrieval.embedder is minilm and minilm.dim == 384
+        for query, key in (
+            ("sign-in unit test keeps breaking", "login"),
+            ("ship the billing app to prod", "deploy"),
+            ("dedupe a spreadsheet of revenue", "csv"),
+        ):
+            result = memory.retrieve_relevant_context(query)
+            assert result.episodes[0].episode.id == ids[key], query
+            assert result.episodes[0].signals["semantic"] > 0.3
+
+
+def test_embedding_text_is_unit_float32(minilm: SentenceTransformerEmbedder) -> None:
+    matrix = minilm.embed(["one", "two words"])
+    assert matrix.dtype == np.float32 and matrix.shape == (2, 384)
+    assert np.allclose(np.linalg.norm(matrix, axis=1), 1.0, atol=1e-5)
+    assert minilm.model_id == "sentence-transformers/all-MiniLM-L6-v2"
