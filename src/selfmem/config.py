@@ -60,6 +60,8 @@ class MemoryConfig:
     ``learn_inline``: learn inside ``complete_episode`` instead of in the background worker
     (deterministic for tests and notebooks). ``learning_queue_size`` bounds the queue.
     ``learning`` and ``reward`` hold the learner's thresholds and the reward's weights.
+    ``ann_threshold``: with an embedder and ``usearch`` installed (extra ``[ann]``), an HNSW
+    index is built in the background once this many episodes have vectors.
     """
 
     namespace: str = "default"
@@ -71,6 +73,7 @@ class MemoryConfig:
     redact_secrets: bool = True
     busy_timeout_ms: int = 10_000
     learn_inline: bool = False
+    ann_threshold: int = 20_000
     learning_queue_size: int = 1_000
     learning: LearningConfig = field(default_factory=LearningConfig)
     reward: RewardWeights = field(default_factory=RewardWeights)

@@ -47,8 +47,11 @@ def embedding_text(episode: Episode) -> str:
 class RetrievalEngine:
     """Indexes per namespace plus the embedding worker, shared by every handle."""
 
-    def __init__(self, store: EpisodeStore, embedder: Embedder | None) -> None:
+    def __init__(
+        self, store: EpisodeStore, embedder: Embedder | None, ann_threshold: int = 20_000
+    ) -> None:
         self._store = store
+        self.ann_threshold = ann_threshold
         self.embedder = embedder
         self._indexes: dict[str, EpisodeIndex] = {}
         self._lock = threading.Lock()
@@ -84,6 +87,7 @@ class RetrievalEngine:
         index.set_vectors(
             model, [(eid, np.frombuffer(blob, dtype=np.float32)) for eid, blob in stored]
         )
+        index.start_ann(self.ann_threshold)
         missing = index.missing_vectors()
         if missing and embed_missing:
             logger.info("embedding %d episodes of %r with %s", len(missing), namespace, model)
@@ -151,6 +155,7 @@ class RetrievalEngine:
                 index = self._indexes.get(namespace)
             if index is not None:
                 index.set_vectors(model, pairs)
+                index.start_ann(self.ann_threshold)
             done += len(pairs)
         return done
 

@@ -77,7 +77,7 @@ class MemoryCore:
             inline=config.learn_inline,
             queue_size=config.learning_queue_size,
         )
-        self.retrieval = RetrievalEngine(store, embedder)
+        self.retrieval = RetrievalEngine(store, embedder, config.ann_threshold)
         self.write_lock = threading.Lock()
         self.closed = False
         self.cache_key = self._load_cache_key()

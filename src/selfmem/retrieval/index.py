@@ -17,6 +17,7 @@ import numpy as np
 import numpy.typing as npt
 
 from ..models import OutcomeStatus
+from .ann import AnnIndex, ann_available
 from .index_rows import IndexRow
 from .lexical import query_terms
 
@@ -112,6 +113,7 @@ class EpisodeIndex:
         self.vectors: F32 | None = None
         self.has_vector: npt.NDArray[np.bool_] = np.zeros(self._cap, dtype=bool)
         self.model: str | None = None
+        self.ann: AnnIndex | None = None
 
     # -- storage of columns -----------------------------------------------------------------
 
@@ -194,6 +196,8 @@ class EpisodeIndex:
             if r is None:
                 return False
             self.alive[r] = False
+            if self.ann is not None and self.has_vector[r]:
+                self.ann.remove(r)
             self.has_vector[r] = False
             self._alive_count -= 1
             self._total_len -= float(self.doc_len[r])
@@ -209,11 +213,31 @@ class EpisodeIndex:
                 self.vectors = np.zeros((self._cap, dim), dtype=np.float32)
                 self.has_vector[:] = False
                 self.model = model
+                self.ann = None
             for episode_id, vector in items:
                 r = self.row_of.get(episode_id)
                 if r is not None:
                     self.vectors[r] = vector
                     self.has_vector[r] = True
+                    if self.ann is not None:
+                        self.ann.add(r, self.vectors[r])
+
+    def start_ann(self, threshold: int) -> threading.Thread | None:
+        """Build an HNSW index in the background once ``threshold`` rows have vectors."""
+        with self.lock:
+            if self.ann is not None or self.vectors is None or not ann_available():
+                return None
+            rows = np.flatnonzero(self.has_vector[: self._size]).astype(np.int64)
+            if len(rows) < threshold:
+                return None
+            self.ann = AnnIndex(self.vectors.shape[1])
+            snapshot = self.vectors[rows].copy()
+        ann = self.ann
+        worker = threading.Thread(
+            target=ann.build_from, args=(snapshot, rows), name="selfmem-ann", daemon=True
+        )
+        worker.start()
+        return worker
 
     def missing_vectors(self) -> list[str]:
         with self.lock:
@@ -239,7 +263,9 @@ class EpisodeIndex:
             idf = math.log(1.0 + (alive - df + 0.5) / (df + 0.5))
             lengths = self.doc_len[rows]
             norm = tfs + _K1 * (1.0 - _B + _B * lengths / avg_len)
-            np.add.at(scores, rows, idf * tfs * (_K1 + 1.0) / norm)
+            scores += np.bincount(rows, weights=idf * tfs * (_K1 + 1.0) / norm, minlength=n)[
+                :n
+            ].astype(np.float32)
         return scores
 
     def filter_mask(self, filters: QueryFilters) -> npt.NDArray[np.bool_]:
@@ -295,7 +321,8 @@ class EpisodeIndex:
             for tag in set(tags):
                 code = self._tag_codes.lookup(tag)
                 if code is not None:
-                    np.add.at(overlap, np.asarray(self._tags.get(code, []), dtype=np.int64), 1.0)
+                    rows = np.asarray(self._tags.get(code, []), dtype=np.int64)
+                    overlap += np.bincount(rows, minlength=n)[:n].astype(np.float32)
             union = len(set(tags)) + self.tag_count[:n] - overlap
             total += 0.2 * overlap / np.maximum(union, 1.0)
         return total / weight if weight else None

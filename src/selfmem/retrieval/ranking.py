@@ -86,38 +86,54 @@ def context_match(
     return sum(w * v for w, v in parts) / sum(w for w, _ in parts)
 
 
-def _signals(
+def _top(values: F32, mask: npt.NDArray[np.bool_], k: int) -> npt.NDArray[np.int64]:
+    """Rows of the ``k`` largest positive values among the masked rows."""
+    eligible = np.flatnonzero(mask & (values > 0))
+    if len(eligible) > k:
+        eligible = eligible[np.argpartition(-values[eligible], k - 1)[:k]]
+    return eligible.astype(np.int64)
+
+
+def _semantic_pool(
+    index: EpisodeIndex, query: F32, mask: npt.NDArray[np.bool_], k: int
+) -> npt.NDArray[np.int64]:
+    """Rows most similar to the query: HNSW when ready, else an exact matrix product."""
+    n = index.size
+    ann = index.ann
+    if ann is not None and ann.ready:
+        rows, _ = ann.search(query, min(n, 4 * k))
+        rows = rows[(rows >= 0) & (rows < n)]
+        return rows[mask[rows]][:k]
+    assert index.vectors is not None
+    sims = (index.vectors[:n] @ query).astype(np.float32)
+    return _top(np.where(index.has_vector[:n], sims, 0.0).astype(np.float32), mask, k)
+
+
+def _pool_signals(
     index: EpisodeIndex,
-    text: str,
+    pool: npt.NDArray[np.int64],
+    lexical: F32,
+    best_lexical: float,
     query_vector: F32 | None,
-    context: TaskContext | None,
-    task_type: TaskType | None,
+    context: F32 | None,
     weights: RankingWeights,
 ) -> dict[str, tuple[float, F32]]:
-    n = index.size
     found: dict[str, tuple[float, F32]] = {}
-    lexical = index.bm25(text)
-    best = float(lexical.max()) if n else 0.0
-    found["lexical"] = (weights.lexical, lexical / best if best > 0 else lexical)
+    found["lexical"] = (
+        weights.lexical,
+        lexical[pool] / best_lexical if best_lexical else lexical[pool],
+    )
     if query_vector is not None and index.vectors is not None and weights.semantic > 0:
-        sims = index.vectors[:n] @ query_vector.astype(np.float32)
-        sims = np.where(index.has_vector[:n], np.clip(sims, 0.0, 1.0), 0.0).astype(np.float32)
-        found["semantic"] = (weights.semantic, sims)
-    ctx = None
-    if context is not None or task_type is not None:
-        ctx = index.context_scores(
-            context.domain if context else None,
-            context.language if context else None,
-            context.framework if context else None,
-            task_type.value if task_type else None,
-            context.tags if context else (),
-        )
-    if ctx is not None:
-        found["context"] = (weights.context, ctx)
-    found["outcome"] = (weights.outcome, np.clip(index.reward[:n], 0.0, 1.0))
-    age_days = (time.time() - index.end_time[:n]) / 86_400.0
+        sims = index.vectors[pool] @ query_vector
+        sims = np.where(index.has_vector[pool], np.clip(sims, 0.0, 1.0), 0.0)
+        found["semantic"] = (weights.semantic, sims.astype(np.float32))
+    if context is not None:
+        found["context"] = (weights.context, context[pool])
+    found["outcome"] = (weights.outcome, np.clip(index.reward[pool], 0.0, 1.0).astype(np.float32))
+    age_days = (time.time() - index.end_time[pool]) / 86_400.0
     half_life = max(weights.recency_half_life_days, 1e-9)
-    found["recency"] = (weights.recency, np.power(0.5, np.maximum(age_days, 0) / half_life))
+    recency = np.power(0.5, np.maximum(age_days, 0) / half_life).astype(np.float32)
+    found["recency"] = (weights.recency, recency)
     return {name: value for name, value in found.items() if value[0] > 0}
 
 
@@ -132,11 +148,15 @@ def _similarity(index: EpisodeIndex, a: int, b: int, weights: RankingWeights) ->
 
 
 def _mmr(
-    index: EpisodeIndex, rows: list[int], scores: F32, limit: int, weights: RankingWeights
+    index: EpisodeIndex,
+    rows: list[int],
+    scores: dict[int, float],
+    limit: int,
+    weights: RankingWeights,
 ) -> list[int]:
     """Greedy MMR; a near-duplicate of a pick comes last unless nothing else is left."""
     lam = weights.mmr_lambda
-    top = float(scores[rows[0]]) if rows else 1.0
+    top = scores[rows[0]] if rows else 1.0
     picked: list[int] = []
     remaining = list(rows)
     while remaining and len(picked) < limit:
@@ -145,7 +165,7 @@ def _mmr(
             pairs = [_similarity(index, row, p, weights) for p in picked]
             redundancy = max((sim for sim, _ in pairs), default=0.0)
             duplicate = any(dup for _, dup in pairs)
-            value = lam * float(scores[row]) / (top or 1.0) - (1.0 - lam) * redundancy
+            value = lam * scores[row] / (top or 1.0) - (1.0 - lam) * redundancy
             value -= 2.0 if duplicate else 0.0
             if value > best_value:
                 best_row, best_value = row, value
@@ -165,34 +185,62 @@ def rank(
     weights: RankingWeights,
     limit: int,
 ) -> list[Ranked]:
-    """The ``limit`` best rows for a query, fused, diversified and explained."""
+    """The ``limit`` best rows for a query, fused, diversified and explained.
+
+    Cheap signals (BM25, context) are computed for every row; candidates are the best rows
+    by lexical, semantic and context relevance, and only they are fused and diversified.
+    """
     with index.lock:
-        if index.size == 0:
+        n = index.size
+        if n == 0:
             return []
-        signals = _signals(index, text, query_vector, context, task_type, weights)
+        mask = index.filter_mask(filters)
+        lexical = index.bm25(text)
+        best_lexical = float(lexical[mask].max()) if mask.any() else 0.0
+        ctx = None
+        if context is not None or task_type is not None:
+            ctx = index.context_scores(
+                context.domain if context else None,
+                context.language if context else None,
+                context.framework if context else None,
+                task_type.value if task_type else None,
+                context.tags if context else (),
+            )
+        k = weights.candidates * 4
+        parts = [_top(lexical, mask, k)]
+        if query_vector is not None and index.vectors is not None and weights.semantic > 0:
+            query_vector = query_vector.astype(np.float32)
+            parts.append(_semantic_pool(index, query_vector, mask, k))
+        if ctx is not None:
+            parts.append(_top(ctx, mask, k))
+        pool = np.unique(np.concatenate(parts)) if parts else np.zeros(0, dtype=np.int64)
+        if len(pool) == 0:
+            return []
+        signals = _pool_signals(index, pool, lexical, best_lexical, query_vector, ctx, weights)
         total_weight = sum(w for w, _ in signals.values())
-        fused = sum(
-            (w * values for w, values in signals.values()), np.zeros(index.size, np.float32)
-        )
-        fused = fused / total_weight
-        relevance_names = ("lexical", "semantic", "context")
+        fused = sum((w * v for w, v in signals.values()), np.zeros(len(pool), np.float32))
+        fused = (fused / total_weight).astype(np.float32)
         relevance = sum(
-            (signals[n][0] * signals[n][1] for n in relevance_names if n in signals),
-            np.zeros(index.size, np.float32),
-        )
-        # an episode must relate to the query somehow: words, meaning or context
-        mask = index.filter_mask(filters) & (relevance > weights.min_relevance)
-        fused = np.where(mask, fused, -1.0).astype(np.float32)
-        k = min(weights.candidates, int(mask.sum()))
-        if k == 0:
+            (signals[name][0] * signals[name][1] for name in ("lexical", "semantic", "context")
+             if name in signals),
+            np.zeros(len(pool), np.float32),
+        )  # fmt: skip
+        keep = relevance > weights.min_relevance
+        pool, fused, relevance = pool[keep], fused[keep], relevance[keep]
+        if len(pool) == 0:
             return []
-        pool = np.argpartition(-fused, k - 1)[:k]
-        pool = pool[np.argsort(-fused[pool], kind="stable")]
-        picked = _mmr(index, [int(r) for r in pool], fused, limit, weights)
-        picked = _ensure_warning(index, picked, pool, relevance, weights)
+        order = np.argsort(-fused, kind="stable")[: weights.candidates]
+        scores = {int(pool[i]): float(fused[i]) for i in range(len(pool))}
+        relevant = {int(pool[i]): float(relevance[i]) for i in range(len(pool))}
+        candidates = [int(pool[i]) for i in order]
+        picked = _mmr(index, candidates, scores, limit, weights)
+        picked = _ensure_warning(index, picked, candidates, relevant, weights)
+        position = {int(row): i for i, row in enumerate(pool)}
         return [
             Ranked(
-                row, float(fused[row]), {name: float(v[row]) for name, (_, v) in signals.items()}
+                row,
+                scores[row],
+                {name: float(v[position[row]]) for name, (_, v) in signals.items()},
             )
             for row in picked
         ]
@@ -201,17 +249,17 @@ def rank(
 def _ensure_warning(
     index: EpisodeIndex,
     picked: list[int],
-    pool: npt.NDArray[np.intp],
-    relevance: F32,
+    candidates: list[int],
+    relevance: dict[int, float],
     weights: RankingWeights,
 ) -> list[int]:
     if len(picked) < 2 or any(index.failure[row] for row in picked):
         return picked
-    failures = [int(row) for row in pool if index.failure[row]]
+    failures = [row for row in candidates if index.failure[row]]
     if not failures:
         return picked
-    best_failure = max(failures, key=lambda row: float(relevance[row]))
-    best_relevance = max(float(relevance[row]) for row in picked)
-    if float(relevance[best_failure]) >= weights.avoid_ratio * best_relevance:
+    best_failure = max(failures, key=lambda row: relevance[row])
+    best_relevance = max(relevance[row] for row in picked)
+    if relevance[best_failure] >= weights.avoid_ratio * best_relevance:
         return [*picked[:-1], best_failure]
     return picked

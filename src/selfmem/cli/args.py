@@ -1,0 +1,61 @@
+"""Argument helpers several commands share: the task context options and choices."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any, TypeAlias
+
+from ..learning.records import PatternKind
+from ..models import ComplexityLevel, OutcomeStatus, TaskType
+
+__all__ = [
+    "KINDS",
+    "OUTCOMES",
+    "TASK_TYPES",
+    "SubParsers",
+    "add_context_options",
+    "context_from",
+    "positive_int",
+]
+
+SubParsers: TypeAlias = "argparse._SubParsersAction[argparse.ArgumentParser]"
+
+TASK_TYPES = [t.value for t in TaskType]
+OUTCOMES = [o.value for o in OutcomeStatus]
+KINDS = [k.value for k in PatternKind]
+
+
+def positive_int(text: str) -> int:
+    """An argparse type: an integer of at least 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def add_context_options(parser: argparse.ArgumentParser, *, complexity: bool = False) -> None:
+    """``--domain``, ``--language``, ``--framework``, ``--tag`` (repeatable), ``--task-type``."""
+    group = parser.add_argument_group("task context")
+    group.add_argument("--domain", help="area of work, e.g. web")
+    group.add_argument("--language", help="programming language, e.g. python")
+    group.add_argument("--framework", help="framework, e.g. fastapi")
+    group.add_argument("--tag", action="append", dest="tags", metavar="TAG", help="repeatable")
+    group.add_argument("--task-type", choices=TASK_TYPES, help="kind of work")
+    if complexity:
+        group.add_argument("--complexity", choices=[c.value for c in ComplexityLevel])
+
+
+def context_from(args: argparse.Namespace) -> dict[str, Any] | None:
+    """The task context the options describe, or None when no option was given."""
+    fields = {
+        "domain": args.domain,
+        "language": args.language,
+        "framework": args.framework,
+        "tags": args.tags,
+        "complexity": getattr(args, "complexity", None),
+    }
+    given = {key: value for key, value in fields.items() if value is not None}
+    return given or None

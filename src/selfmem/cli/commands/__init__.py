@@ -1,0 +1,1 @@
+"""The subcommands; each module's ``register`` adds its parsers and handlers."""

@@ -1,0 +1,134 @@
+"""``selfmem export [FILE]`` and ``selfmem import [FILE]`` (JSON Lines, ``-`` for stdio)."""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import sys
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TextIO
+
+from ..args import SubParsers
+from ..common import EXIT_OK, EXIT_USAGE, CommandError, Context
+from ..progress import Progress
+from ..transfer import ImportScan, export_episodes, import_episodes, scan_lines
+
+__all__ = ["register"]
+
+_SHOWN = 20  # bad lines listed before "... and N more"
+
+
+@contextmanager
+def _sink(target: str) -> Iterator[TextIO]:
+    """stdout, or a file written next to its final name and renamed when complete."""
+    if target == "-":
+        yield sys.stdout
+        sys.stdout.flush()
+        return
+    path = Path(target)
+    partial = path.with_name(path.name + ".partial")
+    try:
+        with partial.open("w", encoding="utf-8") as handle:
+            yield handle
+    except BaseException:
+        partial.unlink(missing_ok=True)
+        raise
+    partial.replace(path)
+
+
+def run_export(ctx: Context) -> int:
+    memory = ctx.memory()
+    stats = memory.stats()
+    total = stats.episodes - (stats.open_episodes if ctx.args.completed_only else 0)
+    with _sink(ctx.args.file) as sink, Progress("exporting", total) as bar:
+        count = export_episodes(
+            memory, sink, completed_only=ctx.args.completed_only, progress=bar.update
+        )
+    message = f"exported {count} episodes from namespace {memory.namespace!r}"
+    if ctx.args.file == "-":
+        ctx.out.note(message)
+    elif ctx.out.json_mode:
+        ctx.out.json({"exported": count, "file": ctx.args.file, "namespace": memory.namespace})
+    else:
+        ctx.out.line(f"{message} to {ctx.args.file}")
+    return EXIT_OK
+
+
+@contextmanager
+def _source(name: str) -> Iterator[Path]:
+    """A path that can be read twice: the file itself, or stdin spooled to a temp file."""
+    if name != "-":
+        path = Path(name)
+        if not path.is_file():
+            raise CommandError(f"no such file: {name}")
+        yield path
+        return
+    with tempfile.TemporaryDirectory(prefix="selfmem-import-") as tmp:
+        spooled = Path(tmp) / "stdin.jsonl"
+        with spooled.open("w", encoding="utf-8") as handle:
+            shutil.copyfileobj(sys.stdin, handle)
+        yield spooled
+
+
+def _report_bad(ctx: Context, scan: ImportScan, skip_existing: bool) -> None:
+    problems = [str(bad) for bad in scan.bad]
+    if not skip_existing:
+        problems += [f"line {n}: an episode with this id exists already" for n in scan.existing]
+    for problem in problems[:_SHOWN]:
+        ctx.out.note(f"selfmem: {problem}")
+    if len(problems) > _SHOWN:
+        ctx.out.note(f"selfmem: ... and {len(problems) - _SHOWN} more")
+
+
+def run_import(ctx: Context) -> int:
+    args = ctx.args
+    memory = ctx.memory()
+    with _source(args.file) as path:
+        with path.open(encoding="utf-8") as lines, Progress("checking") as bar:
+            scan = scan_lines(memory, lines, progress=bar.update)
+        blocking = len(scan.bad) + (0 if args.skip_existing else len(scan.existing))
+        _report_bad(ctx, scan, args.skip_existing)
+        if blocking and not args.skip_bad:
+            raise CommandError(
+                f"{blocking} bad line(s); nothing was imported "
+                "(fix them, or pass --skip-bad to import the good lines)",
+                EXIT_USAGE,
+            )
+        with path.open(encoding="utf-8") as lines, Progress("importing", scan.good) as bar:
+            count = import_episodes(memory, lines, scan.rejected, progress=bar.update)
+    relearned = None
+    if count and not args.no_relearn:
+        with Progress("relearning") as bar:
+            relearned = memory.relearn(progress=bar.update)
+    skipped = {"bad": len(scan.bad), "existing": len(scan.existing)}
+    if ctx.out.json_mode:
+        ctx.out.json({"imported": count, "skipped": skipped, "relearned": relearned,
+                      "namespace": memory.namespace})  # fmt: skip
+    else:
+        ctx.out.line(f"imported {count} episodes into namespace {memory.namespace!r} (skipped "
+                     f"{skipped['bad']} bad, {skipped['existing']} existing)")  # fmt: skip
+    return EXIT_OK
+
+
+def register(commands: SubParsers, common: argparse.ArgumentParser) -> None:
+    export = commands.add_parser(
+        "export", parents=[common], help="write every episode as JSON Lines"
+    )
+    export.add_argument("file", nargs="?", default="-", help="output file (default: stdout)")
+    export.add_argument("--completed-only", action="store_true", help="leave open episodes out")
+    export.set_defaults(handler=run_export)
+
+    imp = commands.add_parser(
+        "import", parents=[common], help="read episodes from JSON Lines (ids kept)"
+    )
+    imp.add_argument("file", nargs="?", default="-", help="input file (default: stdin)")
+    imp.add_argument("--skip-bad", action="store_true",
+                     help="import the good lines even if some are bad")  # fmt: skip
+    imp.add_argument("--skip-existing", action="store_true",
+                     help="skip episodes whose id is already stored (not an error)")  # fmt: skip
+    imp.add_argument("--no-relearn", action="store_true",
+                     help="do not rebuild patterns afterwards")  # fmt: skip
+    imp.set_defaults(handler=run_import)

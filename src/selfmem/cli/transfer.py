@@ -1,0 +1,192 @@
+"""Export and import episodes as JSON Lines: one ``Episode`` per line, exactly as stored.
+
+Import is two passes over the file: the first validates every line (and finds ids that
+already exist) without writing anything; the second writes. A file with a bad line is
+rejected whole unless the caller asks to skip bad lines. Episodes keep their ids, steps,
+outcome, reward and reflection; they are written through the store Protocol, because the
+public API assigns new ids and timestamps. If a write fails, the episodes already written
+by this import are deleted again.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from typing import TextIO
+
+import pydantic
+
+from ..memory import SelfLearningMemory
+from ..models import Episode, ExecutionStep
+
+__all__ = ["BadLine", "ImportScan", "export_episodes", "import_episodes", "scan_lines"]
+
+PAGE = 500
+_ID_BATCH = 500
+
+
+@dataclass(frozen=True, slots=True)
+class BadLine:
+    number: int
+    reason: str
+
+    def __str__(self) -> str:
+        return f"line {self.number}: {self.reason}"
+
+
+@dataclass
+class ImportScan:
+    """What the validation pass found."""
+
+    good: int = 0
+    bad: list[BadLine] = field(default_factory=list)
+    existing: list[int] = field(default_factory=list)  # line numbers of ids already stored
+
+    @property
+    def rejected(self) -> set[int]:
+        return {b.number for b in self.bad} | set(self.existing)
+
+
+def export_episodes(
+    memory: SelfLearningMemory,
+    sink: TextIO,
+    *,
+    completed_only: bool = False,
+    progress: Callable[[int], None] | None = None,
+) -> int:
+    """Write every episode of the namespace to ``sink``, one JSON object per line.
+
+    Pages through ``list_episodes`` newest first; an episode started while exporting can
+    shift a page, so ids already written are skipped. Returns the episodes written.
+    """
+    seen: set[str] = set()
+    offset = 0
+    while True:
+        page = memory.list_episodes(completed_only=completed_only, limit=PAGE, offset=offset)
+        for episode in page:
+            if episode.id not in seen:
+                seen.add(episode.id)
+                sink.write(episode.model_dump_json() + "\n")
+        offset += len(page)
+        if progress is not None:
+            progress(len(seen))
+        if len(page) < PAGE:
+            return len(seen)
+
+
+def _numbered(steps: list[ExecutionStep]) -> list[ExecutionStep]:
+    """Give unnumbered steps their position; refuse duplicate numbers (they would
+    overwrite each other in the store)."""
+    numbered = [
+        s if s.step_number is not None else s.model_copy(update={"step_number": i})
+        for i, s in enumerate(steps, start=1)
+    ]
+    numbers = [s.step_number for s in numbered]
+    if len(set(numbers)) != len(numbers):
+        raise ValueError("two steps have the same step_number")
+    return numbered
+
+
+def parse_line(text: str) -> Episode:
+    """One line as an episode; raises ``ValueError`` with a readable reason."""
+    try:
+        episode = Episode.model_validate_json(text)
+    except pydantic.ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(part) for part in first["loc"])
+        detail = f"{where}: {first['msg']}" if where else first["msg"]
+        count = exc.error_count()
+        more = f" (and {count - 1} more errors)" if count > 1 else ""
+        raise ValueError(f"not a valid episode: {detail}{more}") from None
+    episode.steps = _numbered(episode.steps)
+    return episode
+
+
+def _lines(source: Iterable[str]) -> Iterator[tuple[int, str]]:
+    for number, text in enumerate(source, start=1):
+        if text.strip():
+            yield number, text
+
+
+def scan_lines(
+    memory: SelfLearningMemory, source: Iterable[str], progress: Callable[[int], None] | None
+) -> ImportScan:
+    """Validate every line and find ids that exist already; writes nothing."""
+    scan = ImportScan()
+    first_line: dict[str, int] = {}
+    batch: list[tuple[int, str]] = []
+
+    def check_batch() -> None:
+        stored = memory._core.store.episode_revisions(memory.namespace, [i for _, i in batch])
+        scan.existing += [number for number, eid in batch if eid in stored]
+        scan.good -= sum(1 for _, eid in batch if eid in stored)
+        batch.clear()
+
+    for count, (number, text) in enumerate(_lines(source), start=1):
+        try:
+            episode = parse_line(text)
+        except ValueError as exc:
+            scan.bad.append(BadLine(number, str(exc)))
+            continue
+        if episode.id in first_line:
+            scan.bad.append(BadLine(number, f"duplicate id {episode.id!r} (first on line "
+                                            f"{first_line[episode.id]})"))  # fmt: skip
+            continue
+        first_line[episode.id] = number
+        scan.good += 1
+        batch.append((number, episode.id))
+        if len(batch) >= _ID_BATCH:
+            check_batch()
+        if progress is not None and count % 100 == 0:
+            progress(count)
+    if batch:
+        check_batch()
+    return scan
+
+
+def _write(memory: SelfLearningMemory, episode: Episode) -> None:
+    store = memory._core.store
+    opened = episode.model_copy(
+        update={"steps": [], "end_time": None, "outcome": None, "reward": None,
+                "reflection": None}
+    )  # fmt: skip
+    store.create_episode(opened)
+    if episode.is_complete:
+        store.finish_episode(episode, episode.steps)
+    elif episode.steps:
+        store.append_steps(episode.namespace, episode.id, episode.steps)
+    if episode.is_complete:  # as complete_episode does: the live index, and a vector
+        memory._core.retrieval.add(episode)
+
+
+def import_episodes(
+    memory: SelfLearningMemory,
+    source: Iterable[str],
+    skip: set[int],
+    progress: Callable[[int], None] | None = None,
+) -> int:
+    """Write the episodes of every line not in ``skip`` (line numbers) into the memory's
+    namespace. On a failure the episodes written so far are deleted and the error raised."""
+    written: list[str] = []
+    try:
+        for number, text in _lines(source):
+            if number in skip:
+                continue
+            episode = parse_line(text).model_copy(update={"namespace": memory.namespace})
+            _write(memory, episode)
+            written.append(episode.id)
+            if progress is not None:
+                progress(len(written))
+    except BaseException:  # a failed write, or Ctrl-C: leave nothing half-imported
+        _roll_back(memory, written)
+        raise
+    return len(written)
+
+
+def _roll_back(memory: SelfLearningMemory, episode_ids: list[str]) -> None:
+    store = memory._core.store
+    for episode_id in episode_ids:
+        store.delete_episode(memory.namespace, episode_id)
+        memory._core.retrieval.remove(memory.namespace, episode_id)
+    if episode_ids:
+        store.scrub()
