@@ -41,7 +41,7 @@ def render_table(headers: Sequence[str], rows: Iterable[Sequence[Any]]) -> str:
     widths = [max([len(h), *(len(r[i]) for r in body)]) for i, h in enumerate(headers)]
     widths[last] = 0  # the last column is not padded
     lines = ["  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True)).rstrip()]
-    lines.append("  ".join("-" * w for w in widths[:last] + [len(headers[last])]))
+    lines.append("  ".join("-" * w for w in [*widths[:last], len(headers[last])]))
     lines += ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in body]
     return "\n".join(lines)
 

@@ -6,9 +6,11 @@ from typing import Any
 
 from ..learning.records import AnyPattern
 from ..models import Episode
-from .output import Output
+from .output import Output, cell
 
 __all__ = ["episode_header", "pattern_record", "show_episode", "show_pattern"]
+
+_TEXT = 200  # characters of a step's observation shown in a table (--json has all of it)
 
 
 def episode_header(episode: Episode) -> dict[str, Any]:
@@ -53,7 +55,7 @@ def show_episode(out: Output, episode: Episode, *, steps: bool = True) -> None:
         out.line()
         rows = [
             (s.step_number, s.tool, "ok" if s.success else "FAILED", s.latency_ms,
-             s.error if s.error else s.observation)
+             cell(s.error if s.error else s.observation, width=_TEXT))
             for s in episode.steps
         ]  # fmt: skip
         out.table(("#", "tool", "result", "ms", "observation / error"), rows, empty="")

@@ -87,7 +87,7 @@ def _numbered(steps: list[ExecutionStep]) -> list[ExecutionStep]:
     return numbered
 
 
-def parse_line(text: str) -> Episode:
+def parse_line(text: str | bytes) -> Episode:
     """One line as an episode; raises ``ValueError`` with a readable reason."""
     try:
         episode = Episode.model_validate_json(text)
@@ -102,14 +102,14 @@ def parse_line(text: str) -> Episode:
     return episode
 
 
-def _lines(source: Iterable[str]) -> Iterator[tuple[int, str]]:
+def _lines(source: Iterable[bytes]) -> Iterator[tuple[int, bytes]]:
     for number, text in enumerate(source, start=1):
         if text.strip():
             yield number, text
 
 
 def scan_lines(
-    memory: SelfLearningMemory, source: Iterable[str], progress: Callable[[int], None] | None
+    memory: SelfLearningMemory, source: Iterable[bytes], progress: Callable[[int], None] | None
 ) -> ImportScan:
     """Validate every line and find ids that exist already; writes nothing."""
     scan = ImportScan()
@@ -161,7 +161,7 @@ def _write(memory: SelfLearningMemory, episode: Episode) -> None:
 
 def import_episodes(
     memory: SelfLearningMemory,
-    source: Iterable[str],
+    source: Iterable[bytes],
     skip: set[int],
     progress: Callable[[int], None] | None = None,
 ) -> int:

@@ -17,6 +17,7 @@ from ..learning.records import HeuristicKind, PatternKind
 from ..models import ComplexityLevel, Episode, OutcomeStatus, TaskType
 
 __all__ = [
+    "CompletedEpisode",
     "ContextArg",
     "ContextResult",
     "EpisodeId",
@@ -33,6 +34,7 @@ __all__ = [
     "ScoredPatternOut",
     "StartedEpisode",
     "StatsOut",
+    "Status",
     "StepLogged",
     "TaskText",
 ]

@@ -30,6 +30,7 @@ __all__ = [
 
 _R = TypeVar("_R", bound=pydantic.BaseModel)
 _MAX_NAMESPACE_CHARS = 128
+_MARGIN = 8_192  # longer than any secret pattern, so a pre-cut never splits one unseen
 
 
 def _field_names(model: type[pydantic.BaseModel]) -> set[str]:
@@ -128,11 +129,13 @@ def prepare_metadata(
     return redact_value(safe) if redact else safe  # type: ignore[no-any-return]
 
 
-def _truncate(text: str | None, limit: int, field: str, cut: list[str]) -> str | None:
-    if text is None or len(text) <= limit:
+def _truncate(
+    text: str | None, limit: int, field: str, cut: list[str], original: int
+) -> str | None:
+    if text is None or (original <= limit and len(text) <= limit):
         return text
     cut.append(field)
-    return f"{text[:limit]}… [truncated {len(text) - limit} characters]"
+    return f"{text[:limit]}… [truncated {original - limit} characters]"
 
 
 def prepare_step(step: Any, limits: Limits, redact: bool) -> ExecutionStep:
@@ -147,14 +150,22 @@ def prepare_step(step: Any, limits: Limits, redact: bool) -> ExecutionStep:
         raise LimitExceededError("step.parameters", limits.max_parameters_bytes, size, unit="bytes")
     metadata = prepare_metadata(record.metadata, limits, redact, field="step.metadata")
     observation, error, action = record.observation, record.error, record.action
-    if redact:  # before truncation, so a cut never leaves part of a secret behind
+    sizes = {"observation": len(observation or ""), "error": len(error or "")}
+    # cut far past the limit first, so redaction never scans megabytes it will throw away
+    observation = (
+        observation[: limits.max_observation_chars + _MARGIN] if observation else observation
+    )
+    error = error[: limits.max_error_chars + _MARGIN] if error else error
+    if redact:  # before the final cut, so a cut never leaves part of a secret behind
         parameters = redact_value(parameters)
         observation = redact_text(observation) if observation else observation
         error = redact_text(error) if error else error
         action = redact_text(action)
     cut: list[str] = []
-    observation = _truncate(observation, limits.max_observation_chars, "observation", cut)
-    error = _truncate(error, limits.max_error_chars, "error", cut)
+    observation = _truncate(
+        observation, limits.max_observation_chars, "observation", cut, sizes["observation"]
+    )
+    error = _truncate(error, limits.max_error_chars, "error", cut, sizes["error"])
     if cut:
         metadata["truncated"] = cut
     return record.model_copy(

@@ -68,8 +68,12 @@ def _source(name: str) -> Iterator[Path]:
         return
     with tempfile.TemporaryDirectory(prefix="selfmem-import-") as tmp:
         spooled = Path(tmp) / "stdin.jsonl"
-        with spooled.open("w", encoding="utf-8") as handle:
-            shutil.copyfileobj(sys.stdin, handle)
+        stdin = getattr(sys.stdin, "buffer", None)
+        with spooled.open("wb") as handle:
+            if stdin is not None:
+                shutil.copyfileobj(stdin, handle)
+            else:  # a text-only stream (e.g. replaced in tests)
+                handle.write(sys.stdin.read().encode())
         yield spooled
 
 
@@ -87,7 +91,7 @@ def run_import(ctx: Context) -> int:
     args = ctx.args
     memory = ctx.memory()
     with _source(args.file) as path:
-        with path.open(encoding="utf-8") as lines, Progress("checking") as bar:
+        with path.open("rb") as lines, Progress("checking") as bar:
             scan = scan_lines(memory, lines, progress=bar.update)
         blocking = len(scan.bad) + (0 if args.skip_existing else len(scan.existing))
         _report_bad(ctx, scan, args.skip_existing)
@@ -97,7 +101,7 @@ def run_import(ctx: Context) -> int:
                 "(fix them, or pass --skip-bad to import the good lines)",
                 EXIT_USAGE,
             )
-        with path.open(encoding="utf-8") as lines, Progress("importing", scan.good) as bar:
+        with path.open("rb") as lines, Progress("importing", scan.good) as bar:
             count = import_episodes(memory, lines, scan.rejected, progress=bar.update)
     relearned = None
     if count and not args.no_relearn:
