@@ -70,8 +70,8 @@ def test_created_episode_is_open_and_has_no_steps(store: EpisodeStore, namespace
 def test_steps_are_appended_in_order(store: EpisodeStore, namespace: str) -> None:
     episode = make_episode(namespace)
     store.create_episode(episode)
-    store.append_steps(namespace, episode.id, steps("read", "edit"))
-    store.append_steps(namespace, episode.id, steps("test", start=3))
+    store.append_steps({episode.id: steps("read", "edit")})
+    store.append_steps({episode.id: steps("test", start=3)})
     loaded = store.get_episode(namespace, episode.id)
     assert loaded is not None
     assert [s.tool for s in loaded.steps] == ["read", "edit", "test"]
@@ -84,7 +84,7 @@ def test_finish_writes_outcome_reward_and_remaining_steps(
     episode = make_episode(namespace)
     store.create_episode(episode)
     first = steps("read")
-    store.append_steps(namespace, episode.id, first)
+    store.append_steps({episode.id: first})
     done = finish(
         store,
         episode.model_copy(update={"steps": first}),
@@ -229,9 +229,11 @@ def test_unicode_and_large_text_round_trip(store: EpisodeStore, namespace: str) 
     )
     store.create_episode(episode)
     store.append_steps(
-        namespace,
-        episode.id,
-        [ExecutionStep(tool="ß-tool", observation=text, step_number=1, parameters={"k": "☃"})],
+        {
+            episode.id: [
+                ExecutionStep(tool="ß-tool", observation=text, step_number=1, parameters={"k": "☃"})
+            ]
+        },
     )
     loaded = store.get_episode(namespace, episode.id)
     assert loaded is not None

@@ -132,15 +132,10 @@ class MemoryCore:
             by_episode: dict[str, list[ExecutionStep]] = {}
             for episode_id, step in pending:
                 by_episode.setdefault(episode_id, []).append(step)
-            written: set[str] = set()
             try:
-                for episode_id, steps in by_episode.items():
-                    state = self.buffer.get(episode_id)
-                    namespace = state.header.namespace if state else ""
-                    self.store.append_steps(namespace, episode_id, steps)
-                    written.add(episode_id)
+                self.store.append_steps(by_episode)  # one transaction for the whole batch
             except BaseException:
-                self.buffer.restore_pending([item for item in pending if item[0] not in written])
+                self.buffer.restore_pending(pending)
                 raise
             return len(pending)
 

@@ -154,7 +154,7 @@ def _write(memory: SelfLearningMemory, episode: Episode) -> None:
     if episode.is_complete:
         store.finish_episode(episode, episode.steps)
     elif episode.steps:
-        store.append_steps(episode.namespace, episode.id, episode.steps)
+        store.append_steps({episode.id: episode.steps})
     if episode.is_complete:  # as complete_episode does: the live index, and a vector
         memory._core.retrieval.add(episode)
 

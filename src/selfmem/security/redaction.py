@@ -38,13 +38,15 @@ _KNOWN_TOKENS = re.compile(
     """,
     re.VERBOSE,
 )
+# Only the last segment of a key is matched ("OPENAI_API_KEY" ends in "API_KEY"): the
+# prefix is kept as it is, and not matching it keeps the scan linear.
 _SECRET_NAME = (
-    r"(?:[A-Za-z0-9]+[_-])*(?:password|passwd|pwd|secret|api[_-]?key|apikey|token|"
+    r"(?<![A-Za-z0-9])(?:password|passwd|pwd|secret|api[_-]?key|apikey|token|"
     r"access[_-]?key|private[_-]?key|auth|credentials?)"
 )
 _ASSIGNMENT = re.compile(
     rf"""(?ix)
-    \b({_SECRET_NAME})           # the key
+    ({_SECRET_NAME})             # the key
     (\s*["']?\s*[:=]\s*)         # separator, tolerating a closing quote (JSON)
     (?:(["'])(?!\[REDACTED\]\3)([^"'\n]{{3,}})(?=\3)   # a quoted value, to its closing quote
       |(?!\[REDACTED\])([^\s"'&,;}}]{{3,}}))            # or a bare word
@@ -58,15 +60,33 @@ _SECRET_KEY = re.compile(
 )
 
 
+_TOKEN_MARKERS = (
+    "sk-", "AKIA", "ASIA", "ghp_", "gho_", "ghu_", "ghs_", "ghr_", "github_pat_", "xox", "AIza",
+    "sk_", "rk_", "eyJ",
+)  # fmt: skip
+_NAME_MARKERS = ("passw", "passwd", "pwd", "secret", "key", "token", "auth", "credential")
+
+
 def redact_text(text: str) -> str:
-    """Return ``text`` with every recognised secret replaced by ``[REDACTED]``."""
+    """Return ``text`` with every recognised secret replaced by ``[REDACTED]``.
+
+    Each pattern runs only when a cheap substring test says it could match, which keeps the
+    common case (tool output with no secret-like words) to a few microseconds.
+    """
     if not text:
         return text
-    text = _PRIVATE_KEY.sub(REDACTED, text)
-    text = _URL_CREDENTIALS.sub(lambda m: f"{m.group(1)}{m.group(2)}:{REDACTED}@", text)
-    text = _BEARER.sub(lambda m: f"{m.group(1)} {REDACTED}", text)
-    text = _KNOWN_TOKENS.sub(REDACTED, text)
-    return _ASSIGNMENT.sub(lambda m: f"{m[1]}{m[2]}{m[3] or ''}{REDACTED}", text)
+    lower = text.lower()
+    if "private key-----" in lower:
+        text = _PRIVATE_KEY.sub(REDACTED, text)
+    if "://" in text and "@" in text:
+        text = _URL_CREDENTIALS.sub(lambda m: f"{m.group(1)}{m.group(2)}:{REDACTED}@", text)
+    if "bearer" in lower or "basic" in lower or "token" in lower:
+        text = _BEARER.sub(lambda m: f"{m.group(1)} {REDACTED}", text)
+    if any(marker in text for marker in _TOKEN_MARKERS):
+        text = _KNOWN_TOKENS.sub(REDACTED, text)
+    if ("=" in text or ":" in text) and any(marker in lower for marker in _NAME_MARKERS):
+        text = _ASSIGNMENT.sub(lambda m: f"{m[1]}{m[2]}{m[3] or ''}{REDACTED}", text)
+    return text
 
 
 def is_secret_key(key: str) -> bool:

@@ -109,6 +109,8 @@ def prepare_context(context: Any, limits: Limits) -> TaskContext:
 
 def _json_size(value: Any, field: str) -> tuple[Any, int]:
     """Return a JSON-safe copy of ``value`` and its encoded size."""
+    if not value:
+        return value, 2
     try:
         encoded = json.dumps(value, default=str, ensure_ascii=False)
     except (TypeError, ValueError) as exc:
@@ -119,7 +121,7 @@ def _json_size(value: Any, field: str) -> tuple[Any, int]:
 def prepare_metadata(
     metadata: Any, limits: Limits, redact: bool, field: str = "metadata"
 ) -> dict[str, Any]:
-    if metadata is None:
+    if not metadata and (metadata is None or isinstance(metadata, dict)):
         return {}
     if not isinstance(metadata, dict):
         raise InvalidInputError(f"{field} must be a mapping", field=field)

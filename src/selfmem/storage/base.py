@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol, runtime_checkable
@@ -51,8 +51,8 @@ class EpisodeStore(Protocol):
     def create_episode(self, episode: Episode) -> None:
         """Persist a new, open episode (its header; ``steps`` are written by ``append_steps``)."""
 
-    def append_steps(self, namespace: str, episode_id: str, steps: Sequence[ExecutionStep]) -> None:
-        """Persist steps of an open episode in one transaction."""
+    def append_steps(self, batches: Mapping[str, Sequence[ExecutionStep]]) -> None:
+        """Persist steps of open episodes (by episode id), all in one transaction."""
 
     def finish_episode(self, episode: Episode, pending_steps: Sequence[ExecutionStep]) -> int:
         """In one transaction: write the last steps, the outcome, reward and reflection,

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any
 
@@ -171,11 +171,12 @@ class LibSQLStore:
             ],
         )
 
-    def append_steps(self, namespace: str, episode_id: str, steps: Sequence[ExecutionStep]) -> None:
-        if not steps:
+    def append_steps(self, batches: Mapping[str, Sequence[ExecutionStep]]) -> None:
+        if not any(batches.values()):
             return
         with self._transaction():
-            self._insert_steps(episode_id, steps)
+            for episode_id, steps in batches.items():
+                self._insert_steps(episode_id, steps)
 
     def finish_episode(self, episode: Episode, pending_steps: Sequence[ExecutionStep]) -> int:
         with self._transaction():

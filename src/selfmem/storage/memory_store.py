@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 import threading
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from ..errors import EpisodeStateError
 from ..learning.records import AnyPattern, Heuristic
@@ -56,11 +56,12 @@ class InMemoryStore:
             self._episodes[key] = episode.model_copy(update={"steps": []}, deep=True)
             self._revisions[key] = 1
 
-    def append_steps(self, namespace: str, episode_id: str, steps: Sequence[ExecutionStep]) -> None:
+    def append_steps(self, batches: Mapping[str, Sequence[ExecutionStep]]) -> None:
         with self._lock:
-            stored = self._episodes.get((namespace, episode_id))
-            if stored is not None:
-                stored.steps.extend(step.model_copy(deep=True) for step in steps)
+            for (_, episode_id), stored in self._episodes.items():
+                steps = batches.get(episode_id)
+                if steps:
+                    stored.steps.extend(step.model_copy(deep=True) for step in steps)
 
     def finish_episode(self, episode: Episode, pending_steps: Sequence[ExecutionStep]) -> int:
         with self._lock:
