@@ -123,6 +123,7 @@ class PatternLearner:
         self._patterns: dict[str, AnyPattern] = {}
         self._families: dict[str, deque[FamilyRun]] = {}
         self._tool_totals: dict[str, ChoiceStats] = {}
+        self._baselines: dict[str, Baseline] = {}  # per family, dropped when it changes
 
     # -- state ------------------------------------------------------------------------------
 
@@ -141,6 +142,7 @@ class PatternLearner:
     def seed_family(self, key: str, episodes: Iterable[Episode]) -> None:
         """Give a family its recent history (oldest first) without re-counting patterns."""
         runs = self._families.setdefault(key, deque(maxlen=self.config.max_family_runs))
+        self._baselines.pop(key, None)
         for episode in episodes:
             runs.append(_run_of(episode))
 
@@ -151,15 +153,19 @@ class PatternLearner:
         return list(self._patterns.values())
 
     def baseline(self, key: str) -> Baseline | None:
+        cached = self._baselines.get(key)
+        if cached is not None:
+            return cached
         runs = [run for run in self._families.get(key, ()) if run.success]
         if not runs:
             return None
-        return Baseline(
+        self._baselines[key] = found = Baseline(
             runs=len(runs),
             median_steps=statistics.median(run.steps for run in runs),
             median_duration_ms=statistics.median(run.duration_ms for run in runs),
             known_paths=frozenset(run.path for run in runs),
         )
+        return found
 
     # -- learning ---------------------------------------------------------------------------
 
@@ -207,6 +213,7 @@ class PatternLearner:
         key = ex.family_key(episode)
         runs = self._families.setdefault(key, deque(maxlen=self.config.max_family_runs))
         runs.append(_run_of(episode))
+        self._baselines.pop(key, None)
         consensus = self._consensus([run.path for run in runs if run.success])
         if len(consensus) < 2:
             return None
@@ -456,6 +463,7 @@ class _Forgetting:
         if runs is not None:
             runs = deque((r for r in runs if r.episode_id != self.episode.id), maxlen=runs.maxlen)
             self.learner._families[key] = runs
+            self.learner._baselines.pop(key, None)
         pattern = self._get(PatternKind.TOOL_SEQUENCE, key)
         if not isinstance(pattern, ToolSequence):
             return

@@ -17,7 +17,7 @@ STOPWORDS = frozenset(
 
 def tokenize(text: str) -> list[str]:
     """Lower-cased word tokens, the same split FTS5's unicode61 tokenizer makes for ASCII."""
-    return [match.group(0).lower() for match in _WORD.finditer(text)]
+    return _WORD.findall(text.lower())
 
 
 def query_terms(text: str, max_terms: int = 32) -> list[str]:

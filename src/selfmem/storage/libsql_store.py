@@ -106,6 +106,9 @@ class LibSQLStore:
     def _pragmas(self, busy_timeout_ms: int) -> None:
         self._run(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
         self._run("PRAGMA journal_mode = WAL")
+        # WAL + NORMAL: a commit survives a crash of the process; only a power loss can undo
+        # the last commits (the database itself stays consistent). FULL fsyncs every commit.
+        self._run("PRAGMA synchronous = NORMAL")
         self._run("PRAGMA secure_delete = ON")
 
     def _migrate(self) -> None:
