@@ -109,7 +109,7 @@ def test_importing_selfmem_loads_no_heavy_modules() -> None:
     import subprocess
     import sys
 
-    heavy = ("torch", "sentence_transformers", "libsql", "lmdb")
+    heavy = ("torch", "sentence_transformers", "libsql", "lmdb", "numpy", "mcp")
     code = f"import sys, selfmem; print(sorted(m for m in {heavy!r} if m in sys.modules))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"

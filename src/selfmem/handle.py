@@ -10,7 +10,7 @@ from .errors import EpisodeStateError, InvalidInputError, NotFoundError, Storage
 from .models import (
     Episode,
 )
-from .retrieval.ranking import RankingWeights
+from .retrieval.weights import RankingWeights
 from .runtime import MemoryCore
 from .step_buffer import OpenEpisode
 

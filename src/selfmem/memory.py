@@ -8,10 +8,9 @@ from __future__ import annotations
 
 from datetime import datetime
 from os import PathLike
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .config import MemoryConfig, resolve_location
-from .embeddings.base import Embedder
 from .errors import InvalidInputError, NotFoundError
 from .handle import Handle
 from .learning import Reflector, compute_reward
@@ -27,11 +26,14 @@ from .models import (
     TaskType,
     utc_now,
 )
-from .retrieval.ranking import RankingWeights
+from .retrieval.weights import RankingWeights
 from .runtime import MAX_PAGE, MemoryCore, MemoryStats, twin
 from .security import validation
 from .storage.base import EpisodeQuery, EpisodeStore, HotCache
 from .storage.memory_store import InMemoryStore, NullCache
+
+if TYPE_CHECKING:
+    from .embeddings.base import Embedder
 
 __all__ = ["MemoryStats", "SelfLearningMemory"]
 
@@ -168,7 +170,7 @@ class SelfLearningMemory(RetrievalAPI, LearningAPI):
         self._check_open()
         written = self._core.flush()
         self._core.learning.drain()
-        self._core.retrieval.drain()
+        self._core.drain_embeddings()
         return written
 
     def complete_episode(self, episode_id: str, outcome: TaskOutcome | dict[str, Any]) -> Episode:
@@ -199,7 +201,7 @@ class SelfLearningMemory(RetrievalAPI, LearningAPI):
                 raise
         buffer.forget(episode_id)
         self._cache_put(episode, revision)
-        self._core.retrieval.add(episode)
+        self._core.index_completed(episode)
         self._core.learning.submit(episode)
         return episode
 
@@ -277,7 +279,7 @@ class SelfLearningMemory(RetrievalAPI, LearningAPI):
         core.cache.delete(_EPISODE, self._cache_key(episode_id))
         if not deleted and not owned:
             raise NotFoundError("episode", episode_id, self.namespace)
-        core.retrieval.remove(self.namespace, episode_id)
+        core.unindex(self.namespace, episode_id)
         if stored is not None and stored.is_complete:
             core.learning.forget(stored)
         core.store.scrub()

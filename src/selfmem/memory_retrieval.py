@@ -4,20 +4,19 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from datetime import datetime
-from typing import Any
-
-import numpy as np
-import numpy.typing as npt
+from typing import TYPE_CHECKING, Any
 
 from .errors import InvalidInputError, NotFoundError
 from .handle import Handle
 from .models import TaskContext, TaskType
-from .retrieval.index import QueryFilters
 from .retrieval.pattern_ranking import ScoredHeuristic, ScoredPattern, rank_patterns
-from .retrieval.ranking import rank
 from .retrieval.result import RetrievalResult, ScoredEpisode
 from .runtime import twin
 from .security import validation
+
+if TYPE_CHECKING:
+    import numpy as np
+    import numpy.typing as npt
 
 __all__ = ["RetrievalAPI"]
 
@@ -51,6 +50,9 @@ class RetrievalAPI(Handle):
         ``success_only``, and ``since`` / ``until`` on the episode's end time. The handle's
         namespace always applies. ``query_vector`` skips embedding the description.
         """
+        from .retrieval.index import QueryFilters
+        from .retrieval.ranking import rank
+
         self._check_open()
         if not isinstance(description, str) or not description.strip():
             raise InvalidInputError("description must be a non-empty string", field="description")

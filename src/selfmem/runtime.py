@@ -11,22 +11,25 @@ import threading
 import weakref
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, ParamSpec, TypeVar
+from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
 
 from .config import MemoryConfig
-from .embeddings.base import Embedder
 from .errors import StorageError
 from .learning import Reflector
 from .learning_engine import LearningEngine
 from .models import (
     ExecutionStep,
 )
-from .retrieval_engine import RetrievalEngine
 from .step_buffer import StepBuffer
 from .storage import sealing
 from .storage.base import EpisodeStore, HotCache
 
 logger = logging.getLogger(__name__)
+
+if TYPE_CHECKING:
+    from .embeddings.base import Embedder
+    from .models import Episode
+    from .retrieval_engine import RetrievalEngine
 
 __all__ = ["MAX_PAGE", "MemoryCore", "MemoryStats", "twin"]
 
@@ -77,7 +80,10 @@ class MemoryCore:
             inline=config.learn_inline,
             queue_size=config.learning_queue_size,
         )
-        self.retrieval = RetrievalEngine(store, embedder, config.ann_threshold)
+        self._embedder = embedder
+        self._retrieval: RetrievalEngine | None = None
+        if embedder is not None:  # its worker must see every completed episode
+            _ = self.retrieval
         self.write_lock = threading.Lock()
         self.closed = False
         self.cache_key = self._load_cache_key()
@@ -92,6 +98,27 @@ class MemoryCore:
             )
             self._flusher.start()
         _LIVE_CORES.add(self)
+
+    def index_completed(self, episode: Episode) -> None:
+        if self._retrieval is not None:  # otherwise the index is built later from the store
+            self._retrieval.add(episode)
+
+    def unindex(self, namespace: str, episode_id: str) -> None:
+        if self._retrieval is not None:
+            self._retrieval.remove(namespace, episode_id)
+
+    def drain_embeddings(self) -> None:
+        if self._retrieval is not None:
+            self._retrieval.drain()
+
+    @property
+    def retrieval(self) -> RetrievalEngine:
+        """The retrieval engine, created on first use (it brings numpy in)."""
+        if self._retrieval is None:
+            from .retrieval_engine import RetrievalEngine
+
+            self._retrieval = RetrievalEngine(self.store, self._embedder, self.config.ann_threshold)
+        return self._retrieval
 
     def _load_cache_key(self) -> bytes:
         key = self.store.get_meta(_CACHE_KEY)
@@ -157,7 +184,8 @@ class MemoryCore:
         try:
             self.flush()
             self.learning.close()
-            self.retrieval.close()
+            if self._retrieval is not None:
+                self._retrieval.close()
         finally:
             self.closed = True
             self.cache.close()

@@ -31,28 +31,11 @@ import numpy.typing as npt
 
 from ..models import Episode, TaskContext, TaskType
 from .index import EpisodeIndex, QueryFilters
+from .weights import RankingWeights
 
 __all__ = ["Ranked", "RankingWeights", "context_match", "rank"]
 
 F32 = npt.NDArray[np.float32]
-
-
-@dataclass(frozen=True, slots=True)
-class RankingWeights:
-    """Weights of the signals and the knobs of diversification (see the module doc)."""
-
-    lexical: float = 0.35
-    semantic: float = 0.35
-    context: float = 0.15
-    outcome: float = 0.1
-    recency: float = 0.05
-    recency_half_life_days: float = 30.0
-    mmr_lambda: float = 0.65
-    near_duplicate_cosine: float = 0.92
-    near_duplicate_jaccard: float = 0.7
-    candidates: int = 50
-    avoid_ratio: float = 0.6
-    min_relevance: float = 0.0
 
 
 @dataclass(frozen=True, slots=True)
