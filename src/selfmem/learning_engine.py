@@ -178,10 +178,11 @@ class LearningEngine:
                 if not page:
                     break
                 for episode in page:
-                    learner.observe(episode)
+                    learner.observe(episode, defer_sequences=True)
                     used = episode.metadata.get(FEEDBACK_KEY) or []
                     if used:
                         learner.record_feedback(used, ex.succeeded(episode))
+                learner.settle_sequences()  # once per page, not once per episode
                 done += len(page)
                 if progress is not None:
                     progress(done, total)

@@ -124,6 +124,7 @@ class PatternLearner:
         self._families: dict[str, deque[FamilyRun]] = {}
         self._tool_totals: dict[str, ChoiceStats] = {}
         self._baselines: dict[str, Baseline] = {}  # per family, dropped when it changes
+        self._deferred: dict[str, list[Episode]] = {}
 
     # -- state ------------------------------------------------------------------------------
 
@@ -169,13 +170,22 @@ class PatternLearner:
 
     # -- learning ---------------------------------------------------------------------------
 
-    def observe(self, episode: Episode) -> list[AnyPattern]:
-        """Learn from one completed episode; returns the patterns that changed."""
+    def observe(self, episode: Episode, *, defer_sequences: bool = False) -> list[AnyPattern]:
+        """Learn from one completed episode; returns the patterns that changed.
+
+        ``defer_sequences`` (for bulk relearning) only records the run; tool sequences of
+        the touched families are then worked out once by :meth:`settle_sequences`.
+        """
         if episode.outcome is None:
             raise ValueError("the learner needs a completed episode")
         changed: dict[str, AnyPattern] = {}
+        family: ToolSequence | None = None
+        if defer_sequences:
+            self._defer_family(episode)
+        else:
+            family = self._observe_family(episode)
         for pattern in (
-            self._observe_family(episode),
+            family,
             *self._observe_decisions(episode),
             *self._observe_errors(episode),
             *self._observe_context(episode),
@@ -208,6 +218,30 @@ class PatternLearner:
         pattern.successes += int(success)
         pattern.reward_sum += episode.reward.total if episode.reward else 0.0
         pattern.latency_ms_sum += sum(step.latency_ms for step in episode.steps)
+
+    def _defer_family(self, episode: Episode) -> None:
+        key = ex.family_key(episode)
+        runs = self._families.setdefault(key, deque(maxlen=self.config.max_family_runs))
+        runs.append(_run_of(episode))
+        self._baselines.pop(key, None)
+        self._deferred.setdefault(key, []).append(episode)
+
+    def settle_sequences(self) -> list[ToolSequence]:
+        """Work out the tool sequences of families whose runs were deferred."""
+        changed: list[ToolSequence] = []
+        deferred, self._deferred = self._deferred, {}
+        for key, episodes in deferred.items():
+            runs = self._families[key]
+            consensus = self._consensus([run.path for run in runs if run.success])
+            if len(consensus) < 2:
+                continue
+            pattern: ToolSequence | None = None
+            for episode in episodes:
+                pattern = self._touch(ToolSequence, key, episode)
+            assert pattern is not None
+            self._recount_sequence(pattern, consensus, runs)
+            changed.append(pattern)
+        return changed
 
     def _observe_family(self, episode: Episode) -> ToolSequence | None:
         key = ex.family_key(episode)
