@@ -50,9 +50,18 @@ def is_subsequence(needle: Sequence[str], haystack: Sequence[str]) -> bool:
 
 
 def decision_transitions(episode: Episode) -> set[tuple[str, str]]:
-    """Distinct (tool, next different tool) pairs: the choices the agent made."""
-    path = tool_path(episode)
-    return {(path[i], path[i + 1]) for i in range(len(path) - 1)}
+    """Distinct (tool, next different tool) pairs: the choices the agent made.
+
+    A step after a *failed* call is a recovery, not a choice (error recoveries model it), so
+    only transitions out of a successful call count.
+    """
+    found: set[tuple[str, str]] = set()
+    previous: tuple[str, bool] | None = None  # last tool and whether its last call succeeded
+    for step in episode.steps:
+        if previous is not None and step.tool != previous[0] and previous[1]:
+            found.add((previous[0], step.tool))
+        previous = (step.tool, step.success)
+    return found
 
 
 @dataclass(frozen=True, slots=True)
