@@ -102,11 +102,12 @@ def _pool_signals(
     weights: RankingWeights,
 ) -> dict[str, tuple[float, F32]]:
     found: dict[str, tuple[float, F32]] = {}
+    semantic_on = query_vector is not None and index.vectors is not None and weights.semantic > 0
     found["lexical"] = (
         weights.lexical,
         lexical[pool] / best_lexical if best_lexical else lexical[pool],
     )
-    if query_vector is not None and index.vectors is not None and weights.semantic > 0:
+    if semantic_on and query_vector is not None and index.vectors is not None:
         sims = index.vectors[pool] @ query_vector
         sims = np.where(index.has_vector[pool], np.clip(sims, 0.0, 1.0), 0.0)
         found["semantic"] = (weights.semantic, sims.astype(np.float32))
@@ -121,13 +122,15 @@ def _pool_signals(
 
 
 def _similarity(index: EpisodeIndex, a: int, b: int, weights: RankingWeights) -> tuple[float, bool]:
-    """Similarity of two rows, and whether they are near-duplicates."""
+    """Similarity of two rows, and whether they are near-duplicates (same text *and* same
+    domain and language: the same task in two stacks is not a duplicate)."""
+    same_context = index.domain[a] == index.domain[b] and index.language[a] == index.language[b]
     if index.vectors is not None and index.has_vector[a] and index.has_vector[b]:
         cosine = float(index.vectors[a] @ index.vectors[b])
-        return cosine, cosine >= weights.near_duplicate_cosine
+        return cosine, same_context and cosine >= weights.near_duplicate_cosine
     left, right = set(index.terms_of(a)), set(index.terms_of(b))
     jaccard = len(left & right) / len(left | right) if left or right else 0.0
-    return jaccard, jaccard >= weights.near_duplicate_jaccard
+    return jaccard, same_context and jaccard >= weights.near_duplicate_jaccard
 
 
 def _mmr(

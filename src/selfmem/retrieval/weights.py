@@ -11,8 +11,8 @@ __all__ = ["RankingWeights"]
 class RankingWeights:
     """Weights of the signals and the knobs of diversification (see the module doc)."""
 
-    lexical: float = 0.35
-    semantic: float = 0.35
+    lexical: float = 0.15
+    semantic: float = 0.55
     context: float = 0.15
     outcome: float = 0.1
     recency: float = 0.05
