@@ -29,11 +29,11 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from ..models import Episode, TaskContext, TaskType
+from ..models import TaskContext, TaskType
 from .index import EpisodeIndex, QueryFilters
 from .weights import RankingWeights
 
-__all__ = ["Ranked", "RankingWeights", "context_match", "rank"]
+__all__ = ["Ranked", "RankingWeights", "rank"]
 
 F32 = npt.NDArray[np.float32]
 
@@ -45,28 +45,6 @@ class Ranked:
     row: int
     score: float
     signals: dict[str, float]
-
-
-def context_match(
-    query: TaskContext | None, query_type: TaskType | None, episode: Episode
-) -> float:
-    """Similarity of a query context with one episode's (same weights as the index)."""
-    if query is None and query_type is None:
-        return 0.5
-    parts: list[tuple[float, float]] = []
-    other = episode.context
-    if query is not None:
-        parts.append((0.3, float(query.domain == other.domain)))
-        if query.language:
-            parts.append((0.2, float((other.language or "").lower() == query.language.lower())))
-        if query.framework:
-            parts.append((0.1, float((other.framework or "").lower() == query.framework.lower())))
-        if query.tags:
-            union = set(query.tags) | set(other.tags)
-            parts.append((0.2, len(set(query.tags) & set(other.tags)) / len(union)))
-    if query_type is not None:
-        parts.append((0.2, float(episode.task_type == query_type)))
-    return sum(w * v for w, v in parts) / sum(w for w, _ in parts)
 
 
 def _top(values: F32, mask: npt.NDArray[np.bool_], k: int) -> npt.NDArray[np.int64]:
