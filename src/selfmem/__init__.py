@@ -20,6 +20,7 @@ from .errors import (
     SelfMemError,
     StorageError,
 )
+from .items import Item
 from .memory import MemoryStats, SelfLearningMemory
 from .models import (
     ComplexityLevel,
@@ -52,6 +53,8 @@ __all__ = [
     "OutcomeStatus",
     "RewardScore",
     "Reflection",
+    # items
+    "Item",
     # retrieval
     "RetrievalResult",
     "ScoredEpisode",

@@ -46,6 +46,7 @@ class Limits:
     max_tool_name_chars: int = 200
     max_action_chars: int = 2_000
     max_outcome_chars: int = 20_000
+    max_item_bytes: int = 1_000_000
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 from .config import MemoryConfig, resolve_location
 from .errors import InvalidInputError, NotFoundError
 from .handle import Handle
+from .items import ItemsAPI
 from .learning import Reflector, compute_reward
 from .learning.reflection import reflect_safely
 from .memory_learning import LearningAPI
@@ -40,7 +41,7 @@ __all__ = ["MemoryStats", "SelfLearningMemory"]
 _EPISODE = "episode"
 
 
-class SelfLearningMemory(RetrievalAPI, LearningAPI):
+class SelfLearningMemory(RetrievalAPI, LearningAPI, ItemsAPI):
     """Self-learning episodic memory for agents.
 
     Lifecycle: :meth:`start_episode` -> :meth:`log_step` ... -> :meth:`complete_episode`

@@ -11,7 +11,7 @@ from ..learning.records import AnyPattern, Heuristic
 from ..models import Episode, ExecutionStep, OutcomeStatus, TaskType
 from ..retrieval.index_rows import IndexRow
 
-__all__ = ["EpisodeQuery", "EpisodeStore", "HotCache", "LexicalHit"]
+__all__ = ["EpisodeQuery", "EpisodeStore", "HotCache", "ItemRow", "ItemStore", "LexicalHit"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,9 +44,52 @@ class LexicalHit:
     score: float
 
 
+@dataclass(frozen=True, slots=True)
+class ItemRow:
+    """A stored item: a JSON document under a path of labels and a key.
+
+    ``search_text`` is the text a query is matched against (None: not searchable);
+    ``vector`` its float32 embedding computed with ``model``. Times are Unix seconds.
+    """
+
+    path: tuple[str, ...]
+    key: str
+    value: str
+    search_text: str | None
+    vector: bytes | None
+    model: str | None
+    created_at: float
+    updated_at: float
+
+
+@runtime_checkable
+class ItemStore(Protocol):
+    """Durable key-value documents, scoped by namespace then by a path of labels."""
+
+    def put_item(self, namespace: str, row: ItemRow) -> ItemRow:
+        """Insert or replace the item; a replaced item keeps its ``created_at``."""
+
+    def get_item(self, namespace: str, path: tuple[str, ...], key: str) -> ItemRow | None: ...
+
+    def delete_items(self, namespace: str, path: tuple[str, ...], key: str | None) -> int:
+        """Delete one item, or with ``key=None`` every item at or under ``path``."""
+
+    def scan_items(self, namespace: str, prefix: tuple[str, ...]) -> list[ItemRow]:
+        """Every item at or under ``prefix``, ordered by path then key."""
+
+    def item_paths(self, namespace: str) -> list[tuple[str, ...]]:
+        """The distinct paths that hold items, sorted."""
+
+
 @runtime_checkable
 class EpisodeStore(Protocol):
-    """The durable store. Every method is scoped to one namespace."""
+    """The durable store. Every method is scoped to one namespace.
+
+    ``items`` holds the key-value documents that live beside episodes.
+    """
+
+    @property
+    def items(self) -> ItemStore: ...
 
     def create_episode(self, episode: Episode) -> None:
         """Persist a new, open episode (its header; ``steps`` are written by ``append_steps``)."""

@@ -24,6 +24,7 @@ from ..models import Episode, ExecutionStep
 from ..retrieval.index_rows import IndexRow, decode_row, encode_row, index_row
 from ..retrieval.lexical import fts_query
 from .base import EpisodeQuery, LexicalHit
+from .libsql_items import LibSQLItems
 from .schema import MIGRATIONS, SCHEMA_VERSION
 
 __all__ = ["LibSQLStore"]
@@ -66,6 +67,7 @@ class LibSQLStore:
         if not self.remote:
             self._pragmas(busy_timeout_ms)
         self._migrate()
+        self.items = LibSQLItems(self)
 
     # -- plumbing ---------------------------------------------------------------------------
 

@@ -17,6 +17,7 @@ from ..models import Episode, ExecutionStep
 from ..retrieval.index_rows import IndexRow, index_row
 from ..retrieval.lexical import query_terms, tokenize
 from .base import EpisodeQuery, LexicalHit
+from .memory_items import InMemoryItems
 
 __all__ = ["InMemoryStore", "NullCache", "matches_query"]
 
@@ -49,6 +50,7 @@ class InMemoryStore:
         self._meta: dict[str, bytes] = {}
         self._vectors: dict[tuple[str, str], tuple[str, bytes]] = {}
         self._lock = threading.Lock()
+        self.items = InMemoryItems()
 
     def create_episode(self, episode: Episode) -> None:
         with self._lock:

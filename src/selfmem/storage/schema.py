@@ -76,6 +76,22 @@ _V2 = ("CREATE TABLE selfmem_meta (name TEXT PRIMARY KEY, value BLOB NOT NULL)",
 # The in-process retrieval index is built from these columns without parsing JSON.
 _V3 = ("ALTER TABLE episodes ADD COLUMN index_row TEXT",)
 
+# Key-value documents beside the episodes; ``path`` is the item's labels joined by U+001F.
+_V4 = (
+    """CREATE TABLE items (
+        namespace TEXT NOT NULL,
+        path TEXT NOT NULL,
+        key TEXT NOT NULL,
+        value TEXT NOT NULL,
+        search_text TEXT,
+        vector BLOB,
+        model TEXT,
+        created_at REAL NOT NULL,
+        updated_at REAL NOT NULL,
+        PRIMARY KEY (namespace, path, key)
+    ) WITHOUT ROWID""",
+)
+
 #: Each entry is the list of statements of one migration; index 0 is version 1.
-MIGRATIONS: tuple[tuple[str, ...], ...] = (_V1, _V2, _V3)
+MIGRATIONS: tuple[tuple[str, ...], ...] = (_V1, _V2, _V3, _V4)
 SCHEMA_VERSION = len(MIGRATIONS)

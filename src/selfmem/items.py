@@ -1,0 +1,259 @@
+"""Items: durable JSON documents beside the episodes, addressed by a path of labels and a key.
+
+They hold what an agent framework wants to keep next to its experience: long-term facts
+and preferences (a LangGraph store), conversation history, notes. Items live in the same
+store as the episodes and are scoped by the handle's namespace; secrets are redacted
+before storage like everything else. A query ranks items by meaning when the memory has an
+embedder, by BM25 otherwise.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict
+
+from .errors import InvalidInputError, LimitExceededError
+from .handle import Handle
+from .item_search import check_filter, matches, rank_lexical, searchable_text
+from .runtime import twin
+from .security.redaction import redact_value
+from .storage.base import ItemRow
+
+__all__ = ["Item", "ItemsAPI"]
+
+_MAX_LABELS = 16
+_MAX_LABEL_CHARS = 256
+_MAX_KEY_CHARS = 512
+_MAX_PAGE = 1_000
+
+
+class Item(BaseModel):
+    """A stored document: its path of labels, key, JSON value and times.
+
+    ``score`` is set on results of a query search (higher is more relevant).
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    namespace: tuple[str, ...]
+    key: str
+    value: dict[str, Any]
+    created_at: datetime
+    updated_at: datetime
+    score: float | None = None
+
+
+def _label_ok(label: Any) -> bool:
+    return (
+        isinstance(label, str)
+        and 0 < len(label) <= _MAX_LABEL_CHARS
+        and not any(ord(ch) < 0x20 for ch in label)
+    )
+
+
+def _path(namespace: Any, *, allow_empty: bool = False) -> tuple[str, ...]:
+    if isinstance(namespace, str) or not isinstance(namespace, Sequence):
+        raise InvalidInputError(
+            "an item namespace is a tuple of labels, e.g. ('users', 'alice')", field="namespace"
+        )
+    path = tuple(namespace)
+    if not path and not allow_empty:
+        raise InvalidInputError("an item namespace needs at least one label", field="namespace")
+    if len(path) > _MAX_LABELS:
+        raise LimitExceededError("namespace", _MAX_LABELS, len(path), unit="labels")
+    for label in path:
+        if not _label_ok(label):
+            raise InvalidInputError(
+                f"namespace label {label!r} must be a non-empty string of at most "
+                f"{_MAX_LABEL_CHARS} characters without control characters",
+                field="namespace",
+            )
+    return path
+
+
+def _key(key: Any) -> str:
+    if not isinstance(key, str) or not key or len(key) > _MAX_KEY_CHARS:
+        raise InvalidInputError(
+            f"an item key must be a non-empty string of at most {_MAX_KEY_CHARS} characters",
+            field="key",
+        )
+    return key
+
+
+def _page(limit: int, offset: int) -> None:
+    if not 1 <= limit <= _MAX_PAGE:
+        raise InvalidInputError(f"limit must be between 1 and {_MAX_PAGE}", field="limit")
+    if offset < 0:
+        raise InvalidInputError("offset must be >= 0", field="offset")
+
+
+def _matches_pattern(labels: tuple[str, ...], pattern: tuple[str, ...]) -> bool:
+    return len(labels) >= len(pattern) and all(
+        want in ("*", got) for want, got in zip(pattern, labels, strict=False)
+    )
+
+
+def _item(row: ItemRow, score: float | None = None) -> Item:
+    return Item(
+        namespace=row.path,
+        key=row.key,
+        value=json.loads(row.value),
+        created_at=datetime.fromtimestamp(row.created_at, UTC),
+        updated_at=datetime.fromtimestamp(row.updated_at, UTC),
+        score=score,
+    )
+
+
+class ItemsAPI(Handle):
+    """Key-value documents: put, get, delete, search and list namespaces."""
+
+    def put_item(
+        self,
+        namespace: Sequence[str],
+        key: str,
+        value: Mapping[str, Any],
+        *,
+        index: Sequence[str] | Literal[False] | None = None,
+    ) -> Item:
+        """Store ``value`` (a JSON object) under ``namespace`` and ``key``, replacing any item.
+
+        ``index`` picks the text a query search matches: ``None`` all string content,
+        a list of field paths (``"text"``, ``"meta.title"``, ``"parts[*].text"``) only those,
+        ``False`` none (the item is still found by listing and filters).
+        """
+        self._check_open()
+        path, key = _path(namespace), _key(key)
+        if not isinstance(value, Mapping):
+            raise InvalidInputError("an item value must be a JSON object (a dict)", field="value")
+        try:
+            encoded = json.dumps(dict(value), ensure_ascii=False, allow_nan=False)
+        except (TypeError, ValueError) as exc:
+            message = f"value is not JSON-serializable: {exc}"
+            raise InvalidInputError(message, field="value") from exc
+        if len(encoded.encode()) > self.config.limits.max_item_bytes:
+            raise LimitExceededError(
+                "value", self.config.limits.max_item_bytes, len(encoded.encode()), unit="bytes"
+            )
+        stored = json.loads(encoded)
+        if self.config.redact_secrets:
+            stored = redact_value(stored)
+            encoded = json.dumps(stored, ensure_ascii=False)
+        if index is False:
+            text = None
+        else:
+            if isinstance(index, str):
+                raise InvalidInputError("index is a list of field paths", field="index")
+            text = searchable_text(stored, None if index is None else list(index)) or None
+        vector, model = self._item_vector(text)
+        now = time.time()
+        row = ItemRow(path, key, encoded, text, vector, model, now, now)
+        return _item(self._core.store.items.put_item(self.namespace, row))
+
+    def _item_vector(self, text: str | None) -> tuple[bytes | None, str | None]:
+        embedder = self._core.retrieval.embedder
+        if text is None or embedder is None:
+            return None, None
+        return embedder.embed([text])[0].astype("<f4").tobytes(), embedder.model_id
+
+    def get_item(self, namespace: Sequence[str], key: str) -> Item | None:
+        """The item at ``namespace`` / ``key``, or None."""
+        self._check_open()
+        row = self._core.store.items.get_item(self.namespace, _path(namespace), _key(key))
+        return _item(row) if row is not None else None
+
+    def delete_item(self, namespace: Sequence[str], key: str) -> bool:
+        """Delete one item; False if it did not exist."""
+        self._check_open()
+        return self._core.store.items.delete_items(self.namespace, _path(namespace), _key(key)) > 0
+
+    def delete_items(self, namespace_prefix: Sequence[str]) -> int:
+        """Delete every item at or under ``namespace_prefix``; returns how many."""
+        self._check_open()
+        return self._core.store.items.delete_items(self.namespace, _path(namespace_prefix), None)
+
+    def search_items(
+        self,
+        namespace_prefix: Sequence[str] = (),
+        *,
+        query: str | None = None,
+        filter: Mapping[str, Any] | None = None,
+        limit: int = 10,
+        offset: int = 0,
+    ) -> list[Item]:
+        """Items at or under ``namespace_prefix`` that pass ``filter``.
+
+        ``filter`` holds conditions on top-level fields: ``{"status": "done"}`` or
+        ``{"score": {"$gte": 0.5}}`` (``$eq $ne $gt $gte $lt $lte``). Without ``query``
+        items come ordered by namespace and key; with one, most relevant first and each
+        with a ``score`` (cosine similarity with an embedder, BM25 otherwise).
+        """
+        self._check_open()
+        prefix = _path(namespace_prefix, allow_empty=True)
+        _page(limit, offset)
+        check_filter(filter)
+        rows = [
+            row
+            for row in self._core.store.items.scan_items(self.namespace, prefix)
+            if matches(json.loads(row.value), filter)
+        ]
+        if query is None or not query.strip():
+            return [_item(row) for row in rows[offset : offset + limit]]
+        ranked = self._rank_items(query, rows)
+        return [_item(row, score) for row, score in ranked[offset : offset + limit]]
+
+    def _rank_items(self, query: str, rows: list[ItemRow]) -> list[tuple[ItemRow, float]]:
+        engine = self._core.retrieval
+        vector = engine.query_vector(query)
+        if vector is None or engine.embedder is None:
+            scored = rank_lexical(query, rows)
+        else:
+            import numpy as np
+
+            model = engine.embedder.model_id
+            with_vectors = [row for row in rows if row.vector is not None and row.model == model]
+            if with_vectors:
+                matrix = np.frombuffer(b"".join(r.vector or b"" for r in with_vectors), "<f4")
+                sims = matrix.reshape(len(with_vectors), -1) @ vector
+                scored = [(row, float(sim)) for row, sim in zip(with_vectors, sims, strict=True)]
+            else:
+                scored = []
+        return sorted(scored, key=lambda pair: -pair[1])
+
+    def list_item_namespaces(
+        self,
+        *,
+        prefix: Sequence[str] = (),
+        suffix: Sequence[str] = (),
+        max_depth: int | None = None,
+        limit: int = 100,
+        offset: int = 0,
+    ) -> list[tuple[str, ...]]:
+        """Namespaces holding items, sorted; ``"*"`` in ``prefix`` / ``suffix`` matches any label.
+
+        ``max_depth`` truncates longer namespaces to that many labels (deduplicated).
+        """
+        self._check_open()
+        _page(limit, offset)
+        if max_depth is not None and max_depth < 1:
+            raise InvalidInputError("max_depth must be >= 1", field="max_depth")
+        want_prefix, want_suffix = tuple(prefix), tuple(suffix)
+        found: set[tuple[str, ...]] = set()
+        for path in self._core.store.items.item_paths(self.namespace):
+            if not _matches_pattern(path, want_prefix):
+                continue
+            if want_suffix and not _matches_pattern(path[::-1], want_suffix[::-1]):
+                continue
+            found.add(path[:max_depth] if max_depth is not None else path)
+        return sorted(found)[offset : offset + limit]
+
+    aput_item = twin(put_item)
+    aget_item = twin(get_item)
+    adelete_item = twin(delete_item)
+    adelete_items = twin(delete_items)
+    asearch_items = twin(search_items)
+    alist_item_namespaces = twin(list_item_namespaces)
