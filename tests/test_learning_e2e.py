@@ -126,6 +126,8 @@ def test_feedback_lowers_confidence_and_retires_failing_patterns(tmp_path: Path)
         train(memory)
         sequence = memory.list_patterns(PatternKind.TOOL_SEQUENCE)[0]
         confidence = sequence.confidence
+        served = memory.retrieve_relevant_context("Deploy service 7 to staging", OPS)
+        assert sequence.id in served.pattern_ids()
         for i in range(8):
             eid = memory.start_episode(f"Deploy attempt {i}", OPS)
             memory.record_feedback(eid, pattern_ids=[sequence.id])
@@ -137,6 +139,9 @@ def test_feedback_lowers_confidence_and_retires_failing_patterns(tmp_path: Path)
         assert retired.feedback_uses == 8 and retired.feedback_successes == 0
         assert retired.retired is True
         assert sequence.id not in [p.id for p in memory.list_patterns()]
+        # retrieval sees the change at once (its pattern catalog is rebuilt on any change)
+        after = memory.retrieve_relevant_context("Deploy service 7 to staging", OPS)
+        assert sequence.id not in after.pattern_ids()
 
 
 def test_feedback_via_heuristic_ids_on_a_completed_episode(tmp_path: Path) -> None:

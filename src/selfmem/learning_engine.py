@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable, Sequence
 
 from .learning import extractors as ex
@@ -19,6 +20,7 @@ from .learning.learner import Baseline, LearningConfig, PatternLearner
 from .learning.queue import LearningQueue
 from .learning.records import AnyPattern, Heuristic, PatternKind, stable_id
 from .models import Episode
+from .retrieval.pattern_ranking import PatternCatalog
 from .storage.base import EpisodeQuery, EpisodeStore
 
 __all__ = ["FEEDBACK_KEY", "LearningEngine"]
@@ -28,6 +30,9 @@ logger = logging.getLogger(__name__)
 #: Episode metadata key holding the ids of patterns used during the episode.
 FEEDBACK_KEY = "selfmem.used_patterns"
 _PAGE = 500
+#: A served-pattern catalog is rebuilt after any change to the patterns, and at least this
+#: often, because effectiveness decays with time.
+CATALOG_MAX_AGE_S = 60.0
 
 
 class LearningEngine:
@@ -44,6 +49,7 @@ class LearningEngine:
         self._store = store
         self._config = config
         self._learners: dict[str, PatternLearner] = {}
+        self._catalogs: dict[str, tuple[PatternLearner, int, float, PatternCatalog]] = {}
         self.lock = threading.RLock()
         self._queue = LearningQueue(self.learn, maxsize=queue_size, inline=inline)
 
@@ -57,6 +63,23 @@ class LearningEngine:
                 learner.load(self._store.load_patterns(namespace))
                 self._learners[namespace] = learner
             return learner
+
+    def catalog(self, namespace: str) -> PatternCatalog:
+        """The served patterns of a namespace, ready to rank (cached until they change)."""
+        with self.lock:
+            learner = self.learner(namespace)
+            now = time.monotonic()
+            cached = self._catalogs.get(namespace)
+            if (
+                cached is not None
+                and cached[0] is learner
+                and cached[1] == learner.version
+                and now - cached[2] < CATALOG_MAX_AGE_S
+            ):
+                return cached[3]
+            catalog = PatternCatalog(learner.patterns())
+            self._catalogs[namespace] = (learner, learner.version, now, catalog)
+            return catalog
 
     def baseline(self, episode: Episode) -> Baseline | None:
         with self.lock:

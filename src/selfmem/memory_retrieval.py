@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 from .errors import InvalidInputError, NotFoundError
 from .handle import Handle
 from .models import TaskContext, TaskType
-from .retrieval.pattern_ranking import ScoredHeuristic, ScoredPattern, rank_patterns
+from .retrieval.pattern_ranking import ScoredHeuristic, ScoredPattern
 from .retrieval.result import RetrievalResult, ScoredEpisode
 from .runtime import twin
 from .security import validation
@@ -97,10 +97,8 @@ class RetrievalAPI(Handle):
     def _rank_patterns(
         self, description: str, ctx: TaskContext | None, task_type: TaskType | None, limit: int
     ) -> tuple[list[ScoredPattern], list[ScoredHeuristic]]:
-        learner = self._core.learning.learner(self.namespace)
-        with self._core.learning.lock:
-            served = learner.patterns()
-        return rank_patterns(served, description, ctx, task_type, limit)
+        catalog = self._core.learning.catalog(self.namespace)
+        return catalog.rank(description, ctx, task_type, limit)
 
     def recommend_patterns(
         self,

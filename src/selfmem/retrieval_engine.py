@@ -71,8 +71,7 @@ class RetrievalEngine:
             if found is not None:
                 return found
             found = EpisodeIndex()
-            for row in self._store.index_rows(namespace):
-                found.add(row)
+            found.load(self._store.index_rows(namespace))
             self._indexes[namespace] = found
         if self.embedder is not None:
             self._attach_stored_vectors(namespace, found, embed_missing)

@@ -125,11 +125,14 @@ class PatternLearner:
         self._tool_totals: dict[str, ChoiceStats] = {}
         self._baselines: dict[str, Baseline] = {}  # per family, dropped when it changes
         self._deferred: dict[str, list[Episode]] = {}
+        #: Bumped by every change to the patterns, so readers can cache what they derive.
+        self.version = 0
 
     # -- state ------------------------------------------------------------------------------
 
     def load(self, patterns: Iterable[AnyPattern]) -> None:
         """Adopt stored patterns (e.g. on open)."""
+        self.version += 1
         for pattern in patterns:
             self._patterns[pattern.id] = pattern
             if isinstance(pattern, ContextPattern) and pattern.feature.startswith("domain="):
@@ -176,6 +179,7 @@ class PatternLearner:
         ``defer_sequences`` (for bulk relearning) only records the run; tool sequences of
         the touched families are then worked out once by :meth:`settle_sequences`.
         """
+        self.version += 1
         if episode.outcome is None:
             raise ValueError("the learner needs a completed episode")
         changed: dict[str, AnyPattern] = {}
@@ -228,6 +232,7 @@ class PatternLearner:
 
     def settle_sequences(self) -> list[ToolSequence]:
         """Work out the tool sequences of families whose runs were deferred."""
+        self.version += 1
         changed: list[ToolSequence] = []
         deferred, self._deferred = self._deferred, {}
         for key, episodes in deferred.items():
@@ -378,6 +383,7 @@ class PatternLearner:
         Counts, provenance and sums lose the episode; a pattern left with no support is
         removed entirely, so nothing derived only from the episode survives it.
         """
+        self.version += 1
         from .forgetting import Forgetting
 
         forgetting = Forgetting(self, episode)
@@ -445,6 +451,7 @@ class PatternLearner:
         bound of its success rate in use is below ``retire_below_upper_bound`` (five uses
         that all failed are enough).
         """
+        self.version += 1
         changed = []
         cfg = self.config
         for pattern_id in dict.fromkeys(pattern_ids):

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -20,6 +20,7 @@ from ..models import OutcomeStatus
 from .ann import AnnIndex, ann_available
 from .index_rows import IndexRow
 from .lexical import query_terms
+from .postings import Postings
 
 __all__ = ["EpisodeIndex", "QueryFilters"]
 
@@ -59,25 +60,6 @@ class _Codes:
         return _NONE if value is None else self._codes.get(value)
 
 
-class _Postings:
-    """Row ids and term frequencies of one term: a numpy part plus a list tail."""
-
-    __slots__ = ("rows", "tail_rows", "tail_tfs", "tfs")
-
-    def __init__(self) -> None:
-        self.rows: I32 = np.zeros(0, dtype=np.int32)
-        self.tfs: F32 = np.zeros(0, dtype=np.float32)
-        self.tail_rows: list[int] = []
-        self.tail_tfs: list[float] = []
-
-    def arrays(self) -> tuple[I32, F32]:
-        if self.tail_rows:
-            self.rows = np.concatenate([self.rows, np.asarray(self.tail_rows, dtype=np.int32)])
-            self.tfs = np.concatenate([self.tfs, np.asarray(self.tail_tfs, dtype=np.float32)])
-            self.tail_rows, self.tail_tfs = [], []
-        return self.rows, self.tfs
-
-
 class EpisodeIndex:
     """Columns and postings of the completed episodes of one namespace."""
 
@@ -104,9 +86,8 @@ class EpisodeIndex:
         self._framework = _Codes()
         self._type = _Codes()
         self._tag_codes = _Codes()
-        self._postings: dict[str, _Postings] = {}
+        self._postings = Postings()
         self._tags: dict[int, list[int]] = {}
-        self._doc_terms: list[tuple[str, ...]] = []
         self._total_len = 0.0
         self._alive_count = 0
         self._alloc(1024)
@@ -175,19 +156,21 @@ class EpisodeIndex:
             self.alive[r] = True
             self._alive_count += 1
             self._total_len += len(row.terms)
-            counts: dict[str, int] = {}
-            for term in row.terms:
-                counts[term] = counts.get(term, 0) + 1
-            for term, count in counts.items():
-                postings = self._postings.get(term)
-                if postings is None:
-                    postings = self._postings[term] = _Postings()
-                postings.tail_rows.append(r)
-                postings.tail_tfs.append(float(count))
+            self._postings.add(r, row.terms)
             for tag in row.tags:
                 self._tags.setdefault(self._tag_codes.code(tag), []).append(r)
-            self._doc_terms.append(tuple(counts))
             return r
+
+    def load(self, rows: Iterable[IndexRow]) -> None:
+        """Index many rows (e.g. every stored episode on first use), then compact."""
+        with self.lock:
+            self._postings.deferred = True
+            try:
+                for row in rows:
+                    self.add(row)
+            finally:
+                self._postings.deferred = False
+                self._postings.compact()
 
     def remove(self, episode_id: str) -> bool:
         """Tombstone an episode; its postings are skipped from now on."""
@@ -243,8 +226,9 @@ class EpisodeIndex:
         with self.lock:
             return [eid for eid, r in self.row_of.items() if not self.has_vector[r]]
 
-    def terms_of(self, row: int) -> tuple[str, ...]:
-        return self._doc_terms[row]
+    def terms_of(self, rows: Sequence[int]) -> list[I32]:
+        """The distinct term ids of each row."""
+        return self._postings.terms_of(rows)
 
     # -- signals ----------------------------------------------------------------------------
 
@@ -255,10 +239,10 @@ class EpisodeIndex:
         alive = max(1, self._alive_count)
         avg_len = self._total_len / alive if self._total_len > 0 else 1.0
         for term in query_terms(text):
-            postings = self._postings.get(term)
-            if postings is None:
+            found = self._postings.get(term)
+            if found is None:
                 continue
-            rows, tfs = postings.arrays()
+            rows, tfs = found
             df = len(rows)
             idf = math.log(1.0 + (alive - df + 0.5) / (df + 0.5))
             lengths = self.doc_len[rows]

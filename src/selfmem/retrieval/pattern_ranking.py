@@ -30,7 +30,7 @@ from ..learning.records import (
 from ..models import TaskContext, TaskType
 from .lexical import query_terms
 
-__all__ = ["ScoredHeuristic", "ScoredPattern", "rank_patterns"]
+__all__ = ["PatternCatalog", "ScoredHeuristic", "ScoredPattern", "rank_patterns"]
 
 _SPLIT = re.compile(r"[_\-\s./]+")
 _KIND_PRIOR = {
@@ -96,6 +96,83 @@ def _words(pattern: AnyPattern) -> set[str]:
     return {word for text in texts for word in _SPLIT.split(text.lower()) if len(word) > 2}
 
 
+def _field_keys(context: PatternContext) -> list[tuple[str, str]]:
+    pairs = (("domain", context.domain), ("language", context.language),
+             ("task_type", context.task_type))  # fmt: skip
+    return [(name, str(value).lower()) for name, value in pairs if value is not None]
+
+
+@dataclass(frozen=True, slots=True)
+class _Entry:
+    pattern: AnyPattern
+    words: frozenset[str]
+    effectiveness: float
+    prior: float
+
+
+class PatternCatalog:
+    """Served patterns with what ranking needs computed once: words, effectiveness, prior,
+    and indexes by word and by context value, so a query only scores the patterns that can
+    be offered (they share a word with it, or every context field it states matches)."""
+
+    def __init__(self, patterns: Iterable[AnyPattern]) -> None:
+        self._entries = [
+            _Entry(p, frozenset(_words(p)), p.effectiveness(), _KIND_PRIOR[p.kind])
+            for p in patterns
+        ]
+        self._by_word: dict[str, list[int]] = {}
+        self._by_field: dict[tuple[str, str], set[int]] = {}
+        for i, entry in enumerate(self._entries):
+            for word in entry.words:
+                self._by_word.setdefault(word, []).append(i)
+            for key in _field_keys(entry.pattern.context):
+                self._by_field.setdefault(key, set()).add(i)
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def _candidates(
+        self, terms: set[str], context: TaskContext | None, task_type: TaskType | None
+    ) -> set[int]:
+        found = {i for term in terms for i in self._by_word.get(term, ())}
+        stated = [("domain", context.domain if context else None),
+                  ("language", context.language if context else None),
+                  ("task_type", task_type)]  # fmt: skip
+        keys = [(name, str(value).lower()) for name, value in stated if value is not None]
+        if keys:
+            fits = set.intersection(*(self._by_field.get(key, set()) for key in keys))
+            found |= fits
+        return found
+
+    def rank(
+        self,
+        description: str,
+        context: TaskContext | None,
+        task_type: TaskType | None,
+        limit: int,
+    ) -> tuple[list[ScoredPattern], list[ScoredHeuristic]]:
+        """The ``limit`` best patterns for a task, each with its heuristic."""
+        terms = set(query_terms(description))
+        scored: list[ScoredPattern] = []
+        for i in sorted(self._candidates(terms, context, task_type)):
+            entry = self._entries[i]
+            overlap = len(entry.words & terms)
+            words = entry.words
+            lexical = overlap / min(len(words), len(terms)) if words and terms else 0.0
+            ctx = _context_score(entry.pattern.context, context, task_type)
+            if overlap == 0 and ctx < 0.9:
+                continue
+            effectiveness = entry.effectiveness
+            score = effectiveness * (0.4 * ctx + 0.4 * lexical + 0.2 * entry.prior)
+            signals = {"effectiveness": effectiveness, "context": ctx, "lexical": lexical,
+                       "kind_prior": entry.prior}  # fmt: skip
+            scored.append(ScoredPattern(entry.pattern, score, signals))
+        scored.sort(key=lambda s: (s.score, s.pattern.support), reverse=True)
+        top = scored[:limit]
+        heuristics = [ScoredHeuristic(derive_heuristic(s.pattern), s.score) for s in top]
+        return top, heuristics
+
+
 def rank_patterns(
     patterns: Iterable[AnyPattern],
     description: str,
@@ -104,22 +181,4 @@ def rank_patterns(
     limit: int,
 ) -> tuple[list[ScoredPattern], list[ScoredHeuristic]]:
     """Rank served patterns for a task; each also yields its heuristic, ranked alike."""
-    terms = set(query_terms(description))
-    scored: list[ScoredPattern] = []
-    for pattern in patterns:
-        words = _words(pattern)
-        overlap = len(words & terms)
-        lexical = overlap / min(len(words), len(terms)) if words and terms else 0.0
-        ctx = _context_score(pattern.context, context, task_type)
-        if overlap == 0 and ctx < 0.9:
-            continue
-        effectiveness = pattern.effectiveness()
-        prior = _KIND_PRIOR[pattern.kind]
-        score = effectiveness * (0.4 * ctx + 0.4 * lexical + 0.2 * prior)
-        signals = {"effectiveness": effectiveness, "context": ctx, "lexical": lexical,
-                   "kind_prior": prior}  # fmt: skip
-        scored.append(ScoredPattern(pattern, score, signals))
-    scored.sort(key=lambda s: (s.score, s.pattern.support), reverse=True)
-    top = scored[:limit]
-    heuristics = [ScoredHeuristic(derive_heuristic(s.pattern), s.score) for s in top]
-    return top, heuristics
+    return PatternCatalog(patterns).rank(description, context, task_type, limit)

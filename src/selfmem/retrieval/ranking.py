@@ -99,16 +99,36 @@ def _pool_signals(
     return {name: value for name, value in found.items() if value[0] > 0}
 
 
-def _similarity(index: EpisodeIndex, a: int, b: int, weights: RankingWeights) -> tuple[float, bool]:
-    """Similarity of two rows, and whether they are near-duplicates (same text *and* same
-    domain and language: the same task in two stacks is not a duplicate)."""
-    same_context = index.domain[a] == index.domain[b] and index.language[a] == index.language[b]
-    if index.vectors is not None and index.has_vector[a] and index.has_vector[b]:
-        cosine = float(index.vectors[a] @ index.vectors[b])
-        return cosine, same_context and cosine >= weights.near_duplicate_cosine
-    left, right = set(index.terms_of(a)), set(index.terms_of(b))
-    jaccard = len(left & right) / len(left | right) if left or right else 0.0
-    return jaccard, same_context and jaccard >= weights.near_duplicate_jaccard
+def _similarities(
+    index: EpisodeIndex, rows: list[int], weights: RankingWeights
+) -> tuple[F32, npt.NDArray[np.bool_]]:
+    """Pairwise similarity of the candidate rows, and which pairs are near-duplicates.
+
+    Cosine of embeddings where both rows have one, Jaccard of their terms otherwise; a
+    near-duplicate is similar text *and* the same domain and language (the same task in
+    two stacks is not a duplicate)."""
+    at = np.asarray(rows, dtype=np.int64)
+    ids = index.terms_of(rows)
+    flat = np.concatenate(ids) if ids else np.zeros(0, dtype=np.int32)
+    vocabulary, columns = np.unique(flat, return_inverse=True)
+    terms = np.zeros((len(rows), max(1, len(vocabulary))), dtype=np.float32)
+    terms[np.repeat(np.arange(len(rows)), [len(i) for i in ids]), columns] = 1.0
+    shared = terms @ terms.T
+    sizes = terms.sum(axis=1)
+    union = sizes[:, None] + sizes[None, :] - shared
+    sim = np.where(union > 0, shared / np.maximum(union, 1.0), 0.0).astype(np.float32)
+    duplicate = sim >= weights.near_duplicate_jaccard
+    if index.vectors is not None:
+        embedded = index.has_vector[at]
+        both = embedded[:, None] & embedded[None, :]
+        vectors = index.vectors[at]
+        cosine = (vectors @ vectors.T).astype(np.float32)
+        sim = np.where(both, cosine, sim)
+        duplicate = np.where(both, cosine >= weights.near_duplicate_cosine, duplicate)
+    same_context = (index.domain[at][:, None] == index.domain[at][None, :]) & (
+        index.language[at][:, None] == index.language[at][None, :]
+    )
+    return sim, duplicate & same_context
 
 
 def _mmr(
@@ -119,22 +139,23 @@ def _mmr(
     weights: RankingWeights,
 ) -> list[int]:
     """Greedy MMR; a near-duplicate of a pick comes last unless nothing else is left."""
+    if not rows:
+        return []
     lam = weights.mmr_lambda
-    top = scores[rows[0]] if rows else 1.0
+    sim, duplicate = _similarities(index, rows, weights)
+    relevance = np.asarray([scores[row] for row in rows], dtype=np.float64)
+    relevance = lam * relevance / (relevance[0] or 1.0)
+    redundancy = np.zeros(len(rows))
+    penalty = np.zeros(len(rows))
+    available = np.ones(len(rows), dtype=bool)
     picked: list[int] = []
-    remaining = list(rows)
-    while remaining and len(picked) < limit:
-        best_row, best_value = remaining[0], -np.inf
-        for row in remaining:
-            pairs = [_similarity(index, row, p, weights) for p in picked]
-            redundancy = max((sim for sim, _ in pairs), default=0.0)
-            duplicate = any(dup for _, dup in pairs)
-            value = lam * scores[row] / (top or 1.0) - (1.0 - lam) * redundancy
-            value -= 2.0 if duplicate else 0.0
-            if value > best_value:
-                best_row, best_value = row, value
-        picked.append(best_row)
-        remaining.remove(best_row)
+    while len(picked) < min(limit, len(rows)):
+        value = relevance - (1.0 - lam) * redundancy - penalty
+        best = int(np.flatnonzero(available)[np.argmax(value[available])])
+        picked.append(rows[best])
+        available[best] = False
+        redundancy = np.maximum(redundancy, sim[best])
+        penalty = np.maximum(penalty, 2.0 * duplicate[best])
     return picked
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol, runtime_checkable
@@ -139,7 +139,7 @@ class EpisodeStore(Protocol):
     def clear_learning(self, namespace: str) -> None:
         """Delete every pattern and heuristic of the namespace (before a relearn)."""
 
-    def index_rows(self, namespace: str) -> list[IndexRow]:
+    def index_rows(self, namespace: str) -> Iterable[IndexRow]:
         """The retrieval index rows of every completed episode of the namespace."""
 
     def save_embeddings(

@@ -1,0 +1,121 @@
+"""The lexical half of the retrieval index: term ids, postings and each row's terms.
+
+Memory is the constraint at 100,000 episodes, so nothing here is a Python object per
+posting. Postings live in two flat numpy arrays (rows and term frequencies) grouped by term,
+plus a small list "tail" per term for rows added since the last :meth:`Postings.compact`.
+Each row's distinct term ids are kept in one flat array with offsets (CSR) for MMR.
+"""
+
+from __future__ import annotations
+
+from array import array
+from collections import Counter
+from collections.abc import Sequence
+
+import numpy as np
+import numpy.typing as npt
+
+__all__ = ["Postings"]
+
+F32 = npt.NDArray[np.float32]
+I32 = npt.NDArray[np.int32]
+
+#: Tails are merged into the flat arrays once they hold this share of all postings.
+_COMPACT_RATIO = 0.25
+_COMPACT_MIN = 20_000
+
+
+class Postings:
+    """Postings of every term, and the distinct terms of every row, in flat arrays."""
+
+    def __init__(self) -> None:
+        self._ids: dict[str, int] = {}
+        self._rows: I32 = np.zeros(0, dtype=np.int32)
+        self._tfs: F32 = np.zeros(0, dtype=np.float32)
+        self._start: array[int] = array("q")  # per term id: its span in the flat arrays
+        self._end: array[int] = array("q")
+        self._tail: dict[int, tuple[array[int], array[float]]] = {}
+        self._tail_count = 0
+        self._doc_terms: array[int] = array("i")  # distinct term ids of every row, concatenated
+        self._doc_start: array[int] = array("q", [0])
+        #: While True (a bulk load), tails are not merged until :meth:`compact` is called.
+        self.deferred = False
+
+    @property
+    def vocabulary(self) -> int:
+        return len(self._ids)
+
+    def add(self, row: int, terms: Sequence[str]) -> None:
+        """Add the terms (with repeats) of the next row; rows are added in order from 0."""
+        if row != len(self._doc_start) - 1:
+            raise ValueError(f"rows must be added in order: expected {len(self._doc_start) - 1}")
+        for term, count in Counter(terms).items():
+            tid = self._ids.get(term)
+            if tid is None:
+                tid = self._ids[term] = len(self._ids)
+                self._start.append(0)
+                self._end.append(0)
+            tail = self._tail.get(tid)
+            if tail is None:
+                tail = self._tail[tid] = (array("i"), array("f"))
+            tail[0].append(row)
+            tail[1].append(float(count))
+            self._doc_terms.append(tid)
+        self._doc_start.append(len(self._doc_terms))
+        self._tail_count += len(self._doc_terms) - self._doc_start[-2]
+        if not self.deferred and self._tail_count > max(
+            _COMPACT_MIN, _COMPACT_RATIO * len(self._rows)
+        ):
+            self.compact()
+
+    def compact(self) -> None:
+        """Merge every tail into the flat arrays (grouped by term, rows in order)."""
+        if not self._tail:
+            return
+        spans = np.frombuffer(self._end, dtype=np.int64) - np.frombuffer(
+            self._start, dtype=np.int64
+        )
+        term_of = np.repeat(np.arange(len(spans), dtype=np.int32), spans)
+        tail_terms = [np.full(len(rows), tid, dtype=np.int32) for tid, (rows, _) in
+                      self._tail.items()]  # fmt: skip
+        tail_rows = [np.frombuffer(rows, dtype=np.int32) for rows, _ in self._tail.values()]
+        tail_tfs = [np.frombuffer(tfs, dtype=np.float32) for _, tfs in self._tail.values()]
+        terms = np.concatenate([term_of, *tail_terms])
+        order = np.argsort(terms, kind="stable")
+        self._rows = np.concatenate([self._rows, *tail_rows])[order]
+        self._tfs = np.concatenate([self._tfs, *tail_tfs])[order]
+        counts = np.bincount(terms, minlength=len(self._ids))
+        ends = np.cumsum(counts)
+        self._start = array("q", (ends - counts).tolist())
+        self._end = array("q", ends.tolist())
+        self._tail.clear()
+        self._tail_count = 0
+
+    def get(self, term: str) -> tuple[I32, F32] | None:
+        """Rows containing ``term`` and its frequency in each, or None if no row has it."""
+        tid = self._ids.get(term)
+        if tid is None:
+            return None
+        rows = self._rows[self._start[tid] : self._end[tid]]
+        tfs = self._tfs[self._start[tid] : self._end[tid]]
+        tail = self._tail.get(tid)
+        if tail is not None:
+            rows = np.concatenate([rows, np.frombuffer(tail[0], dtype=np.int32)])
+            tfs = np.concatenate([tfs, np.frombuffer(tail[1], dtype=np.float32)])
+        return rows, tfs
+
+    def terms_of(self, rows: Sequence[int]) -> list[I32]:
+        """The distinct term ids of each row (copies: the flat array keeps growing)."""
+        flat = np.frombuffer(self._doc_terms, dtype=np.int32)
+        try:
+            return [flat[self._doc_start[r] : self._doc_start[r + 1]].copy() for r in rows]
+        finally:
+            del flat  # release the buffer export, or the array could not grow
+
+    def nbytes(self) -> int:
+        """Bytes held by the arrays (not the term dictionary)."""
+        tails = sum(len(r) * 8 for r, _ in self._tail.values())
+        return int(
+            self._rows.nbytes + self._tfs.nbytes + len(self._start) * 16 + tails
+            + len(self._doc_terms) * 4 + len(self._doc_start) * 8
+        )  # fmt: skip
