@@ -470,3 +470,13 @@ def test_table_and_progress() -> None:
         bar.update(2)
     assert piped.getvalue() == ""
     assert Progress("checking", enabled=False).render() == "checking: 0"
+
+
+def test_reembed_embeds_every_episode_with_the_minilm_model(run: Run, demo_store: Path) -> None:
+    ns = ("--namespace", "demo")
+    first = as_json(run, *ns, "reembed")
+    assert first == {"embedded": 9}
+    # nothing is missing any more; a search with embeddings now uses the stored vectors
+    assert as_json(run, *ns, "reembed") == {"embedded": 0}
+    code, out, _ = run(*ns, "--embeddings", "episode", "search", "ship the payments service")
+    assert code == 0 and "Deploy" in out

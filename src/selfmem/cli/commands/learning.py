@@ -1,4 +1,4 @@
-"""``selfmem pattern list | show``, ``heuristic list``, ``recommend`` and ``relearn``."""
+"""``selfmem pattern list | show``, ``heuristic list``, ``recommend``, ``relearn``, ``reembed``."""
 
 from __future__ import annotations
 
@@ -82,6 +82,19 @@ def run_relearn(ctx: Context) -> int:
     return EXIT_OK
 
 
+def run_reembed(ctx: Context) -> int:
+    if not ctx.args.embeddings:
+        ctx.args.embeddings = True  # re-embedding means the embedding model, always
+    memory = ctx.memory()
+    with Progress("embedding") as bar:
+        embedded = memory.reembed(progress=bar.update)
+    if ctx.out.json_mode:
+        ctx.out.json({"embedded": embedded})
+    else:
+        ctx.out.line(f"embedded {embedded} episodes that had no vector of the current model")
+    return EXIT_OK
+
+
 def register(commands: SubParsers, common: argparse.ArgumentParser) -> None:
     pattern = commands.add_parser("pattern", help="learned patterns")
     actions = pattern.add_subparsers(dest="action", required=True, metavar="ACTION")
@@ -112,3 +125,10 @@ def register(commands: SubParsers, common: argparse.ArgumentParser) -> None:
         "relearn", parents=[common], help="rebuild patterns and heuristics from all episodes"
     )
     relearn.set_defaults(handler=run_relearn)
+
+    reembed = commands.add_parser(
+        "reembed",
+        parents=[common],
+        help="embed every episode without a vector of the current model (MiniLM)",
+    )
+    reembed.set_defaults(handler=run_reembed)
