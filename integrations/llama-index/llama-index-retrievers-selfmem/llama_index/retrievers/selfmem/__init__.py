@@ -1,0 +1,3 @@
+from llama_index.retrievers.selfmem.base import SelfMemRetriever
+
+__all__ = ["SelfMemRetriever"]
