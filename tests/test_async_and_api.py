@@ -87,7 +87,7 @@ def test_public_namespace_is_pinned() -> None:
         "SelfLearningMemory", "MemoryConfig", "Limits", "MemoryStats",
         "Episode", "ExecutionStep", "TaskContext", "TaskType", "ComplexityLevel",
         "TaskOutcome", "OutcomeStatus", "RewardScore", "Reflection",
-        "RetrievalResult", "ScoredEpisode", "Item",
+        "RetrievalResult", "ScoredEpisode", "ScoredPattern", "ScoredHeuristic", "Item",
         "SelfMemError", "ConfigError", "InvalidInputError", "LimitExceededError",
         "NotFoundError", "EpisodeStateError", "StorageError", "SchemaVersionError",
         "EmbeddingError", "__version__",

@@ -33,6 +33,7 @@ from .models import (
     TaskOutcome,
     TaskType,
 )
+from .retrieval.pattern_ranking import ScoredHeuristic, ScoredPattern
 from .retrieval.result import RetrievalResult, ScoredEpisode
 
 __version__ = "0.1.0"
@@ -58,6 +59,8 @@ __all__ = [
     # retrieval
     "RetrievalResult",
     "ScoredEpisode",
+    "ScoredPattern",
+    "ScoredHeuristic",
     # errors
     "SelfMemError",
     "ConfigError",
