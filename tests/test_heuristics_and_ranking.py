@@ -498,3 +498,20 @@ def test_decayed_patterns_rank_below_fresh_ones() -> None:
     stale.last_seen = utc_now() - timedelta(days=90)
     ranked, _ = rank_patterns([stale, fresh], "deploy", TASK, TaskType.DEBUGGING, 5)
     assert [s.pattern.id for s in ranked] == [fresh.id, stale.id]
+
+
+
+def test_a_query_in_plain_words_finds_the_pattern_of_its_tools() -> None:
+    """"the login test fails" names no tool, but "test" meets ``run_tests``."""
+    from selfmem import MemoryConfig, SelfLearningMemory, TaskContext
+
+    from .helpers import run_episode
+
+    with SelfLearningMemory(config=MemoryConfig(learn_inline=True)) as memory:
+        for i in range(6):
+            run_episode(memory, f"Fix flaky checkout {i}", ["run_tests", "edit_code", "run_tests"],
+                        context=TaskContext(domain="web", language="python"))  # fmt: skip
+        found = memory.retrieve_relevant_context("the login test fails with 401")
+        assert found.patterns, "a pattern about run_tests should be offered"
+        assert "run_tests" in found.patterns[0].pattern.describe()
+        assert found.patterns[0].signals["lexical"] > 0

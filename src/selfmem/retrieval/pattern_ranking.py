@@ -4,8 +4,9 @@
 *effectiveness* is the pattern's decayed confidence, *context* compares the pattern's context
 with the task's (a field the pattern leaves open counts half), *lexical* is the overlap of
 the pattern's words (tool names split on ``_``/``-``, error words) with the task description
-relative to the smaller of the two, and *kind_prior* favours the most directly usable kinds
-(a task family's tool sequence 1.0, recoveries and decisions 0.6, context patterns 0.5).
+relative to the smaller of the two (words lightly stemmed on both sides, so "tests" meets
+``run_tests``), and *kind_prior* favours the most directly usable kinds (a task family's
+tool sequence 1.0, recoveries and decisions 0.6, context patterns 0.5).
 A pattern is only offered when it is plausibly about this task: it shares a word with the
 description, or its context matches closely (``context >= 0.9``).
 """
@@ -83,6 +84,19 @@ def _context_score(
     return score / applicable if applicable else 0.5
 
 
+def stem(word: str) -> str:
+    """A light suffix strip so "tests" meets ``run_tests`` and "deploying" meets ``deploy``."""
+    if len(word) > 4 and word.endswith("ies"):
+        return word[:-3] + "y"
+    if len(word) > 5 and word.endswith("ing"):
+        return word[:-3]
+    if len(word) > 4 and word.endswith("ed"):
+        return word[:-2]
+    if len(word) > 3 and word.endswith("s") and not word.endswith("ss"):
+        return word[:-1]
+    return word
+
+
 def _words(pattern: AnyPattern) -> set[str]:
     if isinstance(pattern, ToolSequence):
         texts = pattern.tools
@@ -93,7 +107,7 @@ def _words(pattern: AnyPattern) -> set[str]:
     else:
         assert isinstance(pattern, ContextPattern)
         texts = [pattern.tool, pattern.feature.split("=", 1)[-1]]
-    return {word for text in texts for word in _SPLIT.split(text.lower()) if len(word) > 2}
+    return {stem(w) for text in texts for w in _SPLIT.split(text.lower()) if len(w) > 2}
 
 
 def _field_keys(context: PatternContext) -> list[tuple[str, str]]:
@@ -152,7 +166,7 @@ class PatternCatalog:
         limit: int,
     ) -> tuple[list[ScoredPattern], list[ScoredHeuristic]]:
         """The ``limit`` best patterns for a task, each with its heuristic."""
-        terms = set(query_terms(description))
+        terms = {stem(term) for term in query_terms(description)}
         scored: list[ScoredPattern] = []
         for i in sorted(self._candidates(terms, context, task_type)):
             entry = self._entries[i]
