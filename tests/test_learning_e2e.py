@@ -221,3 +221,16 @@ def test_deleting_episodes_unlearns_them(tmp_path: Path) -> None:
         assert summary() == after_delete  # forgetting is the exact inverse of learning
     files = b"".join(p.read_bytes() for p in tmp_path.rglob("*") if p.is_file())
     assert b"zanzibarquux" not in files
+
+
+def test_listed_and_retrieved_patterns_are_snapshots(tmp_path: Path) -> None:
+    with SelfLearningMemory.open(tmp_path, learn_inline=True) as memory:
+        train(memory)
+        listed = memory.list_patterns(PatternKind.TOOL_SEQUENCE)[0]
+        served = memory.retrieve_relevant_context("Deploy service 3 to staging", OPS).patterns[0]
+        support = listed.support
+        listed.support = 10_000  # a caller's change does not reach the learner
+        assert memory.get_pattern(listed.id).support == support
+        deploy_episode(memory, 300)  # the learner's later change does not reach the caller
+        assert memory.get_pattern(listed.id).support == support + 1
+        assert served.pattern.support == support

@@ -32,7 +32,8 @@ class LearningAPI(Handle):
         learning = self._core.learning
         learner = learning.learner(self.namespace)
         with learning.lock:
-            return learner.patterns(wanted, served_only=not include_unserved)[:limit]
+            found = learner.patterns(wanted, served_only=not include_unserved)[:limit]
+            return [pattern.model_copy(deep=True) for pattern in found]  # not the live records
 
     def get_pattern(self, pattern_id: str) -> AnyPattern:
         """One pattern by id (served or not)."""

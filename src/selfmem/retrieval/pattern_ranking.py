@@ -182,7 +182,9 @@ class PatternCatalog:
                        "kind_prior": entry.prior}  # fmt: skip
             scored.append(ScoredPattern(entry.pattern, score, signals))
         scored.sort(key=lambda s: (s.score, s.pattern.support), reverse=True)
-        top = scored[:limit]
+        # copies: the learner keeps changing its records after this returns
+        top = [ScoredPattern(s.pattern.model_copy(deep=True), s.score, s.signals)
+               for s in scored[:limit]]  # fmt: skip
         heuristics = [ScoredHeuristic(derive_heuristic(s.pattern), s.score) for s in top]
         return top, heuristics
 
