@@ -2,8 +2,14 @@
 
 Exact search over a float32 matrix costs about 0.1 ms per 1,000 vectors; above
 ``ann_threshold`` vectors the retrieval engine builds an HNSW index in a background thread and
-asks it for the top candidates instead. Until the index is ready, search stays exact. Without
+asks it for the top candidates instead. Until the index is ready, search stays exact, and
+vectors that arrive during the build wait in a list instead of blocking the caller. Without
 ``usearch`` installed, search is always exact.
+
+Parameters (connectivity 32, 200 candidates while adding, 400 while searching) were chosen on
+100,000 real MiniLM vectors of the retrieval benchmark: 98.6% of the exact top 50 appear in
+the 800 rows a query asks for, in about 2 ms; the defaults (16 / 128 / 64) gave 97.4% with
+single queries down to 60%, and took longer to build.
 """
 
 from __future__ import annotations
@@ -34,29 +40,55 @@ class AnnIndex:
     def __init__(self, dim: int) -> None:
         from usearch.index import Index
 
-        self._index: Any = Index(ndim=dim, metric="ip", dtype="f16")
+        self._index: Any = Index(
+            ndim=dim,
+            metric="ip",
+            dtype="f16",
+            connectivity=32,
+            expansion_add=200,
+            expansion_search=400,
+        )
         self._lock = threading.Lock()
+        self._pending_lock = threading.Lock()
+        self._pending: list[tuple[int, npt.NDArray[np.float32] | None]] = []
         self.ready = False
         self.rows = 0
 
     def build_from(self, vectors: npt.NDArray[np.float32], rows: npt.NDArray[np.int64]) -> None:
         """Add ``vectors`` (one per row, run in a background thread); then mark ready."""
-        if len(rows):
-            with self._lock:
+        with self._lock:
+            if len(rows):
                 self._index.add(rows, vectors, threads=1)
                 self.rows = max(self.rows, int(rows.max()) + 1)
-        self.ready = True
+            with self._pending_lock:
+                for row, vector in self._pending:  # what arrived during the build, in order
+                    self._apply(row, vector)
+                self._pending.clear()
+                self.ready = True
         logger.info("HNSW index ready over %d vectors", len(rows))
 
-    def add(self, row: int, vector: npt.NDArray[np.float32]) -> None:
-        with self._lock:
+    def _apply(self, row: int, vector: npt.NDArray[np.float32] | None) -> None:
+        if self._index.contains(row):
+            self._index.remove(row)
+        if vector is not None:
             self._index.add(row, vector)
             self.rows = max(self.rows, row + 1)
 
+    def add(self, row: int, vector: npt.NDArray[np.float32]) -> None:
+        """Add or replace a row's vector (queued while the index is being built)."""
+        self._change(row, vector.copy())
+
     def remove(self, row: int) -> None:
+        self._change(row, None)
+
+    def _change(self, row: int, vector: npt.NDArray[np.float32] | None) -> None:
+        if not self.ready:  # the build holds the lock for seconds: do not wait for it
+            with self._pending_lock:
+                if not self.ready:
+                    self._pending.append((row, vector))
+                    return
         with self._lock:
-            if self._index.contains(row):
-                self._index.remove(row)
+            self._apply(row, vector)
 
     def search(
         self, query: npt.NDArray[np.float32], k: int

@@ -1,0 +1,92 @@
+"""The optional HNSW index (usearch): same answers as exact search, never blocks writers."""
+
+from __future__ import annotations
+
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+
+from selfmem import SelfLearningMemory, TaskContext, TaskOutcome
+from selfmem.embeddings.base import HashingEmbedder
+from selfmem.retrieval.ann import AnnIndex
+
+
+def _unit(rng: np.random.Generator, n: int, dim: int = 32) -> np.ndarray:
+    vectors = rng.normal(size=(n, dim)).astype(np.float32)
+    return vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
+
+
+def test_search_finds_the_exact_nearest_rows() -> None:
+    rng = np.random.default_rng(1)
+    vectors = _unit(rng, 2_000)
+    ann = AnnIndex(32)
+    ann.build_from(vectors, np.arange(2_000, dtype=np.int64))
+    for query in vectors[:20]:
+        rows, sims = ann.search(query, 10)
+        exact = np.argsort(-(vectors @ query))[:10]
+        assert len(set(rows.tolist()) & set(exact.tolist())) >= 9
+        assert sims[0] > 0.99  # the query itself, similarity ~1
+
+
+def test_changes_during_the_build_wait_and_are_applied_in_order() -> None:
+    rng = np.random.default_rng(2)
+    vectors = _unit(rng, 3)
+    ann = AnnIndex(32)
+    ann.add(10, vectors[0])  # before the build: queued, not blocking
+    ann.add(11, vectors[1])
+    ann.remove(11)
+    ann.add(12, vectors[2])
+    assert not ann.ready
+    ann.build_from(np.zeros((0, 32), np.float32), np.zeros(0, np.int64))
+    assert ann.ready
+    assert ann.search(vectors[0], 1)[0].tolist() == [10]
+    assert 11 not in ann.search(vectors[1], 3)[0].tolist()
+    assert ann.search(vectors[2], 1)[0].tolist() == [12]
+
+
+def test_a_writer_is_not_blocked_by_a_running_build() -> None:
+    rng = np.random.default_rng(3)
+    vectors = _unit(rng, 20_000, dim=64)
+    ann = AnnIndex(64)
+    build = threading.Thread(target=ann.build_from, args=(vectors, np.arange(20_000)))
+    build.start()
+    time.sleep(0.05)
+    building = not ann.ready
+    start = time.perf_counter()
+    ann.add(20_000, vectors[0])
+    waited = time.perf_counter() - start
+    build.join()
+    assert building, "the build should still be running (20,000 vectors take ~1 s)"
+    assert waited < 0.05  # queued, not waiting for the build's lock
+    assert 20_000 in ann.search(vectors[0], 2)[0].tolist()
+
+
+def test_retrieval_with_hnsw_matches_exact_search(tmp_path: Path) -> None:
+    texts = [
+        f"{verb} the {thing} service in {env}"
+        for verb in ("deploy", "restart", "scale")
+        for thing in ("billing", "search", "auth", "mail")
+        for env in ("staging", "prod")
+    ]
+    with SelfLearningMemory.open(tmp_path, embedder=HashingEmbedder(), learn_inline=True) as m:
+        for text in texts:
+            eid = m.start_episode(text, TaskContext(domain="ops"))
+            m.log_step(eid, tool="kubectl", observation="ok")
+            m.complete_episode(eid, TaskOutcome.success())
+        m.flush()
+    answers = {}
+    for threshold in (10**9, 1):
+        with SelfLearningMemory.open(tmp_path, embedder=HashingEmbedder(),
+                                     ann_threshold=threshold) as memory:  # fmt: skip
+            index = memory._core.retrieval.index(memory.namespace)
+            while index.ann is not None and not index.ann.ready:
+                time.sleep(0.01)
+            assert (index.ann is not None) == (threshold == 1)
+            answers[threshold] = [
+                [s.episode.task_description
+                 for s in memory.retrieve_relevant_context(q, limit=3).episodes]
+                for q in ("deploy billing to staging", "restart auth in prod", "scale mail")
+            ]  # fmt: skip
+    assert answers[1] == answers[10**9]
