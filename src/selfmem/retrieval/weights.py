@@ -17,7 +17,7 @@ class RankingWeights:
     outcome: float = 0.1
     recency: float = 0.05
     recency_half_life_days: float = 30.0
-    mmr_lambda: float = 0.65
+    mmr_lambda: float = 0.9
     near_duplicate_cosine: float = 0.92
     near_duplicate_jaccard: float = 0.7
     candidates: int = 50
