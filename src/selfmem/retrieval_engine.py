@@ -103,6 +103,16 @@ class RetrievalEngine:
             self._texts[(episode.namespace, episode.id)] = embedding_text(episode)
             self._jobs.put((episode.namespace, episode.id))
 
+    def adopt(self, namespace: str, episode_id: str) -> None:
+        """Index an episode another process completed (if its namespace is loaded)."""
+        with self._lock:
+            index = self._indexes.get(namespace)
+        if index is None or episode_id in index.row_of:
+            return
+        episode = self._store.get_episode(namespace, episode_id)
+        if episode is not None and episode.is_complete:
+            self.add(episode)
+
     def remove(self, namespace: str, episode_id: str) -> None:
         with self._lock:
             index = self._indexes.get(namespace)

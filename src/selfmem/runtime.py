@@ -8,8 +8,9 @@ import atexit
 import functools
 import logging
 import threading
+import time
 import weakref
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
 
@@ -23,6 +24,7 @@ from .models import (
 from .step_buffer import StepBuffer
 from .storage import sealing
 from .storage.base import EpisodeStore, HotCache
+from .storage.changes import DELETED, EPISODE, ChangeFeed, ChangeSet
 
 logger = logging.getLogger(__name__)
 
@@ -87,6 +89,11 @@ class MemoryCore:
         self.write_lock = threading.Lock()
         self.closed = False
         self.cache_key = self._load_cache_key()
+        # Other processes' changes, read from the store's change log (when it keeps one).
+        self._feed = store if isinstance(store, ChangeFeed) else None
+        self._feed_cursor = self._feed.change_counter() if self._feed is not None else 0
+        self._feed_checked = time.monotonic()
+        self._feed_lock = threading.Lock()
         self._stop = threading.Event()
         self._flusher: threading.Thread | None = None
         if config.flush_interval_s:
@@ -140,6 +147,63 @@ class MemoryCore:
         self.cache_key = sealing.new_key()
         self.store.set_meta(_CACHE_KEY, self.cache_key)
         self.cache.clear()
+
+    def catch_up(self) -> bool:
+        """Apply what other processes changed since the last look: drop cache entries of
+        deleted or re-revised episodes, take the new sealing key, unindex deleted episodes.
+
+        One query to the store's change log; skipped while the last look is younger than
+        ``cache_max_staleness_s``. Returns True if a cache entry may have been dropped.
+        """
+        feed = self._feed
+        if feed is None:
+            return False
+        max_age = self.config.cache_max_staleness_s
+        if max_age and time.monotonic() - self._feed_checked < max_age:
+            return False
+        dropped = False
+        with self._feed_lock:
+            while True:
+                changes = feed.changes_since(self._feed_cursor)
+                self._feed_checked = time.monotonic()
+                if changes.complete:
+                    dropped = self._apply_changes(changes) or dropped
+                else:  # the log was pruned past our cursor: start over
+                    logger.info("change log pruned past this process's cursor; clearing cache")
+                    self.cache.clear()
+                    self.refresh_cache_key()
+                    dropped = True
+                self._feed_cursor = changes.cursor
+                if not changes.more:
+                    return dropped
+
+    def _apply_changes(self, changes: ChangeSet) -> bool:
+        dropped = False
+        for change in changes.changes:
+            key = f"{change.namespace}/{change.key}"
+            if change.kind == EPISODE and self._retrieval is not None:
+                self._retrieval.adopt(change.namespace, change.key)
+            if change.kind == DELETED:
+                self.cache.delete(_EPISODE, key)
+                self.unindex(change.namespace, change.key)
+                dropped = True
+            elif change.kind == EPISODE and self._cached_revision(key) not in (
+                None,
+                change.revision,
+            ):
+                self.cache.delete(_EPISODE, key)
+                dropped = True
+        if changes.deleted():
+            self.refresh_cache_key()  # the deleting process rotated it
+        return dropped
+
+    def _cached_revision(self, key: str) -> int | None:
+        raw = self.cache.get(_EPISODE, key)
+        payload = self.unseal(raw) if raw is not None else None
+        if payload is None:
+            return None
+        head = payload.partition(b"\n")[0]
+        return int(head) if head.isdigit() else None
 
     def seal(self, payload: bytes) -> bytes:
         return sealing.seal(self.cache_key, payload)
@@ -205,7 +269,7 @@ def _close_live_cores() -> None:  # pragma: no cover - runs at interpreter exit
             logger.exception("flushing steps at exit failed")
 
 
-def twin(method: Callable[_P, _T]) -> Callable[_P, Any]:
+def twin(method: Callable[_P, _T]) -> Callable[_P, Coroutine[Any, Any, _T]]:
     """The async twin of a sync method: the same code, run in a worker thread."""
 
     @functools.wraps(method)

@@ -9,6 +9,7 @@ from ..errors import ConfigError
 from .base import EpisodeStore, HotCache
 from .libsql_store import LibSQLStore
 from .lmdb_cache import LmdbCache
+from .retry import RetryPolicy
 
 __all__ = ["DATABASE_FILE", "open_backends"]
 
@@ -34,15 +35,29 @@ def open_backends(
     use). A URL opens a libSQL server; its cache lives under ``~/.cache/selfmem/`` unless
     ``cache`` is a directory path. ``cache=False`` disables the cache.
     """
+    retry = RetryPolicy(
+        attempts=config.retry_attempts,
+        initial_backoff_s=config.retry_initial_backoff_s,
+        max_backoff_s=config.retry_max_backoff_s,
+        deadline_s=config.retry_deadline_s,
+    )
     if is_remote(location):
-        store = LibSQLStore(location, auth_token=auth_token, busy_timeout_ms=config.busy_timeout_ms)
+        store = LibSQLStore(
+            location,
+            auth_token=auth_token,
+            busy_timeout_ms=config.busy_timeout_ms,
+            retry=retry,
+            connect_timeout_s=config.connect_timeout_s,
+        )
         cache_dir = Path(cache) if isinstance(cache, str) else _remote_cache_dir(location)
     else:
         root = Path(location)
         if root.exists() and not root.is_dir():
             raise ConfigError(f"{root} exists and is not a directory; selfmem needs a directory")
         root.mkdir(parents=True, exist_ok=True)
-        store = LibSQLStore(str(root / DATABASE_FILE), busy_timeout_ms=config.busy_timeout_ms)
+        store = LibSQLStore(
+            str(root / DATABASE_FILE), busy_timeout_ms=config.busy_timeout_ms, retry=retry
+        )
         cache_dir = Path(cache) if isinstance(cache, str) else root / CACHE_DIR
     if cache is False:
         return store, None

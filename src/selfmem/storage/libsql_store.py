@@ -5,26 +5,41 @@ SQLite runs, so a second writer connection in the same process would only conten
 file lock. Locally the database runs in WAL mode with a busy timeout, so several *processes*
 can share one file. Deletes scrub: ``secure_delete`` zeroes freed pages, the full-text index
 is merged so no term of a deleted episode survives, and the WAL is checkpointed.
+
+Failures are retried (see :mod:`selfmem.storage.retry`): a busy or overloaded store with
+backoff, a lost connection on a fresh one. A write is retried as a whole transaction, and
+every write is idempotent, so a commit whose answer was lost can safely run again. Writes
+take few round trips to a server: rows go in multi-row statements, and the change log
+other processes read (:mod:`selfmem.storage.changes`) is written by triggers.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, TypeVar
 
 import libsql
 
 from ..config import is_remote
-from ..errors import EpisodeStateError, SchemaVersionError, StorageError
+from ..errors import (
+    AuthenticationError,
+    EpisodeStateError,
+    SchemaVersionError,
+    StorageError,
+    StoreUnavailableError,
+)
 from ..learning.records import AnyPattern, Heuristic, pattern_adapter
 from ..models import Episode, ExecutionStep
 from ..retrieval.index_rows import IndexRow, decode_row, encode_row, index_row
 from ..retrieval.lexical import fts_query
 from .base import EpisodeQuery, LexicalHit
+from .changes import LEARNING, Change, ChangeSet
 from .libsql_items import LibSQLItems
+from .remote_probe import ProbeResult, probe
+from .retry import Failure, RetryPolicy, classify
 from .schema import MIGRATIONS, SCHEMA_VERSION
 
 __all__ = ["LibSQLStore"]
@@ -32,6 +47,18 @@ __all__ = ["LibSQLStore"]
 logger = logging.getLogger(__name__)
 
 _CHUNK = 500
+_INDEX_PAGE = 5_000
+_ROWS_PER_INSERT = 200
+_T = TypeVar("_T")
+
+
+class _Retryable(StorageError):
+    """A driver failure worth another try (busy, overloaded, or a lost connection)."""
+
+
+def _values(rows: int, columns: int) -> str:
+    one = "(" + ", ".join("?" * columns) + ")"
+    return ", ".join([one] * rows)
 
 
 class LibSQLStore:
@@ -40,6 +67,11 @@ class LibSQLStore:
     ``location`` is a file path (``":memory:"`` works too) or a ``libsql://``, ``http(s)://``
     URL; ``auth_token`` authenticates to a server. ``scrub_on_delete`` merges the full-text
     index after each delete so deleted text leaves no trace (costs time on large stores).
+    ``retry`` says how failures are retried; ``connect_timeout_s`` bounds the first contact
+    with a server. Opening raises :class:`~selfmem.errors.AuthenticationError` if the server
+    refuses the token, :class:`~selfmem.errors.StoreUnavailableError` if it cannot be
+    reached within the retry policy, and :class:`~selfmem.errors.SchemaVersionError` if the
+    database was written by a newer selfmem.
     """
 
     def __init__(
@@ -49,57 +81,182 @@ class LibSQLStore:
         auth_token: str | None = None,
         busy_timeout_ms: int = 10_000,
         scrub_on_delete: bool = True,
+        retry: RetryPolicy | None = None,
+        connect_timeout_s: float = 10.0,
     ) -> None:
         self.location = location
         self.remote = is_remote(location)
         self._scrub = scrub_on_delete
         self._lock = threading.RLock()
         self._closed = False
-        try:
-            self._conn = libsql.connect(
-                location,
-                timeout=busy_timeout_ms / 1000,
-                isolation_level=None,
-                auth_token=auth_token or "",
-            )
-        except ValueError as exc:
-            raise StorageError(f"cannot open libSQL database at {location!r}: {exc}") from exc
-        if not self.remote:
-            self._pragmas(busy_timeout_ms)
-        self._migrate()
+        self._auth_token = auth_token or ""
+        self._busy_timeout_ms = busy_timeout_ms
+        self.retry = retry or RetryPolicy()
+        self._depth = 0  # open transactions (0 or 1)
+        self._retrying_now = 0  # inside a retry loop: inner statements do not retry again
+        self._broken = False  # the connection failed mid-flight: reconnect before reuse
+        if self.remote:
+            self._probe(connect_timeout_s)
+        self._conn = self._connect()
+        self._retrying(self._migrate)
         self.items = LibSQLItems(self)
 
     # -- plumbing ---------------------------------------------------------------------------
 
-    def _run(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
-        """Execute one statement and fetch every row (an open cursor would hold a read lock)."""
+    def _probe(self, timeout_s: float) -> None:
+        """Reach the server once, with a timeout, retrying while it is down or overloaded."""
+        sleeps = self.retry.sleeps()
+        attempts = 0
+        while True:
+            attempts += 1
+            result, reason = probe(self.location, self._auth_token, timeout_s)
+            if result is ProbeResult.OK:
+                return
+            if result is ProbeResult.AUTH:
+                raise AuthenticationError(
+                    f"the libSQL server at {self.location} refused the auth token ({reason}); "
+                    "pass auth_token= or set SELFMEM_AUTH_TOKEN / TURSO_AUTH_TOKEN"
+                )
+            if next(sleeps, None) is None:
+                raise StoreUnavailableError(
+                    f"cannot reach the libSQL server at {self.location}: {reason} "
+                    f"(tried {attempts} times)",
+                    attempts=attempts,
+                )
+            logger.info("libSQL server %s: %s; retrying", self.location, reason)
+
+    def _connect(self) -> Any:
+        try:
+            conn = libsql.connect(
+                self.location,
+                timeout=self._busy_timeout_ms / 1000,
+                isolation_level=None,
+                auth_token=self._auth_token,
+            )
+        except ValueError as exc:
+            raise StorageError(f"cannot open libSQL database at {self.location!r}: {exc}") from exc
+        self._conn = conn
+        self._broken = False
+        if not self.remote:
+            self._pragmas(self._busy_timeout_ms)
+        return conn
+
+    def _reconnect(self) -> None:
+        logger.info("reconnecting to %s", self.location)
+        try:
+            self._conn.close()
+        except ValueError:
+            logger.debug("closing the failed connection to %s", self.location, exc_info=True)
+        self._connect()
+
+    def _failure(self, exc: ValueError) -> StorageError:
+        """Our exception for a driver error; a lost connection is marked for reconnecting."""
+        message = str(exc)
+        kind = classify(message)
+        if kind is Failure.AUTH:
+            return AuthenticationError(
+                f"the libSQL server at {self.location} refused the auth token: {message}"
+            )
+        if kind is Failure.FATAL:
+            return StorageError(f"libSQL error: {message}")
+        if kind is Failure.RECONNECT:
+            self._broken = True
+        return _Retryable(f"libSQL error: {message}")
+
+    def _execute(self, sql: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
         try:
             rows = self._conn.execute(sql, tuple(params)).fetchall()
-            return list(rows) if rows else []
         except ValueError as exc:
-            raise StorageError(f"libSQL error: {exc}") from exc
+            raise self._failure(exc) from exc
+        return list(rows) if rows else []
+
+    def _run(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        """Execute one statement and fetch every row (an open cursor would hold a read lock).
+
+        Outside a transaction the statement is retried on its own; inside one, a failure
+        propagates so the whole transaction is retried (see :meth:`_write`)."""
+        if self._depth or self._retrying_now:
+            return self._execute(sql, params)
+        with self._lock:
+            return self._retrying(lambda: self._execute(sql, params))
 
     def _run_many(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
         if rows:
             try:
                 self._conn.executemany(sql, [tuple(row) for row in rows])
             except ValueError as exc:
-                raise StorageError(f"libSQL error: {exc}") from exc
+                raise self._failure(exc) from exc
+
+    def _insert_rows(
+        self, head: str, columns: int, rows: Sequence[Sequence[Any]], tail: str = ""
+    ) -> None:
+        """``head VALUES (...), (...) tail`` in chunks: one round trip per chunk, not per row."""
+        for start in range(0, len(rows), _ROWS_PER_INSERT):
+            chunk = rows[start : start + _ROWS_PER_INSERT]
+            params = [value for row in chunk for value in row]
+            self._run(f"{head} VALUES {_values(len(chunk), columns)}{tail}", params)
+
+    def _retrying(self, operation: Callable[[], _T]) -> _T:
+        """Run ``operation`` under the retry policy, reconnecting after a lost connection."""
+        with self._lock:
+            sleeps = self.retry.sleeps()
+            attempts = 0
+            self._retrying_now += 1
+            try:
+                while True:
+                    attempts += 1
+                    try:
+                        if self._broken:
+                            self._reconnect()
+                        return operation()
+                    except _Retryable as exc:
+                        if next(sleeps, None) is None:
+                            raise StoreUnavailableError(
+                                f"{exc} (gave up on {self.location} after {attempts} attempts)",
+                                attempts=attempts,
+                            ) from exc
+                        logger.info("%s; retrying (attempt %d)", exc, attempts + 1)
+            finally:
+                self._retrying_now -= 1
 
     @contextmanager
     def _transaction(self) -> Iterator[None]:
+        """One write transaction (``BEGIN IMMEDIATE``: writers queue up front, never deadlock
+        on a lock upgrade). Starting it is retried; use :meth:`_write` to retry it whole."""
         with self._lock:
             self._check_open()
-            self._run("BEGIN" if self.remote else "BEGIN IMMEDIATE")
+            self._run("BEGIN IMMEDIATE")
+            self._depth += 1
             try:
                 yield
+                self._execute("COMMIT", ())
             except BaseException:
-                try:
-                    self._run("ROLLBACK")
-                except StorageError:
-                    logger.warning("rollback failed on %s", self.location, exc_info=True)
+                self._rollback()
                 raise
-            self._run("COMMIT")
+            finally:
+                self._depth -= 1
+
+    def _rollback(self) -> None:
+        if self._broken:
+            return  # the server drops the transaction with the connection
+        try:
+            self._execute("ROLLBACK", ())
+        except StorageError:
+            logger.warning("rollback failed on %s; reconnecting", self.location, exc_info=True)
+            self._broken = True
+
+    def _write(self, work: Callable[[], _T]) -> _T:
+        """Run ``work`` in a write transaction, retrying the whole transaction on failure.
+
+        ``work`` must be idempotent: a commit whose answer was lost is run again."""
+
+        def attempt() -> _T:
+            with self._transaction():
+                return work()
+
+        with self._lock:
+            self._check_open()
+            return self._retrying(attempt)
 
     def _check_open(self) -> None:
         if self._closed:
@@ -158,65 +315,91 @@ class LibSQLStore:
         )
 
     def create_episode(self, episode: Episode) -> None:
+        # One statement in autocommit: one round trip, the write lock held only on the server.
         with self._lock:
             self._check_open()
-            self._run(
+            created = self._run(
                 "INSERT INTO episodes (id, namespace, task_type, domain, language, outcome, "
-                "start_time, end_time, reward, data) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "start_time, end_time, reward, data) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+                "ON CONFLICT (id) DO NOTHING RETURNING seq",
                 (episode.id, episode.namespace, *self._header_row(episode)),
             )
+            if created:
+                return
+            # Already there: a retry after a commit whose answer was lost, or a clash.
+            found = self._run(
+                "SELECT namespace, start_time FROM episodes WHERE id = ?", (episode.id,)
+            )
+            if not found or tuple(found[0]) != (episode.namespace, episode.start_time.timestamp()):
+                raise StorageError(f"libSQL error: episode id {episode.id!r} already exists")
 
-    def _insert_steps(self, episode_id: str, steps: Sequence[ExecutionStep]) -> None:
-        self._run_many(
-            "INSERT OR REPLACE INTO steps (episode_id, step_number, tool, success, data) "
-            "VALUES (?, ?, ?, ?, ?)",
-            [
-                (episode_id, step.step_number, step.tool, int(step.success), step.model_dump_json())
-                for step in steps
-            ],
+    def _insert_steps(self, batches: Mapping[str, Sequence[ExecutionStep]]) -> None:
+        """Every step of every episode in multi-row statements (idempotent: a retried batch
+        replaces the same rows)."""
+        rows = [
+            (episode_id, step.step_number, step.tool, int(step.success), step.model_dump_json())
+            for episode_id, steps in batches.items()
+            for step in steps
+        ]
+        self._insert_rows(
+            "INSERT OR REPLACE INTO steps (episode_id, step_number, tool, success, data)", 5, rows
         )
 
     def append_steps(self, batches: Mapping[str, Sequence[ExecutionStep]]) -> None:
         if not any(batches.values()):
             return
-        with self._transaction():
-            for episode_id, steps in batches.items():
-                self._insert_steps(episode_id, steps)
+        self._write(lambda: self._insert_steps(batches))
 
     def finish_episode(self, episode: Episode, pending_steps: Sequence[ExecutionStep]) -> int:
-        with self._transaction():
-            self._insert_steps(episode.id, pending_steps)
-            rows = self._run(
-                "UPDATE episodes SET task_type = ?, domain = ?, language = ?, outcome = ?, "
-                "start_time = ?, end_time = ?, reward = ?, data = ?, index_row = ?, "
-                "revision = revision + 1 "
-                "WHERE id = ? AND namespace = ? AND end_time IS NULL RETURNING seq, revision",
-                (
-                    *self._header_row(episode),
-                    encode_row(index_row(episode)),
-                    episode.id,
-                    episode.namespace,
-                ),
-            )
-            if not rows:
-                raise EpisodeStateError(
-                    f"episode {episode.id!r} was deleted or completed by another handle"
-                )
-            seq = rows[0][0]
-            self._run("DELETE FROM episodes_fts WHERE rowid = ?", (seq,))
-            self._run(
-                "INSERT INTO episodes_fts (rowid, task_text, step_text) VALUES (?, ?, ?)",
-                (seq, episode.task_description, episode.step_text()),
-            )
-            return int(rows[0][1])
+        return self._write(lambda: self._finish(episode, pending_steps))
+
+    def _finish(self, episode: Episode, pending_steps: Sequence[ExecutionStep]) -> int:
+        self._insert_steps({episode.id: pending_steps})
+        rows = self._run(
+            "UPDATE episodes SET task_type = ?, domain = ?, language = ?, outcome = ?, "
+            "start_time = ?, end_time = ?, reward = ?, data = ?, index_row = ?, "
+            "revision = revision + 1 "
+            "WHERE id = ? AND namespace = ? AND end_time IS NULL RETURNING seq, revision",
+            (
+                *self._header_row(episode),
+                encode_row(index_row(episode)),
+                episode.id,
+                episode.namespace,
+            ),
+        )
+        if not rows:
+            return self._already_finished(episode)
+        # An episode is completed once (``end_time IS NULL`` above), so it has no entry yet.
+        self._run(
+            "INSERT INTO episodes_fts (rowid, task_text, step_text) VALUES (?, ?, ?)",
+            (rows[0][0], episode.task_description, episode.step_text()),
+        )
+        return int(rows[0][1])
+
+    def _already_finished(self, episode: Episode) -> int:
+        """The revision of an episode this very completion already finished (a retry after
+        a lost commit answer); otherwise the episode was completed or deleted elsewhere."""
+        found = self._run(
+            "SELECT end_time, revision FROM episodes WHERE id = ? AND namespace = ?",
+            (episode.id, episode.namespace),
+        )
+        end = episode.end_time.timestamp() if episode.end_time else None
+        if found and end is not None and found[0][0] == end:
+            return int(found[0][1])
+        raise EpisodeStateError(
+            f"episode {episode.id!r} was deleted or completed by another handle"
+        )
 
     def delete_episode(self, namespace: str, episode_id: str) -> bool:
-        with self._transaction():
+        seen: list[bool] = []  # found by any attempt: a retried delete still reports True
+
+        def delete() -> bool:
             rows = self._run(
                 "SELECT seq FROM episodes WHERE id = ? AND namespace = ?", (episode_id, namespace)
             )
             if not rows:
-                return False
+                return bool(seen)
+            seen.append(True)
             self._run("DELETE FROM episodes_fts WHERE rowid = ?", (rows[0][0],))
             self._run("DELETE FROM steps WHERE episode_id = ?", (episode_id,))
             self._run(
@@ -224,7 +407,9 @@ class LibSQLStore:
                 (episode_id,),
             )
             self._run("DELETE FROM episodes WHERE seq = ?", (rows[0][0],))
-        return True
+            return True
+
+        return self._write(delete)
 
     def scrub(self) -> None:
         """Merge the full-text index (dropping deleted terms) and checkpoint the WAL, so
@@ -349,34 +534,47 @@ class LibSQLStore:
     ) -> None:
         if not (patterns or heuristics or removed_heuristic_ids or removed_pattern_ids):
             return
-        with self._transaction():
-            self._run_many(
-                "INSERT INTO patterns (id, namespace, kind, key, data, updated_at) "
-                "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET "
-                "data = excluded.data, updated_at = excluded.updated_at",
-                [
-                    (p.id, namespace, p.kind.value, p.key, p.model_dump_json(),
-                     p.last_seen.timestamp())
-                    for p in patterns
-                ],
+        pattern_rows = [
+            (p.id, namespace, p.kind.value, p.key, p.model_dump_json(), p.last_seen.timestamp())
+            for p in patterns
+        ]
+        heuristic_rows = [
+            (h.id, namespace, h.id, h.model_dump_json(), h.updated_at.timestamp())
+            for h in heuristics
+        ]
+
+        def save() -> None:
+            self._insert_rows(
+                "INSERT INTO patterns (id, namespace, kind, key, data, updated_at)", 6,
+                pattern_rows,
+                " ON CONFLICT (id) DO UPDATE SET data = excluded.data, "
+                "updated_at = excluded.updated_at",
             )  # fmt: skip
-            self._run_many(
-                "INSERT INTO heuristics (id, namespace, key, data, updated_at) "
-                "VALUES (?, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET "
-                "data = excluded.data, updated_at = excluded.updated_at",
-                [
-                    (h.id, namespace, h.id, h.model_dump_json(), h.updated_at.timestamp())
-                    for h in heuristics
-                ],
+            self._insert_rows(
+                "INSERT INTO heuristics (id, namespace, key, data, updated_at)", 5,
+                heuristic_rows,
+                " ON CONFLICT (id) DO UPDATE SET data = excluded.data, "
+                "updated_at = excluded.updated_at",
+            )  # fmt: skip
+            self._delete_ids("heuristics", namespace, removed_heuristic_ids)
+            self._delete_ids("patterns", namespace, removed_pattern_ids)
+            self._note_learning(namespace)
+
+        self._write(save)
+
+    def _delete_ids(self, table: str, namespace: str, ids: Sequence[str]) -> None:
+        for start in range(0, len(ids), _CHUNK):
+            chunk = list(ids[start : start + _CHUNK])
+            marks = ",".join("?" * len(chunk))
+            self._run(
+                f"DELETE FROM {table} WHERE namespace = ? AND id IN ({marks})", [namespace, *chunk]
             )
-            self._run_many(
-                "DELETE FROM heuristics WHERE id = ? AND namespace = ?",
-                [(hid, namespace) for hid in removed_heuristic_ids],
-            )
-            self._run_many(
-                "DELETE FROM patterns WHERE id = ? AND namespace = ?",
-                [(pid, namespace) for pid in removed_pattern_ids],
-            )
+
+    def _note_learning(self, namespace: str) -> None:
+        self._run(
+            "INSERT INTO selfmem_changes (namespace, kind, key) VALUES (?, ?, '')",
+            (namespace, LEARNING),
+        )
 
     def load_patterns(self, namespace: str) -> list[AnyPattern]:
         with self._lock:
@@ -391,38 +589,47 @@ class LibSQLStore:
         return [Heuristic.model_validate_json(data) for (data,) in rows]
 
     def clear_learning(self, namespace: str) -> None:
-        with self._transaction():
+        def clear() -> None:
             self._run("DELETE FROM patterns WHERE namespace = ?", (namespace,))
             self._run("DELETE FROM heuristics WHERE namespace = ?", (namespace,))
+            self._note_learning(namespace)
 
-    def index_rows(self, namespace: str) -> list[IndexRow]:
-        with self._lock:
-            self._check_open()
-            rows = self._run(
-                "SELECT id, index_row FROM episodes WHERE namespace = ? AND end_time IS NOT NULL",
-                (namespace,),
-            )
-        found: list[IndexRow] = []
-        for episode_id, text in rows:
-            if text is not None:
-                found.append(decode_row(episode_id, text))
-                continue
-            episode = self.get_episode(namespace, episode_id)  # written before schema 3
-            if episode is not None and episode.is_complete:
-                found.append(index_row(episode))
-        return found
+        self._write(clear)
+
+    def index_rows(self, namespace: str) -> Iterator[IndexRow]:
+        """Streamed in pages, so a large namespace is never all in memory at once."""
+        after = -1
+        while True:
+            with self._lock:
+                self._check_open()
+                rows = self._run(
+                    "SELECT seq, id, index_row FROM episodes WHERE namespace = ? "
+                    "AND end_time IS NOT NULL AND seq > ? ORDER BY seq LIMIT ?",
+                    (namespace, after, _INDEX_PAGE),
+                )
+            for seq, episode_id, text in rows:
+                after = seq
+                if text is not None:
+                    yield decode_row(episode_id, text)
+                    continue
+                episode = self.get_episode(namespace, episode_id)  # written before schema 3
+                if episode is not None and episode.is_complete:
+                    yield index_row(episode)
+            if len(rows) < _INDEX_PAGE:
+                return
 
     def save_embeddings(
         self, namespace: str, model: str, vectors: Sequence[tuple[str, bytes]]
     ) -> None:
         if not vectors:
             return
-        with self._transaction():
-            self._run_many(
-                "INSERT OR REPLACE INTO embeddings (owner_kind, owner_id, namespace, model, dim, "
-                "vector) VALUES ('episode', ?, ?, ?, ?, ?)",
-                [(eid, namespace, model, len(blob) // 4, blob) for eid, blob in vectors],
+        rows = [("episode", eid, namespace, model, len(blob) // 4, blob) for eid, blob in vectors]
+        self._write(
+            lambda: self._insert_rows(
+                "INSERT OR REPLACE INTO embeddings "
+                "(owner_kind, owner_id, namespace, model, dim, vector)", 6, rows,
             )
+        )  # fmt: skip
 
     def load_embeddings(self, namespace: str, model: str) -> list[tuple[str, bytes]]:
         with self._lock:
@@ -448,6 +655,35 @@ class LibSQLStore:
                 "ON CONFLICT (name) DO UPDATE SET value = excluded.value",
                 (name, bytes(value)),
             )
+
+    # -- the change feed --------------------------------------------------------------------
+
+    def change_counter(self) -> int:
+        """The sequence number of the latest logged change (0 if none)."""
+        with self._lock:
+            self._check_open()
+            rows = self._run("SELECT max(seq) FROM selfmem_changes")
+        return int(rows[0][0]) if rows and rows[0][0] is not None else 0
+
+    def changes_since(self, cursor: int, limit: int = 10_000) -> ChangeSet:
+        """Changes after ``cursor``, oldest first, in one query (see :mod:`.changes`)."""
+        with self._lock:
+            self._check_open()
+            rows = self._run(
+                "SELECT seq, namespace, kind, key, revision, "
+                "(SELECT min(seq) FROM selfmem_changes) FROM selfmem_changes "
+                "WHERE seq > ? ORDER BY seq LIMIT ?",
+                (cursor, limit),
+            )
+        if not rows:
+            return ChangeSet(cursor)
+        changes = tuple(Change(int(r[0]), r[1], r[2], r[3], int(r[4])) for r in rows)
+        return ChangeSet(
+            cursor=changes[-1].seq,
+            changes=changes,
+            complete=int(rows[0][5]) <= cursor + 1,
+            more=len(rows) == limit,
+        )
 
     def close(self) -> None:
         with self._lock:

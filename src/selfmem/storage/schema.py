@@ -92,6 +92,40 @@ _V4 = (
     ) WITHOUT ROWID""",
 )
 
+# A change log other processes poll to invalidate caches and catch up their indexes. The
+# triggers write it in the same transaction as the change, with no extra round trip; only
+# ids are logged, never content. The log keeps the latest 100,000 changes.
+_V5 = (
+    """CREATE TABLE selfmem_changes (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT,
+        namespace TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        key TEXT NOT NULL,
+        revision INTEGER NOT NULL DEFAULT 0
+    )""",
+    """CREATE TRIGGER selfmem_changes_on_finish AFTER UPDATE OF revision ON episodes
+    BEGIN
+        INSERT INTO selfmem_changes (namespace, kind, key, revision)
+        VALUES (new.namespace, 'episode', new.id, new.revision);
+    END""",
+    """CREATE TRIGGER selfmem_changes_on_delete AFTER DELETE ON episodes
+    BEGIN
+        INSERT INTO selfmem_changes (namespace, kind, key, revision)
+        VALUES (old.namespace, 'deleted', old.id, old.revision);
+    END""",
+    """CREATE TRIGGER selfmem_changes_on_embedding AFTER INSERT ON embeddings
+    WHEN new.owner_kind = 'episode'
+    BEGIN
+        INSERT INTO selfmem_changes (namespace, kind, key)
+        VALUES (new.namespace, 'embedding', new.owner_id);
+    END""",
+    """CREATE TRIGGER selfmem_changes_prune AFTER INSERT ON selfmem_changes
+    WHEN new.seq % 1000 = 0
+    BEGIN
+        DELETE FROM selfmem_changes WHERE seq <= new.seq - 100000;
+    END""",
+)
+
 #: Each entry is the list of statements of one migration; index 0 is version 1.
-MIGRATIONS: tuple[tuple[str, ...], ...] = (_V1, _V2, _V3, _V4)
+MIGRATIONS: tuple[tuple[str, ...], ...] = (_V1, _V2, _V3, _V4, _V5)
 SCHEMA_VERSION = len(MIGRATIONS)

