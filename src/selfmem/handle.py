@@ -52,7 +52,7 @@ class Handle:
     def _cache_key(self, episode_id: str) -> str:
         return f"{self.namespace}/{episode_id}"
 
-    def _cache_get(self, episode_id: str) -> Episode | None:
+    def _cache_get(self, episode_id: str, *, caught_up: bool = False) -> Episode | None:
         key = self._cache_key(episode_id)
         try:
             raw = self._core.cache.get(_EPISODE, key)
@@ -60,7 +60,7 @@ class Handle:
             logger.warning("cache read failed; using the store", exc_info=True)
             return None
         # Serve a hit only after catching up with other processes' deletes and updates.
-        if raw is not None and self._core.catch_up():
+        if raw is not None and not caught_up and self._core.catch_up():
             raw = self._core.cache.get(_EPISODE, key)
         payload = self._core.unseal(raw) if raw is not None else None
         if payload is None:
@@ -96,11 +96,16 @@ class Handle:
         """The episode with this id in this namespace (open ones include unflushed steps)."""
         self._check_open()
         self._check_id(episode_id)
+        return self._episode(episode_id)
+
+    def _episode(self, episode_id: str, *, caught_up: bool = False) -> Episode:
+        """``get_episode`` without the checks; ``caught_up``: the caller has just applied
+        other processes' changes, so a cache hit need not ask the change log again."""
         state = self._core.buffer.get(episode_id)
         if state is not None and state.header.namespace == self.namespace:
             with self._core.buffer.lock:
                 return state.header.model_copy(update={"steps": list(state.steps)}, deep=True)
-        cached = self._cache_get(episode_id)
+        cached = self._cache_get(episode_id, caught_up=caught_up)
         if cached is not None:
             return cached
         episode = self._core.store.get_episode(self.namespace, episode_id)

@@ -86,7 +86,7 @@ class RetrievalAPI(Handle):
         episodes: list[ScoredEpisode] = []
         for item in ranked:
             try:
-                episode = self.get_episode(index.ids[item.row])
+                episode = self._episode(index.ids[item.row], caught_up=True)
             except NotFoundError:  # deleted by another handle since the index was built
                 continue
             episodes.append(ScoredEpisode(episode, item.score, item.signals))
