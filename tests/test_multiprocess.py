@@ -144,7 +144,9 @@ def test_eight_processes_share_one_embedded_directory(namespace: str, tmp_path: 
 def test_server_killed_and_restarted_mid_run_loses_no_write(
     own_sqld: SqldServer, namespace: str, tmp_path: Path
 ) -> None:
-    children = _spawn(own_sqld.url, namespace, 4, 100, tmp_path, delay=2.0)
+    # One writer: concurrent writers can wedge this sqld by themselves (see the xfail above),
+    # which would hide what this test checks, a crash and restart of the server.
+    children = _spawn(own_sqld.url, namespace, 1, 300, tmp_path, delay=2.0)
     probe = LibSQLStore(own_sqld.url)
     deadline = time.monotonic() + 60
     while probe.count_episodes(EpisodeQuery(namespace)) < 40 and time.monotonic() < deadline:
@@ -159,7 +161,7 @@ def test_server_killed_and_restarted_mid_run_loses_no_write(
     failed = [f for r in reports for f in r["failed"]]
     # Nothing silently lost: every episode is either acknowledged (and then fully stored)
     # or was reported to the caller as an error.
-    assert len(acknowledged) + len(failed) == 4 * 100
+    assert len(acknowledged) + len(failed) == 300
     assert failed == []  # and with a 30 s retry deadline, a 1.5 s outage is ridden out
     store = LibSQLStore(own_sqld.url)
     try:
