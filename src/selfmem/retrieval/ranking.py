@@ -47,6 +47,14 @@ class Ranked:
     signals: dict[str, float]
 
 
+def _dot(matrix: F32, vector: F32) -> F32:
+    """Matrix-vector product without BLAS: OpenBLAS threads keep spinning after a call and
+    starve the embedding model's threads on small machines (query embedding went from
+    ~7 ms to ~40 ms at 10,000 episodes on 2 cores); einsum runs in this thread only."""
+    result: F32 = np.einsum("ij,j->i", matrix, vector).astype(np.float32, copy=False)
+    return result
+
+
 def _top(values: F32, mask: npt.NDArray[np.bool_], k: int) -> npt.NDArray[np.int64]:
     """Rows of the ``k`` largest positive values among the masked rows."""
     eligible = np.flatnonzero(mask & (values > 0))
@@ -66,7 +74,7 @@ def _semantic_pool(
         rows = rows[(rows >= 0) & (rows < n)]
         return rows[mask[rows]][:k]
     assert index.vectors is not None
-    sims = (index.vectors[:n] @ query).astype(np.float32)
+    sims = _dot(index.vectors[:n], query)
     return _top(np.where(index.has_vector[:n], sims, 0.0).astype(np.float32), mask, k)
 
 
@@ -86,7 +94,7 @@ def _pool_signals(
         lexical[pool] / best_lexical if best_lexical else lexical[pool],
     )
     if semantic_on and query_vector is not None and index.vectors is not None:
-        sims = index.vectors[pool] @ query_vector
+        sims = _dot(index.vectors[pool], query_vector)
         sims = np.where(index.has_vector[pool], np.clip(sims, 0.0, 1.0), 0.0)
         found["semantic"] = (weights.semantic, sims.astype(np.float32))
     if context is not None:
@@ -113,7 +121,7 @@ def _similarities(
     vocabulary, columns = np.unique(flat, return_inverse=True)
     terms = np.zeros((len(rows), max(1, len(vocabulary))), dtype=np.float32)
     terms[np.repeat(np.arange(len(rows)), [len(i) for i in ids]), columns] = 1.0
-    shared = terms @ terms.T
+    shared = np.einsum("ik,jk->ij", terms, terms)
     sizes = terms.sum(axis=1)
     union = sizes[:, None] + sizes[None, :] - shared
     sim = np.where(union > 0, shared / np.maximum(union, 1.0), 0.0).astype(np.float32)
@@ -122,7 +130,7 @@ def _similarities(
         embedded = index.has_vector[at]
         both = embedded[:, None] & embedded[None, :]
         vectors = index.vectors[at]
-        cosine = (vectors @ vectors.T).astype(np.float32)
+        cosine = np.einsum("ik,jk->ij", vectors, vectors).astype(np.float32)
         sim = np.where(both, cosine, sim)
         duplicate = np.where(both, cosine >= weights.near_duplicate_cosine, duplicate)
     same_context = (index.domain[at][:, None] == index.domain[at][None, :]) & (
