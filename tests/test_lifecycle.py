@@ -273,3 +273,19 @@ def test_store_failure_on_completion_loses_nothing(tmp_path: Path) -> None:
     memory.close()
     with SelfLearningMemory.open(tmp_path) as reopened:
         assert [s.tool for s in reopened.get_episode(eid).steps] == ["a", "b"]
+
+
+def test_start_time_records_a_task_that_began_earlier(tmp_path: Path) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    began = datetime.now(UTC) - timedelta(seconds=30)
+    with SelfLearningMemory.open(tmp_path) as memory:
+        eid = memory.start_episode("Backfill the report", start_time=began)
+        episode = memory.complete_episode(eid, TaskOutcome.success())
+        assert episode.start_time == began
+        assert episode.duration_ms is not None and episode.duration_ms >= 30_000
+        with pytest.raises(InvalidInputError, match="timezone-aware"):
+            memory.start_episode("naive", start_time=datetime.now())  # noqa: DTZ005
+        with pytest.raises(InvalidInputError, match="future"):
+            memory.start_episode("later", start_time=datetime.now(UTC) + timedelta(hours=1))
+        assert memory.stats().episodes == 1

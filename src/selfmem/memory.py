@@ -126,10 +126,13 @@ class SelfLearningMemory(RetrievalAPI, LearningAPI, ItemsAPI):
         task_type: TaskType | str = TaskType.OTHER,
         *,
         metadata: dict[str, Any] | None = None,
+        start_time: datetime | None = None,
     ) -> str:
         """Record the start of a task; returns the new episode's id.
 
         The episode is durable at once, so it can be recovered if the process dies.
+        ``start_time`` (timezone-aware, not in the future) records a task that began
+        earlier, e.g. when a framework hands the start over after the fact.
         """
         self._check_open()
         limits, redact = self.config.limits, self.config.redact_secrets
@@ -140,6 +143,8 @@ class SelfLearningMemory(RetrievalAPI, LearningAPI, ItemsAPI):
             task_type=validation.prepare_task_type(task_type),
             metadata=validation.prepare_metadata(metadata, limits, redact),
         )
+        if start_time is not None:
+            episode.start_time = validation.prepare_start_time(start_time)
         self._core.store.create_episode(episode)
         self._core.buffer.track(episode)
         return episode.id

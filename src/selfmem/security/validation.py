@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import difflib
 import json
+from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
 import pydantic
 
 from ..config import Limits
 from ..errors import InvalidInputError, LimitExceededError
-from ..models import ExecutionStep, TaskContext, TaskOutcome, TaskType
+from ..models import ExecutionStep, TaskContext, TaskOutcome, TaskType, utc_now
 from .redaction import redact_text, redact_value
 
 __all__ = [
@@ -200,3 +201,14 @@ def prepare_outcome(outcome: Any, limits: Limits, redact: bool) -> TaskOutcome:
             else record.error_details,
         }
     )
+
+
+def prepare_start_time(start_time: Any) -> datetime:
+    """A timezone-aware start time that is not in the future (a minute of clock skew ok)."""
+    if not isinstance(start_time, datetime) or start_time.tzinfo is None:
+        raise InvalidInputError(
+            "start_time must be a timezone-aware datetime", field="start_time"
+        )
+    if start_time - utc_now() > timedelta(minutes=1):
+        raise InvalidInputError("start_time is in the future", field="start_time")
+    return start_time.astimezone(UTC)
