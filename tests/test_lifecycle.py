@@ -285,7 +285,7 @@ def test_start_time_records_a_task_that_began_earlier(tmp_path: Path) -> None:
         assert episode.start_time == began
         assert episode.duration_ms is not None and episode.duration_ms >= 30_000
         with pytest.raises(InvalidInputError, match="timezone-aware"):
-            memory.start_episode("naive", start_time=datetime.now())  # noqa: DTZ005
+            memory.start_episode("naive", start_time=datetime.now())
         with pytest.raises(InvalidInputError, match="future"):
             memory.start_episode("later", start_time=datetime.now(UTC) + timedelta(hours=1))
         assert memory.stats().episodes == 1
