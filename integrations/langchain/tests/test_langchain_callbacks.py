@@ -70,6 +70,8 @@ def test_multi_tool_run_is_recorded_exactly(
     assert all(s.tokens is not None and s.tokens > 0 for s in episode.steps)
     assert episode.metadata["langchain_run_name"] == "LangGraph"
     assert episode.reward is not None and episode.reflection is not None
+    # the episode is written after the fact, but dated when the run began
+    assert episode.start_time <= episode.steps[0].timestamp
 
 
 def test_tokens_of_a_model_call_are_shared_by_its_parallel_tool_calls(

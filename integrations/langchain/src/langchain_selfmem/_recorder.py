@@ -20,6 +20,7 @@ from langchain_core.messages import AIMessage
 from langchain_core.outputs import ChatGeneration, LLMResult
 
 from selfmem import InvalidInputError, SelfLearningMemory, TaskContext, TaskOutcome, TaskType
+from selfmem.models import utc_now
 
 from ._text import final_text, task_text, tool_output, tool_parameters
 from ._tracking import OpenRun, RunTracker, StepRecord
@@ -107,6 +108,23 @@ def _log_steps(run: OpenRun, records: Sequence[StepRecord]) -> None:
             run.memory.log_step(run.episode_id, **{**fields, "parameters": {}})
 
 
+_START_LOCK = threading.Lock()
+
+
+def _after_start(run: OpenRun, job: Job) -> Job:
+    """``job``, preceded by the run's held-back episode start if it has not been sent yet."""
+    with _START_LOCK:  # parallel tool calls may hand over at once: send the start once
+        start, run.start = run.start, None
+    if start is None:
+        return job
+
+    def started_then_job() -> None:
+        start()
+        job()
+
+    return started_then_job
+
+
 class Recorder:
     """Shared state and decisions of the two callback handlers (see the module docstring)."""
 
@@ -152,7 +170,11 @@ class Recorder:
         return run.memory if run is not None else None
 
     def flush(self, timeout: float | None = None) -> bool:
-        """Wait until everything recorded so far is written; False on timeout."""
+        """Wait until everything recorded so far is written (open runs' episodes are
+        started); False on timeout."""
+        for run in self._tracker.roots():
+            if run.start is not None:
+                self.dispatch(_after_start(run, lambda: None))
         return self._writer.flush(timeout)
 
     # -- events -> jobs ---------------------------------------------------------------------
@@ -186,14 +208,17 @@ class Recorder:
         if name:
             episode_meta["langchain_run_name"] = name
 
+        began = utc_now()
+
         def start() -> None:
             description = str(task or task_text(inputs)).strip() or f"{name or 'chain'} run"
             limit = memory.config.limits.max_description_chars
             run.episode_id = memory.start_episode(
-                description[:limit], context, task_type, metadata=episode_meta
+                description[:limit], context, task_type, metadata=episode_meta, start_time=began
             )
 
-        return start
+        run.start = start  # written with the run's first hand-over, not during the run
+        return None
 
     def _tool_started(
         self,
@@ -219,7 +244,7 @@ class Recorder:
         if len(run.steps) < _HANDOFF_STEPS and not due:
             return None
         records = self._tracker.take_steps(run)
-        return lambda: _log_steps(run, records)
+        return _after_start(run, lambda: _log_steps(run, records))
 
     def _llm_started(self, run_id: UUID, parent_run_id: UUID | None) -> None:
         self._tracker.join(run_id, parent_run_id)
@@ -254,7 +279,7 @@ class Recorder:
                 while len(self._finished) > _FINISHED_KEPT:
                     self._finished.popitem(last=False)
 
-        return complete
+        return _after_start(run, complete)
 
     def feedback_job(
         self, run_id: UUID | None, pattern_ids: Sequence[str], heuristic_ids: Sequence[str]
@@ -270,7 +295,7 @@ class Recorder:
             if run.episode_id is not None:
                 run.memory.record_feedback(run.episode_id, patterns, heuristics)
 
-        return feedback
+        return _after_start(run, feedback)
 
     def dispatch(self, job: Job | None) -> None:
         """Run a job on the writer, or now when ``background`` is off."""

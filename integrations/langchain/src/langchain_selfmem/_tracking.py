@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -42,7 +43,8 @@ class OpenRun:
     """A root run being recorded, and what is known about it so far.
 
     ``episode_id`` is set once the writer has started the episode (it stays ``None`` if
-    that failed). ``steps`` are finished tool calls not yet handed to the writer.
+    that failed). The start itself waits in ``start`` until the run first hands work over
+    (steps, feedback or its end), so nothing is written while a short run is going on. ``steps`` are finished tool calls not yet handed to the writer.
     """
 
     root: UUID
@@ -52,6 +54,8 @@ class OpenRun:
     tokens_by_call: dict[str, int] = field(default_factory=dict)
     steps: list[StepRecord] = field(default_factory=list)
     handed_off: float = field(default_factory=time.monotonic)
+    #: The job that starts the episode, held until the run first hands work to the writer.
+    start: Callable[[], None] | None = None
 
 
 @dataclass(slots=True, eq=False)
@@ -78,6 +82,11 @@ class RunTracker:
         """The number of root runs being recorded."""
         with self._lock:
             return sum(1 for run_id, run in self._owner.items() if run.root == run_id)
+
+    def roots(self) -> list[OpenRun]:
+        """The root runs being recorded."""
+        with self._lock:
+            return [run for run_id, run in self._owner.items() if run.root == run_id]
 
     def enter(self, run_id: UUID, parent_run_id: UUID | None) -> bool:
         """Attach a chain run to its parent's root run; True if it is a new root."""
