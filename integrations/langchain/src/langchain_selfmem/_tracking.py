@@ -44,7 +44,8 @@ class OpenRun:
 
     ``episode_id`` is set once the writer has started the episode (it stays ``None`` if
     that failed). The start itself waits in ``start`` until the run first hands work over
-    (steps, feedback or its end), so nothing is written while a short run is going on. ``steps`` are finished tool calls not yet handed to the writer.
+    (steps, feedback or its end), so nothing is written while a short run is going on.
+    ``steps`` are finished tool calls not yet handed to the writer.
     """
 
     root: UUID
