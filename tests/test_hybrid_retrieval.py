@@ -152,3 +152,29 @@ def test_embedding_text_is_unit_float32(minilm: SentenceTransformerEmbedder) -> 
     assert matrix.dtype == np.float32 and matrix.shape == (2, 384)
     assert np.allclose(np.linalg.norm(matrix, axis=1), 1.0, atol=1e-5)
     assert minilm.model_id == "sentence-transformers/all-MiniLM-L6-v2"
+
+
+@pytest.mark.parametrize("min_relevance", [0.0, 0.1, 0.2])
+def test_each_score_is_the_weighted_mean_of_the_signals_shown(
+    tmp_path: Path, min_relevance: float
+) -> None:
+    """The signals a result explains itself with are its own, also when weak candidates
+    were dropped from the pool before fusion."""
+    weights = RankingWeights(min_relevance=min_relevance)
+    with SelfLearningMemory.open(tmp_path, embedder=HashingEmbedder(), ranking=weights) as memory:
+        # unrelated episodes first: dropped weak candidates then sit before the kept ones
+        for i, text in enumerate(["Restart the mail queue", "Backup the mail archive",
+                                  "Tune the search ranking", "Deploy the billing service",
+                                  "Rotate the billing keys", "Deploy the search service"]):  # fmt: skip
+            run_episode(memory, text, ["kubectl", f"step{i}"],
+                        context=TaskContext(domain="ops" if i % 2 else "web"))  # fmt: skip
+        memory.flush()
+        found = memory.retrieve_relevant_context(
+            "deploy billing", TaskContext(domain="ops"), limit=5
+        ).episodes
+        assert found
+        w = {"lexical": weights.lexical, "semantic": weights.semantic, "context": weights.context,
+             "outcome": weights.outcome, "recency": weights.recency}  # fmt: skip
+        for hit in found:
+            mean = sum(w[k] * v for k, v in hit.signals.items()) / sum(w[k] for k in hit.signals)
+            assert hit.score == pytest.approx(mean, abs=1e-5), hit.explain()

@@ -218,17 +218,18 @@ def rank(
              if name in signals),
             np.zeros(len(pool), np.float32),
         )  # fmt: skip
+        position = dict(zip(pool.tolist(), range(len(pool)), strict=True))  # rows of signals
         keep = relevance > weights.min_relevance
         pool, fused, relevance = pool[keep], fused[keep], relevance[keep]
         if len(pool) == 0:
             return []
         order = np.argsort(-fused, kind="stable")[: weights.candidates]
-        scores = {int(pool[i]): float(fused[i]) for i in range(len(pool))}
-        relevant = {int(pool[i]): float(relevance[i]) for i in range(len(pool))}
-        candidates = [int(pool[i]) for i in order]
+        rows = pool.tolist()
+        scores = dict(zip(rows, fused.tolist(), strict=True))
+        relevant = dict(zip(rows, relevance.tolist(), strict=True))
+        candidates = pool[order].tolist()
         picked = _mmr(index, candidates, scores, limit, weights)
         picked = _ensure_warning(index, picked, candidates, relevant, weights)
-        position = {int(row): i for i, row in enumerate(pool)}
         return [
             Ranked(
                 row,
