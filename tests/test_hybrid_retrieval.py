@@ -163,9 +163,10 @@ def test_each_score_is_the_weighted_mean_of_the_signals_shown(
     weights = RankingWeights(min_relevance=min_relevance)
     with SelfLearningMemory.open(tmp_path, embedder=HashingEmbedder(), ranking=weights) as memory:
         # unrelated episodes first: dropped weak candidates then sit before the kept ones
-        for i, text in enumerate(["Restart the mail queue", "Backup the mail archive",
-                                  "Tune the search ranking", "Deploy the billing service",
-                                  "Rotate the billing keys", "Deploy the search service"]):  # fmt: skip
+        texts = ["Restart the mail queue", "Backup the mail archive", "Tune the search ranking",
+                 "Deploy the billing service", "Rotate the billing keys",
+                 "Deploy the search service"]  # fmt: skip
+        for i, text in enumerate(texts):
             run_episode(memory, text, ["kubectl", f"step{i}"],
                         context=TaskContext(domain="ops" if i % 2 else "web"))  # fmt: skip
         memory.flush()
