@@ -89,7 +89,8 @@ def test_public_namespace_is_pinned() -> None:
         "TaskOutcome", "OutcomeStatus", "RewardScore", "Reflection",
         "RetrievalResult", "ScoredEpisode", "ScoredPattern", "ScoredHeuristic", "Item",
         "SelfMemError", "ConfigError", "InvalidInputError", "LimitExceededError",
-        "NotFoundError", "EpisodeStateError", "StorageError", "SchemaVersionError",
+        "NotFoundError", "EpisodeStateError", "StorageError", "AuthenticationError",
+        "StoreUnavailableError", "SchemaVersionError",
         "EmbeddingError", "__version__",
     }  # fmt: skip
     for name in selfmem.__all__:

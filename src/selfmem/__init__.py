@@ -10,6 +10,7 @@
 
 from .config import Limits, MemoryConfig
 from .errors import (
+    AuthenticationError,
     ConfigError,
     EmbeddingError,
     EpisodeStateError,
@@ -19,6 +20,7 @@ from .errors import (
     SchemaVersionError,
     SelfMemError,
     StorageError,
+    StoreUnavailableError,
 )
 from .items import Item
 from .memory import MemoryStats, SelfLearningMemory
@@ -69,6 +71,8 @@ __all__ = [
     "NotFoundError",
     "EpisodeStateError",
     "StorageError",
+    "AuthenticationError",
+    "StoreUnavailableError",
     "SchemaVersionError",
     "EmbeddingError",
     "__version__",
