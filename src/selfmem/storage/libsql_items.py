@@ -6,12 +6,10 @@ characters), so "everything under a prefix" is one range scan of the primary key
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from .base import ItemRow
-
-if TYPE_CHECKING:
-    from .libsql_store import LibSQLStore
+from .libsql_connection import LibSQLConnection
 
 __all__ = ["LibSQLItems", "join_path", "split_path"]
 
@@ -47,9 +45,9 @@ def _under(prefix: tuple[str, ...]) -> tuple[str, list[Any]]:
 
 
 class LibSQLItems:
-    """The :class:`~selfmem.storage.base.ItemStore` of a :class:`LibSQLStore` (its connection)."""
+    """The :class:`~selfmem.storage.base.ItemStore` on a libSQL store's connection."""
 
-    def __init__(self, store: LibSQLStore) -> None:
+    def __init__(self, store: LibSQLConnection) -> None:
         self._store = store
 
     def put_item(self, namespace: str, row: ItemRow) -> ItemRow:
