@@ -112,12 +112,6 @@ def _run_eight_writers(location: str, namespace: str, out: Path, **options: Any)
     return acknowledged
 
 
-@pytest.mark.xfail(
-    reason="sqld 0.24.32 can wedge under 8 concurrent interactive write transactions: after "
-    "one TRANSACTION_TIMEOUT every BEGIN waits forever (reads still work) until it restarts; "
-    "sending each write transaction as one pipeline request is the planned fix",
-    strict=False,
-)
 def test_eight_processes_write_to_one_server(
     own_sqld: SqldServer, namespace: str, tmp_path: Path
 ) -> None:

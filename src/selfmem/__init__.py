@@ -12,6 +12,7 @@ from .config import Limits, MemoryConfig
 from .errors import (
     AuthenticationError,
     ConfigError,
+    ConflictError,
     EmbeddingError,
     EpisodeStateError,
     InvalidInputError,
@@ -70,6 +71,7 @@ __all__ = [
     "LimitExceededError",
     "NotFoundError",
     "EpisodeStateError",
+    "ConflictError",
     "StorageError",
     "AuthenticationError",
     "StoreUnavailableError",

@@ -10,6 +10,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
+from typing import Any
 
 from .errors import ConfigError
 from .learning.learner import LearningConfig
@@ -65,7 +66,8 @@ class MemoryConfig:
     index is built in the background once this many episodes have vectors.
 
     Shared stores (a libSQL server, or one file used by several processes):
-    ``connect_timeout_s`` bounds the first contact with a server when opening it.
+    ``connect_timeout_s`` bounds the first contact with a server when opening it, and
+    ``request_timeout_s`` every later request to it (a write transaction is one request).
     ``retry_attempts`` (counting the first try), ``retry_initial_backoff_s``,
     ``retry_max_backoff_s`` and ``retry_deadline_s`` say how a store operation that failed
     on a busy, overloaded or unreachable store is retried (exponential backoff with jitter).
@@ -86,6 +88,7 @@ class MemoryConfig:
     ann_threshold: int = 20_000
     learning_queue_size: int = 1_000
     connect_timeout_s: float = 10.0
+    request_timeout_s: float = 30.0
     retry_attempts: int = 8
     retry_initial_backoff_s: float = 0.05
     retry_max_backoff_s: float = 2.0
@@ -104,6 +107,7 @@ class MemoryConfig:
             (self.busy_timeout_ms >= 0, "busy_timeout_ms must not be negative"),
             (self.learning_queue_size >= 1, "learning_queue_size must be at least 1"),
             (self.connect_timeout_s > 0, "connect_timeout_s must be positive"),
+            (self.request_timeout_s > 0, "request_timeout_s must be positive"),
             (self.retry_attempts >= 1, "retry_attempts must be at least 1 (1: no retries)"),
             (0 <= self.retry_initial_backoff_s <= self.retry_max_backoff_s,
              "retry backoffs must satisfy 0 <= retry_initial_backoff_s <= retry_max_backoff_s"),
@@ -132,6 +136,7 @@ class MemoryConfig:
         ``SELFMEM_REDACT``               ``0`` turns secret redaction off (default on)
         ``SELFMEM_LEARN_INLINE``         ``1`` learns inside ``complete_episode``
         ``SELFMEM_CONNECT_TIMEOUT``      seconds allowed for the first contact with a server
+        ``SELFMEM_REQUEST_TIMEOUT``      seconds allowed for each later request to a server
         ``SELFMEM_RETRY_ATTEMPTS``       tries of a failed store operation (``1``: no retries)
         ``SELFMEM_RETRY_DEADLINE``       seconds after which a failing operation stops retrying
         ``SELFMEM_CACHE_MAX_STALENESS``  seconds a cache hit may go without a change check
@@ -150,22 +155,27 @@ class MemoryConfig:
         if "SELFMEM_FLUSH_INTERVAL" in env:
             interval = float(env["SELFMEM_FLUSH_INTERVAL"])
             config = replace(config, flush_interval_s=interval if interval > 0 else None)
-        if "SELFMEM_CACHE_MAX_EPISODES" in env:
-            config = replace(config, cache_max_episodes=int(env["SELFMEM_CACHE_MAX_EPISODES"]))
         if env.get("SELFMEM_REDACT", "1") == "0":
             config = replace(config, redact_secrets=False)
         if env.get("SELFMEM_LEARN_INLINE", "0") == "1":
             config = replace(config, learn_inline=True)
-        if "SELFMEM_CONNECT_TIMEOUT" in env:
-            config = replace(config, connect_timeout_s=float(env["SELFMEM_CONNECT_TIMEOUT"]))
-        if "SELFMEM_RETRY_ATTEMPTS" in env:
-            config = replace(config, retry_attempts=int(env["SELFMEM_RETRY_ATTEMPTS"]))
-        if "SELFMEM_RETRY_DEADLINE" in env:
-            config = replace(config, retry_deadline_s=float(env["SELFMEM_RETRY_DEADLINE"]))
-        if "SELFMEM_CACHE_MAX_STALENESS" in env:
-            staleness = float(env["SELFMEM_CACHE_MAX_STALENESS"])
-            config = replace(config, cache_max_staleness_s=staleness)
-        return config
+        numbers: dict[str, Any] = {
+            name: parse(env[variable])
+            for variable, (name, parse) in _NUMERIC_VARIABLES.items()
+            if variable in env
+        }
+        return replace(config, **numbers)
+
+
+#: Numeric options read by :meth:`MemoryConfig.from_env`: variable -> (field, parser).
+_NUMERIC_VARIABLES: dict[str, tuple[str, type[int] | type[float]]] = {
+    "SELFMEM_CACHE_MAX_EPISODES": ("cache_max_episodes", int),
+    "SELFMEM_CONNECT_TIMEOUT": ("connect_timeout_s", float),
+    "SELFMEM_REQUEST_TIMEOUT": ("request_timeout_s", float),
+    "SELFMEM_RETRY_ATTEMPTS": ("retry_attempts", int),
+    "SELFMEM_RETRY_DEADLINE": ("retry_deadline_s", float),
+    "SELFMEM_CACHE_MAX_STALENESS": ("cache_max_staleness_s", float),
+}
 
 
 def is_remote(location: str) -> bool:

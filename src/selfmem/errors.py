@@ -11,7 +11,8 @@
     ├── StorageError                the durable store or the cache failed
     │   ├── SchemaVersionError      the database was written by a newer selfmem
     │   ├── AuthenticationError     the libSQL server refused the auth token
-    │   └── StoreUnavailableError   the store stayed unreachable, busy or overloaded
+    │   ├── StoreUnavailableError   the store stayed unreachable, busy or overloaded
+    │   └── ConflictError           another process wrote first (learning retries on it)
     └── EmbeddingError              an embedder failed or is missing its extra
 
 Catch ``SelfMemError`` to handle everything selfmem raises on purpose.
@@ -87,6 +88,13 @@ class StoreUnavailableError(StorageError):
     def __init__(self, message: str, *, attempts: int = 1) -> None:
         super().__init__(message)
         self.attempts = attempts
+
+
+class ConflictError(StorageError):
+    """Another writer changed the record since it was read; read again and retry.
+
+    The learning engine handles it itself (it reloads the namespace's patterns and learns
+    the episode again), so it reaches callers only from a store used directly."""
 
 
 class EmbeddingError(SelfMemError):

@@ -4,15 +4,24 @@
 :class:`~selfmem.learning.PatternLearner` per namespace (loaded lazily from the store),
 runs learning jobs from the :class:`~selfmem.learning.queue.LearningQueue`, and writes each
 job's changed patterns and heuristics in one transaction.
+
+Several processes may learn in one namespace at once. Each write names the namespace's
+learning version the learner was loaded at; if another process wrote since, the store
+refuses it (:class:`~selfmem.errors.ConflictError`) and the job runs again on a freshly
+loaded learner, so no process overwrites counts it has not seen. When the change log shows
+that the namespace's learning changed, the learner is reloaded before it next serves
+patterns (:meth:`LearningEngine.note_changed`).
 """
 
 from __future__ import annotations
 
 import logging
+import random
 import threading
 import time
 from collections.abc import Callable, Sequence
 
+from .errors import ConflictError
 from .learning import extractors as ex
 from .learning.error_classes import normalize_error
 from .learning.heuristics import derive_heuristic
@@ -33,6 +42,11 @@ _PAGE = 500
 #: A served-pattern catalog is rebuilt after any change to the patterns, and at least this
 #: often, because effectiveness decays with time.
 CATALOG_MAX_AGE_S = 60.0
+#: How often a learning write refused because another process wrote first is tried again.
+CONFLICT_ATTEMPTS = 8
+
+#: What a learning job changed: the patterns to write and the ids of patterns to remove.
+Change = tuple[list[AnyPattern], list[str]]
 
 
 class LearningEngine:
@@ -49,6 +63,8 @@ class LearningEngine:
         self._store = store
         self._config = config
         self._learners: dict[str, PatternLearner] = {}
+        self._versions: dict[str, int] = {}  # the store's learning version of each learner
+        self._stale: set[str] = set()  # namespaces another process may have changed
         self._catalogs: dict[str, tuple[PatternLearner, int, float, PatternCatalog]] = {}
         self.lock = threading.RLock()
         self._queue = LearningQueue(self.learn, maxsize=queue_size, inline=inline)
@@ -58,11 +74,22 @@ class LearningEngine:
     def learner(self, namespace: str) -> PatternLearner:
         with self.lock:
             learner = self._learners.get(namespace)
+            if learner is not None and namespace in self._stale:
+                self._stale.discard(namespace)
+                if self._store.learning_version(namespace) != self._versions.get(namespace):
+                    learner = None
             if learner is None:
+                version = self._store.learning_version(namespace)  # before the patterns
                 learner = PatternLearner(namespace, self._config)
                 learner.load(self._store.load_patterns(namespace))
                 self._learners[namespace] = learner
+                self._versions[namespace] = version
             return learner
+
+    def note_changed(self, namespace: str) -> None:
+        """The namespace's learning may have changed elsewhere: check before next use."""
+        with self.lock:
+            self._stale.add(namespace)
 
     def catalog(self, namespace: str) -> PatternCatalog:
         """The served patterns of a namespace, ready to rank (cached until they change)."""
@@ -109,16 +136,38 @@ class LearningEngine:
 
     def learn(self, episode: Episode) -> None:
         """Learn from one completed episode and persist what changed."""
-        with self.lock:
-            learner = self.learner(episode.namespace)
-            key = ex.family_key(episode)
-            if not learner.knows_family(key):
-                learner.seed_family(key, self._family_history(episode))
+
+        def observe(learner: PatternLearner) -> Change:
+            self._seed(learner, episode)
             changed = learner.observe(episode)
             used = episode.metadata.get(FEEDBACK_KEY) or []
             if used:
                 changed.extend(learner.record_feedback(used, ex.succeeded(episode)))
-            self._persist(learner, changed)
+            return changed, []
+
+        self._update(episode.namespace, observe)
+
+    def _update(self, namespace: str, change: Callable[[PatternLearner], Change]) -> None:
+        """Apply ``change`` to the namespace's learner and persist it; if another process
+        wrote first, reload the learner and apply it again."""
+        for attempt in range(1, CONFLICT_ATTEMPTS + 1):
+            with self.lock:
+                learner = self.learner(namespace)
+                changed, removed = change(learner)
+                try:
+                    self._persist(learner, changed, removed)
+                    return
+                except ConflictError:
+                    if attempt == CONFLICT_ATTEMPTS:
+                        raise
+                    logger.debug("learning of %r changed elsewhere; reloading", namespace)
+                    self._learners.pop(namespace, None)
+            time.sleep(random.uniform(0, 0.005 * attempt))  # let the other writer finish
+
+    def _seed(self, learner: PatternLearner, episode: Episode) -> None:
+        key = ex.family_key(episode)
+        if not learner.knows_family(key):
+            learner.seed_family(key, self._family_history(episode))
 
     def _family_history(self, episode: Episode) -> list[Episode]:
         query = EpisodeQuery(
@@ -144,20 +193,23 @@ class LearningEngine:
     def forget(self, episode: Episode) -> None:
         """Remove what a deleted episode taught from every pattern and heuristic."""
         self.drain()  # it may still be queued for learning
-        with self.lock:
-            learner = self.learner(episode.namespace)
-            key = ex.family_key(episode)
-            if not learner.knows_family(key):
-                learner.seed_family(key, self._family_history(episode))
-            changed, removed = learner.forget(episode)
-            self._persist(learner, changed, removed)
+
+        def forget(learner: PatternLearner) -> Change:
+            self._seed(learner, episode)
+            return learner.forget(episode)
+
+        self._update(episode.namespace, forget)
 
     def _persist(
         self,
         learner: PatternLearner,
         changed: Sequence[AnyPattern],
         removed_patterns: Sequence[str] = (),
+        *,
+        checked: bool = True,
     ) -> None:
+        """Write what changed, refused if the store moved past this learner's version
+        (unless ``checked`` is False)."""
         unique = {p.id: p for p in changed}
         served: list[Heuristic] = []
         removed: list[str] = []
@@ -167,14 +219,14 @@ class LearningEngine:
             else:
                 removed.append(stable_id(pattern.namespace, "heuristic", pattern.id))
         removed.extend(stable_id(learner.namespace, "heuristic", pid) for pid in removed_patterns)
-        self._store.save_learning(
-            learner.namespace, list(unique.values()), served, removed, removed_patterns
-        )
+        namespace = learner.namespace
+        self._versions[namespace] = self._store.save_learning(
+            namespace, list(unique.values()), served, removed, removed_patterns,
+            expected_version=self._versions.get(namespace) if checked else None,
+        )  # fmt: skip
 
     def feedback(self, namespace: str, pattern_ids: Sequence[str], success: bool) -> None:
-        with self.lock:
-            learner = self.learner(namespace)
-            self._persist(learner, learner.record_feedback(pattern_ids, success))
+        self._update(namespace, lambda learner: (learner.record_feedback(pattern_ids, success), []))
 
     def pattern_ids_for(self, namespace: str, heuristic_ids: Sequence[str]) -> list[str]:
         """The patterns behind heuristics (a heuristic's id derives from its pattern's)."""
@@ -210,7 +262,7 @@ class LearningEngine:
                 if progress is not None:
                     progress(done, total)
             self._store.clear_learning(namespace)
-            self._persist(learner, learner.all_patterns())
+            self._persist(learner, learner.all_patterns(), checked=False)
             self._learners[namespace] = learner
         return done
 

@@ -24,7 +24,7 @@ from .models import (
 from .step_buffer import StepBuffer
 from .storage import sealing
 from .storage.base import EpisodeStore, HotCache
-from .storage.changes import DELETED, EPISODE, ChangeFeed, ChangeSet
+from .storage.changes import DELETED, EPISODE, LEARNING, ChangeFeed, ChangeSet
 
 logger = logging.getLogger(__name__)
 
@@ -183,7 +183,9 @@ class MemoryCore:
             key = f"{change.namespace}/{change.key}"
             if change.kind == EPISODE and self._retrieval is not None:
                 self._retrieval.adopt(change.namespace, change.key)
-            if change.kind == DELETED:
+            if change.kind == LEARNING:
+                self.learning.note_changed(change.namespace)
+            elif change.kind == DELETED:
                 self.cache.delete(_EPISODE, key)
                 self.unindex(change.namespace, change.key)
                 dropped = True

@@ -22,7 +22,7 @@ from .index_rows import IndexRow
 from .lexical import query_terms
 from .postings import Postings
 
-__all__ = ["EpisodeIndex", "QueryFilters"]
+__all__ = ["EpisodeIndex", "IndexState", "QueryFilters"]
 
 F32 = npt.NDArray[np.float32]
 I32 = npt.NDArray[np.int32]
@@ -58,6 +58,33 @@ class _Codes:
     def lookup(self, value: str | None) -> int | None:
         """The code of a value, or None if no row has it (``_NONE`` for None)."""
         return _NONE if value is None else self._codes.get(value)
+
+    def export(self, column: I32) -> tuple[list[str], I32]:
+        """The values ``column`` uses and the column recoded to them (nothing of others)."""
+        values = list(self._codes)  # codes are given in insertion order, from 1
+        used, recoded = np.unique(np.concatenate([[_NONE], column]), return_inverse=True)
+        return [values[c - 1] for c in used.tolist() if c != _NONE], recoded[1:].astype(np.int32)
+
+    @classmethod
+    def restore(cls, values: Sequence[str]) -> _Codes:
+        codes = cls()
+        codes._codes = {value: i + 1 for i, value in enumerate(values)}
+        return codes
+
+
+@dataclass(frozen=True, slots=True)
+class IndexState:
+    """The live rows of an index, renumbered from 0, with nothing left of removed rows:
+    ``lists`` holds strings (ids, vocabularies), ``arrays`` the columns (see
+    :meth:`EpisodeIndex.export_state`)."""
+
+    lists: dict[str, list[str]]
+    arrays: dict[str, npt.NDArray[Any]]
+    model: str | None
+
+
+_CATEGORIES = ("domain", "language", "framework", "task_type")
+_NUMBERS = ("success", "failure", "reward", "end_time", "doc_len", "tag_count")
 
 
 class EpisodeIndex:
@@ -221,6 +248,73 @@ class EpisodeIndex:
         )
         worker.start()
         return worker
+
+    def _categories(self) -> dict[str, _Codes]:
+        return {"domain": self._domain, "language": self._language,
+                "framework": self._framework, "task_type": self._type}  # fmt: skip
+
+    def export_state(self) -> IndexState:
+        """A copy of the live rows, for :meth:`from_state` in another process."""
+        with self.lock:
+            keep = np.flatnonzero(self.alive[: self._size]).astype(np.int64)
+            lists: dict[str, list[str]] = {"ids": [self.ids[r] for r in keep.tolist()]}
+            arrays: dict[str, npt.NDArray[Any]] = {}
+            for name, codes in self._categories().items():
+                lists[name], arrays[name] = codes.export(getattr(self, name)[keep])
+            for name in _NUMBERS:
+                arrays[name] = getattr(self, name)[keep].copy()
+            renumber = np.full(self._size, -1, dtype=np.int64)
+            renumber[keep] = np.arange(len(keep))
+            pairs = [(int(renumber[r]), code) for code, rows in self._tags.items() for r in rows
+                     if renumber[r] >= 0]  # fmt: skip
+            pairs.sort()
+            tag_rows = np.asarray([r for r, _ in pairs], dtype=np.int32)
+            lists["tags"], arrays["tag_codes"] = self._tag_codes.export(
+                np.asarray([c for _, c in pairs], dtype=np.int32)
+            )
+            arrays["tag_rows"] = tag_rows
+            lists["terms"], arrays["term_counts"], arrays["term_ids"], arrays["term_freqs"] = (
+                self._postings.export(keep)
+            )
+            if self.vectors is not None:
+                arrays["vectors"] = self.vectors[keep].copy()
+                arrays["has_vector"] = self.has_vector[keep].copy()
+            return IndexState(lists, arrays, self.model if self.vectors is not None else None)
+
+    @classmethod
+    def from_state(cls, state: IndexState) -> EpisodeIndex:
+        """The index :meth:`export_state` copied; it answers every query the same way."""
+        index = cls()
+        ids, arrays = state.lists["ids"], state.arrays
+        n = len(ids)
+        capacity = 1024
+        while capacity < n:
+            capacity *= 2
+        if capacity > index._cap:
+            index._alloc(capacity)
+        index.ids = list(ids)
+        index.row_of = {eid: r for r, eid in enumerate(ids)}
+        index._size = index._alive_count = n
+        index.alive[:n] = True
+        for name in (*_CATEGORIES, *_NUMBERS):
+            getattr(index, name)[:n] = arrays[name]
+        index._domain, index._language, index._framework, index._type = (
+            _Codes.restore(state.lists[name]) for name in _CATEGORIES
+        )
+        index._tag_codes = _Codes.restore(state.lists["tags"])
+        for row, code in zip(arrays["tag_rows"].tolist(), arrays["tag_codes"].tolist(),
+                             strict=True):  # fmt: skip
+            index._tags.setdefault(code, []).append(row)
+        index._total_len = float(arrays["doc_len"].astype(np.float64).sum())
+        index._postings = Postings.restore(
+            state.lists["terms"], arrays["term_counts"], arrays["term_ids"], arrays["term_freqs"]
+        )
+        if state.model is not None and "vectors" in arrays:
+            index.vectors = np.zeros((capacity, arrays["vectors"].shape[1]), dtype=np.float32)
+            index.vectors[:n] = arrays["vectors"]
+            index.has_vector[:n] = arrays["has_vector"]
+            index.model = state.model
+        return index
 
     def missing_vectors(self) -> list[str]:
         with self.lock:

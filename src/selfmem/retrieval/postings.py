@@ -112,6 +112,52 @@ class Postings:
         finally:
             del flat  # release the buffer export, or the array could not grow
 
+    def export(self, keep: npt.NDArray[np.int64]) -> tuple[list[str], I32, I32, F32]:
+        """The postings of rows ``keep``, renumbered ``0..len(keep)`` in that order, and
+        nothing of the other rows: the terms these rows use, how many distinct terms each row
+        has, and their term ids (into those terms) and frequencies, row after row."""
+        spans = np.frombuffer(self._end, dtype=np.int64) - np.frombuffer(
+            self._start, dtype=np.int64
+        )
+        tids = [np.repeat(np.arange(len(spans), dtype=np.int32), spans)]
+        rows = [self._rows[: int(spans.sum())]]
+        tfs = [self._tfs[: int(spans.sum())]]
+        for tid, (tail_rows, tail_tfs) in self._tail.items():
+            tids.append(np.full(len(tail_rows), tid, dtype=np.int32))
+            rows.append(np.frombuffer(tail_rows, dtype=np.int32))
+            tfs.append(np.frombuffer(tail_tfs, dtype=np.float32))
+        all_rows = np.concatenate(rows)
+        renumber = np.full(len(self._doc_start) - 1, -1, dtype=np.int64)
+        renumber[keep] = np.arange(len(keep))
+        picked = renumber[all_rows] >= 0
+        new_rows = renumber[all_rows[picked]]
+        used, new_tids = np.unique(np.concatenate(tids)[picked], return_inverse=True)
+        order = np.lexsort((new_tids, new_rows))
+        by_id = list(self._ids)  # term ids are given in insertion order
+        return (
+            [by_id[t] for t in used.tolist()],
+            np.bincount(new_rows, minlength=len(keep)).astype(np.int32),
+            new_tids[order].astype(np.int32),
+            np.concatenate(tfs)[picked][order].astype(np.float32),
+        )
+
+    @classmethod
+    def restore(cls, terms: Sequence[str], counts: I32, tids: I32, tfs: F32) -> Postings:
+        """Postings from what :meth:`export` returned."""
+        postings = cls()
+        postings._ids = {term: i for i, term in enumerate(terms)}
+        rows = np.repeat(np.arange(len(counts), dtype=np.int32), counts)
+        postings._doc_terms.frombytes(tids.astype(np.int32).tobytes())
+        postings._doc_start = array("q", [0, *np.cumsum(counts, dtype=np.int64).tolist()])
+        order = np.lexsort((rows, tids))
+        postings._rows = rows[order]
+        postings._tfs = tfs[order].astype(np.float32)
+        per_term = np.bincount(tids, minlength=len(terms))
+        ends = np.cumsum(per_term)
+        postings._start = array("q", (ends - per_term).tolist())
+        postings._end = array("q", ends.tolist())
+        return postings
+
     def nbytes(self) -> int:
         """Bytes held by the arrays (not the term dictionary)."""
         tails = sum(len(r) * 8 for r, _ in self._tail.values())

@@ -129,15 +129,25 @@ class EpisodeStore(Protocol):
         heuristics: Sequence[Heuristic],
         removed_heuristic_ids: Sequence[str] = (),
         removed_pattern_ids: Sequence[str] = (),
-    ) -> None:
-        """Upsert patterns and heuristics, and delete the removed ones, in one transaction."""
+        *,
+        expected_version: int | None = None,
+    ) -> int:
+        """Upsert patterns and heuristics, and delete the removed ones, in one transaction;
+        returns the namespace's new learning version. With ``expected_version`` the write
+        is refused with :class:`~selfmem.errors.ConflictError` unless the version is still
+        that one (another process learned in between)."""
+
+    def learning_version(self, namespace: str) -> int:
+        """How many times the namespace's learned records were written (0: never). Read it
+        before :meth:`load_patterns`, so the patterns are at least that new."""
 
     def load_patterns(self, namespace: str) -> list[AnyPattern]: ...
 
     def load_heuristics(self, namespace: str) -> list[Heuristic]: ...
 
-    def clear_learning(self, namespace: str) -> None:
-        """Delete every pattern and heuristic of the namespace (before a relearn)."""
+    def clear_learning(self, namespace: str) -> int:
+        """Delete every pattern and heuristic of the namespace (before a relearn); returns
+        the new learning version."""
 
     def index_rows(self, namespace: str) -> Iterable[IndexRow]:
         """The retrieval index rows of every completed episode of the namespace."""

@@ -48,6 +48,7 @@ def open_backends(
             busy_timeout_ms=config.busy_timeout_ms,
             retry=retry,
             connect_timeout_s=config.connect_timeout_s,
+            request_timeout_s=config.request_timeout_s,
         )
         cache_dir = Path(cache) if isinstance(cache, str) else _remote_cache_dir(location)
     else:

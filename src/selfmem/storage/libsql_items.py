@@ -51,18 +51,18 @@ class LibSQLItems:
         self._store = store
 
     def put_item(self, namespace: str, row: ItemRow) -> ItemRow:
-        with self._store._transaction():
-            found = self._store._run(
-                f"INSERT INTO items (namespace, {_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) "
-                "ON CONFLICT (namespace, path, key) DO UPDATE SET value = excluded.value, "
-                "search_text = excluded.search_text, vector = excluded.vector, "
-                "model = excluded.model, updated_at = excluded.updated_at "
-                "RETURNING created_at",
-                (
-                    namespace, join_path(row.path), row.key, row.value, row.search_text,
-                    row.vector, row.model, row.created_at, row.updated_at,
-                ),
-            )  # fmt: skip
+        # one statement: atomic in autocommit, one round trip to a server
+        found = self._store._run(
+            f"INSERT INTO items (namespace, {_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) "
+            "ON CONFLICT (namespace, path, key) DO UPDATE SET value = excluded.value, "
+            "search_text = excluded.search_text, vector = excluded.vector, "
+            "model = excluded.model, updated_at = excluded.updated_at "
+            "RETURNING created_at",
+            (
+                namespace, join_path(row.path), row.key, row.value, row.search_text,
+                row.vector, row.model, row.created_at, row.updated_at,
+            ),
+        )  # fmt: skip
         created = float(found[0][0]) if found else row.created_at
         return ItemRow(
             row.path, row.key, row.value, row.search_text, row.vector, row.model,
@@ -70,12 +70,10 @@ class LibSQLItems:
         )  # fmt: skip
 
     def get_item(self, namespace: str, path: tuple[str, ...], key: str) -> ItemRow | None:
-        with self._store._lock:
-            self._store._check_open()
-            rows = self._store._run(
-                f"SELECT {_COLUMNS} FROM items WHERE namespace = ? AND path = ? AND key = ?",
-                (namespace, join_path(path), key),
-            )
+        rows = self._store._run(
+            f"SELECT {_COLUMNS} FROM items WHERE namespace = ? AND path = ? AND key = ?",
+            (namespace, join_path(path), key),
+        )
         return _row(rows[0]) if rows else None
 
     def delete_items(self, namespace: str, path: tuple[str, ...], key: str | None) -> int:
@@ -83,27 +81,21 @@ class LibSQLItems:
             where, params = " AND path = ? AND key = ?", [join_path(path), key]
         else:
             where, params = _under(path)
-        with self._store._transaction():
-            deleted = self._store._run(
-                f"DELETE FROM items WHERE namespace = ?{where} RETURNING key",
-                (namespace, *params),
-            )
+        deleted = self._store._run(
+            f"DELETE FROM items WHERE namespace = ?{where} RETURNING key", (namespace, *params)
+        )
         return len(deleted)
 
     def scan_items(self, namespace: str, prefix: tuple[str, ...]) -> list[ItemRow]:
         where, params = _under(prefix)
-        with self._store._lock:
-            self._store._check_open()
-            rows = self._store._run(
-                f"SELECT {_COLUMNS} FROM items WHERE namespace = ?{where} ORDER BY path, key",
-                (namespace, *params),
-            )
+        rows = self._store._run(
+            f"SELECT {_COLUMNS} FROM items WHERE namespace = ?{where} ORDER BY path, key",
+            (namespace, *params),
+        )
         return [_row(raw) for raw in rows]
 
     def item_paths(self, namespace: str) -> list[tuple[str, ...]]:
-        with self._store._lock:
-            self._store._check_open()
-            rows = self._store._run(
-                "SELECT DISTINCT path FROM items WHERE namespace = ? ORDER BY path", (namespace,)
-            )
+        rows = self._store._run(
+            "SELECT DISTINCT path FROM items WHERE namespace = ? ORDER BY path", (namespace,)
+        )
         return [split_path(raw[0]) for raw in rows]

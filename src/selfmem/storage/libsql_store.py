@@ -13,20 +13,22 @@ triggers, in the same transaction as the change and without another round trip.
 from __future__ import annotations
 
 import logging
+import uuid
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
-from ..errors import EpisodeStateError, SchemaVersionError, StorageError
+from ..errors import ConflictError, EpisodeStateError, SchemaVersionError, StorageError
 from ..learning.records import AnyPattern, Heuristic, pattern_adapter
 from ..models import Episode, ExecutionStep
 from ..retrieval.index_rows import IndexRow, decode_row, encode_row, index_row
 from ..retrieval.lexical import fts_query
 from .base import EpisodeQuery, LexicalHit
 from .changes import LEARNING, Change, ChangeSet
-from .libsql_connection import LibSQLConnection
+from .libsql_connection import GuardFailed, LibSQLConnection, insert_rows
 from .libsql_items import LibSQLItems
 from .retry import RetryPolicy
-from .schema import MIGRATIONS, SCHEMA_VERSION
+from .schema import BOOTSTRAP, MIGRATIONS, SCHEMA_VERSION
+from .transport import Statement, guard
 
 __all__ = ["LibSQLStore"]
 
@@ -43,10 +45,11 @@ class LibSQLStore(LibSQLConnection):
     URL; ``auth_token`` authenticates to a server. ``scrub_on_delete`` merges the full-text
     index after each delete so deleted text leaves no trace (costs time on large stores).
     ``retry`` says how failures are retried; ``connect_timeout_s`` bounds the first contact
-    with a server. Opening raises :class:`~selfmem.errors.AuthenticationError` if the server
-    refuses the token, :class:`~selfmem.errors.StoreUnavailableError` if it cannot be
-    reached within the retry policy, and :class:`~selfmem.errors.SchemaVersionError` if the
-    database was written by a newer selfmem.
+    with a server and ``request_timeout_s`` every later request. Opening raises
+    :class:`~selfmem.errors.AuthenticationError` if the server refuses the token,
+    :class:`~selfmem.errors.StoreUnavailableError` if it cannot be reached within the retry
+    policy, and :class:`~selfmem.errors.SchemaVersionError` if the database was written by a
+    newer selfmem.
     """
 
     def __init__(
@@ -58,6 +61,7 @@ class LibSQLStore(LibSQLConnection):
         scrub_on_delete: bool = True,
         retry: RetryPolicy | None = None,
         connect_timeout_s: float = 10.0,
+        request_timeout_s: float = 30.0,
     ) -> None:
         super().__init__(
             location,
@@ -65,31 +69,41 @@ class LibSQLStore(LibSQLConnection):
             busy_timeout_ms=busy_timeout_ms,
             retry=retry,
             connect_timeout_s=connect_timeout_s,
+            request_timeout_s=request_timeout_s,
         )
         self._scrub = scrub_on_delete
-        self._retrying(self._migrate)
+        self._migrate()
         self.items = LibSQLItems(self)
 
     def _migrate(self) -> None:
-        self._run(
-            "CREATE TABLE IF NOT EXISTS selfmem_schema "
-            "(id INTEGER PRIMARY KEY CHECK (id = 1), version INTEGER NOT NULL)"
-        )
-        if self.schema_version() == SCHEMA_VERSION:
+        if self.schema_version(bootstrap=True) == SCHEMA_VERSION:
             return
-        with self._transaction():
-            current = self.schema_version()  # re-read under the write lock
-            for statements in MIGRATIONS[current:]:
-                for statement in statements:
-                    self._run(statement)
-            self._run(
-                "INSERT INTO selfmem_schema (id, version) VALUES (1, ?) "
-                "ON CONFLICT (id) DO UPDATE SET version = excluded.version",
-                (SCHEMA_VERSION,),
-            )
-        logger.info("migrated %s from schema %d to %d", self.location, current, SCHEMA_VERSION)
+        while (current := self.schema_version()) < SCHEMA_VERSION:
+            statements = [
+                guard(
+                    "the schema was migrated by another process",
+                    "coalesce((SELECT version FROM selfmem_schema WHERE id = 1), 0) != ?",
+                    (current,),
+                ),
+                *(Statement(sql) for migration in MIGRATIONS[current:] for sql in migration),
+                Statement(
+                    "INSERT INTO selfmem_schema (id, version) VALUES (1, ?) "
+                    "ON CONFLICT (id) DO UPDATE SET version = excluded.version",
+                    (SCHEMA_VERSION,),
+                ),
+            ]
+            try:
+                self._write(statements)
+            except GuardFailed:
+                continue  # another process migrated first: look again
+            logger.info("migrated %s from schema %d to %d", self.location, current, SCHEMA_VERSION)
 
-    def schema_version(self) -> int:
+    def schema_version(self, *, bootstrap: bool = False) -> int:
+        """The database's schema version (0: new); ``bootstrap`` first creates the tables
+        every version has (the version table and the guard)."""
+        if bootstrap:
+            for sql in BOOTSTRAP:
+                self._run(sql)
         rows = self._run("SELECT version FROM selfmem_schema WHERE id = 1")
         version = int(rows[0][0]) if rows else 0
         if version > SCHEMA_VERSION:
@@ -133,7 +147,8 @@ class LibSQLStore(LibSQLConnection):
             if not found or tuple(found[0]) != (episode.namespace, episode.start_time.timestamp()):
                 raise StorageError(f"libSQL error: episode id {episode.id!r} already exists")
 
-    def _insert_steps(self, batches: Mapping[str, Sequence[ExecutionStep]]) -> None:
+    @staticmethod
+    def _step_inserts(batches: Mapping[str, Sequence[ExecutionStep]]) -> list[Statement]:
         """Every step of every episode in multi-row statements (idempotent: a retried batch
         replaces the same rows)."""
         rows = [
@@ -141,40 +156,42 @@ class LibSQLStore(LibSQLConnection):
             for episode_id, steps in batches.items()
             for step in steps
         ]
-        self._insert_rows(
+        return insert_rows(
             "INSERT OR REPLACE INTO steps (episode_id, step_number, tool, success, data)", 5, rows
         )
 
     def append_steps(self, batches: Mapping[str, Sequence[ExecutionStep]]) -> None:
-        if not any(batches.values()):
-            return
-        self._write(lambda: self._insert_steps(batches))
+        self._write(self._step_inserts(batches))
 
     def finish_episode(self, episode: Episode, pending_steps: Sequence[ExecutionStep]) -> int:
-        return self._write(lambda: self._finish(episode, pending_steps))
-
-    def _finish(self, episode: Episode, pending_steps: Sequence[ExecutionStep]) -> int:
-        self._insert_steps({episode.id: pending_steps})
-        rows = self._run(
-            "UPDATE episodes SET task_type = ?, domain = ?, language = ?, outcome = ?, "
-            "start_time = ?, end_time = ?, reward = ?, data = ?, index_row = ?, "
-            "revision = revision + 1 "
-            "WHERE id = ? AND namespace = ? AND end_time IS NULL RETURNING seq, revision",
-            (
-                *self._header_row(episode),
-                encode_row(index_row(episode)),
-                episode.id,
-                episode.namespace,
+        """The steps, the completed episode and its search entry in one transaction (one
+        request to a server). It is refused by a guard if the episode is no longer open."""
+        statements = [
+            Statement(
+                "UPDATE episodes SET task_type = ?, domain = ?, language = ?, outcome = ?, "
+                "start_time = ?, end_time = ?, reward = ?, data = ?, index_row = ?, "
+                "revision = revision + 1 "
+                "WHERE id = ? AND namespace = ? AND end_time IS NULL RETURNING revision",
+                (
+                    *self._header_row(episode),
+                    encode_row(index_row(episode)),
+                    episode.id,
+                    episode.namespace,
+                ),
             ),
-        )
-        if not rows:
+            guard("the episode is not open", "changes() = 0"),
+            *self._step_inserts({episode.id: pending_steps}),
+            # Completed once (``end_time IS NULL`` above), so the episode has no entry yet.
+            Statement(
+                "INSERT INTO episodes_fts (rowid, task_text, step_text) "
+                "SELECT seq, ?, ? FROM episodes WHERE id = ?",
+                (episode.task_description, episode.step_text(), episode.id),
+            ),
+        ]
+        try:
+            return int(self._write(statements)[0][0][0])
+        except GuardFailed:
             return self._already_finished(episode)
-        # An episode is completed once (``end_time IS NULL`` above), so it has no entry yet.
-        self._run(
-            "INSERT INTO episodes_fts (rowid, task_text, step_text) VALUES (?, ?, ?)",
-            (rows[0][0], episode.task_description, episode.step_text()),
-        )
-        return int(rows[0][1])
 
     def _already_finished(self, episode: Episode) -> int:
         """The revision of an episode this very completion already finished (a retry after
@@ -191,25 +208,25 @@ class LibSQLStore(LibSQLConnection):
         )
 
     def delete_episode(self, namespace: str, episode_id: str) -> bool:
-        seen: list[bool] = []  # found by any attempt: a retried delete still reports True
-
-        def delete() -> bool:
-            rows = self._run(
-                "SELECT seq FROM episodes WHERE id = ? AND namespace = ?", (episode_id, namespace)
-            )
-            if not rows:
-                return bool(seen)
-            seen.append(True)
-            self._run("DELETE FROM episodes_fts WHERE rowid = ?", (rows[0][0],))
-            self._run("DELETE FROM steps WHERE episode_id = ?", (episode_id,))
-            self._run(
-                "DELETE FROM embeddings WHERE owner_kind = 'episode' AND owner_id = ?",
-                (episode_id,),
-            )
-            self._run("DELETE FROM episodes WHERE seq = ?", (rows[0][0],))
-            return True
-
-        return self._write(delete)
+        mine = "EXISTS (SELECT 1 FROM episodes WHERE id = ? AND namespace = ?)"
+        key = (episode_id, namespace)
+        results = self._write(
+            [
+                Statement(
+                    "DELETE FROM episodes_fts WHERE rowid IN "
+                    "(SELECT seq FROM episodes WHERE id = ? AND namespace = ?)",
+                    key,
+                ),
+                Statement(f"DELETE FROM steps WHERE episode_id = ? AND {mine}", (episode_id, *key)),
+                Statement(
+                    "DELETE FROM embeddings WHERE owner_kind = 'episode' AND owner_id = ? "
+                    f"AND {mine}",
+                    (episode_id, *key),
+                ),
+                Statement("DELETE FROM episodes WHERE id = ? AND namespace = ? RETURNING seq", key),
+            ]
+        )
+        return bool(results[-1])
 
     def scrub(self) -> None:
         """Merge the full-text index (dropping deleted terms) and checkpoint the WAL, so
@@ -331,9 +348,14 @@ class LibSQLStore(LibSQLConnection):
         heuristics: Sequence[Heuristic],
         removed_heuristic_ids: Sequence[str] = (),
         removed_pattern_ids: Sequence[str] = (),
-    ) -> None:
-        if not (patterns or heuristics or removed_heuristic_ids or removed_pattern_ids):
-            return
+        *,
+        expected_version: int | None = None,
+    ) -> int:
+        """Write learned records in one transaction; the namespace's new learning version.
+
+        With ``expected_version``, the write is refused with
+        :class:`~selfmem.errors.ConflictError` if another writer changed the namespace's
+        learning since that version."""
         pattern_rows = [
             (p.id, namespace, p.kind.value, p.key, p.model_dump_json(), p.last_seen.timestamp())
             for p in patterns
@@ -342,39 +364,85 @@ class LibSQLStore(LibSQLConnection):
             (h.id, namespace, h.id, h.model_dump_json(), h.updated_at.timestamp())
             for h in heuristics
         ]
-
-        def save() -> None:
-            self._insert_rows(
+        statements = [
+            *insert_rows(
                 "INSERT INTO patterns (id, namespace, kind, key, data, updated_at)", 6,
                 pattern_rows,
                 " ON CONFLICT (id) DO UPDATE SET data = excluded.data, "
                 "updated_at = excluded.updated_at",
-            )  # fmt: skip
-            self._insert_rows(
+            ),
+            *insert_rows(
                 "INSERT INTO heuristics (id, namespace, key, data, updated_at)", 5,
                 heuristic_rows,
                 " ON CONFLICT (id) DO UPDATE SET data = excluded.data, "
                 "updated_at = excluded.updated_at",
-            )  # fmt: skip
-            self._delete_ids("heuristics", namespace, removed_heuristic_ids)
-            self._delete_ids("patterns", namespace, removed_pattern_ids)
-            self._note_learning(namespace)
+            ),
+            *self._delete_ids("heuristics", namespace, removed_heuristic_ids),
+            *self._delete_ids("patterns", namespace, removed_pattern_ids),
+        ]  # fmt: skip
+        return self._write_learning(namespace, statements, expected_version)
 
-        self._write(save)
-
-    def _delete_ids(self, table: str, namespace: str, ids: Sequence[str]) -> None:
-        for start in range(0, len(ids), _CHUNK):
-            chunk = list(ids[start : start + _CHUNK])
-            marks = ",".join("?" * len(chunk))
-            self._run(
-                f"DELETE FROM {table} WHERE namespace = ? AND id IN ({marks})", [namespace, *chunk]
+    def _write_learning(
+        self, namespace: str, statements: list[Statement], expected: int | None
+    ) -> int:
+        """``statements`` plus the change-log entry and the version bump, in one transaction
+        (guarded by the expected version). A retry after a lost commit answer is recognised
+        by the writer token it left."""
+        writer = uuid.uuid4().hex
+        checked = []
+        if expected is not None:
+            checked.append(
+                guard(
+                    "another writer changed the learning",
+                    "coalesce((SELECT version FROM learning_versions WHERE namespace = ?), 0)"
+                    " != ?",
+                    (namespace, expected),
+                )
             )
+        done = [
+            *checked,
+            *statements,
+            Statement(
+                "INSERT INTO selfmem_changes (namespace, kind, key) VALUES (?, ?, '')",
+                (namespace, LEARNING),
+            ),
+            Statement(
+                "INSERT INTO learning_versions (namespace, version, writer) VALUES (?, 1, ?) "
+                "ON CONFLICT (namespace) DO UPDATE SET version = version + 1, "
+                "writer = excluded.writer RETURNING version",
+                (namespace, writer),
+            ),
+        ]
+        try:
+            return int(self._write(done)[-1][0][0])
+        except GuardFailed as exc:
+            rows = self._run(
+                "SELECT version, writer FROM learning_versions WHERE namespace = ?", (namespace,)
+            )
+            if rows and rows[0][1] == writer:  # this very write committed; its answer was lost
+                return int(rows[0][0])
+            raise ConflictError(
+                f"the learning of namespace {namespace!r} changed since version {expected}"
+            ) from exc
 
-    def _note_learning(self, namespace: str) -> None:
-        self._run(
-            "INSERT INTO selfmem_changes (namespace, kind, key) VALUES (?, ?, '')",
-            (namespace, LEARNING),
-        )
+    def learning_version(self, namespace: str) -> int:
+        """How many times the namespace's learned records were written (0: never)."""
+        rows = self._run("SELECT version FROM learning_versions WHERE namespace = ?", (namespace,))
+        return int(rows[0][0]) if rows else 0
+
+    @staticmethod
+    def _delete_ids(table: str, namespace: str, ids: Sequence[str]) -> list[Statement]:
+        statements = []
+        for start in range(0, len(ids), _CHUNK):
+            chunk = tuple(ids[start : start + _CHUNK])
+            marks = ",".join("?" * len(chunk))
+            statements.append(
+                Statement(
+                    f"DELETE FROM {table} WHERE namespace = ? AND id IN ({marks})",
+                    (namespace, *chunk),
+                )
+            )
+        return statements
 
     def load_patterns(self, namespace: str) -> list[AnyPattern]:
         with self._lock:
@@ -388,13 +456,15 @@ class LibSQLStore(LibSQLConnection):
             rows = self._run("SELECT data FROM heuristics WHERE namespace = ?", (namespace,))
         return [Heuristic.model_validate_json(data) for (data,) in rows]
 
-    def clear_learning(self, namespace: str) -> None:
-        def clear() -> None:
-            self._run("DELETE FROM patterns WHERE namespace = ?", (namespace,))
-            self._run("DELETE FROM heuristics WHERE namespace = ?", (namespace,))
-            self._note_learning(namespace)
-
-        self._write(clear)
+    def clear_learning(self, namespace: str) -> int:
+        return self._write_learning(
+            namespace,
+            [
+                Statement("DELETE FROM patterns WHERE namespace = ?", (namespace,)),
+                Statement("DELETE FROM heuristics WHERE namespace = ?", (namespace,)),
+            ],
+            None,
+        )
 
     def index_rows(self, namespace: str) -> Iterator[IndexRow]:
         """Streamed in pages, so a large namespace is never all in memory at once."""
@@ -425,7 +495,7 @@ class LibSQLStore(LibSQLConnection):
             return
         rows = [("episode", eid, namespace, model, len(blob) // 4, blob) for eid, blob in vectors]
         self._write(
-            lambda: self._insert_rows(
+            insert_rows(
                 "INSERT OR REPLACE INTO embeddings "
                 "(owner_kind, owner_id, namespace, model, dim, vector)", 6, rows,
             )

@@ -11,7 +11,7 @@ import threading
 from collections import Counter
 from collections.abc import Mapping, Sequence
 
-from ..errors import EpisodeStateError
+from ..errors import ConflictError, EpisodeStateError
 from ..learning.records import AnyPattern, Heuristic
 from ..models import Episode, ExecutionStep
 from ..retrieval.index_rows import IndexRow, index_row
@@ -47,6 +47,7 @@ class InMemoryStore:
         self._index: dict[tuple[str, str], Counter[str]] = {}
         self._patterns: dict[str, dict[str, AnyPattern]] = {}
         self._heuristics: dict[str, dict[str, Heuristic]] = {}
+        self._learning_versions: dict[str, int] = {}
         self._meta: dict[str, bytes] = {}
         self._vectors: dict[tuple[str, str], tuple[str, bytes]] = {}
         self._lock = threading.Lock()
@@ -144,8 +145,16 @@ class InMemoryStore:
         heuristics: Sequence[Heuristic],
         removed_heuristic_ids: Sequence[str] = (),
         removed_pattern_ids: Sequence[str] = (),
-    ) -> None:
+        *,
+        expected_version: int | None = None,
+    ) -> int:
         with self._lock:
+            version = self._learning_versions.get(namespace, 0)
+            if expected_version is not None and expected_version != version:
+                raise ConflictError(
+                    f"the learning of namespace {namespace!r} changed since version "
+                    f"{expected_version}"
+                )
             stored = self._patterns.setdefault(namespace, {})
             for pattern in patterns:
                 stored[pattern.id] = pattern.model_copy(deep=True)
@@ -156,6 +165,15 @@ class InMemoryStore:
                 rules.pop(heuristic_id, None)
             for pattern_id in removed_pattern_ids:
                 stored.pop(pattern_id, None)
+            return self._bump_learning(namespace)
+
+    def _bump_learning(self, namespace: str) -> int:
+        self._learning_versions[namespace] = version = self._learning_versions.get(namespace, 0) + 1
+        return version
+
+    def learning_version(self, namespace: str) -> int:
+        with self._lock:
+            return self._learning_versions.get(namespace, 0)
 
     def load_patterns(self, namespace: str) -> list[AnyPattern]:
         with self._lock:
@@ -165,10 +183,11 @@ class InMemoryStore:
         with self._lock:
             return [h.model_copy(deep=True) for h in self._heuristics.get(namespace, {}).values()]
 
-    def clear_learning(self, namespace: str) -> None:
+    def clear_learning(self, namespace: str) -> int:
         with self._lock:
             self._patterns.pop(namespace, None)
             self._heuristics.pop(namespace, None)
+            return self._bump_learning(namespace)
 
     def index_rows(self, namespace: str) -> list[IndexRow]:
         with self._lock:

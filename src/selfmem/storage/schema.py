@@ -1,13 +1,27 @@
 """The libSQL schema as an ordered list of migrations.
 
 Migration ``n`` moves the database from version ``n-1`` to ``n``. They are applied in one
-write transaction that first re-reads the version, so several processes opening the same
-database at once apply each migration exactly once.
+write transaction whose first statement is a guard that the version is still the one read
+before (see :data:`BOOTSTRAP`), so several processes opening the same database at once
+apply each migration exactly once: the others' guards fail, and they re-read the version.
 """
 
 from __future__ import annotations
 
-__all__ = ["MIGRATIONS", "SCHEMA_VERSION"]
+__all__ = ["BOOTSTRAP", "MIGRATIONS", "SCHEMA_VERSION"]
+
+#: Created before any migration (idempotent): the version table, and the guard table whose
+#: trigger fails any transaction that inserts a row into it. A guard statement is
+#: ``INSERT INTO selfmem_guard (reason) SELECT ? WHERE <precondition broken>``: it inserts
+#: nothing (and passes) while the precondition holds. One request to a server can thus
+#: check a precondition and write, with no lock held across round trips.
+BOOTSTRAP = (
+    "CREATE TABLE IF NOT EXISTS selfmem_schema "
+    "(id INTEGER PRIMARY KEY CHECK (id = 1), version INTEGER NOT NULL)",
+    "CREATE TABLE IF NOT EXISTS selfmem_guard (reason TEXT)",
+    "CREATE TRIGGER IF NOT EXISTS selfmem_guard_fails BEFORE INSERT ON selfmem_guard "
+    "BEGIN SELECT RAISE(ABORT, 'selfmem: precondition failed'); END",
+)
 
 _V1 = (
     """CREATE TABLE episodes (
@@ -126,6 +140,17 @@ _V5 = (
     END""",
 )
 
+# The version of each namespace's learned records: every write of patterns or heuristics
+# bumps it, and a writer that learned from an older version is refused (and reloads), so
+# two processes learning at once never overwrite each other's counts.
+_V6 = (
+    """CREATE TABLE learning_versions (
+        namespace TEXT PRIMARY KEY,
+        version INTEGER NOT NULL,
+        writer TEXT NOT NULL
+    )""",
+)
+
 #: Each entry is the list of statements of one migration; index 0 is version 1.
-MIGRATIONS: tuple[tuple[str, ...], ...] = (_V1, _V2, _V3, _V4, _V5)
+MIGRATIONS: tuple[tuple[str, ...], ...] = (_V1, _V2, _V3, _V4, _V5, _V6)
 SCHEMA_VERSION = len(MIGRATIONS)
