@@ -62,9 +62,13 @@ def main(argv: list[str] | None = None) -> None:
             acknowledged.append(_record(memory, args.worker, index, args.steps))
         except StorageError as exc:
             failed.append({"index": str(index), "error": type(exc).__name__, "message": str(exc)})
+    memory.flush()
+    memory._core.learning.drain()
+    learning_failures = memory.learning_failures
     elapsed = time.perf_counter() - began
     memory.close()
     report = {
+        "learning_failures": learning_failures,
         "worker": args.worker,
         "acknowledged": acknowledged,
         "failed": failed,

@@ -90,7 +90,7 @@ def test_public_namespace_is_pinned() -> None:
         "RetrievalResult", "ScoredEpisode", "ScoredPattern", "ScoredHeuristic", "Item",
         "SelfMemError", "ConfigError", "InvalidInputError", "LimitExceededError",
         "NotFoundError", "EpisodeStateError", "StorageError", "AuthenticationError",
-        "StoreUnavailableError", "SchemaVersionError",
+        "StoreUnavailableError", "SchemaVersionError", "ConflictError",
         "EmbeddingError", "__version__",
     }  # fmt: skip
     for name in selfmem.__all__:

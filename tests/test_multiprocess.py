@@ -103,10 +103,25 @@ def _check_every_write_present_once(
     assert fts[0][0] == len(acknowledged)  # each searchable exactly once
 
 
+def _check_learning_counted_every_episode(
+    store: LibSQLStore, namespace: str, workers: int, episodes: int
+) -> None:
+    """Learners in several processes never overwrite each other's counts: the patterns
+    every worker's episodes share were counted once per episode, the per-worker ones once
+    per episode of that worker."""
+    support = {p.key: p.support for p in store.load_patterns(namespace)}
+    assert support["domain=ops|tool_0"] == workers * episodes
+    assert support["ops|other|python"] == workers * episodes  # the family's tool sequence
+    for worker in range(workers):
+        assert support[f"tag=w{worker}|tool_0"] == episodes
+    assert store.learning_version(namespace) >= workers * episodes
+
+
 def _run_eight_writers(location: str, namespace: str, out: Path, **options: Any) -> list[str]:
     reports = _reports(_spawn(location, namespace, 8, 250, out, **options))
     failed = [f for r in reports for f in r["failed"]]
     assert failed == []
+    assert [f for r in reports for f in r["learning_failures"]] == []
     acknowledged = [eid for r in reports for eid in r["acknowledged"]]
     assert len(acknowledged) == 8 * 250
     return acknowledged
@@ -121,6 +136,7 @@ def test_eight_processes_write_to_one_server(
     try:
         assert store.schema_version() == SCHEMA_VERSION
         _check_every_write_present_once(store, namespace, acknowledged, steps=3)
+        _check_learning_counted_every_episode(store, namespace, 8, 250)
     finally:
         store.close()
 
@@ -131,6 +147,7 @@ def test_eight_processes_share_one_embedded_directory(namespace: str, tmp_path: 
     store = LibSQLStore(str(directory / "selfmem.db"))
     try:
         _check_every_write_present_once(store, namespace, acknowledged, steps=3)
+        _check_learning_counted_every_episode(store, namespace, 8, 250)
     finally:
         store.close()
 
@@ -138,12 +155,10 @@ def test_eight_processes_share_one_embedded_directory(namespace: str, tmp_path: 
 def test_server_killed_and_restarted_mid_run_loses_no_write(
     own_sqld: SqldServer, namespace: str, tmp_path: Path
 ) -> None:
-    # One writer: concurrent writers can wedge this sqld by themselves (see the xfail above),
-    # which would hide what this test checks, a crash and restart of the server.
-    children = _spawn(own_sqld.url, namespace, 1, 300, tmp_path, delay=2.0)
+    children = _spawn(own_sqld.url, namespace, 4, 150, tmp_path, delay=2.0)
     probe = LibSQLStore(own_sqld.url)
     deadline = time.monotonic() + 60
-    while probe.count_episodes(EpisodeQuery(namespace)) < 40 and time.monotonic() < deadline:
+    while probe.count_episodes(EpisodeQuery(namespace)) < 100 and time.monotonic() < deadline:
         time.sleep(0.05)
     probe.close()
     _kill(own_sqld)
@@ -155,7 +170,7 @@ def test_server_killed_and_restarted_mid_run_loses_no_write(
     failed = [f for r in reports for f in r["failed"]]
     # Nothing silently lost: every episode is either acknowledged (and then fully stored)
     # or was reported to the caller as an error.
-    assert len(acknowledged) + len(failed) == 300
+    assert len(acknowledged) + len(failed) == 4 * 150
     assert failed == []  # and with a 30 s retry deadline, a 1.5 s outage is ridden out
     store = LibSQLStore(own_sqld.url)
     try:

@@ -42,8 +42,9 @@ _PAGE = 500
 #: A served-pattern catalog is rebuilt after any change to the patterns, and at least this
 #: often, because effectiveness decays with time.
 CATALOG_MAX_AGE_S = 60.0
-#: How often a learning write refused because another process wrote first is tried again.
-CONFLICT_ATTEMPTS = 8
+#: How long a learning write refused because another process wrote first keeps being
+#: tried again; the pause between tries grows from about 10 ms to at most 0.5 s.
+CONFLICT_DEADLINE_S = 120.0
 
 #: What a learning job changed: the patterns to write and the ids of patterns to remove.
 Change = tuple[list[AnyPattern], list[str]]
@@ -134,23 +135,32 @@ class LearningEngine:
     def submit(self, episode: Episode) -> None:
         self._queue.submit(episode)
 
-    def learn(self, episode: Episode) -> None:
-        """Learn from one completed episode and persist what changed."""
+    def learn(self, episodes: Sequence[Episode]) -> None:
+        """Learn from completed episodes and persist what changed: one write per namespace."""
+        by_namespace: dict[str, list[Episode]] = {}
+        for episode in episodes:
+            by_namespace.setdefault(episode.namespace, []).append(episode)
+        for namespace, batch in by_namespace.items():
 
-        def observe(learner: PatternLearner) -> Change:
-            self._seed(learner, episode)
-            changed = learner.observe(episode)
-            used = episode.metadata.get(FEEDBACK_KEY) or []
-            if used:
-                changed.extend(learner.record_feedback(used, ex.succeeded(episode)))
-            return changed, []
+            def observe(learner: PatternLearner, batch: list[Episode] = batch) -> Change:
+                changed: list[AnyPattern] = []
+                for episode in batch:
+                    self._seed(learner, episode)
+                    changed.extend(learner.observe(episode))
+                    used = episode.metadata.get(FEEDBACK_KEY) or []
+                    if used:
+                        changed.extend(learner.record_feedback(used, ex.succeeded(episode)))
+                return changed, []
 
-        self._update(episode.namespace, observe)
+            self._update(namespace, observe)
 
     def _update(self, namespace: str, change: Callable[[PatternLearner], Change]) -> None:
         """Apply ``change`` to the namespace's learner and persist it; if another process
         wrote first, reload the learner and apply it again."""
-        for attempt in range(1, CONFLICT_ATTEMPTS + 1):
+        deadline = time.monotonic() + CONFLICT_DEADLINE_S
+        attempt = 0
+        while True:
+            attempt += 1
             with self.lock:
                 learner = self.learner(namespace)
                 changed, removed = change(learner)
@@ -158,11 +168,11 @@ class LearningEngine:
                     self._persist(learner, changed, removed)
                     return
                 except ConflictError:
-                    if attempt == CONFLICT_ATTEMPTS:
+                    if time.monotonic() > deadline:
                         raise
                     logger.debug("learning of %r changed elsewhere; reloading", namespace)
                     self._learners.pop(namespace, None)
-            time.sleep(random.uniform(0, 0.005 * attempt))  # let the other writer finish
+            time.sleep(random.uniform(0, min(0.5, 0.01 * 2 ** min(attempt - 1, 6))))
 
     def _seed(self, learner: PatternLearner, episode: Episode) -> None:
         key = ex.family_key(episode)

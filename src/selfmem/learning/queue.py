@@ -2,8 +2,10 @@
 
 ``submit`` puts a completed episode on a bounded queue. When the queue is full it waits up
 to ``put_timeout_s``; if it is still full the caller runs the work itself (caller-runs
-backpressure), so nothing is dropped. A job that raises is retried once; if it fails again
-its episode id is kept in :attr:`LearningQueue.failed` (``relearn()`` recovers it) and the
+backpressure), so nothing is dropped. The worker takes what is queued in batches (up to
+64 episodes, one write of what they taught), which keeps writes few when several processes
+learn in one store. A batch that raises is retried one episode at a time; an episode
+that fails twice has its id kept in :attr:`LearningQueue.failed` (``relearn()`` recovers it) and the
 error is logged with the id. ``drain()`` waits until every submitted job has run.
 With ``inline=True`` there is no thread: ``submit`` runs the job at once, with the same
 retry-and-record handling.
@@ -14,7 +16,7 @@ from __future__ import annotations
 import logging
 import queue
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 from ..models import Episode
 
@@ -23,14 +25,15 @@ __all__ = ["LearningQueue"]
 logger = logging.getLogger(__name__)
 
 _STOP = object()
+_BATCH = 64
 
 
 class LearningQueue:
-    """A bounded queue with one worker thread running ``work(episode)``."""
+    """A bounded queue with one worker thread running ``work(episodes)``."""
 
     def __init__(
         self,
-        work: Callable[[Episode], None],
+        work: Callable[[Sequence[Episode]], None],
         *,
         maxsize: int = 1_000,
         put_timeout_s: float = 5.0,
@@ -59,7 +62,7 @@ class LearningQueue:
     def _attempt(self, episode: Episode) -> None:
         for attempt in (1, 2):
             try:
-                self._work(episode)
+                self._work([episode])
                 return
             except Exception as exc:  # a failing job must never stop the worker or lose the id
                 logger.warning("learning from episode %s failed (attempt %d): %s",
@@ -67,16 +70,39 @@ class LearningQueue:
         with self._failed_lock:
             self.failed.append(episode.id)
 
+    def _attempt_batch(self, batch: list[Episode]) -> None:
+        if len(batch) > 1:
+            try:
+                self._work(batch)
+                return
+            except Exception as exc:  # a failing job must never stop the worker or lose the id
+                logger.warning("learning from %d episodes failed (%s); one at a time",
+                               len(batch), exc, exc_info=True)  # fmt: skip
+        for episode in batch:
+            self._attempt(episode)
+
+    def _take(self) -> tuple[list[Episode], bool]:
+        """The next batch (waiting for its first episode) and whether a stop came with it."""
+        items = [self._queue.get()]
+        while len(items) < _BATCH and items[-1] is not _STOP:
+            try:
+                items.append(self._queue.get_nowait())
+            except queue.Empty:
+                break
+        stop = items[-1] is _STOP
+        return [item for item in items if isinstance(item, Episode)], stop
+
     def _run(self) -> None:
         while True:
-            item = self._queue.get()
+            batch, stop = self._take()
             try:
-                if item is _STOP:
-                    return
-                assert isinstance(item, Episode)
-                self._attempt(item)
+                if batch:
+                    self._attempt_batch(batch)
             finally:
-                self._queue.task_done()
+                for _ in range(len(batch) + stop):
+                    self._queue.task_done()
+            if stop:
+                return
 
     def drain(self) -> None:
         """Block until every submitted episode has been learned from."""
