@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from selfmem import (
+    ConflictError,
     Episode,
     ExecutionStep,
     OutcomeStatus,
@@ -277,3 +278,23 @@ def test_learned_records_round_trip(store: EpisodeStore, namespace: str) -> None
     assert {h.id for h in store.load_heuristics(namespace)} == {h.id for h in heuristics[1:]}
     store.clear_learning(namespace)
     assert store.load_patterns(namespace) == [] and store.load_heuristics(namespace) == []
+
+
+def test_learning_writes_are_versioned_and_a_stale_writer_is_refused(
+    store: EpisodeStore, namespace: str
+) -> None:
+    patterns, heuristics = _learned(namespace)
+    assert store.learning_version(namespace) == 0
+    first = store.save_learning(namespace, patterns, heuristics, expected_version=0)
+    assert first == store.learning_version(namespace) == 1
+    # a second writer that learned from version 0 is refused and nothing of it is written
+    with pytest.raises(ConflictError, match="changed since version 0"):
+        store.save_learning(namespace, patterns[:1], [], [h.id for h in heuristics],
+                            expected_version=0)  # fmt: skip
+    assert store.learning_version(namespace) == 1
+    assert {h.id for h in store.load_heuristics(namespace)} == {h.id for h in heuristics}
+    # a writer up to date goes through; an unchecked write always does
+    assert store.save_learning(namespace, patterns, [], expected_version=1) == 2
+    assert store.clear_learning(namespace) == 3
+    assert store.save_learning(namespace, patterns, heuristics) == 4
+    assert store.learning_version(f"{namespace}-other") == 0

@@ -28,6 +28,7 @@ class LearningAPI(Handle):
         Only patterns that passed the serving thresholds unless ``include_unserved``.
         """
         self._check_open()
+        self._core.catch_up()  # what other processes learned
         wanted = PatternKind(kind) if kind is not None else None
         learning = self._core.learning
         learner = learning.learner(self.namespace)
@@ -38,6 +39,7 @@ class LearningAPI(Handle):
     def get_pattern(self, pattern_id: str) -> AnyPattern:
         """One pattern by id (served or not)."""
         self._check_open()
+        self._core.catch_up()
         learning = self._core.learning
         with learning.lock:
             pattern = learning.learner(self.namespace).get(pattern_id)

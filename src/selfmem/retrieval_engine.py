@@ -4,7 +4,9 @@ Indexes are built lazily from the store's index rows on the first query of a nam
 kept current as episodes complete or are deleted. With an embedder, episode vectors are
 computed in batches by a background worker, stored in libSQL (float32 bytes, tagged with
 the model id) and attached to the index; vectors of another model are ignored and the
-episodes re-embedded, so changing the model triggers a re-embed.
+episodes re-embedded, so changing the model triggers a re-embed. With ``snapshots``, an index
+is restored from its sealed copy in the hot cache plus the changes logged since
+(:mod:`.retrieval.snapshot`).
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from .errors import EmbeddingError, StorageError
 from .models import Episode
 from .retrieval.index import EpisodeIndex
 from .retrieval.index_rows import index_row
+from .retrieval.snapshot import IndexSnapshots
 from .storage.base import EpisodeStore
 
 __all__ = ["RetrievalEngine", "embedding_text"]
@@ -48,9 +51,14 @@ class RetrievalEngine:
     """Indexes per namespace plus the embedding worker, shared by every handle."""
 
     def __init__(
-        self, store: EpisodeStore, embedder: Embedder | None, ann_threshold: int = 20_000
+        self,
+        store: EpisodeStore,
+        embedder: Embedder | None,
+        ann_threshold: int = 20_000,
+        snapshots: IndexSnapshots | None = None,
     ) -> None:
         self._store = store
+        self._snapshots = snapshots
         self.ann_threshold = ann_threshold
         self.embedder = embedder
         self._indexes: dict[str, EpisodeIndex] = {}
@@ -70,12 +78,32 @@ class RetrievalEngine:
             found = self._indexes.get(namespace)
             if found is not None:
                 return found
-            found = EpisodeIndex()
-            found.load(self._store.index_rows(namespace))
+            snapshots, model = self._snapshots, self._model
+            found = snapshots.restore(namespace, model) if snapshots else None
+            restored = found is not None
+            if found is None:
+                if snapshots is not None:
+                    snapshots.begin_load(namespace)
+                found = EpisodeIndex()
+                found.load(self._store.index_rows(namespace))
             self._indexes[namespace] = found
+        if restored:
+            self._start_vectors(namespace, found, embed_missing)
+            return found
         if self.embedder is not None:
             self._attach_stored_vectors(namespace, found, embed_missing)
+        if snapshots is not None:
+            snapshots.save(namespace, found, model)
         return found
+
+    @property
+    def _model(self) -> str | None:
+        return self.embedder.model_id if self.embedder is not None else None
+
+    def _changed(self, namespace: str, index: EpisodeIndex) -> None:
+        """Count a change; every ``save_every`` changes, snapshot the index."""
+        if self._snapshots is not None and self._snapshots.note(namespace):
+            self._snapshots.save(namespace, index, self._model)
 
     def _attach_stored_vectors(
         self, namespace: str, index: EpisodeIndex, embed_missing: bool
@@ -86,6 +114,12 @@ class RetrievalEngine:
         index.set_vectors(
             model, [(eid, np.frombuffer(blob, dtype=np.float32)) for eid, blob in stored]
         )
+        self._start_vectors(namespace, index, embed_missing)
+
+    def _start_vectors(self, namespace: str, index: EpisodeIndex, embed_missing: bool) -> None:
+        if self.embedder is None:
+            return
+        model = self.embedder.model_id
         index.start_ann(self.ann_threshold)
         missing = index.missing_vectors()
         if missing and embed_missing:
@@ -99,6 +133,7 @@ class RetrievalEngine:
             index = self._indexes.get(episode.namespace)
         if index is not None:
             index.add(index_row(episode))
+            self._changed(episode.namespace, index)
         if self.embedder is not None:
             self._texts[(episode.namespace, episode.id)] = embedding_text(episode)
             self._jobs.put((episode.namespace, episode.id))
@@ -116,8 +151,8 @@ class RetrievalEngine:
     def remove(self, namespace: str, episode_id: str) -> None:
         with self._lock:
             index = self._indexes.get(namespace)
-        if index is not None:
-            index.remove(episode_id)
+        if index is not None and index.remove(episode_id):
+            self._changed(namespace, index)
 
     # -- embeddings -------------------------------------------------------------------------
 
@@ -165,6 +200,7 @@ class RetrievalEngine:
             if index is not None:
                 index.set_vectors(model, pairs)
                 index.start_ann(self.ann_threshold)
+                self._changed(namespace, index)
             done += len(pairs)
         return done
 
@@ -214,3 +250,9 @@ class RetrievalEngine:
             self._jobs.put(_STOP)
             self._worker.join()
             self._worker = None
+        if self._snapshots is not None:
+            with self._lock:
+                loaded = list(self._indexes.items())
+            for namespace, index in loaded:
+                if self._snapshots.is_dirty(namespace):
+                    self._snapshots.save(namespace, index, self._model)

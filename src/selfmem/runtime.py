@@ -122,9 +122,21 @@ class MemoryCore:
     def retrieval(self) -> RetrievalEngine:
         """The retrieval engine, created on first use (it brings numpy in)."""
         if self._retrieval is None:
+            from .retrieval.snapshot import IndexSnapshots
             from .retrieval_engine import RetrievalEngine
+            from .storage.memory_store import NullCache
 
-            self._retrieval = RetrievalEngine(self.store, self._embedder, self.config.ann_threshold)
+            snapshots = None
+            if isinstance(self.store, ChangeFeed) and not isinstance(self.cache, NullCache):
+                # Warm starts; sealed with the key current when each snapshot is begun.
+                snapshots = IndexSnapshots(
+                    self.store, self.store, self.cache,
+                    sealer=lambda: functools.partial(sealing.seal, self.cache_key),
+                    unseal=self.unseal,
+                )  # fmt: skip
+            self._retrieval = RetrievalEngine(
+                self.store, self._embedder, self.config.ann_threshold, snapshots
+            )
         return self._retrieval
 
     def _load_cache_key(self) -> bytes:

@@ -1,0 +1,348 @@
+"""Warm starts: a sealed copy of a namespace's retrieval index in the hot cache.
+
+Building an index reads every index row and vector of the namespace from the store, a full
+download at each start when the store is a server. So after a full load, every
+``save_every`` changes and at close, the index (live rows only, vectors included) is written
+to the cache with the store's change-log cursor it reflects. The next start reads it back and
+applies only the changes logged since: deleted episodes are removed, completed ones fetched,
+new vectors loaded. A snapshot that does not unseal (the sealing key was rotated by a
+delete), is of another format or embedding model, is incomplete, or whose changes were
+pruned from the log, is ignored: the index is loaded from the store as before.
+
+Each value is sealed like every cache value (:mod:`selfmem.storage.sealing`). A snapshot is
+one manifest and parts of at most ``part_bytes``; parts carry a random generation id, so a
+reader never mixes two writers' parts. Before writing, deletions logged since the cursor are
+applied, and the sealing function is taken *before* that look at the log: a snapshot sealed
+with the current key therefore never holds an episode deleted before it was written (a delete
+rotates the key after it commits).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import struct
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol, runtime_checkable
+
+import numpy as np
+
+from ..errors import StorageError
+from ..storage.base import EpisodeStore, HotCache
+from ..storage.changes import DELETED, EMBEDDING, EPISODE, Change, ChangeFeed
+from .index import EpisodeIndex, IndexState
+from .index_rows import index_row
+
+__all__ = ["KIND", "EmbeddingLookup", "IndexSnapshots"]
+
+logger = logging.getLogger(__name__)
+
+#: The cache kind that holds snapshots.
+KIND = "index_snapshot"
+_FORMAT = 1
+_MAGIC = b"SMIX"
+_LENGTH = struct.Struct(">I")
+_GEN = 8
+_DTYPES = frozenset({"|b1", "<i4", "<i8", "<f4", "<f8"})
+_BAD = (ValueError, KeyError, TypeError, IndexError, struct.error)
+
+
+@runtime_checkable
+class EmbeddingLookup(Protocol):
+    """A store that can return the vectors of a few episodes (used when it has it)."""
+
+    def load_embeddings_for(
+        self, namespace: str, model: str, episode_ids: Sequence[str]
+    ) -> list[tuple[str, bytes]]: ...
+
+
+@dataclass(frozen=True, slots=True)
+class _Log:
+    """The changes of one namespace after a cursor; ``removed`` are finally deleted."""
+
+    cursor: int
+    changes: tuple[Change, ...]
+
+    def removed(self) -> set[str]:
+        return {c.key for c in self.changes if c.kind == DELETED}
+
+    def live(self) -> list[Change]:
+        """Completions and vectors not undone by a later deletion of the episode."""
+        last_delete = {c.key: i for i, c in enumerate(self.changes) if c.kind == DELETED}
+        return [c for i, c in enumerate(self.changes)
+                if c.kind != DELETED and last_delete.get(c.key, -1) < i]  # fmt: skip
+
+
+def encode_state(state: IndexState) -> bytes:
+    """``SMIX``, the header's length, the header (JSON), then every array's bytes."""
+    arrays = [(name, np.ascontiguousarray(a)) for name, a in state.arrays.items()]
+    header = json.dumps(
+        {"lists": state.lists, "model": state.model,
+         "arrays": [[name, a.dtype.str, list(a.shape)] for name, a in arrays]},
+        separators=(",", ":"),
+    ).encode()  # fmt: skip
+    return b"".join([_MAGIC, _LENGTH.pack(len(header)), header, *(a.tobytes() for _, a in arrays)])
+
+
+def decode_state(blob: bytes) -> IndexState:
+    if blob[:4] != _MAGIC:
+        raise ValueError("not an index snapshot")
+    (length,) = _LENGTH.unpack_from(blob, 4)
+    header = json.loads(blob[8 : 8 + length])
+    offset = 8 + length
+    arrays: dict[str, Any] = {}
+    for name, dtype, shape in header["arrays"]:
+        if dtype not in _DTYPES:
+            raise ValueError(f"unexpected dtype {dtype!r}")
+        count = int(np.prod(shape, dtype=np.int64))
+        arrays[name] = np.frombuffer(blob, dtype=np.dtype(dtype), count=count, offset=offset)
+        arrays[name] = arrays[name].reshape(shape)
+        offset += arrays[name].nbytes
+    if offset != len(blob):
+        raise ValueError("index snapshot has trailing bytes")
+    return IndexState(header["lists"], arrays, header["model"])
+
+
+class IndexSnapshots:
+    """Saves and restores namespace indexes in ``cache``, kept current by ``feed``.
+
+    ``sealer()`` returns a function that seals with the key current at that moment;
+    ``unseal`` opens a value (None if it no longer opens). ``max_fetch`` bounds how many
+    completed episodes a restore fetches one by one before a full load is cheaper;
+    ``max_bytes`` bounds a snapshot (larger indexes are not snapshotted).
+    """
+
+    def __init__(
+        self,
+        store: EpisodeStore,
+        feed: ChangeFeed,
+        cache: HotCache,
+        *,
+        sealer: Callable[[], Callable[[bytes], bytes]],
+        unseal: Callable[[bytes], bytes | None],
+        save_every: int = 1_000,
+        max_fetch: int = 500,
+        max_bytes: int = 512 * 1024 * 1024,
+        part_bytes: int = 4 * 1024 * 1024,
+    ) -> None:
+        self._store = store
+        self._feed = feed
+        self._cache = cache
+        self._sealer = sealer
+        self._unseal = unseal
+        self.save_every = save_every
+        self.max_fetch = max_fetch
+        self.max_bytes = max_bytes
+        self.part_bytes = part_bytes
+        self._cursors: dict[str, int] = {}
+        self._dirty: dict[str, int] = {}
+        self._lock = threading.Lock()
+        self._save_lock = threading.Lock()
+
+    @staticmethod
+    def _key(namespace: str) -> str:
+        return hashlib.blake2b(namespace.encode(), digest_size=16).hexdigest()
+
+    # -- bookkeeping ------------------------------------------------------------------------
+
+    def begin_load(self, namespace: str) -> None:
+        """Call before a full load: the cursor the loaded index will reflect at least."""
+        cursor = self._feed.change_counter()
+        with self._lock:
+            self._cursors[namespace] = cursor
+            self._dirty[namespace] = 0
+
+    def note(self, namespace: str) -> bool:
+        """Count a change of the namespace's index; True when a save is due."""
+        with self._lock:
+            if namespace not in self._cursors:
+                return False
+            self._dirty[namespace] = self._dirty.get(namespace, 0) + 1
+            return self._dirty[namespace] >= self.save_every
+
+    def is_dirty(self, namespace: str) -> bool:
+        with self._lock:
+            return self._dirty.get(namespace, 0) > 0
+
+    # -- reading ----------------------------------------------------------------------------
+
+    def _get(self, key: str) -> bytes | None:
+        try:
+            raw = self._cache.get(KIND, key)
+        except StorageError:
+            logger.warning("reading the index snapshot failed", exc_info=True)
+            return None
+        return self._unseal(raw) if raw is not None else None
+
+    def _log(self, namespace: str, cursor: int) -> _Log | None:
+        """The namespace's changes after ``cursor``; None if the log was pruned past it."""
+        found: list[Change] = []
+        while True:
+            changes = self._feed.changes_since(cursor)
+            if not changes.complete:
+                return None
+            found.extend(c for c in changes.changes if c.namespace == namespace)
+            cursor = changes.cursor
+            if not changes.more:
+                return _Log(cursor, tuple(found))
+
+    def _manifest(self, namespace: str, model: str | None) -> dict[str, Any] | None:
+        payload = self._get(self._key(namespace))
+        if payload is None:
+            return None
+        manifest: dict[str, Any] = json.loads(payload)
+        if (manifest.get("format"), manifest.get("namespace"), manifest.get("embedder")) != (
+            _FORMAT,
+            namespace,
+            model,
+        ):
+            return None
+        return manifest
+
+    def _state(self, namespace: str, manifest: dict[str, Any]) -> IndexState | None:
+        gen = bytes.fromhex(manifest["gen"])
+        parts: list[bytes] = []
+        for i in range(int(manifest["parts"])):
+            part = self._get(f"{self._key(namespace)}.{manifest['gen']}.{i}")
+            if part is None or part[:_GEN] != gen or _LENGTH.unpack_from(part, _GEN)[0] != i:
+                return None
+            parts.append(part[_GEN + _LENGTH.size :])
+        blob = b"".join(parts)
+        return decode_state(blob) if len(blob) == manifest["bytes"] else None
+
+    def restore(self, namespace: str, model: str | None) -> EpisodeIndex | None:
+        """The namespace's index from its snapshot plus the logged changes since, or None
+        (no usable snapshot: load from the store)."""
+        try:
+            manifest = self._manifest(namespace, model)
+            log = self._log(namespace, int(manifest["cursor"])) if manifest else None
+            state = self._state(namespace, manifest) if manifest and log else None
+        except _BAD:
+            logger.warning("index snapshot of %r is unreadable; loading it from the store",
+                           namespace, exc_info=True)  # fmt: skip
+            return None
+        if log is None or state is None:
+            return None
+        index = EpisodeIndex.from_state(state)
+        if not self._catch_up(namespace, index, log, model):
+            return None
+        with self._lock:
+            self._cursors[namespace] = log.cursor
+            self._dirty[namespace] = len(log.changes)
+        logger.info("index of %r restored from its snapshot plus %d changes",
+                    namespace, len(log.changes))  # fmt: skip
+        return index
+
+    def _catch_up(self, namespace: str, index: EpisodeIndex, log: _Log, model: str | None) -> bool:
+        for key in log.removed():
+            index.remove(key)
+        live = log.live()
+        fetch = list(dict.fromkeys(c.key for c in live
+                                   if c.kind == EPISODE and c.key not in index.row_of))  # fmt: skip
+        if len(fetch) > self.max_fetch:
+            return False
+        for key in fetch:
+            episode = self._store.get_episode(namespace, key)
+            if episode is not None and episode.is_complete:
+                index.add(index_row(episode))
+        if model is not None:
+            wanted = list(dict.fromkeys(c.key for c in live if c.kind == EMBEDDING
+                                        and not _has_vector(index, c.key)))  # fmt: skip
+            if wanted:
+                self._attach(namespace, index, model, wanted)
+        return True
+
+    def _attach(self, namespace: str, index: EpisodeIndex, model: str, ids: list[str]) -> None:
+        if isinstance(self._store, EmbeddingLookup):
+            found = self._store.load_embeddings_for(namespace, model, ids)
+        else:  # one query for every vector of the namespace, still no index rows
+            wanted = set(ids)
+            found = [p for p in self._store.load_embeddings(namespace, model) if p[0] in wanted]
+        index.set_vectors(model, [(eid, np.frombuffer(b, dtype=np.float32)) for eid, b in found])
+
+    # -- writing ----------------------------------------------------------------------------
+
+    def save(self, namespace: str, index: EpisodeIndex, model: str | None) -> bool:
+        """Write the namespace's snapshot; False if it was not written (logged)."""
+        with self._save_lock:
+            try:
+                return self._save(namespace, index, model)
+            except StorageError:
+                logger.warning("saving the index snapshot of %r failed", namespace,
+                               exc_info=True)  # fmt: skip
+                return False
+
+    def _save(self, namespace: str, index: EpisodeIndex, model: str | None) -> bool:
+        seal = self._sealer()  # before reading the log: see the module docstring
+        with self._lock:
+            cursor = self._cursors.get(namespace)
+            seen = self._dirty.get(namespace, 0)
+        log = self._log(namespace, cursor) if cursor is not None else None
+        if log is None:
+            self.drop(namespace)
+            return False
+        with index.lock:
+            for key in log.removed():
+                index.remove(key)
+            cursor = _reflected(index, log, model)
+            blob = encode_state(index.export_state())
+        if len(blob) > self.max_bytes:
+            logger.info("index of %r is too large to snapshot (%d bytes)", namespace, len(blob))
+            self.drop(namespace)
+            return False
+        base, gen = self._key(namespace), os.urandom(_GEN)
+        parts = [blob[i : i + self.part_bytes] for i in range(0, len(blob), self.part_bytes)]
+        for i, part in enumerate(parts):
+            self._cache.put(KIND, f"{base}.{gen.hex()}.{i}", seal(gen + _LENGTH.pack(i) + part))
+        manifest = {
+            "format": _FORMAT,
+            "namespace": namespace,
+            "embedder": model,
+            "cursor": cursor,
+            "gen": gen.hex(),
+            "parts": len(parts),
+            "bytes": len(blob),
+        }
+        self._cache.put(KIND, base, seal(json.dumps(manifest).encode()))  # fmt: skip
+        self._drop_parts(base, keep=gen.hex())
+        with self._lock:
+            self._cursors[namespace] = cursor
+            self._dirty[namespace] = max(0, self._dirty.get(namespace, 0) - seen)
+        return True
+
+    def _drop_parts(self, base: str, keep: str | None) -> None:
+        kept = f"{base}.{keep}." if keep is not None else None
+        for key in self._cache.keys(KIND):
+            if key.startswith(f"{base}.") and (kept is None or not key.startswith(kept)):
+                self._cache.delete(KIND, key)
+
+    def drop(self, namespace: str) -> None:
+        """Delete the namespace's snapshot."""
+        base = self._key(namespace)
+        self._cache.delete(KIND, base)
+        self._drop_parts(base, keep=None)
+
+
+def _has_vector(index: EpisodeIndex, episode_id: str) -> bool:
+    row = index.row_of.get(episode_id)
+    return row is None or bool(index.has_vector[row])  # an unindexed episode needs none
+
+
+def _reflected(index: EpisodeIndex, log: _Log, model: str | None) -> int:
+    """The latest cursor ``index`` reflects: before the first logged completion it lacks, or
+    (with an embedder) the first logged vector it lacks."""
+    for change in log.live():
+        missing = change.key not in index.row_of
+        if change.kind == EPISODE and missing:
+            return change.seq - 1
+        if (
+            change.kind == EMBEDDING
+            and model is not None
+            and (missing or not index.has_vector[index.row_of[change.key]])
+        ):
+            return change.seq - 1
+    return log.cursor

@@ -1,0 +1,264 @@
+"""Warm starts: the retrieval index comes back from its sealed snapshot in LMDB plus the
+store's change log, reads only what changed, and answers exactly like a cold load."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Iterator
+from pathlib import Path
+
+import libsql
+import numpy as np
+import pytest
+
+from selfmem import SelfLearningMemory, TaskContext
+from selfmem.embeddings import HashingEmbedder
+from selfmem.models import Episode
+from selfmem.retrieval.index_rows import IndexRow
+from selfmem.retrieval.snapshot import KIND, IndexSnapshots
+from selfmem.retrieval_engine import RetrievalEngine
+from selfmem.storage import sealing
+from selfmem.storage.libsql_store import LibSQLStore
+from selfmem.storage.lmdb_cache import LmdbCache
+
+from .helpers import run_episode
+
+NS = "default"
+QUERIES = ("deploy the web service", "slow report query", "parse the csv upload")
+TOPICS = ("deploy web service to staging", "fix slow report query", "parse csv upload",
+          "retry flaky api call", "migrate database schema")  # fmt: skip
+
+
+class CountingStore(LibSQLStore):
+    """The real store, counting the reads a warm start should avoid."""
+
+    def __init__(self, location: str) -> None:
+        super().__init__(location)
+        self.calls: dict[str, int] = {"index_rows": 0, "load_embeddings": 0, "get_episode": 0}
+
+    def index_rows(self, namespace: str) -> Iterator[IndexRow]:
+        self.calls["index_rows"] += 1
+        return super().index_rows(namespace)
+
+    def load_embeddings(self, namespace: str, model: str) -> list[tuple[str, bytes]]:
+        self.calls["load_embeddings"] += 1
+        return super().load_embeddings(namespace, model)
+
+    def get_episode(self, namespace: str, episode_id: str) -> Episode | None:
+        self.calls["get_episode"] += 1
+        return super().get_episode(namespace, episode_id)
+
+
+def _open(root: Path, dim: int = 64) -> tuple[SelfLearningMemory, CountingStore]:
+    store = CountingStore(str(root / "selfmem.db"))
+    memory = SelfLearningMemory(
+        store, cache=LmdbCache(root / "cache"), embedder=HashingEmbedder(dim)
+    )
+    return memory, store
+
+
+class Ranked(list[list[tuple[str, float]]]):
+    """Episode ids and scores per query. Equal when the same episodes come with nearly the
+    same scores: recency moves with the clock between two queries, which may swap the order
+    of two episodes whose scores tie to float32 precision."""
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, list) or len(other) != len(self):
+            return False
+        for mine, theirs in zip(self, other, strict=True):
+            expected = dict(theirs)
+            if dict(mine).keys() != expected.keys():
+                return False
+            if dict(mine) != pytest.approx(expected, abs=1e-5):
+                return False
+        return True
+
+    __hash__ = None  # type: ignore[assignment]
+
+
+def _ranked(memory: SelfLearningMemory) -> Ranked:
+    found = Ranked()
+    for query in QUERIES:
+        result = memory.retrieve_relevant_context(query, limit=8)
+        found.append([(e.episode.id, e.score) for e in result.episodes])
+    return found
+
+
+def _cold(root: Path) -> Ranked:
+    """What a load from the store alone answers (no cache, so no snapshot)."""
+    with SelfLearningMemory(
+        LibSQLStore(str(root / "selfmem.db")), embedder=HashingEmbedder(64)
+    ) as m:
+        return _ranked(m)
+
+
+def _record(memory: SelfLearningMemory, count: int, start: int = 0) -> list[str]:
+    ids = []
+    for i in range(start, start + count):
+        ctx = TaskContext(domain=("web", "data")[i % 2], tags=[f"t{i % 3}"])
+        ids.append(run_episode(memory, f"{TOPICS[i % len(TOPICS)]} case {i}", ["plan", "run"],
+                               context=ctx, success=i % 4 != 0))  # fmt: skip
+    return ids
+
+
+def _snapshot_bytes(root: Path) -> bytes:
+    """Every snapshot value that opens under the store's current sealing key."""
+    key = LibSQLStore(str(root / "selfmem.db")).get_meta("cache_sealing_key")
+    assert key is not None
+    cache = LmdbCache(root / "cache")
+    try:
+        values = [cache.get(KIND, k) for k in cache.keys(KIND)]
+        return b"".join(sealing.open_sealed(key, v) or b"" for v in values if v is not None)
+    finally:
+        cache.close()
+
+
+@pytest.fixture
+def seeded(tmp_path: Path) -> tuple[Path, list[str]]:
+    """A store with 24 episodes whose index was loaded, then snapshotted at close."""
+    memory, _ = _open(tmp_path)
+    with memory:
+        ids = _record(memory, 24)
+        _ranked(memory)
+    return tmp_path, ids
+
+
+def test_second_open_reads_only_the_changes_and_answers_like_a_cold_load(
+    seeded: tuple[Path, list[str]],
+) -> None:
+    root, _ = seeded
+    memory, store = _open(root)
+    with memory:
+        warm = _ranked(memory)
+        assert store.calls["index_rows"] == 0 and store.calls["load_embeddings"] == 0
+    assert warm == _cold(root)
+    assert len(warm[0]) > 1
+
+
+def test_another_handles_completion_is_fetched_alone(seeded: tuple[Path, list[str]]) -> None:
+    root, ids = seeded
+    other, _ = _open(root)
+    with other:  # never loads the index, so it writes no snapshot
+        new = _record(other, 2, start=100)
+    memory, store = _open(root)
+    with memory:
+        index = memory._core.retrieval.index(NS)
+        assert store.calls["index_rows"] == 0
+        assert store.calls["get_episode"] == 2  # just the two new episodes
+        assert set(new) <= set(index.row_of) and len(index) == len(ids) + 2
+        assert index.missing_vectors() == []  # their vectors came from the store
+        warm = _ranked(memory)
+    assert warm == _cold(root)
+
+
+def test_a_deleted_episode_never_comes_back_from_a_snapshot(
+    seeded: tuple[Path, list[str]],
+) -> None:
+    root, ids = seeded
+    gone = ids[3]
+    other, _ = _open(root)
+    with other:  # deleting rotates the sealing key: the old snapshot no longer opens
+        other.delete_episode(gone)
+    assert gone.encode() not in _snapshot_bytes(root)
+    memory, store = _open(root)
+    with memory:
+        index = memory._core.retrieval.index(NS)
+        assert store.calls["index_rows"] == 1  # full load
+        assert gone not in index.row_of
+    memory, store = _open(root)  # the snapshot written after that load is warm again
+    with memory:
+        assert gone not in memory._core.retrieval.index(NS).row_of
+        assert store.calls["index_rows"] == 0
+    assert gone.encode() not in _snapshot_bytes(root)
+    assert ids[4].encode() in _snapshot_bytes(root)
+
+
+def test_a_deletion_in_the_change_log_is_applied_to_the_snapshot(
+    seeded: tuple[Path, list[str]],
+) -> None:
+    """A process that died between deleting and rotating the key: the log still tells."""
+    root, ids = seeded
+    gone = ids[5]
+    bare = LibSQLStore(str(root / "selfmem.db"))
+    assert bare.delete_episode(NS, gone)
+    bare.close()
+    memory, store = _open(root)
+    with memory:
+        index = memory._core.retrieval.index(NS)
+        assert store.calls["index_rows"] == 0
+        assert gone not in index.row_of and len(index) == len(ids) - 1
+        assert all(gone not in [eid for eid, _ in r] for r in _ranked(memory))
+    assert gone.encode() not in _snapshot_bytes(root)  # rewritten at close without it
+
+
+def test_a_rotated_sealing_key_invalidates_the_snapshot(seeded: tuple[Path, list[str]]) -> None:
+    root, _ = seeded
+    bare = LibSQLStore(str(root / "selfmem.db"))
+    bare.set_meta("cache_sealing_key", sealing.new_key())  # another machine rotated it
+    bare.close()
+    memory, store = _open(root)
+    with memory:
+        warm = _ranked(memory)
+        assert store.calls["index_rows"] == 1
+    assert warm == _cold(root)
+
+
+def test_a_pruned_change_log_falls_back_to_a_full_load(seeded: tuple[Path, list[str]]) -> None:
+    root, _ = seeded
+    other, _ = _open(root)
+    with other:
+        new = _record(other, 3, start=200)
+    conn = libsql.connect(str(root / "selfmem.db"))
+    conn.execute("DELETE FROM selfmem_changes WHERE seq < (SELECT max(seq) FROM selfmem_changes)")
+    conn.commit()
+    conn.close()
+    memory, store = _open(root)
+    with memory:
+        index = memory._core.retrieval.index(NS)
+        assert store.calls["index_rows"] == 1
+        assert set(new) <= set(index.row_of)
+        warm = _ranked(memory)
+    assert warm == _cold(root)
+
+
+def test_a_snapshot_of_another_embedding_model_is_ignored(
+    seeded: tuple[Path, list[str]],
+) -> None:
+    root, _ = seeded
+    memory, store = _open(root, dim=32)
+    with memory:
+        memory._core.retrieval.index(NS)
+        assert store.calls["index_rows"] == 1
+
+
+def test_large_snapshots_are_split_into_parts_and_saved_every_n_changes(tmp_path: Path) -> None:
+    memory, _ = _open(tmp_path)
+    with memory:
+        _record(memory, 12)
+    key = sealing.new_key()
+
+    def snapshots(store: LibSQLStore, cache: LmdbCache) -> IndexSnapshots:
+        return IndexSnapshots(
+            store, store, cache,
+            sealer=lambda: functools.partial(sealing.seal, key),
+            unseal=functools.partial(sealing.open_sealed, key),
+            part_bytes=512, save_every=3,
+        )  # fmt: skip
+
+    store, cache = LibSQLStore(str(tmp_path / "selfmem.db")), LmdbCache(tmp_path / "snaps")
+    first = RetrievalEngine(store, None, snapshots=snapshots(store, cache))
+    cold = first.index(NS)
+    assert len(cache.keys(KIND)) - 1 > 2  # the manifest and its parts
+    extra, _ = _open(tmp_path)
+    with extra:
+        added = [extra._core.store.get_episode(NS, eid) for eid in _record(extra, 3, start=50)]
+    for episode in added:  # as if this process had completed them: the third one saves
+        assert episode is not None
+        first.add(episode)
+    # ``first`` is not closed: what the next engine finds was written by the third add
+    counting = CountingStore(str(tmp_path / "selfmem.db"))
+    index = RetrievalEngine(counting, None, snapshots=snapshots(counting, cache)).index(NS)
+    assert counting.calls["index_rows"] == 0 and counting.calls["get_episode"] == 0
+    assert index.ids == cold.ids and len(index) == 15
+    np.testing.assert_array_equal(index.bm25("slow report query"), cold.bm25("slow report query"))
+    cache.close()

@@ -1,0 +1,65 @@
+"""Two handles on one store learn like two processes: each has its own learner, and
+neither overwrites what the other counted; each serves what the other learned."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from selfmem import SelfLearningMemory, TaskContext
+from selfmem.learning.records import ToolSequence
+
+from .conftest import SqldServer
+from .helpers import run_episode
+
+DB = TaskContext(domain="database", language="sql")
+
+
+@pytest.fixture(params=["embedded", "server"])
+def location(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    if request.param == "server":
+        server: SqldServer = request.getfixturevalue("sqld")
+        return server.url
+    return str(tmp_path / "shared")
+
+
+@pytest.fixture
+def pair(location: str, namespace: str) -> Iterator[tuple[SelfLearningMemory, SelfLearningMemory]]:
+    options = {"namespace": namespace, "learn_inline": True, "flush_interval_s": None}
+    with (
+        SelfLearningMemory.open(location, cache=False, **options) as first,
+        SelfLearningMemory.open(location, cache=False, **options) as second,
+    ):
+        yield first, second
+
+
+def test_interleaved_learners_count_every_episode_once(
+    pair: tuple[SelfLearningMemory, SelfLearningMemory],
+) -> None:
+    first = pair[0]
+    for index in range(6):
+        for memory in pair:
+            run_episode(memory, f"Deploy the web service {index}", ["build", "test", "deploy"])
+    support = {p.key: p.support for p in first._core.store.load_patterns(first.namespace)}
+    assert support["build"] == 12  # the decision point after "build"
+    assert support["domain=web|deploy"] == 12
+    # both learners end up with the same counts as the store
+    for memory in pair:
+        learned = {p.key: p.support for p in memory.list_patterns(include_unserved=True)}
+        assert learned["build"] == 12
+
+
+def test_a_handle_serves_patterns_another_one_learned(
+    pair: tuple[SelfLearningMemory, SelfLearningMemory],
+) -> None:
+    first, second = pair
+    before = second.retrieve_relevant_context("migrate the database schema", DB)
+    assert not before.patterns  # its learner is loaded, and knows nothing yet
+    for index in range(6):
+        run_episode(first, f"Migrate the database schema {index}",
+                    ["dump", "migrate", "verify"], context=DB)  # fmt: skip
+    after = second.retrieve_relevant_context("migrate the database schema", DB)
+    sequences = [s.pattern for s in after.patterns if isinstance(s.pattern, ToolSequence)]
+    assert sequences and list(sequences[0].tools) == ["dump", "migrate", "verify"]
