@@ -255,6 +255,7 @@ def test_large_snapshots_are_split_into_parts_and_saved_every_n_changes(tmp_path
     for episode in added:  # as if this process had completed them: the third one saves
         assert episode is not None
         first.add(episode)
+    first.wait_for_snapshots()  # the third add started a save in the background
     # ``first`` is not closed: what the next engine finds was written by the third add
     counting = CountingStore(str(tmp_path / "selfmem.db"))
     index = RetrievalEngine(counting, None, snapshots=snapshots(counting, cache)).index(NS)

@@ -66,7 +66,7 @@ def _reports(children: list[tuple[subprocess.Popen[bytes], Path]]) -> list[dict[
     reports = []
     try:
         for child, report in children:
-            _, err = child.communicate(timeout=120)
+            _, err = child.communicate(timeout=300)
             assert child.returncode == 0, err.decode()[-3000:]
             reports.append(json.loads(report.read_text()))
     finally:
@@ -109,12 +109,14 @@ def _check_learning_counted_every_episode(
     """Learners in several processes never overwrite each other's counts: the patterns
     every worker's episodes share were counted once per episode, the per-worker ones once
     per episode of that worker."""
-    support = {p.key: p.support for p in store.load_patterns(namespace)}
+    patterns = {p.key: p for p in store.load_patterns(namespace)}
+    support = {key: p.support for key, p in patterns.items()}
     assert support["domain=ops|tool_0"] == workers * episodes
-    assert support["ops|other|python"] == workers * episodes  # the family's tool sequence
+    assert support["tool_0"] == support["tool_1"] == workers * episodes  # decision points
+    # the family's tool sequence (its support counts a window of recent runs, not all)
+    assert patterns["ops|other|python"].tools == ["tool_0", "tool_1", "tool_2"]  # type: ignore[attr-defined]
     for worker in range(workers):
         assert support[f"tag=w{worker}|tool_0"] == episodes
-    assert store.learning_version(namespace) >= workers * episodes
 
 
 def _run_eight_writers(location: str, namespace: str, out: Path, **options: Any) -> list[str]:

@@ -25,7 +25,7 @@ from .errors import ConflictError
 from .learning import extractors as ex
 from .learning.error_classes import normalize_error
 from .learning.heuristics import derive_heuristic
-from .learning.learner import Baseline, LearningConfig, PatternLearner
+from .learning.learner import Baseline, FamilyRun, LearningConfig, PatternLearner
 from .learning.queue import LearningQueue
 from .learning.records import AnyPattern, Heuristic, PatternKind, stable_id
 from .models import Episode
@@ -75,17 +75,27 @@ class LearningEngine:
     def learner(self, namespace: str) -> PatternLearner:
         with self.lock:
             learner = self._learners.get(namespace)
-            if learner is not None and namespace in self._stale:
+            if learner is None:
+                return self._load(namespace)
+            if namespace in self._stale:
                 self._stale.discard(namespace)
                 if self._store.learning_version(namespace) != self._versions.get(namespace):
-                    learner = None
-            if learner is None:
-                version = self._store.learning_version(namespace)  # before the patterns
-                learner = PatternLearner(namespace, self._config)
-                learner.load(self._store.load_patterns(namespace))
-                self._learners[namespace] = learner
-                self._versions[namespace] = version
+                    return self._load(namespace, learner.windows())
             return learner
+
+    def _load(
+        self, namespace: str, windows: dict[str, list[FamilyRun]] | None = None
+    ) -> PatternLearner:
+        """A learner with the namespace's stored patterns. ``windows`` (the families' recent
+        runs of the learner it replaces) spares fetching each family's history again."""
+        version = self._store.learning_version(namespace)  # before the patterns
+        learner = PatternLearner(namespace, self._config)
+        learner.load(self._store.load_patterns(namespace))
+        if windows:
+            learner.adopt_windows(windows)
+        self._learners[namespace] = learner
+        self._versions[namespace] = version
+        return learner
 
     def note_changed(self, namespace: str) -> None:
         """The namespace's learning may have changed elsewhere: check before next use."""
@@ -163,6 +173,7 @@ class LearningEngine:
             attempt += 1
             with self.lock:
                 learner = self.learner(namespace)
+                windows = learner.windows()  # as they were before this attempt
                 changed, removed = change(learner)
                 try:
                     self._persist(learner, changed, removed)
@@ -171,7 +182,7 @@ class LearningEngine:
                     if time.monotonic() > deadline:
                         raise
                     logger.debug("learning of %r changed elsewhere; reloading", namespace)
-                    self._learners.pop(namespace, None)
+                    self._load(namespace, windows)
             time.sleep(random.uniform(0, min(0.5, 0.01 * 2 ** min(attempt - 1, 6))))
 
     def _seed(self, learner: PatternLearner, episode: Episode) -> None:

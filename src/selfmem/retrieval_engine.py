@@ -59,6 +59,7 @@ class RetrievalEngine:
     ) -> None:
         self._store = store
         self._snapshots = snapshots
+        self._savers: list[threading.Thread] = []
         self.ann_threshold = ann_threshold
         self.embedder = embedder
         self._indexes: dict[str, EpisodeIndex] = {}
@@ -101,9 +102,20 @@ class RetrievalEngine:
         return self.embedder.model_id if self.embedder is not None else None
 
     def _changed(self, namespace: str, index: EpisodeIndex) -> None:
-        """Count a change; every ``save_every`` changes, snapshot the index."""
-        if self._snapshots is not None and self._snapshots.note(namespace):
-            self._snapshots.save(namespace, index, self._model)
+        """Count a change; every ``save_every`` changes, snapshot the index in a background
+        thread (a snapshot of a large index takes a while; completions must not wait)."""
+        snapshots = self._snapshots
+        if snapshots is None or not snapshots.note(namespace):
+            return
+        with self._lock:
+            if any(t.is_alive() for t in self._savers):
+                return  # one is running; the next change will ask again
+            saver = threading.Thread(
+                target=snapshots.save, args=(namespace, index, self._model),
+                name="selfmem-snapshot", daemon=True,
+            )  # fmt: skip
+            self._savers = [saver]
+        saver.start()
 
     def _attach_stored_vectors(
         self, namespace: str, index: EpisodeIndex, embed_missing: bool
@@ -241,6 +253,13 @@ class RetrievalEngine:
                 progress(min(start + _BATCH, len(missing)), len(missing))
         return done
 
+    def wait_for_snapshots(self) -> None:
+        """Wait until a snapshot being written in the background is written."""
+        with self._lock:
+            savers, self._savers = self._savers, []
+        for saver in savers:
+            saver.join()
+
     def drain(self) -> None:
         if self._worker is not None:
             self._jobs.join()
@@ -251,6 +270,7 @@ class RetrievalEngine:
             self._worker.join()
             self._worker = None
         if self._snapshots is not None:
+            self.wait_for_snapshots()
             with self._lock:
                 loaded = list(self._indexes.items())
             for namespace, index in loaded:

@@ -140,6 +140,16 @@ class PatternLearner:
                 totals.n += pattern.support
                 totals.successes += pattern.successes
 
+    def windows(self) -> dict[str, list[FamilyRun]]:
+        """A copy of every family's recent runs (to carry over into a reloaded learner)."""
+        return {key: list(runs) for key, runs in self._families.items()}
+
+    def adopt_windows(self, windows: dict[str, list[FamilyRun]]) -> None:
+        """Take families' recent runs from an earlier learner of this namespace."""
+        for key, runs in windows.items():
+            self._families[key] = deque(runs, maxlen=self.config.max_family_runs)
+            self._baselines.pop(key, None)
+
     def knows_family(self, key: str) -> bool:
         return key in self._families
 
