@@ -24,6 +24,7 @@ from selfmem import (
     TaskOutcome,
 )
 from selfmem.errors import AuthenticationError, StoreUnavailableError
+from selfmem.storage import EpisodeQuery
 from selfmem.storage.libsql_store import LibSQLStore
 from selfmem.storage.retry import Failure, RetryPolicy, classify
 
@@ -79,6 +80,25 @@ def test_a_server_that_never_answers_times_out(sqld: SqldServer) -> None:
         assert time.monotonic() - started < 5
     finally:
         os.killpg(sqld.process.pid, signal.SIGCONT)
+
+
+def test_a_server_that_stops_answering_mid_session_times_out(
+    sqld: SqldServer, namespace: str
+) -> None:
+    store = LibSQLStore(sqld.url, retry=QUICK, request_timeout_s=0.3)
+    assert sqld.process is not None
+    try:
+        os.killpg(sqld.process.pid, signal.SIGSTOP)
+        try:
+            started = time.monotonic()
+            with pytest.raises(StoreUnavailableError, match=r"timed out after 0\.3 s"):
+                store.count_episodes(EpisodeQuery(namespace))
+            assert time.monotonic() - started < 5
+        finally:
+            os.killpg(sqld.process.pid, signal.SIGCONT)
+        assert store.count_episodes(EpisodeQuery(namespace)) == 0  # reconnects afterwards
+    finally:
+        store.close()
 
 
 def _sqld_binary() -> Path:
