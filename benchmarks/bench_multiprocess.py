@@ -1,5 +1,7 @@
 """``python -m benchmarks.bench_multiprocess [--quick] [--json]``: many writer processes.
 
+``--per-writer N`` and ``--seed N`` change the sizes (full: 100 and 500, quick: 20 and 100).
+
 For 1, 4 and 8 writer processes, each writing episodes (start, 3 steps, complete) as fast as
 it can, measures the aggregate write rate (episodes/s, from the common start to the last
 writer's end) and, in this process at the same time, the latency of
@@ -175,8 +177,7 @@ def _measure(
     )
 
 
-def run(quick: bool) -> list[Row]:
-    per_writer, seed = (20, 100) if quick else (100, 500)
+def run(per_writer: int, seed: int) -> list[Row]:
     rows: list[Row] = []
     with tempfile.TemporaryDirectory() as root:
         process, url = _start_sqld(Path(root) / "sqld")
@@ -202,7 +203,7 @@ def run(quick: bool) -> list[Row]:
     return rows
 
 
-def _table(rows: list[Row], quick: bool, took: float) -> str:
+def _table(rows: list[Row], label: str, took: float) -> str:
     from importlib.metadata import version
 
     import libsql  # noqa: F401 - only its version is reported
@@ -220,7 +221,7 @@ def _table(rows: list[Row], quick: bool, took: float) -> str:
             f"{row.setup:<18} {row.writers:>7} {row.episodes:>8} {row.episodes_per_s:>10.1f} "
             f"{row.retrieval_p50_ms:>15.2f} {row.retrieval_p95_ms:>15.2f} {row.queries:>7}"
         )
-    lines.append(f"\n{'quick' if quick else 'full'} run, {took:.0f} s")
+    lines.append(f"\n{label}, {took:.0f} s")
     return "\n".join(lines)
 
 
@@ -231,15 +232,23 @@ def main(argv: list[str] | None = None) -> None:
         _write(location, namespace, int(worker), int(episodes), cache, float(start))
         return
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
-    parser.add_argument("--quick", action="store_true", help="20 episodes per writer")
+    parser.add_argument("--quick", action="store_true", help="20 episodes per writer, 100 seeded")
+    parser.add_argument("--per-writer", type=int, help="episodes per writer (full run: 100)")
+    parser.add_argument("--seed", type=int, help="episodes seeded before writing (full run: 500)")
     parser.add_argument("--json", action="store_true")
     options = parser.parse_args(args)
+    per_writer = options.per_writer or (20 if options.quick else 100)
+    seed = options.seed if options.seed is not None else (100 if options.quick else 500)
+    label = "quick run" if options.quick else "full run"
+    if (per_writer, seed) != ((20, 100) if options.quick else (100, 500)):
+        label = "custom run"
+    label += f" ({per_writer} episodes per writer, {seed} seeded)"
     began = time.perf_counter()
-    rows = run(options.quick)
+    rows = run(per_writer, seed)
     if options.json:
         print(json.dumps([asdict(row) for row in rows], indent=2))
     else:
-        print(_table(rows, options.quick, time.perf_counter() - began))
+        print(_table(rows, label, time.perf_counter() - began))
 
 
 if __name__ == "__main__":
