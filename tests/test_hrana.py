@@ -11,7 +11,7 @@ from selfmem.storage.libsql_connection import GuardFailed
 from selfmem.storage.libsql_store import LibSQLStore
 from selfmem.storage.transport import DriverError, Statement, guard
 
-from .conftest import SqldServer
+from .sqld_server import SqldServer
 
 
 @pytest.fixture

@@ -30,6 +30,8 @@ from selfmem.mcp import WRITE_TOOLS, BearerTokenMiddleware, build_server
 from selfmem.mcp.guide import usage_prompt
 from selfmem.mcp.http import build_http_app
 
+from .sqld_server import free_port
+
 READ_TOOLS = {"retrieve_context", "search_patterns", "recommend_patterns", "list_episodes",
               "get_episode", "memory_stats"}  # fmt: skip
 
@@ -334,12 +336,6 @@ def test_http_app_is_guarded_only_with_a_token(server: MCPServer[Any]) -> None:
     assert not isinstance(build_http_app(server, token=None), BearerTokenMiddleware)
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def _wait_for_port(port: int, process: subprocess.Popen[bytes]) -> None:
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
@@ -353,7 +349,7 @@ def _wait_for_port(port: int, process: subprocess.Popen[bytes]) -> None:
 
 @pytest.fixture
 def http_server(tmp_path: Path) -> Iterator[str]:
-    port = _free_port()
+    port = free_port()
     process = subprocess.Popen(
         [sys.executable, "-m", "selfmem", "serve-mcp", "--transport", "http", "--port", str(port),
          "--read-only"],

