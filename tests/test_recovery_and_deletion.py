@@ -151,3 +151,21 @@ def test_delete_an_open_episode_drops_its_buffered_steps(tmp_path: Path) -> None
         assert memory.stats().pending_steps == 0
         with pytest.raises(NotFoundError):
             memory.get_episode(eid)
+
+
+def test_a_database_from_an_older_version_is_upgraded_in_place(tmp_path: Path) -> None:
+    from selfmem.storage.libsql_store import LibSQLStore
+    from selfmem.storage.schema import SCHEMA_VERSION
+
+    with SelfLearningMemory.open(tmp_path) as memory:
+        kept = run_episode(memory, "Written by the older version", ["build", "deploy"])
+        gone = run_episode(memory, "Also written by it", ["build", "deploy"])
+    old = LibSQLStore(str(tmp_path / "selfmem.db"))
+    old._run("DROP TABLE selfmem_deletions")  # the schema before the last migration
+    old._run("UPDATE selfmem_schema SET version = ?", (SCHEMA_VERSION - 1,))
+    old.close()
+    with SelfLearningMemory.open(tmp_path) as memory:
+        assert memory._core.store.schema_version() == SCHEMA_VERSION
+        assert [s.tool for s in memory.get_episode(kept).steps] == ["build", "deploy"]
+        memory.delete_episode(gone)  # uses the table the migration added
+        assert [e.id for e in memory.list_episodes()] == [kept]

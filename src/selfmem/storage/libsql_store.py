@@ -13,6 +13,7 @@ triggers, in the same transaction as the change and without another round trip.
 from __future__ import annotations
 
 import logging
+import time
 import uuid
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
@@ -36,6 +37,7 @@ logger = logging.getLogger(__name__)
 
 _CHUNK = 500
 _INDEX_PAGE = 5_000
+_DELETION_TOKEN_TTL_S = 3600.0  # far longer than any retry of the delete
 
 
 class LibSQLStore(LibSQLConnection):
@@ -208,10 +210,23 @@ class LibSQLStore(LibSQLConnection):
         )
 
     def delete_episode(self, namespace: str, episode_id: str) -> bool:
+        """Delete the episode, its steps, search entry and embedding in one transaction.
+        A retry after a lost commit answer finds nothing to delete; the token this call
+        left in ``selfmem_deletions`` then says that it was this call that deleted it."""
         mine = "EXISTS (SELECT 1 FROM episodes WHERE id = ? AND namespace = ?)"
         key = (episode_id, namespace)
+        token = uuid.uuid4().hex
+        now = time.time()
         results = self._write(
             [
+                Statement(
+                    "DELETE FROM selfmem_deletions WHERE deleted_at < ?",
+                    (now - _DELETION_TOKEN_TTL_S,),
+                ),
+                Statement(
+                    f"INSERT INTO selfmem_deletions (token, deleted_at) SELECT ?, ? WHERE {mine}",
+                    (token, now, *key),
+                ),
                 Statement(
                     "DELETE FROM episodes_fts WHERE rowid IN "
                     "(SELECT seq FROM episodes WHERE id = ? AND namespace = ?)",
@@ -226,7 +241,9 @@ class LibSQLStore(LibSQLConnection):
                 Statement("DELETE FROM episodes WHERE id = ? AND namespace = ? RETURNING seq", key),
             ]
         )
-        return bool(results[-1])
+        if results[-1]:
+            return True
+        return bool(self._run("SELECT 1 FROM selfmem_deletions WHERE token = ?", (token,)))
 
     def scrub(self) -> None:
         """Merge the full-text index (dropping deleted terms) and checkpoint the WAL, so

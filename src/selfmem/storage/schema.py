@@ -151,6 +151,17 @@ _V6 = (
     )""",
 )
 
+# Deletes that committed recently, by a token the deleting call made up. When a delete's
+# answer is lost and its retry finds nothing left to delete, the token tells "this call
+# deleted it" from "it was already gone", so the caller unlearns it exactly once. Rows
+# older than an hour are pruned by later deletes.
+_V7 = (
+    """CREATE TABLE selfmem_deletions (
+        token TEXT PRIMARY KEY,
+        deleted_at REAL NOT NULL
+    ) WITHOUT ROWID""",
+)
+
 #: Each entry is the list of statements of one migration; index 0 is version 1.
-MIGRATIONS: tuple[tuple[str, ...], ...] = (_V1, _V2, _V3, _V4, _V5, _V6)
+MIGRATIONS: tuple[tuple[str, ...], ...] = (_V1, _V2, _V3, _V4, _V5, _V6, _V7)
 SCHEMA_VERSION = len(MIGRATIONS)
