@@ -46,6 +46,9 @@ def _values(rows: int, columns: int) -> str:
     return ", ".join([one] * rows)
 
 
+ID_CHUNK = 500  # ids per ``IN (...)`` list, well under SQLite's parameter limit
+
+
 def insert_rows(
     head: str, columns: int, rows: Sequence[Sequence[Any]], tail: str = ""
 ) -> list[Statement]:

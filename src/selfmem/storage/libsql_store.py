@@ -18,15 +18,15 @@ import uuid
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
-from ..errors import ConflictError, EpisodeStateError, SchemaVersionError, StorageError
-from ..learning.records import AnyPattern, Heuristic, pattern_adapter
+from ..errors import EpisodeStateError, SchemaVersionError, StorageError
 from ..models import Episode, ExecutionStep
 from ..retrieval.index_rows import IndexRow, decode_row, encode_row, index_row
 from ..retrieval.lexical import fts_query
 from .base import EpisodeQuery, LexicalHit
-from .changes import LEARNING, Change, ChangeSet
-from .libsql_connection import GuardFailed, LibSQLConnection, insert_rows
+from .changes import Change, ChangeSet
+from .libsql_connection import ID_CHUNK, GuardFailed, insert_rows
 from .libsql_items import LibSQLItems
+from .libsql_learning import LibSQLLearning
 from .retry import RetryPolicy
 from .schema import BOOTSTRAP, MIGRATIONS, SCHEMA_VERSION
 from .transport import Statement, guard
@@ -35,12 +35,11 @@ __all__ = ["LibSQLStore"]
 
 logger = logging.getLogger(__name__)
 
-_CHUNK = 500
 _INDEX_PAGE = 5_000
 _DELETION_TOKEN_TTL_S = 3600.0  # far longer than any retry of the delete
 
 
-class LibSQLStore(LibSQLConnection):
+class LibSQLStore(LibSQLLearning):
     """An :class:`~selfmem.storage.base.EpisodeStore` on libSQL.
 
     ``location`` is a file path (``":memory:"`` works too) or a ``libsql://``, ``http(s)://``
@@ -261,8 +260,8 @@ class LibSQLStore(LibSQLConnection):
 
     def _steps_for(self, episode_ids: Sequence[str]) -> dict[str, list[ExecutionStep]]:
         found: dict[str, list[ExecutionStep]] = {eid: [] for eid in episode_ids}
-        for start in range(0, len(episode_ids), _CHUNK):
-            chunk = list(episode_ids[start : start + _CHUNK])
+        for start in range(0, len(episode_ids), ID_CHUNK):
+            chunk = list(episode_ids[start : start + ID_CHUNK])
             marks = ",".join("?" * len(chunk))
             for episode_id, data in self._run(
                 f"SELECT episode_id, data FROM steps WHERE episode_id IN ({marks}) "
@@ -324,30 +323,26 @@ class LibSQLStore(LibSQLConnection):
 
     def count_episodes(self, query: EpisodeQuery) -> int:
         where, params = self._where(query)
-        with self._lock:
-            self._check_open()
-            return int(self._run(f"SELECT count(*) FROM episodes WHERE {where}", params)[0][0])
+        return int(self._run(f"SELECT count(*) FROM episodes WHERE {where}", params)[0][0])
 
     def search_episodes(self, namespace: str, text: str, limit: int) -> list[LexicalHit]:
         match = fts_query(text)
         if match is None:
             return []
-        with self._lock:
-            self._check_open()
-            rows = self._run(
-                "SELECT e.id, bm25(episodes_fts, 2.0, 1.0) AS rank FROM episodes_fts "
-                "JOIN episodes e ON e.seq = episodes_fts.rowid "
-                "WHERE episodes_fts MATCH ? AND e.namespace = ? ORDER BY rank LIMIT ?",
-                (match, namespace, limit),
-            )
+        rows = self._run(
+            "SELECT e.id, bm25(episodes_fts, 2.0, 1.0) AS rank FROM episodes_fts "
+            "JOIN episodes e ON e.seq = episodes_fts.rowid "
+            "WHERE episodes_fts MATCH ? AND e.namespace = ? ORDER BY rank LIMIT ?",
+            (match, namespace, limit),
+        )
         return [LexicalHit(episode_id, -float(rank)) for episode_id, rank in rows]
 
     def episode_revisions(self, namespace: str, episode_ids: Sequence[str]) -> dict[str, int]:
         found: dict[str, int] = {}
         with self._lock:
             self._check_open()
-            for start in range(0, len(episode_ids), _CHUNK):
-                chunk = list(episode_ids[start : start + _CHUNK])
+            for start in range(0, len(episode_ids), ID_CHUNK):
+                chunk = list(episode_ids[start : start + ID_CHUNK])
                 marks = ",".join("?" * len(chunk))
                 for episode_id, revision in self._run(
                     f"SELECT id, revision FROM episodes WHERE namespace = ? AND id IN ({marks})",
@@ -356,144 +351,15 @@ class LibSQLStore(LibSQLConnection):
                     found[episode_id] = int(revision)
         return found
 
-    # -- learned records --------------------------------------------------------------------
-
-    def save_learning(
-        self,
-        namespace: str,
-        patterns: Sequence[AnyPattern],
-        heuristics: Sequence[Heuristic],
-        removed_heuristic_ids: Sequence[str] = (),
-        removed_pattern_ids: Sequence[str] = (),
-        *,
-        expected_version: int | None = None,
-    ) -> int:
-        """Write learned records in one transaction; the namespace's new learning version.
-
-        With ``expected_version``, the write is refused with
-        :class:`~selfmem.errors.ConflictError` if another writer changed the namespace's
-        learning since that version."""
-        pattern_rows = [
-            (p.id, namespace, p.kind.value, p.key, p.model_dump_json(), p.last_seen.timestamp())
-            for p in patterns
-        ]
-        heuristic_rows = [
-            (h.id, namespace, h.id, h.model_dump_json(), h.updated_at.timestamp())
-            for h in heuristics
-        ]
-        statements = [
-            *insert_rows(
-                "INSERT INTO patterns (id, namespace, kind, key, data, updated_at)", 6,
-                pattern_rows,
-                " ON CONFLICT (id) DO UPDATE SET data = excluded.data, "
-                "updated_at = excluded.updated_at",
-            ),
-            *insert_rows(
-                "INSERT INTO heuristics (id, namespace, key, data, updated_at)", 5,
-                heuristic_rows,
-                " ON CONFLICT (id) DO UPDATE SET data = excluded.data, "
-                "updated_at = excluded.updated_at",
-            ),
-            *self._delete_ids("heuristics", namespace, removed_heuristic_ids),
-            *self._delete_ids("patterns", namespace, removed_pattern_ids),
-        ]  # fmt: skip
-        return self._write_learning(namespace, statements, expected_version)
-
-    def _write_learning(
-        self, namespace: str, statements: list[Statement], expected: int | None
-    ) -> int:
-        """``statements`` plus the change-log entry and the version bump, in one transaction
-        (guarded by the expected version). A retry after a lost commit answer is recognised
-        by the writer token it left."""
-        writer = uuid.uuid4().hex
-        checked = []
-        if expected is not None:
-            checked.append(
-                guard(
-                    "another writer changed the learning",
-                    "coalesce((SELECT version FROM learning_versions WHERE namespace = ?), 0)"
-                    " != ?",
-                    (namespace, expected),
-                )
-            )
-        done = [
-            *checked,
-            *statements,
-            Statement(
-                "INSERT INTO selfmem_changes (namespace, kind, key) VALUES (?, ?, '')",
-                (namespace, LEARNING),
-            ),
-            Statement(
-                "INSERT INTO learning_versions (namespace, version, writer) VALUES (?, 1, ?) "
-                "ON CONFLICT (namespace) DO UPDATE SET version = version + 1, "
-                "writer = excluded.writer RETURNING version",
-                (namespace, writer),
-            ),
-        ]
-        try:
-            return int(self._write(done)[-1][0][0])
-        except GuardFailed as exc:
-            rows = self._run(
-                "SELECT version, writer FROM learning_versions WHERE namespace = ?", (namespace,)
-            )
-            if rows and rows[0][1] == writer:  # this very write committed; its answer was lost
-                return int(rows[0][0])
-            raise ConflictError(
-                f"the learning of namespace {namespace!r} changed since version {expected}"
-            ) from exc
-
-    def learning_version(self, namespace: str) -> int:
-        """How many times the namespace's learned records were written (0: never)."""
-        rows = self._run("SELECT version FROM learning_versions WHERE namespace = ?", (namespace,))
-        return int(rows[0][0]) if rows else 0
-
-    @staticmethod
-    def _delete_ids(table: str, namespace: str, ids: Sequence[str]) -> list[Statement]:
-        statements = []
-        for start in range(0, len(ids), _CHUNK):
-            chunk = tuple(ids[start : start + _CHUNK])
-            marks = ",".join("?" * len(chunk))
-            statements.append(
-                Statement(
-                    f"DELETE FROM {table} WHERE namespace = ? AND id IN ({marks})",
-                    (namespace, *chunk),
-                )
-            )
-        return statements
-
-    def load_patterns(self, namespace: str) -> list[AnyPattern]:
-        with self._lock:
-            self._check_open()
-            rows = self._run("SELECT data FROM patterns WHERE namespace = ?", (namespace,))
-        return [pattern_adapter.validate_json(data) for (data,) in rows]
-
-    def load_heuristics(self, namespace: str) -> list[Heuristic]:
-        with self._lock:
-            self._check_open()
-            rows = self._run("SELECT data FROM heuristics WHERE namespace = ?", (namespace,))
-        return [Heuristic.model_validate_json(data) for (data,) in rows]
-
-    def clear_learning(self, namespace: str) -> int:
-        return self._write_learning(
-            namespace,
-            [
-                Statement("DELETE FROM patterns WHERE namespace = ?", (namespace,)),
-                Statement("DELETE FROM heuristics WHERE namespace = ?", (namespace,)),
-            ],
-            None,
-        )
-
     def index_rows(self, namespace: str) -> Iterator[IndexRow]:
         """Streamed in pages, so a large namespace is never all in memory at once."""
         after = -1
         while True:
-            with self._lock:
-                self._check_open()
-                rows = self._run(
-                    "SELECT seq, id, index_row FROM episodes WHERE namespace = ? "
-                    "AND end_time IS NOT NULL AND seq > ? ORDER BY seq LIMIT ?",
-                    (namespace, after, _INDEX_PAGE),
-                )
+            rows = self._run(
+                "SELECT seq, id, index_row FROM episodes WHERE namespace = ? "
+                "AND end_time IS NOT NULL AND seq > ? ORDER BY seq LIMIT ?",
+                (namespace, after, _INDEX_PAGE),
+            )
             for seq, episode_id, text in rows:
                 after = seq
                 if text is not None:
@@ -519,49 +385,39 @@ class LibSQLStore(LibSQLConnection):
         )  # fmt: skip
 
     def load_embeddings(self, namespace: str, model: str) -> list[tuple[str, bytes]]:
-        with self._lock:
-            self._check_open()
-            rows = self._run(
-                "SELECT owner_id, vector FROM embeddings "
-                "WHERE namespace = ? AND owner_kind = 'episode' AND model = ?",
-                (namespace, model),
-            )
+        rows = self._run(
+            "SELECT owner_id, vector FROM embeddings "
+            "WHERE namespace = ? AND owner_kind = 'episode' AND model = ?",
+            (namespace, model),
+        )
         return [(eid, bytes(blob)) for eid, blob in rows]
 
     def get_meta(self, name: str) -> bytes | None:
-        with self._lock:
-            self._check_open()
-            rows = self._run("SELECT value FROM selfmem_meta WHERE name = ?", (name,))
+        rows = self._run("SELECT value FROM selfmem_meta WHERE name = ?", (name,))
         return bytes(rows[0][0]) if rows else None
 
     def set_meta(self, name: str, value: bytes) -> None:
-        with self._lock:
-            self._check_open()
-            self._run(
-                "INSERT INTO selfmem_meta (name, value) VALUES (?, ?) "
-                "ON CONFLICT (name) DO UPDATE SET value = excluded.value",
-                (name, bytes(value)),
-            )
+        self._run(
+            "INSERT INTO selfmem_meta (name, value) VALUES (?, ?) "
+            "ON CONFLICT (name) DO UPDATE SET value = excluded.value",
+            (name, bytes(value)),
+        )
 
     # -- the change feed --------------------------------------------------------------------
 
     def change_counter(self) -> int:
         """The sequence number of the latest logged change (0 if none)."""
-        with self._lock:
-            self._check_open()
-            rows = self._run("SELECT max(seq) FROM selfmem_changes")
+        rows = self._run("SELECT max(seq) FROM selfmem_changes")
         return int(rows[0][0]) if rows and rows[0][0] is not None else 0
 
     def changes_since(self, cursor: int, limit: int = 10_000) -> ChangeSet:
         """Changes after ``cursor``, oldest first, in one query (see :mod:`.changes`)."""
-        with self._lock:
-            self._check_open()
-            rows = self._run(
-                "SELECT seq, namespace, kind, key, revision, "
-                "(SELECT min(seq) FROM selfmem_changes) FROM selfmem_changes "
-                "WHERE seq > ? ORDER BY seq LIMIT ?",
-                (cursor, limit),
-            )
+        rows = self._run(
+            "SELECT seq, namespace, kind, key, revision, "
+            "(SELECT min(seq) FROM selfmem_changes) FROM selfmem_changes "
+            "WHERE seq > ? ORDER BY seq LIMIT ?",
+            (cursor, limit),
+        )
         if not rows:
             return ChangeSet(cursor)
         changes = tuple(Change(int(r[0]), r[1], r[2], r[3], int(r[4])) for r in rows)
