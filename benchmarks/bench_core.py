@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import random
 import shutil
 import statistics
@@ -26,13 +25,15 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, replace
 from functools import partial
-from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-import numpy as np
+from selfmem import SelfLearningMemory
 
-from selfmem import SelfLearningMemory, TaskOutcome
+from .machine import STORE_PACKAGES, summary
+from .progress import progress
+from .results import Result, percentiles, render_table
+from .workload import Workload
 
 # -- sizes ----------------------------------------------------------------------------------
 
@@ -65,129 +66,6 @@ QUICK = Sizes(
     gets=200,
     deletes=2,
 )
-
-
-# -- results --------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class Result:
-    """One measured number, with its target when it has one."""
-
-    key: str
-    label: str
-    value: float
-    unit: str
-    target: float | None = None
-    higher_is_better: bool = False
-    note: str = ""
-
-    @property
-    def status(self) -> str:
-        if self.target is None:
-            return "info"
-        met = self.value >= self.target if self.higher_is_better else self.value <= self.target
-        return "pass" if met else "miss"
-
-    def as_dict(self) -> dict[str, Any]:
-        return {**asdict(self), "status": self.status}
-
-
-def percentiles(samples_ns: Sequence[int], unit_ns: float) -> dict[str, float]:
-    """p50 / p95 / p99 / p99.9 / max of samples in nanoseconds, scaled to ``unit_ns``."""
-    values = np.asarray(samples_ns, dtype=np.float64) / unit_ns
-    p50, p95, p99, p999 = (float(v) for v in np.percentile(values, [50, 95, 99, 99.9]))
-    return {"p50": p50, "p95": p95, "p99": p99, "p99.9": p999, "max": float(values.max())}
-
-
-def progress(message: str) -> None:
-    print(f"[bench] {message}", file=sys.stderr, flush=True)
-
-
-# -- workload -------------------------------------------------------------------------------
-
-_TOOLS = ("read_file", "grep", "run_tests", "edit_file", "search_docs", "shell", "list_dir")
-_DOMAINS = ("web", "data", "infra", "ml", "cli")
-_LANGUAGES = ("python", "typescript", "go", "rust")
-_VERBS = ("Fix", "Add", "Refactor", "Debug", "Document", "Test", "Speed up", "Migrate")
-_NOUNS = (
-    "login form", "payment service", "CSV importer", "retry logic", "cache layer", "CLI parser",
-    "rate limiter", "search index", "upload handler", "config loader", "websocket client",
-    "database migration", "report generator", "email sender",
-)  # fmt: skip
-_WORDS = (
-    "function", "returns", "handler", "request", "response", "module", "test", "failed",
-    "passed", "line", "import", "error", "value", "expected", "actual", "timeout", "retry",
-    "queue", "worker", "schema", "column", "index", "query", "result", "parser", "config",
-    "client", "server", "session", "cursor", "buffer", "stream", "batch", "record", "field",
-)  # fmt: skip
-_SYLLABLES = ("ka", "lo", "mi", "ne", "ru", "to", "sa", "vi", "de", "po", "gu", "ze", "fa", "bi")
-
-
-def _vocabulary(size: int = 3_000, seed: int = 3) -> tuple[list[str], list[float]]:
-    """Common technical words first, then made-up identifiers; Zipf cumulative weights."""
-    rng = random.Random(seed)
-    words = list(_WORDS)
-    seen = set(words)
-    while len(words) < size:
-        word = "".join(rng.choice(_SYLLABLES) for _ in range(rng.randint(2, 4)))
-        if word not in seen:
-            seen.add(word)
-            words.append(word)
-    cumulative = np.cumsum(1.0 / np.arange(1, size + 1) ** 1.07).tolist()
-    return words, cumulative
-
-
-class Workload:
-    """Deterministic, realistic tasks, steps and queries.
-
-    Step text draws words from a Zipf distribution over 3,000 words (35 common technical
-    words first), so a few terms occur in most episodes and most terms in few. A task reads
-    "<verb> the <noun> in <module>", the module a mid-frequency word.
-    """
-
-    def __init__(self, seed: int = 7) -> None:
-        self.rng = random.Random(seed)
-        self.words, self._weights = _vocabulary()
-
-    def _sentence(self, length: int) -> str:
-        words: list[str] = []
-        while sum(len(w) + 1 for w in words) < length:
-            words += self.rng.choices(self.words, cum_weights=self._weights, k=8)
-        return " ".join(words)[:length]
-
-    def _module(self) -> str:
-        return self.rng.choice(self.words[100:600])
-
-    def description(self) -> str:
-        noun = self.rng.choice(_NOUNS)
-        return f"{self.rng.choice(_VERBS)} the {noun} in {self._module()}"
-
-    def common_query(self) -> str:
-        """A task description plus a word that occurs in most stored episodes."""
-        return f"{self.description()} {self.rng.choice(_WORDS[:12])}"
-
-    def context(self) -> dict[str, Any]:
-        return {
-            "domain": self.rng.choice(_DOMAINS),
-            "language": self.rng.choice(_LANGUAGES),
-            "tags": [self.rng.choice(_WORDS)],
-        }
-
-    def step(self) -> dict[str, Any]:
-        module, name = self._module(), self.rng.choice(_WORDS)
-        head = f"{self.rng.randrange(1, 9)} matches in src/{module}/{name}.py: "
-        return {
-            "tool": self.rng.choice(_TOOLS),
-            "parameters": {"path": f"src/{module}/{name}.py", "pattern": name, "max_results": 20},
-            "observation": head + self._sentence(200 - len(head)),
-            "latency_ms": round(self.rng.uniform(5, 400), 1),
-        }
-
-    def outcome(self) -> TaskOutcome:
-        if self.rng.random() < 0.75:
-            return TaskOutcome.success("done")
-        return TaskOutcome.failure("tests still failing")
 
 
 def timed(call: Callable[[], Any]) -> int:
@@ -557,16 +435,6 @@ def bench_reads(store: Path, ids: list[str], sizes: Sizes) -> list[Result]:
 # -- running and reporting --------------------------------------------------------------------
 
 
-def machine() -> dict[str, Any]:
-    versions = {name: metadata.version(name) for name in ("selfmem", "libsql", "lmdb", "pydantic")}
-    return {
-        "cpus": os.cpu_count(),
-        "python": platform.python_version(),
-        "platform": platform.platform(),
-        **versions,
-    }
-
-
 def run_all(sizes: Sizes) -> list[Result]:
     results: list[Result] = []
     with tempfile.TemporaryDirectory(prefix="selfmem-bench-") as tmp:
@@ -582,30 +450,6 @@ def run_all(sizes: Sizes) -> list[Result]:
         results += bench_rss(store, sizes)
         results += bench_reads(store, ids, sizes)
     return results
-
-
-def _format_value(value: float) -> str:
-    if value >= 1000:
-        return f"{value:,.0f}"
-    return f"{value:.3g}" if value < 10 else f"{value:.1f}"
-
-
-def render_table(results: list[Result]) -> str:
-    rows = [("measurement", "value", "unit", "target", "status", "note")]
-    for r in results:
-        target = "" if r.target is None else f"{'>=' if r.higher_is_better else '<='} {r.target:g}"
-        rows.append((r.label, _format_value(r.value), r.unit, target, r.status, r.note))
-    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]) - 1)]
-    lines = []
-    for index, row in enumerate(rows):
-        cells = [
-            cell.rjust(w) if i == 1 else cell.ljust(w)
-            for i, (cell, w) in enumerate(zip(row, widths, strict=False))
-        ]
-        lines.append("  ".join([*cells, row[-1]]).rstrip())
-        if index == 0:
-            lines.append("  ".join("-" * w for w in widths))
-    return "\n".join(lines)
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
@@ -635,9 +479,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     started = time.perf_counter()
     results = run_all(sizes)
     elapsed = time.perf_counter() - started
+    info = summary(STORE_PACKAGES)
     if args.json:
         report = {
-            "machine": machine(),
+            "machine": info,
             "quick": args.quick,
             "sizes": asdict(sizes),
             "seconds": elapsed,
@@ -645,7 +490,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         }
         print(json.dumps(report, indent=2))
     else:
-        info = machine()
         print(
             f"selfmem {info['selfmem']} on {info['cpus']} CPUs, Python {info['python']}, "
             f"{info['platform']}; libsql {info['libsql']}, lmdb {info['lmdb']}"

@@ -39,7 +39,9 @@ from langchain_selfmem import ScriptedChatModel, SelfMemCallbackHandler
 
 from selfmem import SelfLearningMemory
 
-from .bench_core import Result, machine, progress, render_table
+from .machine import STORE_PACKAGES, summary
+from .progress import progress
+from .results import Result, render_table
 
 TOOL_CALLS = 10
 OVERHEAD_TARGET_PCT = 5.0
@@ -152,8 +154,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     runs = 40 if args.quick else args.runs
     results, raw = measure(runs)
     if args.json:
-        print(json.dumps({"machine": machine(), "results": [r.as_dict() for r in results],
-                          "raw": raw}, indent=2))  # fmt: skip
+        report = {"machine": summary(STORE_PACKAGES), "results": [r.as_dict() for r in results],
+                  "raw": raw}  # fmt: skip
+        print(json.dumps(report, indent=2))
     else:
         print(render_table(results))
     return 0 if all(r.status != "miss" for r in results) else 1

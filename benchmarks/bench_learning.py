@@ -18,7 +18,6 @@ import argparse
 import json
 import os
 import statistics
-import sys
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass, fields, replace
@@ -28,6 +27,7 @@ from selfmem.learning.heuristics import derive_heuristics
 from selfmem.learning.learner import LearningConfig, PatternLearner
 from selfmem.learning.records import AnyPattern, PatternKind
 
+from .progress import progress
 from .synthetic import HeuristicFact, Noise, PatternFact, Truth, generate, padded
 
 __all__ = ["Cost", "Evaluation", "Score", "evaluate", "learning_curve", "main", "observe_cost"]
@@ -190,10 +190,6 @@ def observe_cost(
 
 
 # -- reporting --------------------------------------------------------------------------------
-
-
-def progress(message: str) -> None:
-    print(f"[bench] {message}", file=sys.stderr, flush=True)
 
 
 def _at(results: Sequence[Evaluation], episodes: int) -> list[Evaluation]:

@@ -32,7 +32,10 @@ import mcp
 
 from selfmem import SelfLearningMemory
 
-from .bench_core import Result, Workload, machine, percentiles, progress, render_table
+from .machine import STORE_PACKAGES, summary
+from .progress import progress
+from .results import Result, percentiles, render_table
+from .workload import Workload
 
 # -- sizes ------------------------------------------------------------------------------------
 
@@ -208,23 +211,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     started = time.perf_counter()
     results = run_all(sizes)
     elapsed = time.perf_counter() - started
+    info = summary((*STORE_PACKAGES, "mcp"))
     if args.json:
-        report = {"machine": {**machine(), "mcp": mcp_version()}, "sizes": asdict(sizes),
-                  "seconds": elapsed, "results": [r.as_dict() for r in results]}  # fmt: skip
+        report = {"machine": info, "sizes": asdict(sizes), "seconds": elapsed,
+                  "results": [r.as_dict() for r in results]}  # fmt: skip
         print(json.dumps(report, indent=2))
     else:
-        info = machine()
         print(f"selfmem {info['selfmem']} on {info['cpus']} CPUs, Python {info['python']}; "
-              f"mcp {mcp_version()}")  # fmt: skip
+              f"mcp {info['mcp']}")  # fmt: skip
         print(render_table(results))
         print(f"\n{'quick' if args.quick else 'full'} run, {elapsed:.0f} s")
     return 0
-
-
-def mcp_version() -> str:
-    from importlib import metadata
-
-    return metadata.version("mcp")
 
 
 if __name__ == "__main__":

