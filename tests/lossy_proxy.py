@@ -57,13 +57,18 @@ class LossyProxy:
     def _requests(
         self, client: socket.socket, upstream: socket.socket, doomed: threading.Event
     ) -> None:
-        seen = b""
+        tail = b""  # the end of the last read, for a marker split across two reads
         while data := _recv(client):
-            seen = (seen + data)[-1_000_000:]
             with self._lock:
-                if self._marker is not None and self._marker in seen:
-                    self._marker = None
-                    doomed.set()  # set before the server can answer
+                marker = self._marker
+                if marker is not None:
+                    # new bytes only: a marker in an earlier request on the connection
+                    # must not doom the request after it
+                    window = tail[max(0, len(tail) - len(marker) + 1) :] + data
+                    if marker in window:
+                        self._marker = None
+                        doomed.set()  # set before the server can answer
+            tail = data[-1024:]
             try:
                 upstream.sendall(data)
             except OSError:
