@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any, TypeVar
 
 from ..config import is_remote
@@ -46,7 +46,14 @@ def _values(rows: int, columns: int) -> str:
     return ", ".join([one] * rows)
 
 
-ID_CHUNK = 500  # ids per ``IN (...)`` list, well under SQLite's parameter limit
+_ID_CHUNK = 500  # ids per ``IN (...)`` list, well under SQLite's parameter limit
+
+
+def id_chunks(ids: Sequence[str]) -> Iterator[tuple[list[str], str]]:
+    """``ids`` in chunks for ``IN (...)`` lists: each chunk with its ``?,?,...`` marks."""
+    for start in range(0, len(ids), _ID_CHUNK):
+        chunk = list(ids[start : start + _ID_CHUNK])
+        yield chunk, ",".join("?" * len(chunk))
 
 
 def insert_rows(

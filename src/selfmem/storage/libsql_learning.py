@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from ..errors import ConflictError
 from ..learning.records import AnyPattern, Heuristic, pattern_adapter
 from .changes import LEARNING
-from .libsql_connection import ID_CHUNK, GuardFailed, LibSQLConnection, insert_rows
+from .libsql_connection import GuardFailed, LibSQLConnection, id_chunks, insert_rows
 from .transport import Statement, guard
 
 __all__ = ["LibSQLLearning"]
@@ -116,17 +116,12 @@ class LibSQLLearning(LibSQLConnection):
 
     @staticmethod
     def _delete_ids(table: str, namespace: str, ids: Sequence[str]) -> list[Statement]:
-        statements = []
-        for start in range(0, len(ids), ID_CHUNK):
-            chunk = tuple(ids[start : start + ID_CHUNK])
-            marks = ",".join("?" * len(chunk))
-            statements.append(
-                Statement(
-                    f"DELETE FROM {table} WHERE namespace = ? AND id IN ({marks})",
-                    (namespace, *chunk),
-                )
+        return [
+            Statement(
+                f"DELETE FROM {table} WHERE namespace = ? AND id IN ({marks})", (namespace, *chunk)
             )
-        return statements
+            for chunk, marks in id_chunks(ids)
+        ]
 
     def load_patterns(self, namespace: str) -> list[AnyPattern]:
         rows = self._run("SELECT data FROM patterns WHERE namespace = ?", (namespace,))

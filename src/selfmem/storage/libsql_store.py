@@ -24,7 +24,7 @@ from ..retrieval.index_rows import IndexRow, decode_row, encode_row, index_row
 from ..retrieval.lexical import fts_query
 from .base import EpisodeQuery, LexicalHit
 from .changes import Change, ChangeSet
-from .libsql_connection import ID_CHUNK, GuardFailed, insert_rows
+from .libsql_connection import GuardFailed, id_chunks, insert_rows
 from .libsql_items import LibSQLItems
 from .libsql_learning import LibSQLLearning
 from .retry import RetryPolicy
@@ -260,9 +260,7 @@ class LibSQLStore(LibSQLLearning):
 
     def _steps_for(self, episode_ids: Sequence[str]) -> dict[str, list[ExecutionStep]]:
         found: dict[str, list[ExecutionStep]] = {eid: [] for eid in episode_ids}
-        for start in range(0, len(episode_ids), ID_CHUNK):
-            chunk = list(episode_ids[start : start + ID_CHUNK])
-            marks = ",".join("?" * len(chunk))
+        for chunk, marks in id_chunks(episode_ids):
             for episode_id, data in self._run(
                 f"SELECT episode_id, data FROM steps WHERE episode_id IN ({marks}) "
                 "ORDER BY episode_id, step_number",
@@ -341,9 +339,7 @@ class LibSQLStore(LibSQLLearning):
         found: dict[str, int] = {}
         with self._lock:
             self._check_open()
-            for start in range(0, len(episode_ids), ID_CHUNK):
-                chunk = list(episode_ids[start : start + ID_CHUNK])
-                marks = ",".join("?" * len(chunk))
+            for chunk, marks in id_chunks(episode_ids):
                 for episode_id, revision in self._run(
                     f"SELECT id, revision FROM episodes WHERE namespace = ? AND id IN ({marks})",
                     [namespace, *chunk],
