@@ -25,7 +25,7 @@ from typing import Any, TypeVar
 
 from selfmem.learning.heuristics import derive_heuristics
 from selfmem.learning.learner import LearningConfig, PatternLearner
-from selfmem.learning.records import AnyPattern, PatternKind
+from selfmem.records.learned import AnyPattern, PatternKind
 
 from .progress import progress
 from .synthetic import HeuristicFact, Noise, PatternFact, Truth, generate, padded

@@ -33,7 +33,7 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any
 
-from selfmem.retrieval.lexical import query_terms
+from selfmem.text.tokens import query_terms
 
 from .retrieval_fillers import FORBIDDEN_STEMS, FORBIDDEN_WORDS, fillers, forbidden_tokens
 from .retrieval_records import EpisodeSpec, LabelledQuery, Step

@@ -12,7 +12,7 @@ import random
 from collections.abc import Iterator
 
 from selfmem import TaskType
-from selfmem.retrieval.lexical import tokenize
+from selfmem.text.tokens import tokenize
 
 from .retrieval_records import EpisodeSpec, Step, ctx
 

@@ -13,7 +13,7 @@ from typing import Any
 from selfmem import ExecutionStep, MemoryConfig, SelfLearningMemory, TaskContext
 from selfmem.embeddings import Embedder
 from selfmem.learning import compute_reward
-from selfmem.models import Episode, utc_now
+from selfmem.records.episodes import Episode, utc_now
 from selfmem.retrieval.ranking import RankingWeights
 
 from .progress import progress

@@ -14,7 +14,7 @@ import numpy.typing as npt
 
 from selfmem import TaskContext
 from selfmem.embeddings import Embedder
-from selfmem.models import Episode
+from selfmem.records.episodes import Episode
 
 from .progress import progress
 from .retrieval_dataset import EpisodeSpec
@@ -95,7 +95,7 @@ class VectorBank:
 def embedding_text(spec: EpisodeSpec) -> str:
     """The text selfmem embeds for an episode (its own function when it has one)."""
     try:
-        from selfmem.retrieval_engine import embedding_text as selfmem_text
+        from selfmem.engine.retrieval import embedding_text as selfmem_text
     except ImportError:
         return spec.description
     episode = Episode(task_description=spec.description, context=TaskContext(**spec.context))

@@ -8,7 +8,7 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
-from selfmem.learning.records import (
+from selfmem.records.learned import (
     AnyPattern,
     ContextPattern,
     DecisionPoint,

@@ -84,7 +84,8 @@ def test_every_public_method_has_an_async_twin() -> None:
 
 def test_public_namespace_is_pinned() -> None:
     assert set(selfmem.__all__) == {
-        "SelfLearningMemory", "MemoryConfig", "Limits", "MemoryStats",
+        "SelfLearningMemory", "MemoryConfig", "Limits", "MemoryStats", "RankingWeights",
+        "Reflector", "DeterministicReflector",
         "Episode", "ExecutionStep", "TaskContext", "TaskType", "ComplexityLevel",
         "TaskOutcome", "OutcomeStatus", "RewardScore", "Reflection",
         "RetrievalResult", "ScoredEpisode", "ScoredPattern", "ScoredHeuristic", "Item",

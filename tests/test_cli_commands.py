@@ -19,9 +19,9 @@ import pytest
 from selfmem import SelfLearningMemory
 from selfmem.cli import main
 from selfmem.cli.app import build_parser
+from selfmem.cli.demo import run_demo
 from selfmem.cli.output import render_table
 from selfmem.cli.progress import Progress
-from selfmem.demo import run_demo
 
 Run = Callable[..., tuple[int, str, str]]
 

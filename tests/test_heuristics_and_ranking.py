@@ -33,8 +33,8 @@ from selfmem.learning import (
     reflect,
     reflect_safely,
 )
-from selfmem.learning.records import stable_id
-from selfmem.models import utc_now
+from selfmem.records.episodes import utc_now
+from selfmem.records.learned import stable_id
 from selfmem.retrieval.pattern_ranking import rank_patterns
 
 NS = "tests"

@@ -13,10 +13,10 @@ import pytest
 
 from selfmem import SelfLearningMemory, TaskContext
 from selfmem.embeddings import HashingEmbedder
-from selfmem.models import Episode
-from selfmem.retrieval.index_rows import IndexRow
-from selfmem.retrieval.snapshot import KIND, IndexSnapshots
-from selfmem.retrieval_engine import RetrievalEngine
+from selfmem.engine.retrieval import RetrievalEngine
+from selfmem.engine.snapshot import KIND, IndexSnapshots
+from selfmem.records.episodes import Episode
+from selfmem.records.index_rows import IndexRow
 from selfmem.storage import sealing
 from selfmem.storage.libsql_store import LibSQLStore
 from selfmem.storage.lmdb_cache import LmdbCache

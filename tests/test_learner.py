@@ -18,9 +18,9 @@ from selfmem.learning import (
     PatternLearner,
     ToolSequence,
 )
-from selfmem.learning.records import MAX_PROVENANCE, pattern_adapter, stable_id
-from selfmem.learning.stats import two_proportion_z
-from selfmem.models import utc_now
+from selfmem.records.episodes import utc_now
+from selfmem.records.learned import MAX_PROVENANCE, pattern_adapter, stable_id
+from selfmem.records.stats import two_proportion_z
 
 NS = "tests"
 BASE = utc_now() - timedelta(hours=1)

@@ -8,8 +8,8 @@ from collections.abc import Iterator, Sequence
 import pytest
 
 from selfmem import Episode, TaskOutcome
+from selfmem.engine.learning_queue import LearningQueue
 from selfmem.errors import StorageError
-from selfmem.learning.queue import LearningQueue
 
 WAIT_S = 5.0  # generous upper bound for a thread to react; tests never sleep this long
 

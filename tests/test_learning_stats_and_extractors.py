@@ -18,7 +18,7 @@ from selfmem.learning.extractors import (
     succeeded,
     tool_path,
 )
-from selfmem.learning.stats import decay_factor, two_proportion_z, wilson_lower_bound
+from selfmem.records.stats import decay_factor, two_proportion_z, wilson_lower_bound
 
 
 def ok(tool: str) -> ExecutionStep:

@@ -25,7 +25,7 @@ from mcp.types import CallToolResult, TextContent
 from starlette.responses import PlainTextResponse
 
 from selfmem import SelfLearningMemory
-from selfmem.demo import run_demo
+from selfmem.cli.demo import run_demo
 from selfmem.mcp import WRITE_TOOLS, BearerTokenMiddleware, build_server
 from selfmem.mcp.guide import usage_prompt
 from selfmem.mcp.http import build_http_app

@@ -23,7 +23,7 @@ from selfmem import (
     TaskOutcome,
     TaskType,
 )
-from selfmem.models import new_id
+from selfmem.records.episodes import new_id
 
 # --- ExecutionStep ---------------------------------------------------------------------
 

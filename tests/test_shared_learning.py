@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from selfmem import SelfLearningMemory, TaskContext
-from selfmem.learning.records import ToolSequence
+from selfmem.records.learned import ToolSequence
 
 from .helpers import run_episode
 from .sqld_server import SqldServer

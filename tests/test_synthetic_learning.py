@@ -11,7 +11,7 @@ from datetime import UTC, datetime, timedelta
 from benchmarks.bench_learning import Score, evaluate
 from benchmarks.synthetic import FAMILIES, NO_RECOVERY, error_class, generate
 from selfmem.learning.learner import PatternLearner
-from selfmem.learning.records import PatternKind
+from selfmem.records.learned import PatternKind
 
 EPISODES = 300
 SEEDS = (1, 2, 3)

@@ -23,9 +23,9 @@ from .errors import (
     StorageError,
     StoreUnavailableError,
 )
-from .items import Item
+from .learning.reflection import DeterministicReflector, Reflector
 from .memory import MemoryStats, SelfLearningMemory
-from .models import (
+from .records.episodes import (
     ComplexityLevel,
     Episode,
     ExecutionStep,
@@ -36,8 +36,10 @@ from .models import (
     TaskOutcome,
     TaskType,
 )
+from .records.items import Item
 from .retrieval.pattern_ranking import ScoredHeuristic, ScoredPattern
 from .retrieval.result import RetrievalResult, ScoredEpisode
+from .retrieval.weights import RankingWeights
 
 __version__ = "0.1.0"
 
@@ -47,6 +49,9 @@ __all__ = [
     "MemoryConfig",
     "Limits",
     "MemoryStats",
+    "RankingWeights",
+    "Reflector",
+    "DeterministicReflector",
     # records
     "Episode",
     "ExecutionStep",

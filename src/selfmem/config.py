@@ -13,17 +13,67 @@ from pathlib import Path
 from typing import Any
 
 from .errors import ConfigError
-from .learning.learner import LearningConfig
-from .learning.reward import RewardWeights
+from .records.episodes import ComplexityLevel
 
-__all__ = ["DEFAULT_PATH", "Limits", "MemoryConfig", "resolve_location"]
+__all__ = [
+    "DEFAULT_PATH",
+    "MAX_PAGE",
+    "LearningConfig",
+    "Limits",
+    "MemoryConfig",
+    "RewardWeights",
+    "resolve_location",
+]
 
 DEFAULT_PATH = ".selfmem"
+#: The largest page a listing returns.
+MAX_PAGE = 1_000
 
 #: Environment variables, in order of precedence, that name a remote database.
 URL_VARIABLES = ("SELFMEM_DATABASE_URL", "TURSO_DATABASE_URL")
 #: Environment variables, in order of precedence, that hold the remote auth token.
 TOKEN_VARIABLES = ("SELFMEM_AUTH_TOKEN", "TURSO_AUTH_TOKEN")
+
+
+@dataclass(frozen=True, slots=True)
+class LearningConfig:
+    """Thresholds of the learner; defaults were tuned on the planted-truth benchmark."""
+
+    min_support: int = 3
+    sequence_min_frequency: float = 0.6
+    sequence_min_confidence: float = 0.4
+    max_family_runs: int = 200
+    decision_min_effect: float = 0.3
+    decision_min_z: float = 2.0
+    decision_min_choice_share: float = 0.1
+    recovery_min_confidence: float = 0.3
+    context_min_support: int = 5
+    context_min_effect: float = 0.5
+    context_min_z: float = 3.0
+    min_effectiveness: float = 0.2
+    half_life_days: float = 30.0
+    retire_min_uses: int = 5
+    retire_below_upper_bound: float = 0.5
+
+
+@dataclass(frozen=True, slots=True)
+class RewardWeights:
+    expected_steps: int = 10
+    min_baseline_runs: int = 3
+    min_timed_duration_ms: float = 1_000.0
+    min_efficiency: float = 0.5
+    max_efficiency: float = 1.2
+    error_penalty: float = 0.1
+    retry_penalty: float = 0.02
+    min_quality: float = 0.5
+    recovery_bonus: float = 0.05
+    new_approach_bonus: float = 0.1
+    max_learning_bonus: float = 0.2
+    complexity: tuple[tuple[ComplexityLevel, float], ...] = (
+        (ComplexityLevel.SIMPLE, 1.0),
+        (ComplexityLevel.MODERATE, 1.1),
+        (ComplexityLevel.COMPLEX, 1.25),
+    )
 
 
 @dataclass(frozen=True, slots=True)

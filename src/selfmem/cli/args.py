@@ -5,8 +5,8 @@ from __future__ import annotations
 import argparse
 from typing import Any, TypeAlias
 
-from ..learning.records import PatternKind
-from ..models import ComplexityLevel, OutcomeStatus, TaskType
+from ..records.episodes import ComplexityLevel, OutcomeStatus, TaskType
+from ..records.learned import PatternKind
 
 __all__ = [
     "KINDS",

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..learning.records import AnyPattern
-from ..models import Episode
+from ..records.episodes import Episode
+from ..records.learned import AnyPattern
 from .output import Output, cell
 
 __all__ = ["episode_header", "pattern_record", "show_episode", "show_pattern"]

@@ -17,7 +17,7 @@ from typing import TextIO
 import pydantic
 
 from ..memory import SelfLearningMemory
-from ..models import Episode, ExecutionStep
+from ..records.episodes import Episode, ExecutionStep
 
 __all__ = ["BadLine", "ImportScan", "export_episodes", "import_episodes", "scan_lines"]
 

@@ -9,7 +9,7 @@ from typing import Protocol, runtime_checkable
 import numpy as np
 import numpy.typing as npt
 
-from ..retrieval.lexical import tokenize
+from ..text.tokens import tokenize
 
 __all__ = ["Embedder", "HashingEmbedder", "normalize_rows"]
 

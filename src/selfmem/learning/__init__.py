@@ -4,9 +4,8 @@ Everything here is pure (no I/O): the orchestrator feeds completed episodes in a
 persists what comes out.
 """
 
-from .heuristics import derive_heuristic, derive_heuristics
-from .learner import Baseline, LearningConfig, PatternLearner
-from .records import (
+from ..config import LearningConfig, RewardWeights
+from ..records.learned import (
     AnyPattern,
     ChoiceStats,
     ContextPattern,
@@ -18,8 +17,12 @@ from .records import (
     PatternKind,
     ToolSequence,
 )
+from ..records.stats import wilson_lower_bound
+from .heuristics import derive_heuristic, derive_heuristics
+from .learner import PatternLearner
 from .reflection import DeterministicReflector, Reflector, reflect, reflect_safely
-from .reward import RewardWeights, compute_reward
+from .reward import compute_reward
+from .state import Baseline
 
 __all__ = [
     "AnyPattern",
@@ -43,4 +46,5 @@ __all__ = [
     "derive_heuristics",
     "reflect",
     "reflect_safely",
+    "wilson_lower_bound",
 ]

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from ..models import Episode, OutcomeStatus
+from ..records.episodes import Episode, OutcomeStatus
 from .error_classes import normalize_error
 
 __all__ = [

@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 from collections import deque
-from typing import TYPE_CHECKING
 
-from ..models import Episode
-from . import extractors as ex
-from .records import (
+from ..records.episodes import Episode
+from ..records.learned import (
     AnyPattern,
     ChoiceStats,
     ContextPattern,
@@ -17,9 +15,8 @@ from .records import (
     ToolSequence,
     stable_id,
 )
-
-if TYPE_CHECKING:
-    from .learner import PatternLearner
+from . import extractors as ex
+from .state import LearnerState
 
 __all__ = ["Forgetting"]
 
@@ -27,7 +24,7 @@ __all__ = ["Forgetting"]
 class Forgetting:
     """One :meth:`PatternLearner.forget` call: the inverse of ``observe`` for each kind."""
 
-    def __init__(self, learner: PatternLearner, episode: Episode) -> None:
+    def __init__(self, learner: LearnerState, episode: Episode) -> None:
         self.learner = learner
         self.episode = episode
         self.success = ex.succeeded(episode)

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from .records import (
+from ..records.learned import (
     AnyPattern,
     ContextPattern,
     DecisionPoint,

@@ -13,13 +13,12 @@ from __future__ import annotations
 import statistics
 from collections import deque
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from datetime import datetime
 from typing import TypeVar
 
-from ..models import Episode, utc_now
-from . import extractors as ex
-from .records import (
+from ..config import LearningConfig
+from ..records.episodes import Episode, utc_now
+from ..records.learned import (
     AnyPattern,
     ChoiceStats,
     ContextPattern,
@@ -30,55 +29,14 @@ from .records import (
     ToolSequence,
     stable_id,
 )
-from .stats import two_proportion_z, wilson_lower_bound
+from ..records.stats import two_proportion_z, wilson_lower_bound
+from . import extractors as ex
+from .forgetting import Forgetting
+from .state import Baseline, FamilyRun
 
-__all__ = ["Baseline", "FamilyRun", "LearningConfig", "PatternLearner"]
+__all__ = ["PatternLearner"]
 
 _P = TypeVar("_P", ToolSequence, DecisionPoint, ErrorRecovery, ContextPattern)
-
-
-@dataclass(frozen=True, slots=True)
-class LearningConfig:
-    """Thresholds of the learner; defaults were tuned on the planted-truth benchmark."""
-
-    min_support: int = 3
-    sequence_min_frequency: float = 0.6
-    sequence_min_confidence: float = 0.4
-    max_family_runs: int = 200
-    decision_min_effect: float = 0.3
-    decision_min_z: float = 2.0
-    decision_min_choice_share: float = 0.1
-    recovery_min_confidence: float = 0.3
-    context_min_support: int = 5
-    context_min_effect: float = 0.5
-    context_min_z: float = 3.0
-    min_effectiveness: float = 0.2
-    half_life_days: float = 30.0
-    retire_min_uses: int = 5
-    retire_below_upper_bound: float = 0.5
-
-
-@dataclass(frozen=True, slots=True)
-class FamilyRun:
-    """What the learner remembers of one episode of a task family."""
-
-    episode_id: str
-    path: tuple[str, ...]
-    success: bool
-    steps: int
-    duration_ms: float
-    reward: float = 0.0
-    latency_ms: float = 0.0
-
-
-@dataclass(frozen=True, slots=True)
-class Baseline:
-    """What is typical for a task family: used by the reward's efficiency factor."""
-
-    runs: int
-    median_steps: float
-    median_duration_ms: float
-    known_paths: frozenset[tuple[str, ...]]
 
 
 def _run_of(episode: Episode) -> FamilyRun:
@@ -394,8 +352,6 @@ class PatternLearner:
         removed entirely, so nothing derived only from the episode survives it.
         """
         self.version += 1
-        from .forgetting import Forgetting
-
         forgetting = Forgetting(self, episode)
         forgetting.family()
         forgetting.decisions()

@@ -13,10 +13,10 @@ from collections import Counter
 from collections.abc import Sequence
 from typing import Protocol, runtime_checkable
 
-from ..models import Episode, ExecutionStep, OutcomeStatus, Reflection, TaskOutcome
+from ..records.episodes import Episode, ExecutionStep, OutcomeStatus, Reflection, TaskOutcome
+from ..records.learned import AnyPattern, DecisionPoint, ErrorRecovery, ToolSequence
 from .error_classes import normalize_error
 from .extractors import tool_path
-from .records import AnyPattern, DecisionPoint, ErrorRecovery, ToolSequence
 
 __all__ = ["DeterministicReflector", "Reflector", "reflect", "reflect_safely", "tool_sequence"]
 
@@ -27,12 +27,7 @@ _SLOW_MS = 5_000.0
 
 def tool_sequence(episode: Episode, max_len: int = 12) -> str:
     """``a -> b -> c`` of the tools used, consecutive repeats collapsed."""
-    tools: list[str] = []
-    for step in episode.steps:
-        if not tools or tools[-1] != step.tool:
-            tools.append(step.tool)
-    shown = tools[:max_len]
-    return " -> ".join(shown) + (" -> ..." if len(tools) > max_len else "")
+    return episode.tool_sequence(max_len)
 
 
 def _repeated_calls(episode: Episode) -> list[str]:

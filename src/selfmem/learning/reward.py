@@ -21,33 +21,15 @@ clamped at 0, every component kept in :class:`~selfmem.RewardScore`.
 from __future__ import annotations
 
 import itertools
-from dataclasses import dataclass
 
-from ..models import ComplexityLevel, Episode, OutcomeStatus, RewardScore
+from ..config import RewardWeights
+from ..records.episodes import Episode, OutcomeStatus, RewardScore
 from .extractors import tool_path
-from .learner import Baseline
+from .state import Baseline
 
-__all__ = ["RewardWeights", "compute_reward", "recovered_errors"]
+__all__ = ["compute_reward", "recovered_errors"]
 
-
-@dataclass(frozen=True, slots=True)
-class RewardWeights:
-    expected_steps: int = 10
-    min_baseline_runs: int = 3
-    min_timed_duration_ms: float = 1_000.0
-    min_efficiency: float = 0.5
-    max_efficiency: float = 1.2
-    error_penalty: float = 0.1
-    retry_penalty: float = 0.02
-    min_quality: float = 0.5
-    recovery_bonus: float = 0.05
-    new_approach_bonus: float = 0.1
-    max_learning_bonus: float = 0.2
-    complexity: tuple[tuple[ComplexityLevel, float], ...] = (
-        (ComplexityLevel.SIMPLE, 1.0),
-        (ComplexityLevel.MODERATE, 1.1),
-        (ComplexityLevel.COMPLEX, 1.25),
-    )
+_DEFAULT_WEIGHTS = RewardWeights()
 
 
 def recovered_errors(episode: Episode) -> tuple[int, int]:
@@ -106,7 +88,7 @@ def _efficiency(
 
 def compute_reward(
     episode: Episode,
-    weights: RewardWeights = RewardWeights(),
+    weights: RewardWeights = _DEFAULT_WEIGHTS,
     baseline: Baseline | None = None,
 ) -> RewardScore:
     """Score a completed episode; every component is kept and explained."""

@@ -7,10 +7,9 @@ from contextlib import contextmanager
 
 from mcp.server.mcpserver.exceptions import ToolError
 
+from .. import RetrievalResult, ScoredPattern
 from ..errors import SelfMemError
-from ..learning.records import AnyPattern, Heuristic
-from ..retrieval.pattern_ranking import ScoredPattern
-from ..retrieval.result import RetrievalResult
+from ..records.learned import AnyPattern, Heuristic
 from .schemas import (
     ContextResult,
     EpisodeSummary,

@@ -13,8 +13,8 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from ..config import Limits
-from ..learning.records import HeuristicKind, PatternKind
-from ..models import ComplexityLevel, Episode, OutcomeStatus, TaskType
+from ..records.episodes import ComplexityLevel, Episode, OutcomeStatus, TaskType
+from ..records.learned import HeuristicKind, PatternKind
 
 __all__ = [
     "CompletedEpisode",

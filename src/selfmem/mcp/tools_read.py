@@ -9,10 +9,9 @@ from mcp.server.mcpserver import MCPServer
 from mcp.types import CallToolResult, TextContent, ToolAnnotations
 from pydantic import Field
 
-from ..learning.heuristics import derive_heuristic
-from ..learning.records import PatternKind
 from ..memory import SelfLearningMemory
-from ..models import Episode, OutcomeStatus, TaskType
+from ..records.episodes import Episode, OutcomeStatus, TaskType
+from ..records.learned import PatternKind
 from .convert import context_result, heuristic_out, pattern_out, scored_pattern_out, tool_errors
 from .schemas import (
     ContextArg,
@@ -103,7 +102,7 @@ def register_read_tools(server: MCPServer, memory: SelfLearningMemory) -> None:
             ranked = memory.recommend_patterns(task_description, ctx, limit, task_type=task_type)
         return Recommendations(
             patterns=[scored_pattern_out(p) for p in ranked],
-            heuristics=[heuristic_out(derive_heuristic(p.pattern)) for p in ranked],
+            heuristics=[heuristic_out(p.heuristic) for p in ranked],
         )
 
     def list_episodes(

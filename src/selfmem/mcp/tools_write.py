@@ -15,7 +15,7 @@ from pydantic import Field
 
 from ..config import Limits
 from ..memory import SelfLearningMemory
-from ..models import OutcomeStatus, TaskType
+from ..records.episodes import OutcomeStatus, TaskType
 from .convert import tool_errors
 from .schemas import (
     MAX_TEXT,

@@ -16,10 +16,10 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from ..models import OutcomeStatus
+from ..records.episodes import OutcomeStatus
+from ..records.index_rows import IndexRow
+from ..text.tokens import query_terms
 from .ann import AnnIndex, ann_available
-from .index_rows import IndexRow
-from .lexical import query_terms
 from .postings import Postings
 
 __all__ = ["EpisodeIndex", "IndexState", "QueryFilters"]

@@ -18,7 +18,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from ..learning.heuristics import derive_heuristic
-from ..learning.records import (
+from ..records.episodes import TaskContext, TaskType
+from ..records.learned import (
     AnyPattern,
     ContextPattern,
     DecisionPoint,
@@ -28,8 +29,7 @@ from ..learning.records import (
     PatternKind,
     ToolSequence,
 )
-from ..models import TaskContext, TaskType
-from .lexical import query_terms
+from ..text.tokens import query_terms
 
 __all__ = ["PatternCatalog", "ScoredHeuristic", "ScoredPattern", "rank_patterns"]
 
@@ -47,6 +47,11 @@ class ScoredPattern:
     pattern: AnyPattern
     score: float
     signals: dict[str, float]
+
+    @property
+    def heuristic(self) -> Heuristic:
+        """The one-sentence rule this pattern supports."""
+        return derive_heuristic(self.pattern)
 
     def explain(self) -> str:
         parts = ", ".join(f"{name} {value:.2f}" for name, value in self.signals.items())

@@ -29,7 +29,7 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from ..models import TaskContext, TaskType
+from ..records.episodes import TaskContext, TaskType
 from .index import EpisodeIndex, QueryFilters
 from .weights import RankingWeights
 

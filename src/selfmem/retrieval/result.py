@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from ..learning.records import ToolSequence
-from ..learning.reflection import tool_sequence
-from ..models import Episode, OutcomeStatus
+from ..records.episodes import Episode, OutcomeStatus
+from ..records.learned import ToolSequence
 from .pattern_ranking import ScoredHeuristic, ScoredPattern
 
 __all__ = ["RetrievalResult", "ScoredEpisode", "estimate_tokens"]
@@ -92,7 +91,7 @@ def _render_lines(result: RetrievalResult) -> list[str]:
     elif best is not None:
         worked_steps = [s for s in best.episode.steps if s.success]
         clean = best.episode.model_copy(update={"steps": worked_steps})
-        lines.append(f"Suggested tool sequence: {tool_sequence(clean)}")
+        lines.append(f"Suggested tool sequence: {clean.tool_sequence()}")
     if result.heuristics:
         lines.append("Learned rules:")
         lines.extend(f"- {scored.explain()}" for scored in result.heuristics)
@@ -101,7 +100,7 @@ def _render_lines(result: RetrievalResult) -> list[str]:
         for scored in worked:
             ep = scored.episode
             outcome = ep.outcome.summary() if ep.outcome else "open"
-            sequence = tool_sequence(ep) or "no tools"
+            sequence = ep.tool_sequence() or "no tools"
             lines.append(f"- {ep.task_description[:160]} [{outcome[:120]}] via {sequence}")
     if result.failures:
         lines.append("What to avoid:")

@@ -15,7 +15,7 @@ import pydantic
 
 from ..config import Limits
 from ..errors import InvalidInputError, LimitExceededError
-from ..models import ExecutionStep, TaskContext, TaskOutcome, TaskType, utc_now
+from ..records.episodes import ExecutionStep, TaskContext, TaskOutcome, TaskType, utc_now
 from .redaction import redact_text, redact_value
 
 __all__ = [

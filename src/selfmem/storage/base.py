@@ -7,9 +7,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol, runtime_checkable
 
-from ..learning.records import AnyPattern, Heuristic
-from ..models import Episode, ExecutionStep, OutcomeStatus, TaskType
-from ..retrieval.index_rows import IndexRow
+from ..records.episodes import Episode, ExecutionStep, OutcomeStatus, TaskType
+from ..records.index_rows import IndexRow
+from ..records.learned import AnyPattern, Heuristic
 
 __all__ = ["EpisodeQuery", "EpisodeStore", "HotCache", "ItemRow", "ItemStore", "LexicalHit"]
 

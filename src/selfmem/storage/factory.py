@@ -10,11 +10,10 @@ from .base import EpisodeStore, HotCache
 from .libsql_store import LibSQLStore
 from .lmdb_cache import LmdbCache
 from .retry import RetryPolicy
+from .schema import CACHE_DIR, DATABASE_FILE
 
 __all__ = ["DATABASE_FILE", "open_backends"]
 
-DATABASE_FILE = "selfmem.db"
-CACHE_DIR = "cache"
 
 
 def _remote_cache_dir(url: str) -> Path:

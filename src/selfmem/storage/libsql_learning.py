@@ -14,7 +14,7 @@ import uuid
 from collections.abc import Sequence
 
 from ..errors import ConflictError
-from ..learning.records import AnyPattern, Heuristic, pattern_adapter
+from ..records.learned import AnyPattern, Heuristic, pattern_adapter
 from .changes import LEARNING
 from .libsql_connection import GuardFailed, LibSQLConnection, id_chunks, insert_rows
 from .transport import Statement, guard

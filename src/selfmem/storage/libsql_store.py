@@ -19,9 +19,9 @@ from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 from ..errors import EpisodeStateError, SchemaVersionError, StorageError
-from ..models import Episode, ExecutionStep
-from ..retrieval.index_rows import IndexRow, decode_row, encode_row, index_row
-from ..retrieval.lexical import fts_query
+from ..records.episodes import Episode, ExecutionStep
+from ..records.index_rows import IndexRow, decode_row, encode_row, index_row
+from ..text.tokens import fts_query
 from .base import EpisodeQuery, LexicalHit
 from .changes import Change, ChangeSet
 from .libsql_connection import GuardFailed, id_chunks, insert_rows

@@ -12,10 +12,10 @@ from collections import Counter
 from collections.abc import Mapping, Sequence
 
 from ..errors import ConflictError, EpisodeStateError
-from ..learning.records import AnyPattern, Heuristic
-from ..models import Episode, ExecutionStep
-from ..retrieval.index_rows import IndexRow, index_row
-from ..retrieval.lexical import query_terms, tokenize
+from ..records.episodes import Episode, ExecutionStep
+from ..records.index_rows import IndexRow, index_row
+from ..records.learned import AnyPattern, Heuristic
+from ..text.tokens import query_terms, tokenize
 from .base import EpisodeQuery, LexicalHit
 from .memory_items import InMemoryItems
 

@@ -8,7 +8,11 @@ apply each migration exactly once: the others' guards fail, and they re-read the
 
 from __future__ import annotations
 
-__all__ = ["BOOTSTRAP", "MIGRATIONS", "SCHEMA_VERSION"]
+__all__ = ["BOOTSTRAP", "CACHE_DIR", "DATABASE_FILE", "MIGRATIONS", "SCHEMA_VERSION"]
+
+#: The files of an embedded store directory: the database, and the LMDB cache beside it.
+DATABASE_FILE = "selfmem.db"
+CACHE_DIR = "cache"
 
 #: Created before any migration (idempotent): the version table, and the guard table whose
 #: trigger fails any transaction that inserts a row into it. A guard statement is

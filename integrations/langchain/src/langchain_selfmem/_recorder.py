@@ -20,7 +20,7 @@ from langchain_core.messages import AIMessage
 from langchain_core.outputs import ChatGeneration, LLMResult
 
 from selfmem import InvalidInputError, SelfLearningMemory, TaskContext, TaskOutcome, TaskType
-from selfmem.models import utc_now
+from selfmem.records import utc_now
 
 from ._text import final_text, task_text, tool_output, tool_parameters
 from ._tracking import OpenRun, RunTracker, StepRecord

@@ -16,7 +16,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
-from selfmem.models import utc_now
+from selfmem.records import utc_now
 
 if TYPE_CHECKING:
     from selfmem import SelfLearningMemory

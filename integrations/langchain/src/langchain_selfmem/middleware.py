@@ -28,7 +28,7 @@ from langgraph.config import get_config
 from langgraph.runtime import Runtime
 
 from selfmem import RetrievalResult, SelfLearningMemory, TaskContext, TaskType
-from selfmem.learning.records import ToolSequence
+from selfmem.records import ToolSequence
 
 from ._recorder import METADATA_CONTEXT, METADATA_NAMESPACE, METADATA_TASK_TYPE, Recorder
 from ._text import task_text

@@ -18,9 +18,8 @@ from typing import Any
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import HumanMessage, SystemMessage
 
-from selfmem import Episode, Reflection
-from selfmem.learning import AnyPattern
-from selfmem.learning.reflection import reflect
+from selfmem import DeterministicReflector, Episode, Reflection
+from selfmem.records import AnyPattern
 
 from ._text import message_text
 
@@ -99,7 +98,7 @@ class ChatModelReflector:
 
     def reflect(self, episode: Episode, patterns: Sequence[AnyPattern]) -> Reflection:
         """Write the reflection of a completed episode."""
-        fallback = reflect(episode, patterns)
+        fallback = DeterministicReflector().reflect(episode, patterns)
         messages = [
             SystemMessage(content=SYSTEM_PROMPT),
             HumanMessage(content=episode_prompt(episode, patterns, self.max_steps)),

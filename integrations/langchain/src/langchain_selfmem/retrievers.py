@@ -14,9 +14,15 @@ from langchain_core.documents import Document
 from langchain_core.retrievers import BaseRetriever
 from pydantic import ConfigDict, Field
 
-from selfmem import RetrievalResult, ScoredEpisode, SelfLearningMemory, TaskContext, TaskType
-from selfmem.learning.reflection import tool_sequence
-from selfmem.retrieval.pattern_ranking import ScoredHeuristic, ScoredPattern
+from selfmem import (
+    RetrievalResult,
+    ScoredEpisode,
+    ScoredHeuristic,
+    ScoredPattern,
+    SelfLearningMemory,
+    TaskContext,
+    TaskType,
+)
 
 __all__ = ["Kind", "SelfMemRetriever", "episode_document", "heuristic_document",
            "pattern_document"]  # fmt: skip
@@ -30,7 +36,7 @@ def episode_document(scored: ScoredEpisode) -> Document:
     episode = scored.episode
     outcome = episode.outcome.summary() if episode.outcome else "open"
     lines = [f"Task: {episode.task_description}", f"Outcome: {outcome}"]
-    sequence = tool_sequence(episode)
+    sequence = episode.tool_sequence()
     if sequence:
         lines.append(f"Tools: {sequence}")
     errors = [step for step in episode.steps if not step.success]

@@ -32,8 +32,8 @@ from langgraph.store.base import (
     validate_op_namespace,
 )
 
+from selfmem import Item as SelfMemItem
 from selfmem import SelfLearningMemory
-from selfmem.items import Item as SelfMemItem
 
 __all__ = ["SelfMemStore"]
 

@@ -6,7 +6,7 @@ import argparse
 from typing import Any
 
 from ...errors import NotFoundError
-from ...models import Episode
+from ...records.episodes import Episode
 from ..args import OUTCOMES, TASK_TYPES, SubParsers, add_context_options, context_from, positive_int
 from ..common import EXIT_NOT_FOUND, EXIT_OK, Context, confirm
 from ..render import episode_header, show_episode

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from ...learning.heuristics import derive_heuristic
-from ...runtime import MAX_PAGE
+from ...config import MAX_PAGE
 from ..args import KINDS, SubParsers, add_context_options, context_from, positive_int
 from ..common import EXIT_OK, Context
 from ..progress import Progress
@@ -55,14 +54,14 @@ def run_recommend(ctx: Context) -> int:
     if ctx.out.json_mode:
         ctx.out.json([
             {"score": s.score, "signals": s.signals, "pattern": pattern_record(s.pattern),
-             "heuristic": derive_heuristic(s.pattern).model_dump(mode="json")}
+             "heuristic": s.heuristic.model_dump(mode="json")}
             for s in ranked
         ])  # fmt: skip
         return EXIT_OK
     if not ranked:
         ctx.out.note("nothing learned applies to this task yet")
         return EXIT_OK
-    rows = [(s.score, s.pattern.kind.value, s.pattern.confidence, derive_heuristic(s.pattern)
+    rows = [(s.score, s.pattern.kind.value, s.pattern.confidence, s.heuristic
              .explain()) for s in ranked]  # fmt: skip
     ctx.out.table(("score", "kind", "confidence", "recommendation"), rows, empty="")
     return EXIT_OK

@@ -15,7 +15,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from ...models import TaskType
+from ...records.episodes import TaskType
 from ..args import SubParsers, add_context_options, context_from
 from ..common import EXIT_OK, EXIT_USAGE, CommandError, Context, parse_json_object
 from ..render import show_episode

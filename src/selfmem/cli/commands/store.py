@@ -7,8 +7,8 @@ from dataclasses import asdict
 from pathlib import Path
 
 from ...config import is_remote
+from ...memory import BackupInfo, backup_store, restore_store
 from ..args import SubParsers
-from ..backup import BackupInfo, backup_store, restore_store
 from ..common import EXIT_OK, CommandError, Context, confirm
 
 __all__ = ["register"]
@@ -25,7 +25,7 @@ def run_stats(ctx: Context) -> int:
 
 
 def run_demo(ctx: Context) -> int:
-    from ...demo import run_demo as demo
+    from ..demo import run_demo as demo
 
     demo(ctx.memory(), echo=ctx.out.line)
     return EXIT_OK

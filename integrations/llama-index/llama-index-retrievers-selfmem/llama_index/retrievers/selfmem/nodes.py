@@ -14,8 +14,7 @@ from typing import Any, Literal
 
 from llama_index.core.schema import NodeWithScore, TextNode
 
-from selfmem import Episode, RetrievalResult, ScoredEpisode
-from selfmem.retrieval.pattern_ranking import ScoredHeuristic, ScoredPattern
+from selfmem import Episode, RetrievalResult, ScoredEpisode, ScoredHeuristic, ScoredPattern
 
 __all__ = ["ItemKind", "heuristic_node", "pattern_node", "result_to_nodes", "episode_node"]
 

@@ -14,11 +14,8 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
-import libsql
-
-from ..storage.factory import CACHE_DIR, DATABASE_FILE
-from ..storage.schema import SCHEMA_VERSION
-from .common import CommandError
+from ..errors import StorageError
+from .schema import CACHE_DIR, DATABASE_FILE, SCHEMA_VERSION
 
 __all__ = ["BackupInfo", "backup_store", "inspect_backup", "restore_store"]
 
@@ -34,6 +31,8 @@ class BackupInfo:
 
 
 def _query(path: Path, sql: str) -> list[tuple[object, ...]]:
+    import libsql  # the driver loads only when a backup is read or written
+
     connection = libsql.connect(str(path), timeout=_TIMEOUT_S)
     try:
         return list(connection.execute(sql).fetchall())
@@ -44,18 +43,18 @@ def _query(path: Path, sql: str) -> list[tuple[object, ...]]:
 def inspect_backup(path: Path) -> BackupInfo:
     """Check that ``path`` is an intact selfmem database this version can open."""
     if not path.is_file():
-        raise CommandError(f"no such backup file: {path}")
+        raise StorageError(f"no such backup file: {path}")
     try:
         integrity = _query(path, "PRAGMA integrity_check")
         version = _query(path, "SELECT version FROM selfmem_schema WHERE id = 1")
         episodes = _query(path, "SELECT count(*) FROM episodes")
     except ValueError as exc:  # libsql raises ValueError for every database error
-        raise CommandError(f"{path} is not a selfmem database: {exc}") from None
+        raise StorageError(f"{path} is not a selfmem database: {exc}") from None
     if not integrity or integrity[0][0] != "ok":
-        raise CommandError(f"{path} is damaged: integrity check says {integrity[:3]}")
+        raise StorageError(f"{path} is damaged: integrity check says {integrity[:3]}")
     schema = int(str(version[0][0])) if version else 0
     if schema > SCHEMA_VERSION:
-        raise CommandError(
+        raise StorageError(
             f"{path} has schema version {schema}; this selfmem reads up to {SCHEMA_VERSION}. "
             "Upgrade selfmem to restore it."
         )
@@ -67,17 +66,19 @@ def backup_store(store_dir: Path, destination: Path, *, overwrite: bool = False)
     """Snapshot ``store_dir``'s database into ``destination`` (one file)."""
     database = store_dir / DATABASE_FILE
     if not database.is_file():
-        raise CommandError(f"no selfmem database at {database}")
+        raise StorageError(f"no selfmem database at {database}")
     if destination.exists() and not overwrite:
-        raise CommandError(f"{destination} exists; pass --force to replace it")
+        raise StorageError(f"{destination} exists; pass --force to replace it")
     partial = destination.with_name(destination.name + ".partial")
     partial.unlink(missing_ok=True)
+    import libsql
+
     connection = libsql.connect(str(database), timeout=_TIMEOUT_S)
     try:
         connection.execute("VACUUM INTO ?", (str(partial),)).fetchall()
     except ValueError as exc:
         partial.unlink(missing_ok=True)
-        raise CommandError(f"backup of {database} failed: {exc}") from None
+        raise StorageError(f"backup of {database} failed: {exc}") from None
     finally:
         connection.close()
     os.replace(partial, destination)
@@ -88,7 +89,7 @@ def restore_store(source: Path, store_dir: Path) -> BackupInfo:
     """Replace ``store_dir``'s database with the backup ``source`` and empty its cache."""
     info = inspect_backup(source)
     if store_dir.exists() and not store_dir.is_dir():
-        raise CommandError(f"{store_dir} exists and is not a directory")
+        raise StorageError(f"{store_dir} exists and is not a directory")
     store_dir.mkdir(parents=True, exist_ok=True)
     staged = store_dir / f"{DATABASE_FILE}.restoring"
     shutil.copyfile(source, staged)

@@ -15,37 +15,20 @@ from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict
-
-from .errors import InvalidInputError, LimitExceededError
+from ..engine.item_search import check_filter, matches, rank_lexical, searchable_text
+from ..engine.runtime import twin
+from ..errors import InvalidInputError, LimitExceededError
+from ..records.items import Item
+from ..security.redaction import redact_value
+from ..storage.base import ItemRow
 from .handle import Handle
-from .item_search import check_filter, matches, rank_lexical, searchable_text
-from .runtime import twin
-from .security.redaction import redact_value
-from .storage.base import ItemRow
 
-__all__ = ["Item", "ItemsAPI"]
+__all__ = ["ItemsAPI"]
 
 _MAX_LABELS = 16
 _MAX_LABEL_CHARS = 256
 _MAX_KEY_CHARS = 512
 _MAX_PAGE = 1_000
-
-
-class Item(BaseModel):
-    """A stored document: its path of labels, key, JSON value and times.
-
-    ``score`` is set on results of a query search (higher is more relevant).
-    """
-
-    model_config = ConfigDict(frozen=True)
-
-    namespace: tuple[str, ...]
-    key: str
-    value: dict[str, Any]
-    created_at: datetime
-    updated_at: datetime
-    score: float | None = None
 
 
 def _label_ok(label: Any) -> bool:

@@ -15,7 +15,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
-from ..models import TaskType, utc_now
+from .episodes import TaskType, utc_now
 from .stats import decay_factor, wilson_lower_bound
 
 __all__ = [

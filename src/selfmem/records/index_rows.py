@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
-from ..models import Episode
-from .lexical import STOPWORDS, tokenize
+from ..text.tokens import STOPWORDS, tokenize
+from .episodes import Episode
 
 __all__ = ["MAX_TERMS", "IndexRow", "decode_row", "encode_row", "index_row", "index_terms"]
 

@@ -272,6 +272,15 @@ class Episode(_Record):
             return None
         return (self.end_time - self.start_time).total_seconds() * 1000.0
 
+    def tool_sequence(self, max_len: int = 12) -> str:
+        """``a -> b -> c`` of the tools used, consecutive repeats collapsed."""
+        tools: list[str] = []
+        for step in self.steps:
+            if not tools or tools[-1] != step.tool:
+                tools.append(step.tool)
+        shown = tools[:max_len]
+        return " -> ".join(shown) + (" -> ..." if len(tools) > max_len else "")
+
     def step_text(self) -> str:
         """The searchable text of the steps: tools, actions, observations and errors."""
         parts: list[str] = []

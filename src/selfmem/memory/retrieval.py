@@ -6,13 +6,13 @@ from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from .errors import InvalidInputError, NotFoundError
+from ..engine.runtime import twin
+from ..errors import InvalidInputError, NotFoundError
+from ..records.episodes import TaskContext, TaskType
+from ..retrieval.pattern_ranking import ScoredHeuristic, ScoredPattern
+from ..retrieval.result import RetrievalResult, ScoredEpisode
+from ..security import validation
 from .handle import Handle
-from .models import TaskContext, TaskType
-from .retrieval.pattern_ranking import ScoredHeuristic, ScoredPattern
-from .retrieval.result import RetrievalResult, ScoredEpisode
-from .runtime import twin
-from .security import validation
 
 if TYPE_CHECKING:
     import numpy as np
@@ -50,8 +50,8 @@ class RetrievalAPI(Handle):
         ``success_only``, and ``since`` / ``until`` on the episode's end time. The handle's
         namespace always applies. ``query_vector`` skips embedding the description.
         """
-        from .retrieval.index import QueryFilters
-        from .retrieval.ranking import rank
+        from ..retrieval.index import QueryFilters
+        from ..retrieval.ranking import rank
 
         self._check_open()
         if not isinstance(description, str) or not description.strip():

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
-from .errors import NotFoundError
+from ..config import MAX_PAGE
+from ..engine.learning import FEEDBACK_KEY
+from ..engine.runtime import twin
+from ..errors import NotFoundError
+from ..learning import AnyPattern, Heuristic, PatternKind
 from .handle import Handle
-from .learning import AnyPattern, Heuristic, PatternKind
-from .learning_engine import FEEDBACK_KEY
-from .runtime import MAX_PAGE, twin
 
 __all__ = ["LearningAPI"]
 
@@ -49,7 +50,7 @@ class LearningAPI(Handle):
 
     def list_heuristics(self, *, limit: int = 50) -> list[Heuristic]:
         """Heuristics derived from served patterns, most confident first."""
-        from .learning.heuristics import derive_heuristics
+        from ..learning.heuristics import derive_heuristics
 
         return derive_heuristics(self.list_patterns(limit=MAX_PAGE))[:limit]
 

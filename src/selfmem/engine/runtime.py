@@ -14,33 +14,32 @@ from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
 
-from .config import MemoryConfig
-from .errors import StorageError
-from .learning import Reflector
-from .learning_engine import LearningEngine
-from .models import (
+from ..config import MemoryConfig
+from ..errors import StorageError
+from ..learning import Reflector
+from ..records.episodes import (
     ExecutionStep,
 )
+from ..storage import sealing
+from ..storage.base import EpisodeStore, HotCache
+from ..storage.changes import DELETED, EPISODE, LEARNING, ChangeFeed, ChangeSet
+from .learning import LearningEngine
 from .step_buffer import StepBuffer
-from .storage import sealing
-from .storage.base import EpisodeStore, HotCache
-from .storage.changes import DELETED, EPISODE, LEARNING, ChangeFeed, ChangeSet
 
 logger = logging.getLogger(__name__)
 
 if TYPE_CHECKING:
-    from .embeddings.base import Embedder
-    from .models import Episode
-    from .retrieval_engine import RetrievalEngine
+    from ..embeddings.base import Embedder
+    from ..records.episodes import Episode
+    from .retrieval import RetrievalEngine
 
-__all__ = ["MAX_PAGE", "MemoryCore", "MemoryStats", "twin"]
+__all__ = ["MemoryCore", "MemoryStats", "twin"]
 
 _CACHE_KEY = "cache_sealing_key"
 
 _P = ParamSpec("_P")
 _T = TypeVar("_T")
 _MAX_ID_CHARS = 128
-MAX_PAGE = 1_000
 _EPISODE = "episode"
 
 
@@ -122,9 +121,9 @@ class MemoryCore:
     def retrieval(self) -> RetrievalEngine:
         """The retrieval engine, created on first use (it brings numpy in)."""
         if self._retrieval is None:
-            from .retrieval.snapshot import IndexSnapshots
-            from .retrieval_engine import RetrievalEngine
-            from .storage.memory_store import NullCache
+            from ..storage.memory_store import NullCache
+            from .retrieval import RetrievalEngine
+            from .snapshot import IndexSnapshots
 
             snapshots = None
             if isinstance(self.store, ChangeFeed) and not isinstance(self.cache, NullCache):

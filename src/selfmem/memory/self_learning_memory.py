@@ -10,15 +10,12 @@ from datetime import datetime
 from os import PathLike
 from typing import TYPE_CHECKING, Any
 
-from .config import MemoryConfig, resolve_location
-from .errors import InvalidInputError, NotFoundError
-from .handle import Handle
-from .items import ItemsAPI
-from .learning import Reflector, compute_reward
-from .learning.reflection import reflect_safely
-from .memory_learning import LearningAPI
-from .memory_retrieval import RetrievalAPI
-from .models import (
+from ..config import MAX_PAGE, MemoryConfig, resolve_location
+from ..engine.runtime import MemoryCore, MemoryStats, twin
+from ..errors import InvalidInputError, NotFoundError
+from ..learning import Reflector, compute_reward
+from ..learning.reflection import reflect_safely
+from ..records.episodes import (
     Episode,
     ExecutionStep,
     OutcomeStatus,
@@ -27,14 +24,17 @@ from .models import (
     TaskType,
     utc_now,
 )
-from .retrieval.weights import RankingWeights
-from .runtime import MAX_PAGE, MemoryCore, MemoryStats, twin
-from .security import validation
-from .storage.base import EpisodeQuery, EpisodeStore, HotCache
-from .storage.memory_store import InMemoryStore, NullCache
+from ..retrieval.weights import RankingWeights
+from ..security import validation
+from ..storage.base import EpisodeQuery, EpisodeStore, HotCache
+from ..storage.memory_store import InMemoryStore, NullCache
+from .handle import Handle
+from .items import ItemsAPI
+from .learning import LearningAPI
+from .retrieval import RetrievalAPI
 
 if TYPE_CHECKING:
-    from .embeddings.base import Embedder
+    from ..embeddings.base import Embedder
 
 __all__ = ["MemoryStats", "SelfLearningMemory"]
 
@@ -93,7 +93,7 @@ class SelfLearningMemory(RetrievalAPI, LearningAPI, ItemsAPI):
         ``embedder`` (e.g. ``SentenceTransformerEmbedder()``) adds semantic retrieval;
         ``ranking`` sets the weights of the retrieval signals.
         """
-        from .storage.factory import open_backends
+        from ..storage.factory import open_backends
 
         config = (config or MemoryConfig()).with_options(**options)
         if namespace is not None:

@@ -18,7 +18,7 @@ import queue
 import threading
 from collections.abc import Callable, Sequence
 
-from ..models import Episode
+from ..records.episodes import Episode
 
 __all__ = ["LearningQueue"]
 

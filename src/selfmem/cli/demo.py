@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from .memory import SelfLearningMemory
-from .models import ExecutionStep, TaskContext, TaskOutcome, TaskType
+from ..memory import SelfLearningMemory
+from ..records.episodes import ExecutionStep, TaskContext, TaskOutcome, TaskType
 
 __all__ = ["run_demo"]
 

@@ -13,9 +13,9 @@ from collections import Counter
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from .errors import InvalidInputError
-from .retrieval.lexical import query_terms, tokenize
-from .storage.base import ItemRow
+from ..errors import InvalidInputError
+from ..storage.base import ItemRow
+from ..text.tokens import query_terms, tokenize
 
 __all__ = ["OPERATORS", "check_filter", "matches", "rank_lexical", "searchable_text"]
 

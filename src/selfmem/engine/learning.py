@@ -2,7 +2,7 @@
 
 ``SelfLearningMemory`` owns one :class:`LearningEngine`. It keeps a
 :class:`~selfmem.learning.PatternLearner` per namespace (loaded lazily from the store),
-runs learning jobs from the :class:`~selfmem.learning.queue.LearningQueue`, and writes each
+runs learning jobs from the :class:`~selfmem.engine.learning_queue.LearningQueue`, and writes each
 job's changed patterns and heuristics in one transaction.
 
 Several processes may learn in one namespace at once. Each write names the namespace's
@@ -21,16 +21,18 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 
-from .errors import ConflictError
-from .learning import extractors as ex
-from .learning.error_classes import normalize_error
-from .learning.heuristics import derive_heuristic
-from .learning.learner import Baseline, FamilyRun, LearningConfig, PatternLearner
-from .learning.queue import LearningQueue
-from .learning.records import AnyPattern, Heuristic, PatternKind, stable_id
-from .models import Episode
-from .retrieval.pattern_ranking import PatternCatalog
-from .storage.base import EpisodeQuery, EpisodeStore
+from ..config import LearningConfig
+from ..errors import ConflictError
+from ..learning import extractors as ex
+from ..learning.error_classes import normalize_error
+from ..learning.heuristics import derive_heuristic
+from ..learning.learner import PatternLearner
+from ..learning.state import Baseline, FamilyRun
+from ..records.episodes import Episode
+from ..records.learned import AnyPattern, Heuristic, PatternKind, stable_id
+from ..retrieval.pattern_ranking import PatternCatalog
+from ..storage.base import EpisodeQuery, EpisodeStore
+from .learning_queue import LearningQueue
 
 __all__ = ["FEEDBACK_KEY", "LearningEngine"]
 

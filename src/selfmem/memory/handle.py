@@ -5,14 +5,14 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from .config import MemoryConfig
-from .errors import EpisodeStateError, InvalidInputError, NotFoundError, StorageError
-from .models import (
+from ..config import MemoryConfig
+from ..engine.runtime import MemoryCore
+from ..engine.step_buffer import OpenEpisode
+from ..errors import EpisodeStateError, InvalidInputError, NotFoundError, StorageError
+from ..records.episodes import (
     Episode,
 )
-from .retrieval.weights import RankingWeights
-from .runtime import MemoryCore
-from .step_buffer import OpenEpisode
+from ..retrieval.weights import RankingWeights
 
 logger = logging.getLogger(__name__)
 

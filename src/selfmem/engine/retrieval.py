@@ -20,13 +20,13 @@ from collections.abc import Callable, Sequence
 import numpy as np
 import numpy.typing as npt
 
-from .embeddings.base import Embedder
-from .errors import EmbeddingError, StorageError
-from .models import Episode
-from .retrieval.index import EpisodeIndex
-from .retrieval.index_rows import index_row
-from .retrieval.snapshot import IndexSnapshots
-from .storage.base import EpisodeStore
+from ..embeddings.base import Embedder
+from ..errors import EmbeddingError, StorageError
+from ..records.episodes import Episode
+from ..records.index_rows import index_row
+from ..retrieval.index import EpisodeIndex
+from ..storage.base import EpisodeStore
+from .snapshot import IndexSnapshots
 
 __all__ = ["RetrievalEngine", "embedding_text"]
 

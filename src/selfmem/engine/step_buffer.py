@@ -10,8 +10,8 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass, field
 
-from .errors import EpisodeStateError, InvalidInputError, LimitExceededError
-from .models import Episode, ExecutionStep
+from ..errors import EpisodeStateError, InvalidInputError, LimitExceededError
+from ..records.episodes import Episode, ExecutionStep
 
 __all__ = ["OpenEpisode", "StepBuffer"]
 

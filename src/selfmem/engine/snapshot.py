@@ -32,10 +32,10 @@ from typing import Any, Protocol, runtime_checkable
 import numpy as np
 
 from ..errors import StorageError
+from ..records.index_rows import index_row
+from ..retrieval.index import EpisodeIndex, IndexState
 from ..storage.base import EpisodeStore, HotCache
 from ..storage.changes import DELETED, EMBEDDING, EPISODE, Change, ChangeFeed
-from .index import EpisodeIndex, IndexState
-from .index_rows import index_row
 
 __all__ = ["KIND", "EmbeddingLookup", "IndexSnapshots"]
 

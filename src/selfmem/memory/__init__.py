@@ -1,0 +1,20 @@
+"""The face: :class:`SelfLearningMemory`, assembled from one mixin per concern.
+
+:mod:`.self_learning_memory` (lifecycle, listing, deletion, stats), :mod:`.learning`
+(patterns, heuristics, feedback, relearning), :mod:`.retrieval` (context retrieval and
+pattern recommendation), :mod:`.items` (JSON documents) and :mod:`.handle` (what they share).
+Front ends (CLI, MCP, integrations) import this package, :mod:`selfmem` and
+:mod:`selfmem.records` only.
+"""
+
+from ..storage.backup import BackupInfo, backup_store, inspect_backup, restore_store
+from .self_learning_memory import MemoryStats, SelfLearningMemory
+
+__all__ = [
+    "BackupInfo",
+    "MemoryStats",
+    "SelfLearningMemory",
+    "backup_store",
+    "inspect_backup",
+    "restore_store",
+]
