@@ -17,6 +17,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from ..config import is_remote
@@ -25,12 +26,22 @@ from .hrana import HranaTransport
 from .retry import Failure, RetryPolicy, classify
 from .transport import GUARD_MESSAGE, DriverError, LocalTransport, Rows, Statement, Transport
 
-__all__ = ["GuardFailed", "LibSQLConnection", "insert_rows"]
+__all__ = ["PAGE_BYTES", "GuardFailed", "LibSQLConnection", "SizedRead", "insert_rows"]
 
 logger = logging.getLogger(__name__)
 
 _ROWS_PER_INSERT = 200
 _T = TypeVar("_T")
+
+#: The most one page of a :class:`SizedRead` asks the database to send. sqld refuses any
+#: answer over its ``--max-response-size`` (10 MB by default in 0.24) with "Response is
+#: too large"; a fifth of it leaves room for the JSON around the values (base64 for blobs)
+#: and for many readers at once. A server set lower makes pages shrink (see
+#: :meth:`LibSQLConnection._paged`).
+PAGE_BYTES = 2_000_000
+#: Rows one page may list at most (bounds the size sums each page computes).
+PAGE_ROWS = 5_000
+_SMALLEST_BUDGET = 16_384  # below this, shrinking pages goes straight to one row a page
 
 
 class _Retryable(StorageError):
@@ -39,6 +50,55 @@ class _Retryable(StorageError):
 
 class GuardFailed(StorageError):
     """A transaction's guard found its precondition broken; nothing was written."""
+
+
+class ResponseTooLarge(StorageError):
+    """The server refused to send an answer this large (sqld's ``--max-response-size``)."""
+
+
+@dataclass(frozen=True, slots=True)
+class SizedRead:
+    """A read that comes back in pages of at most ``PAGE_BYTES`` (and ``PAGE_ROWS`` rows).
+
+    ``table`` is read where ``where`` holds (with ``params``), in the order of ``key``:
+    columns that identify a row (a unique key), so each page starts after the last key of
+    the one before. ``size`` is SQL for the bytes a row carries; ``octet_length`` reads
+    the length of a value without reading the value. Each row yields ``columns``. ``limit``
+    and ``offset`` page the read as a whole, like ``LIMIT`` and ``OFFSET``.
+    """
+
+    table: str
+    columns: tuple[str, ...]
+    key: tuple[str, ...]
+    size: str
+    where: str
+    params: tuple[Any, ...] = ()
+    descending: bool = False
+    limit: int | None = None
+    offset: int = 0
+
+    def sql(self, after: bool) -> str:
+        """One page: the next keys with their running size, then the rows that fit."""
+        keys = ", ".join(self.key)
+        way = "DESC" if self.descending else "ASC"
+        order = ", ".join(f"{k} {way}" for k in self.key)
+        start = ""
+        if after:
+            marks = ", ".join("?" * len(self.key))
+            start = f" AND ({keys}) {'<' if self.descending else '>'} ({marks})"
+        return (
+            f"WITH next AS (SELECT {keys}, {self.size} AS size FROM {self.table} "
+            f"WHERE ({self.where}){start} ORDER BY {order} LIMIT ? OFFSET ?), "
+            f"page AS (SELECT {keys}, size, count(*) OVER () AS listed, "
+            f"sum(size) OVER (ORDER BY {order} ROWS UNBOUNDED PRECEDING) AS running "
+            f"FROM next) "
+            f"SELECT {', '.join(f'p.{k}' for k in self.key)}, "
+            f"{', '.join(f't.{c}' for c in self.columns)}, p.listed "
+            f"FROM page p JOIN {self.table} t ON "
+            f"{' AND '.join(f't.{k} = p.{k}' for k in self.key)} "
+            f"WHERE p.running - p.size < ? "
+            f"ORDER BY {', '.join(f'p.{k} {way}' for k in self.key)}"
+        )
 
 
 def _values(rows: int, columns: int) -> str:
@@ -97,6 +157,7 @@ class LibSQLConnection:
         self._request_timeout_s = request_timeout_s
         self.retry = retry or RetryPolicy()
         self._broken = False  # the connection failed mid-flight: reconnect before reuse
+        self._page_bytes = PAGE_BYTES  # shrinks if the server refuses pages this large
         self._timeout_s = connect_timeout_s  # for the first contact, then request_timeout_s
         self._transport = self._connect()
         if self.remote:
@@ -147,6 +208,11 @@ class LibSQLConnection:
         if GUARD_MESSAGE in message:
             return GuardFailed(message)
         kind = classify(message)
+        if "response is too large" in message.lower():
+            return ResponseTooLarge(
+                f"the libSQL server at {self.location} refused to send an answer this "
+                f"large (its --max-response-size): {message}"
+            )
         if kind is Failure.AUTH:
             return AuthenticationError(
                 f"the libSQL server at {self.location} refused the auth token: {message}"
@@ -168,6 +234,43 @@ class LibSQLConnection:
         with self._lock:
             self._check_open()
             return self._retrying(lambda: self._execute(sql, params))
+
+    def _paged(self, read: SizedRead) -> Iterator[tuple[Any, ...]]:
+        """The rows of ``read``, fetched a page at a time (one request each), so no answer
+        is larger than ``PAGE_BYTES``; a row larger than that comes alone. A server that
+        still refuses a page as too large gets smaller pages from then on."""
+        width = len(read.key)
+        after: tuple[Any, ...] | None = None
+        left, offset = read.limit, read.offset
+        while left is None or left > 0:
+            cap = PAGE_ROWS if left is None else min(PAGE_ROWS, left)
+            rows = self._page(read, after, cap, offset)
+            if not rows:
+                return
+            for row in rows:
+                yield tuple(row[width:-1])
+            listed = int(rows[-1][-1])
+            if len(rows) == listed and listed < cap:
+                return  # the page held every row that was left
+            after, offset = tuple(rows[-1][:width]), 0
+            if left is not None:
+                left -= len(rows)
+
+    def _page(self, read: SizedRead, after: tuple[Any, ...] | None, cap: int, offset: int) -> Rows:
+        sql = read.sql(after is not None)
+        while True:
+            params = (*read.params, *(after or ()), cap, offset, self._page_bytes)
+            try:
+                return self._run(sql, params)
+            except ResponseTooLarge:
+                if self._page_bytes <= 1:
+                    raise  # one row is larger than the server sends
+                smaller = self._page_bytes // 2
+                self._page_bytes = smaller if smaller >= _SMALLEST_BUDGET else 1
+                logger.warning(
+                    "%s refused a page as too large; reading pages of %d bytes from now on",
+                    self.location, self._page_bytes,
+                )  # fmt: skip
 
     def _write(self, statements: Sequence[Statement]) -> list[Rows]:
         """Run ``statements`` as one write transaction, retried whole on failure; the rows

@@ -9,13 +9,18 @@ from __future__ import annotations
 from typing import Any
 
 from .base import ItemRow
-from .libsql_connection import LibSQLConnection
+from .libsql_connection import LibSQLConnection, SizedRead
 
 __all__ = ["LibSQLItems", "join_path", "split_path"]
 
 _SEP = "\x1f"
 _AFTER_SEP = "\x20"  # the character after U+001F: the exclusive end of a prefix range
 _COLUMNS = "path, key, value, search_text, vector, model, created_at, updated_at"
+# what a row carries, for reading items in pages bounded by size
+_SIZE = (
+    "octet_length(value) + coalesce(octet_length(search_text), 0) "
+    "+ coalesce(length(vector), 0) + octet_length(path) + octet_length(key)"
+)
 
 
 def join_path(path: tuple[str, ...]) -> str:
@@ -88,11 +93,11 @@ class LibSQLItems:
 
     def scan_items(self, namespace: str, prefix: tuple[str, ...]) -> list[ItemRow]:
         where, params = _under(prefix)
-        rows = self._store._run(
-            f"SELECT {_COLUMNS} FROM items WHERE namespace = ?{where} ORDER BY path, key",
-            (namespace, *params),
-        )
-        return [_row(raw) for raw in rows]
+        read = SizedRead(
+            "items", tuple(_COLUMNS.split(", ")), ("namespace", "path", "key"), _SIZE,
+            f"namespace = ?{where}", (namespace, *params),
+        )  # fmt: skip
+        return [_row(raw) for raw in self._store._paged(read)]
 
     def item_paths(self, namespace: str) -> list[tuple[str, ...]]:
         rows = self._store._run(

@@ -11,12 +11,18 @@ write whose commit answer was lost.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 
 from ..errors import ConflictError
 from ..records.learned import AnyPattern, Heuristic, pattern_adapter
 from .changes import LEARNING
-from .libsql_connection import GuardFailed, LibSQLConnection, id_chunks, insert_rows
+from .libsql_connection import (
+    GuardFailed,
+    LibSQLConnection,
+    SizedRead,
+    id_chunks,
+    insert_rows,
+)
 from .transport import Statement, guard
 
 __all__ = ["LibSQLLearning"]
@@ -78,8 +84,7 @@ class LibSQLLearning(LibSQLConnection):
             checked.append(
                 guard(
                     "another writer changed the learning",
-                    "coalesce((SELECT version FROM learning_versions WHERE namespace = ?), 0)"
-                    " != ?",
+                    "coalesce((SELECT version FROM learning_versions WHERE namespace = ?), 0) != ?",
                     (namespace, expected),
                 )
             )
@@ -123,13 +128,21 @@ class LibSQLLearning(LibSQLConnection):
             for chunk, marks in id_chunks(ids)
         ]
 
+    def _records(self, table: str, namespace: str) -> Iterator[str]:
+        read = SizedRead(
+            table, ("data",), ("id",), "octet_length(data)", "namespace = ?", (namespace,)
+        )
+        return (data for (data,) in self._paged(read))
+
     def load_patterns(self, namespace: str) -> list[AnyPattern]:
-        rows = self._run("SELECT data FROM patterns WHERE namespace = ?", (namespace,))
-        return [pattern_adapter.validate_json(data) for (data,) in rows]
+        return [
+            pattern_adapter.validate_json(data) for data in self._records("patterns", namespace)
+        ]
 
     def load_heuristics(self, namespace: str) -> list[Heuristic]:
-        rows = self._run("SELECT data FROM heuristics WHERE namespace = ?", (namespace,))
-        return [Heuristic.model_validate_json(data) for (data,) in rows]
+        return [
+            Heuristic.model_validate_json(data) for data in self._records("heuristics", namespace)
+        ]
 
     def clear_learning(self, namespace: str) -> int:
         return self._write_learning(

@@ -24,7 +24,7 @@ from ..records.index_rows import IndexRow, decode_row, encode_row, index_row
 from ..text.tokens import fts_query
 from .base import EpisodeQuery, LexicalHit
 from .changes import Change, ChangeSet
-from .libsql_connection import GuardFailed, id_chunks, insert_rows
+from .libsql_connection import GuardFailed, SizedRead, id_chunks, insert_rows
 from .libsql_items import LibSQLItems
 from .libsql_learning import LibSQLLearning
 from .retry import RetryPolicy
@@ -35,7 +35,6 @@ __all__ = ["LibSQLStore"]
 
 logger = logging.getLogger(__name__)
 
-_INDEX_PAGE = 5_000
 _DELETION_TOKEN_TTL_S = 3600.0  # far longer than any retry of the delete
 
 
@@ -261,11 +260,11 @@ class LibSQLStore(LibSQLLearning):
     def _steps_for(self, episode_ids: Sequence[str]) -> dict[str, list[ExecutionStep]]:
         found: dict[str, list[ExecutionStep]] = {eid: [] for eid in episode_ids}
         for chunk, marks in id_chunks(episode_ids):
-            for episode_id, data in self._run(
-                f"SELECT episode_id, data FROM steps WHERE episode_id IN ({marks}) "
-                "ORDER BY episode_id, step_number",
-                chunk,
-            ):
+            read = SizedRead(
+                "steps", ("episode_id", "data"), ("episode_id", "step_number"),
+                "octet_length(data)", f"episode_id IN ({marks})", tuple(chunk),
+            )  # fmt: skip
+            for episode_id, data in self._paged(read):
                 found[episode_id].append(ExecutionStep.model_validate_json(data))
         return found
 
@@ -306,13 +305,11 @@ class LibSQLStore(LibSQLLearning):
         where, params = self._where(query)
         with self._lock:
             self._check_open()
-            order = "ASC" if query.oldest_first else "DESC"
-            rows = self._run(
-                f"SELECT id, data FROM episodes WHERE {where} "
-                f"ORDER BY start_time {order}, id {order} LIMIT ? OFFSET ?",
-                [*params, query.limit, query.offset],
-            )
-            episodes = [Episode.model_validate_json(data) for _, data in rows]
+            read = SizedRead(
+                "episodes", ("data",), ("start_time", "id"), "octet_length(data)", where,
+                tuple(params), not query.oldest_first, query.limit, query.offset,
+            )  # fmt: skip
+            episodes = [Episode.model_validate_json(data) for (data,) in self._paged(read)]
             if query.include_steps and episodes:
                 steps = self._steps_for([ep.id for ep in episodes])
                 for episode in episodes:
@@ -349,23 +346,17 @@ class LibSQLStore(LibSQLLearning):
 
     def index_rows(self, namespace: str) -> Iterator[IndexRow]:
         """Streamed in pages, so a large namespace is never all in memory at once."""
-        after = -1
-        while True:
-            rows = self._run(
-                "SELECT seq, id, index_row FROM episodes WHERE namespace = ? "
-                "AND end_time IS NOT NULL AND seq > ? ORDER BY seq LIMIT ?",
-                (namespace, after, _INDEX_PAGE),
-            )
-            for seq, episode_id, text in rows:
-                after = seq
-                if text is not None:
-                    yield decode_row(episode_id, text)
-                    continue
-                episode = self.get_episode(namespace, episode_id)  # written before schema 3
-                if episode is not None and episode.is_complete:
-                    yield index_row(episode)
-            if len(rows) < _INDEX_PAGE:
-                return
+        read = SizedRead(
+            "episodes", ("id", "index_row"), ("seq",), "coalesce(octet_length(index_row), 0)",
+            "namespace = ? AND end_time IS NOT NULL", (namespace,),
+        )  # fmt: skip
+        for episode_id, text in self._paged(read):
+            if text is not None:
+                yield decode_row(episode_id, text)
+                continue
+            episode = self.get_episode(namespace, episode_id)  # written before schema 3
+            if episode is not None and episode.is_complete:
+                yield index_row(episode)
 
     def save_embeddings(
         self, namespace: str, model: str, vectors: Sequence[tuple[str, bytes]]
@@ -381,12 +372,11 @@ class LibSQLStore(LibSQLLearning):
         )  # fmt: skip
 
     def load_embeddings(self, namespace: str, model: str) -> list[tuple[str, bytes]]:
-        rows = self._run(
-            "SELECT owner_id, vector FROM embeddings "
-            "WHERE namespace = ? AND owner_kind = 'episode' AND model = ?",
-            (namespace, model),
-        )
-        return [(eid, bytes(blob)) for eid, blob in rows]
+        read = SizedRead(
+            "embeddings", ("owner_id", "vector"), ("owner_kind", "owner_id"), "length(vector)",
+            "owner_kind = 'episode' AND namespace = ? AND model = ?", (namespace, model),
+        )  # fmt: skip
+        return [(eid, bytes(blob)) for eid, blob in self._paged(read)]
 
     def get_meta(self, name: str) -> bytes | None:
         rows = self._run("SELECT value FROM selfmem_meta WHERE name = ?", (name,))
