@@ -6,6 +6,10 @@ that runs the same method in a worker thread, so an event loop is never blocked.
 
 from __future__ import annotations
 
+import logging
+import threading
+import weakref
+from collections.abc import Callable
 from datetime import datetime
 from os import PathLike
 from typing import TYPE_CHECKING, Any
@@ -39,6 +43,55 @@ if TYPE_CHECKING:
 __all__ = ["MemoryStats", "SelfLearningMemory"]
 
 _EPISODE = "episode"
+
+logger = logging.getLogger(__name__)
+
+
+class _Flushers:
+    """What :meth:`SelfLearningMemory.flush` and ``close`` call first: the flush methods of
+    framework handlers that still hold records (held weakly, so registering never keeps a
+    handler alive)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._refs: list[Callable[[], Callable[[], object] | None]] = []
+        self._busy = threading.local()
+
+    def add(self, flush: Callable[[], object]) -> None:
+        ref: Callable[[], Callable[[], object] | None]
+        if hasattr(flush, "__self__") and hasattr(flush, "__func__"):
+            ref = weakref.WeakMethod(flush)  # type: ignore[arg-type]
+        else:
+            ref = weakref.ref(flush)
+        with self._lock:
+            self._refs = [r for r in self._refs if r() is not None and r() != flush] + [ref]
+
+    def run(self) -> None:
+        if getattr(self._busy, "on", False):  # a flusher that flushes the memory itself
+            return
+        with self._lock:
+            live = [f for f in (r() for r in self._refs) if f is not None]
+        self._busy.on = True
+        try:
+            for flush in live:
+                try:
+                    flush()
+                except Exception:  # a registered callback must not stop the flush
+                    logger.warning("selfmem: flusher %r failed", flush, exc_info=True)
+        finally:
+            self._busy.on = False
+
+
+_FLUSHERS: weakref.WeakKeyDictionary[MemoryCore, _Flushers] = weakref.WeakKeyDictionary()
+_FLUSHERS_LOCK = threading.Lock()
+
+
+def _flushers(core: MemoryCore) -> _Flushers:
+    with _FLUSHERS_LOCK:
+        found = _FLUSHERS.get(core)
+        if found is None:
+            found = _FLUSHERS[core] = _Flushers()
+        return found
 
 
 class SelfLearningMemory(RetrievalAPI, LearningAPI, ItemsAPI):
@@ -172,8 +225,10 @@ class SelfLearningMemory(RetrievalAPI, LearningAPI, ItemsAPI):
 
     def flush(self) -> int:
         """Write every buffered step now and wait for queued learning; returns the number
-        of steps written."""
+        of steps written. The flushers registered with :meth:`register_flusher` (e.g. the
+        LangChain and LlamaIndex handlers recording into this memory) run first."""
         self._check_open()
+        _flushers(self._core).run()
         written = self._core.flush()
         self._core.learning.drain()
         self._core.drain_embeddings()
@@ -335,9 +390,20 @@ class SelfLearningMemory(RetrievalAPI, LearningAPI, ItemsAPI):
     # -- closing ----------------------------------------------------------------------------
 
     def close(self) -> None:
-        """Flush buffered steps and release the store and cache. Idempotent."""
+        """Flush buffered steps and release the store and cache. Idempotent. Registered
+        flushers (:meth:`register_flusher`) run first."""
         if self._owner:
+            if not self._core.closed:
+                _flushers(self._core).run()
             self._core.close()
+
+    def register_flusher(self, flush: Callable[[], object]) -> None:
+        """Have :meth:`flush` and :meth:`close` call ``flush()`` first, for every handle on
+        this store: how a framework handler that holds records (a callback handler, a span
+        handler) makes them durable when the memory is flushed. ``flush`` is held weakly
+        (a bound method does not keep its object alive); registering it again is a no-op;
+        one that raises is logged and the others still run."""
+        _flushers(self._core).add(flush)
 
     def __enter__(self) -> SelfLearningMemory:
         return self

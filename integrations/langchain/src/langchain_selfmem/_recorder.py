@@ -2,12 +2,13 @@
 
 Every event is handled in microseconds on the agent's thread (or event loop): the tracker
 notes what happened, and the memory calls that follow (start the episode, log steps,
-complete it, record feedback) are returned as *jobs*. The handlers run the jobs on the
-background writer, or inline when ``background=False``.
+complete or abandon it, record feedback) are returned as *jobs*. The handlers run the jobs
+on the background writer, or inline when ``background=False``.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import threading
 import time
@@ -16,14 +17,15 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 from uuid import UUID
 
-from langchain_core.messages import AIMessage
-from langchain_core.outputs import ChatGeneration, LLMResult
+from langchain_core.outputs import LLMResult
 
 from selfmem import InvalidInputError, SelfLearningMemory, TaskContext, TaskOutcome, TaskType
 from selfmem.records import utc_now
 
-from ._text import final_text, task_text, tool_output, tool_parameters
-from ._tracking import OpenRun, RunTracker, StepRecord
+from ._options import check_bool, check_context, check_memory, check_optional_str, check_task_type
+from ._steps import describe_error, is_abandonment, log_steps, usage_of
+from ._text import final_text, task_text
+from ._tracking import OpenRun, Placement, RunTracker, ToolCall
 from ._writer import Writer, shared_writer
 
 __all__ = [
@@ -54,79 +56,40 @@ _HANDOFF_SECONDS = 1.0  # ... or at least this often, so a long run is durable a
 _FINISHED_KEPT = 1_024
 
 
-def describe_error(error: BaseException) -> str:
-    """``TypeName: message`` of an exception."""
-    text = str(error)
-    return f"{type(error).__name__}: {text}" if text else type(error).__name__
-
-
-def usage_of(response: LLMResult) -> tuple[int, list[str]]:
-    """Total tokens of a model call and the ids of the tool calls it issued."""
-    tokens = 0
-    call_ids: list[str] = []
-    for generations in response.generations:
-        for generation in generations:
-            message = generation.message if isinstance(generation, ChatGeneration) else None
-            if isinstance(message, AIMessage):
-                if message.usage_metadata:
-                    tokens += int(message.usage_metadata.get("total_tokens", 0))
-                call_ids.extend(str(call["id"]) for call in message.tool_calls if call.get("id"))
-    if not tokens and response.llm_output:
-        usage = response.llm_output.get("token_usage") or response.llm_output.get("usage") or {}
-        if isinstance(usage, Mapping):
-            tokens = int(usage.get("total_tokens", 0) or 0)
-    return tokens, call_ids
-
-
-def _step_fields(record: StepRecord) -> dict[str, Any]:
-    observation: str | None
-    error: str | None
-    if record.error is not None:
-        observation, error = None, describe_error(record.error)
-    else:
-        observation, error = tool_output(record.output)
-    input_str, inputs = record.inputs
-    return {
-        "tool": record.name, "parameters": tool_parameters(input_str, inputs),
-        "observation": observation, "error": error, "success": error is None,
-        "latency_ms": record.latency_ms, "tokens": record.tokens, "timestamp": record.timestamp,
-        "metadata": {"tool_call_id": record.tool_call_id} if record.tool_call_id else {},
-    }  # fmt: skip
-
-
-def _log_steps(run: OpenRun, records: Sequence[StepRecord]) -> None:
-    """Log finished tool calls; a step that breaks a limit is kept without its arguments."""
-    if run.episode_id is None or not records:
-        return
-    for record in records:
-        fields = _step_fields(record)
-        try:
-            run.memory.log_step(run.episode_id, **fields)
-        except InvalidInputError as exc:
-            logger.warning("tool step %s kept without its arguments: %s", record.name, exc)
-            fields["metadata"] = {**fields["metadata"], "parameters_dropped": str(exc)[:200]}
-            run.memory.log_step(run.episode_id, **{**fields, "parameters": {}})
-
-
 _START_LOCK = threading.Lock()
 
 
 def _after_start(run: OpenRun, job: Job) -> Job:
-    """``job``, preceded by the run's held-back episode start if it has not been sent yet."""
+    """``job``, preceded by the run's held-back episode start if it has not been sent yet
+    (and, for a nested run, by its parent's: the child's metadata names the parent)."""
     with _START_LOCK:  # parallel tool calls may hand over at once: send the start once
         start, run.start = run.start, None
     if start is None:
         return job
+    parent_start = _after_start(run.parent, _nothing) if run.parent is not None else _nothing
 
     def started_then_job() -> None:
+        parent_start()
         start()
         job()
 
     return started_then_job
 
 
+def _nothing() -> None:
+    return None
+
+
+def _agent_like(inputs: Any) -> bool:
+    """A run whose input is a conversation (``{"messages": [...]}``): an agent or chat graph."""
+    return isinstance(inputs, Mapping) and "messages" in inputs
+
+
 class Recorder:
-    """Shared state and decisions of the two callback handlers (see the module docstring)."""
+    """Shared state and decisions of the two callback handlers (see the module docstring).
+
+    Every option is checked here, so a wrong one fails when the handler is built.
+    """
 
     def __init__(
         self,
@@ -137,26 +100,29 @@ class Recorder:
         task_type: TaskType | str = TaskType.OTHER,
         background: bool = True,
     ) -> None:
-        self.memory = memory
-        self.namespace = namespace
-        self.context = context
-        self.task_type = task_type
-        self.background = background
+        self.memory = check_memory(memory)
+        self.namespace = check_optional_str(namespace, "namespace")
+        self.context = check_context(context)
+        self.task_type = check_task_type(task_type)
+        self.background = check_bool(background, "background")
+        self._lock = threading.Lock()
+        self._handles: dict[str, SelfLearningMemory] = {memory.namespace: memory}
+        if self.namespace:
+            self._handle(self.namespace)  # the core's namespace rules, checked now
         self._writer: Writer = shared_writer()
         self._tracker = RunTracker()
-        self._handles: dict[str, SelfLearningMemory] = {memory.namespace: memory}
-        self._lock = threading.Lock()
         self._finished: OrderedDict[UUID, str] = OrderedDict()
+        memory.register_flusher(self.flush)  # memory.flush() / close() flush this handler
 
     # -- queries ----------------------------------------------------------------------------
 
     @property
     def open_runs(self) -> int:
-        """How many root runs are being recorded right now."""
+        """How many top-level runs are being recorded right now."""
         return len(self._tracker)
 
     def episode_id(self, run_id: UUID) -> str | None:
-        """The episode of a root run (pass ``config={"run_id": ...}`` to choose the id);
+        """The episode of a run (pass ``config={"run_id": ...}`` to choose the id);
         known once the writer started it, and kept for the last 1,024 finished runs."""
         run = self._tracker.run_of(run_id)
         if run is not None:
@@ -165,19 +131,25 @@ class Recorder:
             return self._finished.get(run_id)
 
     def memory_for_run(self, run_id: UUID | None) -> SelfLearningMemory | None:
-        """The memory handle (namespace) of the open root run that ``run_id`` is part of."""
+        """The memory handle (namespace) of the open run that ``run_id`` is part of."""
         run = self._tracker.run_of(run_id)
         return run.memory if run is not None else None
 
     def flush(self, timeout: float | None = None) -> bool:
-        """Wait until everything recorded so far is written (open runs' episodes are
-        started); False on timeout."""
+        """Write everything recorded so far: open runs' episodes are started and their
+        finished steps logged, and every pending write is waited for; False on timeout.
+        ``memory.flush()`` and ``memory.close()`` call this too."""
         for run in self._tracker.roots():
-            if run.start is not None:
-                self.dispatch(_after_start(run, lambda: None))
+            if run.is_episode:
+                calls = self._tracker.take_steps(run)
+                self.dispatch(_after_start(run, self._log_job(run, calls)))
         return self._writer.flush(timeout)
 
-    # -- events -> jobs ---------------------------------------------------------------------
+    async def aflush(self, timeout: float | None = None) -> bool:
+        """Async twin of :meth:`flush`."""
+        return await asyncio.to_thread(self.flush, timeout)
+
+    # -- settings of a run ------------------------------------------------------------------
 
     def _handle(self, namespace: str | None) -> SelfLearningMemory:
         if not namespace:
@@ -188,6 +160,39 @@ class Recorder:
                 handle = self._handles[namespace] = self.memory.scoped(namespace)
             return handle
 
+    def _settings(
+        self, meta: Mapping[str, Any]
+    ) -> tuple[SelfLearningMemory, TaskContext | None, TaskType | str]:
+        """The memory handle, context and task type of a run: its metadata, else the
+        handler's. A wrong metadata value is logged and the handler's setting used."""
+        memory, context, task_type = self._handle(self.namespace), self.context, self.task_type
+
+        def use_namespace(value: Any) -> None:
+            nonlocal memory
+            memory = self._handle(check_optional_str(value, METADATA_NAMESPACE))
+
+        def use_context(value: Any) -> None:
+            nonlocal context
+            context = check_context(value, METADATA_CONTEXT)
+
+        def use_task_type(value: Any) -> None:
+            nonlocal task_type
+            task_type = check_task_type(value, METADATA_TASK_TYPE)
+
+        checks: list[tuple[str, Callable[[Any], None]]] = [
+            (METADATA_NAMESPACE, use_namespace), (METADATA_CONTEXT, use_context),
+            (METADATA_TASK_TYPE, use_task_type),
+        ]  # fmt: skip
+        for key, use in checks:
+            if meta.get(key) is not None:
+                try:
+                    use(meta[key])
+                except InvalidInputError as exc:
+                    logger.warning("run metadata %s ignored: %s", key, exc)
+        return memory, context, task_type
+
+    # -- events -> jobs ---------------------------------------------------------------------
+
     def _chain_started(
         self,
         run_id: UUID,
@@ -196,29 +201,50 @@ class Recorder:
         metadata: Mapping[str, Any] | None,
         name: str | None,
     ) -> Job | None:
-        if not self._tracker.enter(run_id, parent_run_id):
+        placement = self._tracker.place(run_id, parent_run_id)
+        if placement.member:
             return None
         meta = metadata or {}
-        memory = self._handle(meta.get(METADATA_NAMESPACE) or self.namespace)
-        run = self._tracker.open_root(run_id, memory)
-        context = meta.get(METADATA_CONTEXT) or self.context
-        task_type = meta.get(METADATA_TASK_TYPE) or self.task_type
-        task = meta.get(METADATA_TASK)
-        episode_meta = {"langchain_run_id": str(run_id)}
+        memory, context, task_type = self._settings(meta)
+        parent = placement.parent
+        # a nested run inherits the outer run's metadata, so its task is its own input
+        task = meta.get(METADATA_TASK) if parent is None else None
+        if parent is not None:
+            memory = parent.memory
+        run = self._tracker.open_root(run_id, memory, placement, _agent_like(inputs))
+        run.start = self._start_job(run, placement, inputs, task, name, context, task_type)
+        return None
+
+    def _start_job(
+        self,
+        run: OpenRun,
+        placement: Placement,
+        inputs: Any,
+        task: Any,
+        name: str | None,
+        context: TaskContext | None,
+        task_type: TaskType | str,
+    ) -> Job:
+        """The held-back start of ``run``'s episode, dated when the run began."""
+        began = utc_now()
+        episode_meta = {"langchain_run_id": str(run.root)}
         if name:
             episode_meta["langchain_run_name"] = name
-
-        began = utc_now()
+        parent = placement.parent
 
         def start() -> None:
             description = str(task or task_text(inputs)).strip() or f"{name or 'chain'} run"
-            limit = memory.config.limits.max_description_chars
-            run.episode_id = memory.start_episode(
-                description[:limit], context, task_type, metadata=episode_meta, start_time=began
+            limit = run.memory.config.limits.max_description_chars
+            meta = dict(episode_meta)
+            if parent is not None:
+                meta["langchain_parent_run_id"] = str(parent.root)
+                if parent.episode_id is not None:  # its start ran first, on the same writer
+                    meta["parent_episode_id"] = parent.episode_id
+            run.episode_id = run.memory.start_episode(
+                description[:limit], context, task_type, metadata=meta, start_time=began
             )
 
-        run.start = start  # written with the run's first hand-over, not during the run
-        return None
+        return start
 
     def _tool_started(
         self,
@@ -241,13 +267,20 @@ class Recorder:
         if run is None:
             return None
         due = time.monotonic() - run.handed_off >= _HANDOFF_SECONDS
-        if len(run.steps) < _HANDOFF_STEPS and not due:
+        if run.finished_calls() < _HANDOFF_STEPS and not due:
             return None
-        records = self._tracker.take_steps(run)
-        return _after_start(run, lambda: _log_steps(run, records))
+        calls = self._tracker.take_steps(run)
+        return _after_start(run, self._log_job(run, calls)) if calls else None
+
+    @staticmethod
+    def _log_job(run: OpenRun, calls: Sequence[ToolCall]) -> Job:
+        return (lambda: log_steps(run, calls)) if calls else _nothing
 
     def _llm_started(self, run_id: UUID, parent_run_id: UUID | None) -> None:
         self._tracker.join(run_id, parent_run_id)
+
+    def _model_failed(self, run_id: UUID) -> None:
+        self._tracker.leave(run_id)
 
     def _llm_ended(self, run_id: UUID, response: LLMResult) -> None:
         tokens, call_ids = usage_of(response)
@@ -255,25 +288,38 @@ class Recorder:
 
     def _chain_ended(self, run_id: UUID, outputs: Any) -> Job | None:
         run = self._tracker.close(run_id)
-        if run is None:
+        if run is None or not run.is_episode:
             return None
         return self._completion(run, lambda: TaskOutcome.success(final_text(outputs)))
 
     def _chain_failed(self, run_id: UUID, error: BaseException) -> Job | None:
         run = self._tracker.close(run_id)
-        if run is None:
+        if run is None or not run.is_episode:
             return None
         reason = describe_error(error)[:_REASON_CHARS]
+        if is_abandonment(error):
+            return self._completion(run, None, f"the run was stopped before it ended ({reason})")
         return self._completion(run, lambda: TaskOutcome.failure(reason))
 
-    def _completion(self, run: OpenRun, outcome: Callable[[], TaskOutcome]) -> Job:
-        records = self._tracker.take_steps(run)
+    def _completion(
+        self,
+        run: OpenRun,
+        outcome: Callable[[], TaskOutcome] | None,
+        abandoned: str | None = None,
+    ) -> Job:
+        """Log the run's last steps, then complete its episode with ``outcome``, or abandon
+        it (``abandoned`` is the reason: the consumer stopped the run, the task did not
+        fail)."""
+        calls = self._tracker.take_steps(run, everything=True)
 
         def complete() -> None:
             if run.episode_id is None:  # starting it failed (and was logged)
                 return
-            _log_steps(run, records)
-            run.memory.complete_episode(run.episode_id, outcome())
+            log_steps(run, calls)
+            if outcome is None:
+                run.memory.abandon_episode(run.episode_id, abandoned or "abandoned")
+            else:
+                run.memory.complete_episode(run.episode_id, outcome())
             with self._lock:
                 self._finished[run.root] = run.episode_id
                 while len(self._finished) > _FINISHED_KEPT:
@@ -296,6 +342,14 @@ class Recorder:
                 run.memory.record_feedback(run.episode_id, patterns, heuristics)
 
         return _after_start(run, feedback)
+
+    def guarded(self, what: str, run_id: UUID, action: Callable[[], None]) -> None:
+        """Run a callback's work; a failure is logged with the event and the run, never
+        raised (the agent must never break because its memory failed)."""
+        try:
+            action()
+        except Exception:  # the callback boundary: log with context, keep the agent going
+            logger.warning("selfmem could not record %s of run %s", what, run_id, exc_info=True)
 
     def dispatch(self, job: Job | None) -> None:
         """Run a job on the writer, or now when ``background`` is off."""
