@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from selfmem import SelfLearningMemory, StorageError
+from selfmem.engine.episode_cache import namespace_prefix
 from selfmem.storage import HotCache
 from selfmem.storage.lmdb_cache import LmdbCache
 
@@ -107,7 +108,7 @@ def test_cache_serves_reads_and_memory_bounds_it(tmp_path: Path) -> None:
         ids = [run_episode(memory, f"Task number {i}", ["a"]) for i in range(4)]
         cached = memory._core.cache.keys("episode")
         assert len(cached) == 2
-        assert {k.split("/")[1] for k in cached} == set(ids[2:])
+        assert {k.removeprefix(namespace_prefix("default")) for k in cached} == set(ids[2:])
         assert [memory.get_episode(eid).id for eid in ids] == ids  # misses fall back to the store
 
 

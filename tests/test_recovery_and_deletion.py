@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from selfmem import NotFoundError, OutcomeStatus, SelfLearningMemory, TaskOutcome
+from selfmem.engine.episode_cache import episode_key
 
 from .helpers import run_episode
 
@@ -136,9 +137,9 @@ def test_delete_removes_from_the_cache(tmp_path: Path) -> None:
     with SelfLearningMemory.open(tmp_path) as memory:
         eid = run_episode(memory, "Cached then deleted", ["a"])
         memory.get_episode(eid)  # served from the cache from now on
-        assert memory._core.cache.get("episode", f"default/{eid}") is not None
+        assert memory._core.cache.get("episode", episode_key("default", eid)) is not None
         memory.delete_episode(eid)
-        assert memory._core.cache.get("episode", f"default/{eid}") is None
+        assert memory._core.cache.get("episode", episode_key("default", eid)) is None
     with SelfLearningMemory.open(tmp_path) as memory, pytest.raises(NotFoundError):
         memory.get_episode(eid)
 

@@ -23,6 +23,7 @@ from ..records.episodes import (
 from ..storage import sealing
 from ..storage.base import EpisodeStore, HotCache
 from ..storage.changes import DELETED, EPISODE, LEARNING, ChangeFeed, ChangeSet
+from .episode_cache import EpisodeCache
 from .learning import LearningEngine
 from .step_buffer import StepBuffer
 
@@ -35,12 +36,8 @@ if TYPE_CHECKING:
 
 __all__ = ["MemoryCore", "MemoryStats", "twin"]
 
-_CACHE_KEY = "cache_sealing_key"
-
 _P = ParamSpec("_P")
 _T = TypeVar("_T")
-_MAX_ID_CHARS = 128
-_EPISODE = "episode"
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,7 +84,8 @@ class MemoryCore:
             _ = self.retrieval
         self.write_lock = threading.Lock()
         self.closed = False
-        self.cache_key = self._load_cache_key()
+        #: The cached episodes, sealed under a key kept in the store.
+        self.episodes = EpisodeCache(cache, store)
         # Other processes' changes, read from the store's change log (when it keeps one).
         self._feed = store if isinstance(store, ChangeFeed) else None
         self._feed_cursor = self._feed.change_counter() if self._feed is not None else 0
@@ -138,26 +136,19 @@ class MemoryCore:
             )
         return self._retrieval
 
-    def _load_cache_key(self) -> bytes:
-        key = self.store.get_meta(_CACHE_KEY)
-        if key is None or len(key) != sealing.KEY_BYTES:
-            key = sealing.new_key()
-            self.store.set_meta(_CACHE_KEY, key)
-        return key
+    @property
+    def cache_key(self) -> bytes:
+        """The key cache values are sealed with now."""
+        return self.episodes.key
 
     def refresh_cache_key(self) -> bool:
         """Re-read the sealing key (another process may have rotated it); True if changed."""
-        key = self.store.get_meta(_CACHE_KEY)
-        if key is None or key == self.cache_key:
-            return False
-        self.cache_key = key
-        return True
+        return self.episodes.refresh_key()
 
     def rotate_cache_key(self) -> None:
-        """Replace the sealing key and empty the cache: stale cache bytes become noise."""
-        self.cache_key = sealing.new_key()
-        self.store.set_meta(_CACHE_KEY, self.cache_key)
-        self.cache.clear()
+        """Replace the sealing key and empty the cache: stale cache bytes become noise once
+        the store's next scrub has wiped the old key from its files."""
+        self.episodes.rotate_key()
 
     def catch_up(self) -> bool:
         """Apply what other processes changed since the last look: drop cache entries of
@@ -181,7 +172,7 @@ class MemoryCore:
                     dropped = self._apply_changes(changes) or dropped
                 else:  # the log was pruned past our cursor: start over
                     logger.info("change log pruned past this process's cursor; clearing cache")
-                    self.cache.clear()
+                    self.episodes.clear()
                     self.refresh_cache_key()
                     dropped = True
                 self._feed_cursor = changes.cursor
@@ -191,41 +182,29 @@ class MemoryCore:
     def _apply_changes(self, changes: ChangeSet) -> bool:
         dropped = False
         for change in changes.changes:
-            key = f"{change.namespace}/{change.key}"
+            namespace, episode_id = change.namespace, change.key
             if change.kind == EPISODE and self._retrieval is not None:
-                self._retrieval.adopt(change.namespace, change.key)
+                self._retrieval.adopt(namespace, episode_id)
             if change.kind == LEARNING:
-                self.learning.note_changed(change.namespace)
+                self.learning.note_changed(namespace)
             elif change.kind == DELETED:
-                self.cache.delete(_EPISODE, key)
-                self.unindex(change.namespace, change.key)
+                self.episodes.drop(namespace, episode_id)
+                self.unindex(namespace, episode_id)
                 dropped = True
-            elif change.kind == EPISODE and self._cached_revision(key) not in (
-                None,
-                change.revision,
-            ):
-                self.cache.delete(_EPISODE, key)
-                dropped = True
+            elif change.kind == EPISODE:
+                cached = self.episodes.revision(namespace, episode_id)
+                if cached not in (None, change.revision):
+                    self.episodes.drop(namespace, episode_id)
+                    dropped = True
         if changes.deleted():
             self.refresh_cache_key()  # the deleting process rotated it
         return dropped
 
-    def _cached_revision(self, key: str) -> int | None:
-        raw = self.cache.get(_EPISODE, key)
-        payload = self.unseal(raw) if raw is not None else None
-        if payload is None:
-            return None
-        head = payload.partition(b"\n")[0]
-        return int(head) if head.isdigit() else None
-
     def seal(self, payload: bytes) -> bytes:
-        return sealing.seal(self.cache_key, payload)
+        return self.episodes.seal(payload)
 
     def unseal(self, sealed: bytes) -> bytes | None:
-        payload = sealing.open_sealed(self.cache_key, sealed)
-        if payload is None and self.refresh_cache_key():
-            payload = sealing.open_sealed(self.cache_key, sealed)
-        return payload
+        return self.episodes.unseal(sealed)
 
     def flush(self) -> int:
         """Write every pending step; on failure put them back and raise."""
@@ -265,7 +244,10 @@ class MemoryCore:
                 self._retrieval.close()
         finally:
             self.closed = True
-            self.cache.close()
+            try:
+                self.cache.close()
+            except StorageError:
+                logger.warning("closing the cache failed", exc_info=True)
             self.store.close()
             _LIVE_CORES.discard(self)
 

@@ -145,6 +145,8 @@ class IndexSnapshots:
 
     @staticmethod
     def _key(namespace: str) -> str:
+        """A fixed-length digest: no namespace's key is a prefix of another's (parts are
+        ``<key>.<generation>.<n>``), whatever characters namespaces contain."""
         return hashlib.blake2b(namespace.encode(), digest_size=16).hexdigest()
 
     # -- bookkeeping ------------------------------------------------------------------------
@@ -195,11 +197,11 @@ class IndexSnapshots:
         if payload is None:
             return None
         manifest: dict[str, Any] = json.loads(payload)
-        if (manifest.get("format"), manifest.get("namespace"), manifest.get("embedder")) != (
-            _FORMAT,
-            namespace,
-            model,
-        ):
+        if manifest.get("namespace") != namespace:  # the key is a digest of the namespace
+            logger.warning("index snapshot under %r's key belongs to another namespace; "
+                           "ignored", namespace)  # fmt: skip
+            return None
+        if (manifest.get("format"), manifest.get("embedder")) != (_FORMAT, model):
             return None
         return manifest
 

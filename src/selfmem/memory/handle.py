@@ -19,7 +19,6 @@ logger = logging.getLogger(__name__)
 __all__ = ["Handle"]
 
 _MAX_ID_CHARS = 128
-_EPISODE = "episode"
 
 
 class Handle:
@@ -49,31 +48,29 @@ class Handle:
             )
         return episode_id
 
-    def _cache_key(self, episode_id: str) -> str:
-        return f"{self.namespace}/{episode_id}"
-
     def _cache_get(self, episode_id: str, *, caught_up: bool = False) -> Episode | None:
-        key = self._cache_key(episode_id)
-        try:
-            raw = self._core.cache.get(_EPISODE, key)
-        except StorageError:
-            logger.warning("cache read failed; using the store", exc_info=True)
-            return None
+        episodes = self._core.episodes
+        entry = episodes.get(self.namespace, episode_id)
         # Serve a hit only after catching up with other processes' deletes and updates.
-        if raw is not None and not caught_up and self._core.catch_up():
-            raw = self._core.cache.get(_EPISODE, key)
-        payload = self._core.unseal(raw) if raw is not None else None
-        if payload is None:
+        if entry is not None and not caught_up and self._core.catch_up():
+            entry = episodes.get(self.namespace, episode_id)
+        if entry is None:
             return None
-        _, _, body = payload.partition(b"\n")
-        return Episode.model_validate_json(body)
+        try:
+            episode = Episode.model_validate_json(entry.body)
+        except ValueError:  # e.g. written by a selfmem whose records differ
+            logger.warning("cached episode %r does not parse; using the store", episode_id,
+                           exc_info=True)  # fmt: skip
+            return None
+        if (episode.namespace, episode.id) != (self.namespace, episode_id):
+            logger.warning("cached episode %r of namespace %r holds another episode; "
+                           "using the store", episode_id, self.namespace)  # fmt: skip
+            return None
+        return episode
 
     def _cache_put(self, episode: Episode, revision: int) -> None:
-        payload = f"{revision}\n".encode() + episode.model_dump_json().encode()
-        try:
-            self._core.cache.put(_EPISODE, self._cache_key(episode.id), self._core.seal(payload))
-        except StorageError:
-            logger.warning("cache write failed; the store has the episode", exc_info=True)
+        body = episode.model_dump_json().encode()
+        self._core.episodes.put(episode.namespace, episode.id, revision, body)
 
     def _open_state(self, episode_id: str) -> OpenEpisode:
         """The in-process state of an open episode, recovering it from the store if needed."""

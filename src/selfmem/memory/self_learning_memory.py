@@ -332,19 +332,21 @@ class SelfLearningMemory(RetrievalAPI, LearningAPI, ItemsAPI):
         state = core.buffer.get(episode_id)
         owned = state is not None and state.header.namespace == self.namespace
         stored = core.store.get_episode(self.namespace, episode_id)
-        core.cache.delete(_EPISODE, self._cache_key(episode_id))
+        core.episodes.drop(self.namespace, episode_id)  # a failing cache is logged, not raised
         with core.write_lock:
             if owned:
                 core.buffer.forget(episode_id)
             deleted = core.store.delete_episode(self.namespace, episode_id)
-        core.cache.delete(_EPISODE, self._cache_key(episode_id))
+        core.episodes.drop(self.namespace, episode_id)
         if not deleted and not owned:
             raise NotFoundError("episode", episode_id, self.namespace)
         core.unindex(self.namespace, episode_id)
         if stored is not None and stored.is_complete:
             core.learning.forget(stored)
-        core.store.scrub()
+        # Rotate first, then scrub: the scrub's checkpoint also wipes the old sealing key from
+        # the database files, so no stale cache bytes can be opened again.
         core.rotate_cache_key()
+        core.store.scrub()
 
     def stats(self) -> MemoryStats:
         """Episode counts of this namespace."""
@@ -371,19 +373,15 @@ class SelfLearningMemory(RetrievalAPI, LearningAPI, ItemsAPI):
         """Drop or refresh cached episodes of this namespace that the store changed or
         deleted (e.g. from another process). Returns how many entries were fixed."""
         self._check_open()
-        prefix = f"{self.namespace}/"
-        cache = self._core.cache
-        keys = [k for k in cache.keys(_EPISODE) if k.startswith(prefix)]
-        ids = [k[len(prefix) :] for k in keys]
+        episodes = self._core.episodes
+        ids = episodes.ids(self.namespace)
         current = self._core.store.episode_revisions(self.namespace, ids)
         fixed = 0
-        for key, episode_id in zip(keys, ids, strict=True):
-            raw = cache.get(_EPISODE, key)
-            payload = self._core.unseal(raw) if raw else None
-            cached_revision = int(payload.partition(b"\n")[0]) if payload else -1
-            if current.get(episode_id) == cached_revision:
+        for episode_id in ids:
+            cached = episodes.revision(self.namespace, episode_id)
+            if cached is not None and current.get(episode_id) == cached:
                 continue
-            cache.delete(_EPISODE, key)
+            episodes.drop(self.namespace, episode_id)
             fixed += 1
         return fixed
 

@@ -5,24 +5,27 @@ a read's "recently used" touch is remembered in memory and written with the next
 so the read path never takes the writer lock. Several processes may share one cache
 directory: LMDB readers never block, writers serialize on LMDB's own lock.
 
-If the cache files are unreadable (e.g. after a crash with ``sync=False``) the cache is
-rebuilt empty: everything in it can be reloaded from the durable store.
+Every failure surfaces as :class:`~selfmem.errors.StorageError`, never as an ``lmdb`` error.
+A cache whose files are unreadable, when opened or later, is moved aside and rebuilt empty
+(:mod:`.lmdb_env`): everything in it can be reloaded from the durable store. A full map
+doubles, up to ``max_map_size``; past that, writes fail (as on a full disk) and the callers
+carry on without the cache.
 """
 
 from __future__ import annotations
 
 import logging
 import os
-import shutil
 import struct
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any, TypeVar
 
 import lmdb
 
 from ..errors import StorageError
+from . import lmdb_env
 
 __all__ = ["LmdbCache"]
 
@@ -31,65 +34,15 @@ logger = logging.getLogger(__name__)
 _T = TypeVar("_T")
 _STAMP = struct.Struct(">Q")
 _DEFAULT_MAX = 10_000
-
-
-class _SharedEnv:
-    """One LMDB environment per path per process (LMDB allows no more), shared by handles.
-
-    ``write_lock`` serializes this process's write transactions and database opens, so no
-    thread ever waits on LMDB's writer mutex while another thread of ours holds it.
-    """
-
-    def __init__(self, env: Any) -> None:
-        self.env = env
-        self.users = 1
-        self.write_lock = threading.Lock()
-        self.dbs: dict[str, Any] = {}
-
-
-_ENVIRONMENTS: dict[str, _SharedEnv] = {}
-_ENV_LOCK = threading.Lock()
-
-
-def _open_lmdb(path: Path, map_size: int) -> Any:
-    return lmdb.open(str(path), map_size=map_size, max_dbs=64, sync=False, metasync=False)
-
-
-def _acquire_env(path: Path, map_size: int) -> _SharedEnv:
-    key = os.path.realpath(path)
-    with _ENV_LOCK:
-        shared = _ENVIRONMENTS.get(key)
-        if shared is not None:
-            shared.users += 1
-            return shared
-        path.mkdir(parents=True, exist_ok=True)
-        try:
-            env = _open_lmdb(path, map_size)
-        except lmdb.Error:
-            logger.warning("LMDB cache at %s is unreadable; rebuilding it empty", path)
-            shutil.rmtree(path, ignore_errors=True)
-            path.mkdir(parents=True, exist_ok=True)
-            env = _open_lmdb(path, map_size)
-        shared = _ENVIRONMENTS[key] = _SharedEnv(env)
-        return shared
-
-
-def _release_env(path: Path) -> None:
-    key = os.path.realpath(path)
-    with _ENV_LOCK:
-        shared = _ENVIRONMENTS[key]
-        shared.users -= 1
-        if shared.users == 0:
-            del _ENVIRONMENTS[key]
-            shared.env.sync(True)
-            shared.env.close()
+_ATTEMPTS = 8
 
 
 class LmdbCache:
     """A :class:`~selfmem.storage.base.HotCache` on LMDB.
 
     ``max_entries`` bounds each kind (``{"episode": 1000}``); kinds not named keep up to
-    10,000 entries. The map grows by doubling when full.
+    10,000 entries. The map starts at ``map_size`` and doubles when full, up to
+    ``max_map_size`` bytes (unbounded if None).
     """
 
     def __init__(
@@ -98,48 +51,87 @@ class LmdbCache:
         *,
         max_entries: Mapping[str, int] | None = None,
         map_size: int = 64 * 1024 * 1024,
+        max_map_size: int | None = None,
     ) -> None:
         self.path = Path(path)
         self._max = dict(max_entries or {})
+        self._max_map = max_map_size
         try:
-            self._shared = _acquire_env(self.path, map_size)
-        except lmdb.Error as exc:
+            self._shared = lmdb_env.acquire(self.path, map_size)
+        except (lmdb.Error, OSError) as exc:
             raise StorageError(f"cannot open LMDB cache at {self.path}: {exc}") from exc
-        self._env = self._shared.env
-        self._dbs = self._shared.dbs
         self._touched: dict[tuple[str, str], None] = {}
         self._lock = threading.Lock()
         self._closed = False
 
+    # -- running transactions ---------------------------------------------------------------
+
     def _db(self, name: str) -> Any:
-        """An open named database. Must be opened outside any transaction (see ``_ensure``)."""
-        return self._dbs[name]
+        """An open named database (opened by :meth:`_run` before its transaction began)."""
+        return self._shared.dbs[name]
 
-    def _ensure(self, kind: str) -> None:
-        """Open the databases of ``kind`` (LMDB forbids this inside a write transaction)."""
-        if f"{kind}.lru" in self._dbs:
-            return
-        with self._shared.write_lock:
-            for name in ("meta", kind, f"{kind}.stamp", f"{kind}.lru"):
-                if name not in self._dbs:
-                    self._dbs[name] = self._env.open_db(name.encode())
+    def _open_dbs(self, env: Any, names: Iterable[str]) -> None:
+        """Open named databases (LMDB forbids this inside a transaction)."""
+        dbs = self._shared.dbs
+        missing = [name for name in names if name not in dbs]
+        if missing:
+            with self._shared.write_lock:
+                for name in missing:
+                    if name not in dbs:
+                        dbs[name] = env.open_db(name.encode())
 
-    def _write(self, work: Callable[[Any], _T]) -> _T:
-        """Run ``work(txn)`` in a write transaction, growing the map once if it is full."""
-        for attempt in range(8):
+    def _run(self, work: Callable[[Any], _T], *, write: bool, dbs: Iterable[str] = ()) -> _T:
+        """``work(txn)`` in one transaction, after opening ``dbs``. A full map grows, a map
+        another process grew is adopted, a damaged cache is rebuilt empty (once), and
+        ``work`` runs again. Every lmdb error is raised as :class:`StorageError`."""
+        self._check_open()
+        shared = self._shared
+        names = tuple(dbs)
+        rebuilt = False
+        for _ in range(_ATTEMPTS):
+            generation = shared.generation
             try:
-                with self._shared.write_lock, self._env.begin(write=True) as txn:
-                    return work(txn)
+                with shared.using() as env:
+                    self._open_dbs(env, names)
+                    if not write:
+                        with env.begin() as txn:
+                            return work(txn)
+                    with shared.write_lock, env.begin(write=True) as txn:
+                        return work(txn)
             except lmdb.MapFullError:
-                new_size = self._env.info()["map_size"] * 2
-                logger.info("LMDB cache %s full; growing map to %d bytes", self.path, new_size)
-                with self._shared.write_lock:
-                    self._env.set_mapsize(new_size)
-                if attempt == 7:
-                    raise
+                self._grow()
+            except lmdb.MapResizedError:  # another process grew the file
+                self._resize(0)
+            except lmdb_env.CORRUPTION as exc:
+                if rebuilt:
+                    raise StorageError(f"LMDB cache at {self.path} is damaged: {exc}") from exc
+                shared.rebuild(generation, exc)
+                rebuilt = True
             except lmdb.Error as exc:
-                raise StorageError(f"LMDB cache write failed: {exc}") from exc
-        raise StorageError("LMDB cache write failed: map could not grow")  # pragma: no cover
+                raise StorageError(f"LMDB cache at {self.path} failed: {exc}") from exc
+        raise StorageError(f"LMDB cache at {self.path} failed: its map kept changing")
+
+    def _grow(self) -> None:
+        with self._shared.using() as env:
+            current = int(env.info()["map_size"])
+        target = current * 2 if self._max_map is None else min(current * 2, self._max_map)
+        if target <= current:
+            raise StorageError(f"LMDB cache at {self.path} is full ({current} bytes, the "
+                               "most it may use)")  # fmt: skip
+        logger.info("LMDB cache %s full; growing map to %d bytes", self.path, target)
+        self._resize(target)
+
+    def _resize(self, map_size: int) -> None:
+        try:
+            self._shared.resize(map_size)
+        except lmdb.Error as exc:
+            raise StorageError(f"cannot resize LMDB cache at {self.path}: {exc}") from exc
+
+    # -- recency ----------------------------------------------------------------------------
+
+    @staticmethod
+    def _names(kind: str) -> tuple[str, ...]:
+        return ("meta", kind, f"{kind}.stamp", f"{kind}.lru")
 
     def _next_stamp(self, txn: Any) -> bytes:
         meta = self._db("meta")
@@ -172,88 +164,79 @@ class LmdbCache:
             if not cursor.delete():
                 break
 
-    def _apply_touches(self, txn: Any) -> None:
+    def _apply_touches(self, txn: Any, kind: str) -> None:
+        """Write the remembered touches of ``kind`` (the databases this write opened)."""
         with self._lock:
-            touched, self._touched = self._touched, {}
-        for kind, key in touched:
-            if kind not in self._dbs:
-                continue
+            touched = [key for k, key in self._touched if k == kind]
+            for key in touched:
+                del self._touched[(kind, key)]
+        for key in touched:
             if txn.get(key.encode(), db=self._db(kind)) is not None:
                 self._touch(txn, kind, key.encode())
 
     # -- HotCache ---------------------------------------------------------------------------
 
     def get(self, kind: str, key: str) -> bytes | None:
-        self._check_open()
-        self._ensure(kind)
-        db = self._db(kind)
-        try:
-            with self._env.begin(db=db) as txn:
-                value = txn.get(key.encode())
-        except lmdb.Error as exc:
-            raise StorageError(f"LMDB cache read failed: {exc}") from exc
+        raw = key.encode()
+
+        def work(txn: Any) -> bytes | None:
+            value = txn.get(raw, db=self._db(kind))
+            return None if value is None else bytes(value)
+
+        value = self._run(work, write=False, dbs=self._names(kind))
         if value is not None:
             with self._lock:
                 self._touched[(kind, key)] = None
-            return bytes(value)
-        return None
+        return value
 
     def put(self, kind: str, key: str, value: bytes) -> None:
-        self._check_open()
-        self._ensure(kind)
-
         def work(txn: Any) -> None:
-            self._apply_touches(txn)
+            self._apply_touches(txn, kind)
             txn.put(key.encode(), value, db=self._db(kind))
             self._touch(txn, kind, key.encode())
             self._evict(txn, kind)
 
-        self._write(work)
+        self._run(work, write=True, dbs=self._names(kind))
 
     def delete(self, kind: str, key: str) -> None:
-        self._check_open()
-        self._ensure(kind)
+        raw = key.encode()
 
         def work(txn: Any) -> None:
-            raw = key.encode()
             stamp = txn.get(raw, db=self._db(f"{kind}.stamp"))
             if stamp is not None:
                 txn.delete(stamp, db=self._db(f"{kind}.lru"))
             txn.delete(raw, db=self._db(f"{kind}.stamp"))
             txn.delete(raw, db=self._db(kind))
 
-        self._write(work)
         with self._lock:
             self._touched.pop((kind, key), None)
+        self._run(work, write=True, dbs=self._names(kind))
 
     def keys(self, kind: str) -> list[str]:
-        self._check_open()
-        self._ensure(kind)
-        with self._env.begin(db=self._db(kind)) as txn:
-            return [bytes(k).decode() for k in txn.cursor().iternext(keys=True, values=False)]
+        def work(txn: Any) -> list[str]:
+            cursor = txn.cursor(db=self._db(kind))
+            return [bytes(k).decode() for k in cursor.iternext(keys=True, values=False)]
+
+        return self._run(work, write=False, dbs=self._names(kind))
 
     def clear(self) -> None:
-        self._check_open()
+        def names(txn: Any) -> list[str]:
+            return [bytes(k).decode() for k in txn.cursor().iternext(keys=True, values=False)]
 
-        with self._env.begin() as txn:
-            names = [bytes(k).decode() for k in txn.cursor().iternext(keys=True, values=False)]
-        with self._shared.write_lock:
-            for name in names:
-                if name not in self._dbs:
-                    self._dbs[name] = self._env.open_db(name.encode())
+        found = self._run(names, write=False)
 
         def work(txn: Any) -> None:
-            for name in names:
+            for name in found:
                 txn.drop(self._db(name), delete=False)
 
-        self._write(work)
         with self._lock:
             self._touched.clear()
+        self._run(work, write=True, dbs=found)
 
     def close(self) -> None:
         if not self._closed:
             self._closed = True
-            _release_env(self.path)
+            lmdb_env.release(self.path)
 
     def _check_open(self) -> None:
         if self._closed:
