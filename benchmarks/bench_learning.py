@@ -117,7 +117,7 @@ def evaluate(
         per_kind[kind.value] = score
         fps += kind_fps
         fns += kind_fns
-    sources = {pattern.id: (pattern.kind, pattern.key) for pattern in patterns}
+    sources = {pattern.id: (pattern.kind, PatternFact.of(pattern).key) for pattern in patterns}
     derived = [HeuristicFact.of(h, sources, truth.tools) for h in derive_heuristics(patterns)]
     heuristics, h_fps, h_fns = _score(derived, truth.heuristics)
     fps += h_fps

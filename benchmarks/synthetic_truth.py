@@ -54,7 +54,23 @@ class PatternFact:
     @classmethod
     def of(cls, pattern: AnyPattern) -> PatternFact:
         """What a learned pattern claims, in the same terms."""
-        return cls(pattern.kind, pattern.key, _conclusion(pattern), why="learned")
+        return cls(pattern.kind, _truth_key(pattern), _conclusion(pattern), why="learned")
+
+
+def _truth_key(pattern: AnyPattern) -> str:
+    """The learned pattern's situation in the world's terms. The learner finds families from
+    the tasks themselves and keys them by their first episode; the world keys a family by its
+    ``(domain, task type, language)``, which every episode of one family shares, so a learned
+    family maps to the world's key through the context its episodes have in common."""
+    if isinstance(pattern, ToolSequence):
+        ctx = pattern.context
+        task_type = ctx.task_type.value if ctx.task_type else "?"
+        return f"{ctx.domain}|{task_type}|{(ctx.language or '-').lower()}"
+    if isinstance(pattern, DecisionPoint):
+        return pattern.after_tool
+    if isinstance(pattern, ContextPattern):
+        return f"{pattern.feature}|{pattern.tool}"
+    return pattern.key
 
 
 def _conclusion(pattern: AnyPattern) -> tuple[str, ...]:

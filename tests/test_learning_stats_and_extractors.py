@@ -13,7 +13,6 @@ from selfmem.learning.extractors import (
     context_features,
     decision_transitions,
     error_events,
-    family_key,
     is_subsequence,
     succeeded,
     tool_path,
@@ -197,13 +196,6 @@ def test_empty_messages_are_unknown(message: str | None) -> None:
 # --- extractors ------------------------------------------------------------------------
 
 
-def test_family_key_combines_domain_task_type_and_lowercased_language() -> None:
-    ep = episode([], context=TaskContext(domain="web", language="Python"))
-    assert family_key(ep) == "web|debugging|python"
-    bare = episode([], context=TaskContext(domain="ops"), task_type=TaskType.TESTING)
-    assert family_key(bare) == "ops|testing|-"
-
-
 def test_succeeded_only_for_a_success_outcome() -> None:
     assert succeeded(episode([ok("a")]))
     assert not succeeded(episode([ok("a")], outcome=TaskOutcome.failure("no")))
@@ -246,7 +238,7 @@ def test_decision_transitions_are_distinct_pairs_of_different_tools() -> None:
 def test_error_recovered_through_another_tool_then_a_successful_retry() -> None:
     steps = [ok("plan"), fail("build", "missing dep"), ok("install"), ok("lint"), ok("build")]
     assert error_events(episode(steps)) == [
-        ErrorEvent("build", "missing dep", recovered=True, recovery_tools=("install", "lint"))
+        ErrorEvent("build", "missing dep", "fixed", ("install", "lint"))
     ]
 
 
@@ -260,24 +252,41 @@ def test_recovery_tools_are_distinct_and_in_order() -> None:
         ok("build"),
     ]
     events = error_events(episode(steps))
-    assert [e.recovery_tools for e in events] == [("install", "clean")]
+    assert [e.actions for e in events] == [("install", "clean")]
 
 
 def test_immediate_successful_retry_is_recovered_by_retry() -> None:
     events = error_events(episode([fail("fetch", "timeout after 3s"), ok("fetch")]))
-    assert events == [ErrorEvent("fetch", "timeout after <n>", True, ("retry",))]
+    assert events == [ErrorEvent("fetch", "timeout after <n>", "fixed", ("retry",))]
 
 
 def test_repeated_failures_then_success_count_as_retry() -> None:
     steps = [fail("fetch", "timeout"), fail("fetch", "timeout"), ok("fetch")]
-    assert error_events(episode(steps)) == [ErrorEvent("fetch", "timeout", True, ("retry",))]
+    assert error_events(episode(steps)) == [ErrorEvent("fetch", "timeout", "fixed", ("retry",))]
 
 
-def test_never_recovered_error_has_no_recovery_tools() -> None:
-    steps = [fail("deploy", "health check failed"), ok("rollback"), ok("notify")]
-    assert error_events(episode(steps)) == [
-        ErrorEvent("deploy", "health check failed", recovered=False, recovery_tools=())
+def test_a_never_recovered_error_lists_what_was_tried_after_it() -> None:
+    steps = [fail("deploy", "health check failed"), fail("deploy", "health check failed"),
+             ok("rollback"), ok("notify")]  # fmt: skip
+    failed = TaskOutcome.failure("still down")
+    assert error_events(episode(steps, outcome=failed)) == [
+        ErrorEvent("deploy", "health check failed", "unrecovered", ("retry", "rollback", "notify"))
     ]
+
+
+def test_a_tool_used_instead_of_the_failing_one_is_a_replacement() -> None:
+    steps = [ok("build"), fail("deploy_service", "410 gone, use helm"), ok("helm_upgrade")]
+    assert error_events(episode(steps)) == [
+        ErrorEvent("deploy_service", "<n> gone, use helm", "replaced", ("helm_upgrade",))
+    ]
+
+
+def test_no_replacement_when_the_task_failed_or_only_earlier_tools_ran() -> None:
+    steps = [ok("build"), fail("deploy_service", "410 gone"), ok("helm_upgrade")]
+    failed = TaskOutcome.failure("down")
+    assert error_events(episode(steps, outcome=failed))[0].outcome == "unrecovered"
+    again = [ok("build"), fail("deploy", "boom"), ok("build")]
+    assert error_events(episode(again))[0].outcome == "unrecovered"
 
 
 def test_only_the_first_occurrence_of_a_tool_and_error_class_counts() -> None:
@@ -290,12 +299,12 @@ def test_only_the_first_occurrence_of_a_tool_and_error_class_counts() -> None:
         fail("parse", "timeout after 3s"),  # the same class on another tool
     ]
     events = error_events(episode(steps))
-    assert [(e.tool, e.error_class, e.recovered) for e in events] == [
-        ("fetch", "timeout after <n>", True),
-        ("fetch", "<n> not found", False),
-        ("parse", "timeout after <n>", False),
+    assert [(e.tool, e.error_class, e.outcome) for e in events] == [
+        ("fetch", "timeout after <n>", "fixed"),
+        ("fetch", "<n> not found", "unrecovered"),
+        ("parse", "timeout after <n>", "unrecovered"),
     ]
-    assert events[0].recovery_tools == ("wait",)
+    assert events[0].actions == ("wait",)
 
 
 def test_no_error_events_without_failures() -> None:

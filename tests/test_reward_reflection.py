@@ -155,7 +155,7 @@ def test_explanation_names_every_component() -> None:
     )
     assert reward.explanation == [
         "base 1.00 from success",
-        "efficiency 0.50: 20 steps (default expectation <= 10)",
+        "efficiency 0.50: 20 steps (expected at most 10)",
         "complexity x1.25 (complex)",
         "quality x0.90: 0 errors recovered, 1 left, 0 identical retries",
     ]

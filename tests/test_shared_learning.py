@@ -3,13 +3,13 @@ neither overwrites what the other counted; each serves what the other learned.""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 import pytest
 
 from selfmem import SelfLearningMemory, TaskContext
-from selfmem.records.learned import ToolSequence
+from selfmem.records.learned import AnyPattern, ContextPattern, DecisionPoint, ToolSequence
 
 from .helpers import run_episode
 from .sqld_server import SqldServer
@@ -42,13 +42,26 @@ def test_interleaved_learners_count_every_episode_once(
     for index in range(6):
         for memory in pair:
             run_episode(memory, f"Deploy the web service {index}", ["build", "test", "deploy"])
-    support = {p.key: p.support for p in first._core.store.load_patterns(first.namespace)}
-    assert support["build"] == 12  # the decision point after "build"
+    support = _support(first._core.store.load_patterns(first.namespace))
+    assert support["after build"] == 12  # the decision point after "build"
     assert support["domain=web|deploy"] == 12
+    assert support["family"] == 12  # one task family, every run counted once
     # both learners end up with the same counts as the store
     for memory in pair:
-        learned = {p.key: p.support for p in memory.list_patterns(include_unserved=True)}
-        assert learned["build"] == 12
+        learned = _support(memory.list_patterns(include_unserved=True))
+        assert learned["after build"] == 12
+
+
+def _support(patterns: Iterable[AnyPattern]) -> dict[str, int]:
+    found: dict[str, int] = {}
+    for p in patterns:
+        if isinstance(p, DecisionPoint):
+            found[f"after {p.after_tool}"] = p.support
+        elif isinstance(p, ContextPattern) and p.measure == "outcome":
+            found[f"{p.feature}|{p.tool}"] = p.support
+        elif isinstance(p, ToolSequence):
+            found["family"] = found.get("family", 0) + p.members.n
+    return found
 
 
 def test_a_handle_serves_patterns_another_one_learned(

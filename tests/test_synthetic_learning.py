@@ -13,7 +13,7 @@ from benchmarks.synthetic import FAMILIES, NO_RECOVERY, error_class, generate
 from selfmem.learning.learner import PatternLearner
 from selfmem.records.learned import PatternKind
 
-EPISODES = 300
+EPISODES = 500  # tested comparisons need enough runs in each compared group
 SEEDS = (1, 2, 3)
 
 

@@ -37,19 +37,28 @@ TOKEN_VARIABLES = ("SELFMEM_AUTH_TOKEN", "TURSO_AUTH_TOKEN")
 
 @dataclass(frozen=True, slots=True)
 class LearningConfig:
-    """Thresholds of the learner; defaults were tuned on the planted-truth benchmark."""
+    """Thresholds of the learner (see :mod:`selfmem.learning.serving` for how each is used).
+
+    The statistical ones are conventional levels, not values fitted to one data set:
+    ``fdr_q`` is the false discovery rate allowed over all comparisons, ``min_arm_support``
+    the fewest runs a compared group may have, and the minimum effects are differences in
+    success rate. ``family_min_similarity`` is how alike (0-1) a task must be to a family to
+    join it.
+    """
 
     min_support: int = 3
     sequence_min_frequency: float = 0.6
     sequence_min_confidence: float = 0.4
     max_family_runs: int = 200
+    family_min_similarity: float = 0.45
+    fdr_q: float = 0.05
+    min_arm_support: int = 5
     decision_min_effect: float = 0.3
-    decision_min_z: float = 2.0
     decision_min_choice_share: float = 0.1
     recovery_min_confidence: float = 0.3
-    context_min_support: int = 5
-    context_min_effect: float = 0.5
-    context_min_z: float = 3.0
+    context_min_effect: float = 0.3
+    change_window: int = 4
+    change_min_failures: int = 3
     min_effectiveness: float = 0.2
     half_life_days: float = 30.0
     retire_min_uses: int = 5
@@ -84,6 +93,8 @@ class Limits:
     :class:`~selfmem.errors.LimitExceededError`. Over-long observations and error texts
     (tool output the caller does not control) are truncated with a marker instead, and the
     step's ``metadata["truncated"]`` lists the fields that were cut.
+    ``max_context_chars`` bounds each of the context's domain, language and framework;
+    ``max_json_depth`` how deeply parameters, metadata and item values may nest.
     """
 
     max_description_chars: int = 10_000
@@ -98,6 +109,8 @@ class Limits:
     max_action_chars: int = 2_000
     max_outcome_chars: int = 20_000
     max_item_bytes: int = 1_000_000
+    max_context_chars: int = 200
+    max_json_depth: int = 64
 
 
 @dataclass(frozen=True, slots=True)

@@ -27,7 +27,7 @@ from ..learning import extractors as ex
 from ..learning.error_classes import normalize_error
 from ..learning.heuristics import derive_heuristic
 from ..learning.learner import PatternLearner
-from ..learning.state import Baseline, FamilyRun
+from ..learning.state import FamilyRun
 from ..records.episodes import Episode
 from ..records.learned import AnyPattern, Heuristic, PatternKind, stable_id
 from ..retrieval.pattern_ranking import PatternCatalog
@@ -117,28 +117,30 @@ class LearningEngine:
                 and now - cached[2] < CATALOG_MAX_AGE_S
             ):
                 return cached[3]
-            catalog = PatternCatalog(learner.patterns())
+            catalog = PatternCatalog(learner.patterns(), learner.families.families.values())
             self._catalogs[namespace] = (learner, learner.version, now, catalog)
             return catalog
-
-    def baseline(self, episode: Episode) -> Baseline | None:
-        with self.lock:
-            return self.learner(episode.namespace).baseline(ex.family_key(episode))
 
     def relevant(self, episode: Episode) -> list[AnyPattern]:
         """Served patterns that bear on this episode, found by direct key lookups."""
         ns = episode.namespace
-        ids = [stable_id(ns, PatternKind.TOOL_SEQUENCE.value, ex.family_key(episode))]
-        ids.extend(
-            stable_id(ns, PatternKind.DECISION_POINT.value, tool) for tool in ex.tool_path(episode)
-        )
-        ids.extend(
-            stable_id(ns, PatternKind.ERROR_RECOVERY.value, f"{s.tool}|{normalize_error(s.error)}")
-            for s in episode.steps
-            if not s.success
-        )
         with self.lock:
             learner = self.learner(ns)
+            family = learner.family_of(episode)
+            ids = []
+            if family is not None:
+                ids.append(stable_id(ns, PatternKind.TOOL_SEQUENCE.value, family))
+                ids.extend(
+                    stable_id(ns, PatternKind.DECISION_POINT.value, f"{family}|{tool}")
+                    for tool in ex.tool_path(episode)
+                )
+            ids.extend(
+                stable_id(
+                    ns, PatternKind.ERROR_RECOVERY.value, f"{s.tool}|{normalize_error(s.error)}"
+                )
+                for s in episode.steps
+                if not s.success
+            )
             found = [learner.get(pattern_id) for pattern_id in dict.fromkeys(ids)]
             return [p for p in found if p is not None and learner.is_served(p)]
 
@@ -188,30 +190,25 @@ class LearningEngine:
             time.sleep(random.uniform(0, min(0.5, 0.01 * 2 ** min(attempt - 1, 6))))
 
     def _seed(self, learner: PatternLearner, episode: Episode) -> None:
-        key = ex.family_key(episode)
-        if not learner.knows_family(key):
-            learner.seed_family(key, self._family_history(episode))
-
-    def _family_history(self, episode: Episode) -> list[Episode]:
-        query = EpisodeQuery(
-            namespace=episode.namespace,
-            domain=episode.context.domain,
-            task_type=episode.task_type,
-            completed_only=True,
-            limit=self._config.max_family_runs + 1,
-        )
-        key = ex.family_key(episode)
+        """Give the episode's family its recent runs when this learner has not seen them (it
+        was loaded from the store): the family's provenance, oldest first."""
+        key = learner.family_of(episode)
+        if key is None or learner.knows_family(key):
+            return
         end = episode.end_time
-        # only episodes that ended earlier: later ones are still on their way to the learner
-        history = [
-            ep
-            for ep in self._store.list_episodes(query)
-            if ep.id != episode.id
-            and ex.family_key(ep) == key
-            and (end is None or (ep.end_time is not None and ep.end_time < end))
-        ]
-        history.reverse()  # oldest first
-        return history
+        history = []
+        for episode_id in learner.family_episode_ids(key):
+            if episode_id == episode.id:
+                continue
+            found = self._store.get_episode(episode.namespace, episode_id)
+            if (
+                found is not None
+                and found.end_time is not None
+                and (end is None or found.end_time < end)
+            ):
+                history.append(found)
+        history.sort(key=lambda ep: (ep.end_time or ep.start_time, ep.id))
+        learner.seed_family(key, history)
 
     def forget(self, episode: Episode) -> None:
         """Remove what a deleted episode taught from every pattern and heuristic."""

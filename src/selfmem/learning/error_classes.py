@@ -11,6 +11,13 @@ _PATH = re.compile(r"(?:[A-Za-z]:)?(?:[\w.-]*/)+[\w.-]+")
 _HEX = re.compile(
     r"\b[0-9a-fA-F]{8}(?:-[0-9a-fA-F]{4}){3}-[0-9a-fA-F]{12}\b|\b0x[0-9a-fA-F]+\b|\b[0-9a-f]{8,}\b"
 )
+#: A pinned or constrained package (``requests==2.4.1``, ``left-pad@1.3.0``): the name and the
+#: version vary between occurrences of one error, so both become one placeholder.
+_PACKAGE = re.compile(
+    r"(?<![\w.-])@?[A-Za-z][\w./-]*(?:\s*(?:===?|>=|<=|~=|!=|>|<)\s*|@)v?\d[\w.+-]*"
+)
+#: A dotted version (``1.2``, ``v2.4.1-rc1``), normalised the same whatever its length.
+_VERSION = re.compile(r"(?<![\w.])v?\d+(?:\.\d+)+(?:[-+][\w.]+)?(?![\w.])")
 _NUMBER = re.compile(r"\b\d+(?:\.\d+)?(?:ms|s|kb|mb|gb|%)?\b", re.IGNORECASE)
 _SPACE = re.compile(r"\s+")
 _MAX_WORDS = 8
@@ -19,16 +26,18 @@ _MAX_WORDS = 8
 def normalize_error(message: str | None) -> str:
     """A short, stable class for an error message.
 
-    Quoted strings, paths, hex ids and numbers become placeholders; the text is lower-cased
-    and cut to its first eight words. ``"Timeout after 30s reading '/tmp/x'"`` becomes
-    ``"timeout after <n> reading <str>"``.
+    Quoted strings, pinned packages (``requests==2.4.1``), paths, hex ids, versions and
+    numbers become placeholders; the text is lower-cased and cut to its first eight words.
+    ``"Timeout after 30s reading '/tmp/x'"`` becomes ``"timeout after <n> reading <str>"``.
     """
     if not message:
         return "unknown error"
     first_line = message.strip().splitlines()[0] if message.strip() else ""
     text = _QUOTED.sub("<str>", first_line)
+    text = _PACKAGE.sub("<pkg>", text)
     text = _PATH.sub("<path>", text)
     text = _HEX.sub("<id>", text)
+    text = _VERSION.sub("<v>", text)
     text = _NUMBER.sub("<n>", text)
     words = _SPACE.sub(" ", text).strip().lower().split(" ")
     return " ".join(words[:_MAX_WORDS]) or "unknown error"

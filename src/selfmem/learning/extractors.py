@@ -17,7 +17,6 @@ __all__ = [
     "context_features",
     "decision_transitions",
     "error_events",
-    "family_key",
     "is_subsequence",
     "succeeded",
     "tool_path",
@@ -26,12 +25,6 @@ __all__ = [
 
 def succeeded(episode: Episode) -> bool:
     return episode.outcome is not None and episode.outcome.status is OutcomeStatus.SUCCESS
-
-
-def family_key(episode: Episode) -> str:
-    """Episodes of one task family share domain, task type and language."""
-    ctx = episode.context
-    return f"{ctx.domain}|{episode.task_type.value}|{(ctx.language or '-').lower()}"
 
 
 def tool_path(episode: Episode) -> tuple[str, ...]:
@@ -68,37 +61,57 @@ def decision_transitions(episode: Episode) -> set[tuple[str, str]]:
 class ErrorEvent:
     """A failed step and what followed it.
 
-    ``recovery_tools`` are the tools run after the failure and before the same tool next
-    succeeded (``("retry",)`` when it succeeded straight away); ``recovered`` is False when
-    the tool never succeeded again in the episode.
+    ``outcome`` is ``"fixed"`` when the same tool later succeeded (``actions`` are the
+    other tools run in between, or ``("retry",)`` when there were none), ``"replaced"`` when
+    it never succeeded again but the task did, with tools it had not used before the error
+    succeeding after it (``actions`` are those tools), and ``"unrecovered"`` otherwise
+    (``actions`` are what was tried after the error: other tools, and ``"retry"`` if the
+    failing tool was run again).
     """
 
     tool: str
     error_class: str
-    recovered: bool
-    recovery_tools: tuple[str, ...]
+    outcome: str
+    actions: tuple[str, ...]
+
+
+def _after_failure(episode: Episode, index: int) -> ErrorEvent:
+    steps = episode.steps
+    failed = steps[index]
+    error_class = normalize_error(failed.error)
+    between: list[str] = []
+    retried = False
+    for later in steps[index + 1 :]:
+        if later.tool == failed.tool:
+            if later.success:
+                return ErrorEvent(failed.tool, error_class, "fixed", tuple(between) or ("retry",))
+            retried = True
+        elif later.tool not in between:
+            between.append(later.tool)
+    if succeeded(episode):
+        used_before = {step.tool for step in steps[:index]}
+        instead = tuple(
+            dict.fromkeys(
+                s.tool
+                for s in steps[index + 1 :]
+                if s.success and s.tool != failed.tool and s.tool not in used_before
+            )
+        )
+        if instead:
+            return ErrorEvent(failed.tool, error_class, "replaced", instead)
+    tried = (("retry",) if retried else ()) + tuple(between)
+    return ErrorEvent(failed.tool, error_class, "unrecovered", tried)
 
 
 def error_events(episode: Episode) -> list[ErrorEvent]:
     """One event per distinct (tool, error class) failure in the episode, first occurrence."""
     events: dict[tuple[str, str], ErrorEvent] = {}
-    steps = episode.steps
-    for index, step in enumerate(steps):
+    for index, step in enumerate(episode.steps):
         if step.success:
             continue
         key = (step.tool, normalize_error(step.error))
-        if key in events:
-            continue
-        between: list[str] = []
-        recovered = False
-        for later in steps[index + 1 :]:
-            if later.tool == step.tool and later.success:
-                recovered = True
-                break
-            if later.tool != step.tool and later.tool not in between:
-                between.append(later.tool)
-        tools = tuple(between) if between else ("retry",)
-        events[key] = ErrorEvent(step.tool, key[1], recovered, tools if recovered else ())
+        if key not in events:
+            events[key] = _after_failure(episode, index)
     return list(events.values())
 
 

@@ -19,6 +19,7 @@ from ..records.learned import (
     ErrorRecovery,
     Heuristic,
     HeuristicKind,
+    HeuristicTrigger,
     ToolSequence,
     stable_id,
 )
@@ -26,38 +27,50 @@ from ..records.learned import (
 __all__ = ["derive_heuristic", "derive_heuristics"]
 
 
-def _rule(pattern: AnyPattern) -> tuple[HeuristicKind, str, str, str | None]:
+_Rule = tuple[HeuristicKind, str, str, list[str], HeuristicTrigger]
+
+
+def _sequence_rule(pattern: ToolSequence) -> _Rule:
+    task = f"tasks like '{pattern.sample_task[:80]}'" if pattern.sample_task else "this task"
+    return (
+        HeuristicKind.FOLLOW_SEQUENCE,
+        f"When working on {task} ({pattern.context.describe()})",
+        f"follow {' -> '.join(pattern.tools)}",
+        list(pattern.tools),
+        HeuristicTrigger(family=pattern.key),
+    )
+
+
+def _recovery_rule(pattern: ErrorRecovery) -> _Rule:
+    condition = f"When {pattern.tool} fails with '{pattern.error_class}'"
+    trigger = HeuristicTrigger(tool=pattern.tool, error_class=pattern.error_class)
+    best = pattern.best_recovery
+    if best is None:
+        action = "do not retry it blindly: nothing has recovered it"
+        return HeuristicKind.AVOID, condition, action, [pattern.tool], trigger
+    mode = pattern.best_mode or ("retry" if best == "retry" else "fix")
+    if mode == "retry":
+        return HeuristicKind.RECOVER, condition, f"retry {pattern.tool}", [pattern.tool], trigger
+    if mode == "replace":
+        action = f"run {best} instead of {pattern.tool}"
+        return HeuristicKind.RECOVER, condition, action, [best], trigger
+    action = f"run {best}, then retry {pattern.tool}"
+    return HeuristicKind.RECOVER, condition, action, [best, pattern.tool], trigger
+
+
+def _rule(pattern: AnyPattern) -> _Rule:
     if isinstance(pattern, ToolSequence):
-        return (
-            HeuristicKind.FOLLOW_SEQUENCE,
-            f"When working on {pattern.context.describe()}",
-            f"follow {' -> '.join(pattern.tools)}",
-            pattern.tools[0],
-        )
+        return _sequence_rule(pattern)
     if isinstance(pattern, DecisionPoint):
         return (
             HeuristicKind.PREFER,
             f"After {pattern.after_tool}",
             f"run {pattern.best} rather than {pattern.worst}",
-            pattern.best,
+            [pattern.best or ""],
+            HeuristicTrigger(after_tool=pattern.after_tool, family=pattern.family or None),
         )
     if isinstance(pattern, ErrorRecovery):
-        condition = f"When {pattern.tool} fails with '{pattern.error_class}'"
-        if pattern.best_recovery is None:
-            return (
-                HeuristicKind.AVOID,
-                condition,
-                "do not retry it blindly: nothing has recovered it",
-                pattern.tool,
-            )
-        if pattern.best_recovery == "retry":
-            return HeuristicKind.RECOVER, condition, f"retry {pattern.tool}", pattern.tool
-        return (
-            HeuristicKind.RECOVER,
-            condition,
-            f"run {pattern.best_recovery}, then retry {pattern.tool}",
-            pattern.best_recovery,
-        )
+        return _recovery_rule(pattern)
     assert isinstance(pattern, ContextPattern)
     kind = HeuristicKind.PREFER if pattern.association == "success" else HeuristicKind.AVOID
     verb = "use" if kind is HeuristicKind.PREFER else "avoid"
@@ -65,19 +78,20 @@ def _rule(pattern: AnyPattern) -> tuple[HeuristicKind, str, str, str | None]:
         kind,
         f"When {pattern.feature.replace('=', ' is ')}",
         f"{verb} {pattern.tool}",
-        pattern.tool,
+        [pattern.tool],
+        HeuristicTrigger(feature=pattern.feature, family=pattern.family or None),
     )
 
 
 def derive_heuristic(pattern: AnyPattern) -> Heuristic:
     """The heuristic a served pattern supports."""
-    kind, condition, action, tool = _rule(pattern)
+    kind, condition, action, tools, trigger = _rule(pattern)
+    best = pattern.best_stats() if isinstance(pattern, ErrorRecovery) else None
     if isinstance(pattern, DecisionPoint) and pattern.best is not None:
-        best = pattern.choices[pattern.best]
+        choice = pattern.choices[pattern.best]
+        evidence, successes = choice.n, choice.successes
+    elif best is not None:
         evidence, successes = best.n, best.successes
-    elif isinstance(pattern, ErrorRecovery) and pattern.best_recovery is not None:
-        stats = pattern.recoveries[pattern.best_recovery]
-        evidence, successes = stats.n, stats.successes
     else:
         evidence, successes = pattern.support, pattern.successes
     return Heuristic(
@@ -86,7 +100,9 @@ def derive_heuristic(pattern: AnyPattern) -> Heuristic:
         kind=kind,
         condition=condition,
         action=action,
-        tool=tool,
+        tool=tools[0] if tools else None,
+        tools=tools,
+        trigger=trigger,
         evidence=evidence,
         successes=successes,
         confidence=round(pattern.confidence, 4),

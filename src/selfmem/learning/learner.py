@@ -3,14 +3,16 @@
 Pure in-memory state, no I/O: the orchestrator loads stored patterns into it, feeds it
 completed episodes, and persists the patterns each call reports as changed.
 
-Serving rules (see :class:`LearningConfig`) keep noise out: a pattern is served only with
-enough support, a trustworthy success rate (Wilson lower bound) and, for the comparative
-kinds (decision points, context patterns), a significant difference (two-proportion z).
+Every episode first joins a task family (:mod:`.families`), found from the task itself.
+Sequences, decision points and context patterns are learned inside families; error
+recoveries are learned per tool and error class. Observing an episode and forgetting a
+deleted one are the same counting with opposite signs (:meth:`PatternLearner._count_all`),
+so what an episode taught is exactly what its deletion removes. Which patterns are served is
+decided by :mod:`.serving`.
 """
 
 from __future__ import annotations
 
-import statistics
 from collections import deque
 from collections.abc import Iterable, Sequence
 from datetime import datetime
@@ -29,10 +31,11 @@ from ..records.learned import (
     ToolSequence,
     stable_id,
 )
-from ..records.stats import two_proportion_z, wilson_lower_bound
+from ..records.stats import wilson_lower_bound
 from . import extractors as ex
-from .forgetting import Forgetting
-from .state import Baseline, FamilyRun
+from . import serving
+from .families import FamilyIndex
+from .state import FamilyRun
 
 __all__ = ["PatternLearner"]
 
@@ -72,6 +75,14 @@ def _merge_context(pattern: AnyPattern, episode: Episode, first: bool) -> None:
         current.tags = [tag for tag in current.tags if tag in ctx.tags]
 
 
+def _bump(table: dict[str, ChoiceStats], key: str, sign: int, success: bool) -> None:
+    stats = table.setdefault(key, ChoiceStats())
+    stats.n += sign
+    stats.successes += sign * int(success)
+    if stats.n <= 0:
+        del table[key]
+
+
 class PatternLearner:
     """Incremental learner for one namespace."""
 
@@ -79,10 +90,10 @@ class PatternLearner:
         self.namespace = namespace
         self.config = config or LearningConfig()
         self._patterns: dict[str, AnyPattern] = {}
-        self._families: dict[str, deque[FamilyRun]] = {}
-        self._tool_totals: dict[str, ChoiceStats] = {}
-        self._baselines: dict[str, Baseline] = {}  # per family, dropped when it changes
-        self._deferred: dict[str, list[Episode]] = {}
+        self.families = FamilyIndex(self.config.family_min_similarity)
+        self._runs: dict[str, deque[FamilyRun]] = {}
+        self._deferred: set[str] = set()
+        self._served: tuple[int, set[str]] = (-1, set())
         #: Bumped by every change to the patterns, so readers can cache what they derive.
         self.version = 0
 
@@ -93,30 +104,38 @@ class PatternLearner:
         self.version += 1
         for pattern in patterns:
             self._patterns[pattern.id] = pattern
-            if isinstance(pattern, ContextPattern) and pattern.feature.startswith("domain="):
-                totals = self._tool_totals.setdefault(pattern.tool, ChoiceStats())
-                totals.n += pattern.support
-                totals.successes += pattern.successes
+            if isinstance(pattern, ToolSequence) and pattern.members.n > 0:
+                self.families.add(pattern)
 
     def windows(self) -> dict[str, list[FamilyRun]]:
         """A copy of every family's recent runs (to carry over into a reloaded learner)."""
-        return {key: list(runs) for key, runs in self._families.items()}
+        return {key: list(runs) for key, runs in self._runs.items()}
 
     def adopt_windows(self, windows: dict[str, list[FamilyRun]]) -> None:
         """Take families' recent runs from an earlier learner of this namespace."""
         for key, runs in windows.items():
-            self._families[key] = deque(runs, maxlen=self.config.max_family_runs)
-            self._baselines.pop(key, None)
+            self._runs[key] = deque(runs, maxlen=self.config.max_family_runs)
 
     def knows_family(self, key: str) -> bool:
-        return key in self._families
+        return key in self._runs
 
     def seed_family(self, key: str, episodes: Iterable[Episode]) -> None:
         """Give a family its recent history (oldest first) without re-counting patterns."""
-        runs = self._families.setdefault(key, deque(maxlen=self.config.max_family_runs))
-        self._baselines.pop(key, None)
+        runs = self._window(key)
         for episode in episodes:
             runs.append(_run_of(episode))
+
+    def family_of(self, episode: Episode) -> str | None:
+        """The family an episode belongs (or would belong) to, without learning from it."""
+        for key, family in self.families.families.items():
+            if episode.id in family.episode_ids:
+                return key
+        return self.families.best(episode)
+
+    def family_episode_ids(self, key: str) -> list[str]:
+        """The most recent episodes of a family (its provenance), oldest first."""
+        family = self.families.families.get(key)
+        return list(family.episode_ids) if family is not None else []
 
     def get(self, pattern_id: str) -> AnyPattern | None:
         return self._patterns.get(pattern_id)
@@ -124,22 +143,10 @@ class PatternLearner:
     def all_patterns(self) -> list[AnyPattern]:
         return list(self._patterns.values())
 
-    def baseline(self, key: str) -> Baseline | None:
-        cached = self._baselines.get(key)
-        if cached is not None:
-            return cached
-        runs = [run for run in self._families.get(key, ()) if run.success]
-        if not runs:
-            return None
-        self._baselines[key] = found = Baseline(
-            runs=len(runs),
-            median_steps=statistics.median(run.steps for run in runs),
-            median_duration_ms=statistics.median(run.duration_ms for run in runs),
-            known_paths=frozenset(run.path for run in runs),
-        )
-        return found
+    def _window(self, key: str) -> deque[FamilyRun]:
+        return self._runs.setdefault(key, deque(maxlen=self.config.max_family_runs))
 
-    # -- learning ---------------------------------------------------------------------------
+    # -- learning and forgetting ------------------------------------------------------------
 
     def observe(self, episode: Episode, *, defer_sequences: bool = False) -> list[AnyPattern]:
         """Learn from one completed episode; returns the patterns that changed.
@@ -147,97 +154,234 @@ class PatternLearner:
         ``defer_sequences`` (for bulk relearning) only records the run; tool sequences of
         the touched families are then worked out once by :meth:`settle_sequences`.
         """
-        self.version += 1
         if episode.outcome is None:
             raise ValueError("the learner needs a completed episode")
-        changed: dict[str, AnyPattern] = {}
-        family: ToolSequence | None = None
+        self.version += 1
+        key = self.families.best(episode)
+        family = self._family(key, episode)
+        self._window(family.key).append(_run_of(episode))
+        changed = self._count_all(family, episode, +1)
         if defer_sequences:
-            self._defer_family(episode)
+            self._deferred.add(family.key)
         else:
-            family = self._observe_family(episode)
-        for pattern in (
-            family,
-            *self._observe_decisions(episode),
-            *self._observe_errors(episode),
-            *self._observe_context(episode),
-        ):
-            if pattern is not None:
-                changed[pattern.id] = pattern
+            self._settle(family)
+        return changed
+
+    def forget(self, episode: Episode) -> tuple[list[AnyPattern], list[str]]:
+        """Undo what one deleted episode taught. Returns (changed patterns, removed ids).
+
+        Counts, provenance and sums lose the episode; a pattern left with no support is
+        removed entirely, so nothing derived only from the episode survives it.
+        """
+        self.version += 1
+        key = self.family_of(episode)
+        family = self.families.families.get(key) if key else None
+        if family is None:
+            return [], []
+        runs = self._runs.get(family.key)
+        if runs is not None:
+            kept = [run for run in runs if run.episode_id != episode.id]
+            self._runs[family.key] = deque(kept, maxlen=self.config.max_family_runs)
+        changed = self._count_all(family, episode, -1)
+        self._settle(family)
+        removed = []
+        for pattern in changed:
+            pattern.episode_ids = [i for i in pattern.episode_ids if i != episode.id]
+            if pattern.support <= 0 and not (
+                isinstance(pattern, ToolSequence) and pattern.members.n > 0
+            ):
+                del self._patterns[pattern.id]
+                removed.append(pattern.id)
+        if family.members.n <= 0:
+            self.families.remove(family.key)
+            self._runs.pop(family.key, None)
+        gone = set(removed)
+        return [p for p in changed if p.id not in gone], removed
+
+    def _family(self, key: str | None, episode: Episode) -> ToolSequence:
+        if key is not None:
+            return self.families.families[key]
+        new_key = f"family:{episode.id}"
+        family = self._touch(ToolSequence, new_key, episode)
+        self.families.add(family)
+        return family
+
+    def _count_all(self, family: ToolSequence, episode: Episode, sign: int) -> list[AnyPattern]:
+        changed: dict[str, AnyPattern] = {family.id: family}
+        self.families.count(family, episode, sign)
+        if sign > 0:
+            self._note(family, episode)
+        counted: list[AnyPattern] = [
+            *self._count_decisions(family.key, episode, sign),
+            *self._count_errors(episode, sign),
+            *self._count_context(family.key, episode, sign),
+        ]
+        changed.update((pattern.id, pattern) for pattern in counted)
         return list(changed.values())
 
     def _touch(self, cls: type[_P], key: str, episode: Episode, **fields: object) -> _P:
         pattern_id = stable_id(self.namespace, cls.model_fields["kind"].default, key)
         pattern = self._patterns.get(pattern_id)
-        first = pattern is None
         if pattern is None:
             seen = episode.end_time or utc_now()
-            pattern = cls(
+            created = cls(
                 id=pattern_id, namespace=self.namespace, key=key, first_seen=seen, last_seen=seen,
                 **fields,
             )  # fmt: skip
-            self._patterns[pattern_id] = pattern
+            self._patterns[pattern_id] = created
+            _merge_context(created, episode, first=True)
+            created.add_provenance(episode.id)
+            return created
         assert isinstance(pattern, cls)
-        _merge_context(pattern, episode, first)
-        end = episode.end_time or utc_now()
-        pattern.last_seen = max(pattern.last_seen, end)
-        pattern.add_provenance(episode.id)
         return pattern
 
-    @staticmethod
-    def _count(pattern: AnyPattern, episode: Episode, success: bool) -> None:
-        pattern.support += 1
-        pattern.successes += int(success)
-        pattern.reward_sum += episode.reward.total if episode.reward else 0.0
-        pattern.latency_ms_sum += sum(step.latency_ms for step in episode.steps)
+    def _find(
+        self, cls: type[_P], key: str, episode: Episode, sign: int, **fields: object
+    ) -> _P | None:
+        """The pattern to count an episode in: created when learning, existing when forgetting."""
+        if sign > 0:
+            pattern = self._touch(cls, key, episode, **fields)
+            self._note(pattern, episode)
+            return pattern
+        found = self._patterns.get(stable_id(self.namespace, cls.model_fields["kind"].default, key))
+        return found if isinstance(found, cls) else None
 
-    def _defer_family(self, episode: Episode) -> None:
-        key = ex.family_key(episode)
-        runs = self._families.setdefault(key, deque(maxlen=self.config.max_family_runs))
-        runs.append(_run_of(episode))
-        self._baselines.pop(key, None)
-        self._deferred.setdefault(key, []).append(episode)
+    @staticmethod
+    def _note(pattern: AnyPattern, episode: Episode) -> None:
+        ids = pattern.episode_ids
+        if ids and ids[-1] == episode.id:
+            return  # already noted (a new pattern is noted when it is created)
+        _merge_context(pattern, episode, first=False)
+        end = episode.end_time or utc_now()
+        if end > pattern.last_seen:
+            pattern.last_seen = end
+        pattern.add_provenance(episode.id)
+
+    @staticmethod
+    def _count(pattern: AnyPattern, episode: Episode, sign: int) -> None:
+        pattern.support += sign
+        pattern.successes += sign * int(ex.succeeded(episode))
+        pattern.reward_sum += sign * (episode.reward.total if episode.reward else 0.0)
+        pattern.latency_ms_sum += sign * sum(step.latency_ms for step in episode.steps)
+
+    def _count_decisions(self, family: str, episode: Episode, sign: int) -> list[DecisionPoint]:
+        success = ex.succeeded(episode)
+        by_tool: dict[str, set[str]] = {}
+        for before, after in ex.decision_transitions(episode):
+            by_tool.setdefault(before, set()).add(after)
+        changed = []
+        for before, choices in sorted(by_tool.items()):
+            key = f"{family}|{before}"
+            pattern = self._find(
+                DecisionPoint, key, episode, sign, family=family, after_tool=before
+            )
+            if pattern is None:
+                continue
+            self._count(pattern, episode, sign)
+            for choice in choices:
+                _bump(pattern.choices, choice, sign, success)
+            changed.append(pattern)
+        return changed
+
+    def _count_errors(self, episode: Episode, sign: int) -> list[ErrorRecovery]:
+        success = ex.succeeded(episode)
+        changed = []
+        for event in ex.error_events(episode):
+            key = f"{event.tool}|{event.error_class}"
+            pattern = self._find(
+                ErrorRecovery, key, episode, sign, tool=event.tool, error_class=event.error_class
+            )
+            if pattern is None:
+                continue
+            self._count(pattern, episode, sign)
+            if event.outcome == "fixed":
+                pattern.recovered += sign
+                for action in event.actions:
+                    _bump(pattern.recoveries, action, sign, True)
+            elif event.outcome == "replaced":
+                pattern.recovered += sign
+                for tool in event.actions:
+                    _bump(pattern.replacements, tool, sign, success)
+            else:
+                pattern.unrecovered = max(0, pattern.unrecovered + sign)
+                for action in event.actions:
+                    _bump(pattern.recoveries, action, sign, False)
+            serving.pick_recovery(pattern, self.config)
+            changed.append(pattern)
+        return changed
+
+    def _count_context(self, family: str, episode: Episode, sign: int) -> list[ContextPattern]:
+        tools = sorted(set(ex.tool_path(episode)))
+        failed = {step.tool for step in episode.steps if not step.success}
+        changed = []
+        for feature in ex.context_features(episode):
+            for tool in tools:
+                fields = {"family": family, "feature": feature, "tool": tool}
+                key = f"{family}|{feature}|{tool}"
+                outcome = self._find(ContextPattern, key, episode, sign, **fields)
+                if outcome is not None:
+                    self._count(outcome, episode, sign)
+                    changed.append(outcome)
+                calls = self._find(
+                    ContextPattern, f"{key}|calls", episode, sign, measure="calls", **fields
+                )
+                if calls is not None:
+                    self._count(calls, episode, sign)
+                    calls.successes += sign * (int(tool not in failed) - int(ex.succeeded(episode)))
+                    changed.append(calls)
+        return changed
+
+    # -- tool sequences ---------------------------------------------------------------------
 
     def settle_sequences(self) -> list[ToolSequence]:
         """Work out the tool sequences of families whose runs were deferred."""
         self.version += 1
-        changed: list[ToolSequence] = []
-        deferred, self._deferred = self._deferred, {}
-        for key, episodes in deferred.items():
-            runs = self._families[key]
-            consensus = self._consensus([run.path for run in runs if run.success])
-            if len(consensus) < 2:
-                continue
-            pattern: ToolSequence | None = None
-            for episode in episodes:
-                pattern = self._touch(ToolSequence, key, episode)
-            assert pattern is not None
-            self._recount_sequence(pattern, consensus, runs)
-            changed.append(pattern)
+        changed = []
+        for key in sorted(self._deferred):
+            family = self.families.families.get(key)
+            if family is not None:
+                self._settle(family)
+                changed.append(family)
+        self._deferred.clear()
         return changed
 
-    def _observe_family(self, episode: Episode) -> ToolSequence | None:
-        key = ex.family_key(episode)
-        runs = self._families.setdefault(key, deque(maxlen=self.config.max_family_runs))
-        runs.append(_run_of(episode))
-        self._baselines.pop(key, None)
+    def _settle(self, family: ToolSequence) -> None:
+        """Recount the family's sequence from its recent runs, after a change if one shows."""
+        runs = list(self._runs.get(family.key, ()))
         consensus = self._consensus([run.path for run in runs if run.success])
+        following = [i for i, run in enumerate(runs) if ex.is_subsequence(consensus, run.path)]
+        start = self._change_point(runs, following) if len(consensus) >= 2 else 0
+        family.stale = start > 0
+        if start:
+            recent = runs[start:]
+            consensus = self._consensus([run.path for run in recent if run.success])
+            following = [
+                start + i for i, run in enumerate(recent) if ex.is_subsequence(consensus, run.path)
+            ]
         if len(consensus) < 2:
-            return None
-        pattern = self._touch(ToolSequence, key, episode)
-        self._recount_sequence(pattern, consensus, runs)
-        return pattern
+            family.tools, family.support, family.successes = [], 0, 0
+            family.reward_sum = family.latency_ms_sum = 0.0
+            return
+        family.stale = False
+        matching = [runs[i] for i in following]
+        family.tools = list(consensus)
+        family.support = len(matching)
+        family.successes = sum(run.success for run in matching)
+        family.reward_sum = sum(run.reward for run in matching)
+        family.latency_ms_sum = sum(run.latency_ms for run in matching)
 
-    @staticmethod
-    def _recount_sequence(
-        pattern: ToolSequence, consensus: tuple[str, ...], runs: Iterable[FamilyRun]
-    ) -> None:
-        matching = [run for run in runs if ex.is_subsequence(consensus, run.path)]
-        pattern.tools = list(consensus)
-        pattern.support = len(matching)
-        pattern.successes = sum(run.success for run in matching)
-        pattern.reward_sum = sum(run.reward for run in matching)
-        pattern.latency_ms_sum = sum(run.latency_ms for run in matching)
+    def _change_point(self, runs: Sequence[FamilyRun], following: Sequence[int]) -> int:
+        """Where the family's procedure changed: the first of the latest failures of the runs
+        that followed the sequence its successes share (``following``), or 0 when it still
+        works."""
+        cfg = self.config
+        latest = following[-cfg.change_window :]
+        failed = [i for i in latest if not runs[i].success]
+        earlier = [runs[i] for i in following[: -cfg.change_window]]
+        worked = wilson_lower_bound(sum(r.success for r in earlier), len(earlier))
+        if len(failed) >= cfg.change_min_failures and worked >= 0.5:
+            return failed[0]
+        return 0
 
     def _consensus(self, paths: Sequence[tuple[str, ...]]) -> tuple[str, ...]:
         """Tools present in most successful paths, ordered by their mean relative position.
@@ -258,122 +402,19 @@ class PatternLearner:
                 position[slot] = position.get(slot, 0.0) + index / max(1, len(path) - 1)
         needed = self.config.sequence_min_frequency * len(paths)
         frequent = [slot for slot, count in presence.items() if count >= needed]
-        frequent.sort(key=lambda slot: (position[slot] / presence[slot], slot[1]))
+        frequent.sort(key=lambda slot: (position[slot] / presence[slot], slot))
         return tuple(tool for tool, _ in frequent)
-
-    def _observe_decisions(self, episode: Episode) -> list[DecisionPoint]:
-        success = ex.succeeded(episode)
-        by_tool: dict[str, set[str]] = {}
-        for before, after in ex.decision_transitions(episode):
-            by_tool.setdefault(before, set()).add(after)
-        changed = []
-        for before, choices in by_tool.items():
-            pattern = self._touch(DecisionPoint, before, episode, after_tool=before)
-            self._count(pattern, episode, success)
-            for choice in choices:
-                stats = pattern.choices.setdefault(choice, ChoiceStats())
-                stats.n += 1
-                stats.successes += int(success)
-            self._rank_choices(pattern)
-            changed.append(pattern)
-        return changed
-
-    def _rank_choices(self, pattern: DecisionPoint) -> None:
-        cfg = self.config
-        # a choice must be a real habit: it followed the tool in a share of the runs of it,
-        # so rare noise steps after a tool are never compared
-        ran = self._tool_totals.get(pattern.after_tool, ChoiceStats()).n
-        floor = max(cfg.min_support, cfg.decision_min_choice_share * ran)
-        eligible = [(c, s) for c, s in pattern.choices.items() if s.n >= floor]
-        pattern.best = pattern.worst = None
-        if len(eligible) < 2:
-            return
-        best = max(eligible, key=lambda item: (item[1].confidence, item[0]))
-        worst = min(eligible, key=lambda item: (item[1].rate, item[0]))
-        effect = best[1].rate - worst[1].rate
-        z = two_proportion_z(best[1].successes, best[1].n, worst[1].successes, worst[1].n)
-        if best[0] != worst[0] and effect >= cfg.decision_min_effect and z >= cfg.decision_min_z:
-            pattern.best, pattern.worst = best[0], worst[0]
-
-    def _observe_errors(self, episode: Episode) -> list[ErrorRecovery]:
-        success = ex.succeeded(episode)
-        changed = []
-        for event in ex.error_events(episode):
-            key = f"{event.tool}|{event.error_class}"
-            pattern = self._touch(
-                ErrorRecovery, key, episode, tool=event.tool, error_class=event.error_class
-            )
-            self._count(pattern, episode, success)
-            if event.recovered:
-                for tool in event.recovery_tools:
-                    stats = pattern.recoveries.setdefault(tool, ChoiceStats())
-                    stats.n += 1
-                    stats.successes += int(success)
-            else:
-                pattern.unrecovered += 1
-            self._pick_recovery(pattern)
-            changed.append(pattern)
-        return changed
-
-    def _pick_recovery(self, pattern: ErrorRecovery) -> None:
-        eligible = [
-            (tool, stats)
-            for tool, stats in pattern.recoveries.items()
-            if stats.n >= self.config.min_support
-            and stats.confidence >= self.config.recovery_min_confidence
-        ]
-        pattern.best_recovery = (
-            max(eligible, key=lambda item: (item[1].confidence, item[1].n))[0] if eligible else None
-        )
-
-    def _observe_context(self, episode: Episode) -> list[ContextPattern]:
-        success = ex.succeeded(episode)
-        tools = set(ex.tool_path(episode))
-        for tool in tools:
-            totals = self._tool_totals.setdefault(tool, ChoiceStats())
-            totals.n += 1
-            totals.successes += int(success)
-        changed = []
-        for feature in ex.context_features(episode):
-            for tool in tools:
-                pattern = self._touch(
-                    ContextPattern, f"{feature}|{tool}", episode, feature=feature, tool=tool
-                )
-                self._count(pattern, episode, success)
-                changed.append(pattern)
-        return changed
-
-    # -- forgetting (the episode was deleted) ------------------------------------------------
-
-    def forget(self, episode: Episode) -> tuple[list[AnyPattern], list[str]]:
-        """Undo what one deleted episode taught. Returns (changed patterns, removed ids).
-
-        Counts, provenance and sums lose the episode; a pattern left with no support is
-        removed entirely, so nothing derived only from the episode survives it.
-        """
-        self.version += 1
-        forgetting = Forgetting(self, episode)
-        forgetting.family()
-        forgetting.decisions()
-        forgetting.errors()
-        forgetting.context()
-        return list(forgetting.changed.values()), forgetting.removed
 
     # -- serving ----------------------------------------------------------------------------
 
-    def _refresh_context(self, pattern: ContextPattern) -> bool:
-        totals = self._tool_totals.get(pattern.tool, ChoiceStats())
-        outside = ChoiceStats(
-            n=totals.n - pattern.support, successes=totals.successes - pattern.successes
-        )
-        pattern.baseline = outside
-        cfg = self.config
-        if pattern.support < cfg.context_min_support or outside.n < cfg.context_min_support:
-            return False
-        effect = pattern.success_rate - outside.rate
-        z = two_proportion_z(pattern.successes, pattern.support, outside.successes, outside.n)
-        pattern.association = "success" if effect > 0 else "failure"
-        return abs(effect) >= cfg.context_min_effect and abs(z) >= cfg.context_min_z
+    def _discoveries(self) -> set[str]:
+        version, found = self._served
+        if version != self.version:
+            found = serving.discoveries(
+                self._patterns.values(), self.families.families, self.config
+            )
+            self._served = (self.version, found)
+        return found
 
     def is_served(self, pattern: AnyPattern, now: datetime | None = None) -> bool:
         """Whether a pattern has earned its place in recommendations."""
@@ -381,19 +422,11 @@ class PatternLearner:
         if pattern.retired:
             return False
         if isinstance(pattern, ToolSequence):
-            ok = (
-                pattern.support >= cfg.min_support
-                and len(pattern.tools) >= 2
-                and pattern.confidence >= cfg.sequence_min_confidence
-            )
-        elif isinstance(pattern, DecisionPoint):
-            ok = pattern.best is not None
+            ok = serving.sequence_served(pattern, cfg)
         elif isinstance(pattern, ErrorRecovery):
-            ok = pattern.best_recovery is not None or (
-                pattern.unrecovered >= cfg.min_support and not pattern.recoveries
-            )
+            ok = pattern.best_recovery is not None or serving.unrecoverable(pattern, cfg)
         else:
-            ok = self._refresh_context(pattern)
+            ok = pattern.id in self._discoveries()
         return ok and pattern.effectiveness(now, cfg.half_life_days) >= cfg.min_effectiveness
 
     def patterns(
@@ -405,7 +438,7 @@ class PatternLearner:
             for p in self._patterns.values()
             if (kind is None or p.kind == kind) and (not served_only or self.is_served(p))
         ]
-        found.sort(key=lambda p: (p.effectiveness(), p.support), reverse=True)
+        found.sort(key=lambda p: (p.effectiveness(), p.support, p.id), reverse=True)
         return found
 
     # -- feedback ---------------------------------------------------------------------------

@@ -1,4 +1,8 @@
-"""Reward scoring: a pure function of a completed episode and what is typical for its family.
+"""Reward scoring: a pure function of a completed episode (and, if a caller gives one, a baseline).
+
+``SelfLearningMemory`` scores every episode without a baseline, against the fixed
+expectation of :class:`~selfmem.config.RewardWeights`: the same episode always gets the same
+reward, whatever the learner has seen and however long the run took on the wall clock.
 
 ``total = base * efficiency * complexity_bonus * quality_multiplier + learning_bonus``,
 clamped at 0, every component kept in :class:`~selfmem.RewardScore`.
@@ -6,16 +10,16 @@ clamped at 0, every component kept in :class:`~selfmem.RewardScore`.
 - **base**: 1.0 for success, the completed fraction for a partial success, 0.0 for failure.
 - **efficiency**: the mean of a step factor and a duration factor, each
   ``typical / actual`` clamped to ``[min_efficiency, max_efficiency]``. *Typical* is the
-  median of the family's successful episodes (see :class:`~selfmem.learning.learner.Baseline`)
-  once ``min_baseline_runs`` exist, else ``expected_steps`` steps and no duration factor.
+  median of a caller-supplied :class:`~selfmem.learning.Baseline` once it has
+  ``min_baseline_runs`` runs, else ``expected_steps`` steps and no duration factor.
   Durations count only when the typical run takes at least ``min_timed_duration_ms``.
 - **complexity_bonus**: harder tasks earn more (simple 1.0, moderate 1.1, complex 1.25).
 - **quality_multiplier**: 1.0 minus ``error_penalty`` per error left unrecovered and
   ``retry_penalty`` per extra identical retry, never below ``min_quality``. An error is
   recovered when the same tool later succeeds.
 - **learning_bonus** (success only): ``recovery_bonus`` per recovered error, plus
-  ``new_approach_bonus`` when the tool path was never seen in a successful episode of the
-  family before; capped at ``max_learning_bonus``.
+  ``new_approach_bonus`` when a caller-supplied baseline has never seen the tool path
+  succeed; capped at ``max_learning_bonus``.
 """
 
 from __future__ import annotations
@@ -70,7 +74,7 @@ def _efficiency(
             if steps <= weights.expected_steps
             else _ratio(weights.expected_steps, steps, weights)
         )
-        return factor, f"{steps} steps (default expectation <= {weights.expected_steps})"
+        return factor, f"{steps} steps (expected at most {weights.expected_steps})"
     step_factor = _ratio(baseline.median_steps, steps, weights)
     duration = episode.duration_ms or 0.0
     if baseline.median_duration_ms < weights.min_timed_duration_ms:

@@ -26,6 +26,8 @@ __all__ = [
     "ErrorRecovery",
     "Heuristic",
     "HeuristicKind",
+    "HeuristicTrigger",
+    "RecoveryMode",
     "PatternContext",
     "PatternKind",
     "ToolSequence",
@@ -141,26 +143,53 @@ class _PatternBase(_Learned):
 
 
 class ToolSequence(_PatternBase):
-    """Tools that successful episodes of one task family use, in order (gaps tolerated)."""
+    """A task family and the tools its successful runs share, in order (gaps tolerated).
+
+    A family is a group of episodes that are the same kind of task, found from the tasks
+    themselves (their words, their tools, and their context as one signal among others).
+    ``members`` counts every run of the family; ``terms``, ``tool_stats``,
+    ``feature_stats`` and ``context_keys`` are its profile, which new episodes and queries
+    are compared with; ``tool_calls`` counts, per tool, the runs that used it and those in
+    which none of its calls failed. ``support`` / ``successes`` count the recent runs that followed
+    ``tools``.
+    """
 
     kind: Literal[PatternKind.TOOL_SEQUENCE] = PatternKind.TOOL_SEQUENCE
     tools: list[str] = Field(default_factory=list)
+    sample_task: str = ""
+    members: ChoiceStats = Field(default_factory=ChoiceStats)
+    terms: dict[str, int] = Field(default_factory=dict)
+    tool_stats: dict[str, ChoiceStats] = Field(default_factory=dict)
+    tool_calls: dict[str, ChoiceStats] = Field(default_factory=dict)
+    feature_stats: dict[str, ChoiceStats] = Field(default_factory=dict)
+    context_keys: dict[str, int] = Field(default_factory=dict)
+    stale: bool = False
 
     def describe(self) -> str:
+        task = f"tasks like '{self.sample_task[:80]}'" if self.sample_task else "this family"
+        if not self.tools:
+            return f"for {task} ({self.context.describe()}), no shared tool sequence yet"
         return (
-            f"for {self.context.describe()}, the sequence {' -> '.join(self.tools)} "
-            f"succeeded in {self.successes} of {self.support} episodes"
+            f"for {task} ({self.context.describe()}), the sequence {' -> '.join(self.tools)} "
+            f"succeeded in {self.successes} of {self.support} recent runs"
         )
 
 
 class DecisionPoint(_PatternBase):
-    """After ``after_tool``, the choice of next tool correlates with the outcome."""
+    """Within one task family, after ``after_tool`` the choice of next tool matters.
+
+    ``p_value`` is the two-sided test of the best choice's success rate against the
+    worst's; the pattern is served only when it survives the false-discovery control over
+    every comparison the learner makes.
+    """
 
     kind: Literal[PatternKind.DECISION_POINT] = PatternKind.DECISION_POINT
+    family: str = ""
     after_tool: str
     choices: dict[str, ChoiceStats] = Field(default_factory=dict)
     best: str | None = None
     worst: str | None = None
+    p_value: float = 1.0
 
     @property
     def confidence(self) -> float:
@@ -184,20 +213,41 @@ class DecisionPoint(_PatternBase):
         )
 
 
+RecoveryMode = Literal["retry", "fix", "replace"]
+
+
 class ErrorRecovery(_PatternBase):
-    """A tool's error class and the recovery actions that led to success."""
+    """A tool's error class and what fixed it.
+
+    ``recoveries`` count, per action tried after the error, how often the failing tool then
+    succeeded (``"retry"`` when it succeeded when simply run again); ``replacements``
+    count, per tool used *instead* of the failing one (it never succeeded again), how often
+    that tool succeeded and the task did too. ``support`` / ``successes`` count episodes
+    with the error and their outcomes; ``recovered`` counts those in which the error was
+    overcome at all.
+    """
 
     kind: Literal[PatternKind.ERROR_RECOVERY] = PatternKind.ERROR_RECOVERY
     tool: str
     error_class: str
     recoveries: dict[str, ChoiceStats] = Field(default_factory=dict)
+    replacements: dict[str, ChoiceStats] = Field(default_factory=dict)
+    recovered: int = 0
     unrecovered: int = 0
     best_recovery: str | None = None
+    best_mode: RecoveryMode | None = None
+
+    def best_stats(self) -> ChoiceStats | None:
+        """How often the best recovery was tried after the error, and how often it fixed it."""
+        if self.best_recovery is None:
+            return None
+        table = self.replacements if self.best_mode == "replace" else self.recoveries
+        return table.get(self.best_recovery)
 
     @property
     def confidence(self) -> float:
         """Confidence in the best recovery, or that the error has none."""
-        stats = self.recoveries.get(self.best_recovery or "")
+        stats = self.best_stats()
         if stats is None:
             return wilson_lower_bound(self.unrecovered, self.support)
         return wilson_lower_bound(
@@ -205,9 +255,17 @@ class ErrorRecovery(_PatternBase):
         )
 
     def describe(self) -> str:
-        if self.best_recovery is None:
-            return f"{self.tool} failing with '{self.error_class}' has no known recovery"
-        stats = self.recoveries[self.best_recovery]
+        stats = self.best_stats()
+        if stats is None:
+            return (
+                f"{self.tool} failing with '{self.error_class}' has no known recovery "
+                f"({self.unrecovered} of {self.support} episodes never got past it)"
+            )
+        if self.best_mode == "replace":
+            return (
+                f"when {self.tool} fails with '{self.error_class}', using {self.best_recovery} "
+                f"instead worked {stats.successes} of {stats.n} times"
+            )
         return (
             f"when {self.tool} fails with '{self.error_class}', {self.best_recovery} "
             f"recovered it {stats.successes} of {stats.n} times"
@@ -215,13 +273,35 @@ class ErrorRecovery(_PatternBase):
 
 
 class ContextPattern(_PatternBase):
-    """A context feature under which a tool succeeds or fails unusually often."""
+    """Within one task family, a context feature changes what a tool does for the task.
+
+    Two measures, one record each:
+
+    - ``measure="outcome"``: under the feature, runs that used the tool succeed more (or
+      less) often than runs that did not. ``support`` / ``successes`` count the family's
+      runs with the feature that used the tool, ``baseline`` those with the feature that did
+      not; ``other_with`` / ``other_without`` are the same two groups without the feature:
+      an effect as strong without the feature is not about the feature and is not served.
+    - ``measure="calls"``: under the feature, the tool's own calls fail more (or less) often.
+      ``support`` counts the family's runs with the feature that used the tool and
+      ``successes`` those in which none of its calls failed; ``baseline`` is the same count
+      for the family's runs without the feature.
+
+    ``aliases`` name other features that select exactly the same runs (one finding, one
+    pattern).
+    """
 
     kind: Literal[PatternKind.CONTEXT_PATTERN] = PatternKind.CONTEXT_PATTERN
+    family: str = ""
     feature: str
     tool: str
+    measure: Literal["outcome", "calls"] = "outcome"
     association: Literal["success", "failure"] = "success"
     baseline: ChoiceStats = Field(default_factory=ChoiceStats)
+    other_with: ChoiceStats = Field(default_factory=ChoiceStats)
+    other_without: ChoiceStats = Field(default_factory=ChoiceStats)
+    p_value: float = 1.0
+    aliases: list[str] = Field(default_factory=list)
 
     @property
     def confidence(self) -> float:
@@ -230,9 +310,16 @@ class ContextPattern(_PatternBase):
         return wilson_lower_bound(hits, self.support)
 
     def describe(self) -> str:
+        also = f" (also {', '.join(self.aliases)})" if self.aliases else ""
+        if self.measure == "calls":
+            return (
+                f"with {self.feature}{also}, {self.tool} ran without failing in "
+                f"{self.successes}/{self.support} runs versus {self.baseline.successes}/"
+                f"{self.baseline.n} without {self.feature}"
+            )
         return (
-            f"with {self.feature}, {self.tool} succeeded {self.successes}/{self.support} times "
-            f"versus {self.baseline.successes}/{self.baseline.n} elsewhere"
+            f"with {self.feature}{also}, {self.tool} succeeded {self.successes}/{self.support} "
+            f"times versus {self.baseline.successes}/{self.baseline.n} without it"
         )
 
 
@@ -249,8 +336,29 @@ class HeuristicKind(StrEnum):
     RECOVER = "recover"
 
 
+class HeuristicTrigger(_Learned):
+    """When a heuristic applies, in fields an agent can match without parsing text.
+
+    ``tool`` + ``error_class``: the tool failed with that class of error (see
+    :func:`selfmem.learning.error_classes.normalize_error`); ``after_tool``: the tool just
+    succeeded; ``feature``: a context feature such as ``language=rust``; ``family``: the
+    task family (a tool-sequence pattern's key) the rule was learned in.
+    """
+
+    tool: str | None = None
+    error_class: str | None = None
+    after_tool: str | None = None
+    feature: str | None = None
+    family: str | None = None
+
+
 class Heuristic(_Learned):
-    """A condition -> action rule derived from a pattern, with its evidence."""
+    """A condition -> action rule derived from a pattern, with its evidence.
+
+    ``condition`` and ``action`` are the rule in words; ``trigger`` and ``tools`` the same
+    rule in fields: when the trigger matches, run ``tools`` in order (``avoid`` rules list
+    the tools not to run).
+    """
 
     id: str
     namespace: str
@@ -258,6 +366,8 @@ class Heuristic(_Learned):
     condition: str
     action: str
     tool: str | None = None
+    tools: list[str] = Field(default_factory=list)
+    trigger: HeuristicTrigger = Field(default_factory=HeuristicTrigger)
     evidence: int = 0
     successes: int = 0
     confidence: float = 0.0

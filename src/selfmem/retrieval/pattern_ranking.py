@@ -1,14 +1,24 @@
 """Ranking learned patterns and heuristics for a new task.
 
-``score = effectiveness * (0.4 * context + 0.4 * lexical + 0.2 * kind_prior)`` where
+A new task is first matched to the **task families** it may belong to, by the same
+similarity that grouped past episodes (:mod:`selfmem.learning.families`: the words of the
+description weighted by rarity, and the context as a smaller signal). A pattern's
+*relevance* is then:
+
+- a family's tool sequence, decision points and context patterns: the task's similarity to
+  that family;
+- an error recovery: the similarity of a matched family that uses its tool (times 0.8);
+- for every kind, at least 0.8 times the overlap of the pattern's words with the description
+  (tool names split on ``_``/``-``, error words, lightly stemmed so "tests" meets
+  ``run_tests``), relative to the smaller of the two word sets.
+
+``score = effectiveness * (0.6 * relevance + 0.25 * context + 0.15 * kind_prior)`` where
 *effectiveness* is the pattern's decayed confidence, *context* compares the pattern's context
-with the task's (a field the pattern leaves open counts half), *lexical* is the overlap of
-the pattern's words (tool names split on ``_``/``-``, error words) with the task description
-relative to the smaller of the two (words lightly stemmed on both sides, so "tests" meets
-``run_tests``), and *kind_prior* favours the most directly usable kinds (a task family's
-tool sequence 1.0, recoveries and decisions 0.6, context patterns 0.5).
-A pattern is only offered when it is plausibly about this task: it shares a word with the
-description, or its context matches closely (``context >= 0.9``).
+with the task's (a field the pattern leaves open counts half), and *kind_prior* favours the
+most directly usable kinds (a task family's tool sequence 1.0, recoveries and decisions 0.6,
+context patterns 0.5). A pattern with no relevance is never offered, however well its context
+fits; a context pattern whose feature contradicts the task's stated context (another
+language, say) is not offered either.
 """
 
 from __future__ import annotations
@@ -17,6 +27,7 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from ..learning.families import FamilyIndex, stem
 from ..learning.heuristics import derive_heuristic
 from ..records.episodes import TaskContext, TaskType
 from ..records.learned import (
@@ -33,6 +44,9 @@ from ..text.tokens import query_terms
 
 __all__ = ["PatternCatalog", "ScoredHeuristic", "ScoredPattern", "rank_patterns"]
 
+#: How much word overlap with a pattern's tool names counts as relevance, next to the
+#: similarity of the task to the pattern's family.
+_LEXICAL_SHARE = 0.8
 _SPLIT = re.compile(r"[_\-\s./]+")
 _KIND_PRIOR = {
     PatternKind.TOOL_SEQUENCE: 1.0,
@@ -89,19 +103,6 @@ def _context_score(
     return score / applicable if applicable else 0.5
 
 
-def stem(word: str) -> str:
-    """A light suffix strip so "tests" meets ``run_tests`` and "deploying" meets ``deploy``."""
-    if len(word) > 4 and word.endswith("ies"):
-        return word[:-3] + "y"
-    if len(word) > 5 and word.endswith("ing"):
-        return word[:-3]
-    if len(word) > 4 and word.endswith("ed"):
-        return word[:-2]
-    if len(word) > 3 and word.endswith("s") and not word.endswith("ss"):
-        return word[:-1]
-    return word
-
-
 def _words(pattern: AnyPattern) -> set[str]:
     if isinstance(pattern, ToolSequence):
         texts = pattern.tools
@@ -129,39 +130,76 @@ class _Entry:
     prior: float
 
 
+def _family_of(pattern: AnyPattern) -> str | None:
+    if isinstance(pattern, ToolSequence):
+        return pattern.key
+    if isinstance(pattern, DecisionPoint | ContextPattern):
+        return pattern.family or None
+    return None
+
+
+def _contradicts(
+    pattern: AnyPattern, context: TaskContext | None, task_type: TaskType | None
+) -> bool:
+    """A context pattern about a feature the task's stated context rules out."""
+    if not isinstance(pattern, ContextPattern) or context is None:
+        return False
+    name, _, value = pattern.feature.partition("=")
+    stated = {
+        "domain": context.domain,
+        "language": (context.language or "").lower() or None,
+        "framework": (context.framework or "").lower() or None,
+        "task_type": task_type.value if isinstance(task_type, TaskType) else task_type,
+    }
+    if name == "tag":
+        return False
+    current = stated.get(name)
+    return current is not None and str(current) != value
+
+
 class PatternCatalog:
     """Served patterns with what ranking needs computed once: words, effectiveness, prior,
-    and indexes by word and by context value, so a query only scores the patterns that can
-    be offered (they share a word with it, or every context field it states matches)."""
+    and a snapshot of the task families (built from ``families``, the learner's family
+    records, which may include families whose own sequence is not served)."""
 
-    def __init__(self, patterns: Iterable[AnyPattern]) -> None:
+    def __init__(
+        self, patterns: Iterable[AnyPattern], families: Iterable[ToolSequence] = ()
+    ) -> None:
         self._entries = [
             _Entry(p, frozenset(_words(p)), p.effectiveness(), _KIND_PRIOR[p.kind])
             for p in patterns
         ]
-        self._by_word: dict[str, list[int]] = {}
-        self._by_field: dict[tuple[str, str], set[int]] = {}
-        for i, entry in enumerate(self._entries):
-            for word in entry.words:
-                self._by_word.setdefault(word, []).append(i)
-            for key in _field_keys(entry.pattern.context):
-                self._by_field.setdefault(key, set()).add(i)
+        self._families = FamilyIndex(min_similarity=1.0)
+        for family in families:
+            self._families.add(family.model_copy(deep=True))
+        for entry in self._entries:
+            if (
+                isinstance(entry.pattern, ToolSequence)
+                and entry.pattern.key not in self._families.families
+            ):
+                self._families.add(entry.pattern.model_copy(deep=True))
 
     def __len__(self) -> int:
         return len(self._entries)
 
-    def _candidates(
-        self, terms: set[str], context: TaskContext | None, task_type: TaskType | None
-    ) -> set[int]:
-        found = {i for term in terms for i in self._by_word.get(term, ())}
-        stated = [("domain", context.domain if context else None),
-                  ("language", context.language if context else None),
-                  ("task_type", task_type)]  # fmt: skip
-        keys = [(name, str(value).lower()) for name, value in stated if value is not None]
-        if keys:
-            fits = set.intersection(*(self._by_field.get(key, set()) for key in keys))
-            found |= fits
-        return found
+    def _relevance(
+        self, entry: _Entry, terms: set[str], matched: dict[str, float]
+    ) -> tuple[float, float]:
+        """(relevance, lexical overlap) of one pattern for the task."""
+        words = entry.words
+        overlap = len(words & terms)
+        lexical = overlap / min(len(words), len(terms)) if words and terms else 0.0
+        family = _family_of(entry.pattern)
+        relevance = _LEXICAL_SHARE * lexical
+        if family is not None:
+            return max(matched.get(family, 0.0), relevance), lexical
+        if isinstance(entry.pattern, ErrorRecovery):
+            tool = entry.pattern.tool
+            for key, similarity in matched.items():
+                profile = self._families.families[key]
+                if tool in profile.tool_stats:
+                    relevance = max(relevance, 0.8 * similarity)
+        return relevance, lexical
 
     def rank(
         self,
@@ -172,21 +210,22 @@ class PatternCatalog:
     ) -> tuple[list[ScoredPattern], list[ScoredHeuristic]]:
         """The ``limit`` best patterns for a task, each with its heuristic."""
         terms = {stem(term) for term in query_terms(description)}
+        matched = {
+            key: similarity
+            for similarity, _, key in self._families.match(description, context, task_type)[:5]
+        }
         scored: list[ScoredPattern] = []
-        for i in sorted(self._candidates(terms, context, task_type)):
-            entry = self._entries[i]
-            overlap = len(entry.words & terms)
-            words = entry.words
-            lexical = overlap / min(len(words), len(terms)) if words and terms else 0.0
-            ctx = _context_score(entry.pattern.context, context, task_type)
-            if overlap == 0 and ctx < 0.9:
+        for entry in self._entries:
+            relevance, lexical = self._relevance(entry, terms, matched)
+            if relevance <= 0 or _contradicts(entry.pattern, context, task_type):
                 continue
+            ctx = _context_score(entry.pattern.context, context, task_type)
             effectiveness = entry.effectiveness
-            score = effectiveness * (0.4 * ctx + 0.4 * lexical + 0.2 * entry.prior)
-            signals = {"effectiveness": effectiveness, "context": ctx, "lexical": lexical,
-                       "kind_prior": entry.prior}  # fmt: skip
+            score = effectiveness * (0.6 * relevance + 0.25 * ctx + 0.15 * entry.prior)
+            signals = {"effectiveness": effectiveness, "relevance": relevance, "context": ctx,
+                       "lexical": lexical, "kind_prior": entry.prior}  # fmt: skip
             scored.append(ScoredPattern(entry.pattern, score, signals))
-        scored.sort(key=lambda s: (s.score, s.pattern.support), reverse=True)
+        scored.sort(key=lambda s: (s.score, s.pattern.support, s.pattern.id), reverse=True)
         # copies: the learner keeps changing its records after this returns
         top = [ScoredPattern(s.pattern.model_copy(deep=True), s.score, s.signals)
                for s in scored[:limit]]  # fmt: skip

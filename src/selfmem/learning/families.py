@@ -1,0 +1,239 @@
+"""Task families found from the tasks themselves.
+
+A family is a group of episodes that are the same kind of task. Its profile lives in its
+:class:`~selfmem.records.learned.ToolSequence` record: how many runs used each word of the
+task description, each tool and each context feature. A completed episode joins the family
+it is most similar to, if that similarity reaches ``family_min_similarity``; otherwise it
+starts a new one. Similarity combines three signals:
+
+- **words** (weight 0.40): the idf-weighted share of the episode's description terms that
+  are typical of the family (a term used by every member counts fully);
+- **tools** (0.45): weighted Jaccard between the episode's tools and the family's tool
+  shares, so occasional noise steps barely count;
+- **context** (0.15): the share of the family's runs with the same domain, task type and
+  language. Context is one signal among three, not the definition: two kinds of task in one
+  context become two families, and paraphrases of one task in two contexts can share one.
+
+A query (a task about to start, so no tools yet) is matched by words and context only.
+Everything is deterministic: the same episodes in the same order give the same families.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+
+from ..records.episodes import Episode, TaskContext, TaskType
+from ..records.learned import ChoiceStats, ToolSequence
+from ..text.tokens import query_terms
+from . import extractors as ex
+
+__all__ = ["FamilyIndex", "context_key", "stem", "task_terms"]
+
+_WORDS, _TOOLS, _CONTEXT = 0.40, 0.45, 0.15
+_MAX_TASK_TERMS = 48
+_MAX_PROFILE_TERMS = 256
+_SAMPLE_CHARS = 200
+
+
+def stem(word: str) -> str:
+    """A light suffix strip so "tests" meets "test" and "deploying" meets "deploy"."""
+    if len(word) > 4 and word.endswith("ies"):
+        return word[:-3] + "y"
+    if len(word) > 5 and word.endswith("ing"):
+        return word[:-3]
+    if len(word) > 4 and word.endswith("ed"):
+        return word[:-2]
+    if len(word) > 3 and word.endswith("s") and not word.endswith("ss"):
+        return word[:-1]
+    return word
+
+
+def task_terms(description: str) -> tuple[str, ...]:
+    """The distinct stemmed terms of a task description."""
+    found = dict.fromkeys(stem(term) for term in query_terms(description, _MAX_TASK_TERMS))
+    return tuple(found)
+
+
+def context_key(context: TaskContext, task_type: TaskType | str | None) -> str:
+    kind = task_type.value if isinstance(task_type, TaskType) else (task_type or "-")
+    return f"{context.domain}|{kind}|{(context.language or '-').lower()}"
+
+
+def _share(stats: ChoiceStats | None, members: int) -> float:
+    return stats.n / members if stats is not None and members > 0 else 0.0
+
+
+class FamilyIndex:
+    """The families of one namespace, indexed by word and by tool for quick matching."""
+
+    def __init__(self, min_similarity: float) -> None:
+        self.min_similarity = min_similarity
+        self.families: dict[str, ToolSequence] = {}  # by family key
+        self._by_term: dict[str, set[str]] = {}
+        self._by_tool: dict[str, set[str]] = {}
+        self._runs = 0  # episodes counted over all families
+        self._total_share: dict[str, float] = {}  # per family: the sum of its tool shares
+
+    # -- index ------------------------------------------------------------------------------
+
+    def add(self, family: ToolSequence) -> None:
+        """Index a family's profile (a new one, or one loaded from the store)."""
+        self.families[family.key] = family
+        self._total_share.pop(family.key, None)
+        self._runs += family.members.n
+        for term in family.terms:
+            self._by_term.setdefault(term, set()).add(family.key)
+        for tool in family.tool_stats:
+            self._by_tool.setdefault(tool, set()).add(family.key)
+
+    def remove(self, key: str) -> None:
+        family = self.families.pop(key, None)
+        if family is None:
+            return
+        self._runs -= family.members.n
+        for term in family.terms:
+            self._by_term.get(term, set()).discard(key)
+        for tool in family.tool_stats:
+            self._by_tool.get(tool, set()).discard(key)
+
+    # -- similarity -------------------------------------------------------------------------
+
+    def _df(self, term: str) -> int:
+        return sum(self.families[k].terms.get(term, 0) for k in self._by_term.get(term, ()))
+
+    def _words(self, terms: tuple[str, ...], family: ToolSequence) -> float:
+        """The idf-weighted share of the task's terms that are typical of the family. Terms
+        no family has seen say nothing about which family a task belongs to: left out."""
+        members = family.members.n
+        if not terms or members <= 0:
+            return 0.0
+        typical = total = 0.0
+        for term in terms:
+            df = self._df(term)
+            if df <= 0:
+                continue
+            weight = math.log(1.0 + (self._runs + 1) / (df + 1))
+            total += weight
+            typical += weight * min(1.0, family.terms.get(term, 0) / members)
+        return typical / total if total else 0.0
+
+    def _tools(self, tools: set[str], family: ToolSequence) -> float:
+        """Weighted Jaccard of the episode's tools (weight 1) and the family's tool shares:
+        the shares of the tools they have in common over the episode's tools plus the
+        shares of the family's other tools."""
+        members = family.members.n
+        total = self._total_share.get(family.key)
+        if total is None:
+            total = sum(_share(stats, members) for stats in family.tool_stats.values())
+            self._total_share[family.key] = total
+        common = sum(_share(family.tool_stats.get(tool), members) for tool in tools)
+        spread = len(tools) + total - common
+        return common / spread if spread > 0 else 0.0
+
+    @staticmethod
+    def _context(key: str, family: ToolSequence) -> float:
+        members = family.members.n
+        return family.context_keys.get(key, 0) / members if members > 0 else 0.0
+
+    def _candidates(self, terms: Iterable[str], tools: Iterable[str]) -> list[str]:
+        found: set[str] = set()
+        for term in terms:
+            found |= self._by_term.get(term, set())
+        for tool in tools:
+            found |= self._by_tool.get(tool, set())
+        return sorted(found)
+
+    def scores(self, episode: Episode) -> list[tuple[float, str]]:
+        """Similarity of a completed episode to each family it shares a word or tool with."""
+        terms = task_terms(episode.task_description)
+        tools = set(ex.tool_path(episode))
+        key = context_key(episode.context, episode.task_type)
+        found = []
+        for family_key in self._candidates(terms, tools):
+            family = self.families[family_key]
+            context = self._context(key, family)
+            if tools:
+                score = (
+                    _WORDS * self._words(terms, family)
+                    + _TOOLS * self._tools(tools, family)
+                    + _CONTEXT * context
+                )
+            else:
+                score = (_WORDS * self._words(terms, family) + _CONTEXT * context) / (
+                    _WORDS + _CONTEXT
+                )
+            found.append((score, family_key))
+        found.sort(key=lambda item: (-item[0], item[1]))
+        return found
+
+    def best(self, episode: Episode) -> str | None:
+        """The family the episode belongs to, or None if none is similar enough."""
+        found = self.scores(episode)
+        if found and found[0][0] >= self.min_similarity:
+            return found[0][1]
+        return None
+
+    def match(
+        self, description: str, context: TaskContext | None, task_type: TaskType | str | None
+    ) -> list[tuple[float, float, str]]:
+        """``(similarity, word similarity, family key)`` of the families a new task may
+        belong to, best first; only families that share a word with the task."""
+        terms = task_terms(description)
+        key = context_key(context, task_type) if context is not None else None
+        found = []
+        for family_key in self._candidates(terms, ()):
+            family = self.families[family_key]
+            words = self._words(terms, family)
+            if words <= 0:
+                continue
+            if key is None:
+                score = words
+            else:
+                score = (_WORDS * words + _CONTEXT * self._context(key, family)) / (
+                    _WORDS + _CONTEXT
+                )
+            found.append((score, words, family_key))
+        found.sort(key=lambda item: (-item[0], item[2]))
+        return found
+
+    # -- profiles ---------------------------------------------------------------------------
+
+    def count(self, family: ToolSequence, episode: Episode, sign: int) -> None:
+        """Add (``sign`` 1) or remove (-1) one episode from a family's profile."""
+        success = int(ex.succeeded(episode))
+        self.remove(family.key)
+        family.members.n += sign
+        family.members.successes += sign * success
+        if sign > 0 and not family.sample_task:
+            family.sample_task = episode.task_description[:_SAMPLE_CHARS]
+        for term in task_terms(episode.task_description):
+            _bump(family.terms, term, sign)
+        if len(family.terms) > _MAX_PROFILE_TERMS:
+            kept = sorted(family.terms.items(), key=lambda item: (-item[1], item[0]))
+            family.terms = dict(kept[:_MAX_PROFILE_TERMS])
+        failed = {step.tool for step in episode.steps if not step.success}
+        for tool in set(ex.tool_path(episode)):
+            _bump_stats(family.tool_stats, tool, sign, success)
+            _bump_stats(family.tool_calls, tool, sign, int(tool not in failed))
+        for feature in ex.context_features(episode):
+            _bump_stats(family.feature_stats, feature, sign, success)
+        _bump(family.context_keys, context_key(episode.context, episode.task_type), sign)
+        if family.members.n > 0:
+            self.add(family)
+
+
+def _bump(table: dict[str, int], key: str, sign: int) -> None:
+    value = table.get(key, 0) + sign
+    if value > 0:
+        table[key] = value
+    else:
+        table.pop(key, None)
+
+
+def _bump_stats(table: dict[str, ChoiceStats], key: str, sign: int, success: int) -> None:
+    stats = table.setdefault(key, ChoiceStats())
+    stats.n += sign
+    stats.successes += sign * success
+    if stats.n <= 0:
+        del table[key]

@@ -1,0 +1,209 @@
+"""Which learned patterns are served: the rules that keep noise out as data grows.
+
+- **Tool sequences**: enough runs of the family, a shared sequence of at least two tools,
+  and a trustworthy success rate of the recent runs that followed it. When the runs that
+  follow a served sequence start failing (``change_min_failures`` of the last
+  ``change_window``), the sequence stops being served and the family's sequence is worked
+  out again from the runs after the change only.
+- **Decision points and context patterns** are comparisons. Each is tested (Fisher's exact
+  test, or a normal approximation for large counts), needs ``min_arm_support`` runs in each
+  compared group and an effect of at least ``decision_min_effect`` / ``context_min_effect``,
+  and must survive Benjamini-Hochberg at ``fdr_q`` over *every* comparison made, so the
+  share of false findings does not grow with the number of episodes.
+  A context pattern compares runs of one family with the feature that used the tool against
+  those with the feature that did not; when the family also has runs without the feature,
+  the effect must differ from the tool's effect there (otherwise it is not about the
+  feature). Context findings over the same runs (two features that always come together)
+  are merged into one pattern with ``aliases``.
+- **Error recoveries**: the best action (retry, a fix, or a replacement) has
+  ``min_support`` uses and a Wilson lower bound of its fix rate of at least
+  ``recovery_min_confidence``; an error nothing fixed is served as "no known recovery" once
+  it was left unrecovered in most of at least ``min_support`` episodes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from ..config import LearningConfig
+from ..records.learned import (
+    AnyPattern,
+    ChoiceStats,
+    ContextPattern,
+    DecisionPoint,
+    ErrorRecovery,
+    RecoveryMode,
+    ToolSequence,
+)
+from ..records.stats import wilson_lower_bound
+from .significance import benjamini_hochberg, difference_p, interaction_p
+
+__all__ = ["discoveries", "pick_recovery", "sequence_served", "unrecoverable"]
+
+
+def _minus(total: ChoiceStats | None, part: ChoiceStats) -> ChoiceStats:
+    total = total or ChoiceStats()
+    return ChoiceStats(n=total.n - part.n, successes=total.successes - part.successes)
+
+
+#: A test's p-value (None when there are too few runs to test) and whether the effect is
+#: large enough to serve. Every test made counts in the false-discovery control, whatever
+#: its effect size: leaving small effects out would make the control too lenient.
+_Test = tuple[float | None, bool]
+
+
+def _test_decision(
+    pattern: DecisionPoint, family: ToolSequence | None, cfg: LearningConfig
+) -> _Test:
+    """Set best, worst and p-value of the best choice against the worst."""
+    pattern.best = pattern.worst = None
+    pattern.p_value = 1.0
+    ran = family.tool_stats.get(pattern.after_tool, ChoiceStats()).n if family else 0
+    floor = max(cfg.min_arm_support, cfg.decision_min_choice_share * ran)
+    eligible = sorted((c, s) for c, s in pattern.choices.items() if s.n >= floor)
+    if len(eligible) < 2:
+        return None, False
+    best = max(eligible, key=lambda item: (item[1].rate, item[1].n))
+    worst = min(eligible, key=lambda item: (item[1].rate, -item[1].n))
+    if best[0] == worst[0]:
+        return None, False
+    pattern.best, pattern.worst = best[0], worst[0]
+    pattern.p_value = difference_p(best[1].successes, best[1].n, worst[1].successes, worst[1].n)
+    return pattern.p_value, best[1].rate - worst[1].rate >= cfg.decision_min_effect
+
+
+def _test_context(
+    pattern: ContextPattern, family: ToolSequence | None, cfg: LearningConfig
+) -> _Test:
+    """Fill the four groups and test the tool's effect under the feature."""
+    pattern.p_value = 1.0
+    if family is None:
+        return None, False
+    if pattern.measure == "calls":
+        return _test_calls(pattern, family, cfg)
+    with_feature = family.feature_stats.get(pattern.feature, ChoiceStats())
+    inside = ChoiceStats(n=pattern.support, successes=pattern.successes)
+    pattern.baseline = _minus(with_feature, inside)
+    pattern.other_with = _minus(family.tool_stats.get(pattern.tool), inside)
+    rest = _minus(family.members, with_feature)
+    pattern.other_without = _minus(rest, pattern.other_with)
+    arm = cfg.min_arm_support
+    if inside.n < arm or pattern.baseline.n < arm or rest.n < arm:
+        return None, False  # too few runs, or the feature does not vary in the family
+    effect = inside.rate - pattern.baseline.rate
+    pattern.association = "success" if effect > 0 else "failure"
+    big = abs(effect) >= cfg.context_min_effect
+    p = difference_p(inside.successes, inside.n, pattern.baseline.successes, pattern.baseline.n)
+    if pattern.other_with.n >= arm and pattern.other_without.n >= arm:
+        outside = pattern.other_with.rate - pattern.other_without.rate
+        specific = (
+            abs(effect - outside) >= cfg.context_min_effect / 2 and (effect - outside) * effect > 0
+        )
+        cells = tuple(
+            (s.successes, s.n)
+            for s in (inside, pattern.baseline, pattern.other_with, pattern.other_without)
+        )
+        p = max(p, interaction_p(cells))
+        big = big and specific
+    elif pattern.other_with.n / rest.n > 0.5 * inside.n / with_feature.n:
+        # too few runs without the feature to compare, and the tool is not specific to the
+        # feature: the effect may be the tool's anywhere in the family
+        return None, False
+    pattern.p_value = p
+    return p, big
+
+
+def _test_calls(pattern: ContextPattern, family: ToolSequence, cfg: LearningConfig) -> _Test:
+    """Under the feature, does the tool fail more (or less) than without it?"""
+    inside = ChoiceStats(n=pattern.support, successes=pattern.successes)
+    pattern.baseline = _minus(family.tool_calls.get(pattern.tool), inside)
+    arm = cfg.min_arm_support
+    if inside.n < arm or pattern.baseline.n < arm:
+        return None, False
+    effect = inside.rate - pattern.baseline.rate
+    pattern.association = "success" if effect > 0 else "failure"
+    pattern.p_value = difference_p(
+        inside.successes, inside.n, pattern.baseline.successes, pattern.baseline.n
+    )
+    return pattern.p_value, abs(effect) >= cfg.context_min_effect
+
+
+def _merge_duplicates(found: list[ContextPattern]) -> set[str]:
+    """Ids of context findings that repeat another's evidence; the first feature keeps it."""
+    groups: dict[tuple[object, ...], list[ContextPattern]] = {}
+    for p in found:
+        evidence = (
+            p.family, p.tool, p.measure, p.support, p.successes, p.baseline.n,
+            p.baseline.successes,
+        )  # fmt: skip
+        groups.setdefault(evidence, []).append(p)
+    hidden: set[str] = set()
+    for group in groups.values():
+        group.sort(key=lambda p: p.feature)
+        group[0].aliases = [p.feature for p in group[1:]]
+        hidden.update(p.id for p in group[1:])
+    return hidden
+
+
+def discoveries(
+    patterns: Iterable[AnyPattern], families: dict[str, ToolSequence], cfg: LearningConfig
+) -> set[str]:
+    """Ids of the decision points and context patterns that are served."""
+    p_values: dict[str, float] = {}
+    big: set[str] = set()
+    contexts: dict[str, ContextPattern] = {}
+    for pattern in patterns:
+        if isinstance(pattern, DecisionPoint):
+            p, large = _test_decision(pattern, families.get(pattern.family), cfg)
+        elif isinstance(pattern, ContextPattern):
+            pattern.aliases = []
+            contexts[pattern.id] = pattern
+            p, large = _test_context(pattern, families.get(pattern.family), cfg)
+        else:
+            continue
+        if p is not None:
+            p_values[pattern.id] = p
+            if large:
+                big.add(pattern.id)
+    passed = benjamini_hochberg(p_values, cfg.fdr_q) & big
+    hidden = _merge_duplicates([contexts[i] for i in sorted(passed) if i in contexts])
+    return passed - hidden
+
+
+def sequence_served(pattern: ToolSequence, cfg: LearningConfig) -> bool:
+    return (
+        not pattern.stale
+        and pattern.support >= cfg.min_support
+        and len(pattern.tools) >= 2
+        and pattern.confidence >= cfg.sequence_min_confidence
+    )
+
+
+def pick_recovery(pattern: ErrorRecovery, cfg: LearningConfig) -> None:
+    """Set the best recovery: the action with the most trustworthy fix rate."""
+    options: list[tuple[float, int, str, RecoveryMode]] = []
+    for tables, mode_of in ((pattern.recoveries, _fix_mode), (pattern.replacements, _replace)):
+        for action, stats in tables.items():
+            if stats.n >= cfg.min_support and stats.confidence >= cfg.recovery_min_confidence:
+                options.append((stats.confidence, stats.n, action, mode_of(action)))
+    if not options:
+        pattern.best_recovery = pattern.best_mode = None
+        return
+    _, _, pattern.best_recovery, pattern.best_mode = max(options)
+
+
+def _fix_mode(action: str) -> RecoveryMode:
+    return "retry" if action == "retry" else "fix"
+
+
+def _replace(action: str) -> RecoveryMode:
+    return "replace"
+
+
+def unrecoverable(pattern: ErrorRecovery, cfg: LearningConfig) -> bool:
+    """Nothing fixed the error in most of enough episodes."""
+    return (
+        pattern.best_recovery is None
+        and pattern.unrecovered >= cfg.min_support
+        and wilson_lower_bound(pattern.unrecovered, pattern.support) >= 0.5
+    )
