@@ -18,6 +18,8 @@ _PACKAGE = re.compile(
 )
 #: A dotted version (``1.2``, ``v2.4.1-rc1``), normalised the same whatever its length.
 _VERSION = re.compile(r"(?<![\w.])v?\d+(?:\.\d+)+(?:[-+][\w.]+)?(?![\w.])")
+#: A word mixing letters and digits (``gw3``, ``pod7f9c``, ``node12``): a name that varies.
+_MIXED = re.compile(r"\b(?=[a-z_]*\d)(?=\d*[a-z_])[a-z_\d]+\b", re.IGNORECASE)
 _NUMBER = re.compile(r"\b\d+(?:\.\d+)?(?:ms|s|kb|mb|gb|%)?\b", re.IGNORECASE)
 _SPACE = re.compile(r"\s+")
 _MAX_WORDS = 8
@@ -39,5 +41,6 @@ def normalize_error(message: str | None) -> str:
     text = _HEX.sub("<id>", text)
     text = _VERSION.sub("<v>", text)
     text = _NUMBER.sub("<n>", text)
+    text = _MIXED.sub("<id>", text)
     words = _SPACE.sub(" ", text).strip().lower().split(" ")
     return " ".join(words[:_MAX_WORDS]) or "unknown error"

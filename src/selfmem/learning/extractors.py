@@ -63,8 +63,9 @@ class ErrorEvent:
 
     ``outcome`` is ``"fixed"`` when the same tool later succeeded (``actions`` are the
     other tools run in between, or ``("retry",)`` when there were none), ``"replaced"`` when
-    it never succeeded again but the task did, with tools it had not used before the error
-    succeeding after it (``actions`` are those tools), and ``"unrecovered"`` otherwise
+    it never succeeded again but the task did, with a tool it had not used before the error
+    succeeding after it (``actions`` is the first such tool: what took the failing one's
+    place), and ``"unrecovered"`` otherwise
     (``actions`` are what was tried after the error: other tools, and ``"retry"`` if the
     failing tool was run again).
     """
@@ -90,15 +91,16 @@ def _after_failure(episode: Episode, index: int) -> ErrorEvent:
             between.append(later.tool)
     if succeeded(episode):
         used_before = {step.tool for step in steps[:index]}
-        instead = tuple(
-            dict.fromkeys(
+        instead = next(
+            (
                 s.tool
                 for s in steps[index + 1 :]
                 if s.success and s.tool != failed.tool and s.tool not in used_before
-            )
+            ),
+            None,
         )
-        if instead:
-            return ErrorEvent(failed.tool, error_class, "replaced", instead)
+        if instead is not None:
+            return ErrorEvent(failed.tool, error_class, "replaced", (instead,))
     tried = (("retry",) if retried else ()) + tuple(between)
     return ErrorEvent(failed.tool, error_class, "unrecovered", tried)
 

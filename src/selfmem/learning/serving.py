@@ -36,7 +36,12 @@ from ..records.learned import (
     ToolSequence,
 )
 from ..records.stats import wilson_lower_bound
-from .significance import benjamini_hochberg, difference_p, interaction_p
+from .significance import (
+    benjamini_hochberg,
+    difference_p,
+    interaction_p,
+    smallest_difference_p,
+)
 
 __all__ = ["discoveries", "pick_recovery", "sequence_served", "unrecoverable"]
 
@@ -46,10 +51,17 @@ def _minus(total: ChoiceStats | None, part: ChoiceStats) -> ChoiceStats:
     return ChoiceStats(n=total.n - part.n, successes=total.successes - part.successes)
 
 
-#: A test's p-value (None when there are too few runs to test) and whether the effect is
-#: large enough to serve. Every test made counts in the false-discovery control, whatever
-#: its effect size: leaving small effects out would make the control too lenient.
+#: A test's p-value (None when there are too few runs to test, or when no outcome of these
+#: runs could make it significant at ``fdr_q``) and whether the effect is large enough to
+#: serve. Every other test counts in the false-discovery control, whatever its effect size:
+#: leaving small effects out would make the control too lenient.
 _Test = tuple[float | None, bool]
+
+
+def _testable(a: ChoiceStats, b: ChoiceStats, cfg: LearningConfig) -> bool:
+    """Whether comparing ``a`` with ``b`` could be significant at all (see
+    :func:`~selfmem.learning.significance.smallest_difference_p`)."""
+    return smallest_difference_p(a.successes, a.n, b.successes, b.n) <= cfg.fdr_q
 
 
 def _test_decision(
@@ -68,6 +80,8 @@ def _test_decision(
     if best[0] == worst[0]:
         return None, False
     pattern.best, pattern.worst = best[0], worst[0]
+    if not _testable(best[1], worst[1], cfg):
+        return None, False
     pattern.p_value = difference_p(best[1].successes, best[1].n, worst[1].successes, worst[1].n)
     return pattern.p_value, best[1].rate - worst[1].rate >= cfg.decision_min_effect
 
@@ -92,6 +106,8 @@ def _test_context(
         return None, False  # too few runs, or the feature does not vary in the family
     effect = inside.rate - pattern.baseline.rate
     pattern.association = "success" if effect > 0 else "failure"
+    if not _testable(inside, pattern.baseline, cfg):
+        return None, False
     big = abs(effect) >= cfg.context_min_effect
     p = difference_p(inside.successes, inside.n, pattern.baseline.successes, pattern.baseline.n)
     if pattern.other_with.n >= arm and pattern.other_without.n >= arm:
@@ -122,6 +138,8 @@ def _test_calls(pattern: ContextPattern, family: ToolSequence, cfg: LearningConf
         return None, False
     effect = inside.rate - pattern.baseline.rate
     pattern.association = "success" if effect > 0 else "failure"
+    if not _testable(inside, pattern.baseline, cfg):
+        return None, False
     pattern.p_value = difference_p(
         inside.successes, inside.n, pattern.baseline.successes, pattern.baseline.n
     )
@@ -149,10 +167,11 @@ def discoveries(
     patterns: Iterable[AnyPattern], families: dict[str, ToolSequence], cfg: LearningConfig
 ) -> set[str]:
     """Ids of the decision points and context patterns that are served."""
+    patterns_by_id = {pattern.id: pattern for pattern in patterns}
     p_values: dict[str, float] = {}
     big: set[str] = set()
     contexts: dict[str, ContextPattern] = {}
-    for pattern in patterns:
+    for pattern in patterns_by_id.values():
         if isinstance(pattern, DecisionPoint):
             p, large = _test_decision(pattern, families.get(pattern.family), cfg)
         elif isinstance(pattern, ContextPattern):
@@ -166,8 +185,31 @@ def discoveries(
             if large:
                 big.add(pattern.id)
     passed = benjamini_hochberg(p_values, cfg.fdr_q) & big
-    hidden = _merge_duplicates([contexts[i] for i in sorted(passed) if i in contexts])
+    served_contexts = [contexts[i] for i in sorted(passed) if i in contexts]
+    hidden = _merge_duplicates(served_contexts)
+    hidden |= _explained_decisions(patterns_by_id, passed, served_contexts, cfg)
     return passed - hidden
+
+
+def _explained_decisions(
+    patterns: dict[str, AnyPattern],
+    passed: set[str],
+    contexts: list[ContextPattern],
+    cfg: LearningConfig,
+) -> set[str]:
+    """Decision points whose choice is a tool the family only uses under one feature, where a
+    served context pattern already says what that tool does: one finding, one pattern."""
+    specific = {
+        (c.family, c.tool)
+        for c in contexts
+        if c.measure == "outcome" and c.other_with.n < cfg.min_arm_support
+    }
+    return {
+        pid
+        for pid in passed
+        if isinstance(d := patterns[pid], DecisionPoint)
+        and ((d.family, d.best) in specific or (d.family, d.worst) in specific)
+    }
 
 
 def sequence_served(pattern: ToolSequence, cfg: LearningConfig) -> bool:
