@@ -62,6 +62,16 @@ def test_map_grows_when_full(tmp_path: Path) -> None:
     cache.close()
 
 
+def test_a_map_that_may_not_grow_refuses_writes_with_a_storage_error(tmp_path: Path) -> None:
+    cache = LmdbCache(tmp_path, map_size=256 * 1024, max_map_size=256 * 1024)
+    cache.put("embedding", "small", b"fits")
+    with pytest.raises(StorageError, match="full"):
+        for i in range(20):
+            cache.put("embedding", f"k{i}", b"x" * 100_000)
+    assert cache.get("embedding", "small") == b"fits"  # reads still work
+    cache.close()
+
+
 def test_two_handles_in_one_process_share_the_environment(tmp_path: Path) -> None:
     first, second = LmdbCache(tmp_path), LmdbCache(tmp_path)
     first.put("episode", "k", b"v")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import logging
+import struct
 import subprocess
 import sys
 import textwrap
@@ -16,7 +17,7 @@ from selfmem import MemoryConfig, NotFoundError, SelfLearningMemory, StorageErro
 from selfmem.storage.libsql_store import LibSQLStore
 from selfmem.storage.lmdb_cache import LmdbCache
 
-_PAGE = 4096
+_PAGE_SIZE_AT = 16 + 24  # in LMDB's first meta page: the page size
 
 # Open the store, read every episode, reconcile, delete one, list: what a user does after a
 # crash. Run in a child process, so a SIGBUS fails the test instead of killing pytest.
@@ -75,7 +76,7 @@ def test_a_truncated_cache_file_is_moved_aside_and_rebuilt(tmp_path: Path) -> No
     described = _filled_store(tmp_path)
     data = tmp_path / "cache" / "data.mdb"
     size = data.stat().st_size
-    assert size > 16 * _PAGE
+    assert size > 16 * struct.unpack_from("=I", data.read_bytes(), _PAGE_SIZE_AT)[0]
     with data.open("r+b") as file:
         file.truncate(size // 2)  # e.g. a crash or a full disk before the pages were written
     result = _use_after_damage(tmp_path, described)
@@ -88,7 +89,8 @@ def test_a_garbled_cache_file_is_moved_aside_and_rebuilt(tmp_path: Path) -> None
     described = _filled_store(tmp_path)
     data = tmp_path / "cache" / "data.mdb"
     raw = bytearray(data.read_bytes())
-    for offset in range(2 * _PAGE, len(raw), _PAGE):  # every page header but the two metas
+    (page,) = struct.unpack_from("=I", raw, _PAGE_SIZE_AT)
+    for offset in range(2 * page, len(raw), page):  # every page header but the two metas
         raw[offset : offset + 16] = b"\xa5" * 16
     data.write_bytes(bytes(raw))
     result = _use_after_damage(tmp_path, described)

@@ -340,13 +340,15 @@ class SelfLearningMemory(RetrievalAPI, LearningAPI, ItemsAPI):
         core.episodes.drop(self.namespace, episode_id)
         if not deleted and not owned:
             raise NotFoundError("episode", episode_id, self.namespace)
-        core.unindex(self.namespace, episode_id)
-        if stored is not None and stored.is_complete:
-            core.learning.forget(stored)
-        # Rotate first, then scrub: the scrub's checkpoint also wipes the old sealing key from
-        # the database files, so no stale cache bytes can be opened again.
-        core.rotate_cache_key()
-        core.store.scrub()
+        try:
+            core.unindex(self.namespace, episode_id)
+            if stored is not None and stored.is_complete:
+                core.learning.forget(stored)
+        finally:  # the episode is gone from the store: its bytes must go too
+            # Rotate first, then scrub: the scrub's checkpoint also wipes the old sealing key
+            # from the database files, so no stale cache bytes can be opened again.
+            core.rotate_cache_key()
+            core.store.scrub()
 
     def stats(self) -> MemoryStats:
         """Episode counts of this namespace."""

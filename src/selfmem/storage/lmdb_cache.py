@@ -98,18 +98,27 @@ class LmdbCache:
                             return work(txn)
                     with shared.write_lock, env.begin(write=True) as txn:
                         return work(txn)
-            except lmdb.MapFullError:
-                self._grow()
-            except lmdb.MapResizedError:  # another process grew the file
-                self._resize(0)
-            except lmdb_env.CORRUPTION as exc:
-                if rebuilt:
-                    raise StorageError(f"LMDB cache at {self.path} is damaged: {exc}") from exc
-                shared.rebuild(generation, exc)
-                rebuilt = True
             except lmdb.Error as exc:
-                raise StorageError(f"LMDB cache at {self.path} failed: {exc}") from exc
+                try:
+                    rebuilt = self._recover(exc, generation, rebuilt=rebuilt)
+                except (lmdb.Error, OSError) as failure:
+                    raise StorageError(f"LMDB cache at {self.path} failed: {failure}") from exc
         raise StorageError(f"LMDB cache at {self.path} failed: its map kept changing")
+
+    def _recover(self, exc: lmdb.Error, generation: int, *, rebuilt: bool) -> bool:
+        """Make another attempt worth it (grow the map, adopt another process's map size,
+        rebuild a damaged cache once), or raise :class:`StorageError`. Returns whether the
+        cache has been rebuilt."""
+        if isinstance(exc, lmdb.MapFullError):
+            self._grow()
+        elif isinstance(exc, lmdb.MapResizedError):  # another process grew the file
+            self._shared.resize(0)
+        elif isinstance(exc, lmdb_env.CORRUPTION) and not rebuilt:
+            self._shared.rebuild(generation, exc)
+            return True
+        else:
+            raise StorageError(f"LMDB cache at {self.path} failed: {exc}") from exc
+        return rebuilt
 
     def _grow(self) -> None:
         with self._shared.using() as env:
@@ -119,13 +128,7 @@ class LmdbCache:
             raise StorageError(f"LMDB cache at {self.path} is full ({current} bytes, the "
                                "most it may use)")  # fmt: skip
         logger.info("LMDB cache %s full; growing map to %d bytes", self.path, target)
-        self._resize(target)
-
-    def _resize(self, map_size: int) -> None:
-        try:
-            self._shared.resize(map_size)
-        except lmdb.Error as exc:
-            raise StorageError(f"cannot resize LMDB cache at {self.path}: {exc}") from exc
+        self._shared.resize(target, grow_from=current)
 
     # -- recency ----------------------------------------------------------------------------
 
@@ -236,7 +239,10 @@ class LmdbCache:
     def close(self) -> None:
         if not self._closed:
             self._closed = True
-            lmdb_env.release(self.path)
+            try:
+                lmdb_env.release(self.path)
+            except lmdb.Error as exc:
+                raise StorageError(f"closing LMDB cache at {self.path} failed: {exc}") from exc
 
     def _check_open(self) -> None:
         if self._closed:

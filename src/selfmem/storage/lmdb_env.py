@@ -235,9 +235,12 @@ class SharedEnv:
             self.inode = _inode(self.directory)
             self.generation += 1
 
-    def resize(self, map_size: int) -> None:
-        """Set the map size (0: adopt the size another process grew the file to)."""
+    def resize(self, map_size: int, *, grow_from: int | None = None) -> None:
+        """Set the map size (0: adopt the size another process grew the file to). With
+        ``grow_from``, only if the map is still that size (another thread may have grown it)."""
         with self._gate.exclusive():
+            if grow_from is not None and self.env.info()["map_size"] != grow_from:
+                return
             self.env.set_mapsize(map_size)
             self.map_size = self.env.info()["map_size"]
 
