@@ -91,19 +91,26 @@ class LmdbCache:
         for _ in range(_ATTEMPTS):
             generation = shared.generation
             try:
-                with shared.using() as env:
-                    self._open_dbs(env, names)
-                    if not write:
-                        with env.begin() as txn:
-                            return work(txn)
-                    with shared.write_lock, env.begin(write=True) as txn:
-                        return work(txn)
-            except lmdb.Error as exc:
-                try:
+                return self._attempt(work, write, names)
+            except lmdb.Error as exc:  # _attempt has left the environment: recovery may
+                try:  # need it alone
                     rebuilt = self._recover(exc, generation, rebuilt=rebuilt)
                 except (lmdb.Error, OSError) as failure:
                     raise StorageError(f"LMDB cache at {self.path} failed: {failure}") from exc
         raise StorageError(f"LMDB cache at {self.path} failed: its map kept changing")
+
+    def _attempt(self, work: Callable[[Any], _T], write: bool, names: tuple[str, ...]) -> _T:
+        shared = self._shared
+        env = shared.enter()
+        try:
+            self._open_dbs(env, names)
+            if not write:
+                with env.begin() as txn:
+                    return work(txn)
+            with shared.write_lock, env.begin(write=True) as txn:
+                return work(txn)
+        finally:
+            shared.leave()
 
     def _recover(self, exc: lmdb.Error, generation: int, *, rebuilt: bool) -> bool:
         """Make another attempt worth it (grow the map, adopt another process's map size,

@@ -147,46 +147,51 @@ def _open(directory: Path, map_size: int) -> Any:
 
 class _Gate:
     """Many users at once, or one exclusive holder (who waits for the users to leave).
-    Re-entrant for users: a thread already inside may enter again."""
+    Re-entrant for users: a thread already inside may enter again. Entering and leaving
+    take one uncontended lock each: this is on every cache read."""
 
     def __init__(self) -> None:
-        self._cond = threading.Condition()
+        self._lock = threading.Lock()
+        self._changed = threading.Condition(self._lock)
         self._users = 0
         self._exclusive = False
         self._depth = threading.local()
 
-    @contextlib.contextmanager
-    def shared(self) -> Iterator[None]:
+    def enter(self) -> None:
         depth = getattr(self._depth, "n", 0)
         if depth == 0:
-            with self._cond:
-                self._cond.wait_for(lambda: not self._exclusive)
+            with self._lock:
+                while self._exclusive:
+                    self._changed.wait()
                 self._users += 1
         self._depth.n = depth + 1
-        try:
-            yield
-        finally:
-            self._depth.n = depth
-            if depth == 0:
-                with self._cond:
-                    self._users -= 1
-                    self._cond.notify_all()
+
+    def leave(self) -> None:
+        depth = self._depth.n - 1
+        self._depth.n = depth
+        if depth == 0:
+            with self._lock:
+                self._users -= 1
+                if self._exclusive and self._users == 0:
+                    self._changed.notify_all()
 
     def inside(self) -> bool:
         return getattr(self._depth, "n", 0) > 0
 
     @contextlib.contextmanager
     def exclusive(self) -> Iterator[None]:
-        with self._cond:
-            self._cond.wait_for(lambda: not self._exclusive)
+        with self._lock:
+            while self._exclusive:
+                self._changed.wait()
             self._exclusive = True
-            self._cond.wait_for(lambda: self._users == 0)
+            while self._users:
+                self._changed.wait()
         try:
             yield
         finally:
-            with self._cond:
+            with self._lock:
                 self._exclusive = False
-                self._cond.notify_all()
+                self._changed.notify_all()
 
 
 class SharedEnv:
@@ -208,11 +213,22 @@ class SharedEnv:
         self.dbs: dict[str, Any] = {}
         self._gate = _Gate()
 
+    def enter(self) -> Any:
+        """The environment, which stays open and unresized until :meth:`leave`."""
+        self._gate.enter()
+        return self.env
+
+    def leave(self) -> None:
+        self._gate.leave()
+
     @contextlib.contextmanager
     def using(self) -> Iterator[Any]:
-        """The environment, which stays open and unresized until the block ends."""
-        with self._gate.shared():
-            yield self.env
+        """:meth:`enter` and :meth:`leave` around a block."""
+        env = self.enter()
+        try:
+            yield env
+        finally:
+            self.leave()
 
     def rebuild(self, generation: int, reason: BaseException) -> None:
         """Replace a damaged environment with an empty one (once per ``generation``; a
