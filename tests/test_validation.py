@@ -283,13 +283,13 @@ def test_truncation_keeps_existing_step_metadata() -> None:
     assert prepared.metadata == {"exit_code": 0, "truncated": ["observation"]}
 
 
-def test_non_json_parameters_are_stored_as_strings() -> None:
+def test_well_known_scalars_become_strings_and_sets_lists() -> None:
     step = ExecutionStep(
         tool="schedule",
-        parameters={"when": datetime.datetime(2024, 1, 2, 3, 4), "tags": {"a"}, "n": 1},
+        parameters={"when": datetime.datetime(2024, 1, 2, 3, 4), "tags": {"b", "a"}, "n": 1},
     )
     prepared = prepare_step(step, DEFAULTS, redact=False)
-    assert prepared.parameters == {"when": "2024-01-02 03:04:00", "tags": "{'a'}", "n": 1}
+    assert prepared.parameters == {"when": "2024-01-02 03:04:00", "tags": ["a", "b"], "n": 1}
 
 
 def test_circular_parameters_are_rejected() -> None:
@@ -298,6 +298,7 @@ def test_circular_parameters_are_rejected() -> None:
     with pytest.raises(InvalidInputError, match="not JSON-serializable") as info:
         prepare_step(ExecutionStep(tool="t", parameters=loop), DEFAULTS, redact=False)
     assert info.value.field == "step.parameters"
+    assert "contains itself (a circular reference)" in str(info.value)
 
 
 def _secret_step() -> ExecutionStep:

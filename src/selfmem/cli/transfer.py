@@ -2,10 +2,12 @@
 
 Import is two passes over the file: the first validates every line (and finds ids that
 already exist) without writing anything; the second writes. A file with a bad line is
-rejected whole unless the caller asks to skip bad lines. Episodes keep their ids, steps,
-outcome, reward and reflection; they are written through the store Protocol, because the
-public API assigns new ids and timestamps. If a write fails, the episodes already written
-by this import are deleted again.
+rejected whole unless the caller asks to skip bad lines. Every episode passes the checks
+the API applies (limits, JSON safety, redaction: :func:`selfmem.security.imported.
+prepare_imported`), so an import stores nothing ``log_step`` would refuse. Episodes keep
+their ids, steps, outcome, reward and reflection; they are written through the store
+Protocol, because the public API assigns new ids and timestamps. If a write fails, or the
+import is interrupted, every episode it created is deleted again.
 """
 
 from __future__ import annotations
@@ -16,8 +18,10 @@ from typing import TextIO
 
 import pydantic
 
+from ..errors import InvalidInputError
 from ..memory import SelfLearningMemory
-from ..records.episodes import Episode, ExecutionStep
+from ..records.episodes import Episode
+from ..security.imported import prepare_imported
 
 __all__ = ["BadLine", "ImportScan", "export_episodes", "import_episodes", "scan_lines"]
 
@@ -74,32 +78,25 @@ def export_episodes(
             return len(seen)
 
 
-def _numbered(steps: list[ExecutionStep]) -> list[ExecutionStep]:
-    """Give unnumbered steps their position; refuse duplicate numbers (they would
-    overwrite each other in the store)."""
-    numbered = [
-        s if s.step_number is not None else s.model_copy(update={"step_number": i})
-        for i, s in enumerate(steps, start=1)
-    ]
-    numbers = [s.step_number for s in numbered]
-    if len(set(numbers)) != len(numbers):
-        raise ValueError("two steps have the same step_number")
-    return numbered
-
-
-def parse_line(text: str | bytes) -> Episode:
-    """One line as an episode; raises ``ValueError`` with a readable reason."""
+def parse_line(text: str | bytes, memory: SelfLearningMemory) -> Episode:
+    """One line as an episode of ``memory``'s namespace, checked as the API checks input;
+    raises ``ValueError`` with a readable reason."""
     try:
         episode = Episode.model_validate_json(text)
     except pydantic.ValidationError as exc:
-        first = exc.errors()[0]
+        first = exc.errors(include_input=False)[0]
         where = ".".join(str(part) for part in first["loc"])
         detail = f"{where}: {first['msg']}" if where else first["msg"]
         count = exc.error_count()
         more = f" (and {count - 1} more errors)" if count > 1 else ""
         raise ValueError(f"not a valid episode: {detail}{more}") from None
-    episode.steps = _numbered(episode.steps)
-    return episode
+    except RecursionError:  # nested deeper than the parser's own limit
+        raise ValueError("not a valid episode: nested too deeply") from None
+    config = memory.config
+    try:
+        return prepare_imported(episode, memory.namespace, config.limits, config.redact_secrets)
+    except InvalidInputError as exc:
+        raise ValueError(str(exc)) from None
 
 
 def _lines(source: Iterable[bytes]) -> Iterator[tuple[int, bytes]]:
@@ -124,7 +121,7 @@ def scan_lines(
 
     for count, (number, text) in enumerate(_lines(source), start=1):
         try:
-            episode = parse_line(text)
+            episode = parse_line(text, memory)
         except ValueError as exc:
             scan.bad.append(BadLine(number, str(exc)))
             continue
@@ -144,13 +141,16 @@ def scan_lines(
     return scan
 
 
-def _write(memory: SelfLearningMemory, episode: Episode) -> None:
+def _write(memory: SelfLearningMemory, episode: Episode, written: list[str]) -> None:
+    """Write one episode; its id joins ``written`` as soon as it exists in the store (and
+    not before: an id refused because it exists elsewhere is not this import's to delete)."""
     store = memory._core.store
     opened = episode.model_copy(
         update={"steps": [], "end_time": None, "outcome": None, "reward": None,
                 "reflection": None}
     )  # fmt: skip
     store.create_episode(opened)
+    written.append(episode.id)
     if episode.is_complete:
         store.finish_episode(episode, episode.steps)
     elif episode.steps:
@@ -172,9 +172,7 @@ def import_episodes(
         for number, text in _lines(source):
             if number in skip:
                 continue
-            episode = parse_line(text).model_copy(update={"namespace": memory.namespace})
-            _write(memory, episode)
-            written.append(episode.id)
+            _write(memory, parse_line(text, memory), written)
             if progress is not None:
                 progress(len(written))
     except BaseException:  # a failed write, or Ctrl-C: leave nothing half-imported

@@ -3,17 +3,35 @@
 ``log_step`` only touches this buffer (no I/O), which keeps the hot path in microseconds.
 Steps leave the buffer in batches (``take_pending``); if a write fails they are put back
 (``restore_pending``) in their original order, so nothing is lost.
+
+A step the store could not write (changed after it was validated, say) would fail the
+whole batch, every time, for every episode. ``take_pending`` therefore checks each step and
+parks one that cannot be stored: it leaves the episode, and the episode's next completion
+reports it (``raise_parked``) while every other step is written as usual.
 """
 
 from __future__ import annotations
 
+import logging
 import threading
 from dataclasses import dataclass, field
 
 from ..errors import EpisodeStateError, InvalidInputError, LimitExceededError
 from ..records.episodes import Episode, ExecutionStep
+from ..security.validation import storable_problem
 
-__all__ = ["OpenEpisode", "StepBuffer"]
+logger = logging.getLogger(__name__)
+
+__all__ = ["OpenEpisode", "ParkedStep", "StepBuffer"]
+
+
+@dataclass(frozen=True, slots=True)
+class ParkedStep:
+    """A step left out of its episode because the store could not write it."""
+
+    step_number: int | None
+    tool: str
+    reason: str
 
 
 @dataclass(slots=True)
@@ -25,6 +43,7 @@ class OpenEpisode:
     used_numbers: set[int] = field(default_factory=set)
     next_number: int = 1
     completing: bool = False
+    parked: list[ParkedStep] = field(default_factory=list)
 
 
 class StepBuffer:
@@ -77,14 +96,46 @@ class StepBuffer:
             return len(self._pending)
 
     def take_pending(self, episode_id: str | None = None) -> list[tuple[str, ExecutionStep]]:
-        """Remove and return pending steps (of one episode, or all)."""
+        """Remove and return pending steps (of one episode, or all) that can be stored;
+        park the others (see ``raise_parked``)."""
         with self.lock:
             if episode_id is None:
                 taken, self._pending = self._pending, []
-                return taken
-            taken = [item for item in self._pending if item[0] == episode_id]
-            self._pending = [item for item in self._pending if item[0] != episode_id]
-            return taken
+            else:
+                taken = [item for item in self._pending if item[0] == episode_id]
+                self._pending = [item for item in self._pending if item[0] != episode_id]
+        return [item for item in taken if not self._parks(*item)]  # checked outside the lock
+
+    def _parks(self, episode_id: str, step: ExecutionStep) -> bool:
+        problem = storable_problem(step)
+        if problem is None:
+            return False
+        with self.lock:
+            state = self._open.get(episode_id)
+            if state is not None:
+                state.steps = [s for s in state.steps if s is not step]
+                state.parked.append(ParkedStep(step.step_number, step.tool, problem))
+        logger.warning(
+            "step %s of episode %s left out: %s", step.step_number, episode_id, problem
+        )
+        return True
+
+    def raise_parked(self, episode_id: str) -> None:
+        """Raise ``InvalidInputError`` naming the steps of this episode that were left out
+        since the last call, and forget them (so completing again succeeds without them)."""
+        with self.lock:
+            state = self._open.get(episode_id)
+            if state is None or not state.parked:
+                return
+            parked, state.parked = state.parked, []
+        first = parked[0]
+        more = f" (and {len(parked) - 1} more)" if len(parked) > 1 else ""
+        raise InvalidInputError(
+            f"step {first.step_number} ({first.tool!r}) of episode {episode_id!r} could not "
+            f"be stored and was left out{more}: {first.reason}; complete the episode again "
+            "to finish it without the step",
+            field="step",
+        )
 
     def restore_pending(self, items: list[tuple[str, ExecutionStep]]) -> None:
         """Put steps whose write failed back at the front of the queue."""

@@ -9,6 +9,7 @@ from mcp.server.mcpserver import MCPServer
 from .. import __version__
 from ..memory import SelfLearningMemory
 from .guide import INSTRUCTIONS, register_guide
+from .stdio import run_stdio
 from .tools_read import READ_TOOLS, register_read_tools
 from .tools_write import WRITE_TOOLS, register_write_tools
 
@@ -41,8 +42,3 @@ def build_server(
         register_write_tools(server, memory)
     register_guide(server, memory, read_only=read_only)
     return server
-
-
-def run_stdio(server: MCPServer[Any]) -> None:
-    """Serve over stdin/stdout until the client closes stdin."""
-    server.run("stdio")

@@ -19,7 +19,8 @@ from ..engine.item_search import check_filter, matches, rank_lexical, searchable
 from ..engine.runtime import twin
 from ..errors import InvalidInputError, LimitExceededError
 from ..records.items import Item
-from ..security.redaction import redact_value
+from ..security.redaction import redact_text, redact_value
+from ..security.values import check_text, json_value, show
 from ..storage.base import ItemRow
 from .handle import Handle
 
@@ -39,23 +40,30 @@ def _label_ok(label: Any) -> bool:
     )
 
 
-def _path(namespace: Any, *, allow_empty: bool = False) -> tuple[str, ...]:
-    if isinstance(namespace, str) or not isinstance(namespace, Sequence):
+def _labels(labels: Any, field: str) -> tuple[str, ...]:
+    """A sequence of labels (not a string), at most 16."""
+    if isinstance(labels, str | bytes) or not isinstance(labels, Sequence):
         raise InvalidInputError(
-            "an item namespace is a tuple of labels, e.g. ('users', 'alice')", field="namespace"
+            f"{field} is a tuple of labels, e.g. ('users', 'alice')", field=field
         )
-    path = tuple(namespace)
-    if not path and not allow_empty:
-        raise InvalidInputError("an item namespace needs at least one label", field="namespace")
+    path = tuple(labels)
     if len(path) > _MAX_LABELS:
-        raise LimitExceededError("namespace", _MAX_LABELS, len(path), unit="labels")
+        raise LimitExceededError(field, _MAX_LABELS, len(path), unit="labels")
     for label in path:
         if not _label_ok(label):
             raise InvalidInputError(
-                f"namespace label {label!r} must be a non-empty string of at most "
+                f"{field} label {show(label)} must be a non-empty string of at most "
                 f"{_MAX_LABEL_CHARS} characters without control characters",
-                field="namespace",
+                field=field,
             )
+        check_text(label, f"{field} label")
+    return path
+
+
+def _path(namespace: Any, *, allow_empty: bool = False) -> tuple[str, ...]:
+    path = _labels(namespace, "namespace")
+    if not path and not allow_empty:
+        raise InvalidInputError("an item namespace needs at least one label", field="namespace")
     return path
 
 
@@ -65,14 +73,44 @@ def _key(key: Any) -> str:
             f"an item key must be a non-empty string of at most {_MAX_KEY_CHARS} characters",
             field="key",
         )
-    return key
+    return check_text(key, "key")
 
 
-def _page(limit: int, offset: int) -> None:
-    if not 1 <= limit <= _MAX_PAGE:
+def _no_secret(text: str, field: str) -> None:
+    """Keys and labels address an item, so a secret in one cannot be redacted (the item
+    could not be found again): it is refused instead."""
+    if redact_text(text) != text:
+        raise InvalidInputError(
+            f"{field} looks like it holds a secret, and {field}s are stored as given; "
+            "use another name (or turn redact_secrets off)",
+            field=field,
+        )
+
+
+def _int(value: Any, field: str) -> int:
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise InvalidInputError(f"{field} must be an integer", field=field)
+    return value
+
+
+def _page(limit: Any, offset: Any) -> None:
+    if not 1 <= _int(limit, "limit") <= _MAX_PAGE:
         raise InvalidInputError(f"limit must be between 1 and {_MAX_PAGE}", field="limit")
-    if offset < 0:
+    if _int(offset, "offset") < 0:
         raise InvalidInputError("offset must be >= 0", field="offset")
+
+
+def _index(index: Any) -> list[str] | None:
+    if index is None:
+        return None
+    if isinstance(index, str | bytes) or not isinstance(index, Sequence):
+        raise InvalidInputError("index is a list of field paths, or None, or False", field="index")
+    fields = list(index)
+    if not all(isinstance(field, str) for field in fields):
+        raise InvalidInputError("index is a list of field paths (strings)", field="index")
+    for field in fields:
+        check_text(field, "index")
+    return fields
 
 
 def _matches_pattern(labels: tuple[str, ...], pattern: tuple[str, ...]) -> bool:
@@ -111,27 +149,25 @@ class ItemsAPI(Handle):
         """
         self._check_open()
         path, key = _path(namespace), _key(key)
+        limits, redact = self.config.limits, self.config.redact_secrets
+        if redact:
+            for label in path:
+                _no_secret(label, "namespace label")
+            _no_secret(key, "key")
         if not isinstance(value, Mapping):
             raise InvalidInputError("an item value must be a JSON object (a dict)", field="value")
-        try:
-            encoded = json.dumps(dict(value), ensure_ascii=False, allow_nan=False)
-        except (TypeError, ValueError) as exc:
-            message = f"value is not JSON-serializable: {exc}"
-            raise InvalidInputError(message, field="value") from exc
-        if len(encoded.encode()) > self.config.limits.max_item_bytes:
+        fields = None if index is False else _index(index)
+        # lone surrogates are refused: an item has no metadata to note a replacement in
+        stored, _ = json_value(value, "value", max_depth=limits.max_json_depth, replace=False)
+        encoded = json.dumps(stored, ensure_ascii=False)
+        if len(encoded.encode()) > limits.max_item_bytes:
             raise LimitExceededError(
-                "value", self.config.limits.max_item_bytes, len(encoded.encode()), unit="bytes"
+                "value", limits.max_item_bytes, len(encoded.encode()), unit="bytes"
             )
-        stored = json.loads(encoded)
-        if self.config.redact_secrets:
+        if redact:
             stored = redact_value(stored)
             encoded = json.dumps(stored, ensure_ascii=False)
-        if index is False:
-            text = None
-        else:
-            if isinstance(index, str):
-                raise InvalidInputError("index is a list of field paths", field="index")
-            text = searchable_text(stored, None if index is None else list(index)) or None
+        text = None if index is False else (searchable_text(stored, fields) or None)
         vector, model = self._item_vector(text)
         now = time.time()
         row = ItemRow(path, key, encoded, text, vector, model, now, now)
@@ -178,6 +214,12 @@ class ItemsAPI(Handle):
         self._check_open()
         prefix = _path(namespace_prefix, allow_empty=True)
         _page(limit, offset)
+        if filter is not None and not isinstance(filter, Mapping):
+            raise InvalidInputError(
+                "filter is a mapping of field to value or {operator: value}", field="filter"
+            )
+        if query is not None and not isinstance(query, str):
+            raise InvalidInputError("query must be a string", field="query")
         check_filter(filter)
         rows = [
             row
@@ -222,9 +264,9 @@ class ItemsAPI(Handle):
         """
         self._check_open()
         _page(limit, offset)
-        if max_depth is not None and max_depth < 1:
+        if max_depth is not None and _int(max_depth, "max_depth") < 1:
             raise InvalidInputError("max_depth must be >= 1", field="max_depth")
-        want_prefix, want_suffix = tuple(prefix), tuple(suffix)
+        want_prefix, want_suffix = _labels(prefix, "prefix"), _labels(suffix, "suffix")
         found: set[tuple[str, ...]] = set()
         for path in self._core.store.items.item_paths(self.namespace):
             if not _matches_pattern(path, want_prefix):

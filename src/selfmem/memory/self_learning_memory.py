@@ -189,12 +189,8 @@ class SelfLearningMemory(RetrievalAPI, LearningAPI, ItemsAPI):
         """
         self._check_open()
         limits, redact = self.config.limits, self.config.redact_secrets
-        episode = Episode(
-            namespace=self.namespace,
-            task_description=validation.prepare_description(task_description, limits, redact),
-            context=validation.prepare_context(context, limits),
-            task_type=validation.prepare_task_type(task_type),
-            metadata=validation.prepare_metadata(metadata, limits, redact),
+        episode = validation.prepare_episode(
+            self.namespace, task_description, context, task_type, metadata, limits, redact
         )
         if start_time is not None:
             episode.start_time = validation.prepare_start_time(start_time)
@@ -217,7 +213,7 @@ class SelfLearningMemory(RetrievalAPI, LearningAPI, ItemsAPI):
         elif fields:
             raise InvalidInputError("pass either a step or keyword fields, not both", field="step")
         prepared = validation.prepare_step(step, self.config.limits, self.config.redact_secrets)
-        self._open_state(self._check_id(episode_id))
+        self._open_state(validation.check_id(episode_id))
         stored, pending = self._core.buffer.add(episode_id, prepared)
         if pending >= self.config.flush_max_steps:
             self._core.flush()
@@ -241,19 +237,23 @@ class SelfLearningMemory(RetrievalAPI, LearningAPI, ItemsAPI):
         stays open with its steps and the call can be retried.
         """
         self._check_open()
+        replaced: list[str] = []
         prepared = validation.prepare_outcome(
-            outcome, self.config.limits, self.config.redact_secrets
+            outcome, self.config.limits, self.config.redact_secrets, replaced
         )
-        state = self._open_state(self._check_id(episode_id))
+        state = self._open_state(validation.check_id(episode_id))
         buffer = self._core.buffer
         buffer.begin_completion(episode_id)
         with self._core.write_lock:
             pending = buffer.take_pending(episode_id)
             try:
+                buffer.raise_parked(episode_id)
                 end = max(utc_now(), state.header.start_time)
+                metadata = validation.note_replaced(state.header.metadata, replaced)
                 episode = state.header.model_copy(
-                    update={"steps": list(state.steps), "end_time": end, "outcome": prepared}
-                )
+                    update={"steps": list(state.steps), "end_time": end, "outcome": prepared,
+                            "metadata": metadata}
+                )  # fmt: skip
                 self._score_and_reflect(episode)
                 revision = self._core.store.finish_episode(episode, [s for _, s in pending])
             except BaseException:

@@ -57,7 +57,10 @@ def new_id() -> str:
 
 
 def _as_utc(value: datetime) -> datetime:
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+    try:
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+    except OverflowError:  # e.g. datetime.max at UTC-5: a ValueError, so pydantic reports it
+        raise ValueError("datetime out of range in UTC") from None
 
 
 class _Record(BaseModel):
