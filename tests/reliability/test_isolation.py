@@ -14,7 +14,6 @@ import io
 import json
 import logging
 import tempfile
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -87,16 +86,6 @@ def _probes(namespace: str, owners: dict[Owner, str]) -> set[str]:
     return probes
 
 
-def _library_reads(memory: SelfLearningMemory, probe: str) -> Iterator[tuple[str, str]]:
-    """(what, text) for each read through the library API."""
-    try:
-        found = memory.get_episode(probe)
-    except NotFoundError:
-        yield "get_episode", ""
-    else:
-        yield "get_episode", found.model_dump_json()
-
-
 def _check(text: str, namespace: str, owners: dict[Owner, str], what: str) -> None:
     """``text``, read in ``namespace``, holds no secret of another namespace."""
     for (owner_ns, _), secret in owners.items():
@@ -124,9 +113,12 @@ def _read_everything_in_library(
                 _check_episode(found, namespace, probe, owners)
         listed = memory.list_episodes()
         assert {(e.namespace, e.id) for e in listed} == {o for o in owners if o[0] == namespace}
-        for secret in owners.values():
-            for scored in memory.retrieve_relevant_context(f"payroll {secret}").episodes:
+        for (owner_ns, owner_id), secret in owners.items():
+            ranked = memory.retrieve_relevant_context(f"payroll {secret}").episodes
+            for scored in ranked:  # read through the cache too
                 _check_episode(scored.episode, namespace, scored.episode.id, owners)
+            if owner_ns == namespace:
+                assert owner_id in {s.episode.id for s in ranked}
         for (owner_ns, owner_id), secret in owners.items():
             item = memory.get_item(("notes",), owner_id)
             if owner_ns == namespace:
