@@ -19,17 +19,17 @@ from selfmem.storage.lmdb_cache import LmdbCache
 
 _PAGE_SIZE_AT = 16 + 24  # in LMDB's first meta page: the page size
 
-# Open the store, read every episode, reconcile, delete one, list: what a user does after a
-# crash. Run in a child process, so a SIGBUS fails the test instead of killing pytest.
+# Open the store, reconcile, read every episode twice, delete one, list: what a user does
+# after a crash. Run in a child process, so a SIGBUS fails the test instead of killing pytest.
 _AFTER_DAMAGE = textwrap.dedent(
     """
     import json, sys
     from selfmem import NotFoundError, SelfLearningMemory
     path, ids = sys.argv[1], json.loads(sys.argv[2])
     with SelfLearningMemory.open(path, flush_interval_s=None) as memory:
+        fixed = memory.reconcile_cache()
         read = {eid: memory.get_episode(eid).task_description for eid in ids}
         again = {eid: memory.get_episode(eid).task_description for eid in ids}
-        fixed = memory.reconcile_cache()
         cached = len(memory._core.cache.keys("episode"))
         memory.delete_episode(ids[0])
         try:
