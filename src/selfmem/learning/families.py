@@ -10,9 +10,10 @@ starts a new one. Similarity combines three signals:
   are typical of the family (a term used by every member counts fully);
 - **tools** (0.45): weighted Jaccard between the episode's tools and the family's tool
   shares, so occasional noise steps barely count;
-- **context** (0.15): the share of the family's runs with the same domain, task type and
-  language. Context is one signal among three, not the definition: two kinds of task in one
-  context become two families, and paraphrases of one task in two contexts can share one.
+- **context** (0.15): the share of the family's runs with the same domain, the same task
+  type and the same language, averaged over the three. Context is one signal among three,
+  not the definition: two kinds of task in one context become two families, and paraphrases
+  of one task in two contexts can share one.
 
 A query (a task about to start, so no tools yet) is matched by words and context only.
 Everything is deterministic: the same episodes in the same order give the same families.
@@ -133,8 +134,16 @@ class FamilyIndex:
 
     @staticmethod
     def _context(key: str, family: ToolSequence) -> float:
+        """The average, over domain, task type and language, of the share of the family's
+        runs that have the same value: another language alone costs a third."""
         members = family.members.n
-        return family.context_keys.get(key, 0) / members if members > 0 else 0.0
+        if members <= 0:
+            return 0.0
+        ours = key.split("|")
+        same = 0
+        for theirs, count in family.context_keys.items():
+            same += count * sum(a == b for a, b in zip(ours, theirs.split("|"), strict=False))
+        return same / (members * len(ours))
 
     def _candidates(self, terms: Iterable[str], tools: Iterable[str]) -> list[str]:
         found: set[str] = set()

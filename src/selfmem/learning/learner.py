@@ -358,6 +358,11 @@ class PatternLearner:
             following = [
                 start + i for i, run in enumerate(recent) if ex.is_subsequence(consensus, run.path)
             ]
+        if family.conditional:
+            consensus = tuple(tool for tool in consensus if tool not in family.conditional)
+            following = [
+                i for i in range(start, len(runs)) if ex.is_subsequence(consensus, runs[i].path)
+            ]
         if len(consensus) < 2:
             family.tools, family.support, family.successes = [], 0, 0
             family.reward_sum = family.latency_ms_sum = 0.0
@@ -413,6 +418,17 @@ class PatternLearner:
             found = serving.discoveries(
                 self._patterns.values(), self.families.families, self.config
             )
+            conditional = serving.conditional_tools(
+                [p for p in self._patterns.values() if p.id in found], self.families.families
+            )
+            for key, family in self.families.families.items():
+                wanted = conditional.get(key, {})
+                if wanted != family.conditional:
+                    family.conditional = wanted
+                    if key in self._runs:
+                        self._settle(family)
+                    else:  # loaded without its recent runs: keep the counts, drop the tools
+                        family.tools = [tool for tool in family.tools if tool not in wanted]
             self._served = (self.version, found)
         return found
 
@@ -422,6 +438,7 @@ class PatternLearner:
         if pattern.retired:
             return False
         if isinstance(pattern, ToolSequence):
+            self._discoveries()  # may move feature-specific tools out of the sequence
             ok = serving.sequence_served(pattern, cfg)
         elif isinstance(pattern, ErrorRecovery):
             ok = pattern.best_recovery is not None or serving.unrecoverable(pattern, cfg)

@@ -197,19 +197,35 @@ def _explained_decisions(
     contexts: list[ContextPattern],
     cfg: LearningConfig,
 ) -> set[str]:
-    """Decision points whose choice is a tool the family only uses under one feature, where a
-    served context pattern already says what that tool does: one finding, one pattern."""
-    specific = {
-        (c.family, c.tool)
-        for c in contexts
-        if c.measure == "outcome" and c.other_with.n < cfg.min_arm_support
-    }
+    """Decision points whose choice is a tool that a served context pattern of the family
+    already explains (the tool's effect depends on a feature): one finding, one pattern."""
+    specific = {(c.family, c.tool) for c in contexts if c.measure == "outcome"}
     return {
         pid
         for pid in passed
         if isinstance(d := patterns[pid], DecisionPoint)
         and ((d.family, d.best) in specific or (d.family, d.worst) in specific)
     }
+
+
+def conditional_tools(
+    served: Iterable[AnyPattern], families: dict[str, ToolSequence]
+) -> dict[str, dict[str, str]]:
+    """Per family, the tools that help only under a feature: a served context pattern says
+    using the tool under the feature raises success (and, where the family has runs to tell,
+    that it does not do so without the feature). Such a tool belongs to the family's sequence
+    under that feature only."""
+    found: dict[str, dict[str, str]] = {}
+    for pattern in served:
+        if not (
+            isinstance(pattern, ContextPattern)
+            and pattern.measure == "outcome"
+            and pattern.association == "success"
+            and pattern.family in families
+        ):
+            continue
+        found.setdefault(pattern.family, {}).setdefault(pattern.tool, pattern.feature)
+    return found
 
 
 def sequence_served(pattern: ToolSequence, cfg: LearningConfig) -> bool:

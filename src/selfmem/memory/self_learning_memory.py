@@ -268,7 +268,7 @@ class SelfLearningMemory(RetrievalAPI, LearningAPI, ItemsAPI):
 
     def _score_and_reflect(self, episode: Episode) -> None:
         learning = self._core.learning
-        episode.reward = compute_reward(episode, self.config.reward, learning.baseline(episode))
+        episode.reward = compute_reward(episode, self.config.reward)
         episode.reflection = reflect_safely(
             self._core.reflector, episode, learning.relevant(episode)
         )

@@ -150,8 +150,10 @@ class ToolSequence(_PatternBase):
     ``members`` counts every run of the family; ``terms``, ``tool_stats``,
     ``feature_stats`` and ``context_keys`` are its profile, which new episodes and queries
     are compared with; ``tool_calls`` counts, per tool, the runs that used it and those in
-    which none of its calls failed. ``support`` / ``successes`` count the recent runs that followed
-    ``tools``.
+    which none of its calls failed. ``support`` / ``successes`` count the recent runs that
+    followed ``tools``. ``conditional`` maps tools that belong in the sequence only under a
+    context feature (a served context pattern of the family says so) to that feature; they
+    are left out of ``tools``.
     """
 
     kind: Literal[PatternKind.TOOL_SEQUENCE] = PatternKind.TOOL_SEQUENCE
@@ -163,15 +165,17 @@ class ToolSequence(_PatternBase):
     tool_calls: dict[str, ChoiceStats] = Field(default_factory=dict)
     feature_stats: dict[str, ChoiceStats] = Field(default_factory=dict)
     context_keys: dict[str, int] = Field(default_factory=dict)
+    conditional: dict[str, str] = Field(default_factory=dict)
     stale: bool = False
 
     def describe(self) -> str:
         task = f"tasks like '{self.sample_task[:80]}'" if self.sample_task else "this family"
         if not self.tools:
             return f"for {task} ({self.context.describe()}), no shared tool sequence yet"
+        only = "".join(f"; add {tool} with {feature}" for tool, feature in self.conditional.items())
         return (
             f"for {task} ({self.context.describe()}), the sequence {' -> '.join(self.tools)} "
-            f"succeeded in {self.successes} of {self.support} recent runs"
+            f"succeeded in {self.successes} of {self.support} recent runs{only}"
         )
 
 
