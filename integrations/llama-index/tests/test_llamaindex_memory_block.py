@@ -34,7 +34,7 @@ def chat_memory(block: SelfMemMemoryBlock, session: str = "s1", limit: int = 200
 async def test_flushed_turns_become_episodes_and_experience_comes_back(
     memory: SelfLearningMemory,
 ) -> None:
-    block = SelfMemMemoryBlock(memory=memory, context=LOGIN)
+    block = SelfMemMemoryBlock(memory, context=LOGIN, record=True)
     chat = chat_memory(block)
     llms = [ScriptedLLM(fix_script(n)) for n in range(6)]
     for n, llm in enumerate(llms):
@@ -93,7 +93,7 @@ async def test_atruncate_drops_the_least_relevant_lines(memory: SelfLearningMemo
 async def test_tool_calls_and_results_in_messages_become_steps(
     memory: SelfLearningMemory,
 ) -> None:
-    block = SelfMemMemoryBlock(memory=memory)
+    block = SelfMemMemoryBlock(memory, record=True)
     failing = ChatMessage(
         role="tool",
         content="permission denied",
@@ -141,7 +141,7 @@ async def test_tool_calls_and_results_in_messages_become_steps(
 
 
 async def test_react_transcripts_become_steps(memory: SelfLearningMemory) -> None:
-    block = SelfMemMemoryBlock(memory=memory)
+    block = SelfMemMemoryBlock(memory, record=True)
     chat = chat_memory(block, limit=120)
     for n in range(3):
         llm = react_llm(
@@ -165,7 +165,7 @@ async def test_react_transcripts_become_steps(memory: SelfLearningMemory) -> Non
 
 
 async def test_sessions_are_kept_apart(memory: SelfLearningMemory) -> None:
-    block = SelfMemMemoryBlock(memory=memory)
+    block = SelfMemMemoryBlock(memory, record=True)
     await block.aput([ChatMessage(role="user", content="task in session A")], session_id="A")
     await block.aput([ChatMessage(role="user", content="task in session B")], session_id="B")
     await block.aput([call("add", call_id="1", a=1, b=1)], session_id="A")
@@ -201,7 +201,7 @@ async def test_a_failing_memory_gives_no_experience_but_no_error(
 ) -> None:
     memory = SelfLearningMemory.open(tmp_path / "closed")
     memory.close()
-    block = SelfMemMemoryBlock(memory=memory)
+    block = SelfMemMemoryBlock(memory, record=True)
     chat = chat_memory(block, limit=20)
 
     llm = ScriptedLLM([call("add", a=1, b=2), answer("3"), answer("again")])

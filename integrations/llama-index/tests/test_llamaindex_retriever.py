@@ -33,7 +33,7 @@ def kinds(nodes: list[NodeWithScore]) -> list[str]:
 
 
 def test_retrieve_returns_episodes_patterns_and_heuristics(seeded: SelfLearningMemory) -> None:
-    nodes = SelfMemRetriever(seeded, context=LOGIN, limit=3).retrieve(QUERY)
+    nodes = SelfMemRetriever(seeded, context=LOGIN, similarity_top_k=3).retrieve(QUERY)
 
     assert set(kinds(nodes)) == {"episode", "pattern", "heuristic"}
     assert len({n.node.node_id for n in nodes}) == len(nodes)
@@ -76,8 +76,8 @@ def test_filters_and_include(seeded: SelfLearningMemory) -> None:
     assert SelfMemRetriever(seeded, domain="elsewhere", include=["episodes"]).retrieve(QUERY) == []
     assert SelfMemRetriever(seeded).retrieve(QueryBundle(query_str="   ")) == []
     assert only_episodes.memory is seeded
-    with pytest.raises(ValueError, match="unknown kinds"):
-        SelfMemRetriever(seeded, include=["documents"])  # type: ignore[list-item]
+    with pytest.raises(ValueError, match="unknown kind 'documents'"):
+        SelfMemRetriever(seeded, include=["documents"])
 
 
 def test_nothing_relevant_yet(memory: SelfLearningMemory) -> None:
@@ -148,6 +148,7 @@ async def test_as_an_agent_tool(seeded: SelfLearningMemory, tmp_path: Path) -> N
 
 
 def test_text_node_is_a_plain_llama_index_node(seeded: SelfLearningMemory) -> None:
-    [node] = SelfMemRetriever(seeded, context=LOGIN, include=["patterns"], limit=1).retrieve(QUERY)
+    retriever = SelfMemRetriever(seeded, context=LOGIN, include=["pattern"], similarity_top_k=1)
+    [node] = retriever.retrieve(QUERY)
     assert isinstance(node.node, TextNode)
     assert node.node.excluded_embed_metadata_keys == list(node.node.metadata)

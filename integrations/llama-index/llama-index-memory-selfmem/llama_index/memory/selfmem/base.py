@@ -3,11 +3,14 @@
 Reading (``aget``): the experience relevant to the current conversation (past episodes that
 worked or failed, learned tool sequences and rules), rendered for the prompt.
 
-Writing (``aput``): ``Memory`` hands a block the messages it flushes out of short-term
-memory. Each user message starts an episode; the assistant's tool calls and the tool results
-become its steps; the final answer completes it, with an outcome decided by the judge.
-Messages arrive only once the chat history outgrows ``token_limit``; to record agent runs as
-they happen, use :class:`~llama_index.memory.selfmem.SelfMemRecorder` and ``record=False``.
+Writing (``aput``, only with ``record=True``): ``Memory`` hands a block the messages it
+flushes out of short-term memory. Each user message starts an episode; the assistant's tool
+calls and the tool results become its steps; the final answer completes it, with an outcome
+decided by the judge. Messages arrive only once the chat history outgrows ``token_limit``,
+so by default the block only reads and
+:class:`~llama_index.memory.selfmem.SelfMemRecorder` records agent runs as they happen. If
+both record into the same memory, the recorder's episodes are kept and the block's skipped
+(logged once), so no run is recorded twice.
 """
 
 from __future__ import annotations
@@ -15,9 +18,11 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
+import warnings
 from dataclasses import dataclass, field
 from typing import Any
 
+import pydantic
 from llama_index.core.base.llms.types import ChatMessage, MessageRole
 from llama_index.core.bridge.pydantic import Field, PrivateAttr
 from llama_index.core.memory.memory import BaseMemoryBlock
@@ -29,9 +34,11 @@ from llama_index.memory.selfmem.conversation import (
     UserTurn,
     message_events,
 )
+from llama_index.memory.selfmem.options import check_context, check_memory, check_task_type
+from llama_index.memory.selfmem.recorder import recording
 from llama_index.memory.selfmem.runs import EpisodeWriter, OutcomeJudge, RunRecord, make_step
 
-from selfmem import RetrievalResult, SelfLearningMemory, TaskContext, TaskType
+from selfmem import InvalidInputError, RetrievalResult, SelfLearningMemory, TaskContext, TaskType
 
 __all__ = ["SelfMemMemoryBlock"]
 
@@ -47,14 +54,18 @@ class _Turn:
 
 
 class SelfMemMemoryBlock(BaseMemoryBlock[str]):
-    """Relevant past experience in, flushed conversation turns out as episodes.
+    """Relevant past experience in; with ``record=True``, flushed turns out as episodes.
 
-    ``memory``: an open :class:`selfmem.SelfLearningMemory` (the caller owns and closes it).
+    ``memory`` (first argument, positional or keyword): an open
+    :class:`selfmem.SelfLearningMemory` (the caller owns and closes it).
     ``context`` / ``task_type``: the task's context, used to rank experience and stored with
-    recorded episodes. ``limit``: episodes and patterns retrieved. ``max_tokens``: budget of
-    the rendered text. ``query_messages``: how many of the latest user messages form the
-    query. ``record``: turn flushed messages into episodes. ``judge``: decides each recorded
-    turn's outcome (default :func:`~llama_index.memory.selfmem.runs.default_judge`).
+    recorded episodes. ``similarity_top_k``: episodes and patterns retrieved (``limit`` is
+    its deprecated name). ``max_tokens``: budget of the rendered text. ``query_messages``:
+    how many of the latest user messages form the query. ``record``: turn flushed messages
+    into episodes (default False: the recorder records runs exactly and at once).
+    ``judge``: decides each recorded turn's outcome (default
+    :func:`~llama_index.memory.selfmem.runs.default_judge`). A wrong option raises
+    :class:`selfmem.InvalidInputError` here, naming it.
     """
 
     name: str = Field(default="past_experience", description="The name of the memory block.")
@@ -64,25 +75,64 @@ class SelfMemMemoryBlock(BaseMemoryBlock[str]):
     )
     memory: SelfLearningMemory = Field(exclude=True, description="The selfmem memory.")
     context: TaskContext | None = Field(default=None, description="The task's context.")
-    task_type: TaskType | None = Field(default=None, description="The task's type.")
-    limit: int = Field(default=5, ge=1, le=100, description="Episodes and patterns retrieved.")
+    task_type: TaskType | str | None = Field(default=None, description="The task's type.")
+    similarity_top_k: int = Field(
+        default=5, ge=1, le=100, description="Episodes and patterns retrieved."
+    )
     max_tokens: int = Field(default=400, ge=20, description="Token budget of the rendering.")
     query_messages: int = Field(default=1, ge=1, description="User messages in the query.")
-    record: bool = Field(default=True, description="Record flushed turns as episodes.")
+    record: bool = Field(default=False, strict=True, description="Record flushed turns.")
     judge: OutcomeJudge | None = Field(default=None, exclude=True, description="Outcome judge.")
 
     _writer: EpisodeWriter = PrivateAttr()
     _turns: dict[str, _Turn] = PrivateAttr(default_factory=dict)
     _lock: threading.Lock = PrivateAttr(default_factory=threading.Lock)
+    _told: bool = PrivateAttr(default=False)
+
+    def __init__(self, memory: SelfLearningMemory | None = None, /, **data: Any) -> None:
+        if memory is not None:
+            if "memory" in data:
+                raise InvalidInputError("memory given twice", field="memory")
+            data["memory"] = memory
+        if "limit" in data:
+            warnings.warn(
+                "SelfMemMemoryBlock(limit=...) is deprecated; use similarity_top_k=...",
+                DeprecationWarning,
+                stacklevel=2,
+            )
+            data.setdefault("similarity_top_k", data.pop("limit"))
+        data["memory"] = check_memory(data.get("memory"))
+        data["context"] = check_context(data.get("context"))
+        if data.get("task_type") is not None:
+            data["task_type"] = check_task_type(data["task_type"])
+        try:
+            super().__init__(**data)
+        except pydantic.ValidationError as exc:
+            error = exc.errors()[0]
+            option = ".".join(str(part) for part in error["loc"]) or "options"
+            raise InvalidInputError(f"{option}: {error['msg']}", field=option) from None
 
     def model_post_init(self, context: Any, /) -> None:
-        """Set up the episode writer."""
+        """Set up the episode writer; ``memory.flush()`` / ``close()`` write what it holds."""
         self._writer = EpisodeWriter(
             self.memory,
             context=self.context,
             task_type=self.task_type or TaskType.OTHER,
             judge=self.judge,
         )
+        self.memory.register_flusher(self._write_held)
+
+    def _write_held(self) -> None:
+        """Write steps and turns that could not be written yet (open turns stay open)."""
+        with self._lock:
+            self._writer.flush()
+
+    @property
+    def limit(self) -> int:
+        """Deprecated name of :attr:`similarity_top_k`."""
+        warnings.warn("SelfMemMemoryBlock.limit is deprecated; use similarity_top_k",
+                      DeprecationWarning, stacklevel=2)  # fmt: skip
+        return self.similarity_top_k
 
     # -- reading ------------------------------------------------------------------------------
 
@@ -99,7 +149,7 @@ class SelfMemMemoryBlock(BaseMemoryBlock[str]):
             return ""
         try:
             result: RetrievalResult = await self.memory.aretrieve_relevant_context(
-                query, self.context, self.limit, task_type=self.task_type
+                query, self.context, self.similarity_top_k, task_type=self.task_type
             )
         except Exception:
             logger.warning("selfmem: retrieval failed for %r", query[:80], exc_info=True)
@@ -119,8 +169,17 @@ class SelfMemMemoryBlock(BaseMemoryBlock[str]):
     # -- writing ------------------------------------------------------------------------------
 
     async def _aput(self, messages: list[ChatMessage]) -> None:
-        if self.record and messages:
-            await asyncio.to_thread(self.record_messages, messages)
+        if not self.record or not messages:
+            return
+        if recording(self.memory):  # the recorder has these runs already, exactly
+            if not self._told:
+                self._told = True
+                logger.warning(
+                    "selfmem: a SelfMemRecorder records the agent runs into this memory, so "
+                    "this block (record=True) does not record them again; pass record=False"
+                )
+            return
+        await asyncio.to_thread(self.record_messages, messages)
 
     def record_messages(self, messages: list[ChatMessage]) -> None:
         """Turn messages (oldest first) into episode steps, per ``session_id``."""

@@ -1,10 +1,20 @@
 """Reading chat messages as what happened: user turns, tool calls, tool results, answers.
 
-Function-calling agents store tool calls as ``ToolCallBlock`` blocks (or an OpenAI-style
-``additional_kwargs["tool_calls"]`` list) and results as ``tool`` messages carrying the
-call's id; a ``ReActAgent`` stores its whole reasoning as one assistant message of
-``Thought:`` / ``Action:`` / ``Action Input:`` / ``Observation:`` / ``Answer:`` lines.
-:func:`message_events` turns either form into the same small events.
+Function-calling agents store tool calls the way their LLM integration returns them, and
+LlamaIndex's agents accept all of these, so this module reads them all:
+
+- ``ToolCallBlock`` blocks (``tool_call_id``, ``tool_name``, ``tool_kwargs``);
+- ``additional_kwargs["tool_calls"]``, a list of dicts or objects: OpenAI style
+  (``id``, ``function.name``, ``function.arguments`` as JSON text or a dict, as Ollama and
+  Mistral store them), ``ToolSelection`` (``tool_id``, ``tool_name``, ``tool_kwargs``),
+  Anthropic and Bedrock style (``id`` / ``toolUseId``, ``name``, ``input``), Gemini style
+  (``name``, ``args``);
+- a legacy ``additional_kwargs["function_call"]`` (``name``, ``arguments``).
+
+Results are ``tool`` messages carrying the call's id. A ``ReActAgent`` stores its whole
+reasoning as one assistant message of ``Thought:`` / ``Action:`` / ``Action Input:`` /
+``Observation:`` / ``Answer:`` lines; actions are read as LlamaIndex's ReAct parser reads
+them. :func:`message_events` turns every form into the same small events.
 """
 
 from __future__ import annotations
@@ -15,6 +25,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from llama_index.core.agent.react.output_parser import parse_action_reasoning_step
 from llama_index.core.base.llms.types import ChatMessage, MessageRole, ToolCallBlock
 
 __all__ = [
@@ -89,21 +100,73 @@ def _arguments(raw: Any) -> dict[str, Any]:
     return {}
 
 
+def _field(raw: Any, *names: str) -> Any:
+    """The first of ``names`` that ``raw`` (a dict or an object) has and is not ``None``."""
+    for name in names:
+        value = raw.get(name) if isinstance(raw, dict) else getattr(raw, name, None)
+        if value is not None:
+            return value
+    return None
+
+
+def _call_of(raw: Any) -> ToolCalled | None:
+    """One tool call in any of the forms listed in the module docstring."""
+    function = _field(raw, "function")
+    name = _field(raw, "tool_name", "name")
+    if name is None and function is not None:
+        name = _field(function, "name")
+    if not isinstance(name, str) or not name:
+        return None
+    arguments = _field(raw, "tool_kwargs", "arguments", "input", "args")
+    if arguments is None and function is not None:
+        arguments = _field(function, "arguments", "args")
+    call_id = _field(raw, "tool_id", "id", "tool_call_id", "toolUseId", "call_id")
+    if not isinstance(arguments, dict | str) and hasattr(arguments, "items"):
+        arguments = dict(arguments.items())  # a mapping type of an SDK (e.g. protobuf)
+    return ToolCalled(str(call_id or ""), name, _arguments(arguments))
+
+
 def _tool_calls(message: ChatMessage) -> list[ToolCalled]:
-    calls = [
-        ToolCalled(block.tool_call_id or "", block.tool_name, _arguments(block.tool_kwargs))
-        for block in message.blocks
-        if isinstance(block, ToolCallBlock)
-    ]
-    for raw in message.additional_kwargs.get("tool_calls") or []:
-        data = raw if isinstance(raw, dict) else getattr(raw, "__dict__", {})
-        function = data.get("function") or {}
-        name = data.get("tool_name") or function.get("name")
-        if name:
-            arguments = data.get("tool_kwargs", function.get("arguments"))
-            call_id = str(data.get("tool_id") or data.get("id") or "")
-            calls.append(ToolCalled(call_id, str(name), _arguments(arguments)))
+    raw_calls: list[Any] = [block for block in message.blocks if isinstance(block, ToolCallBlock)]
+    listed = message.additional_kwargs.get("tool_calls")
+    if isinstance(listed, list | tuple):
+        raw_calls.extend(listed)
+    legacy = message.additional_kwargs.get("function_call")
+    if legacy is not None:
+        raw_calls.append(legacy)
+    calls: list[ToolCalled] = []
+    seen: set[tuple[str, ...]] = set()
+    for raw in raw_calls:
+        call = _call_of(raw)
+        if call is None:
+            continue
+        key = (call.call_id,) if call.call_id else (call.tool, repr(call.parameters))
+        if key not in seen:  # the same call stored both as a block and in additional_kwargs
+            seen.add(key)
+            calls.append(call)
     return calls
+
+
+_ACTION_NAME = re.compile(r"[^\n() ]+")
+
+
+def _action(body: str) -> str:
+    """The tool an ``Action:`` line names: its first word, as LlamaIndex's parser reads it."""
+    found = _ACTION_NAME.match(body.strip())
+    return found.group(0) if found else body.strip()
+
+
+def _action_input(tool: str, body: str) -> dict[str, Any]:
+    """An ``Action Input:``: JSON or a Python literal, else what LlamaIndex's own ReAct parser
+    makes of it (lenient JSON, quoted pairs)."""
+    parameters = _arguments(body)
+    if set(parameters) != {"input"} or "{" not in body:
+        return parameters
+    try:
+        step = parse_action_reasoning_step(f"Thought: -\nAction: {tool}\nAction Input: {body}")
+    except (ValueError, TypeError):  # not a tool call LlamaIndex could read either
+        return parameters
+    return dict(step.action_input) or parameters
 
 
 def parse_react(text: str) -> list[Event]:
@@ -121,9 +184,9 @@ def parse_react(text: str) -> list[Event]:
         if label == "Action":
             if tool is not None:
                 events.append(ToolCalled("", tool, parameters, complete=True))
-            tool, parameters = body, {}
+            tool, parameters = _action(body), {}
         elif label == "Action Input" and tool is not None:
-            parameters = _arguments(body)
+            parameters = _action_input(tool, body)
         elif label == "Observation" and tool is not None:
             events.append(ToolCalled("", tool, parameters, observation=body, complete=True))
             tool = None
@@ -144,9 +207,10 @@ def message_events(message: ChatMessage) -> list[Event]:
         return [UserTurn(text)] if text.strip() else []
     if message.role == MessageRole.TOOL:
         kwargs = message.additional_kwargs
+        call_id = _field(kwargs, "tool_call_id", "tool_use_id", "toolUseId", "tool_id", "id")
         return [
             ToolReturned(
-                call_id=str(kwargs.get("tool_call_id") or ""),
+                call_id=str(call_id or ""),
                 content=text,
                 is_error=bool(kwargs.get("is_error", False)),
                 tool=kwargs.get("name") or kwargs.get("tool_name"),

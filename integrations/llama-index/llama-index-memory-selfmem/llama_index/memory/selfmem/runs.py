@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
 from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -50,6 +51,8 @@ class RunRecord:
     logged: int = 0
     answer: str | None = None
     error: str | None = None
+    #: Set when the run was stopped before it ended (the reason); it is abandoned, not judged.
+    abandoned: str | None = None
     episode: Episode | None = None
 
 
@@ -120,7 +123,11 @@ def make_step(
 
 
 class EpisodeWriter:
-    """Mirrors :class:`RunRecord` objects into selfmem episodes; never raises."""
+    """Mirrors :class:`RunRecord` objects into selfmem episodes; never raises.
+
+    ``context`` and ``task_type`` are written as given: check them first (the recorder and
+    the memory block do, when they are built).
+    """
 
     def __init__(
         self,
@@ -135,14 +142,17 @@ class EpisodeWriter:
         self.task_type = task_type
         self.judge: OutcomeJudge = judge or default_judge
         self.unsaved: deque[RunRecord] = deque(maxlen=_MAX_UNSAVED)
+        self._open: dict[int, RunRecord] = {}  # runs started and not finished, by id()
+        self._sync_lock = threading.RLock()  # flush() may write a run's steps from another thread
 
     def start(self, task: str, metadata: dict[str, Any] | None = None) -> RunRecord:
         """A new run, with its episode started (unless the memory refuses: then later)."""
         run = RunRecord(task=task.strip() or "agent run", metadata=dict(metadata or {}))
-        self._open(run)
+        self._begin(run)
+        self._open[id(run)] = run
         return run
 
-    def _open(self, run: RunRecord) -> None:
+    def _begin(self, run: RunRecord) -> None:
         try:
             run.episode_id = self.memory.start_episode(
                 run.task, self.context, self.task_type, metadata=run.metadata
@@ -158,6 +168,10 @@ class EpisodeWriter:
         self._sync(run)
 
     def _sync(self, run: RunRecord) -> bool:
+        with self._sync_lock:
+            return self._sync_locked(run)
+
+    def _sync_locked(self, run: RunRecord) -> bool:
         if run.episode_id is None:
             return False
         while run.logged < len(run.steps):
@@ -183,25 +197,42 @@ class EpisodeWriter:
         return True
 
     def finish(self, run: RunRecord) -> Episode | None:
-        """Judge the run and complete its episode. ``None`` (and kept in ``unsaved``) on failure."""
-        try:
-            outcome = self.judge(run)
-        except Exception:
-            logger.warning("selfmem: the outcome judge failed for %r", run.task[:80], exc_info=True)
-            outcome = default_judge(run)
+        """Judge the run and complete its episode (or abandon it, if it was stopped).
+        ``None`` (and kept in ``unsaved``) on failure."""
+        self._open.pop(id(run), None)
+        outcome: TaskOutcome | None = None
+        if run.abandoned is None:
+            try:
+                outcome = self.judge(run)
+            except Exception:
+                logger.warning("selfmem: the outcome judge failed for %r", run.task[:80],
+                               exc_info=True)  # fmt: skip
+                outcome = default_judge(run)
         if run.episode_id is None:
-            self._open(run)
+            self._begin(run)
         if not self._sync(run):
             self.unsaved.append(run)
             return None
         assert run.episode_id is not None
         try:
-            run.episode = self.memory.complete_episode(run.episode_id, outcome)
+            if outcome is None:
+                run.episode = self.memory.abandon_episode(run.episode_id, run.abandoned or "")
+            else:
+                run.episode = self.memory.complete_episode(run.episode_id, outcome)
         except Exception:
             logger.warning("selfmem: could not complete episode %s", run.episode_id, exc_info=True)
             self.unsaved.append(run)
             return None
         return run.episode
+
+    def flush(self) -> list[Episode]:
+        """Write what is held: the steps of open runs not written yet, and the unsaved runs
+        (returns those now saved)."""
+        for run in list(self._open.values()):
+            if run.episode_id is None:
+                self._begin(run)
+            self._sync(run)
+        return self.retry_unsaved()
 
     def retry_unsaved(self) -> list[Episode]:
         """Try again to write the runs that could not be saved; returns those now saved."""

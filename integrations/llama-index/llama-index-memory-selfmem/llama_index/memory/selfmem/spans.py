@@ -2,25 +2,31 @@
 
 from __future__ import annotations
 
+import asyncio
 import inspect
 from typing import Any
 
 from llama_index.core.agent.workflow import AgentWorkflow, BaseWorkflowAgent
+from llama_index.core.agent.workflow.workflow_events import ToolCall, ToolCallResult
 from llama_index.core.base.llms.types import ChatMessage, MessageRole
 from llama_index.core.instrumentation.span import BaseSpan
 from llama_index.core.tools import BaseTool, ToolOutput
 from pydantic import Field
+from workflows.errors import WorkflowCancelledByUser
 
 __all__ = [
     "AGENT_TYPES",
     "RecordedSpan",
     "agent_name",
+    "is_abandonment",
     "is_run_span",
     "message_text",
+    "requested_call",
     "run_answer",
     "run_task",
     "tool_call",
     "tool_result",
+    "unrun_result",
 ]
 
 #: The workflows whose ``run`` span is one episode.
@@ -30,15 +36,50 @@ AGENT_TYPES: tuple[type, ...] = (BaseWorkflowAgent, AgentWorkflow)
 class RecordedSpan(BaseSpan):
     """A span inside an agent run. ``run_id`` is the id of the run's own span.
 
-    ``tool`` is set on a recorded tool call; ``in_tool`` marks it and every span below it
-    (a tool called by a tool is part of the outer call, not a step of its own).
+    ``tool`` is set on a recorded tool call; ``tool_span`` is the id of that call's span on
+    it and every span below it (a tool called by a tool is part of the outer call, not a
+    step of its own; an agent run below it is an episode of its own, a child of the call).
+    ``call`` is set on an agent's ``call_tool`` step: the tool it was asked to call, kept
+    in case no tool runs (the tool does not exist); ``tool_seen`` says one did.
     """
 
     run_id: str
     tool: str | None = None
-    in_tool: bool = False
+    tool_span: str | None = None
     parameters: dict[str, Any] = Field(default_factory=dict)
     started: float = 0.0
+    call: ToolCall | None = None
+    tool_seen: bool = False
+
+    @property
+    def in_tool(self) -> bool:
+        return self.tool_span is not None
+
+
+#: Errors that mean the run was stopped (a cancelled task, Ctrl-C), not that it failed.
+_ABANDONED: tuple[type[BaseException], ...] = (
+    asyncio.CancelledError, GeneratorExit, KeyboardInterrupt, WorkflowCancelledByUser,
+)  # fmt: skip
+
+
+def is_abandonment(err: BaseException | None, result: Any = None) -> bool:
+    """Whether a run ended because it was stopped: an abandonment error, or the
+    ``WorkflowCancelledEvent`` a cancelled workflow stops with."""
+    return isinstance(err, _ABANDONED) or type(result).__name__ == "WorkflowCancelledEvent"
+
+
+def requested_call(bound_args: inspect.BoundArguments) -> ToolCall | None:
+    """The tool call an agent's ``call_tool`` step was asked to make (``None`` for any other
+    span)."""
+    event = bound_args.arguments.get("ev")
+    return event if isinstance(event, ToolCall) else None
+
+
+def unrun_result(result: Any) -> str | None:
+    """The error of a ``call_tool`` step that ran no tool (e.g. ``Tool x not found``)."""
+    if isinstance(result, ToolCallResult) and result.tool_output.is_error:
+        return result.tool_output.content or "the tool was not run"
+    return None
 
 
 def is_run_span(id_: str, instance: Any, agent_types: tuple[type, ...]) -> bool:

@@ -9,16 +9,33 @@ LLM; the rest is for the application (tables, feedback, filtering).
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from typing import Any, Literal
+import json
+from collections.abc import Iterable, Sequence
+from typing import Any
 
 from llama_index.core.schema import NodeWithScore, TextNode
+from llama_index.retrievers.selfmem.options import Kind
 
-from selfmem import Episode, RetrievalResult, ScoredEpisode, ScoredHeuristic, ScoredPattern
+from selfmem import (
+    Episode,
+    Item,
+    RetrievalResult,
+    ScoredEpisode,
+    ScoredHeuristic,
+    ScoredPattern,
+)
 
-__all__ = ["ItemKind", "heuristic_node", "pattern_node", "result_to_nodes", "episode_node"]
+__all__ = [
+    "ItemKind",
+    "episode_node",
+    "heuristic_node",
+    "lesson_node",
+    "pattern_node",
+    "result_to_nodes",
+]
 
-ItemKind = Literal["episodes", "patterns", "heuristics"]
+#: The kinds of node (``include`` also takes their plurals).
+ItemKind = Kind
 SOURCE = "selfmem"
 _LLM_VISIBLE = frozenset({"kind", "outcome"})
 _MAX_TEXT = 300
@@ -74,7 +91,7 @@ def episode_node(scored: ScoredEpisode) -> NodeWithScore:
         "kind": "episode",
         "episode_id": episode.id,
         "task_description": episode.task_description[:_MAX_TEXT],
-        "task_type": episode.task_type.value,
+        "task_type": str(episode.task_type),
         "domain": episode.context.domain,
         "outcome": episode.outcome.status.value if episode.outcome else "open",
         "reward": episode.reward.total if episode.reward else None,
@@ -121,14 +138,40 @@ def heuristic_node(scored: ScoredHeuristic) -> NodeWithScore:
     )
 
 
-def result_to_nodes(result: RetrievalResult, include: Iterable[ItemKind]) -> list[NodeWithScore]:
-    """Nodes for the wanted parts of a result: episodes, then patterns, then heuristics."""
+def lesson_text(item: Item) -> str:
+    """The text of a lesson item: its ``text`` field, else the whole value."""
+    text = item.value.get("text")
+    return text if isinstance(text, str) else json.dumps(item.value, ensure_ascii=False)
+
+
+def lesson_node(item: Item) -> NodeWithScore:
+    """A lesson an agent (or you) wrote down: an item of the lessons namespace."""
+    path = "/".join(item.namespace)
+    metadata: dict[str, Any] = {
+        "source": SOURCE,
+        "kind": "lesson",
+        "lesson_key": item.key,
+        "namespace": path,
+        "domain": item.value.get("domain"),
+        "why": f"score {item.score or 0.0:.3f}: the lesson matches the query",
+    }
+    text = f"Lesson: {lesson_text(item)[:_MAX_TEXT * 4]}"
+    return _node(f"{SOURCE}:lesson:{path}/{item.key}", text, metadata, item.score or 0.0)
+
+
+def result_to_nodes(
+    result: RetrievalResult, include: Iterable[ItemKind], lessons: Sequence[Item] = ()
+) -> list[NodeWithScore]:
+    """Nodes for the wanted parts of a result: episodes, then patterns, then heuristics,
+    then lessons."""
     wanted = set(include)
     nodes: list[NodeWithScore] = []
-    if "episodes" in wanted:
+    if "episode" in wanted:
         nodes.extend(episode_node(scored) for scored in result.episodes)
-    if "patterns" in wanted:
+    if "pattern" in wanted:
         nodes.extend(pattern_node(scored) for scored in result.patterns)
-    if "heuristics" in wanted:
+    if "heuristic" in wanted:
         nodes.extend(heuristic_node(scored) for scored in result.heuristics)
+    if "lesson" in wanted:
+        nodes.extend(lesson_node(item) for item in lessons)
     return nodes
