@@ -24,7 +24,6 @@ from .arguments import MAX_ID_CHARS, check_count, check_id, check_ids, check_nam
 from .redaction import REDACTED, redact_text, redact_value
 from .values import (
     INT64_MAX,
-    INT64_MIN,
     REPLACED_KEY,
     check_int,
     check_text,
@@ -35,6 +34,7 @@ from .values import (
 
 __all__ = [
     "MAX_ID_CHARS",
+    "MAX_STEP_NUMBER",
     "REPLACED_KEY",
     "check_count",
     "check_id",
@@ -55,6 +55,9 @@ __all__ = [
 ]
 
 _R = TypeVar("_R", bound=pydantic.BaseModel)
+#: The largest step number: the libSQL driver passes integers through a 64-bit float, which
+#: holds every integer exactly only up to 2**53 (``2**53`` and ``2**53 + 1`` would collide).
+MAX_STEP_NUMBER = 2**53 - 1
 _MARGIN = 8_192  # longer than any secret pattern, so a pre-cut never splits one unseen
 _MARKER = re.compile(r"… \[truncated \d{1,12} characters\]\Z")
 
@@ -230,7 +233,7 @@ def _check_step_shape(record: ExecutionStep, limits: Limits) -> None:
     if len(record.action) > limits.max_action_chars:
         raise LimitExceededError("step.action", limits.max_action_chars, len(record.action))
     if record.step_number is not None:
-        check_int(record.step_number, "step.step_number", minimum=1)
+        check_int(record.step_number, "step.step_number", 1, MAX_STEP_NUMBER)
     if record.tokens is not None:
         check_int(record.tokens, "step.tokens", minimum=0)
 
@@ -342,8 +345,9 @@ def storable_problem(step: ExecutionStep) -> str | None:
     except (ValueError, RecursionError) as exc:  # PydanticSerializationError is a ValueError
         reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         return "it cannot be serialised: " + reason.encode("utf-8", "backslashreplace").decode()
-    for name, value in (("step_number", step.step_number), ("tokens", step.tokens)):
-        if value is not None and not INT64_MIN <= value <= INT64_MAX:
-            return f"its {name} is outside the signed 64-bit range SQLite stores"
+    if step.step_number is not None and not 1 <= step.step_number <= MAX_STEP_NUMBER:
+        return f"its step_number is outside 1 to {MAX_STEP_NUMBER}"
+    if step.tokens is not None and not 0 <= step.tokens <= INT64_MAX:
+        return "its tokens are outside the signed 64-bit range"
     return None
 

@@ -109,13 +109,14 @@ def check_identifier(value: Any, field: str, max_chars: int) -> str:
     return value
 
 
-def check_int(value: int, field: str, minimum: int = INT64_MIN) -> int:
-    """An integer SQLite can store exactly (signed 64-bit)."""
-    if not minimum <= value <= INT64_MAX:
+def check_int(
+    value: int, field: str, minimum: int = INT64_MIN, maximum: int = INT64_MAX
+) -> int:
+    """An integer from ``minimum`` to ``maximum`` (by default the signed 64-bit range that
+    SQLite stores exactly)."""
+    if not minimum <= value <= maximum:
         raise InvalidInputError(
-            f"{field} must be an integer from {minimum} to {INT64_MAX} (signed 64-bit, what "
-            "SQLite stores exactly)",
-            field=field,
+            f"{field} must be an integer from {minimum} to {maximum}", field=field
         )
     return value
 
@@ -134,16 +135,23 @@ class _Walk:
         if not has_surrogate(value):
             return value
         if not self.replace:
-            check_text(value, where)
+            raise self.fail(where, "holds a lone surrogate, which is not valid Unicode; "
+                                   "decode it with errors='replace'")  # fmt: skip
         self.replaced = True
         return replace_surrogates(value)
+
+    def int(self, value: int, where: str) -> int:
+        if not INT64_MIN <= value <= INT64_MAX:
+            raise self.fail(where, f"is outside the signed 64-bit range ({INT64_MIN} to "
+                                   f"{INT64_MAX}) that SQLite and JSON readers hold")  # fmt: skip
+        return value
 
     def key(self, key: Any, where: str) -> str:
         if isinstance(key, str):
             return self.text(str.__str__(key), f"a key of {where}")
         if key is None or isinstance(key, bool | int | float):  # as json.dumps does
             if isinstance(key, int) and not isinstance(key, bool):
-                check_int(key, f"a key of {where}")
+                self.int(key, f"a key of {where}")
             return json.dumps(key)
         raise self.fail(where, f"has a key {show(key)} of type {type(key).__name__}; "
                                "JSON keys are strings")  # fmt: skip
@@ -154,7 +162,7 @@ class _Walk:
         if isinstance(value, str):
             return self.text(str.__str__(value), where)
         if isinstance(value, int):
-            return check_int(int(value), where)
+            return self.int(int(value), where)
         if isinstance(value, float):
             return self.number(float(value), where)
         if isinstance(value, Mapping | list | tuple | set | frozenset):
@@ -171,7 +179,7 @@ class _Walk:
         if isinstance(value, enum.Enum):
             return self.value(value.value, where, depth, active)
         if isinstance(value, numbers.Integral):  # numpy integers, say
-            return check_int(int(value), where)
+            return self.int(int(value), where)
         if isinstance(value, numbers.Real):
             return self.number(float(value), where)
         if isinstance(value, _AS_STRING):
