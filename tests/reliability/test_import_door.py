@@ -1,0 +1,195 @@
+"""``selfmem import`` is a door, not a back door.
+
+An export file is input: it may have been edited by hand or written by another program.
+Import applies the limits and the redaction the API applies, refuses what the API would
+refuse (naming the line, the field and the limit), and rolls back everything it wrote when
+a write fails. Real libSQL files throughout; the one fault is injected by a store whose
+completion write fails, as a server that goes away would make it.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from selfmem import (
+    ExecutionStep,
+    Limits,
+    MemoryConfig,
+    SelfLearningMemory,
+    StoreUnavailableError,
+    TaskContext,
+    TaskOutcome,
+)
+from selfmem.cli import main
+from selfmem.cli.transfer import export_episodes, import_episodes
+from selfmem.records.episodes import Episode
+from selfmem.storage.libsql_store import LibSQLStore
+
+SECRET = "sk-" + "proj-" + "Ab3dEf6hIj9kLm2nOp5qRs8tUv"
+
+Run = Callable[..., tuple[int, str, str]]
+
+
+@pytest.fixture
+def run(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> Run:
+    for name in ("SELFMEM_PATH", "SELFMEM_NAMESPACE", "SELFMEM_DATABASE_URL", "SELFMEM_REDACT"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setattr(sys, "stdin", io.StringIO(""))
+
+    def invoke(*args: str) -> tuple[int, str, str]:
+        code = main(list(args))
+        out, err = capsys.readouterr()
+        return code, out, err
+
+    return invoke
+
+
+def _exported(tmp_path: Path, count: int = 1) -> list[dict[str, Any]]:
+    """Episodes as ``selfmem export`` writes them, to edit into hostile ones."""
+    with SelfLearningMemory.open(tmp_path / "source", flush_interval_s=None) as memory:
+        for number in range(count):
+            eid = memory.start_episode(f"Rotate key {number}", TaskContext(domain="ops"))
+            memory.log_step(eid, tool="vault", observation="rotated")
+            memory.complete_episode(eid, TaskOutcome.success("rotated"))
+        sink = io.StringIO()
+        export_episodes(memory, sink)
+    return [json.loads(line) for line in sink.getvalue().splitlines()]
+
+
+def _write(path: Path, documents: Sequence[dict[str, Any]]) -> Path:
+    path.write_text("".join(json.dumps(document) + "\n" for document in documents))
+    return path
+
+
+def _stored_bytes(store: Path) -> bytes:
+    return b"".join(f.read_bytes() for f in store.rglob("*") if f.is_file())
+
+
+def test_a_raw_key_anywhere_in_a_file_is_redacted_on_import(tmp_path: Path, run: Run) -> None:
+    [document] = _exported(tmp_path)
+    document["task_description"] = f"Deploy with {SECRET}"
+    document["context"]["domain"] = f"ops {SECRET}"
+    document["context"]["tags"] = [f"key-{SECRET}"]
+    step = document["steps"][0]
+    step["tool"] = f"curl-{SECRET}"
+    step["observation"] = f"export OPENAI_API_KEY={SECRET}"
+    step["parameters"] = {"headers": {"Authorization": f"Bearer {SECRET}"}, SECRET: 1}
+    document["outcome"]["verdict"] = f"used {SECRET}"
+    document["reflection"]["insights"] = [f"the key {SECRET} works"]
+    source = _write(tmp_path / "in.jsonl", [document])
+    store = tmp_path / "store"
+    code, out, err = run("--path", str(store), "import", str(source), "--no-relearn")
+    assert code == 0, err
+    with SelfLearningMemory.open(store) as memory:
+        episode = memory.get_episode(document["id"])
+        assert episode.task_description == "Deploy with [REDACTED]"
+        assert episode.steps[0].tool == "curl-[REDACTED]"
+    assert SECRET.encode() not in _stored_bytes(store)
+
+
+@pytest.mark.parametrize(
+    "edit, reason",
+    [
+        (lambda d: d.update(task_description="x" * 12_000_000),
+         "task_description is 12000000 characters, over the limit of 10000 characters"),
+        (lambda d: d.update(steps=[{"tool": "t"}] * 3_000),
+         "steps per episode is 3000 steps, over the limit of 2000 steps"),
+        (lambda d: d.update(id="i" * 1_000_000),
+         "id is 1000000 characters, over the limit of 128 characters"),
+        (lambda d: d["context"].update(domain="d" * 25_000),
+         "context.domain is 25000 characters, over the limit of 200 characters"),
+        (lambda d: d["steps"][0].update(step_number=2**63),
+         "step.step_number must be an integer from 1 to 9007199254740991"),
+        (lambda d: d["steps"][0].update(parameters={"n": 2**63 + 1}),
+         "step.parameters['n'] is outside the signed 64-bit range"),
+        (lambda d: d.update(start_time="3000-01-01T00:00:00Z"), "start_time is in the future"),
+        (lambda d: d.update(outcome=None), "a completed episode has both an end_time and an"),
+    ],
+    ids=["12MB-description", "3000-steps", "1MB-id", "25KB-domain", "step-2**63", "int-2**63",
+         "future", "end-without-outcome"],
+)  # fmt: skip
+def test_what_the_api_refuses_import_refuses_naming_line_field_and_limit(
+    tmp_path: Path, run: Run, edit: Callable[[dict[str, Any]], None], reason: str
+) -> None:
+    good, bad = _exported(tmp_path, count=2)
+    edit(bad)
+    source = _write(tmp_path / "in.jsonl", [good, bad])
+    store = tmp_path / "store"
+    code, _, err = run("--path", str(store), "import", str(source))
+    assert code == 2 and "nothing was imported" in err
+    assert f"line 2: {reason}" in err
+    assert "line 1" not in err
+    assert len(err) < 2_000  # the reason, not the value
+    with SelfLearningMemory.open(store) as memory:
+        assert memory.stats().episodes == 0
+
+
+def test_an_id_at_the_api_limit_imports_and_can_be_deleted(tmp_path: Path, run: Run) -> None:
+    [document] = _exported(tmp_path)
+    document["id"] = "i" * 128
+    store = tmp_path / "store"
+    code, _, err = run("--path", str(store), "import", str(_write(tmp_path / "in.jsonl",
+                                                                   [document])))  # fmt: skip
+    assert code == 0, err
+    with SelfLearningMemory.open(store) as memory:
+        memory.delete_episode("i" * 128)
+        assert memory.stats().episodes == 0
+
+
+class _CompletionFails(LibSQLStore):
+    """A libSQL store whose completion write fails, as when the server goes away between
+    the episode's creation and its completion."""
+
+    def finish_episode(self, episode: Episode, pending_steps: Sequence[ExecutionStep]) -> int:
+        raise StoreUnavailableError("the server stopped answering")
+
+
+def test_a_write_that_fails_half_way_leaves_no_stray_episode(tmp_path: Path) -> None:
+    lines = [json.dumps(d).encode() + b"\n" for d in _exported(tmp_path, count=2)]
+    config = MemoryConfig(flush_interval_s=None)
+    with SelfLearningMemory(_CompletionFails(str(tmp_path / "db")), config=config) as memory:
+        with pytest.raises(StoreUnavailableError):
+            import_episodes(memory, lines, set())
+        assert memory.stats().episodes == 0
+        assert memory.list_episodes(open_only=True) == []
+
+
+def test_an_interrupted_import_is_rolled_back(tmp_path: Path) -> None:
+    lines = [json.dumps(d).encode() + b"\n" for d in _exported(tmp_path, count=3)]
+
+    def interrupt(done: int) -> None:
+        if done == 2:
+            raise KeyboardInterrupt
+
+    with SelfLearningMemory.open(tmp_path / "store", flush_interval_s=None) as memory:
+        with pytest.raises(KeyboardInterrupt):
+            import_episodes(memory, lines, set(), progress=interrupt)
+        assert memory.stats().episodes == 0
+
+
+def test_what_selfmem_exported_imports_unchanged(tmp_path: Path, run: Run) -> None:
+    """Checking is idempotent on its own output: redacted text, truncated tool output and
+    replaced surrogates come back byte for byte."""
+    source = tmp_path / "source"
+    limits = Limits(max_observation_chars=50)
+    with SelfLearningMemory.open(source, flush_interval_s=None, limits=limits) as memory:
+        eid = memory.start_episode(f"Use {SECRET} on report-\udcff.txt", TaskContext(tags=["a"]))
+        memory.log_step(eid, tool="cat", observation="o" * 500, parameters={"token": "abc123"})
+        memory.complete_episode(eid, TaskOutcome.partial("half", ["a"], [f"b {SECRET}"]))
+        memory.start_episode("still open")
+    first = tmp_path / "first.jsonl"
+    assert run("--path", str(source), "export", str(first))[0] == 0
+    copy = tmp_path / "copy"
+    code, _, err = run("--path", str(copy), "import", str(first), "--no-relearn")
+    assert code == 0, err
+    second = tmp_path / "second.jsonl"
+    assert run("--path", str(copy), "export", str(second))[0] == 0
+    assert second.read_bytes() == first.read_bytes()
+    assert "[REDACTED]" in first.read_text() and "truncated 450 characters" in first.read_text()
