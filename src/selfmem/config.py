@@ -59,6 +59,7 @@ class LearningConfig:
     context_min_effect: float = 0.3
     change_window: int = 4
     change_min_failures: int = 3
+    change_alpha: float = 0.01
     min_effectiveness: float = 0.2
     half_life_days: float = 30.0
     retire_min_uses: int = 5

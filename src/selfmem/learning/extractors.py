@@ -18,6 +18,7 @@ __all__ = [
     "decision_transitions",
     "error_events",
     "is_subsequence",
+    "procedure",
     "succeeded",
     "tool_path",
 ]
@@ -32,6 +33,27 @@ def tool_path(episode: Episode) -> tuple[str, ...]:
     path: list[str] = []
     for step in episode.steps:
         if not path or path[-1] != step.tool:
+            path.append(step.tool)
+    return tuple(path)
+
+
+def procedure(episode: Episode) -> tuple[str, ...]:
+    """The tools of an episode's successful calls in order, consecutive repeats collapsed,
+    without what only served to recover from an error: failed calls, and the calls made between
+    a failure and the same tool's next success (error recoveries model those). What a run does
+    when nothing goes wrong is its procedure."""
+    steps = episode.steps
+    skip: set[int] = set()
+    for index, step in enumerate(steps):
+        if step.success or index in skip:
+            continue
+        later = [j for j in range(index + 1, len(steps)) if steps[j].tool == step.tool]
+        fixed = next((j for j in later if steps[j].success), None)
+        if fixed is not None:
+            skip.update(range(index + 1, fixed))
+    path: list[str] = []
+    for index, step in enumerate(steps):
+        if step.success and index not in skip and (not path or path[-1] != step.tool):
             path.append(step.tool)
     return tuple(path)
 

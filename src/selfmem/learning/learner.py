@@ -35,6 +35,7 @@ from ..records.stats import wilson_lower_bound
 from . import extractors as ex
 from . import serving
 from .families import FamilyIndex
+from .significance import failure_tail
 from .state import FamilyRun
 
 __all__ = ["PatternLearner"]
@@ -45,7 +46,7 @@ _P = TypeVar("_P", ToolSequence, DecisionPoint, ErrorRecovery, ContextPattern)
 def _run_of(episode: Episode) -> FamilyRun:
     return FamilyRun(
         episode.id,
-        ex.tool_path(episode),
+        ex.procedure(episode),
         ex.succeeded(episode),
         len(episode.steps),
         episode.duration_ms or 0.0,
@@ -383,8 +384,11 @@ class PatternLearner:
         latest = following[-cfg.change_window :]
         failed = [i for i in latest if not runs[i].success]
         earlier = [runs[i] for i in following[: -cfg.change_window]]
-        worked = wilson_lower_bound(sum(r.success for r in earlier), len(earlier))
-        if len(failed) >= cfg.change_min_failures and worked >= 0.5:
+        if len(failed) < cfg.change_min_failures or len(earlier) < cfg.min_support:
+            return 0
+        # as many failures would be rare if the sequence still worked as well as before
+        fail_rate = (sum(not r.success for r in earlier) + 0.5) / (len(earlier) + 1)
+        if failure_tail(len(failed), len(latest), fail_rate) <= cfg.change_alpha:
             return failed[0]
         return 0
 

@@ -3,8 +3,9 @@
 - **Tool sequences**: enough runs of the family, a shared sequence of at least two tools,
   and a trustworthy success rate of the recent runs that followed it. When the runs that
   follow a served sequence start failing (``change_min_failures`` of the last
-  ``change_window``), the sequence stops being served and the family's sequence is worked
-  out again from the runs after the change only.
+  ``change_window``, a run of failures that would happen with probability at most
+  ``change_alpha`` at the sequence's earlier failure rate), the sequence stops being served
+  and the family's sequence is worked out again from the runs after the change only.
 - **Decision points and context patterns** are comparisons. Each is tested (Fisher's exact
   test, or a normal approximation for large counts), needs ``min_arm_support`` runs in each
   compared group and an effect of at least ``decision_min_effect`` / ``context_min_effect``,

@@ -16,6 +16,7 @@ from collections.abc import Mapping
 __all__ = [
     "benjamini_hochberg",
     "difference_p",
+    "failure_tail",
     "fisher_exact_p",
     "interaction_p",
     "smallest_difference_p",
@@ -84,6 +85,14 @@ def smallest_difference_p(s1: int, n1: int, s2: int, n2: int) -> float:
     return min(
         fisher_exact_p(low, n1, successes - low, n2),
         fisher_exact_p(high, n1, successes - high, n2),
+    )
+
+
+def failure_tail(failures: int, runs: int, rate: float) -> float:
+    """Probability of at least ``failures`` failures in ``runs`` runs that each fail with
+    probability ``rate`` (the binomial tail)."""
+    return sum(
+        math.comb(runs, k) * rate**k * (1 - rate) ** (runs - k) for k in range(failures, runs + 1)
     )
 
 

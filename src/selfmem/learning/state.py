@@ -9,7 +9,8 @@ __all__ = ["Baseline", "FamilyRun"]
 
 @dataclass(frozen=True, slots=True)
 class FamilyRun:
-    """What the learner remembers of one episode of a task family."""
+    """What the learner remembers of one episode of a task family (``path``: the tools of its
+    successful calls, see :func:`~selfmem.learning.extractors.procedure`)."""
 
     episode_id: str
     path: tuple[str, ...]
