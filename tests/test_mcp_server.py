@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import select
 import socket
 import subprocess
 import sys
@@ -390,3 +391,91 @@ async def test_http_needs_the_bearer_token(http_server: str) -> None:
         names = {tool.name for tool in (await client.list_tools()).tools}
         assert names == READ_TOOLS  # --read-only
         assert (await call(client, "memory_stats"))["episodes"] == 0
+
+
+# -- lone surrogates over stdio -------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "line, fixed",
+    [
+        (rb'{"a": "report-\udcff.txt"}', rb'{"a": "report-\ufffd.txt"}'),
+        (rb'{"a": "\ud800"}', rb'{"a": "\ufffd"}'),
+        (rb'{"a": "\uD83D\uDE00 pair"}', rb'{"a": "\uD83D\uDE00 pair"}'),  # a valid pair
+        (rb'{"a": "\\udcff"}', rb'{"a": "\\udcff"}'),  # an escaped backslash, then text
+        (rb'{"a": "\ude00\ud83d"}', rb'{"a": "\ufffd\ufffd"}'),  # a pair the wrong way round
+        (b'{"a": "plain"}\n', b'{"a": "plain"}\n'),
+    ],
+)
+def test_stdin_filter_replaces_only_lone_surrogate_escapes(line: bytes, fixed: bytes) -> None:
+    from selfmem.mcp.stdio import fix_line
+
+    assert fix_line(line) == fixed
+
+
+class _RawSession:
+    """JSON-RPC over a ``selfmem serve-mcp`` subprocess, one line at a time, with a deadline
+    on every answer (the SDK's client cannot send a lone surrogate at all)."""
+
+    def __init__(self, store: Path) -> None:
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "selfmem", "serve-mcp"], env=_env(store),
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+        )  # fmt: skip
+        self._next_id = 0
+
+    def send(self, text: str) -> None:
+        assert self.process.stdin is not None
+        self.process.stdin.write(text.encode() + b"\n")
+        self.process.stdin.flush()
+
+    def request(self, method: str, params: dict[str, Any], timeout: float = 30.0) -> Any:
+        self._next_id += 1
+        self.send(json.dumps({"jsonrpc": "2.0", "id": self._next_id, "method": method,
+                              "params": params}))  # fmt: skip
+        assert self.process.stdout is not None
+        ready = select.select([self.process.stdout], [], [], timeout)[0]
+        assert ready, f"no answer to {method} within {timeout} s"
+        answer = json.loads(self.process.stdout.readline())
+        assert answer["id"] == self._next_id
+        return answer
+
+    def close(self) -> None:
+        assert self.process.stdin is not None
+        self.process.stdin.close()
+        self.process.wait(timeout=30)
+
+
+def test_a_request_holding_a_lone_surrogate_is_answered_over_stdio(tmp_path: Path) -> None:
+    store = tmp_path / "store"
+    session = _RawSession(store)
+    try:
+        session.request("initialize", {"protocolVersion": "2025-06-18", "capabilities": {},
+                                       "clientInfo": {"name": "raw", "version": "1"}})  # fmt: skip
+        session.send(json.dumps({"jsonrpc": "2.0", "method": "notifications/initialized"}))
+        started = session.request("tools/call", {"name": "start_episode", "arguments": {
+            "task_description": "Summarise report-\udcff.txt"}})  # fmt: skip
+        eid = started["result"]["structuredContent"]["episode_id"]
+        logged = session.request(
+            "tools/call",
+            {
+                "name": "log_step",
+                "arguments": {
+                    "episode_id": eid,
+                    "tool": "read",
+                    "observation": "opened report-\udcff.txt",
+                },
+            },
+        )
+        assert not logged["result"]["isError"]
+        missing = session.request(
+            "tools/call", {"name": "get_episode", "arguments": {"episode_id": "missing-\udcff"}}
+        )
+        assert missing["result"]["isError"]
+        assert "NotFoundError" in missing["result"]["content"][0]["text"]
+    finally:
+        session.close()
+    with SelfLearningMemory.open(store) as memory:
+        episode = memory.get_episode(eid)
+        assert episode.task_description == "Summarise report-\ufffd.txt"
+        assert episode.steps[0].observation == "opened report-\ufffd.txt"

@@ -2,9 +2,18 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
-from selfmem.security.redaction import REDACTED, is_secret_key, redact_text, redact_value
+from selfmem.security.redaction import (
+    REDACTED,
+    RULES,
+    Rule,
+    is_secret_key,
+    redact_text,
+    redact_value,
+)
 
 # Each secret is assembled from parts so this file never contains a token-shaped literal.
 OPENAI_KEY = "sk-" + "proj-" + "Ab3dEf6hIj9kLm2nOp5q"
@@ -215,3 +224,132 @@ def test_redact_value_does_not_mutate_its_input() -> None:
     value = {"password": "hunter22", "nested": [{"token": "abc123"}]}
     redact_value(value)
     assert value == {"password": "hunter22", "nested": [{"token": "abc123"}]}
+
+
+# --- the rules table -------------------------------------------------------------------
+
+PGP_KEY = (
+    "-----BEGIN PGP PRIVATE KEY BLOCK-----\n\n"
+    "lQOYBGXj3bIBCADc1Zk9mQ2wLp7Zr4tVb1Nc8Hj5Ky0Uo6\n=Ab3d\n"
+    "-----END PGP PRIVATE KEY BLOCK-----"
+)
+
+#: One example per rule of ``RULES``: text, and what the rule alone makes of it.
+RULE_EXAMPLES: dict[str, tuple[str, str]] = {
+    "private_key": (f"key:\n{PGP_KEY}\nnext", f"key:\n{REDACTED}\nnext"),
+    "url_credentials": ("postgres://app:pa/ss@w0rd@db:5432/prod",
+                        f"postgres://app:{REDACTED}@db:5432/prod"),
+    "authorization_scheme": ("Authorization: Bearer abc.DEF-123_xyz",
+                             f"Authorization: Bearer {REDACTED}"),
+    "sk_key": (f"key {OPENAI_KEY} and {ANTHROPIC_KEY}", f"key {REDACTED} and {REDACTED}"),
+    "aws_access_key": (f"id={AWS_KEY_ID}", f"id={REDACTED}"),
+    "github_token": (f"{GITHUB_TOKEN} {GITHUB_PAT}", f"{REDACTED} {REDACTED}"),
+    "slack_token": (f"token {SLACK_TOKEN}", f"token {REDACTED}"),
+    "google_api_key": (f"?key={GOOGLE_KEY}", f"?key={REDACTED}"),
+    "stripe_key": (STRIPE_KEY, REDACTED),
+    "jwt": (f"jwt {JWT}", f"jwt {REDACTED}"),
+    "secret_assignment": ("DB_PASSWORD=hunter22", f"DB_PASSWORD={REDACTED}"),
+    "secret_key": ("client_secret", REDACTED),  # a mapping key: its value is replaced
+}  # fmt: skip
+
+
+def test_every_rule_has_an_example() -> None:
+    assert [rule.name for rule in RULES] == list(RULE_EXAMPLES)
+    assert len({rule.name for rule in RULES}) == len(RULES)
+
+
+@pytest.mark.parametrize("rule", RULES, ids=[rule.name for rule in RULES])
+def test_each_rule_redacts_its_example_on_its_own(rule: Rule) -> None:
+    text, expected = RULE_EXAMPLES[rule.name]
+    if rule.applies_to == "key":
+        assert redact_value({text: "s3cr3t-value"}) == {text: expected}
+        return
+    lower = text.lower()
+    assert rule.could_match(text, lower), "the cheap pre-test must let the example through"
+    assert rule.pattern.sub(rule.replacement, text) == expected
+    assert redact_text(text) == expected
+
+
+def test_every_rule_is_in_the_security_docs() -> None:
+    docs = (Path(__file__).parent.parent / "docs" / "security.md").read_text()
+    for rule in RULES:
+        assert f"`{rule.name}`" in docs, f"docs/security.md does not list {rule.name}"
+
+
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("mysql://root:p@ss:w0rd@db:3306/x", f"mysql://root:{REDACTED}@db:3306/x"),
+        ("https://u:tok3n@registry.example.com/@scope/pkg",
+         f"https://u:{REDACTED}@registry.example.com/@scope/pkg"),
+        ('cfg = "https://u:a/b@c@h/p"', f'cfg = "https://u:{REDACTED}@h/p"'),
+        ("ftp://anonymous:@host/x", "ftp://anonymous:@host/x"),
+    ],
+    ids=["at-and-colon", "at-in-path", "slash-and-at-quoted", "empty-password"],
+)  # fmt: skip
+def test_url_passwords_holding_slash_or_at_are_redacted_whole(text: str, expected: str) -> None:
+    assert redact_text(text) == expected
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["http://localhost:3000/@scope/pkg", "see https://mastodon.social/@alice", "a://b:8080/x@y"],
+)
+def test_a_port_or_an_at_in_the_path_is_not_a_password(text: str) -> None:
+    assert redact_text(text) == text
+
+
+def test_openssh_and_pgp_blocks_cut_short_are_redacted_to_the_end() -> None:
+    text = "gpg --export-secret-keys\n-----BEGIN PGP PRIVATE KEY BLOCK-----\nlQOYBGXj3bIB"
+    assert redact_text(text) == f"gpg --export-secret-keys\n{REDACTED}"
+
+
+def test_mapping_keys_holding_a_secret_are_redacted_without_losing_values() -> None:
+    value = {OPENAI_KEY: 1, f"x-{JWT}": 2, "plain": 3}
+    assert redact_value(value) == {REDACTED: 1, f"x-{REDACTED}": 2, "plain": 3}
+    assert redact_value({OPENAI_KEY: 1, ANTHROPIC_KEY: 2}) == {
+        REDACTED: 1, f"{REDACTED} (2)": 2,
+    }  # fmt: skip
+
+
+def test_pathological_text_is_scanned_in_linear_time() -> None:
+    import time
+
+    texts = ["a." * 25_000 + "://", "x://u:" + "@" * 50_000, "-----BEGIN " * 4_000]
+    started = time.perf_counter()
+    for text in texts:
+        redact_text(text)
+    assert time.perf_counter() - started < 1.0
+
+
+# --- redaction through the API ---------------------------------------------------------
+
+
+def test_context_tool_names_and_item_keys_are_covered(tmp_path: Path) -> None:
+    from selfmem import InvalidInputError, SelfLearningMemory, TaskContext
+
+    store = tmp_path / "mem"
+    with SelfLearningMemory.open(store, flush_interval_s=None) as memory:
+        eid = memory.start_episode(
+            "Deploy",
+            TaskContext(domain=f"ops {OPENAI_KEY}", language=f"py {GITHUB_TOKEN}",
+                        framework=f"x {SLACK_TOKEN}", tags=[AWS_KEY_ID, "deploy"]),
+        )  # fmt: skip
+        context = memory.get_episode(eid).context
+        assert (context.domain, context.language, context.framework) == (
+            f"ops {REDACTED}", f"py {REDACTED}", f"x {REDACTED}",
+        )  # fmt: skip
+        assert context.tags == [REDACTED.lower(), "deploy"]  # AWS ids are caught lower-cased
+        step = memory.log_step(eid, tool=f"curl-{OPENAI_KEY}", observation="ok")
+        assert step.tool == f"curl-{REDACTED}"
+        with pytest.raises(InvalidInputError) as info:
+            memory.put_item(("cfg",), OPENAI_KEY, {"x": 1})
+        assert info.value.field == "key" and OPENAI_KEY not in str(info.value)
+        with pytest.raises(InvalidInputError):
+            memory.put_item(("cfg", f"team-{GITHUB_TOKEN}"), "k", {"x": 1})
+        memory.put_item(("cfg",), "headers", {JWT: "value"})
+        memory.flush()
+    stored = b"".join(f.read_bytes() for f in store.rglob("*") if f.is_file())
+    for secret in (OPENAI_KEY, GITHUB_TOKEN, SLACK_TOKEN, AWS_KEY_ID, JWT):
+        assert secret.encode() not in stored
+        assert secret.lower().encode() not in stored

@@ -85,7 +85,7 @@ def test_a_raw_key_anywhere_in_a_file_is_redacted_on_import(tmp_path: Path, run:
     document["reflection"]["insights"] = [f"the key {SECRET} works"]
     source = _write(tmp_path / "in.jsonl", [document])
     store = tmp_path / "store"
-    code, out, err = run("--path", str(store), "import", str(source), "--no-relearn")
+    code, _, err = run("--path", str(store), "import", str(source), "--no-relearn")
     assert code == 0, err
     with SelfLearningMemory.open(store) as memory:
         episode = memory.get_episode(document["id"])
