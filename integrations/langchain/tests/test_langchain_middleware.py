@@ -16,7 +16,7 @@ from langchain_selfmem import (
     SelfMemMiddleware,
 )
 
-from selfmem import SelfLearningMemory, TaskContext
+from selfmem import InvalidInputError, SelfLearningMemory, TaskContext
 from selfmem.learning import PatternKind
 
 CSV = "region,amount\nnorth,120\nsouth,80\n"
@@ -152,3 +152,29 @@ def test_a_memory_failure_leaves_the_agent_running_without_experience(
     assert output["messages"][-1].content == "Done: 2"
     assert all(system_prompt(messages) == "Be brief." for messages in model.prompts)
     assert any("could not retrieve experience" in r.getMessage() for r in caplog.records)
+
+
+@pytest.mark.parametrize(
+    ("options", "field"),
+    [
+        ({"k": 0}, "k"),
+        ({"max_tokens": 5}, "max_tokens"),
+        ({"task_type": ""}, "task_type"),
+        ({"context": {"domian": "x"}}, "context"),
+        ({"namespace": ""}, "namespace"),
+        ({"handler": object()}, "handler"),
+    ],
+)
+def test_a_wrong_middleware_option_fails_when_it_is_built(
+    memory: SelfLearningMemory, options: dict[str, Any], field: str
+) -> None:
+    with pytest.raises(InvalidInputError) as raised:
+        SelfMemMiddleware(memory, **options)
+    assert raised.value.field == field
+
+
+def test_the_count_is_k_and_limit_still_works(memory: SelfLearningMemory) -> None:
+    assert SelfMemMiddleware(memory).k == 5
+    with pytest.warns(DeprecationWarning, match="use k"):
+        middleware = SelfMemMiddleware(memory, limit=2)
+    assert middleware.k == 2

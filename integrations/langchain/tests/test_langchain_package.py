@@ -15,6 +15,8 @@ def test_public_names_are_pinned() -> None:
         "SelfMemRetriever",
         "SelfMemMiddleware",
         "ChatModelReflector",
+        "create_experience_tool",
+        "create_lesson_tool",
         "SelfMemStore",
         "SelfMemChatMessageHistory",
         "ScriptedChatModel",

@@ -3,6 +3,7 @@
 >>> from selfmem import SelfLearningMemory
 >>> from langchain_selfmem import SelfMemCallbackHandler, SelfMemMiddleware  # doctest: +SKIP
 >>> memory = SelfLearningMemory.open()                                      # doctest: +SKIP
+>>> tools = [*tools, create_experience_tool(memory), create_lesson_tool(memory)]  # doctest: +SKIP
 >>> agent = create_agent(model, tools, middleware=[SelfMemMiddleware(memory)])  # doctest: +SKIP
 >>> agent.invoke(inputs, config={"callbacks": [SelfMemCallbackHandler(memory)]})  # doctest: +SKIP
 
@@ -20,6 +21,7 @@ from .chat_history import SelfMemChatMessageHistory
 from .reflection import ChatModelReflector
 from .retrievers import SelfMemRetriever
 from .scripted_model import ScriptedChatModel
+from .tools import create_experience_tool, create_lesson_tool
 
 if TYPE_CHECKING:
     from .middleware import SelfMemMiddleware
@@ -35,6 +37,8 @@ __all__ = [
     "SelfMemRetriever",
     "SelfMemMiddleware",
     "ChatModelReflector",
+    "create_experience_tool",
+    "create_lesson_tool",
     # memory for agents
     "SelfMemStore",
     "SelfMemChatMessageHistory",

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import warnings
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Annotated, Any, NotRequired
@@ -27,9 +28,16 @@ from langchain_core.messages import SystemMessage
 from langgraph.config import get_config
 from langgraph.runtime import Runtime
 
-from selfmem import RetrievalResult, SelfLearningMemory, TaskContext, TaskType
+from selfmem import InvalidInputError, RetrievalResult, SelfLearningMemory, TaskContext, TaskType
 from selfmem.records import ToolSequence
 
+from ._options import (
+    check_context,
+    check_count,
+    check_memory,
+    check_optional_str,
+    check_task_type,
+)
 from ._recorder import METADATA_CONTEXT, METADATA_NAMESPACE, METADATA_TASK_TYPE, Recorder
 from ._text import task_text
 
@@ -94,12 +102,13 @@ def _with_experience(request: ModelRequest[Any], text: str) -> ModelRequest[Any]
 class SelfMemMiddleware(AgentMiddleware[SelfMemState, Any, Any]):
     """Injects selfmem's experience for the current task into the system prompt.
 
-    ``max_tokens``: the budget of the injected text. ``limit``: episodes and patterns
-    retrieved. ``context`` / ``task_type`` / ``namespace`` describe the task; the run
-    metadata keys of the callback handler (``selfmem_context``, ...) override them, and the
-    handler's own settings fill in what neither gives. ``handler``: the callback handler
-    whose open episode receives the feedback; by default the one in the run's callbacks.
-    A failure in memory is logged and the agent runs without experience.
+    ``max_tokens``: the budget of the injected text. ``k``: episodes and patterns retrieved
+    (``limit`` is its deprecated name). ``context`` / ``task_type`` / ``namespace`` describe
+    the task; the run metadata keys of the callback handler (``selfmem_context``, ...)
+    override them, and the handler's own settings fill in what neither gives. ``handler``:
+    the callback handler whose open episode receives the feedback; by default the one in the
+    run's callbacks. A wrong option raises :class:`selfmem.InvalidInputError` here; a
+    failure in memory later is logged and the agent runs without experience.
     """
 
     state_schema = SelfMemState
@@ -109,20 +118,39 @@ class SelfMemMiddleware(AgentMiddleware[SelfMemState, Any, Any]):
         memory: SelfLearningMemory,
         *,
         max_tokens: int = 400,
-        limit: int = 5,
+        k: int = 5,
         context: TaskContext | dict[str, Any] | None = None,
         task_type: TaskType | str | None = None,
         namespace: str | None = None,
         handler: Recorder | None = None,
+        limit: int | None = None,
     ) -> None:
         super().__init__()
-        self.memory = memory
-        self.max_tokens = max_tokens
-        self.limit = limit
-        self.context = context
-        self.task_type = task_type
-        self.namespace = namespace
+        if limit is not None:
+            warnings.warn("SelfMemMiddleware(limit=...) is deprecated; use k=...",
+                          DeprecationWarning, stacklevel=2)  # fmt: skip
+            k = limit
+        self.memory = check_memory(memory)
+        self.max_tokens = check_count(max_tokens, "max_tokens", low=20, high=100_000)
+        self.k = check_count(k, "k")
+        self.context = check_context(context)
+        self.task_type = None if task_type is None else check_task_type(task_type)
+        self.namespace = check_optional_str(namespace, "namespace")
+        if self.namespace:
+            memory.scoped(self.namespace)  # the core's namespace rules, checked now
+        if handler is not None and not isinstance(handler, Recorder):
+            raise InvalidInputError(
+                f"handler must be a SelfMemCallbackHandler, got {type(handler).__name__}",
+                field="handler",
+            )
         self.handler = handler
+
+    @property
+    def limit(self) -> int:
+        """Deprecated name of :attr:`k`."""
+        warnings.warn("SelfMemMiddleware.limit is deprecated; use k", DeprecationWarning,
+                      stacklevel=2)  # fmt: skip
+        return self.k
 
     # -- finding the run, its recorder and settings -----------------------------------------
 
@@ -162,7 +190,7 @@ class SelfMemMiddleware(AgentMiddleware[SelfMemState, Any, Any]):
         return {
             "description": task_text({"messages": state.get("messages", [])}),
             "context": context,
-            "limit": self.limit,
+            "limit": self.k,
             "task_type": task_type,
         }
 
