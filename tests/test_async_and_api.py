@@ -89,6 +89,8 @@ def test_public_namespace_is_pinned() -> None:
         "Episode", "ExecutionStep", "TaskContext", "TaskType", "ComplexityLevel",
         "TaskOutcome", "OutcomeStatus", "RewardScore", "Reflection",
         "RetrievalResult", "ScoredEpisode", "ScoredPattern", "ScoredHeuristic", "Item",
+        "PatternKind", "AnyPattern", "ToolSequence", "DecisionPoint", "ErrorRecovery",
+        "ContextPattern", "PatternContext", "Heuristic", "HeuristicKind", "HeuristicTrigger",
         "SelfMemError", "ConfigError", "InvalidInputError", "LimitExceededError",
         "NotFoundError", "EpisodeStateError", "StorageError", "AuthenticationError",
         "StoreUnavailableError", "SchemaVersionError", "ConflictError",

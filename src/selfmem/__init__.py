@@ -37,6 +37,18 @@ from .records.episodes import (
     TaskType,
 )
 from .records.items import Item
+from .records.learned import (
+    AnyPattern,
+    ContextPattern,
+    DecisionPoint,
+    ErrorRecovery,
+    Heuristic,
+    HeuristicKind,
+    HeuristicTrigger,
+    PatternContext,
+    PatternKind,
+    ToolSequence,
+)
 from .retrieval.pattern_ranking import ScoredHeuristic, ScoredPattern
 from .retrieval.result import RetrievalResult, ScoredEpisode
 from .retrieval.weights import RankingWeights
@@ -62,6 +74,17 @@ __all__ = [
     "OutcomeStatus",
     "RewardScore",
     "Reflection",
+    # learned records
+    "PatternKind",
+    "AnyPattern",
+    "ToolSequence",
+    "DecisionPoint",
+    "ErrorRecovery",
+    "ContextPattern",
+    "PatternContext",
+    "Heuristic",
+    "HeuristicKind",
+    "HeuristicTrigger",
     # items
     "Item",
     # retrieval

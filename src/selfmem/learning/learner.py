@@ -35,6 +35,7 @@ from ..records.stats import wilson_lower_bound
 from . import extractors as ex
 from . import serving
 from .families import FamilyIndex
+from .sequences import consensus
 from .significance import failure_tail
 from .state import FamilyRun
 
@@ -393,26 +394,7 @@ class PatternLearner:
         return 0
 
     def _consensus(self, paths: Sequence[tuple[str, ...]]) -> tuple[str, ...]:
-        """Tools present in most successful paths, ordered by their mean relative position.
-
-        A tool used twice in a path (e.g. tests run before and after a fix) counts as two
-        slots, so the sequence can hold it twice.
-        """
-        if len(paths) < self.config.min_support:
-            return ()
-        presence: dict[tuple[str, int], int] = {}
-        position: dict[tuple[str, int], float] = {}
-        for path in paths:
-            seen: dict[str, int] = {}
-            for index, tool in enumerate(path):
-                slot = (tool, seen.get(tool, 0))
-                seen[tool] = slot[1] + 1
-                presence[slot] = presence.get(slot, 0) + 1
-                position[slot] = position.get(slot, 0.0) + index / max(1, len(path) - 1)
-        needed = self.config.sequence_min_frequency * len(paths)
-        frequent = [slot for slot, count in presence.items() if count >= needed]
-        frequent.sort(key=lambda slot: (position[slot] / presence[slot], slot))
-        return tuple(tool for tool, _ in frequent)
+        return consensus(paths, self.config)
 
     # -- serving ----------------------------------------------------------------------------
 

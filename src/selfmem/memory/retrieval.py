@@ -8,8 +8,10 @@ from typing import TYPE_CHECKING, Any
 
 from ..engine.runtime import twin
 from ..errors import InvalidInputError, NotFoundError
+from ..learning.sequences import neighbour_sequence
 from ..records.episodes import TaskContext, TaskType
-from ..retrieval.pattern_ranking import ScoredHeuristic, ScoredPattern
+from ..records.learned import ToolSequence
+from ..retrieval.pattern_ranking import ScoredHeuristic, ScoredPattern, context_score
 from ..retrieval.result import RetrievalResult, ScoredEpisode
 from ..security import validation
 from .handle import Handle
@@ -21,6 +23,8 @@ if TYPE_CHECKING:
 __all__ = ["RetrievalAPI"]
 
 _MAX_LIMIT = 100
+#: How many of the most similar successful runs a recommendation looks at.
+_NEIGHBOURS = 8
 
 
 class RetrievalAPI(Handle):
@@ -99,7 +103,58 @@ class RetrievalAPI(Handle):
         self, description: str, ctx: TaskContext | None, task_type: TaskType | None, limit: int
     ) -> tuple[list[ScoredPattern], list[ScoredHeuristic]]:
         catalog = self._core.learning.catalog(self.namespace)
-        return catalog.rank(description, ctx, task_type, limit)
+        ranked, heuristics = catalog.rank(description, ctx, task_type, limit)
+        similar = self._similar_runs_sequence(description, ctx, task_type)
+        tools = (
+            similar.pattern.tools if similar and isinstance(similar.pattern, ToolSequence) else []
+        )
+        if similar is None or any(
+            isinstance(s.pattern, ToolSequence) and s.pattern.tools == tools for s in ranked
+        ):
+            return ranked, heuristics
+        ranked = sorted([*ranked, similar], key=lambda s: s.score, reverse=True)[:limit]
+        return ranked, [ScoredHeuristic(s.heuristic, s.score) for s in ranked]
+
+    def _similar_runs_sequence(
+        self, description: str, ctx: TaskContext | None, task_type: TaskType | None
+    ) -> ScoredPattern | None:
+        """The sequence the nearest successful runs of this task share (not a stored pattern:
+        tasks that need different tools can share a learned family; their nearest runs tell
+        them apart). Scored like a family's sequence, its relevance being the runs' mean
+        retrieval score."""
+        from ..retrieval.index import QueryFilters
+        from ..retrieval.ranking import rank
+
+        engine = self._core.retrieval
+        index = engine.index(self.namespace)
+        if index.size == 0:
+            return None
+        ranked = rank(
+            index, description, query_vector=engine.query_vector(description), context=ctx,
+            task_type=task_type, filters=QueryFilters(success_only=True),
+            weights=self._ranking, limit=_NEIGHBOURS,
+        )  # fmt: skip
+        runs, scores = [], {}
+        for item in ranked:
+            try:
+                episode = self._episode(index.ids[item.row], caught_up=True)
+            except NotFoundError:
+                continue
+            runs.append(episode)
+            scores[episode.id] = item.score
+        pattern = neighbour_sequence(self.namespace, description, runs, self.config.learning)
+        if pattern is None:
+            return None
+        relevance = sum(scores[i] for i in pattern.episode_ids) / len(pattern.episode_ids)
+        effectiveness = pattern.confidence
+        ctx_fit = context_score(pattern.context, ctx, task_type)
+        score = effectiveness * (0.6 * relevance + 0.25 * ctx_fit + 0.15 * 1.0)
+        signals = {
+            "effectiveness": effectiveness,
+            "relevance": relevance,
+            "neighbours": float(len(runs)),
+        }
+        return ScoredPattern(pattern, score, signals)
 
     def recommend_patterns(
         self,

@@ -42,7 +42,13 @@ from ..records.learned import (
 )
 from ..text.tokens import query_terms
 
-__all__ = ["PatternCatalog", "ScoredHeuristic", "ScoredPattern", "rank_patterns"]
+__all__ = [
+    "PatternCatalog",
+    "ScoredHeuristic",
+    "ScoredPattern",
+    "context_score",
+    "rank_patterns",
+]
 
 #: How much word overlap with a pattern's tool names counts as relevance, next to the
 #: similarity of the task to the pattern's family.
@@ -81,7 +87,7 @@ class ScoredHeuristic:
         return self.heuristic.explain()
 
 
-def _context_score(
+def context_score(
     pattern: PatternContext, query: TaskContext | None, task_type: TaskType | None
 ) -> float:
     """Context fit in [0, 1] over the fields the task states; a field the pattern leaves
@@ -219,7 +225,7 @@ class PatternCatalog:
             relevance, lexical = self._relevance(entry, terms, matched)
             if relevance <= 0 or _contradicts(entry.pattern, context, task_type):
                 continue
-            ctx = _context_score(entry.pattern.context, context, task_type)
+            ctx = context_score(entry.pattern.context, context, task_type)
             effectiveness = entry.effectiveness
             score = effectiveness * (0.6 * relevance + 0.25 * ctx + 0.15 * entry.prior)
             signals = {"effectiveness": effectiveness, "relevance": relevance, "context": ctx,
