@@ -3,11 +3,11 @@
 Import is two passes over the file: the first validates every line (and finds ids that
 already exist) without writing anything; the second writes. A file with a bad line is
 rejected whole unless the caller asks to skip bad lines. Every episode passes the checks
-the API applies (limits, JSON safety, redaction: :func:`selfmem.security.imported.
-prepare_imported`), so an import stores nothing ``log_step`` would refuse. Episodes keep
-their ids, steps, outcome, reward and reflection; they are written through the store
-Protocol, because the public API assigns new ids and timestamps. If a write fails, or the
-import is interrupted, every episode it created is deleted again.
+the API applies (limits, JSON safety, redaction: ``selfmem.security.imported``), so an
+import stores nothing ``log_step`` would refuse. Episodes keep their ids, steps, outcome,
+reward and reflection; they are written through the store Protocol, because the public API
+assigns new ids and timestamps. If a write fails, or the import is interrupted, every
+episode it created is deleted again.
 """
 
 from __future__ import annotations
@@ -20,8 +20,8 @@ import pydantic
 
 from ..errors import InvalidInputError
 from ..memory import SelfLearningMemory
+from ..memory.items import prepare_imported
 from ..records.episodes import Episode
-from ..security.imported import prepare_imported
 
 __all__ = ["BadLine", "ImportScan", "export_episodes", "import_episodes", "scan_lines"]
 

@@ -140,7 +140,7 @@ class _Walk:
         self.replaced = True
         return replace_surrogates(value)
 
-    def int(self, value: int, where: str) -> int:
+    def integer(self, value: int, where: str) -> int:
         if not INT64_MIN <= value <= INT64_MAX:
             raise self.fail(where, f"is outside the signed 64-bit range ({INT64_MIN} to "
                                    f"{INT64_MAX}) that SQLite and JSON readers hold")  # fmt: skip
@@ -151,7 +151,7 @@ class _Walk:
             return self.text(str.__str__(key), f"a key of {where}")
         if key is None or isinstance(key, bool | int | float):  # as json.dumps does
             if isinstance(key, int) and not isinstance(key, bool):
-                self.int(key, f"a key of {where}")
+                self.integer(key, f"a key of {where}")
             return json.dumps(key)
         raise self.fail(where, f"has a key {show(key)} of type {type(key).__name__}; "
                                "JSON keys are strings")  # fmt: skip
@@ -162,7 +162,7 @@ class _Walk:
         if isinstance(value, str):
             return self.text(str.__str__(value), where)
         if isinstance(value, int):
-            return self.int(int(value), where)
+            return self.integer(int(value), where)
         if isinstance(value, float):
             return self.number(float(value), where)
         if isinstance(value, Mapping | list | tuple | set | frozenset):
@@ -179,7 +179,7 @@ class _Walk:
         if isinstance(value, enum.Enum):
             return self.value(value.value, where, depth, active)
         if isinstance(value, numbers.Integral):  # numpy integers, say
-            return self.int(int(value), where)
+            return self.integer(int(value), where)
         if isinstance(value, numbers.Real):
             return self.number(float(value), where)
         if isinstance(value, _AS_STRING):
