@@ -4,22 +4,32 @@ from __future__ import annotations
 
 import datetime
 import decimal
+import enum
+import json
 from typing import Any
 
+import numpy
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from selfmem import (
+    Episode,
     ExecutionStep,
     InvalidInputError,
     LimitExceededError,
     Limits,
     OutcomeStatus,
+    Reflection,
     TaskContext,
     TaskOutcome,
     TaskType,
 )
+from selfmem.security.arguments import check_count, check_id, check_ids, expect
+from selfmem.security.imported import prepare_imported
 from selfmem.security.redaction import REDACTED
 from selfmem.security.validation import (
+    REPLACED_KEY,
     coerce,
     prepare_context,
     prepare_description,
@@ -27,7 +37,9 @@ from selfmem.security.validation import (
     prepare_outcome,
     prepare_step,
     prepare_task_type,
+    storable_problem,
 )
+from selfmem.security.values import clean_text, json_value, replace_surrogates
 
 DEFAULTS = Limits()
 SECRET_URL = "postgres://app:hunter22@db/prod"
@@ -395,3 +407,181 @@ def test_failure_reason_and_details_are_redacted() -> None:
 def test_outcome_is_not_redacted_when_not_asked() -> None:
     outcome = TaskOutcome.failure(f"cannot reach {SECRET_URL}")
     assert prepare_outcome(outcome, DEFAULTS, redact=False) == outcome
+
+
+# --- values the store can hold ---------------------------------------------------------
+
+SURROGATE = "report-\udcff.txt"
+
+
+def test_lone_surrogates_become_replacement_characters_and_pairs_are_joined() -> None:
+    assert replace_surrogates(f"{SURROGATE} \ud83d\ude00") == "report-\ufffd.txt \U0001f600"
+    noted: list[str] = []
+    assert clean_text("plain", "f", noted) == "plain" and noted == []
+    assert clean_text(SURROGATE, "f", noted) == "report-\ufffd.txt" and noted == ["f"]
+
+
+def test_json_values_are_copied_into_plain_json() -> None:
+    class Colour(enum.Enum):
+        RED = "red"
+
+    value = {1: {"b", "a"}, "n": numpy.int64(7), "x": numpy.float32(0.5), "c": Colour.RED,
+             "when": datetime.date(2024, 1, 2), "t": ("x", None, True)}  # fmt: skip
+    safe, replaced = json_value(value, "f", max_depth=4, replace=True)
+    assert safe == {"1": ["a", "b"], "n": 7, "x": 0.5, "c": "red", "when": "2024-01-02",
+                    "t": ["x", None, True]}  # fmt: skip
+    assert json.dumps(safe) and not replaced
+    assert type(safe["n"]) is int
+
+
+@pytest.mark.parametrize(
+    "value, message",
+    [
+        ({"a": b"bytes"}, r"f\['a'\] is of type bytes"),
+        ({"a": [float("-inf")]}, r"f\['a'\]\[0\] is -inf"),
+        ({(1, 2): "tuple key"}, "JSON keys are strings"),
+        ({"a": 2**64}, "outside the signed 64-bit range"),
+        ({"a": {"b": {"c": {}}}}, "nested deeper than the limit of 3 levels"),
+    ],
+)
+def test_json_values_that_cannot_be_stored_are_refused_saying_where(
+    value: Any, message: str
+) -> None:
+    with pytest.raises(InvalidInputError, match=message) as info:
+        json_value(value, "f", max_depth=3, replace=True)
+    assert info.value.field == "f"
+
+
+def test_json_values_refuse_lone_surrogates_when_asked() -> None:
+    with pytest.raises(InvalidInputError, match="lone surrogate"):
+        json_value({SURROGATE: 1}, "value", max_depth=3, replace=False)
+    assert json_value({SURROGATE: 1}, "value", max_depth=3, replace=True) == (
+        {"report-\ufffd.txt": 1}, True,
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize("value", ["", "x" * 129, "a\x00b", "a\nb", SURROGATE, 7, None])
+def test_identifiers_are_short_valid_unicode_without_control_characters(value: Any) -> None:
+    with pytest.raises(InvalidInputError) as info:
+        check_id(value, "episode_id")
+    assert info.value.field == "episode_id"
+    str(info.value).encode("utf-8")
+
+
+def test_argument_checks_name_the_field_and_what_it_must_be() -> None:
+    with pytest.raises(InvalidInputError, match="limit must be int, not bool"):
+        expect(True, int, "limit")
+    assert expect(3, int, "limit") == 3
+    with pytest.raises(InvalidInputError, match="limit must be between 1 and 10"):
+        check_count(11, "limit", 1, 10)
+    with pytest.raises(InvalidInputError, match="pattern_ids must be a list of ids"):
+        check_ids("p1", "pattern_ids")
+    with pytest.raises(InvalidInputError) as info:
+        check_ids(["p1", ["nested"]], "pattern_ids")
+    assert info.value.field == "pattern_ids[]"
+
+
+def test_context_values_are_limited_checked_and_redacted() -> None:
+    with pytest.raises(LimitExceededError) as info:
+        prepare_context({"framework": "f" * 11}, Limits(max_context_chars=10))
+    assert (info.value.field, info.value.limit, info.value.actual) == ("context.framework", 10, 11)
+    with pytest.raises(InvalidInputError) as surrogate:
+        prepare_context({"language": SURROGATE}, DEFAULTS)
+    assert surrogate.value.field == "context.language"
+    redacted = prepare_context({"domain": f"db {SECRET_URL}", "tags": ["AKIA" + "A" * 16]},
+                               DEFAULTS, redact=True)  # fmt: skip
+    assert redacted.domain == f"db {REDACTED_URL}"
+    assert redacted.tags == [REDACTED.lower()]
+
+
+def test_a_step_notes_the_fields_whose_surrogates_were_replaced() -> None:
+    step = {"tool": "read", "action": SURROGATE, "observation": SURROGATE, "error": SURROGATE,
+            "parameters": {"p": SURROGATE}, "metadata": {"m": SURROGATE}}  # fmt: skip
+    prepared = prepare_step(step, DEFAULTS, redact=False)
+    assert prepared.metadata[REPLACED_KEY] == [
+        "parameters", "metadata", "action", "observation", "error",
+    ]  # fmt: skip
+    assert SURROGATE not in prepared.model_dump_json()
+
+
+def test_the_tool_name_is_redacted() -> None:
+    prepared = prepare_step({"tool": f"psql {SECRET_URL}"}, DEFAULTS, redact=True)
+    assert prepared.tool == f"psql {REDACTED_URL}"
+
+
+@given(
+    text=st.lists(st.sampled_from([*"ab =:/@\n-\udcff", SECRET_URL, "sk-", "password="]),
+                  max_size=30).map("".join),
+)  # fmt: skip
+@settings(max_examples=50, deadline=None, derandomize=True, database=None)
+def test_preparing_a_step_twice_changes_nothing_more(text: str) -> None:
+    """What validation produced (redacted, truncated, replaced) passes it unchanged, which is
+    why an exported episode imports back byte for byte."""
+    limits = Limits(max_observation_chars=10, max_error_chars=10)
+    once = prepare_step({"tool": "t", "observation": text, "error": text, "action": text,
+                         "parameters": {"p": text}}, limits, redact=True)  # fmt: skip
+    assert prepare_step(once, limits, redact=True) == once
+
+
+def test_an_outcome_notes_replaced_surrogates_for_the_episode() -> None:
+    noted: list[str] = []
+    outcome = prepare_outcome(
+        TaskOutcome.partial(SURROGATE, completed=[SURROGATE]), DEFAULTS, redact=False,
+        replaced=noted,
+    )  # fmt: skip
+    assert outcome.verdict == "report-\ufffd.txt"
+    assert noted == ["outcome.verdict", "outcome.completed"]
+
+
+def test_a_step_changed_after_validation_is_recognised_as_unstorable() -> None:
+    step = prepare_step({"tool": "t", "observation": "ok"}, DEFAULTS, redact=False)
+    assert storable_problem(step) is None
+    step.observation = SURROGATE
+    assert "cannot be serialised" in (storable_problem(step) or "")
+    step.observation, step.step_number = "ok", 2**53
+    assert "step_number" in (storable_problem(step) or "")
+
+
+# --- imported episodes -----------------------------------------------------------------
+
+
+def _completed_episode() -> Episode:
+    start = datetime.datetime(2024, 5, 1, tzinfo=datetime.UTC)
+    return Episode(
+        id="e-1", namespace="elsewhere", task_description=f"Migrate {SECRET_URL}",
+        start_time=start, end_time=start + datetime.timedelta(minutes=5),
+        steps=[ExecutionStep(tool="psql"), ExecutionStep(tool="check", step_number=5)],
+        outcome=TaskOutcome.success("done"),
+        reflection=Reflection(insights=[f"reach {SECRET_URL}"]),
+    )  # fmt: skip
+
+
+def test_an_imported_episode_is_moved_numbered_and_redacted() -> None:
+    prepared = prepare_imported(_completed_episode(), "team", DEFAULTS, redact=True)
+    assert (prepared.id, prepared.namespace) == ("e-1", "team")
+    assert prepared.task_description == f"Migrate {REDACTED_URL}"
+    assert [s.step_number for s in prepared.steps] == [1, 5]
+    assert prepared.reflection is not None
+    assert prepared.reflection.insights == [f"reach {REDACTED_URL}"]
+    assert prepare_imported(prepared, "team", DEFAULTS, redact=True) == prepared
+
+
+@pytest.mark.parametrize(
+    "update, field",
+    [
+        ({"outcome": None}, "outcome"),
+        ({"end_time": datetime.datetime(2000, 1, 1, tzinfo=datetime.UTC)}, "end_time"),
+        ({"id": "i" * 129}, "id"),
+        ({"id": "sk-" + "proj-" + "Ab3dEf6hIj9kLm2nOp5q"}, "id"),
+        ({"steps": [ExecutionStep(tool="a", step_number=2), ExecutionStep(tool="b")] * 2},
+         "steps"),
+    ],
+    ids=["no-outcome", "ends-before-start", "long-id", "secret-id", "same-numbers"],
+)  # fmt: skip
+def test_an_imported_episode_the_api_could_not_have_made_is_refused(
+    update: dict[str, Any], field: str
+) -> None:
+    episode = _completed_episode().model_copy(update=update)
+    with pytest.raises(InvalidInputError) as info:
+        prepare_imported(episode, "team", DEFAULTS, redact=True)
+    assert info.value.field == field
