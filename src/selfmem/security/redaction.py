@@ -166,6 +166,10 @@ RULES: tuple[Rule, ...] = (
 
 _TEXT_RULES = tuple(rule for rule in RULES if rule.applies_to == "text")
 _KEY_RULE = next(rule for rule in RULES if rule.applies_to == "key")
+# Every text rule's markers, lower-cased, for one pre-test: most strings (keys, paths, plain
+# output) hold none of them and leave at once.
+_ANY_MARKER = tuple(sorted({m.lower() for rule in _TEXT_RULES for m in rule.markers}))
+assert all(rule.markers for rule in _TEXT_RULES), "the shared pre-test needs every marker"
 
 
 def redact_text(text: str) -> str:
@@ -173,6 +177,8 @@ def redact_text(text: str) -> str:
     if not text:
         return text
     lower = text.lower()
+    if not any(marker in lower for marker in _ANY_MARKER):
+        return text
     for rule in _TEXT_RULES:
         if rule.could_match(text, lower):
             redacted = rule.pattern.sub(rule.replacement, text)
