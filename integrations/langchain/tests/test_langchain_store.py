@@ -112,6 +112,19 @@ class StoreContract:
             with pytest.raises(InvalidNamespaceError):
                 store.put(bad, "k", {"v": 1})
 
+    def test_a_query_never_hides_what_the_prefix_and_filter_select(self, store: BaseStore) -> None:
+        store.put(("users", "alice"), "prefs", {"text": "prefers dark mode", "theme": "dark"})
+        store.put(("users", "bob"), "prefs", {"text": "likes big fonts", "theme": "light"})
+        store.put(("teams", "x"), "prefs", {"text": "dark mode for everyone", "theme": "dark"})
+
+        found = store.search(("users",), query="which theme does alice like")
+        assert sorted(i.namespace[1] for i in found) == ["alice", "bob"]
+        found = store.search(("users",), query="which theme does alice like",
+                             filter={"theme": "dark"})  # fmt: skip
+        assert [(i.namespace, i.key) for i in found] == [(("users", "alice"), "prefs")]
+        assert store.search(("users",), query="zzz unrelated words", limit=1)
+        assert len(store.search(("users",), query="dark", limit=10, offset=1)) == 1
+
 
 class TestInMemoryStoreReference(StoreContract):
     @pytest.fixture
@@ -144,8 +157,11 @@ class TestSelfMemStore(StoreContract):
 
         found = store.search(("notes",), query="dark editor")
         assert found[0].key == "a" and found[0].score is not None and found[0].score > 0
+        assert [(i.key, i.score) for i in found[1:]] == [("b", None), ("c", None)]
+        found = store.search(("notes",), query="the user deploys on friday")
         scores = [i.score for i in found]
-        assert scores == sorted(scores, reverse=True)  # type: ignore[type-var]
+        assert [i.key for i in found] == ["b", "a", "c"] and scores[2] is None
+        assert scores[0] is not None and scores[1] is not None and scores[0] > scores[1] > 0
 
     def test_batch_runs_ops_in_the_order_given(self, store: BaseStore) -> None:
         results = store.batch([
@@ -169,8 +185,11 @@ class TestSelfMemStore(StoreContract):
         store.put(("n",), "title", {"title": "editor themes", "body": "unrelated"},
                   index=["title"])  # fmt: skip
         store.put(("n",), "hidden", {"title": "editor themes"}, index=False)
-        assert [i.key for i in store.search(("n",), query="editor")] == ["title"]
-        assert store.search(("n",), query="unrelated") == []
+        found = store.search(("n",), query="editor")
+        assert [(i.key, i.score is None) for i in found] == [("title", False), ("hidden", True)]
+        assert [(i.key, i.score) for i in store.search(("n",), query="unrelated")] == [
+            ("hidden", None), ("title", None),
+        ]  # fmt: skip
         assert [i.key for i in store.search(("n",))] == ["hidden", "title"]
 
     def test_items_survive_a_restart_and_stay_in_their_namespace(self, tmp_path: Path) -> None:
@@ -196,7 +215,8 @@ def test_an_agent_reads_and_writes_its_store(tmp_path: Path) -> None:
     def recall(topic: str, runtime: ToolRuntime) -> str:
         """Recall facts about a topic."""
         assert runtime.store is not None
-        return "; ".join(i.value["fact"] for i in runtime.store.search(("facts",), query=topic))
+        [best] = runtime.store.search(("facts",), query=topic, limit=1)
+        return str(best.value["fact"])
 
     with SelfLearningMemory.open(tmp_path / "agent") as memory:
         store = SelfMemStore(memory)
