@@ -10,7 +10,9 @@ from typing import Any
 from langchain_core.chat_history import BaseChatMessageHistory
 from langchain_core.messages import BaseMessage, message_to_dict, messages_from_dict
 
-from selfmem import SelfLearningMemory
+from selfmem import InvalidInputError, SelfLearningMemory
+
+from ._options import check_memory
 
 __all__ = ["SelfMemChatMessageHistory"]
 
@@ -30,9 +32,11 @@ class SelfMemChatMessageHistory(BaseChatMessageHistory):
     def __init__(
         self, memory: SelfLearningMemory, session_id: str, *, prefix: str = "chat_history"
     ) -> None:
-        if not session_id:
-            raise ValueError("session_id must be a non-empty string")
-        self.memory = memory
+        if not isinstance(session_id, str) or not session_id:
+            raise InvalidInputError("session_id must be a non-empty string", field="session_id")
+        if not isinstance(prefix, str) or not prefix:
+            raise InvalidInputError("prefix must be a non-empty string", field="prefix")
+        self.memory = check_memory(memory)
         self.session_id = session_id
         self.namespace: tuple[str, ...] = (prefix, session_id)
         self._next: int | None = None
