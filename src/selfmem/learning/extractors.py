@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from ..records.episodes import Episode, OutcomeStatus
+from ..records.episodes import Episode, ExecutionStep, OutcomeStatus
 from .error_classes import normalize_error
 
 __all__ = [
@@ -38,10 +38,10 @@ def tool_path(episode: Episode) -> tuple[str, ...]:
 
 
 def procedure(episode: Episode) -> tuple[str, ...]:
-    """The tools of an episode's successful calls in order, consecutive repeats collapsed,
-    without what only served to recover from an error: failed calls, and the calls made between
-    a failure and the same tool's next success (error recoveries model those). What a run does
-    when nothing goes wrong is its procedure."""
+    """The tools of an episode's successful calls in order (a call repeated with the same
+    arguments counted once), without what only served to recover from an error: failed
+    calls, and the calls made between a failure and the same tool's next success (error
+    recoveries model those). What a run does when nothing goes wrong is its procedure."""
     steps = episode.steps
     skip: set[int] = set()
     for index, step in enumerate(steps):
@@ -52,9 +52,14 @@ def procedure(episode: Episode) -> tuple[str, ...]:
         if fixed is not None:
             skip.update(range(index + 1, fixed))
     path: list[str] = []
+    previous: ExecutionStep | None = None
     for index, step in enumerate(steps):
-        if step.success and index not in skip and (not path or path[-1] != step.tool):
-            path.append(step.tool)
+        if not step.success or index in skip:
+            continue
+        repeat = previous is not None and previous.tool == step.tool
+        if not (repeat and previous is not None and previous.parameters == step.parameters):
+            path.append(step.tool)  # the same tool again on other arguments is another call
+        previous = step
     return tuple(path)
 
 
