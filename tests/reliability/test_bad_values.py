@@ -205,3 +205,13 @@ def test_search_items_with_a_filter_that_is_not_a_mapping(store: Path) -> None:
         with pytest.raises(InvalidInputError) as info:
             memory.search_items(("docs",), filter=3.5)  # type: ignore[arg-type]
         assert info.value.field == "filter"
+
+
+def test_feedback_holding_a_lone_surrogate_does_not_block_completion(store: Path) -> None:
+    with SelfLearningMemory.open(store, flush_interval_s=None) as memory:
+        eid = memory.start_episode("Use what was learned")
+        memory.record_feedback(eid, [f"pattern-{SURROGATE}"])
+        done = memory.complete_episode(eid, TaskOutcome.success("used"))
+        assert done.metadata["replaced_surrogates"] == ["metadata"]
+    with SelfLearningMemory.open(store) as memory:
+        assert memory.get_episode(eid).is_complete

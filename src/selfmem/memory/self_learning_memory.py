@@ -249,7 +249,9 @@ class SelfLearningMemory(RetrievalAPI, LearningAPI, ItemsAPI):
             try:
                 buffer.raise_parked(episode_id)
                 end = max(utc_now(), state.header.start_time)
-                metadata = validation.note_replaced(state.header.metadata, replaced)
+                metadata = validation.completion_metadata(
+                    state.header.metadata, replaced, self.config.limits
+                )
                 episode = state.header.model_copy(
                     update={"steps": list(state.steps), "end_time": end, "outcome": prepared,
                             "metadata": metadata}

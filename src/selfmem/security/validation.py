@@ -41,6 +41,7 @@ __all__ = [
     "check_ids",
     "check_namespace",
     "coerce",
+    "completion_metadata",
     "expect",
     "note_replaced",
     "prepare_context",
@@ -190,6 +191,15 @@ def note_replaced(metadata: dict[str, Any], replaced: list[str]) -> dict[str, An
         return metadata
     noted = list(metadata.get(REPLACED_KEY, []))
     return {**metadata, REPLACED_KEY: noted + [f for f in replaced if f not in noted]}
+
+
+def completion_metadata(
+    metadata: dict[str, Any], replaced: list[str], limits: Limits
+) -> dict[str, Any]:
+    """An episode's metadata as it is completed: storable again (``record_feedback`` adds to
+    it after the start), with the fields whose lone surrogates were replaced noted."""
+    safe, changed = json_value(metadata, "metadata", max_depth=limits.max_json_depth, replace=True)
+    return note_replaced(safe, [*replaced, "metadata"] if changed else replaced)
 
 
 def prepare_episode(
