@@ -426,10 +426,11 @@ def test_json_values_are_copied_into_plain_json() -> None:
         RED = "red"
 
     value = {1: {"b", "a"}, "n": numpy.int64(7), "x": numpy.float32(0.5), "c": Colour.RED,
-             "when": datetime.date(2024, 1, 2), "t": ("x", None, True)}  # fmt: skip
+             "when": datetime.date(2024, 1, 2), "t": ("x", None, True),
+             "ok": numpy.bool_(True), "v": numpy.array([[1, 2]])}  # fmt: skip
     safe, replaced = json_value(value, "f", max_depth=4, replace=True)
     assert safe == {"1": ["a", "b"], "n": 7, "x": 0.5, "c": "red", "when": "2024-01-02",
-                    "t": ["x", None, True]}  # fmt: skip
+                    "t": ["x", None, True], "ok": True, "v": [[1, 2]]}  # fmt: skip
     assert json.dumps(safe) and not replaced
     assert type(safe["n"]) is int
 

@@ -115,9 +115,7 @@ class StepBuffer:
             if state is not None:
                 state.steps = [s for s in state.steps if s is not step]
                 state.parked.append(ParkedStep(step.step_number, step.tool, problem))
-        logger.warning(
-            "step %s of episode %s left out: %s", step.step_number, episode_id, problem
-        )
+        logger.warning("step %s of episode %s left out: %s", step.step_number, episode_id, problem)
         return True
 
     def raise_parked(self, episode_id: str) -> None:

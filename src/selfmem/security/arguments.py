@@ -36,9 +36,7 @@ def expect(value: Any, kind: type | tuple[type, ...], field: str) -> Any:
     if isinstance(value, kind) and not (isinstance(value, bool) and bool not in _types(kind)):
         return value
     names = " or ".join(t.__name__ for t in _types(kind))
-    raise InvalidInputError(
-        f"{field} must be {names}, not {type(value).__name__}", field=field
-    )
+    raise InvalidInputError(f"{field} must be {names}, not {type(value).__name__}", field=field)
 
 
 def _types(kind: type | tuple[type, ...]) -> tuple[type, ...]:
@@ -49,9 +47,7 @@ def check_count(value: Any, field: str, minimum: int, maximum: int) -> int:
     """An integer (not a bool) from ``minimum`` to ``maximum``: limits, offsets, depths."""
     expect(value, int, field)
     if not minimum <= value <= maximum:
-        raise InvalidInputError(
-            f"{field} must be between {minimum} and {maximum}", field=field
-        )
+        raise InvalidInputError(f"{field} must be between {minimum} and {maximum}", field=field)
     return int(value)
 
 

@@ -335,9 +335,7 @@ def prepare_outcome(
 def prepare_start_time(start_time: Any) -> datetime:
     """A timezone-aware start time that is not in the future (a minute of clock skew ok)."""
     if not isinstance(start_time, datetime) or start_time.tzinfo is None:
-        raise InvalidInputError(
-            "start_time must be a timezone-aware datetime", field="start_time"
-        )
+        raise InvalidInputError("start_time must be a timezone-aware datetime", field="start_time")
     try:
         in_utc = start_time.astimezone(UTC)
     except (OverflowError, ValueError):
@@ -360,4 +358,3 @@ def storable_problem(step: ExecutionStep) -> str | None:
     if step.tokens is not None and not 0 <= step.tokens <= INT64_MAX:
         return "its tokens are outside the signed 64-bit range"
     return None
-

@@ -12,7 +12,8 @@ later writes. Three things do not:
   64-bit range (SQLite stores ``2**63`` as a REAL, so ``2**63`` and ``2**63 + 1`` collide).
 * **structures**: nesting deeper than ``Limits.max_json_depth``, cycles, and objects that are
   not JSON (``{"f": object()}``). A few well-known scalars (dates, decimals, UUIDs, paths)
-  become their string form, sets become lists; anything else is rejected.
+  become their string form, sets become lists, numpy values their Python equivalents;
+  anything else is rejected.
 """
 
 from __future__ import annotations
@@ -109,9 +110,7 @@ def check_identifier(value: Any, field: str, max_chars: int) -> str:
     return value
 
 
-def check_int(
-    value: int, field: str, minimum: int = INT64_MIN, maximum: int = INT64_MAX
-) -> int:
+def check_int(value: int, field: str, minimum: int = INT64_MIN, maximum: int = INT64_MAX) -> int:
     """An integer from ``minimum`` to ``maximum`` (by default the signed 64-bit range that
     SQLite stores exactly)."""
     if not minimum <= value <= maximum:
@@ -178,7 +177,9 @@ class _Walk:
     def scalar(self, value: Any, where: str, depth: int, active: set[int]) -> Any:
         if isinstance(value, enum.Enum):
             return self.value(value.value, where, depth, active)
-        if isinstance(value, numbers.Integral):  # numpy integers, say
+        if hasattr(value, "dtype") and callable(getattr(value, "tolist", None)):
+            return self.value(value.tolist(), where, depth, active)  # numpy scalars, arrays
+        if isinstance(value, numbers.Integral):
             return self.integer(int(value), where)
         if isinstance(value, numbers.Real):
             return self.number(float(value), where)
