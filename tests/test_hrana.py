@@ -3,6 +3,8 @@ guards, and the errors a user sees."""
 
 from __future__ import annotations
 
+import warnings
+
 import pytest
 
 from selfmem.errors import StorageError
@@ -86,3 +88,19 @@ def test_a_url_that_is_not_a_libsql_server_gives_a_storage_error(sqld: SqldServe
 )
 def test_libsql_urls_map_to_http(url: str, base: str) -> None:
     assert http_base(url) == base
+
+
+def test_a_token_over_plain_http_to_another_host_is_warned_about_once() -> None:
+    url = "http://10.0.0.7:8080"  # constructing the transport sends nothing
+    with pytest.warns(UserWarning, match="over plain HTTP") as caught:
+        HranaTransport(url, "secret-token", timeout_s=1)
+        HranaTransport(url, "secret-token", timeout_s=1)  # the same URL: not again
+        HranaTransport("libsql://10.0.0.8:8080?tls=0", "secret-token", timeout_s=1)
+    assert len(caught) == 2 and "secret-token" not in str(caught[0].message)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        HranaTransport("http://127.0.0.1:8080", "secret-token", timeout_s=1)  # loopback
+        HranaTransport("http://localhost:8080", "secret-token", timeout_s=1)
+        HranaTransport("http://[::1]:8080", "secret-token", timeout_s=1)
+        HranaTransport("https://memory.internal", "secret-token", timeout_s=1)  # TLS
+        HranaTransport("http://10.0.0.9:8080", None, timeout_s=1)  # no token to leak

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import base64
+import itertools
 import json
-import os
-import signal
+import socket
+import threading
 import time
 from collections.abc import Iterator
 from datetime import timedelta
@@ -31,6 +32,7 @@ from .helpers import run_episode
 from .sqld_server import SqldServer, free_port
 
 QUICK = RetryPolicy(attempts=2, initial_backoff_s=0.01, max_backoff_s=0.01, deadline_s=1.0)
+MARGIN_S = 0.75  # what a deadline may be overrun by: waking up, closing the socket
 
 
 def test_lifecycle_over_the_server(sqld: SqldServer, namespace: str, tmp_path: Path) -> None:
@@ -70,34 +72,99 @@ def test_unreachable_server_gives_a_storage_error() -> None:
 
 
 def test_a_server_that_never_answers_times_out(sqld: SqldServer) -> None:
-    assert sqld.process is not None
-    os.killpg(sqld.process.pid, signal.SIGSTOP)  # accepts connections, answers nothing
+    sqld.pause()  # accepts connections, answers nothing
     try:
         started = time.monotonic()
         with pytest.raises(StoreUnavailableError, match="timed out"):
             LibSQLStore(sqld.url, retry=QUICK, connect_timeout_s=0.3)
-        assert time.monotonic() - started < 5
+        assert time.monotonic() - started < 0.3 + MARGIN_S
     finally:
-        os.killpg(sqld.process.pid, signal.SIGCONT)
+        sqld.resume()
 
 
 def test_a_server_that_stops_answering_mid_session_times_out(
     sqld: SqldServer, namespace: str
 ) -> None:
     store = LibSQLStore(sqld.url, retry=QUICK, request_timeout_s=0.3)
-    assert sqld.process is not None
     try:
-        os.killpg(sqld.process.pid, signal.SIGSTOP)
+        sqld.pause()  # returns once the server is really stopped, not just signalled
         try:
             started = time.monotonic()
             with pytest.raises(StoreUnavailableError, match=r"timed out after 0\.3 s"):
                 store.count_episodes(EpisodeQuery(namespace))
-            assert time.monotonic() - started < 5
+            assert time.monotonic() - started < QUICK.deadline_s + MARGIN_S
         finally:
-            os.killpg(sqld.process.pid, signal.SIGCONT)
+            sqld.resume()
         assert store.count_episodes(EpisodeQuery(namespace)) == 0  # reconnects afterwards
     finally:
         store.close()
+
+
+def test_a_stopped_server_fails_within_the_retry_deadline(sqld: SqldServer, namespace: str) -> None:
+    """The deadline is counted from the start of the first try, and bounds that try too."""
+    retry = RetryPolicy(deadline_s=3.0)
+    store = LibSQLStore(sqld.url, retry=retry, request_timeout_s=3.0)
+    try:
+        sqld.pause()
+        try:
+            started = time.monotonic()
+            with pytest.raises(StoreUnavailableError, match="timed out"):
+                store.count_episodes(EpisodeQuery(namespace))
+            assert time.monotonic() - started < retry.deadline_s + MARGIN_S
+        finally:
+            sqld.resume()
+    finally:
+        store.close()
+
+
+class TricklingServer:
+    """Accepts connections on 127.0.0.1 and sends each one byte a second, forever: every
+    read gets something before a per-read timeout, so only a deadline ends the wait."""
+
+    def __init__(self) -> None:
+        self._listener = socket.create_server(("127.0.0.1", 0))
+        self.url = f"http://127.0.0.1:{self._listener.getsockname()[1]}"
+        self._stop = threading.Event()
+        self._threads = [threading.Thread(target=self._accept, daemon=True)]
+        self._threads[0].start()
+
+    def _accept(self) -> None:
+        while not self._stop.is_set():
+            try:
+                client, _ = self._listener.accept()
+            except OSError:
+                return
+            thread = threading.Thread(target=self._trickle, args=(client,), daemon=True)
+            self._threads.append(thread)
+            thread.start()
+
+    def _trickle(self, client: socket.socket) -> None:
+        with client:
+            for byte in itertools.cycle(b"HTTP/1.1 200 OK\r\nX-Slow: " + b"a" * 60):
+                try:
+                    client.sendall(bytes([byte]))
+                except OSError:
+                    return
+                if self._stop.wait(1.0):
+                    return
+
+    def close(self) -> None:
+        self._stop.set()
+        self._listener.shutdown(socket.SHUT_RDWR)  # wakes the blocked accept()
+        self._listener.close()
+        for thread in self._threads:
+            thread.join(timeout=5)
+
+
+def test_a_server_that_trickles_bytes_cannot_hold_open() -> None:
+    server = TricklingServer()
+    try:
+        started = time.monotonic()
+        with pytest.raises(StoreUnavailableError, match="timed out"):
+            LibSQLStore(server.url, connect_timeout_s=2.0)  # the default 30 s retry deadline
+        assert time.monotonic() - started < 2.0 + MARGIN_S
+    finally:
+        server.close()
 
 
 def _b64(data: bytes) -> str:

@@ -65,7 +65,9 @@ def test_an_episode_far_over_the_response_limit_reads_back(
         assert big in {hit.episode.id for hit in hits}
         sink = io.StringIO()
         assert export_episodes(memory, sink) == 2
-        exported = {json.loads(line)["id"]: json.loads(line) for line in sink.getvalue().splitlines()}
+        exported = {
+            record["id"]: record for record in map(json.loads, sink.getvalue().splitlines())
+        }
         assert len(exported[big]["steps"]) == STEPS
 
 

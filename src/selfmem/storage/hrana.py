@@ -1,6 +1,9 @@
 """A libSQL server (sqld or Turso) over HTTP: the Hrana protocol's ``/v2/pipeline``.
 
-Each call is one HTTP request on a kept-alive connection, with a socket timeout. A write
+Each call is one HTTP request on a kept-alive connection, bounded in wall-clock time: the
+request's deadline is computed once, and connecting, sending and every read of the answer
+get only what is left of it, so a server that trickles bytes cannot hold a caller longer
+(DNS lookups are the one step not bounded). A write
 transaction is one request too: a Hrana *batch* whose steps are ``BEGIN IMMEDIATE``, the
 statements (each run only if the one before succeeded), ``COMMIT``, and a ``ROLLBACK`` that
 runs only if the commit did not. The server therefore holds its write lock only while it
@@ -16,9 +19,15 @@ from __future__ import annotations
 
 import base64
 import http.client
+import io
+import ipaddress
 import json
 import logging
+import socket
 import ssl
+import threading
+import time
+import warnings
 from collections.abc import Sequence
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -40,6 +49,100 @@ def http_base(url: str) -> str:
     if parse_qs(parts.query).get("tls") == ["0"]:
         scheme = "http"
     return f"{scheme}://{parts.netloc}{parts.path.rstrip('/')}"
+
+
+_warned: set[str] = set()
+_warned_lock = threading.Lock()
+
+
+def _is_loopback(host: str) -> bool:
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False  # a name: it could resolve anywhere
+
+
+def _warn_plain_http(url: str, host: str) -> None:
+    """Once per process and URL: the token would cross the network readable by anyone."""
+    with _warned_lock:
+        if url in _warned:
+            return
+        _warned.add(url)
+    warnings.warn(
+        f"sending an auth token to {url} over plain HTTP: anyone on the network between "
+        f"this process and {host} can read it; use https:// (TLS in front of sqld)",
+        UserWarning,
+        stacklevel=5,
+    )
+
+
+class _Clock:
+    """The deadline of the request in flight (a ``time.monotonic()`` value)."""
+
+    deadline = 0.0
+
+    def left(self) -> float:
+        """The time left for the next socket operation; ``TimeoutError`` if none is."""
+        remaining = self.deadline - time.monotonic()
+        if remaining <= 0:
+            raise TimeoutError("the request deadline passed")
+        return remaining
+
+
+class _TimedReader(io.RawIOBase):
+    """A socket's reads, each allowed only what is left of the request's deadline."""
+
+    def __init__(self, sock: socket.socket, clock: _Clock) -> None:
+        super().__init__()
+        self._sock = sock
+        self._clock = clock
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        self._sock.settimeout(self._clock.left())
+        return self._sock.recv_into(buffer)
+
+
+class _TimedSocket:
+    """What an HTTP response is read from: the socket, through a :class:`_TimedReader`."""
+
+    def __init__(self, sock: socket.socket, clock: _Clock) -> None:
+        self._sock = sock
+        self._clock = clock
+
+    def makefile(self, mode: str) -> io.BufferedReader:
+        return io.BufferedReader(_TimedReader(self._sock, self._clock))
+
+
+class _TimedHTTP(http.client.HTTPConnection):
+    """An HTTP connection whose connect, sends and reads share one deadline."""
+
+    def __init__(self, host: str, port: int | None, ssl_context: ssl.SSLContext | None) -> None:
+        super().__init__(host, port)
+        self.clock = _Clock()
+        self._ssl = ssl_context
+
+    def connect(self) -> None:
+        self.timeout = self.clock.left()
+        super().connect()
+        if self._ssl is not None:  # the handshake is bounded by what is left, as a whole
+            self.sock.settimeout(self.clock.left())
+            self.sock = self._ssl.wrap_socket(self.sock, server_hostname=self.host)
+
+    def send(self, data: Any) -> None:
+        if self.sock is None:
+            self.connect()
+        self.sock.settimeout(self.clock.left())  # sendall is bounded as a whole by it
+        super().send(data)
+
+    def response_class(  # type: ignore[override]
+        self, sock: socket.socket, *args: Any, **kwargs: Any
+    ) -> http.client.HTTPResponse:
+        return http.client.HTTPResponse(_TimedSocket(sock, self.clock), *args, **kwargs)  # type: ignore[arg-type]
 
 
 def _encode(value: Any) -> dict[str, Any]:
@@ -79,7 +182,11 @@ def _rows(result: dict[str, Any]) -> Rows:
 class HranaTransport:
     """Statements and transactions for one server, each in one request.
 
-    ``timeout_s`` bounds every request (connecting, sending, waiting for the answer)."""
+    ``timeout_s`` bounds every request in wall-clock time (connecting, sending, waiting
+    for and reading the answer); a request never runs past ``deadline`` either (a
+    ``time.monotonic()`` value the caller may set, e.g. the end of its retries). An auth
+    token sent over plain ``http://`` to a host that is not loopback is warned about, once
+    per process and URL."""
 
     def __init__(self, url: str, auth_token: str | None, timeout_s: float) -> None:
         base = urlsplit(http_base(url))
@@ -93,8 +200,11 @@ class HranaTransport:
         self._headers = {"Content-Type": "application/json"}
         if auth_token:
             self._headers["Authorization"] = f"Bearer {auth_token}"
+            if not self._https and not _is_loopback(base.hostname):
+                _warn_plain_http(url, base.hostname)
         self.timeout_s = timeout_s
-        self._http: http.client.HTTPConnection | None = None
+        self.deadline: float | None = None
+        self._http: _TimedHTTP | None = None
 
     # -- the two operations -----------------------------------------------------------------
 
@@ -133,17 +243,10 @@ class HranaTransport:
 
     # -- HTTP -------------------------------------------------------------------------------
 
-    def _connection(self) -> http.client.HTTPConnection:
+    def _connection(self) -> _TimedHTTP:
         if self._http is None:
-            if self._https:
-                self._http = http.client.HTTPSConnection(
-                    self._host, self._port, timeout=self.timeout_s,
-                    context=ssl.create_default_context(),
-                )  # fmt: skip
-            else:
-                self._http = http.client.HTTPConnection(
-                    self._host, self._port, timeout=self.timeout_s
-                )
+            context = ssl.create_default_context() if self._https else None
+            self._http = _TimedHTTP(self._host, self._port, context)
         return self._http
 
     def _pipeline(self, request: dict[str, Any]) -> dict[str, Any]:
@@ -163,14 +266,20 @@ class HranaTransport:
         return response
 
     def _post(self, body: bytes) -> tuple[int, bytes]:
+        budget = self.timeout_s
+        if self.deadline is not None:
+            budget = min(budget, self.deadline - time.monotonic())
         connection = self._connection()
+        connection.clock.deadline = time.monotonic() + budget
         try:
             connection.request("POST", self._path, body, self._headers)
             response = connection.getresponse()
             return response.status, response.read()
         except TimeoutError as exc:
             self.close()
-            raise DriverError(f"request to {self.url} timed out after {self.timeout_s} s") from exc
+            raise DriverError(
+                f"request to {self.url} timed out after {max(budget, 0):.3g} s"
+            ) from exc
         except ConnectionRefusedError as exc:
             self.close()
             raise DriverError(f"error trying to connect to {self.url}: {exc}") from exc

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -132,10 +133,12 @@ class LibSQLConnection:
     """The transport, its lock, statement execution, transactions and retries.
 
     ``location`` is a file path or a ``libsql://`` / ``http(s)://`` URL. A server is first
-    reached with ``SELECT 1`` within ``connect_timeout_s`` (retried under ``retry``), so a
-    refused token raises :class:`~selfmem.errors.AuthenticationError` and an unreachable
-    server :class:`~selfmem.errors.StoreUnavailableError` before any work; afterwards each
-    request may take ``request_timeout_s``.
+    reached with ``SELECT 1``, retried under ``retry`` but within ``connect_timeout_s`` of
+    wall-clock time in all, so a refused token raises
+    :class:`~selfmem.errors.AuthenticationError` and an unreachable server
+    :class:`~selfmem.errors.StoreUnavailableError` before any work. Afterwards each
+    request may take ``request_timeout_s``, and an operation with its retries ends by the
+    retry deadline (counted from the start of its first try).
     """
 
     def __init__(
@@ -178,8 +181,9 @@ class LibSQLConnection:
 
     def _probe(self) -> None:
         """Reach the server once, with a timeout, retrying while it is down or overloaded."""
+        within = min(self._timeout_s, self.retry.deadline_s or self._timeout_s)
         try:
-            self._retrying(lambda: self._execute("SELECT 1", ()))
+            self._retrying(lambda: self._execute("SELECT 1", ()), within)
         except StoreUnavailableError as exc:
             raise StoreUnavailableError(
                 f"cannot reach the libSQL server at {self.location}: {exc}",
@@ -288,21 +292,33 @@ class LibSQLConnection:
                 return []
             return self._retrying(attempt)
 
-    def _retrying(self, operation: Callable[[], _T]) -> _T:
-        """Run ``operation`` under the retry policy, reconnecting after a lost connection."""
+    def _retrying(self, operation: Callable[[], _T], within_s: float | None = None) -> _T:
+        """Run ``operation`` under the retry policy, reconnecting after a lost connection.
+
+        The deadline (``within_s``, by default the policy's) is fixed before the first try:
+        a server's requests never run past it, and no retry starts after it."""
         with self._lock:
-            sleeps = self.retry.sleeps()
+            started = time.monotonic()
+            if within_s is None:
+                deadline = self.retry.deadline(started, self._timeout_s)
+            else:
+                deadline = started + within_s
+            sleeps = self.retry.sleeps(deadline)
             attempts = 0
             while True:
                 attempts += 1
                 try:
                     if self._broken:
                         self._reconnect()
+                    if isinstance(self._transport, HranaTransport):
+                        self._transport.deadline = deadline
                     return operation()
                 except _Retryable as exc:
                     if next(sleeps, None) is None:
+                        spent = time.monotonic() - started
                         raise StoreUnavailableError(
-                            f"{exc} (gave up on {self.location} after {attempts} attempts)",
+                            f"{exc} (gave up on {self.location} after {attempts} attempts "
+                            f"in {spent:.1f} s)",
                             attempts=attempts,
                         ) from exc
                     logger.info("%s; retrying (attempt %d)", exc, attempts + 1)

@@ -13,7 +13,9 @@ their message:
   :class:`~selfmem.errors.StorageError`.
 
 Backoff is exponential with full jitter, bounded per sleep and in total, so several
-processes that fail together do not retry in lock step.
+processes that fail together do not retry in lock step. The deadline is wall-clock time
+from the start of the first try: the caller computes it once (:meth:`RetryPolicy.deadline`)
+and bounds each try by what is left of it, and no retry starts once it has passed.
 """
 
 from __future__ import annotations
@@ -87,7 +89,8 @@ class RetryPolicy:
 
     ``attempts`` counts the first try; ``1`` disables retries. Sleeps start near
     ``initial_backoff_s``, double each time up to ``max_backoff_s`` and are jittered.
-    No retry starts once ``deadline_s`` has passed since the first try.
+    No retry starts once ``deadline_s`` has passed since the first try began (``0``: a
+    single try, bounded only by its own timeout).
     """
 
     attempts: int = 8
@@ -103,19 +106,31 @@ class RetryPolicy:
         if self.deadline_s < 0:
             raise ConfigError("retry_deadline_s must not be negative")
 
-    def sleeps(self) -> Iterator[float]:
-        """The pauses before each retry: at most ``attempts - 1`` of them, within the deadline.
+    def deadline(self, now: float, first_try_s: float) -> float:
+        """When an operation that starts ``now`` (``time.monotonic()``) must be done:
+        ``deadline_s`` later, or with no deadline after one try of ``first_try_s``."""
+        return now + (self.deadline_s or first_try_s)
 
-        The generator sleeps itself (so callers just iterate) and yields the time slept.
+    def sleeps(self, deadline: float | None = None) -> Iterator[float]:
+        """The pauses before each retry: at most ``attempts - 1`` of them, none past
+        ``deadline`` (a ``time.monotonic()`` value; by default ``deadline_s`` from now).
+
+        The generator sleeps itself (so callers just iterate) and yields the time slept;
+        it stops when the deadline has passed, so no retry starts after it.
         """
-        start = time.monotonic()
+        end = time.monotonic() + self.deadline_s if deadline is None else deadline
+        return self._pauses(end)
+
+    def _pauses(self, deadline: float) -> Iterator[float]:
         ceiling = self.initial_backoff_s
         for _ in range(self.attempts - 1):
-            remaining = self.deadline_s - (time.monotonic() - start)
+            remaining = deadline - time.monotonic()
             if remaining <= 0:
                 return
             pause = min(random.uniform(ceiling / 2, ceiling), remaining)
             time.sleep(pause)
+            if time.monotonic() >= deadline:
+                return
             yield pause
             ceiling = min(ceiling * 2, self.max_backoff_s)
 
