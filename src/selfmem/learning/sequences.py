@@ -3,6 +3,7 @@ sequence the nearest successful runs of a new task share."""
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Sequence
 
 from ..config import LearningConfig
@@ -46,8 +47,21 @@ def neighbour_sequence(
     Wilson lower bound of that share. None when fewer than ``min_support`` of them agree on a
     sequence of at least two tools."""
     runs = [ep for ep in neighbours if ex.succeeded(ep)]
-    tools = consensus([ex.procedure(ep) for ep in runs], cfg)
-    followed = [ep for ep in runs if ex.is_subsequence(tools, ex.procedure(ep))]
+    if not runs:
+        return None
+    procedures = [ex.procedure(ep) for ep in runs]
+    # several neighbours that did exactly the same: that is the sequence; otherwise what
+    # most of them did (noise steps differ from run to run)
+    votes = Counter(procedures)
+    exact, count = max(votes.items(), key=lambda item: (item[1], -procedures.index(item[0])))
+    if count >= cfg.min_support:
+        tools = exact
+        followed = [ep for ep, path in zip(runs, procedures, strict=True) if path == exact]
+    else:
+        tools = consensus(procedures, cfg)
+        followed = [
+            ep for ep, path in zip(runs, procedures, strict=True) if ex.is_subsequence(tools, path)
+        ]
     if len(tools) < 2 or len(followed) < cfg.min_support:
         return None
     key = "similar:" + "|".join(tools)

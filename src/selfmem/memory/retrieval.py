@@ -112,6 +112,12 @@ class RetrievalAPI(Handle):
             isinstance(s.pattern, ToolSequence) and s.pattern.tools == tools for s in ranked
         ):
             return ranked, heuristics
+        # when most of the task's nearest successful runs followed one sequence, it is more
+        # specific to this task than a family's (a family may hold several procedures), and it
+        # goes first
+        families = [s.score for s in ranked if isinstance(s.pattern, ToolSequence)]
+        if families and similar.pattern.successes > similar.pattern.support / 2:
+            similar = ScoredPattern(similar.pattern, max(families) * 1.01, similar.signals)
         ranked = sorted([*ranked, similar], key=lambda s: s.score, reverse=True)[:limit]
         return ranked, [ScoredHeuristic(s.heuristic, s.score) for s in ranked]
 
