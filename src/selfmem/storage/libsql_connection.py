@@ -19,6 +19,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, TypeVar
 
 from ..config import is_remote
@@ -42,7 +43,13 @@ _T = TypeVar("_T")
 PAGE_BYTES = 2_000_000
 #: Rows one page may list at most (bounds the size sums each page computes).
 PAGE_ROWS = 5_000
-_SMALLEST_BUDGET = 16_384  # below this, shrinking pages goes straight to one row a page
+_SMALLEST_BUDGET = 16_384
+# what SQLite says about a file that is damaged or not a database, and about a full disk
+_DAMAGED = ("file is not a database", "disk image is malformed", "malformed database schema")
+_FULL = (
+    "database or disk is full",
+    "no space left on device",
+)  # below this, shrinking pages goes straight to one row a page
 
 
 class _Retryable(StorageError):
@@ -177,7 +184,26 @@ class LibSQLConnection:
         try:
             return LocalTransport(self.location, self._busy_timeout_ms)
         except DriverError as exc:
-            raise StorageError(str(exc)) from exc
+            raise (self._file_failure(str(exc)) or StorageError(str(exc))) from exc
+
+    def _file_failure(self, message: str) -> StorageError | None:
+        """A clear error for a damaged database file or a full disk (embedded only)."""
+        text = message.lower()
+        if self.remote:
+            return None
+        if any(marker in text for marker in _DAMAGED):
+            directory = Path(self.location).parent
+            return StorageError(
+                f"the database file {self.location} is damaged or is not a selfmem database "
+                f"({message}). Restore it from a backup with `selfmem --path {directory} "
+                "restore BACKUP.db`, or move it aside to start an empty store"
+            )
+        if any(marker in text for marker in _FULL):
+            return StorageError(
+                f"the disk holding {self.location} is full ({message}); nothing of this "
+                "write was stored. Free some space and try again"
+            )
+        return None
 
     def _probe(self) -> None:
         """Reach the server once, with a timeout, retrying while it is down or overloaded."""
@@ -222,7 +248,7 @@ class LibSQLConnection:
                 f"the libSQL server at {self.location} refused the auth token: {message}"
             )
         if kind is Failure.FATAL:
-            return StorageError(f"libSQL error: {message}")
+            return self._file_failure(message) or StorageError(f"libSQL error: {message}")
         if kind is Failure.RECONNECT:
             self._broken = True
         return _Retryable(f"libSQL error: {message}")
@@ -275,6 +301,19 @@ class LibSQLConnection:
                     "%s refused a page as too large; reading pages of %d bytes from now on",
                     self.location, self._page_bytes,
                 )  # fmt: skip
+
+    def checkpoint(self) -> None:
+        """Copy the WAL into the database file and truncate it (embedded only), so what a
+        delete removed is not left in ``-wal`` (freed pages are zeroed by ``secure_delete``)."""
+        if self.remote:
+            return
+        rows = self._run("PRAGMA wal_checkpoint(TRUNCATE)")
+        if rows and rows[0][0]:
+            logger.warning(
+                "the WAL of %s could not be checkpointed completely: another process is "
+                "reading; deleted text stays in it until the next checkpoint",
+                self.location,
+            )  # fmt: skip
 
     def _write(self, statements: Sequence[Statement]) -> list[Rows]:
         """Run ``statements`` as one write transaction, retried whole on failure; the rows

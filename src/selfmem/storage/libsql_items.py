@@ -1,5 +1,8 @@
 """Key-value items in libSQL: the ``items`` table behind :class:`~selfmem.storage.base.ItemStore`.
 
+Deleting items checkpoints the WAL of an embedded file (unless ``scrub_on_delete`` is
+off), so their text is not left in ``-wal``; ``secure_delete`` zeroes it in the database.
+
 An item's path of labels is stored joined by U+001F (labels may not contain control
 characters), so "everything under a prefix" is one range scan of the primary key.
 """
@@ -52,8 +55,9 @@ def _under(prefix: tuple[str, ...]) -> tuple[str, list[Any]]:
 class LibSQLItems:
     """The :class:`~selfmem.storage.base.ItemStore` on a libSQL store's connection."""
 
-    def __init__(self, store: LibSQLConnection) -> None:
+    def __init__(self, store: LibSQLConnection, *, scrub_on_delete: bool = True) -> None:
         self._store = store
+        self._scrub = scrub_on_delete
 
     def put_item(self, namespace: str, row: ItemRow) -> ItemRow:
         # one statement: atomic in autocommit, one round trip to a server
@@ -89,6 +93,8 @@ class LibSQLItems:
         deleted = self._store._run(
             f"DELETE FROM items WHERE namespace = ?{where} RETURNING key", (namespace, *params)
         )
+        if deleted and self._scrub:
+            self._store.checkpoint()  # no byte of the deleted items left in the WAL
         return len(deleted)
 
     def scan_items(self, namespace: str, prefix: tuple[str, ...]) -> list[ItemRow]:

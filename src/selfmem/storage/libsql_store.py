@@ -73,7 +73,7 @@ class LibSQLStore(LibSQLLearning):
         )
         self._scrub = scrub_on_delete
         self._migrate()
-        self.items = LibSQLItems(self)
+        self.items = LibSQLItems(self, scrub_on_delete=scrub_on_delete)
 
     def _migrate(self) -> None:
         if self.schema_version(bootstrap=True) == SCHEMA_VERSION:
@@ -252,8 +252,7 @@ class LibSQLStore(LibSQLLearning):
         with self._lock:
             self._check_open()
             self._run("INSERT INTO episodes_fts (episodes_fts) VALUES ('optimize')")
-            if not self.remote:
-                self._run("PRAGMA wal_checkpoint(TRUNCATE)")
+            self.checkpoint()
 
     # -- reads ------------------------------------------------------------------------------
 
