@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Iterable, Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import TypeVar
 
 from ..config import LearningConfig
@@ -53,7 +53,25 @@ def _run_of(episode: Episode) -> FamilyRun:
         episode.duration_ms or 0.0,
         episode.reward.total if episode.reward else 0.0,
         sum(step.latency_ms for step in episode.steps),
+        episode.end_time.timestamp() if episode.end_time else 0.0,
+        ex.tool_path(episode),
     )
+
+
+def _follows(sequence: tuple[str, ...], run: FamilyRun) -> bool:
+    """Whether a run followed the sequence: a successful run did all of it (gaps allowed); a
+    failed run called its first tools in order (at least two) and ended at one of them (a run
+    that ended on another tool went another way)."""
+    if run.success:
+        return ex.is_subsequence(sequence, run.path)
+    if not run.attempted or run.attempted[-1] not in sequence:
+        return False
+    wanted = set(sequence)
+    called: list[str] = []
+    for tool in run.attempted:
+        if tool in wanted and (not called or called[-1] != tool):
+            called.append(tool)
+    return len(called) >= 2 and tuple(called) == sequence[: len(called)]
 
 
 def _merge_context(pattern: AnyPattern, episode: Episode, first: bool) -> None:
@@ -351,20 +369,18 @@ class PatternLearner:
         """Recount the family's sequence from its recent runs, after a change if one shows."""
         runs = list(self._runs.get(family.key, ()))
         consensus = self._consensus([run.path for run in runs if run.success])
-        following = [i for i, run in enumerate(runs) if ex.is_subsequence(consensus, run.path)]
+        following = [i for i, run in enumerate(runs) if _follows(consensus, run)]
         start = self._change_point(runs, following) if len(consensus) >= 2 else 0
         family.stale = start > 0
+        if start and runs[start].ended_at:
+            family.changed_at = datetime.fromtimestamp(runs[start].ended_at, tz=UTC)
         if start:
             recent = runs[start:]
             consensus = self._consensus([run.path for run in recent if run.success])
-            following = [
-                start + i for i, run in enumerate(recent) if ex.is_subsequence(consensus, run.path)
-            ]
+            following = [start + i for i, run in enumerate(recent) if _follows(consensus, run)]
         if family.conditional:
             consensus = tuple(tool for tool in consensus if tool not in family.conditional)
-            following = [
-                i for i in range(start, len(runs)) if ex.is_subsequence(consensus, runs[i].path)
-            ]
+            following = [i for i in range(start, len(runs)) if _follows(consensus, runs[i])]
         if len(consensus) < 2:
             family.tools, family.support, family.successes = [], 0, 0
             family.reward_sum = family.latency_ms_sum = 0.0

@@ -19,6 +19,8 @@ class FamilyRun:
     duration_ms: float
     reward: float = 0.0
     latency_ms: float = 0.0
+    ended_at: float = 0.0  # POSIX seconds
+    attempted: tuple[str, ...] = ()  # every tool called, failed calls included
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 from ..engine.runtime import twin
 from ..errors import InvalidInputError, NotFoundError
 from ..learning.sequences import neighbour_sequence
-from ..records.episodes import TaskContext, TaskType
+from ..records.episodes import Episode, TaskContext, TaskType
 from ..records.learned import ToolSequence
 from ..retrieval.pattern_ranking import ScoredHeuristic, ScoredPattern, context_score
 from ..retrieval.result import RetrievalResult, ScoredEpisode
@@ -94,10 +94,49 @@ class RetrievalAPI(Handle):
             except NotFoundError:  # deleted by another handle since the index was built
                 continue
             episodes.append(ScoredEpisode(episode, item.score, item.signals))
+        episodes = self._demote_superseded(episodes)
         patterns, heuristics = self._rank_patterns(description, stated, wanted_type, limit)
         return RetrievalResult(
             query=description, episodes=episodes, patterns=patterns, heuristics=heuristics
         )
+
+    def _superseded(self, episodes: Sequence[Episode]) -> set[str]:
+        """Ids of the episodes whose task family's procedure has changed since they ended: what
+        worked for them now fails (see ``ToolSequence.changed_at``)."""
+        engine = self._core.learning
+        with engine.lock:
+            learner = engine.learner(self.namespace)
+            changes = {
+                key: family.changed_at
+                for key, family in learner.families.families.items()
+                if family.changed_at is not None
+            }
+            if not changes:
+                return set()
+            found = set()
+            for episode in episodes:
+                changed = changes.get(learner.family_of(episode) or "")
+                if (
+                    changed is not None
+                    and episode.end_time is not None
+                    and episode.end_time < changed
+                ):
+                    found.add(episode.id)
+            return found
+
+    def _demote_superseded(self, episodes: list[ScoredEpisode]) -> list[ScoredEpisode]:
+        """Superseded episodes keep their place only below the others, at half their score,
+        marked with the signal ``superseded``."""
+        old = self._superseded([s.episode for s in episodes])
+        if not old:
+            return episodes
+        kept = [
+            ScoredEpisode(s.episode, s.score * 0.5, {**s.signals, "superseded": 1.0})
+            if s.episode.id in old
+            else s
+            for s in episodes
+        ]
+        return sorted(kept, key=lambda s: s.score, reverse=True)
 
     def _rank_patterns(
         self, description: str, ctx: TaskContext | None, task_type: TaskType | None, limit: int
@@ -148,6 +187,8 @@ class RetrievalAPI(Handle):
                 continue
             runs.append(episode)
             scores[episode.id] = item.score
+        old = self._superseded(runs)
+        runs = [run for run in runs if run.id not in old]
         pattern = neighbour_sequence(self.namespace, description, runs, self.config.learning)
         if pattern is None:
             return None

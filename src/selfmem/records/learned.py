@@ -153,7 +153,9 @@ class ToolSequence(_PatternBase):
     which none of its calls failed. ``support`` / ``successes`` count the recent runs that
     followed ``tools``. ``conditional`` maps tools that belong in the sequence only under a
     context feature (a served context pattern of the family says so) to that feature; they
-    are left out of ``tools``.
+    are left out of ``tools``. ``stale`` says the runs that followed the sequence started
+    failing; ``changed_at`` is when the latest such change began (episodes of the family that
+    ended before it followed a procedure that no longer works).
     """
 
     kind: Literal[PatternKind.TOOL_SEQUENCE] = PatternKind.TOOL_SEQUENCE
@@ -167,6 +169,7 @@ class ToolSequence(_PatternBase):
     context_keys: dict[str, int] = Field(default_factory=dict)
     conditional: dict[str, str] = Field(default_factory=dict)
     stale: bool = False
+    changed_at: datetime | None = None
 
     def describe(self) -> str:
         task = f"tasks like '{self.sample_task[:80]}'" if self.sample_task else "this family"

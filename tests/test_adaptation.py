@@ -1,0 +1,53 @@
+"""After the world changes: a procedure that now fails stops being recommended within a few
+failures, what now succeeds takes its place, and retrieval puts the runs that used the old
+procedure below the new ones."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from selfmem import SelfLearningMemory, TaskContext, TaskOutcome, ToolSequence
+
+OPS = TaskContext(domain="ops", language="python")
+OLD = ["build", "push_image", "deploy", "verify"]
+NEW = ["build", "publish_artifact", "deploy", "verify"]
+START = datetime.now(UTC) - timedelta(days=1)
+
+
+def _run(memory: SelfLearningMemory, i: int, tools: list[str], *, works: bool) -> str:
+    eid = memory.start_episode(
+        f"Release the billing service {i}", OPS, start_time=START + timedelta(minutes=i)
+    )
+    for tool in tools:
+        if tool == "push_image" and not works:
+            memory.log_step(eid, tool=tool, error="403 Forbidden: request rejected")
+            memory.complete_episode(eid, TaskOutcome.failure("release blocked"))
+            return eid
+        memory.log_step(eid, tool=tool, parameters={"i": i}, observation="ok")
+    memory.complete_episode(eid, TaskOutcome.success("released"))
+    return eid
+
+
+def _sequences(memory: SelfLearningMemory) -> list[list[str]]:
+    found = memory.recommend_patterns("Release the billing service", OPS)
+    return [s.pattern.tools for s in found if isinstance(s.pattern, ToolSequence)]
+
+
+def test_a_changed_procedure_is_dropped_and_replaced(tmp_path: Path) -> None:
+    with SelfLearningMemory.open(tmp_path, learn_inline=True) as memory:
+        for i in range(12):
+            _run(memory, i, OLD, works=True)
+        assert _sequences(memory)[0] == OLD
+        for i in range(12, 15):  # the registry now refuses the old way
+            _run(memory, i, OLD, works=False)
+        assert OLD not in _sequences(memory), "three failures in a row retire the sequence"
+        new_ids = [_run(memory, i, NEW, works=True) for i in range(15, 18)]
+        assert _sequences(memory)[0] == NEW
+        found = memory.retrieve_relevant_context("Release the billing service", OPS, limit=8)
+        scores = {s.episode.id: s.score for s in found.episodes}
+        old = [s for s in found.episodes if s.signals.get("superseded")]
+        assert old, "runs of the old procedure are marked"
+        assert all(s.episode.outcome and s.episode.outcome.status.value == "success" for s in old)
+        newest = [scores[i] for i in new_ids if i in scores]
+        assert newest and min(newest) > max(s.score for s in old)
