@@ -6,6 +6,7 @@
   ``change_window``, a run of failures that would happen with probability at most
   ``change_alpha`` at the sequence's earlier failure rate), the sequence stops being served
   and the family's sequence is worked out again from the runs after the change only.
+- **Decision points** are only tested after a step that most of the family's runs take.
 - **Decision points and context patterns** are comparisons. Each is tested (Fisher's exact
   test, or a normal approximation for large counts), needs ``min_arm_support`` runs in each
   compared group and an effect of at least ``decision_min_effect`` / ``context_min_effect``,
@@ -72,6 +73,10 @@ def _test_decision(
     pattern.best = pattern.worst = None
     pattern.p_value = 1.0
     ran = family.tool_stats.get(pattern.after_tool, ChoiceStats()).n if family else 0
+    if family is None or ran < family.members.n / 2:
+        # a choice is made at a step of the family's procedure (one most of its runs take);
+        # what follows an occasional step depends on where it happened to be taken
+        return None, False
     floor = max(cfg.min_arm_support, cfg.decision_min_choice_share * ran)
     eligible = sorted((c, s) for c, s in pattern.choices.items() if s.n >= floor)
     if len(eligible) < 2:
