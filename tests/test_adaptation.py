@@ -51,3 +51,19 @@ def test_a_changed_procedure_is_dropped_and_replaced(tmp_path: Path) -> None:
         assert all(s.episode.outcome and s.episode.outcome.status.value == "success" for s in old)
         newest = [scores[i] for i in new_ids if i in scores]
         assert newest and min(newest) > max(s.score for s in old)
+
+
+def test_a_replayed_run_keeps_its_own_end_time(tmp_path: Path) -> None:
+    import pytest
+
+    from selfmem import InvalidInputError
+
+    with SelfLearningMemory.open(tmp_path) as memory:
+        began = START + timedelta(hours=2)
+        eid = memory.start_episode("Release the billing service", OPS, start_time=began)
+        with pytest.raises(InvalidInputError, match="end_time"):
+            memory.complete_episode(eid, TaskOutcome.success(), end_time=began - timedelta(1))
+        ended = began + timedelta(minutes=3)
+        episode = memory.complete_episode(eid, TaskOutcome.success(), end_time=ended)
+        assert episode.end_time == ended
+        assert memory.get_episode(eid).end_time == ended

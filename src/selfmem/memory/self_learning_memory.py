@@ -230,13 +230,22 @@ class SelfLearningMemory(RetrievalAPI, LearningAPI, ItemsAPI):
         self._core.drain_embeddings()
         return written
 
-    def complete_episode(self, episode_id: str, outcome: TaskOutcome | dict[str, Any]) -> Episode:
+    def complete_episode(
+        self,
+        episode_id: str,
+        outcome: TaskOutcome | dict[str, Any],
+        *,
+        end_time: datetime | None = None,
+    ) -> Episode:
         """Finish an episode: write its steps and outcome, score its reward, reflect.
 
         Returns the completed episode. On a storage error nothing is lost: the episode
-        stays open with its steps and the call can be retried.
+        stays open with its steps and the call can be retried. ``end_time``
+        (timezone-aware, not before the start, not in the future) records a run that ended
+        earlier, e.g. when replaying a history, so that recency and decay see its real age.
         """
         self._check_open()
+        ended = validation.prepare_start_time(end_time, "end_time") if end_time else None
         replaced: list[str] = []
         prepared = validation.prepare_outcome(
             outcome, self.config.limits, self.config.redact_secrets, replaced
@@ -248,7 +257,11 @@ class SelfLearningMemory(RetrievalAPI, LearningAPI, ItemsAPI):
             pending = buffer.take_pending(episode_id)
             try:
                 buffer.raise_parked(episode_id)
-                end = max(utc_now(), state.header.start_time)
+                if ended is not None and ended < state.header.start_time:
+                    raise InvalidInputError(
+                        "end_time is before the episode started", field="end_time"
+                    )
+                end = ended or max(utc_now(), state.header.start_time)
                 metadata = validation.completion_metadata(
                     state.header.metadata, replaced, self.config.limits
                 )

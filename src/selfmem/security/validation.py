@@ -332,16 +332,16 @@ def prepare_outcome(
     return record
 
 
-def prepare_start_time(start_time: Any) -> datetime:
-    """A timezone-aware start time that is not in the future (a minute of clock skew ok)."""
+def prepare_start_time(start_time: Any, field: str = "start_time") -> datetime:
+    """A timezone-aware time that is not in the future (a minute of clock skew ok)."""
     if not isinstance(start_time, datetime) or start_time.tzinfo is None:
-        raise InvalidInputError("start_time must be a timezone-aware datetime", field="start_time")
+        raise InvalidInputError(f"{field} must be a timezone-aware datetime", field=field)
     try:
         in_utc = start_time.astimezone(UTC)
     except (OverflowError, ValueError):
-        raise InvalidInputError("start_time is out of range", field="start_time") from None
+        raise InvalidInputError(f"{field} is out of range", field=field) from None
     if in_utc - utc_now() > timedelta(minutes=1):
-        raise InvalidInputError("start_time is in the future", field="start_time")
+        raise InvalidInputError(f"{field} is in the future", field=field)
     return in_utc
 
 
