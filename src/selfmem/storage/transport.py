@@ -81,9 +81,7 @@ class LocalTransport:
 
     def __init__(self, path: str, busy_timeout_ms: int) -> None:
         try:
-            self._conn = libsql.connect(
-                path, timeout=busy_timeout_ms / 1000, isolation_level=None
-            )
+            self._conn = libsql.connect(path, timeout=busy_timeout_ms / 1000, isolation_level=None)
         except ValueError as exc:
             raise DriverError(f"cannot open libSQL database at {path!r}: {exc}") from exc
         self.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
