@@ -393,6 +393,9 @@ def test_serve_mcp_wires_options_to_the_transport(
         selfmem.mcp, "run_http", lambda server, **options: served.append((server, options))
     )
     monkeypatch.setenv("SELFMEM_MCP_TOKEN", "from-env")
+    code, _, err = run("serve-mcp", "--read-only")  # nothing to read: no store is created
+    assert code == 1 and "no selfmem store at" in err and not store.exists()
+    assert run("episode", "start", "a task")[0] == 0
     assert run("serve-mcp", "--read-only")[0] == 0
     assert run("serve-mcp", "--transport", "http", "--port", "9999", "--http-path", "/m")[0] == 0
     (stdio, _), (http, options) = served

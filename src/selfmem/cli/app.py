@@ -13,6 +13,7 @@ from collections.abc import Callable, Sequence
 
 from .. import __version__
 from ..errors import InvalidInputError, NotFoundError, SelfMemError
+from .args import add_global_options
 from .commands import episodes, learning, serve, store, transfer
 from .common import EXIT_ERROR, EXIT_NOT_FOUND, EXIT_USAGE, CommandError, Context
 from .output import Output
@@ -36,21 +37,10 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"selfmem {__version__}")
-    where = parser.add_mutually_exclusive_group()
-    where.add_argument("--path", help="store directory (default ./.selfmem or $SELFMEM_PATH)")
-    where.add_argument("--url", help="libSQL server URL (default $SELFMEM_DATABASE_URL)")
-    parser.add_argument("--namespace", help="namespace to use (default 'default')")
-    parser.add_argument("--json", action="store_true", help="machine-readable output")
-    parser.add_argument(
-        "--embeddings",
-        action="store_true",
-        help="semantic retrieval with the offline MiniLM model (needs selfmem[embeddings])",
-    )
-    # Subcommands accept --json too; SUPPRESS keeps them from resetting the global flag.
+    add_global_options(parser, after_command=False)
+    # Every subcommand takes the global options too (``selfmem serve-mcp --path X``).
     common = argparse.ArgumentParser(add_help=False)
-    common.add_argument(
-        "--json", action="store_true", default=argparse.SUPPRESS, help="machine-readable output"
-    )
+    add_global_options(common, after_command=True)
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for module in (episodes, learning, store, transfer, serve):
         module.register(commands, common)
@@ -77,7 +67,10 @@ def _quiet_broken_pipe() -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``selfmem`` console script; returns the exit code."""
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.path is not None and args.url is not None:
+        parser.error("argument --url: not allowed with argument --path")
     out = Output(args.json)
     handler: Handler = args.handler
     try:

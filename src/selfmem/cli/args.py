@@ -14,6 +14,7 @@ __all__ = [
     "TASK_TYPES",
     "SubParsers",
     "add_context_options",
+    "add_global_options",
     "context_from",
     "positive_int",
 ]
@@ -23,6 +24,35 @@ SubParsers: TypeAlias = "argparse._SubParsersAction[argparse.ArgumentParser]"
 TASK_TYPES = [t.value for t in TaskType]
 OUTCOMES = [o.value for o in OutcomeStatus]
 KINDS = [k.value for k in PatternKind]
+
+
+def add_global_options(parser: argparse.ArgumentParser, *, after_command: bool) -> None:
+    """``--path`` / ``--url``, ``--namespace``, ``--json`` and ``--embeddings``.
+
+    Added to the top-level parser and, with ``after_command``, to every subcommand, so
+    ``selfmem --path X stats`` and ``selfmem stats --path X`` are the same. After the command
+    the defaults are suppressed: an option given there never resets one given before it.
+    """
+    unset: Any = argparse.SUPPRESS if after_command else None
+    off: Any = argparse.SUPPRESS if after_command else False
+    group = parser.add_argument_group("global options (before or after the command)")
+    where = group.add_mutually_exclusive_group()
+    where.add_argument(
+        "--path", default=unset, help="store directory (default ./.selfmem or $SELFMEM_PATH)"
+    )
+    where.add_argument(
+        "--url", default=unset, help="libSQL server URL (default $SELFMEM_DATABASE_URL)"
+    )
+    group.add_argument(
+        "--namespace", default=unset, help="namespace (default $SELFMEM_NAMESPACE or 'default')"
+    )
+    group.add_argument("--json", action="store_true", default=off, help="machine-readable output")
+    group.add_argument(
+        "--embeddings",
+        action="store_true",
+        default=off,
+        help="semantic retrieval with the offline MiniLM model (needs selfmem[embeddings])",
+    )
 
 
 def positive_int(text: str) -> int:

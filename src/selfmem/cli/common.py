@@ -6,13 +6,16 @@ import argparse
 import json
 import sys
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
-from ..config import MemoryConfig, resolve_location
+from ..config import MemoryConfig, is_remote, resolve_location
 from ..memory import SelfLearningMemory
 from .output import Output
+from .quiet import quiet_model_loading
 
 __all__ = [
+    "DATABASE_FILE",
     "EXIT_ERROR",
     "EXIT_NOT_FOUND",
     "EXIT_OK",
@@ -21,12 +24,17 @@ __all__ = [
     "Context",
     "confirm",
     "parse_json_object",
+    "require_store",
 ]
 
 EXIT_OK = 0
 EXIT_ERROR = 1  # the operation failed (storage, configuration, a file that cannot be read)
 EXIT_USAGE = 2  # bad arguments or invalid input (argparse uses 2 as well)
 EXIT_NOT_FOUND = 3  # an id that does not exist in the namespace
+
+#: The database file in a local store directory (``selfmem.storage.schema.DATABASE_FILE``,
+#: which front ends do not import; a test keeps the two equal).
+DATABASE_FILE = "selfmem.db"
 
 
 class CommandError(Exception):
@@ -50,21 +58,24 @@ class Context:
         """The store location: ``--url`` / ``--path``, else the environment, else ./.selfmem."""
         return resolve_location(self.args.url or self.args.path, None)[0]
 
-    def memory(self, **options: Any) -> SelfLearningMemory:
-        """Open the memory once. Namespace: ``--namespace``, else the command's default
-        (``demo`` for ``selfmem demo``), else ``SELFMEM_NAMESPACE``, else ``default``."""
+    def memory(self, *, create: bool = False, **options: Any) -> SelfLearningMemory:
+        """Open the memory once, in ``--namespace`` (else ``SELFMEM_NAMESPACE``, else
+        ``default``). Only commands that record pass ``create``: for the others a local
+        store must exist already, so a mistyped ``--path`` is an error, not a new empty store."""
         if self._memory is None:
             args = self.args
-            namespace = args.namespace or getattr(args, "namespace_default", None)
+            if not create:
+                require_store(self.location)
             config = MemoryConfig.from_env()
             embedder = None
             if getattr(args, "embeddings", False):
                 from ..embeddings.sentence_transformers import SentenceTransformerEmbedder
 
+                quiet_model_loading(self.out.stderr)
                 embedder = SentenceTransformerEmbedder()
             self._memory = SelfLearningMemory.open(
                 args.url or args.path,
-                namespace=namespace,
+                namespace=args.namespace,
                 config=config,
                 embedder=embedder,
                 **options,
@@ -75,6 +86,20 @@ class Context:
         if self._memory is not None:
             memory, self._memory = self._memory, None
             memory.close()
+
+
+def require_store(location: str) -> None:
+    """Raise unless ``location`` is a libSQL URL or a directory holding a selfmem database."""
+    if is_remote(location):
+        return  # a server's database always exists; its namespaces are checked by the queries
+    root = Path(location)
+    if root.exists() and not root.is_dir():
+        raise CommandError(f"{location} is not a directory; a selfmem store is a directory")
+    if not (root / DATABASE_FILE).is_file():
+        raise CommandError(
+            f"no selfmem store at {location} (no {DATABASE_FILE} there): check --path or "
+            "$SELFMEM_PATH; commands that record (selfmem demo, episode start, import) create one"
+        )
 
 
 def parse_json_object(text: str | None, option: str) -> dict[str, Any] | None:

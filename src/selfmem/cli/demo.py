@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import shlex
 from collections.abc import Callable
 from dataclasses import dataclass
 
 from ..memory import SelfLearningMemory
 from ..records.episodes import ExecutionStep, TaskContext, TaskOutcome, TaskType
+from .output import count
 
-__all__ = ["run_demo"]
+__all__ = ["NEXT_COMMANDS", "next_commands", "run_demo"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,11 +69,33 @@ _SCRIPT = (
 
 _SERVICES = ("accounts", "billing", "search")
 
+#: What to run after the demo to look at what it recorded (docs/cli.md shows the same).
+NEXT_COMMANDS = (
+    ("episode", "list"),
+    ("episode", "search", "login test fails", "--domain", "web"),
+    ("recommend", "Deploy the payments API to staging"),
+    ("stats",),
+)
+
+
+def next_commands(path: str | None, url: str | None, namespace: str | None) -> list[str]:
+    """The commands of ``NEXT_COMMANDS`` as a shell line, with the store and namespace
+    options the demo was given (none: the defaults and the environment apply again)."""
+    options = [
+        part
+        for flag, value in (("--path", path), ("--url", url), ("--namespace", namespace))
+        if value is not None
+        for part in (flag, value)
+    ]
+    return [shlex.join(["selfmem", *options, *command]) for command in NEXT_COMMANDS]
+
 
 def run_demo(memory: SelfLearningMemory, echo: Callable[[str], None] = print) -> None:
     """Record the scripted episodes into ``memory``, then show what it learned and retrieves."""
     total = len(_SCRIPT) * len(_SERVICES)
-    echo(f"selfmem demo: recording {total} agent episodes in namespace {memory.namespace!r}")
+    echo(
+        f"selfmem demo: recording {count(total, 'agent episode')} in namespace {memory.namespace!r}"
+    )
     for service in _SERVICES:
         for scripted in _SCRIPT:
             description = scripted.description.format(service=service)
@@ -95,4 +119,7 @@ def run_demo(memory: SelfLearningMemory, echo: Callable[[str], None] = print) ->
     echo(result.render(max_tokens=400))
     stats = memory.stats()
     summary = f"{stats.successes} succeeded, {stats.failures} failed"
-    echo(f"\n{stats.episodes} episodes stored ({summary}); {stats.patterns} patterns learned.")
+    echo(
+        f"\n{count(stats.episodes, 'episode')} stored ({summary}); "
+        f"{count(stats.patterns, 'pattern')} learned."
+    )

@@ -12,7 +12,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any, TextIO
 
-__all__ = ["Output", "cell", "render_table"]
+__all__ = ["Output", "cell", "count", "render_table"]
 
 MAX_CELL = 60
 
@@ -29,6 +29,11 @@ def cell(value: Any, width: int = MAX_CELL) -> str:
     else:
         text = " ".join(str(value).split())
     return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def count(number: int, noun: str, plural: str | None = None) -> str:
+    """``1 episode``, ``2 episodes``, ``0 episodes``: a number and its noun, agreeing."""
+    return f"{number} {noun if number == 1 else plural or noun + 's'}"
 
 
 def render_table(headers: Sequence[str], rows: Iterable[Sequence[Any]]) -> str:

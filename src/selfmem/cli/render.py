@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..records.episodes import Episode
+from ..records.episodes import Episode, OutcomeStatus, TaskOutcome
 from ..records.learned import AnyPattern
 from .output import Output, cell
 
-__all__ = ["episode_header", "pattern_record", "show_episode", "show_pattern"]
+__all__ = ["episode_header", "outcome_text", "pattern_record", "show_episode", "show_pattern"]
 
 _TEXT = 200  # characters of a step's observation shown in a table (--json has all of it)
 
@@ -22,6 +22,16 @@ def pattern_record(pattern: AnyPattern) -> dict[str, Any]:
     """A pattern as JSON-ready data, with its description and confidence."""
     return {**pattern.model_dump(mode="json"), "description": pattern.describe(),
             "confidence": pattern.confidence}  # fmt: skip
+
+
+def outcome_text(outcome: TaskOutcome | None) -> str:
+    """``success``, ``success: login test passes``, ``failure: <reason>``: the status, then
+    the verdict (the reason of a failure) when there is one, never the status twice."""
+    if outcome is None:
+        return "open (not completed)"
+    status = outcome.status.value
+    detail = outcome.reason if outcome.status is OutcomeStatus.FAILURE else outcome.verdict
+    return f"{status}: {detail}" if detail else status
 
 
 def _context(episode: Episode) -> str:
@@ -43,7 +53,7 @@ def _bullets(out: Output, title: str, items: list[str]) -> None:
 
 def show_episode(out: Output, episode: Episode, *, steps: bool = True) -> None:
     """The episode for people: header, steps, outcome, reward and reflection."""
-    outcome = episode.outcome.summary() if episode.outcome else "open (not completed)"
+    outcome = outcome_text(episode.outcome)
     out.fields([
         ("id", episode.id), ("namespace", episode.namespace), ("task", episode.task_description),
         ("type", episode.task_type.value), ("context", _context(episode)),

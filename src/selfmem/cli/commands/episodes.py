@@ -9,6 +9,7 @@ from ...errors import NotFoundError
 from ...records.episodes import Episode
 from ..args import OUTCOMES, TASK_TYPES, SubParsers, add_context_options, context_from, positive_int
 from ..common import EXIT_NOT_FOUND, EXIT_OK, Context, confirm
+from ..output import count
 from ..render import episode_header, show_episode
 from . import lifecycle
 
@@ -74,7 +75,7 @@ def run_search(ctx: Context) -> int:
 
 def run_delete(ctx: Context) -> int:
     ids: list[str] = ctx.args.episode_ids
-    if not confirm(f"Delete {len(ids)} episode(s) for good?", ctx.args.yes):
+    if not confirm(f"Delete {count(len(ids), 'episode')} for good?", ctx.args.yes):
         ctx.out.note("nothing deleted")
         return EXIT_OK
     memory = ctx.memory()
@@ -96,7 +97,9 @@ def run_delete(ctx: Context) -> int:
 
 
 def register(commands: SubParsers, common: argparse.ArgumentParser) -> None:
-    episode = commands.add_parser("episode", help="list, show, search, delete and record episodes")
+    episode = commands.add_parser(
+        "episode", parents=[common], help="list, show, search, delete and record episodes"
+    )
     actions = episode.add_subparsers(dest="action", required=True, metavar="ACTION")
 
     listing = actions.add_parser("list", parents=[common], help="episodes, newest first")

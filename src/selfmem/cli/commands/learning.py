@@ -7,6 +7,7 @@ import argparse
 from ...config import MAX_PAGE
 from ..args import KINDS, SubParsers, add_context_options, context_from, positive_int
 from ..common import EXIT_OK, Context
+from ..output import count
 from ..progress import Progress
 from ..render import pattern_record, show_pattern
 
@@ -76,8 +77,8 @@ def run_relearn(ctx: Context) -> int:
     if ctx.out.json_mode:
         ctx.out.json({"episodes": seen, "patterns": patterns, "heuristics": heuristics})
     else:
-        ctx.out.line(f"relearned from {seen} episodes: {patterns} patterns, "
-                     f"{heuristics} heuristics")  # fmt: skip
+        ctx.out.line(f"relearned from {count(seen, 'episode')}: {count(patterns, 'pattern')}, "
+                     f"{count(heuristics, 'heuristic')}")  # fmt: skip
     return EXIT_OK
 
 
@@ -90,12 +91,13 @@ def run_reembed(ctx: Context) -> int:
     if ctx.out.json_mode:
         ctx.out.json({"embedded": embedded})
     else:
-        ctx.out.line(f"embedded {embedded} episodes that had no vector of the current model")
+        ctx.out.line(f"embedded {count(embedded, 'episode')} that had no vector of the current "
+                     "model")  # fmt: skip
     return EXIT_OK
 
 
 def register(commands: SubParsers, common: argparse.ArgumentParser) -> None:
-    pattern = commands.add_parser("pattern", help="learned patterns")
+    pattern = commands.add_parser("pattern", parents=[common], help="learned patterns")
     actions = pattern.add_subparsers(dest="action", required=True, metavar="ACTION")
     listing = actions.add_parser("list", parents=[common], help="patterns, most effective first")
     listing.add_argument("--kind", choices=KINDS)
@@ -106,7 +108,9 @@ def register(commands: SubParsers, common: argparse.ArgumentParser) -> None:
     show.add_argument("pattern_id")
     show.set_defaults(handler=run_pattern_show)
 
-    heuristic = commands.add_parser("heuristic", help="rules derived from patterns")
+    heuristic = commands.add_parser(
+        "heuristic", parents=[common], help="rules derived from patterns"
+    )
     h_actions = heuristic.add_subparsers(dest="action", required=True, metavar="ACTION")
     h_list = h_actions.add_parser("list", parents=[common], help="rules, most confident first")
     h_list.add_argument("--limit", type=positive_int, default=50)

@@ -28,7 +28,7 @@ _STATUS = {"success": "success", "partial": "partial_success",
 
 def run_start(ctx: Context) -> int:
     args = ctx.args
-    memory = ctx.memory()
+    memory = ctx.memory(create=True)
     episode_id = memory.start_episode(
         args.description,
         context_from(args),

@@ -60,7 +60,8 @@ def run_serve(ctx: Context) -> int:
     token = _token(args)
     if args.transport == "stdio" and args.token_file:
         raise CommandError("--token-file applies to --transport http only", EXIT_USAGE)
-    server = build_server(ctx.memory(), read_only=args.read_only, log_level=args.log_level)
+    memory = ctx.memory(create=not args.read_only)  # a read-only server needs a store
+    server = build_server(memory, read_only=args.read_only, log_level=args.log_level)
     with _graceful_sigterm():
         if args.transport == "stdio":
             run_stdio(server)
@@ -73,6 +74,7 @@ def run_serve(ctx: Context) -> int:
 def register(commands: SubParsers, common: argparse.ArgumentParser) -> None:
     serve = commands.add_parser(
         "serve-mcp",
+        parents=[common],
         help="serve the memory to agents over MCP (needs selfmem[mcp])",
         description="Serve the memory over the Model Context Protocol. stdio by default; "
         f"with --transport http, clients must send 'Authorization: Bearer <token>' when "

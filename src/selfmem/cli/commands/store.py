@@ -10,6 +10,7 @@ from ...config import is_remote
 from ...memory import BackupInfo, backup_store, restore_store
 from ..args import SubParsers
 from ..common import EXIT_OK, CommandError, Context, confirm
+from ..output import count
 
 __all__ = ["register"]
 
@@ -25,9 +26,14 @@ def run_stats(ctx: Context) -> int:
 
 
 def run_demo(ctx: Context) -> int:
+    from ..demo import next_commands
     from ..demo import run_demo as demo
 
-    demo(ctx.memory(), echo=ctx.out.line)
+    memory = ctx.memory(create=True)
+    demo(memory, echo=ctx.out.line)
+    ctx.out.line("\nLook at what it recorded:")
+    for command in next_commands(ctx.args.path, ctx.args.url, ctx.args.namespace):
+        ctx.out.line(f"  {command}")
     return EXIT_OK
 
 
@@ -45,7 +51,8 @@ def _report(ctx: Context, verb: str, info: BackupInfo) -> None:
     if ctx.out.json_mode:
         ctx.out.json(asdict(info))
     else:
-        ctx.out.line(f"{verb} {info.path}: {info.episodes} episodes, {info.bytes:,} bytes, "
+        episodes = count(info.episodes, "episode")
+        ctx.out.line(f"{verb} {info.path}: {episodes}, {info.bytes:,} bytes, "
                      f"schema {info.schema_version}")  # fmt: skip
 
 
@@ -70,8 +77,10 @@ def register(commands: SubParsers, common: argparse.ArgumentParser) -> None:
     stats = commands.add_parser("stats", parents=[common], help="episode counts")
     stats.set_defaults(handler=run_stats)
 
-    demo = commands.add_parser("demo", help="record a few scripted episodes and retrieve from them")
-    demo.set_defaults(handler=run_demo, namespace_default="demo")
+    demo = commands.add_parser(
+        "demo", parents=[common], help="record a few scripted episodes and retrieve from them"
+    )
+    demo.set_defaults(handler=run_demo)
 
     backup = commands.add_parser(
         "backup", parents=[common], help="snapshot the store's database into one file"

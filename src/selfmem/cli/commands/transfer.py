@@ -13,6 +13,7 @@ from typing import TextIO
 
 from ..args import SubParsers
 from ..common import EXIT_OK, EXIT_USAGE, CommandError, Context
+from ..output import count as plural
 from ..progress import Progress
 from ..transfer import ImportScan, export_episodes, import_episodes, scan_lines
 
@@ -47,7 +48,7 @@ def run_export(ctx: Context) -> int:
         count = export_episodes(
             memory, sink, completed_only=ctx.args.completed_only, progress=bar.update
         )
-    message = f"exported {count} episodes from namespace {memory.namespace!r}"
+    message = f"exported {plural(count, 'episode')} from namespace {memory.namespace!r}"
     if ctx.args.file == "-":
         ctx.out.note(message)
     elif ctx.out.json_mode:
@@ -89,7 +90,7 @@ def _report_bad(ctx: Context, scan: ImportScan, skip_existing: bool) -> None:
 
 def run_import(ctx: Context) -> int:
     args = ctx.args
-    memory = ctx.memory()
+    memory = ctx.memory(create=True)
     with _source(args.file) as path:
         with path.open("rb") as lines, Progress("checking") as bar:
             scan = scan_lines(memory, lines, progress=bar.update)
@@ -97,7 +98,7 @@ def run_import(ctx: Context) -> int:
         _report_bad(ctx, scan, args.skip_existing)
         if blocking and not args.skip_bad:
             raise CommandError(
-                f"{blocking} bad line(s); nothing was imported "
+                f"{plural(blocking, 'bad line')}; nothing was imported "
                 "(fix them, or pass --skip-bad to import the good lines)",
                 EXIT_USAGE,
             )
@@ -112,7 +113,8 @@ def run_import(ctx: Context) -> int:
         ctx.out.json({"imported": count, "skipped": skipped, "relearned": relearned,
                       "namespace": memory.namespace})  # fmt: skip
     else:
-        ctx.out.line(f"imported {count} episodes into namespace {memory.namespace!r} (skipped "
+        imported = plural(count, "episode")
+        ctx.out.line(f"imported {imported} into namespace {memory.namespace!r} (skipped "
                      f"{skipped['bad']} bad, {skipped['existing']} existing)")  # fmt: skip
     return EXIT_OK
 
