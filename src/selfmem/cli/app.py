@@ -14,7 +14,7 @@ from collections.abc import Callable, Sequence
 from .. import __version__
 from ..errors import InvalidInputError, NotFoundError, SelfMemError
 from .args import add_global_options
-from .commands import episodes, learning, serve, store, transfer
+from .commands import episodes, learning, serve, store, transfer, ui
 from .common import EXIT_ERROR, EXIT_NOT_FOUND, EXIT_USAGE, CommandError, Context
 from .output import Output
 
@@ -42,7 +42,7 @@ def build_parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
     add_global_options(common, after_command=True)
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for module in (episodes, learning, store, transfer, serve):
+    for module in (episodes, learning, store, transfer, serve, ui):
         module.register(commands, common)
     return parser
 
