@@ -162,7 +162,8 @@ def episode_html(
 
 
 def _evidence(ids: Sequence[str], link: Link, limit: int = 12) -> str:
-    shown = [_ref(i[:8] + "…" if len(i) > 9 else i, i, link) for i in ids[-limit:]]
+    # ids are time-ordered (their heads are alike): the tail tells them apart
+    shown = [_ref("…" + i[-8:] if len(i) > 9 else i, i, link) for i in ids[-limit:]]
     more = f" (+{len(ids) - limit} older)" if len(ids) > limit else ""
     return " ".join(shown) + more
 
@@ -207,7 +208,7 @@ def heuristics_html(
         [
             _e(h.kind.value), _e(f"{h.condition}, {h.action}"), _e(h.evidence),
             _e(h.successes), _e(f"{h.confidence:.2f}"),
-            " ".join(_ref(p[:8] + "…", p, link_pattern) for p in h.source_pattern_ids),
+            " ".join(_ref(p[:8], p, link_pattern) for p in h.source_pattern_ids),
             _evidence(h.episode_ids, link_episode),
         ]
         for h in heuristics
