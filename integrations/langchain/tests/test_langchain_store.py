@@ -71,6 +71,7 @@ class StoreContract:
         }
         assert len(store.search((), limit=100)) == 7
         assert store.search(("nobody",)) == []
+        assert len(store.search(("users",), limit=5_000)) == 6  # more than one page allowed
 
     def test_search_filters(self, store: BaseStore) -> None:
         for n in range(6):

@@ -258,3 +258,14 @@ async def test_react_agent_runs_through_the_block_keep_their_tool_names(
     assert recorded, "the first turn was flushed to the block"
     for episode in recorded:
         assert [s.tool for s in episode.steps] == ["add"]
+
+
+def test_a_recorder_is_found_through_any_handle_of_the_same_namespace(
+    memory: SelfLearningMemory,
+) -> None:
+    from llama_index.memory.selfmem.recorder import recording
+
+    with SelfMemRecorder(memory.scoped(memory.namespace)):
+        assert recording(memory)
+        assert not recording(memory.scoped("another-namespace"))
+    assert not recording(memory)

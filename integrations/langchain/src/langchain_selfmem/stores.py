@@ -196,7 +196,7 @@ class SelfMemStore(BaseStore):
             return []
         query = op.query if op.query and op.query.strip() else None
         if query is None:
-            if prefix:  # nothing reserved below a user prefix: let selfmem page
+            if prefix and op.limit <= _PAGE:  # nothing reserved below a user prefix
                 found = self.memory.search_items(prefix, filter=op.filter, limit=op.limit,
                                                  offset=op.offset)  # fmt: skip
                 return [_search_item(item, None) for item in found]

@@ -57,11 +57,16 @@ _ATTACHED: list[weakref.ref[SelfMemRecorder]] = []
 _ATTACHED_LOCK = threading.Lock()
 
 
+def _same(a: SelfLearningMemory, b: SelfLearningMemory) -> bool:
+    """The same memory: one handle, or handles of one namespace on one store."""
+    return a is b or (a.namespace == b.namespace and a.config is b.config)
+
+
 def recording(memory: SelfLearningMemory) -> bool:
     """Whether an attached :class:`SelfMemRecorder` records agent runs into ``memory``."""
     with _ATTACHED_LOCK:
         return any(
-            (r := ref()) is not None and r._dispatcher is not None and r.memory is memory
+            (r := ref()) is not None and r._dispatcher is not None and _same(r.memory, memory)
             for ref in _ATTACHED
         )
 
