@@ -55,6 +55,13 @@ class MemoryStats:
     heuristics: int = 0
     pending_learning: int = 0
 
+    def _repr_html_(self) -> str:  # Jupyter: the counts as a table
+        from dataclasses import asdict
+
+        from ..records.html import stats_html
+
+        return stats_html(asdict(self))
+
 
 class MemoryCore:
     """What scoped handles share: the store, the cache, the step buffer and the flusher."""

@@ -293,3 +293,8 @@ class Episode(_Record):
                 if text:
                     parts.append(text[:2000])
         return "\n".join(parts)
+
+    def _repr_html_(self) -> str:  # Jupyter: the timeline, reward and reflection
+        from .html import episode_html
+
+        return episode_html(self)

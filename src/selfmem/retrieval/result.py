@@ -57,6 +57,12 @@ class RetrievalResult:
     def __len__(self) -> int:
         return len(self.episodes) + len(self.patterns) + len(self.heuristics)
 
+    def _repr_html_(self) -> str:  # Jupyter: ranked results, their signals, the prompt text
+        from ..records.html import retrieval_html
+
+        return retrieval_html(self.query, self.episodes, self.patterns, self.heuristics,
+                              self.render())  # fmt: skip
+
     def render(self, max_tokens: int = 400) -> str:
         """Compact prompt text: what worked, what to avoid, a suggested tool sequence.
 
