@@ -78,6 +78,7 @@ def test_filters_and_include(seeded: SelfLearningMemory) -> None:
     assert nodes and set(kinds(nodes)) == {"episode"}
     assert {n.node.metadata["outcome"] for n in nodes} == {"success"}
     assert SelfMemRetriever(seeded, domain="elsewhere", include=["episodes"]).retrieve(QUERY) == []
+    assert SelfMemRetriever(seeded, domain="elsewhere").retrieve(QUERY) == []  # no learning
     assert SelfMemRetriever(seeded).retrieve(QueryBundle(query_str="   ")) == []
     assert only_episodes.memory is seeded
     with pytest.raises(ValueError, match="unknown kind 'documents'"):

@@ -79,10 +79,12 @@ class SelfMemRetriever(BaseRetriever):
     ``outcome`` and ``reward``, patterns and heuristics their ``confidence`` and evidence.
 
     ``context``, ``task_type``, ``success_only``, ``domain`` and ``required_tags`` (as
-    ``tags``) filter and rank as in :meth:`selfmem.SelfLearningMemory.retrieve_relevant_context`
-    (``domain`` also filters lessons). Lessons are items of ``lessons_namespace`` that match
-    the query. ``invoke(query, k=...)`` overrides ``k`` for one call. A wrong option raises
-    :class:`selfmem.InvalidInputError` when the retriever is built.
+    ``tags``) filter and rank as in
+    :meth:`selfmem.SelfLearningMemory.retrieve_relevant_context` (``domain`` also leaves out
+    patterns, heuristics and lessons of other domains). Lessons are items of
+    ``lessons_namespace`` that match the query. ``invoke(query, k=...)`` overrides ``k`` for
+    one call. A wrong option raises :class:`selfmem.InvalidInputError` when the retriever is
+    built.
     """
 
     model_config = ConfigDict(arbitrary_types_allowed=True)
@@ -161,11 +163,17 @@ class SelfMemRetriever(BaseRetriever):
             "filter": {"domain": self.domain} if self.domain else None,
         }  # fmt: skip
 
+    def _in_domain(self, domain: str | None) -> bool:
+        """Whether learning from ``domain`` (``None``: any) fits the ``domain`` filter."""
+        return self.domain is None or domain is None or domain == self.domain
+
     def _documents(self, result: RetrievalResult, lessons: list[Item], k: int) -> list[Document]:
+        patterns = [s for s in result.patterns if self._in_domain(s.pattern.context.domain)]
+        rules = [s for s in result.heuristics if self._in_domain(s.heuristic.context.domain)]
         sources: dict[Kind, Iterator[Document]] = {
             "episode": map(episode_document, result.episodes),
-            "pattern": map(pattern_document, result.patterns),
-            "heuristic": map(heuristic_document, result.heuristics),
+            "pattern": map(pattern_document, patterns),
+            "heuristic": map(heuristic_document, rules),
             "lesson": map(lesson_document, lessons),
         }
         columns = [sources[kind] for kind in self.include]

@@ -9,6 +9,7 @@ as items; the async path uses the memory's async twins, so an event loop is neve
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import warnings
 from collections.abc import Sequence
@@ -67,11 +68,12 @@ class SelfMemRetriever(BaseRetriever):
     ``memory`` (first argument, positional or keyword): an open
     :class:`selfmem.SelfLearningMemory` (the caller owns and closes it).
     ``similarity_top_k``: at most this many episodes, this many patterns (and heuristics)
-    and this many lessons. ``context``, ``task_type``, ``success_only``, ``domain``, ``tags``:
-    passed to ``retrieve_relevant_context`` as the task's context and filters (``domain``
-    also filters lessons). ``include``: which kinds to return, of ``episode``, ``pattern``,
-    ``heuristic``, ``lesson`` (default all; plurals accepted). ``lessons_namespace``: where
-    lessons are kept (items; default ``("lessons",)``). A wrong option raises
+    and this many lessons. ``context``, ``task_type``, ``success_only``, ``domain``,
+    ``tags``: passed to ``retrieve_relevant_context`` as the task's context and filters
+    (``domain`` also leaves out patterns, heuristics and lessons of other domains).
+    ``include``: which kinds to return, of ``episode``, ``pattern``, ``heuristic``,
+    ``lesson`` (default all; plurals accepted). ``lessons_namespace``: where lessons are
+    kept (items; default ``("lessons",)``). A wrong option raises
     :class:`selfmem.InvalidInputError` here, naming it. ``limit`` is the deprecated name of
     ``similarity_top_k``.
 
@@ -168,12 +170,28 @@ class SelfMemRetriever(BaseRetriever):
         )
         return found
 
+    def _in_domain(self, result: RetrievalResult) -> RetrievalResult:
+        """``result`` without the patterns and heuristics learned in another domain than the
+        ``domain`` filter (the core filters episodes only)."""
+        if self._domain is None:
+            return result
+
+        def fits(domain: str | None) -> bool:
+            return domain is None or domain == self._domain
+
+        return dataclasses.replace(
+            result,
+            patterns=[s for s in result.patterns if fits(s.pattern.context.domain)],
+            heuristics=[s for s in result.heuristics if fits(s.heuristic.context.domain)],
+        )
+
     def _retrieve(self, query_bundle: QueryBundle) -> list[NodeWithScore]:
         query = query_bundle.query_str
         if not query.strip():
             return []
         lessons = self.retrieve_lessons(query) if "lesson" in self._include else []
-        nodes = result_to_nodes(self.retrieve_result(query), self._include, lessons)
+        result = self._in_domain(self.retrieve_result(query))
+        nodes = result_to_nodes(result, self._include, lessons)
         logger.debug("retrieved %d selfmem nodes for %r", len(nodes), query[:80])
         return nodes
 
@@ -182,7 +200,8 @@ class SelfMemRetriever(BaseRetriever):
         if not query.strip():
             return []
         lessons = await self.aretrieve_lessons(query) if "lesson" in self._include else []
-        nodes = result_to_nodes(await self.aretrieve_result(query), self._include, lessons)
+        result = self._in_domain(await self.aretrieve_result(query))
+        nodes = result_to_nodes(result, self._include, lessons)
         logger.debug("retrieved %d selfmem nodes for %r", len(nodes), query[:80])
         return nodes
 
