@@ -6,6 +6,7 @@ from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from ..engine import telemetry
 from ..engine.runtime import twin
 from ..errors import InvalidInputError, NotFoundError
 from ..learning.sequences import neighbour_sequence
@@ -30,6 +31,7 @@ _NEIGHBOURS = 8
 class RetrievalAPI(Handle):
     """Finding the experience that helps most with a new task."""
 
+    @telemetry.traced("selfmem.retrieve", telemetry.retrieve_attributes)
     def retrieve_relevant_context(
         self,
         description: str,

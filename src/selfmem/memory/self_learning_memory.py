@@ -15,6 +15,7 @@ from os import PathLike
 from typing import TYPE_CHECKING, Any
 
 from ..config import MAX_PAGE, MemoryConfig, resolve_location
+from ..engine import telemetry
 from ..engine.runtime import MemoryCore, MemoryStats, twin
 from ..errors import InvalidInputError, NotFoundError
 from ..learning import Reflector, compute_reward
@@ -120,6 +121,7 @@ class SelfLearningMemory(RetrievalAPI, LearningAPI, ItemsAPI):
         )
         self._ranking = ranking or RankingWeights()
         self._owner = True
+        telemetry.instrument(self._core)
 
     @classmethod
     def open(
@@ -172,6 +174,7 @@ class SelfLearningMemory(RetrievalAPI, LearningAPI, ItemsAPI):
 
     # -- lifecycle --------------------------------------------------------------------------
 
+    @telemetry.traced("selfmem.episode.start", telemetry.start_attributes)
     def start_episode(
         self,
         task_description: str,
@@ -198,6 +201,7 @@ class SelfLearningMemory(RetrievalAPI, LearningAPI, ItemsAPI):
         self._core.buffer.track(episode)
         return episode.id
 
+    @telemetry.traced("selfmem.episode.log_step", telemetry.step_attributes)
     def log_step(
         self, episode_id: str, step: ExecutionStep | dict[str, Any] | None = None, **fields: Any
     ) -> ExecutionStep:
@@ -230,6 +234,7 @@ class SelfLearningMemory(RetrievalAPI, LearningAPI, ItemsAPI):
         self._core.drain_embeddings()
         return written
 
+    @telemetry.traced("selfmem.episode.complete", telemetry.complete_attributes)
     def complete_episode(
         self,
         episode_id: str,

@@ -17,10 +17,17 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime
 from html import escape
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeAlias
 
-from .episodes import Episode, ExecutionStep, Reflection, RewardScore
-from .learned import AnyPattern, Heuristic
+# The records are taken as ``Any``: they import this module for their ``_repr_html_``, so
+# importing them here would make a cycle. The fields read are those of ``episodes.py`` and
+# ``learned.py``.
+Episode: TypeAlias = Any
+ExecutionStep: TypeAlias = Any
+Reflection: TypeAlias = Any
+RewardScore: TypeAlias = Any
+AnyPattern: TypeAlias = Any
+Heuristic: TypeAlias = Any
 
 __all__ = [
     "Link",
@@ -302,6 +309,6 @@ class PatternList(list[Any]):
     """A list of patterns or heuristics that renders as a table in Jupyter."""
 
     def _repr_html_(self) -> str:
-        if self and all(isinstance(item, Heuristic) for item in self):
+        if self and all(hasattr(item, "condition") for item in self):  # heuristics
             return heuristics_html(self)
         return patterns_html(self)
