@@ -11,7 +11,7 @@ import pytest
 
 from selfmem import NotFoundError, SelfLearningMemory, TaskContext
 
-from .helpers import run_episode
+from .helpers import learned_summary, run_episode
 from .lossy_proxy import LossyProxy
 from .sqld_server import SqldServer
 
@@ -27,10 +27,7 @@ def proxy(sqld: SqldServer) -> Iterator[LossyProxy]:
 
 
 def learned(memory: SelfLearningMemory) -> set[tuple[str, str, int, int]]:
-    return {
-        (p.kind.value, p.key, p.support, p.successes)
-        for p in memory.list_patterns(include_unserved=True, limit=10_000)
-    }
+    return learned_summary(memory)
 
 
 @pytest.mark.parametrize(

@@ -350,6 +350,7 @@ def _wait_for_port(port: int, process: subprocess.Popen[bytes]) -> None:
 
 @pytest.fixture
 def http_server(tmp_path: Path) -> Iterator[str]:
+    SelfLearningMemory.open(tmp_path / "store").close()  # a read-only server needs a store
     port = free_port()
     process = subprocess.Popen(
         [sys.executable, "-m", "selfmem", "serve-mcp", "--transport", "http", "--port", str(port),

@@ -146,7 +146,7 @@ def test_outcome_success() -> None:
 
 
 def test_outcome_success_without_verdict_summarises_the_status() -> None:
-    assert TaskOutcome.success().summary() == "success: success"
+    assert TaskOutcome.success().summary() == "success"
 
 
 def test_outcome_partial() -> None:
@@ -160,7 +160,7 @@ def test_outcome_partial() -> None:
 def test_outcome_partial_without_items_counts_as_half_done() -> None:
     outcome = TaskOutcome.partial()
     assert outcome.completed_fraction == 0.5
-    assert outcome.summary() == "partial_success: partial success"
+    assert outcome.summary() == "partial success"
 
 
 def test_outcome_failure() -> None:

@@ -157,14 +157,14 @@ def test_explanation_names_every_component() -> None:
         "base 1.00 from success",
         "efficiency 0.50: 20 steps (expected at most 10)",
         "complexity x1.25 (complex)",
-        "quality x0.90: 0 errors recovered, 1 left, 0 identical retries",
+        "quality x0.90: 0 errors recovered, 1 error left, 0 identical retries",
     ]
 
 
 def test_explanation_mentions_the_learning_bonus_when_there_is_one() -> None:
     reward = compute_reward(episode([failed("pytest"), ok("pytest")], TaskOutcome.success()))
-    assert reward.explanation[-1] == "learning bonus +0.05: recovered from 1 error(s)"
-    assert "quality x0.98: 1 errors recovered, 0 left, 1 identical retries" in reward.explanation
+    assert reward.explanation[-1] == "learning bonus +0.05: recovered from 1 error"
+    assert "quality x0.98: 1 error recovered, 0 errors left, 1 identical retry" in reward.explanation
 
 
 def test_reward_needs_an_outcome() -> None:
@@ -249,7 +249,7 @@ def test_recovery_is_an_insight_on_success() -> None:
     ep = episode([failed("pytest"), ok("edit"), ok("pytest")], TaskOutcome.success())
     reflection = reflect(ep)
     assert reflection.what_failed == ["step 1 pytest failed: boom"]
-    assert "recovered from 1 failed step(s) and still succeeded" in reflection.insights
+    assert "recovered from 1 failed step and still succeeded" in reflection.insights
 
 
 def test_slow_steps_are_suggested_as_improvements() -> None:

@@ -25,6 +25,11 @@ logger = logging.getLogger(__name__)
 _SLOW_MS = 5_000.0
 
 
+def _count(n: int, noun: str) -> str:
+    """``1 error``, ``2 errors``: the count and its noun in agreement."""
+    return f"{n} {noun}" + ("" if n == 1 else "s")
+
+
 def tool_sequence(episode: Episode, max_len: int = 12) -> str:
     """``a -> b -> c`` of the tools used, consecutive repeats collapsed."""
     return episode.tool_sequence(max_len)
@@ -76,10 +81,10 @@ def _improvements(episode: Episode) -> list[str]:
 def _insights(episode: Episode, outcome: TaskOutcome, errors: list[ExecutionStep]) -> list[str]:
     insights: list[str] = []
     if errors and outcome.status is OutcomeStatus.SUCCESS:
-        insights.append(f"recovered from {len(errors)} failed step(s) and still succeeded")
+        insights.append(f"recovered from {_count(len(errors), 'failed step')} and still succeeded")
     if episode.steps:
         distinct = len({s.tool for s in episode.steps})
-        insights.append(f"{len(episode.steps)} steps with {distinct} distinct tools")
+        insights.append(f"{_count(len(episode.steps), 'step')} with {_count(distinct, 'distinct tool')}")
     return insights
 
 

@@ -36,6 +36,15 @@ __all__ = ["compute_reward", "recovered_errors"]
 _DEFAULT_WEIGHTS = RewardWeights()
 
 
+def _count(n: int, noun: str, plural: str | None = None) -> str:
+    """``1 error``, ``2 errors``: the count and its noun in agreement."""
+    if n == 1:
+        return f"1 {noun}"
+    return f"{n} {plural or noun + 's'}" if plural is None or " " not in noun else (
+        f"{n} {noun.rsplit(' ', 1)[0]} {plural}"
+    )
+
+
 def recovered_errors(episode: Episode) -> tuple[int, int]:
     """(recovered, unrecovered) error counts: recovered when the same tool later succeeds."""
     recovered = unrecovered = 0
@@ -113,7 +122,7 @@ def compute_reward(
     if outcome.status is OutcomeStatus.SUCCESS:
         if recovered:
             bonus += weights.recovery_bonus * recovered
-            notes.append(f"recovered from {recovered} error(s)")
+            notes.append(f"recovered from {recovered} error" + ("" if recovered == 1 else "s"))
         if (
             baseline is not None
             and episode.steps
@@ -127,8 +136,8 @@ def compute_reward(
         f"base {base:.2f} from {outcome.status.value}",
         f"efficiency {efficiency:.2f}: {efficiency_note}",
         f"complexity x{complexity:.2f} ({episode.context.complexity.value})",
-        f"quality x{quality:.2f}: {recovered} errors recovered, {unrecovered} left, "
-        f"{retries} identical retries",
+        f"quality x{quality:.2f}: {_count(recovered, 'error')} recovered, "
+        f"{_count(unrecovered, 'error')} left, {_count(retries, 'identical retry', 'retries')}",
     ]
     if bonus:
         explanation.append(f"learning bonus +{bonus:.2f}: {', '.join(notes)}")

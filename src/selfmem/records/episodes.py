@@ -212,8 +212,9 @@ class TaskOutcome(_Record):
         """One line for humans and prompts."""
         if self.status is OutcomeStatus.FAILURE:
             return f"failure: {self.reason}"
-        text = self.verdict or self.status.value.replace("_", " ")
-        return f"{self.status.value}: {text}"
+        if not self.verdict:
+            return self.status.value.replace("_", " ")
+        return f"{self.status.value}: {self.verdict}"
 
 
 class RewardScore(_Record):
