@@ -54,6 +54,7 @@ _REASON_CHARS = 1_000
 _HANDOFF_STEPS = 32  # finished steps handed to the writer at once ...
 _HANDOFF_SECONDS = 1.0  # ... or at least this often, so a long run is durable as it goes
 _FINISHED_KEPT = 1_024
+_MEMORY_FLUSH_SECONDS = 120.0  # how long memory.flush() / close() wait for the writer
 
 
 _START_LOCK = threading.Lock()
@@ -112,7 +113,7 @@ class Recorder:
         self._writer: Writer = shared_writer()
         self._tracker = RunTracker()
         self._finished: OrderedDict[UUID, str] = OrderedDict()
-        memory.register_flusher(self.flush)  # memory.flush() / close() flush this handler
+        memory.register_flusher(self._flush_for_memory)  # memory.flush() / close() call it
 
     # -- queries ----------------------------------------------------------------------------
 
@@ -144,6 +145,15 @@ class Recorder:
                 calls = self._tracker.take_steps(run)
                 self.dispatch(_after_start(run, self._log_job(run, calls)))
         return self._writer.flush(timeout)
+
+    def _flush_for_memory(self) -> None:
+        """:meth:`flush` for ``memory.flush()`` and ``close()``: bounded, so a writer stuck on
+        a dead connection cannot hang them; what is still pending then is logged."""
+        if not self.flush(_MEMORY_FLUSH_SECONDS):
+            logger.warning(
+                "selfmem: the LangChain writer did not finish within %.0f s; runs recorded "
+                "since may not be written yet (%d open)", _MEMORY_FLUSH_SECONDS, self.open_runs,
+            )  # fmt: skip
 
     async def aflush(self, timeout: float | None = None) -> bool:
         """Async twin of :meth:`flush`."""
