@@ -348,3 +348,38 @@ def test_a_handler_does_not_outlive_its_use(memory: SelfLearningMemory) -> None:
     gc.collect()
     assert ref() is None  # the memory holds its flush method weakly
     memory.flush()
+
+
+def test_a_run_paused_for_human_input_continues_its_episode_when_resumed(
+    memory: SelfLearningMemory,
+) -> None:
+    from langgraph.checkpoint.memory import InMemorySaver
+    from langgraph.types import Command, interrupt
+
+    @tool
+    def deploy(service: str) -> str:
+        """Deploy a service once a human approves."""
+        return f"deployed {service}: {interrupt({'approve': service})}"
+
+    turns: list[Any] = [("lookup", {"key": "api"}), ("deploy", {"service": "api"})]
+    agent = create_agent(ScriptedChatModel(turns=turns), [lookup, deploy],
+                         checkpointer=InMemorySaver())  # fmt: skip
+    handler = SelfMemCallbackHandler(memory)
+    config: Any = {"callbacks": [handler], "configurable": {"thread_id": "deploy-1"}}
+
+    first = agent.invoke({"messages": [("user", "Deploy the api")]}, config)
+    assert "__interrupt__" in first
+    memory.flush()
+    (paused,) = memory.list_episodes()
+    assert not paused.is_complete  # waiting for the human, not a success with no answer
+    assert [s.tool for s in paused.steps] == ["lookup"]  # the interrupted call is no step
+
+    agent.invoke(Command(resume="approved"), config)
+    memory.flush()
+    (episode,) = memory.list_episodes()
+    assert episode.id == paused.id and episode.task_description == "Deploy the api"
+    assert [(s.tool, s.observation) for s in episode.steps] == [
+        ("lookup", "value of api"), ("deploy", "deployed api: approved"),
+    ]  # fmt: skip
+    assert episode.outcome is not None and episode.outcome.is_success
+    assert episode.outcome.verdict == "Done: deployed api: approved"

@@ -22,8 +22,9 @@ from langchain_core.outputs import LLMResult
 from selfmem import InvalidInputError, SelfLearningMemory, TaskContext, TaskOutcome, TaskType
 from selfmem.records import utc_now
 
+from ._jobs import Job, after_start, agent_like, nothing, thread_key
 from ._options import check_bool, check_context, check_memory, check_optional_str, check_task_type
-from ._steps import describe_error, is_abandonment, log_steps, usage_of
+from ._steps import describe_error, is_abandonment, is_interrupt, log_steps, usage_of
 from ._text import final_text, task_text
 from ._tracking import OpenRun, Placement, RunTracker, ToolCall
 from ._writer import Writer, shared_writer
@@ -48,42 +49,11 @@ METADATA_CONTEXT = "selfmem_context"
 METADATA_TASK_TYPE = "selfmem_task_type"
 METADATA_TASK = "selfmem_task"
 
-Job = Callable[[], None]
-
 _REASON_CHARS = 1_000
 _HANDOFF_STEPS = 32  # finished steps handed to the writer at once ...
 _HANDOFF_SECONDS = 1.0  # ... or at least this often, so a long run is durable as it goes
 _FINISHED_KEPT = 1_024
 _MEMORY_FLUSH_SECONDS = 120.0  # how long memory.flush() / close() wait for the writer
-
-
-_START_LOCK = threading.Lock()
-
-
-def _after_start(run: OpenRun, job: Job) -> Job:
-    """``job``, preceded by the run's held-back episode start if it has not been sent yet
-    (and, for a nested run, by its parent's: the child's metadata names the parent)."""
-    with _START_LOCK:  # parallel tool calls may hand over at once: send the start once
-        start, run.start = run.start, None
-    if start is None:
-        return job
-    parent_start = _after_start(run.parent, _nothing) if run.parent is not None else _nothing
-
-    def started_then_job() -> None:
-        parent_start()
-        start()
-        job()
-
-    return started_then_job
-
-
-def _nothing() -> None:
-    return None
-
-
-def _agent_like(inputs: Any) -> bool:
-    """A run whose input is a conversation (``{"messages": [...]}``): an agent or chat graph."""
-    return isinstance(inputs, Mapping) and "messages" in inputs
 
 
 class Recorder:
@@ -140,10 +110,10 @@ class Recorder:
         """Write everything recorded so far: open runs' episodes are started and their
         finished steps logged, and every pending write is waited for; False on timeout.
         ``memory.flush()`` and ``memory.close()`` call this too."""
-        for run in self._tracker.roots():
+        for run in [*self._tracker.roots(), *self._tracker.paused()]:
             if run.is_episode:
                 calls = self._tracker.take_steps(run)
-                self.dispatch(_after_start(run, self._log_job(run, calls)))
+                self.dispatch(after_start(run, self._log_job(run, calls)))
         return self._writer.flush(timeout)
 
     def _flush_for_memory(self) -> None:
@@ -216,12 +186,16 @@ class Recorder:
             return None
         meta = metadata or {}
         memory, context, task_type = self._settings(meta)
+        thread = thread_key(memory, meta) if placement.parent is None else None
+        if thread is not None and self._tracker.resume(thread, run_id) is not None:
+            return None  # the run that resumes a paused thread continues its episode
         parent = placement.parent
         # a nested run inherits the outer run's metadata, so its task is its own input
         task = meta.get(METADATA_TASK) if parent is None else None
         if parent is not None:
             memory = parent.memory
-        run = self._tracker.open_root(run_id, memory, placement, _agent_like(inputs))
+        run = self._tracker.open_root(run_id, memory, placement, agent_like(inputs))
+        run.thread = thread
         run.start = self._start_job(run, placement, inputs, task, name, context, task_type)
         return None
 
@@ -273,6 +247,9 @@ class Recorder:
         )
 
     def _tool_ended(self, run_id: UUID, output: Any, error: BaseException | None) -> Job | None:
+        if error is not None and is_interrupt(error):
+            self._tracker.drop_tool(run_id)  # it runs again when the thread is resumed
+            return None
         run = self._tracker.finish_tool(run_id, output, error)
         if run is None:
             return None
@@ -280,11 +257,11 @@ class Recorder:
         if run.finished_calls() < _HANDOFF_STEPS and not due:
             return None
         calls = self._tracker.take_steps(run)
-        return _after_start(run, self._log_job(run, calls)) if calls else None
+        return after_start(run, self._log_job(run, calls)) if calls else None
 
     @staticmethod
     def _log_job(run: OpenRun, calls: Sequence[ToolCall]) -> Job:
-        return (lambda: log_steps(run, calls)) if calls else _nothing
+        return (lambda: log_steps(run, calls)) if calls else nothing
 
     def _llm_started(self, run_id: UUID, parent_run_id: UUID | None) -> None:
         self._tracker.join(run_id, parent_run_id)
@@ -300,12 +277,26 @@ class Recorder:
         run = self._tracker.close(run_id)
         if run is None or not run.is_episode:
             return None
+        if run.thread is not None and run.interrupted:
+            return self._pause(run, run.thread)
         return self._completion(run, lambda: TaskOutcome.success(final_text(outputs)))
 
+    def _pause(self, run: OpenRun, thread: tuple[str, str]) -> Job:
+        """The run waits for human input: its episode stays open (its steps so far written)
+        for the run that resumes the thread."""
+        self._tracker.pause(thread, run)
+        return after_start(run, self._log_job(run, self._tracker.take_steps(run)))
+
     def _chain_failed(self, run_id: UUID, error: BaseException) -> Job | None:
+        if is_interrupt(error):  # a node waits for input; the run ends, to be resumed
+            waiting = self._tracker.run_of(run_id)
+            if waiting is not None:
+                waiting.interrupted = True
         run = self._tracker.close(run_id)
         if run is None or not run.is_episode:
             return None
+        if run.thread is not None and run.interrupted:
+            return self._pause(run, run.thread)
         reason = describe_error(error)[:_REASON_CHARS]
         if is_abandonment(error):
             return self._completion(run, None, f"the run was stopped before it ended ({reason})")
@@ -335,7 +326,7 @@ class Recorder:
                 while len(self._finished) > _FINISHED_KEPT:
                     self._finished.popitem(last=False)
 
-        return _after_start(run, complete)
+        return after_start(run, complete)
 
     def feedback_job(
         self, run_id: UUID | None, pattern_ids: Sequence[str], heuristic_ids: Sequence[str]
@@ -351,7 +342,7 @@ class Recorder:
             if run.episode_id is not None:
                 run.memory.record_feedback(run.episode_id, patterns, heuristics)
 
-        return _after_start(run, feedback)
+        return after_start(run, feedback)
 
     def guarded(self, what: str, run_id: UUID, action: Callable[[], None]) -> None:
         """Run a callback's work; a failure is logged with the event and the run, never

@@ -15,7 +15,15 @@ from selfmem import InvalidInputError
 from ._text import tool_output, tool_parameters
 from ._tracking import OpenRun, ToolCall
 
-__all__ = ["describe_error", "is_abandonment", "log_steps", "logger", "step_fields", "usage_of"]
+__all__ = [
+    "describe_error",
+    "is_abandonment",
+    "is_interrupt",
+    "log_steps",
+    "logger",
+    "step_fields",
+    "usage_of",
+]
 
 logger = logging.getLogger("langchain_selfmem.callbacks")
 
@@ -29,6 +37,12 @@ def describe_error(error: BaseException) -> str:
     """``TypeName: message`` of an exception."""
     text = str(error)
     return f"{type(error).__name__}: {text}" if text else type(error).__name__
+
+
+def is_interrupt(error: BaseException) -> bool:
+    """Whether ``error`` is LangGraph pausing the run for input (``interrupt()``): not a
+    failure; the run is resumed later."""
+    return any(cls.__name__ == "GraphBubbleUp" for cls in type(error).__mro__)
 
 
 def is_abandonment(error: BaseException) -> bool:

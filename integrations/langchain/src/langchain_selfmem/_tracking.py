@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -27,6 +28,8 @@ if TYPE_CHECKING:
     from selfmem import SelfLearningMemory
 
 __all__ = ["OpenRun", "RunTracker", "ToolCall"]
+
+_PAUSED_KEPT = 1_024  # paused runs (waiting for human input) remembered per handler
 
 
 @dataclass(slots=True, eq=False)
@@ -74,6 +77,10 @@ class OpenRun:
     calls: list[ToolCall] = field(default_factory=list)
     planned: dict[str, ToolCall] = field(default_factory=dict)
     called_tools: bool = False
+    #: The LangGraph thread (namespace, thread_id) of a top-level run, if it has one, and
+    #: whether a part of the run stopped to wait for input (``interrupt()``).
+    thread: tuple[str, str] | None = None
+    interrupted: bool = False
     handed_off: float = field(default_factory=time.monotonic)
     #: The job that starts the episode, held until the run first hands work to the writer.
     start: Callable[[], None] | None = None
@@ -116,6 +123,7 @@ class RunTracker:
         self._owner: dict[UUID, OpenRun] = {}
         self._inside: dict[UUID, ToolCall] = {}  # run id -> the step's tool call it is in
         self._tools: dict[UUID, ToolCall] = {}  # run id of a step's tool call -> the call
+        self._paused: OrderedDict[tuple[str, str], OpenRun] = OrderedDict()
 
     def __len__(self) -> int:
         """The number of top-level runs being recorded."""
@@ -201,6 +209,37 @@ class RunTracker:
                 self._inside.pop(member, None)
                 self._tools.pop(member, None)
             return run
+
+    def pause(self, key: tuple[str, str], run: OpenRun) -> None:
+        """Keep a run that stopped to wait for input (a LangGraph interrupt) under its
+        thread, to be continued by the run that resumes the thread."""
+        with self._lock:
+            self._paused[key] = run
+            self._paused.move_to_end(key)
+            while len(self._paused) > _PAUSED_KEPT:
+                self._paused.popitem(last=False)
+
+    def resume(self, key: tuple[str, str], run_id: UUID) -> OpenRun | None:
+        """The paused run of this thread, now continued by the root run ``run_id``."""
+        with self._lock:
+            run = self._paused.pop(key, None)
+            if run is not None:
+                run.root, run.members, run.interrupted = run_id, {run_id}, False
+                self._owner[run_id] = run
+            return run
+
+    def paused(self) -> list[OpenRun]:
+        with self._lock:
+            return list(self._paused.values())
+
+    def drop_tool(self, run_id: UUID) -> None:
+        """Forget a tool call that was interrupted: the resumed run calls it again."""
+        with self._lock:
+            call = self._tools.pop(run_id, None)
+            run = self._detach(run_id)
+            if run is not None:
+                run.interrupted = True
+                run.calls = [c for c in run.calls if c is not call]
 
     def run_of(self, run_id: UUID | None) -> OpenRun | None:
         """The open run that ``run_id`` belongs to."""
