@@ -34,12 +34,7 @@ CLAIMS: dict[tuple[str, str], list[str]] = {
 
 #: Blocks of guides kept by others that start like an example but cannot run here as they
 #: stand; each wants a ``<!-- not-run -->`` line before its fence (then its entry goes).
-NOT_RUNNABLE_YET: dict[tuple[str, str], str] = {
-    ("docs/llama_index.md", "def judge(run: RunRecord)"): "a fragment: uses names defined above",
-    ("docs/mcp.md", "run_stdio(server)"): "serves on stdin until the client goes away",
-    ("docs/retrieval.md", "current_episode_id"): "a fragment: uses a running agent's episode id",
-    ("docs/storage.md", '"http://127.0.0.1:8080"'): "needs a libSQL server on port 8080",
-}
+NOT_RUNNABLE_YET: dict[tuple[str, str], str] = {}
 
 
 @dataclass(frozen=True)
