@@ -10,6 +10,7 @@ import pytest
 
 from selfmem import ExecutionStep, SelfLearningMemory, TaskContext, TaskOutcome
 from selfmem.embeddings import HashingEmbedder, SentenceTransformerEmbedder
+from selfmem.engine.retrieval import embedding_text, vector_tag
 from selfmem.retrieval.ranking import RankingWeights
 
 from .helpers import run_episode
@@ -27,17 +28,29 @@ def test_context_match_breaks_a_lexical_tie(in_memory: SelfLearningMemory) -> No
         assert top.signals["context"] == 1.0
 
 
-def test_mmr_keeps_near_duplicates_from_crowding_out(in_memory: SelfLearningMemory) -> None:
-    for i in range(5):
-        run_episode(in_memory, f"Rotate the TLS certificate of the gateway ({i})", ["openssl"])
+def test_copies_of_one_task_do_not_crowd_out_the_rest(in_memory: SelfLearningMemory) -> None:
+    for _ in range(5):  # the same job, recorded again and again
+        run_episode(in_memory, "Rotate the TLS certificate of the gateway", ["openssl"])
     other = run_episode(in_memory, "Renew TLS for the mail server with certbot", ["certbot"])
     result = in_memory.retrieve_relevant_context("rotate the TLS certificate", limit=3)
     assert other in [s.episode.id for s in result.episodes]
-    no_diversity = RankingWeights(mmr_lambda=1.0, near_duplicate_jaccard=2, near_duplicate_cosine=2)
+    scores = [s.score for s in result.episodes]
+    assert scores == sorted(scores, reverse=True)
+    no_diversity = RankingWeights(near_duplicate_jaccard=2, near_duplicate_cosine=2)
     plain = SelfLearningMemory(store=in_memory._core.store, ranking=no_diversity)
     undiversified = plain.retrieve_relevant_context("rotate the TLS certificate", limit=3)
     assert other not in [s.episode.id for s in undiversified.episodes]
     plain.close()
+
+
+def test_similar_but_different_tasks_are_not_copies(in_memory: SelfLearningMemory) -> None:
+    """Tasks of one kind (same tools, other subjects) are each evidence; only copies are
+    held back, so a close family is returned whole."""
+    names = ("payments", "search", "mail", "auth")
+    family = [run_episode(in_memory, f"Rotate the TLS certificate of the {name} gateway",
+                          ["openssl"]) for name in names]  # fmt: skip
+    result = in_memory.retrieve_relevant_context("rotate the TLS certificate", limit=4)
+    assert {s.episode.id for s in result.episodes} == set(family)
 
 
 def test_similar_failure_is_kept_as_a_warning(in_memory: SelfLearningMemory) -> None:
@@ -94,15 +107,37 @@ def test_vectors_are_stored_and_reembedded_when_the_model_changes(tmp_path: Path
     with SelfLearningMemory.open(tmp_path, embedder=HashingEmbedder(64)) as memory:
         eid = run_episode(memory, "Index the invoices by customer", ["sql"])
         memory.flush()  # waits for the embedding worker
-        assert len(memory._core.store.load_embeddings("default", "hashing-64")) == 1
+        assert len(memory._core.store.load_embeddings("default", vector_tag("hashing-64"))) == 1
         hit = memory.retrieve_relevant_context("invoice customer index").episodes[0]
         assert hit.episode.id == eid and hit.signals["semantic"] > 0
     with SelfLearningMemory.open(tmp_path, embedder=HashingEmbedder(32)) as memory:
         seen: list[tuple[int, int]] = []
         assert memory.reembed(progress=lambda done, total: seen.append((done, total))) == 1
         assert seen == [(1, 1)]
-        assert len(memory._core.store.load_embeddings("default", "hashing-32")) == 1
+        assert len(memory._core.store.load_embeddings("default", vector_tag("hashing-32"))) == 1
         assert memory.reembed() == 0  # nothing left to do
+
+
+def test_vectors_of_an_older_embedding_text_are_recomputed(tmp_path: Path) -> None:
+    """Stores written when episodes were embedded as "task | domain D | language L" (tagged
+    with the bare model id) get vectors of the task description, which is what queries are."""
+    embedder = HashingEmbedder(64)
+    ctx = TaskContext(domain="data", language="sql")
+    with SelfLearningMemory.open(tmp_path) as memory:  # no embedder: no vectors yet
+        eid = run_episode(memory, "Index the invoices by customer", ["sql"], context=ctx)
+        old_text = "Index the invoices by customer | domain data | language sql"
+        old = embedder.embed([old_text])[0].astype(np.float32).tobytes()
+        memory._core.store.save_embeddings("default", embedder.model_id, [(eid, old)])
+    with SelfLearningMemory.open(tmp_path, embedder=embedder) as memory:
+        memory.flush()  # the background worker re-embeds what has no current vector
+        memory.reembed()
+        stored = dict(memory._core.store.load_embeddings("default", vector_tag(embedder.model_id)))
+        episode = memory.get_episode(eid)
+        assert embedding_text(episode) == "Index the invoices by customer"
+        expected = embedder.embed([embedding_text(episode)])[0]
+        assert np.allclose(np.frombuffer(stored[eid], dtype=np.float32), expected)
+        hit = memory.retrieve_relevant_context("Index the invoices by customer").episodes[0]
+        assert hit.episode.id == eid and hit.signals["semantic"] == pytest.approx(1.0, abs=1e-5)
 
 
 def test_query_vector_can_be_passed(in_memory: SelfLearningMemory) -> None:
@@ -154,15 +189,16 @@ def test_embedding_text_is_unit_float32(minilm: SentenceTransformerEmbedder) -> 
     assert minilm.model_id == "sentence-transformers/all-MiniLM-L6-v2"
 
 
-@pytest.mark.parametrize("min_relevance", [0.0, 0.1, 0.2])
-def test_each_score_is_the_weighted_mean_of_the_signals_shown(
-    tmp_path: Path, min_relevance: float
+@pytest.mark.parametrize("min_semantic", [0.0, 0.1, 0.2])
+def test_each_result_shows_its_own_signals_in_score_order(
+    tmp_path: Path, min_semantic: float
 ) -> None:
-    """The signals a result explains itself with are its own, also when weak candidates
-    were dropped from the pool before fusion."""
-    weights = RankingWeights(min_relevance=min_relevance)
-    with SelfLearningMemory.open(tmp_path, embedder=HashingEmbedder(), ranking=weights) as memory:
-        # unrelated episodes first: dropped weak candidates then sit before the kept ones
+    """The signals a result explains itself with are its own, also when candidates without
+    evidence were dropped from the pool before fusion, and results come in score order."""
+    weights = RankingWeights(min_semantic=min_semantic)
+    embedder = HashingEmbedder()
+    with SelfLearningMemory.open(tmp_path, embedder=embedder, ranking=weights) as memory:
+        # unrelated episodes first: dropped candidates then sit before the kept ones
         texts = ["Restart the mail queue", "Backup the mail archive", "Tune the search ranking",
                  "Deploy the billing service", "Rotate the billing keys",
                  "Deploy the search service"]  # fmt: skip
@@ -170,12 +206,18 @@ def test_each_score_is_the_weighted_mean_of_the_signals_shown(
             run_episode(memory, text, ["kubectl", f"step{i}"],
                         context=TaskContext(domain="ops" if i % 2 else "web"))  # fmt: skip
         memory.flush()
-        found = memory.retrieve_relevant_context(
-            "deploy billing", TaskContext(domain="ops"), limit=5
-        ).episodes
-        assert found
-        w = {"lexical": weights.lexical, "semantic": weights.semantic, "context": weights.context,
-             "outcome": weights.outcome, "recency": weights.recency}  # fmt: skip
-        for hit in found:
-            mean = sum(w[k] * v for k, v in hit.signals.items()) / sum(w[k] for k in hit.signals)
-            assert hit.score == pytest.approx(mean, abs=1e-5), hit.explain()
+        query = "deploy billing"
+        found = memory.retrieve_relevant_context(query, TaskContext(domain="ops"), limit=5)
+        assert found.episodes
+        index = memory._core.retrieval.index(memory.namespace)
+        bm25 = index.bm25(query)
+        vector = embedder.embed([query])[0]
+        for hit in found.episodes:
+            row = index.row_of[hit.episode.id]
+            assert hit.signals["lexical"] == pytest.approx(bm25[row] / bm25.max(), abs=1e-6)
+            cosine = max(0.0, float(index.vectors[row] @ vector))  # type: ignore[index]
+            assert hit.signals["semantic"] == pytest.approx(cosine, abs=1e-5)
+            assert hit.signals["context"] == (1.0 if hit.episode.context.domain == "ops" else 0.0)
+            assert hit.signals["lexical"] > 0 or hit.signals["semantic"] >= min_semantic
+        scores = [hit.score for hit in found.episodes]
+        assert scores == sorted(scores, reverse=True), [h.explain() for h in found.episodes]

@@ -38,7 +38,7 @@ def test_most_relevant_success_ranks_first_with_signals(
     assert top.signals["lexical"] == 1.0 and top.signals["context"] == 1.0
     assert "lexical 1.00" in top.explain()
     scores = [s.score for s in result.episodes]
-    assert scores[0] == max(scores)  # later picks are diversified (MMR), not strictly sorted
+    assert scores == sorted(scores, reverse=True)  # diversified picks, shown in score order
     assert seeded["unrelated"] not in [s.episode.id for s in result.episodes]
 
 
@@ -61,12 +61,15 @@ def test_filters_success_only_and_task_type(
     assert none.episodes == [] and len(none) == 0 and none.render() == ""
 
 
-def test_context_match_finds_episodes_without_shared_words(
+def test_a_context_match_alone_is_not_evidence(
     memory: SelfLearningMemory, seeded: dict[str, str]
 ) -> None:
-    result = memory.retrieve_relevant_context("zzz qqq", TaskContext(domain="finance"))
-    assert [s.episode.id for s in result.episodes][:1] == [seeded["unrelated"]]
-    assert result.episodes[0].signals["lexical"] == 0.0
+    """Sharing the domain says nothing about the task: without a shared term (or semantic
+    similarity) nothing is served."""
+    assert memory.retrieve_relevant_context("zzz qqq", TaskContext(domain="finance")).episodes == []
+    found = memory.retrieve_relevant_context("quarterly numbers", TaskContext(domain="finance"))
+    assert [s.episode.id for s in found.episodes] == [seeded["unrelated"]]
+    assert found.episodes[0].signals["lexical"] > 0
 
 
 def test_render_respects_the_token_budget(

@@ -2,9 +2,10 @@
 
 Indexes are built lazily from the store's index rows on the first query of a namespace and
 kept current as episodes complete or are deleted. With an embedder, episode vectors are
-computed in batches by a background worker, stored in libSQL (float32 bytes, tagged with
-the model id) and attached to the index; vectors of another model are ignored and the
-episodes re-embedded, so changing the model triggers a re-embed. With ``snapshots``, an index
+computed in batches by a background worker, stored in libSQL (float32 bytes, tagged by
+:func:`vector_tag` with the model id and the version of the embedded text) and attached to
+the index; vectors of another model or text version are ignored and the episodes
+re-embedded, so changing either triggers a re-embed. With ``snapshots``, an index
 is restored from its sealed copy in the hot cache plus the changes logged since
 (:mod:`.retrieval.snapshot`).
 """
@@ -28,7 +29,7 @@ from ..retrieval.index import EpisodeIndex
 from ..storage.base import EpisodeStore
 from .snapshot import IndexSnapshots
 
-__all__ = ["RetrievalEngine", "embedding_text"]
+__all__ = ["EMBEDDING_TEXT_VERSION", "RetrievalEngine", "embedding_text", "vector_tag"]
 
 logger = logging.getLogger(__name__)
 
@@ -38,13 +39,22 @@ _QUERY_CACHE = 256
 _STOP = ("", "")
 
 
+#: Version of :func:`embedding_text`; part of every stored vector's tag, so vectors of an
+#: older text are recomputed. 1 was "task | domain D | language L"; 2 is the task alone.
+EMBEDDING_TEXT_VERSION = 2
+
+
 def embedding_text(episode: Episode) -> str:
-    """What an episode's vector represents: its task, in its context."""
-    ctx = episode.context
-    parts = [episode.task_description, f"domain {ctx.domain}"]
-    if ctx.language:
-        parts.append(f"language {ctx.language}")
-    return " | ".join(parts)
+    """What an episode's vector represents: its task description, the same kind of text a
+    query is (the context is a separate signal; mixed into the text it pulled episodes of
+    one context together and narrowed the gap between the right task and the others)."""
+    return episode.task_description
+
+
+def vector_tag(model_id: str) -> str:
+    """The tag stored episode vectors carry: the model and the version of the text.
+    Version 1 vectors were tagged with the bare model id."""
+    return f"{model_id}#text{EMBEDDING_TEXT_VERSION}"
 
 
 class RetrievalEngine:
@@ -99,7 +109,8 @@ class RetrievalEngine:
 
     @property
     def _model(self) -> str | None:
-        return self.embedder.model_id if self.embedder is not None else None
+        """The tag of this engine's episode vectors (None without an embedder)."""
+        return vector_tag(self.embedder.model_id) if self.embedder is not None else None
 
     def _changed(self, namespace: str, index: EpisodeIndex) -> None:
         """Count a change; every ``save_every`` changes, snapshot the index in a background
@@ -120,8 +131,8 @@ class RetrievalEngine:
     def _attach_stored_vectors(
         self, namespace: str, index: EpisodeIndex, embed_missing: bool
     ) -> None:
-        assert self.embedder is not None
-        model = self.embedder.model_id
+        assert self._model is not None
+        model = self._model
         stored = self._store.load_embeddings(namespace, model)
         index.set_vectors(
             model, [(eid, np.frombuffer(blob, dtype=np.float32)) for eid, blob in stored]
@@ -129,9 +140,9 @@ class RetrievalEngine:
         self._start_vectors(namespace, index, embed_missing)
 
     def _start_vectors(self, namespace: str, index: EpisodeIndex, embed_missing: bool) -> None:
-        if self.embedder is None:
+        if self._model is None:
             return
-        model = self.embedder.model_id
+        model = self._model
         index.start_ann(self.ann_threshold)
         missing = index.missing_vectors()
         if missing and embed_missing:
@@ -193,8 +204,8 @@ class RetrievalEngine:
 
     def embed_batch(self, jobs: Sequence[tuple[str, str]]) -> int:
         """Embed, store and index a batch of episodes; returns how many got vectors."""
-        assert self.embedder is not None
-        model = self.embedder.model_id
+        assert self.embedder is not None and self._model is not None
+        model = self._model
         by_namespace: dict[str, list[tuple[str, str]]] = {}
         for namespace, episode_id in dict.fromkeys(jobs):
             text = self._text_for(namespace, episode_id)

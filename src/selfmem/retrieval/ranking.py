@@ -1,24 +1,44 @@
-"""Hybrid ranking: signals, their weighted fusion, and MMR diversification.
+"""Hybrid ranking: evidence, per-query fusion, tie-breakers and diversification.
 
-Every signal lies in [0, 1]:
+Signals, each in [0, 1]:
 
-- **lexical**: BM25 over task and step terms, divided by the best score of the query;
-- **semantic**: cosine similarity of the query and episode embeddings (clipped at 0);
-- **context**: :meth:`EpisodeIndex.context_scores` (domain, language, framework, task type,
-  tags; only the fields the query states);
-- **outcome**: the episode's reward, capped at 1 (failures score 0);
-- **recency**: ``0.5 ** (age_days / recency_half_life_days)``.
+- **evidence** that an episode is about the task:
+  - **lexical**: BM25 over task and step terms, divided by the best score of the query;
+  - **semantic**: cosine similarity of the query and episode embeddings (clipped at 0);
+- **priors**, which only break ties between equally relevant episodes:
+  - **context**: :meth:`EpisodeIndex.context_scores` (domain, language, framework, task
+    type, tags; only the fields the query states);
+  - **outcome**: the episode's reward, capped at 1 (failures score 0);
+  - **recency**: ``0.5 ** (age_days / recency_half_life_days)``.
 
-``score = sum(w_i * s_i) / sum(w_i)`` over the signals that are available for the query
-(semantic needs an embedder; context needs a stated context). The best ``candidates`` are
-then re-ranked with maximal marginal relevance: each pick maximizes
-``mmr_lambda * score - (1 - mmr_lambda) * max_similarity_to_picked`` (cosine of embeddings,
-or Jaccard of terms without them); a near-duplicate of a pick (cosine >= 0.92, Jaccard >=
-0.7) is taken only when nothing else is left, so near-duplicates do not crowd out the rest.
-Finally, if no failure was picked but a failed episode is nearly as relevant (``avoid_ratio`` of the
-best relevance, which leaves out outcome and recency), it replaces the last pick: it is
-what to avoid. Episodes whose relevance is not above ``min_relevance`` (no shared term, no
-semantic similarity, no context match) are never returned.
+Candidates are the best rows by lexical and by semantic score. Only a candidate with
+evidence is kept: a shared term, or a semantic similarity of at least ``min_semantic`` and
+at least ``min_semantic_ratio`` of the best one. Context, outcome and recency never admit an
+episode on their own.
+
+**Relevance** fuses the evidence per query: a weighted mean of the evidence signals in which
+each signal's weight (``lexical``, ``semantic``) is divided by its spread over the kept
+candidates, ``max(max - min, min_spread)``. That orders candidates as if every signal were
+first rescaled to the same spread: a signal constant over the candidates changes nothing,
+and one that separates them counts by its weight whatever its raw range (cosines of related
+texts bunch in 0.3-0.8, BM25 ratios span 0-1), while the relevance shown stays a mean of the
+signals shown. Without an embedder, relevance orders the candidates exactly as BM25 does.
+
+**Score** adds the priors after relevance, ``(relevance + S * sum(w_p * p)) / (1 + S *
+sum(w_p))``, where ``S`` is the spread of relevance over the candidates (the harmonic mean
+of the evidence spreads, weighted): a prior can only reorder candidates whose relevance
+differs by less than its weight times ``S``. Context can therefore not pull an episode that
+merely shares the domain above one that shares the task's words or meaning.
+
+The best ``candidates`` by score are then diversified. A near-duplicate of a pick (the same
+task recorded again: same domain and language, cosine >= ``near_duplicate_cosine`` or term
+Jaccard >= ``near_duplicate_jaccard``) is taken only when nothing else is left, so copies of
+one task do not crowd out the rest. With ``mmr_lambda`` below 1 (default 1: off), each pick
+also maximizes ``mmr_lambda * score - (1 - mmr_lambda) * max_similarity_to_picked``
+(cosine of embeddings, or Jaccard of terms without them). If no failure was picked but a
+failed candidate has at least ``avoid_ratio`` of the best pick's relevance, it replaces the
+last pick: it is what to avoid. Diversification decides *which* episodes are returned; they
+are returned in the order of their score, so the scores shown never go up.
 """
 
 from __future__ import annotations
@@ -40,7 +60,7 @@ F32 = npt.NDArray[np.float32]
 
 @dataclass(frozen=True, slots=True)
 class Ranked:
-    """One picked row with its fused score and the value of each signal."""
+    """One picked row with its score and the raw value of each signal."""
 
     row: int
     score: float
@@ -86,25 +106,83 @@ def _pool_signals(
     query_vector: F32 | None,
     context: F32 | None,
     weights: RankingWeights,
-) -> dict[str, tuple[float, F32]]:
-    found: dict[str, tuple[float, F32]] = {}
-    semantic_on = query_vector is not None and index.vectors is not None and weights.semantic > 0
-    found["lexical"] = (
-        weights.lexical,
-        lexical[pool] / best_lexical if best_lexical else lexical[pool],
-    )
-    if semantic_on and query_vector is not None and index.vectors is not None:
+) -> dict[str, F32]:
+    """The raw value of every signal that is on, for the pool's rows."""
+    found: dict[str, F32] = {}
+    if weights.lexical > 0:
+        found["lexical"] = lexical[pool] / best_lexical if best_lexical else lexical[pool]
+    if weights.semantic > 0 and query_vector is not None and index.vectors is not None:
         sims = _dot(index.vectors[pool], query_vector)
         sims = np.where(index.has_vector[pool], np.clip(sims, 0.0, 1.0), 0.0)
-        found["semantic"] = (weights.semantic, sims.astype(np.float32))
-    if context is not None:
-        found["context"] = (weights.context, context[pool])
-    found["outcome"] = (weights.outcome, np.clip(index.reward[pool], 0.0, 1.0).astype(np.float32))
-    age_days = (time.time() - index.end_time[pool]) / 86_400.0
-    half_life = max(weights.recency_half_life_days, 1e-9)
-    recency = np.power(0.5, np.maximum(age_days, 0) / half_life).astype(np.float32)
-    found["recency"] = (weights.recency, recency)
-    return {name: value for name, value in found.items() if value[0] > 0}
+        found["semantic"] = sims.astype(np.float32)
+    if context is not None and weights.context > 0:
+        found["context"] = context[pool]
+    if weights.outcome > 0:
+        found["outcome"] = np.clip(index.reward[pool], 0.0, 1.0).astype(np.float32)
+    if weights.recency > 0:
+        age_days = (time.time() - index.end_time[pool]) / 86_400.0
+        half_life = max(weights.recency_half_life_days, 1e-9)
+        found["recency"] = np.power(0.5, np.maximum(age_days, 0) / half_life).astype(np.float32)
+    return found
+
+
+EVIDENCE = ("lexical", "semantic")
+PRIORS = ("context", "outcome", "recency")
+
+
+def has_evidence(signals: dict[str, F32], weights: RankingWeights) -> npt.NDArray[np.bool_]:
+    """Which candidates have evidence of relevance to the task text: a shared term, or a
+    semantic similarity of at least ``min_semantic`` and at least ``min_semantic_ratio`` of
+    the best candidate's (below that it is background similarity: every two tasks of a
+    project look somewhat alike). Priors never count as evidence."""
+    n = len(next(iter(signals.values()))) if signals else 0
+    found = np.zeros(n, dtype=bool)
+    if "lexical" in signals:
+        found |= signals["lexical"] > 0
+    semantic = signals.get("semantic")
+    if semantic is not None and n:
+        floor = max(weights.min_semantic, weights.min_semantic_ratio * float(semantic.max()))
+        found |= semantic >= max(floor, 1e-6)
+    return found
+
+
+def spread(values: F32, min_spread: float) -> float:
+    """The spread of a signal over the candidates, ``max - min``, at least ``min_spread``."""
+    if len(values) == 0:
+        return min_spread
+    return max(float(values.max()) - float(values.min()), min_spread)
+
+
+def fuse(signals: dict[str, F32], weights: RankingWeights) -> tuple[F32, F32]:
+    """Relevance (fused evidence) and score (relevance, then priors) of each candidate.
+
+    Each evidence signal's weight is divided by its spread over the candidates, which ranks
+    them as ``sum(w_i * (s_i - min_i) / spread_i)`` would (each signal rescaled to unit
+    spread) while relevance stays a weighted mean of the raw signals, in [0, 1]. Priors are
+    added scaled by the spread of relevance (the weighted harmonic mean of the spreads), so
+    a prior of weight ``w`` can reorder only candidates whose relevance differs by less than
+    ``w`` times that spread.
+    """
+    n = len(next(iter(signals.values()))) if signals else 0
+    gains = {
+        name: float(getattr(weights, name)) / spread(signals[name], weights.min_spread)
+        for name in EVIDENCE
+        if name in signals and float(getattr(weights, name)) > 0
+    }
+    relevance = np.zeros(n)
+    total_gain = sum(gains.values())
+    for name, gain in gains.items():
+        relevance += gain / total_gain * signals[name].astype(np.float64)
+    evidence_weight = sum(float(getattr(weights, name)) for name in gains)
+    scale = evidence_weight / total_gain if total_gain > 0 else 1.0
+    score = relevance.copy()
+    priors = 0.0
+    for name in PRIORS:
+        weight = float(getattr(weights, name)) * scale
+        if name in signals and weight > 0:
+            score += weight * signals[name].astype(np.float64)
+            priors += weight
+    return relevance.astype(np.float32), (score / (1.0 + priors)).astype(np.float32)
 
 
 def _similarities(
@@ -181,7 +259,7 @@ def rank(
     """The ``limit`` best rows for a query, fused, diversified and explained.
 
     Cheap signals (BM25, context) are computed for every row; candidates are the best rows
-    by lexical, semantic and context relevance, and only they are fused and diversified.
+    by lexical and semantic score, and only those with evidence are fused and diversified.
     """
     with index.lock:
         n = index.size
@@ -204,38 +282,27 @@ def rank(
         if query_vector is not None and index.vectors is not None and weights.semantic > 0:
             query_vector = query_vector.astype(np.float32)
             parts.append(_semantic_pool(index, query_vector, mask, k))
-        if ctx is not None:
-            parts.append(_top(ctx, mask, k))
         pool = np.unique(np.concatenate(parts)) if parts else np.zeros(0, dtype=np.int64)
         if len(pool) == 0:
             return []
         signals = _pool_signals(index, pool, lexical, best_lexical, query_vector, ctx, weights)
-        total_weight = sum(w for w, _ in signals.values())
-        fused = sum((w * v for w, v in signals.values()), np.zeros(len(pool), np.float32))
-        fused = (fused / total_weight).astype(np.float32)
-        relevance = sum(
-            (signals[name][0] * signals[name][1] for name in ("lexical", "semantic", "context")
-             if name in signals),
-            np.zeros(len(pool), np.float32),
-        )  # fmt: skip
-        position = dict(zip(pool.tolist(), range(len(pool)), strict=True))  # rows of signals
-        keep = relevance > weights.min_relevance
-        pool, fused, relevance = pool[keep], fused[keep], relevance[keep]
+        keep = has_evidence(signals, weights)
+        pool = pool[keep]
         if len(pool) == 0:
             return []
+        signals = {name: values[keep] for name, values in signals.items()}
+        relevance, fused = fuse(signals, weights)
         order = np.argsort(-fused, kind="stable")[: weights.candidates]
         rows = pool.tolist()
+        position = dict(zip(rows, range(len(rows)), strict=True))
         scores = dict(zip(rows, fused.tolist(), strict=True))
         relevant = dict(zip(rows, relevance.tolist(), strict=True))
         candidates = pool[order].tolist()
         picked = _mmr(index, candidates, scores, limit, weights)
         picked = _ensure_warning(index, picked, candidates, relevant, weights)
+        picked.sort(key=lambda row: -scores[row])
         return [
-            Ranked(
-                row,
-                scores[row],
-                {name: float(v[position[row]]) for name, (_, v) in signals.items()},
-            )
+            Ranked(row, scores[row], {name: float(v[position[row]]) for name, v in signals.items()})
             for row in picked
         ]
 
