@@ -29,6 +29,9 @@ I32 = npt.NDArray[np.int32]
 _K1 = 1.2
 _B = 0.75
 _NONE = 0  # code of "not set" in every categorical column
+# Distinct query terms BM25 scores: task descriptions of tool-using agents often run past 32
+# (a request with its constraints); 64 still bounds the postings read per query.
+_QUERY_TERMS = 64
 
 
 @dataclass(frozen=True, slots=True)
@@ -332,7 +335,7 @@ class EpisodeIndex:
         scores = np.zeros(n, dtype=np.float32)
         alive = max(1, self._alive_count)
         avg_len = self._total_len / alive if self._total_len > 0 else 1.0
-        for term in query_terms(text):
+        for term in query_terms(text, _QUERY_TERMS):
             found = self._postings.get(term)
             if found is None:
                 continue
