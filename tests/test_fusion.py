@@ -60,8 +60,12 @@ def test_context_breaks_ties_but_does_not_outweigh_evidence() -> None:
     assert _order({"lexical": [1.0, 0.3], "context": [0.0, 1.0]}) == [0, 1]
     # Equally relevant: the context decides.
     assert _order({"lexical": [0.8, 0.8], "context": [0.0, 1.0]}) == [1, 0]
-    # Outcome and recency at their most extreme cannot overturn a 20% relevance gap either.
-    extreme = {"lexical": [1.0, 0.8, 0.0], "context": [0.0, 1.0, 1.0],
+    # A prior reorders only gaps smaller than its weight times the spread of relevance
+    # (here 1.0): context (0.3) overturns a gap of 0.2, not one of 0.4; all three priors
+    # at their most extreme (0.37 together) cannot overturn 0.4 either.
+    assert _order({"lexical": [1.0, 0.8, 0.0], "context": [0.0, 1.0, 0.0]})[0] == 1
+    assert _order({"lexical": [1.0, 0.6, 0.0], "context": [0.0, 1.0, 0.0]})[0] == 0
+    extreme = {"lexical": [1.0, 0.6, 0.0], "context": [0.0, 1.0, 1.0],
                "outcome": [0.0, 1.0, 1.0], "recency": [0.0, 1.0, 1.0]}  # fmt: skip
     assert _order(extreme)[0] == 0
 
@@ -80,7 +84,8 @@ def test_the_order_is_that_of_signals_rescaled_to_unit_spread() -> None:
             w * (arrays[k] - arrays[k].min()) / spread(arrays[k], weights.min_spread)
             for k, w in (("lexical", 0.4), ("semantic", 0.6))
         )
-        expected = rescaled + 0.1 * arrays["context"] + 0.02 * arrays["recency"]
+        priors = weights.context * arrays["context"] + weights.recency * arrays["recency"]
+        expected = rescaled + priors
         _, score = fuse(arrays, weights)
         assert (
             np.argsort(-score, kind="stable").tolist()

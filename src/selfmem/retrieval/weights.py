@@ -27,7 +27,7 @@ class RankingWeights:
 
     lexical: float = 0.4
     semantic: float = 0.6
-    context: float = 0.1
+    context: float = 0.3
     outcome: float = 0.05
     recency: float = 0.02
     recency_half_life_days: float = 30.0
