@@ -164,7 +164,8 @@ def test_explanation_names_every_component() -> None:
 def test_explanation_mentions_the_learning_bonus_when_there_is_one() -> None:
     reward = compute_reward(episode([failed("pytest"), ok("pytest")], TaskOutcome.success()))
     assert reward.explanation[-1] == "learning bonus +0.05: recovered from 1 error"
-    assert "quality x0.98: 1 error recovered, 0 errors left, 1 identical retry" in reward.explanation
+    quality = "quality x0.98: 1 error recovered, 0 errors left, 1 identical retry"
+    assert quality in reward.explanation
 
 
 def test_reward_needs_an_outcome() -> None:

@@ -207,11 +207,14 @@ def test_search_items_with_a_filter_that_is_not_a_mapping(store: Path) -> None:
         assert info.value.field == "filter"
 
 
-def test_feedback_holding_a_lone_surrogate_does_not_block_completion(store: Path) -> None:
+def test_feedback_with_a_lone_surrogate_in_a_pattern_id_is_refused(store: Path) -> None:
+    """A pattern id is an identifier: refused, not repaired, and completion is not blocked."""
     with SelfLearningMemory.open(store, flush_interval_s=None) as memory:
         eid = memory.start_episode("Use what was learned")
-        memory.record_feedback(eid, [f"pattern-{SURROGATE}"])
+        with pytest.raises(InvalidInputError) as info:
+            memory.record_feedback(eid, [f"pattern-{SURROGATE}"])
+        assert info.value.field == "pattern_ids[]"
         done = memory.complete_episode(eid, TaskOutcome.success("used"))
-        assert done.metadata["replaced_surrogates"] == ["metadata"]
+        assert "replaced_surrogates" not in done.metadata
     with SelfLearningMemory.open(store) as memory:
         assert memory.get_episode(eid).is_complete

@@ -303,21 +303,7 @@ def test_every_public_method_is_fuzzed() -> None:
 
 #: Methods whose argument checks live in modules of the face that still let a foreign
 #: exception through; each xfail is strict, so the fix turns it into a failure to remove.
-KNOWN_GAPS = {
-    "abandon_episode": "abandon_episode builds TaskOutcome.failure(reason) itself: pydantic's "
-    "ValidationError escapes for a reason that is not a string",
-    "delete_episode": "Handle._check_id lets a lone surrogate in the id reach the store",
-    "get_episode": "Handle._check_id lets a lone surrogate in the id reach the LMDB cache",
-    "get_pattern": "memory/learning.py: a pattern id that is not a string reaches the learner",
-    "list_episodes": "_query compares limit and offset without checking their type",
-    "list_heuristics": "memory/learning.py: limit is not type-checked",
-    "list_patterns": "memory/learning.py: kind and limit are not type-checked",
-    "recommend_patterns": "memory/retrieval.py: limit is not type-checked",
-    "record_feedback": "a lone surrogate in the episode id reaches the LMDB cache; pattern "
-    "and heuristic ids are not type-checked",
-    "register_flusher": "an argument that cannot be weakly referenced raises TypeError",
-    "retrieve_relevant_context": "memory/retrieval.py: limit, tags and dates are not type-checked",
-}
+KNOWN_GAPS: dict[str, str] = {}
 
 
 def _check(world: World, call: Callable[[], Any]) -> None:

@@ -19,8 +19,7 @@ from typing import TextIO
 import pydantic
 
 from ..errors import InvalidInputError
-from ..memory import SelfLearningMemory
-from ..memory.items import prepare_imported
+from ..memory import SelfLearningMemory, prepare_imported
 from ..records.episodes import Episode
 
 __all__ = ["BadLine", "ImportScan", "export_episodes", "import_episodes", "scan_lines"]

@@ -84,7 +84,9 @@ def _insights(episode: Episode, outcome: TaskOutcome, errors: list[ExecutionStep
         insights.append(f"recovered from {_count(len(errors), 'failed step')} and still succeeded")
     if episode.steps:
         distinct = len({s.tool for s in episode.steps})
-        insights.append(f"{_count(len(episode.steps), 'step')} with {_count(distinct, 'distinct tool')}")
+        insights.append(
+            f"{_count(len(episode.steps), 'step')} with {_count(distinct, 'distinct tool')}"
+        )
     return insights
 
 

@@ -4,9 +4,11 @@
 (patterns, heuristics, feedback, relearning), :mod:`.retrieval` (context retrieval and
 pattern recommendation), :mod:`.items` (JSON documents) and :mod:`.handle` (what they share).
 Front ends (CLI, MCP, integrations) import this package, :mod:`selfmem` and
-:mod:`selfmem.records` only.
+:mod:`selfmem.records` only; ``prepare_imported`` (the checks of ``selfmem import``) and the
+backup functions are re-exported here for them.
 """
 
+from ..security.imported import prepare_imported
 from ..storage.backup import BackupInfo, backup_store, inspect_backup, restore_store
 from .self_learning_memory import MemoryStats, SelfLearningMemory
 
@@ -16,5 +18,6 @@ __all__ = [
     "SelfLearningMemory",
     "backup_store",
     "inspect_backup",
+    "prepare_imported",
     "restore_store",
 ]

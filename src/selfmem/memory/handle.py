@@ -8,17 +8,16 @@ from typing import Any
 from ..config import MemoryConfig
 from ..engine.runtime import MemoryCore
 from ..engine.step_buffer import OpenEpisode
-from ..errors import EpisodeStateError, InvalidInputError, NotFoundError, StorageError
+from ..errors import EpisodeStateError, NotFoundError, StorageError
 from ..records.episodes import (
     Episode,
 )
 from ..retrieval.weights import RankingWeights
+from ..security.arguments import check_id
 
 logger = logging.getLogger(__name__)
 
 __all__ = ["Handle"]
-
-_MAX_ID_CHARS = 128
 
 
 class Handle:
@@ -41,12 +40,7 @@ class Handle:
 
     @staticmethod
     def _check_id(episode_id: Any) -> str:
-        if not isinstance(episode_id, str) or not episode_id or len(episode_id) > _MAX_ID_CHARS:
-            raise InvalidInputError(
-                f"episode_id must be a non-empty string of at most {_MAX_ID_CHARS} characters",
-                field="episode_id",
-            )
-        return episode_id
+        return check_id(episode_id)
 
     def _cache_get(self, episode_id: str, *, caught_up: bool = False) -> Episode | None:
         episodes = self._core.episodes

@@ -19,15 +19,12 @@ from ..engine.item_search import check_filter, matches, rank_lexical, searchable
 from ..engine.runtime import twin
 from ..errors import InvalidInputError, LimitExceededError
 from ..records.items import Item
-from ..security.imported import prepare_imported
 from ..security.redaction import redact_text, redact_value
 from ..security.values import check_text, json_value, show
 from ..storage.base import ItemRow
 from .handle import Handle
 
-# ``prepare_imported`` is re-exported for ``selfmem import`` (front ends reach the security
-# checks through the face only); its natural home is the package, beside ``backup_store``.
-__all__ = ["ItemsAPI", "prepare_imported"]
+__all__ = ["ItemsAPI"]
 
 _MAX_LABELS = 16
 _MAX_LABEL_CHARS = 256

@@ -7,8 +7,10 @@ from collections.abc import Callable, Sequence
 from ..config import MAX_PAGE
 from ..engine.learning import FEEDBACK_KEY
 from ..engine.runtime import twin
-from ..errors import NotFoundError
+from ..errors import InvalidInputError, NotFoundError
 from ..learning import AnyPattern, Heuristic, PatternKind
+from ..security.arguments import check_count, check_id, check_ids, expect
+from ..security.values import INT64_MAX, show
 from .handle import Handle
 
 __all__ = ["LearningAPI"]
@@ -29,8 +31,9 @@ class LearningAPI(Handle):
         Only patterns that passed the serving thresholds unless ``include_unserved``.
         """
         self._check_open()
+        wanted = _pattern_kind(kind) if kind is not None else None
+        limit = check_count(limit, "limit", 1, INT64_MAX)
         self._core.catch_up()  # what other processes learned
-        wanted = PatternKind(kind) if kind is not None else None
         learning = self._core.learning
         learner = learning.learner(self.namespace)
         with learning.lock:
@@ -40,6 +43,7 @@ class LearningAPI(Handle):
     def get_pattern(self, pattern_id: str) -> AnyPattern:
         """One pattern by id (served or not)."""
         self._check_open()
+        check_id(pattern_id, "pattern_id")
         self._core.catch_up()
         learning = self._core.learning
         with learning.lock:
@@ -52,6 +56,7 @@ class LearningAPI(Handle):
         """Heuristics derived from served patterns, most confident first."""
         from ..learning.heuristics import derive_heuristics
 
+        limit = check_count(limit, "limit", 1, INT64_MAX)
         return derive_heuristics(self.list_patterns(limit=MAX_PAGE))[:limit]
 
     def record_feedback(
@@ -68,9 +73,11 @@ class LearningAPI(Handle):
         """
         self._check_open()
         self._check_id(episode_id)
+        patterns = check_ids(pattern_ids, "pattern_ids")
+        heuristics = check_ids(heuristic_ids, "heuristic_ids")
         learning = self._core.learning
         ids = list(
-            dict.fromkeys([*pattern_ids, *learning.pattern_ids_for(self.namespace, heuristic_ids)])
+            dict.fromkeys([*patterns, *learning.pattern_ids_for(self.namespace, heuristics)])
         )
         state = self._core.buffer.get(episode_id)
         if state is not None and state.header.namespace == self.namespace:
@@ -106,3 +113,14 @@ class LearningAPI(Handle):
     alist_heuristics = twin(list_heuristics)
     arecord_feedback = twin(record_feedback)
     arelearn = twin(relearn)
+
+
+def _pattern_kind(kind: object) -> PatternKind:
+    name: str = expect(kind, str, "kind")
+    try:
+        return PatternKind(name)
+    except ValueError:
+        allowed = ", ".join(k.value for k in PatternKind)
+        raise InvalidInputError(
+            f"unknown kind {show(kind)}; expected one of: {allowed}", field="kind"
+        ) from None

@@ -15,6 +15,7 @@ from ..records.learned import ToolSequence
 from ..retrieval.pattern_ranking import ScoredHeuristic, ScoredPattern, context_score
 from ..retrieval.result import RetrievalResult, ScoredEpisode
 from ..security import validation
+from ..security.values import check_text
 from .handle import Handle
 
 if TYPE_CHECKING:
@@ -62,18 +63,22 @@ class RetrievalAPI(Handle):
         self._check_open()
         if not isinstance(description, str) or not description.strip():
             raise InvalidInputError("description must be a non-empty string", field="description")
-        if not 1 <= limit <= _MAX_LIMIT:
-            raise InvalidInputError(f"limit must be between 1 and {_MAX_LIMIT}", field="limit")
+        limit = validation.check_count(limit, "limit", 1, _MAX_LIMIT)
         ctx = validation.prepare_context(context, self.config.limits)
         stated = ctx if context is not None else None
         wanted_type = validation.prepare_task_type(task_type) if task_type else None
+        if domain is not None:
+            check_text(validation.expect(domain, str, "domain"), "domain")
+        for name, value in (("since", since), ("until", until)):
+            if value is not None:
+                validation.expect(value, datetime, name)
         filters = QueryFilters(
             domain=domain,
             task_type=wanted_type.value if wanted_type else None,
             success_only=success_only,
             ended_after=since.timestamp() if since else None,
             ended_before=until.timestamp() if until else None,
-            tags=tuple(tag.strip().lower() for tag in tags),
+            tags=tuple(tag.strip().lower() for tag in _tags(tags)),
         )
         engine = self._core.retrieval
         self._core.catch_up()  # episodes other processes completed or deleted
@@ -215,6 +220,9 @@ class RetrievalAPI(Handle):
     ) -> list[ScoredPattern]:
         """What to try for this task: served patterns ranked by effectiveness and fit."""
         self._check_open()
+        if not isinstance(description, str) or not description.strip():
+            raise InvalidInputError("description must be a non-empty string", field="description")
+        limit = validation.check_count(limit, "limit", 1, _MAX_LIMIT)
         ctx = validation.prepare_context(context, self.config.limits)
         wanted = validation.prepare_task_type(task_type) if task_type else None
         stated = ctx if context is not None else None
@@ -230,3 +238,10 @@ class RetrievalAPI(Handle):
     aretrieve_relevant_context = twin(retrieve_relevant_context)
     arecommend_patterns = twin(recommend_patterns)
     areembed = twin(reembed)
+
+
+def _tags(tags: object) -> list[str]:
+    """The ``tags`` filter: a list, tuple or set of strings, valid Unicode."""
+    if not isinstance(tags, list | tuple | set | frozenset):
+        raise InvalidInputError("tags must be a list of strings", field="tags")
+    return [check_text(validation.expect(tag, str, "tags[]"), "tags[]") for tag in tags]

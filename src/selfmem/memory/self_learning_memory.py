@@ -31,6 +31,7 @@ from ..records.episodes import (
 )
 from ..retrieval.weights import RankingWeights
 from ..security import validation
+from ..security.values import INT64_MAX, check_text
 from ..storage.base import EpisodeQuery, EpisodeStore, HotCache
 from ..storage.memory_store import InMemoryStore, NullCache
 from .handle import Handle
@@ -60,10 +61,17 @@ class _Flushers:
 
     def add(self, flush: Callable[[], object]) -> None:
         ref: Callable[[], Callable[[], object] | None]
-        if hasattr(flush, "__self__") and hasattr(flush, "__func__"):
-            ref = weakref.WeakMethod(flush)  # type: ignore[arg-type]
-        else:
-            ref = weakref.ref(flush)
+        try:
+            if hasattr(flush, "__self__") and hasattr(flush, "__func__"):
+                ref = weakref.WeakMethod(flush)
+            else:
+                ref = weakref.ref(flush)
+        except TypeError:  # e.g. a builtin function: it cannot be held weakly
+            raise InvalidInputError(
+                "flush must be a function or a bound method (it is held weakly), not "
+                f"{type(flush).__name__}",
+                field="flush",
+            ) from None
         with self._lock:
             self._refs = [r for r in self._refs if r() is not None and r() != flush] + [ref]
 
@@ -295,14 +303,18 @@ class SelfLearningMemory(RetrievalAPI, LearningAPI, ItemsAPI):
 
     def abandon_episode(self, episode_id: str, reason: str = "abandoned") -> Episode:
         """Complete an episode left open (e.g. by a crashed process) as a failure."""
-        return self.complete_episode(episode_id, TaskOutcome.failure(reason))
+        reason = validation.expect(reason, str, "reason")
+        return self.complete_episode(episode_id, {"status": "failure", "reason": reason})
 
     def _query(self, **filters: Any) -> EpisodeQuery:
-        limit, offset = filters.get("limit", 50), filters.get("offset", 0)
-        if not 1 <= limit <= MAX_PAGE:
-            raise InvalidInputError(f"limit must be between 1 and {MAX_PAGE}", field="limit")
-        if offset < 0:
-            raise InvalidInputError("offset must not be negative", field="offset")
+        check_count = validation.check_count
+        filters["limit"] = check_count(filters.get("limit", 50), "limit", 1, MAX_PAGE)
+        filters["offset"] = check_count(filters.get("offset", 0), "offset", 0, INT64_MAX)
+        if filters.get("domain") is not None:
+            check_text(validation.expect(filters["domain"], str, "domain"), "domain")
+        for name in ("started_after", "started_before"):
+            if filters.get(name) is not None:
+                validation.expect(filters[name], datetime, name)
         if filters.get("task_type") is not None:
             filters["task_type"] = validation.prepare_task_type(filters["task_type"])
         if filters.get("outcome") is not None:
@@ -423,6 +435,10 @@ class SelfLearningMemory(RetrievalAPI, LearningAPI, ItemsAPI):
         handler) makes them durable when the memory is flushed. ``flush`` is held weakly
         (a bound method does not keep its object alive); registering it again is a no-op;
         one that raises is logged and the others still run."""
+        if not callable(flush):
+            raise InvalidInputError(
+                f"flush must be callable, not {type(flush).__name__}", field="flush"
+            )
         _flushers(self._core).add(flush)
 
     def __enter__(self) -> SelfLearningMemory:
@@ -449,4 +465,5 @@ class SelfLearningMemory(RetrievalAPI, LearningAPI, ItemsAPI):
     adelete_episode = twin(delete_episode)
     astats = twin(stats)
     areconcile_cache = twin(reconcile_cache)
+    aregister_flusher = twin(register_flusher)
     aclose = twin(close)
