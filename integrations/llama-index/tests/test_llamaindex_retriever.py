@@ -33,7 +33,7 @@ def kinds(nodes: list[NodeWithScore]) -> list[str]:
 
 
 def test_retrieve_returns_episodes_patterns_and_heuristics(seeded: SelfLearningMemory) -> None:
-    nodes = SelfMemRetriever(seeded, context=LOGIN, similarity_top_k=3).retrieve(QUERY)
+    nodes = SelfMemRetriever(seeded, context=LOGIN, similarity_top_k=5).retrieve(QUERY)
 
     assert set(kinds(nodes)) == {"episode", "pattern", "heuristic"}
     assert len({n.node.node_id for n in nodes}) == len(nodes)
