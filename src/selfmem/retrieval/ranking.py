@@ -27,8 +27,8 @@ signals shown. Without an embedder, relevance orders the candidates exactly as B
 **Score** adds the priors after relevance, ``(relevance + S * sum(w_p * p)) / (1 + S *
 sum(w_p))``, where ``S`` is the spread of relevance over the candidates (the harmonic mean
 of the evidence spreads, weighted): a prior can only reorder candidates whose relevance
-differs by less than its weight times ``S``. Context can therefore not pull an episode that
-merely shares the domain above one that shares the task's words or meaning.
+differs by less than its weight times ``S``. An episode that merely shares the context can
+therefore not overtake one that is clearly more about the task.
 
 The best ``candidates`` by score are then diversified. A near-duplicate of a pick (the same
 task recorded again: same domain and language, cosine >= ``near_duplicate_cosine`` or term
