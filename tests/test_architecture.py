@@ -33,7 +33,7 @@ LAYERS: dict[str, int] = {
     "selfmem.__main__": 6,
 }
 #: Imports between packages of the same layer that the architecture allows.
-SAME_LAYER = {("selfmem.retrieval", "selfmem.learning")}
+SAME_LAYER = {("selfmem.retrieval", "selfmem.learning"), ("selfmem.learning", "selfmem.security")}
 #: What front ends (the CLI, MCP and the integration packages) may import of selfmem.
 FACE = {"selfmem", "selfmem.memory", "selfmem.records", "selfmem.errors", "selfmem.config",
         "selfmem.embeddings"}  # fmt: skip
@@ -198,4 +198,3 @@ def test_every_folder_of_the_package_is_described_in_the_architecture_doc() -> N
     folders = sorted(p.name for p in (SRC / "selfmem").iterdir() if (p / "__init__.py").exists())
     assert [f for f in folders if f"`{f}/`" not in doc] == []
     assert set(LAYERS) >= {f"selfmem.{f}" for f in folders}
-

@@ -195,3 +195,29 @@ def test_nothing_without_evidence_is_served_with_minilm(with_minilm: SelfLearnin
     found = memory.retrieve_relevant_context("ship the payments service to the test cluster")
     assert found.episodes and found.episodes[0].episode.id in deploys
     assert found.episodes[0].signals["lexical"] == 0.0
+
+
+def test_equal_scores_come_newest_first_and_in_the_same_order_after_reopening(
+    tmp_path: Path,
+) -> None:
+    from datetime import UTC, datetime
+
+    from selfmem import TaskOutcome
+
+    ctx = TaskContext(domain="web")
+    with SelfLearningMemory.open(tmp_path, ranking=NO_DIVERSITY) as memory:
+        ids = [
+            memory.start_episode("Rotate the signing keys of the gateway", ctx) for _ in range(4)
+        ]
+        ended = datetime.now(UTC)
+        for eid in ids:
+            memory.log_step(eid, tool="rotate_keys", observation="ok")
+            memory.complete_episode(eid, TaskOutcome.success("done"), end_time=ended)
+        memory.flush()
+        result = memory.retrieve_relevant_context("Rotate the signing keys", ctx, limit=4)
+        assert len({round(s.score, 12) for s in result.episodes}) == 1  # a true tie
+        first = [s.episode.id for s in result.episodes]
+        assert first == sorted(ids, reverse=True)  # ids grow with time: the newest first
+    with SelfLearningMemory.open(tmp_path, ranking=NO_DIVERSITY) as memory:
+        again = memory.retrieve_relevant_context("Rotate the signing keys", ctx, limit=4)
+        assert [s.episode.id for s in again.episodes] == first

@@ -7,7 +7,8 @@ from pathlib import Path
 
 from selfmem import SelfLearningMemory, TaskContext, TaskOutcome, ToolSequence
 from selfmem.config import LearningConfig
-from selfmem.learning.sequences import neighbour_sequence
+from selfmem.learning.extractors import procedure
+from selfmem.learning.sequences import neighbour_sequence, vote
 
 from .helpers import run_episode
 
@@ -52,7 +53,7 @@ def test_the_nearest_runs_sequence_goes_first_when_most_of_them_followed_it(
         assert other.pattern.tools == ["search_location", "search_hotels"]
 
 
-def test_no_neighbour_sequence_without_enough_agreeing_successful_runs(tmp_path: Path) -> None:
+def test_equally_close_runs_that_did_different_things_recommend_nothing(tmp_path: Path) -> None:
     cfg = LearningConfig()
     with SelfLearningMemory.open(tmp_path, learn_inline=True) as memory:
         for tools in (["a", "b"], ["c", "d"], ["e", "f"]):
@@ -60,3 +61,54 @@ def test_no_neighbour_sequence_without_enough_agreeing_successful_runs(tmp_path:
         runs = memory.list_episodes(limit=10)
         assert neighbour_sequence("default", "Tidy the repository", runs, cfg) is None
         assert neighbour_sequence("default", "Tidy the repository", runs[:0], cfg) is None
+
+
+def test_the_nearest_run_decides_when_the_others_are_clearly_further() -> None:
+    cfg = LearningConfig()
+    paths = [("a", "b", "c"), ("a", "x"), ("a", "y")]
+    # the nearest run alone did a-b-c; two runs 0.3 further did something else each
+    assert vote(paths, [1.0, 0.05, 0.05], cfg) == ("a", "b", "c")
+    # three equally close runs, three procedures: nothing is singled out
+    assert vote(paths, [1.0, 1.0, 1.0], cfg) == ()
+    # two of three equally close runs agree: their procedure
+    assert vote([("a", "b"), ("a", "b"), ("c", "d")], [1.0, 1.0, 1.0], cfg) == ("a", "b")
+    # every run differs by a noise step: what most of the close runs share
+    noisy = [("a", "n1", "b", "c"), ("a", "b", "n2", "c"), ("a", "b", "c", "n3")]
+    assert vote(noisy, [1.0, 1.0, 1.0], cfg) == ("a", "b", "c")
+
+
+def test_calls_whose_arguments_were_redacted_are_not_merged_as_repeats(tmp_path: Path) -> None:
+    """Two different secret-looking tokens are both stored as ``[REDACTED]``; the two calls
+    are still two steps of the procedure, while a real repeat counts once."""
+    tokens = ["d6a1f_H4sIAAAAAAAA_y2QbW-CMBSFf41-o7QUkZo0C8OXOUAiihv70mCtgNN1gU4dv34V",
+              "d7699_H4sIAAAAAAAA_y2QW4-CMBCFf42-USgFAZNmg4iGRcQbbtwXAgW5rNoN7Sry67eC6eSc"]  # fmt: skip
+    with SelfLearningMemory.open(tmp_path, learn_inline=True) as memory:
+        eid = memory.start_episode("Details of two flights", TRAVEL)
+        memory.log_step(eid, tool="search_flights", parameters={"to": "Oslo"}, observation="ok")
+        memory.log_step(eid, tool="search_flights", parameters={"to": "Oslo"}, observation="ok")
+        for token in tokens:
+            memory.log_step(eid, tool="get_details", parameters={"token": token}, observation="ok")
+        memory.complete_episode(eid, TaskOutcome.success("done"))
+        episode = memory.get_episode(eid)
+        assert all(step.parameters == {"token": "[REDACTED]"} for step in episode.steps[2:])
+        assert procedure(episode) == ("search_flights", "get_details", "get_details")
+
+
+def test_a_learned_sequence_equal_to_the_nearest_runs_one_is_served_first_as_itself(
+    tmp_path: Path,
+) -> None:
+    with SelfLearningMemory.open(tmp_path, learn_inline=True) as memory:
+        for city in CITIES:
+            _book(memory, city, with_reviews=True)
+        stored = {p.id for p in memory.list_patterns(kind="tool_sequence")}
+        top = memory.recommend_patterns("Find hotels in Cairo and read the guest reviews", TRAVEL)
+        assert isinstance(top[0].pattern, ToolSequence)
+        assert top[0].pattern.tools == [
+            "search_location",
+            "search_hotels",
+            "get_reviews",
+            "get_reviews",
+        ]
+        assert top[0].pattern.id in stored  # the family's record, with its id for feedback
+        assert sum(isinstance(s.pattern, ToolSequence) and s.pattern.tools == top[0].pattern.tools
+                   for s in top) == 1  # fmt: skip

@@ -6,10 +6,12 @@ episodes. Each function reads one episode and returns plain values.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 from ..records.episodes import Episode, ExecutionStep, OutcomeStatus
+from ..security.redaction import REDACTED
 from .error_classes import normalize_error
 
 __all__ = [
@@ -56,11 +58,19 @@ def procedure(episode: Episode) -> tuple[str, ...]:
     for index, step in enumerate(steps):
         if not step.success or index in skip:
             continue
-        repeat = previous is not None and previous.tool == step.tool
-        if not (repeat and previous is not None and previous.parameters == step.parameters):
+        if previous is None or not _same_call(previous, step):
             path.append(step.tool)  # the same tool again on other arguments is another call
         previous = step
     return tuple(path)
+
+
+def _same_call(first: ExecutionStep, second: ExecutionStep) -> bool:
+    """The same tool with the same arguments. Arguments that were redacted before storage
+    (two different tokens both read ``[REDACTED]``) can not be told apart: those calls count
+    as different."""
+    if first.tool != second.tool or first.parameters != second.parameters:
+        return False
+    return REDACTED not in json.dumps(first.parameters, default=str)
 
 
 def is_subsequence(needle: Sequence[str], haystack: Sequence[str]) -> bool:

@@ -3,16 +3,15 @@ sequence the nearest successful runs of a new task share."""
 
 from __future__ import annotations
 
-from collections import Counter
+import math
 from collections.abc import Sequence
 
 from ..config import LearningConfig
 from ..records.episodes import Episode, utc_now
 from ..records.learned import PatternContext, ToolSequence, stable_id
-from ..records.stats import wilson_lower_bound
 from . import extractors as ex
 
-__all__ = ["consensus", "neighbour_sequence"]
+__all__ = ["consensus", "neighbour_sequence", "vote"]
 
 
 def consensus(paths: Sequence[tuple[str, ...]], cfg: LearningConfig) -> tuple[str, ...]:
@@ -39,31 +38,77 @@ def consensus(paths: Sequence[tuple[str, ...]], cfg: LearningConfig) -> tuple[st
     return tuple(tool for tool, _ in frequent)
 
 
+#: How fast a neighbour's vote fades with its distance from the nearest run: a run whose
+#: retrieval score is 0.1 below the nearest one's counts 1/e as much.
+VOTE_TEMPERATURE = 0.1
+
+
+def _vote_weights(scores: Sequence[float]) -> list[float]:
+    best = max(scores)
+    return [math.exp((score - best) / VOTE_TEMPERATURE) for score in scores]
+
+
+def _weight_holding(
+    tools: Sequence[str], procedures: Sequence[tuple[str, ...]], weights: Sequence[float]
+) -> float:
+    return sum(
+        w for path, w in zip(procedures, weights, strict=True) if ex.is_subsequence(tools, path)
+    )
+
+
+def vote(
+    procedures: Sequence[tuple[str, ...]], weights: Sequence[float], cfg: LearningConfig
+) -> tuple[str, ...]:
+    """The procedure the weighted runs agree on: the one holding most of the weight; else
+    the tools most of the close runs share (weight >= 1/e), if the runs holding them carry
+    most of the weight; else the heaviest procedure, if it outweighs every other. Nothing
+    when equally weighted runs did different things."""
+    votes: dict[tuple[str, ...], float] = {}
+    for path, weight in zip(procedures, weights, strict=True):
+        votes[path] = votes.get(path, 0.0) + weight
+    total = sum(weights)
+    plurality = max(votes, key=lambda path: (votes[path], -procedures.index(path)))
+    if votes[plurality] > total / 2:
+        return plurality
+    close = [path for path, w in zip(procedures, weights, strict=True) if w >= 1 / math.e]
+    shared = consensus(close, cfg)
+    if len(shared) >= 2 and _weight_holding(shared, procedures, weights) > total / 2:
+        return shared
+    runner_up = max(v for path, v in votes.items() if path != plurality)
+    return plurality if votes[plurality] > runner_up else ()
+
+
 def neighbour_sequence(
-    namespace: str, task: str, neighbours: Sequence[Episode], cfg: LearningConfig
+    namespace: str,
+    task: str,
+    neighbours: Sequence[Episode],
+    cfg: LearningConfig,
+    scores: Sequence[float] | None = None,
 ) -> ToolSequence | None:
-    """The sequence the nearest successful runs of a task share, as a pattern record that is
-    not stored: ``support`` counts the neighbours that followed it, ``confidence`` is the
-    Wilson lower bound of that share. None when fewer than ``min_support`` of them agree on a
-    sequence of at least two tools."""
-    runs = [ep for ep in neighbours if ex.succeeded(ep)]
-    if not runs:
+    """The sequence the nearest successful runs of a task agree on, as a pattern record that
+    is not stored.
+
+    Each run votes for its procedure with weight ``exp((score - best) / VOTE_TEMPERATURE)``,
+    ``scores`` being the runs' retrieval scores (all equal when not given): runs about as
+    close as the nearest one count fully, distant ones barely (see :func:`vote`).
+    ``support`` counts the runs, ``successes`` those that followed the sequence, and
+    ``confidence``, the Wilson lower bound of that share, says how much they agree. None
+    when the vote singles out no sequence of at least two tools."""
+    pairs = [
+        (ep, score)
+        for ep, score in zip(neighbours, scores or [1.0] * len(neighbours), strict=True)
+        if ex.succeeded(ep)
+    ]
+    if not pairs:
         return None
+    runs = [ep for ep, _ in pairs]
     procedures = [ex.procedure(ep) for ep in runs]
-    # several neighbours that did exactly the same: that is the sequence; otherwise what
-    # most of them did (noise steps differ from run to run)
-    votes = Counter(procedures)
-    exact, count = max(votes.items(), key=lambda item: (item[1], -procedures.index(item[0])))
-    if count >= cfg.min_support:
-        tools = exact
-        followed = [ep for ep, path in zip(runs, procedures, strict=True) if path == exact]
-    else:
-        tools = consensus(procedures, cfg)
-        followed = [
-            ep for ep, path in zip(runs, procedures, strict=True) if ex.is_subsequence(tools, path)
-        ]
-    if len(tools) < 2 or len(followed) < cfg.min_support:
+    tools = vote(procedures, _vote_weights([score for _, score in pairs]), cfg)
+    if len(tools) < 2:
         return None
+    followed = [
+        ep for ep, path in zip(runs, procedures, strict=True) if ex.is_subsequence(tools, path)
+    ]
     key = "similar:" + "|".join(tools)
     newest = max((ep.end_time or ep.start_time for ep in followed), default=utc_now())
     first = followed[0]
@@ -85,6 +130,4 @@ def neighbour_sequence(
             task_type=first.task_type if same_type else None,
         ),
     )
-    if wilson_lower_bound(len(followed), len(runs)) < cfg.sequence_min_confidence:
-        return None
     return pattern

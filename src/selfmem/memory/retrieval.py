@@ -148,32 +148,37 @@ class RetrievalAPI(Handle):
     def _rank_patterns(
         self, description: str, ctx: TaskContext | None, task_type: TaskType | None, limit: int
     ) -> tuple[list[ScoredPattern], list[ScoredHeuristic]]:
+        """Served patterns and heuristics for a task; the sequence its nearest successful
+        runs agree on (if any) is the first tool sequence.
+
+        A family's sequence is what most runs of a family did, and one family may hold
+        several procedures; the nearest runs of this very task are more specific. When a
+        stored sequence has the same tools it takes that place (it carries the evidence and
+        the id for feedback); otherwise the runs' sequence is added there."""
         catalog = self._core.learning.catalog(self.namespace)
         ranked, heuristics = catalog.rank(description, ctx, task_type, limit)
         similar = self._similar_runs_sequence(description, ctx, task_type)
-        tools = (
-            similar.pattern.tools if similar and isinstance(similar.pattern, ToolSequence) else []
-        )
-        if similar is None or any(
-            isinstance(s.pattern, ToolSequence) and s.pattern.tools == tools for s in ranked
-        ):
+        if similar is None:
             return ranked, heuristics
-        # when most of the task's nearest successful runs followed one sequence, it is more
-        # specific to this task than a family's (a family may hold several procedures), and it
-        # goes first
-        families = [s.score for s in ranked if isinstance(s.pattern, ToolSequence)]
-        if families and similar.pattern.successes > similar.pattern.support / 2:
-            similar = ScoredPattern(similar.pattern, max(families) * 1.01, similar.signals)
-        ranked = sorted([*ranked, similar], key=lambda s: s.score, reverse=True)[:limit]
+        assert isinstance(similar.pattern, ToolSequence)
+        tools = similar.pattern.tools
+        sequences = [s for s in ranked if isinstance(s.pattern, ToolSequence)]
+        same = next((s for s in sequences if getattr(s.pattern, "tools", None) == tools), None)
+        first = same or similar
+        top = max((s.score for s in sequences), default=first.score)
+        promoted = ScoredPattern(first.pattern, max(first.score, top * 1.01), first.signals)
+        rest = [s for s in ranked if s is not same]
+        ranked = sorted([promoted, *rest], key=lambda s: s.score, reverse=True)[:limit]
         return ranked, [ScoredHeuristic(s.heuristic, s.score) for s in ranked]
 
     def _similar_runs_sequence(
         self, description: str, ctx: TaskContext | None, task_type: TaskType | None
     ) -> ScoredPattern | None:
-        """The sequence the nearest successful runs of this task share (not a stored pattern:
-        tasks that need different tools can share a learned family; their nearest runs tell
-        them apart). Scored like a family's sequence, its relevance being the runs' mean
-        retrieval score."""
+        """The sequence the nearest successful runs of this task agree on (not a stored
+        pattern: tasks that need different tools can share a learned family; their nearest
+        runs tell them apart). A stated task type is a filter: runs of another kind of work do
+        not vote. Scored like a family's sequence, its relevance being the mean retrieval
+        score of the runs that followed it."""
         from ..retrieval.index import QueryFilters
         from ..retrieval.ranking import rank
 
@@ -183,8 +188,9 @@ class RetrievalAPI(Handle):
             return None
         ranked = rank(
             index, description, query_vector=engine.query_vector(description), context=ctx,
-            task_type=task_type, filters=QueryFilters(success_only=True),
-            weights=self._ranking, limit=_NEIGHBOURS,
+            task_type=task_type,
+            filters=QueryFilters(success_only=True, task_type=task_type.value if task_type else None),
+            weights=self._ranking, limit=_NEIGHBOURS, diversify=False,
         )  # fmt: skip
         runs, scores = [], {}
         for item in ranked:
@@ -196,7 +202,9 @@ class RetrievalAPI(Handle):
             scores[episode.id] = item.score
         old = self._superseded(runs)
         runs = [run for run in runs if run.id not in old]
-        pattern = neighbour_sequence(self.namespace, description, runs, self.config.learning)
+        pattern = neighbour_sequence(
+            self.namespace, description, runs, self.config.learning, [scores[r.id] for r in runs]
+        )
         if pattern is None:
             return None
         relevance = sum(scores[i] for i in pattern.episode_ids) / len(pattern.episode_ids)

@@ -255,11 +255,14 @@ def rank(
     filters: QueryFilters,
     weights: RankingWeights,
     limit: int,
+    diversify: bool = True,
 ) -> list[Ranked]:
     """The ``limit`` best rows for a query, fused, diversified and explained.
 
     Cheap signals (BM25, context) are computed for every row; candidates are the best rows
     by lexical and semantic score, and only those with evidence are fused and diversified.
+    With ``diversify=False`` the best rows by score are returned as they are, copies and
+    all (the nearest runs of a task, for a vote).
     """
     with index.lock:
         n = index.size
@@ -292,14 +295,20 @@ def rank(
             return []
         signals = {name: values[keep] for name, values in signals.items()}
         relevance, fused = fuse(signals, weights)
-        order = np.argsort(-fused, kind="stable")[: weights.candidates]
         rows = pool.tolist()
+        # equal scores: the newest episode first (ids grow with time), whatever the row order
+        by_id = sorted(range(len(rows)), key=lambda i: index.ids[rows[i]], reverse=True)
+        order = np.asarray(by_id, dtype=np.int64)
+        order = order[np.argsort(-fused[order], kind="stable")][: weights.candidates]
         position = dict(zip(rows, range(len(rows)), strict=True))
         scores = dict(zip(rows, fused.tolist(), strict=True))
         relevant = dict(zip(rows, relevance.tolist(), strict=True))
         candidates = pool[order].tolist()
-        picked = _mmr(index, candidates, scores, limit, weights)
-        picked = _ensure_warning(index, picked, candidates, relevant, weights)
+        if diversify:
+            picked = _mmr(index, candidates, scores, limit, weights)
+            picked = _ensure_warning(index, picked, candidates, relevant, weights)
+        else:
+            picked = candidates[:limit]
         picked.sort(key=lambda row: -scores[row])
         return [
             Ranked(row, scores[row], {name: float(v[position[row]]) for name, v in signals.items()})
