@@ -112,3 +112,21 @@ def test_a_learned_sequence_equal_to_the_nearest_runs_one_is_served_first_as_its
         assert top[0].pattern.id in stored  # the family's record, with its id for feedback
         assert sum(isinstance(s.pattern, ToolSequence) and s.pattern.tools == top[0].pattern.tools
                    for s in top) == 1  # fmt: skip
+
+
+def test_steps_a_run_took_after_a_failure_stay_in_its_procedure(tmp_path: Path) -> None:
+    """``run_query`` failed because the run had skipped two steps; the run then made them
+    and ``run_query`` worked. The next similar task is told to make them first."""
+    report = TaskContext(domain="data")
+    with SelfLearningMemory.open(tmp_path, learn_inline=True) as memory:
+        eid = memory.start_episode("Refresh the revenue report", report)
+        memory.log_step(eid, tool="run_query", error="precondition failed: no dataset")
+        for tool in ("fetch_dataset", "clean_data", "run_query", "export_csv"):
+            memory.log_step(eid, tool=tool, observation="ok")
+        memory.complete_episode(eid, TaskOutcome.success("report exported"))
+        episode = memory.get_episode(eid)
+        assert procedure(episode) == ("fetch_dataset", "clean_data", "run_query", "export_csv")
+        top = memory.recommend_patterns("Refresh the churn report", report)[0]
+        assert isinstance(top.pattern, ToolSequence)
+        assert top.pattern.tools == ["fetch_dataset", "clean_data", "run_query", "export_csv"]
+        assert (top.pattern.support, top.pattern.successes) == (1, 1)

@@ -40,23 +40,19 @@ def tool_path(episode: Episode) -> tuple[str, ...]:
 
 
 def procedure(episode: Episode) -> tuple[str, ...]:
-    """The tools of an episode's successful calls in order (a call repeated with the same
-    arguments counted once), without what only served to recover from an error: failed
-    calls, and the calls made between a failure and the same tool's next success (error
-    recoveries model those). What a run does when nothing goes wrong is its procedure."""
+    """The tools of an episode's successful calls in order, a call repeated with the same
+    arguments counted once: what the run did that worked.
+
+    Calls made between a failure and the same tool's next success stay: whether such a call
+    fixed the error (``pin_versions`` before ``pip_install`` again) or supplied a step the
+    run had skipped (a precondition) can not be told from one run, and in both cases the next
+    run in that context needs it. Across runs, a tool only some of a family's runs need
+    drops out of the family's sequence or becomes conditional on the feature they share."""
     steps = episode.steps
-    skip: set[int] = set()
-    for index, step in enumerate(steps):
-        if step.success or index in skip:
-            continue
-        later = [j for j in range(index + 1, len(steps)) if steps[j].tool == step.tool]
-        fixed = next((j for j in later if steps[j].success), None)
-        if fixed is not None:
-            skip.update(range(index + 1, fixed))
     path: list[str] = []
     previous: ExecutionStep | None = None
-    for index, step in enumerate(steps):
-        if not step.success or index in skip:
+    for step in steps:
+        if not step.success:
             continue
         if previous is None or not _same_call(previous, step):
             path.append(step.tool)  # the same tool again on other arguments is another call
