@@ -130,3 +130,27 @@ def test_steps_a_run_took_after_a_failure_stay_in_its_procedure(tmp_path: Path) 
         assert isinstance(top.pattern, ToolSequence)
         assert top.pattern.tools == ["fetch_dataset", "clean_data", "run_query", "export_csv"]
         assert (top.pattern.support, top.pattern.successes) == (1, 1)
+
+
+def test_runs_in_the_tasks_stated_context_outvote_runs_in_another(tmp_path: Path) -> None:
+    """The same request needs other tools in rust than in python; three rust runs and one
+    python run: a python task is told the python procedure, a rust task the rust one."""
+    python, rust = TaskContext(domain="backend", language="python"), TaskContext(
+        domain="backend", language="rust"
+    )
+    with SelfLearningMemory.open(tmp_path, learn_inline=True) as memory:
+        for ctx, tools in (
+            (rust, ["cargo_add", "cargo_build", "cargo_test"]),
+            (rust, ["cargo_add", "cargo_build", "cargo_test"]),
+            (rust, ["cargo_add", "cargo_build", "cargo_test"]),
+            (python, ["pip_install", "update_lockfile", "run_pytest"]),
+        ):
+            run_episode(memory, "Add an http client library as a dependency", tools, context=ctx)
+        task = "Add a yaml parser library as a dependency"
+        for ctx, wanted in ((python, "pip_install"), (rust, "cargo_add")):
+            sequences = [
+                s.pattern
+                for s in memory.recommend_patterns(task, ctx)
+                if isinstance(s.pattern, ToolSequence)
+            ]
+            assert sequences and sequences[0].tools[0] == wanted

@@ -84,23 +84,30 @@ def neighbour_sequence(
     neighbours: Sequence[Episode],
     cfg: LearningConfig,
     scores: Sequence[float] | None = None,
+    fits: Sequence[float] | None = None,
 ) -> ToolSequence | None:
     """The sequence the nearest successful runs of a task agree on, as a pattern record that
     is not stored.
 
     Each run votes for its procedure with weight ``exp((score - best) / VOTE_TEMPERATURE)``,
     ``scores`` being the runs' retrieval scores (all equal when not given): runs about as
-    close as the nearest one count fully, distant ones barely (see :func:`vote`).
+    close as the nearest one count fully, distant ones barely (see :func:`vote`). With
+    ``fits``, each run's match of the task's stated context (domain, language, tags...),
+    only the runs that match it best vote: where the procedure depends on the context, runs
+    in another context would outvote the right ones.
     ``support`` counts the runs, ``successes`` those that followed the sequence, and
     ``confidence``, the Wilson lower bound of that share, says how much they agree. None
     when the vote singles out no sequence of at least two tools."""
-    pairs = [
-        (ep, score)
-        for ep, score in zip(neighbours, scores or [1.0] * len(neighbours), strict=True)
+    fit = list(fits or [1.0] * len(neighbours))
+    found = [
+        (ep, score, f)
+        for ep, score, f in zip(neighbours, scores or [1.0] * len(neighbours), fit, strict=True)
         if ex.succeeded(ep)
     ]
-    if not pairs:
+    if not found:
         return None
+    best_fit = max(f for _, _, f in found)
+    pairs = [(ep, score) for ep, score, f in found if f >= best_fit - 1e-9]
     runs = [ep for ep, _ in pairs]
     procedures = [ex.procedure(ep) for ep in runs]
     tools = vote(procedures, _vote_weights([score for _, score in pairs]), cfg)

@@ -192,7 +192,7 @@ class RetrievalAPI(Handle):
             filters=QueryFilters(success_only=True, task_type=task_type.value if task_type else None),
             weights=self._ranking, limit=_NEIGHBOURS, diversify=False,
         )  # fmt: skip
-        runs, scores = [], {}
+        runs, scores, fits = [], {}, {}
         for item in ranked:
             try:
                 episode = self._episode(index.ids[item.row], caught_up=True)
@@ -200,11 +200,13 @@ class RetrievalAPI(Handle):
                 continue
             runs.append(episode)
             scores[episode.id] = item.score
+            fits[episode.id] = item.signals.get("context", 1.0)
         old = self._superseded(runs)
         runs = [run for run in runs if run.id not in old]
         pattern = neighbour_sequence(
-            self.namespace, description, runs, self.config.learning, [scores[r.id] for r in runs]
-        )
+            self.namespace, description, runs, self.config.learning,
+            [scores[r.id] for r in runs], [fits[r.id] for r in runs],
+        )  # fmt: skip
         if pattern is None:
             return None
         relevance = sum(scores[i] for i in pattern.episode_ids) / len(pattern.episode_ids)
