@@ -80,8 +80,10 @@ def test_the_nearest_run_decides_when_the_others_are_clearly_further() -> None:
 def test_calls_whose_arguments_were_redacted_are_not_merged_as_repeats(tmp_path: Path) -> None:
     """Two different secret-looking tokens are both stored as ``[REDACTED]``; the two calls
     are still two steps of the procedure, while a real repeat counts once."""
-    tokens = ["d6a1f_H4sIAAAAAAAA_y2QbW-CMBSFf41-o7QUkZo0C8OXOUAiihv70mCtgNN1gU4dv34V",
-              "d7699_H4sIAAAAAAAA_y2QW4-CMBCFf42-USgFAZNmg4iGRcQbbtwXAgW5rNoN7Sry67eC6eSc"]  # fmt: skip
+    tokens = [
+        "d6a1f_H4sIAAAAAAAA_y2QbW-CMBSFf41-o7QUkZo0C8OXOUAiihv70mCtgNN1gU4dv34V",
+        "d7699_H4sIAAAAAAAA_y2QW4-CMBCFf42-USgFAZNmg4iGRcQbbtwXAgW5rNoN7Sry67eC6eSc",
+    ]
     with SelfLearningMemory.open(tmp_path, learn_inline=True) as memory:
         eid = memory.start_episode("Details of two flights", TRAVEL)
         memory.log_step(eid, tool="search_flights", parameters={"to": "Oslo"}, observation="ok")

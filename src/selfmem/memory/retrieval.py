@@ -186,11 +186,11 @@ class RetrievalAPI(Handle):
         index = engine.index(self.namespace)
         if index.size == 0:
             return None
+        filters = QueryFilters(success_only=True, task_type=task_type.value if task_type else None)
         ranked = rank(
             index, description, query_vector=engine.query_vector(description), context=ctx,
-            task_type=task_type,
-            filters=QueryFilters(success_only=True, task_type=task_type.value if task_type else None),
-            weights=self._ranking, limit=_NEIGHBOURS, diversify=False,
+            task_type=task_type, filters=filters, weights=self._ranking, limit=_NEIGHBOURS,
+            diversify=False,
         )  # fmt: skip
         runs, scores, fits = [], {}, {}
         for item in ranked:
