@@ -70,6 +70,9 @@ class LearningEngine:
         self._stale: set[str] = set()  # namespaces another process may have changed
         self._catalogs: dict[str, tuple[PatternLearner, int, float, PatternCatalog]] = {}
         self.lock = threading.RLock()
+        # One learning write at a time; held across the store's write, which ``lock`` is not,
+        # so readers of the patterns never wait on the network.
+        self._writing = threading.Lock()
         self._queue = LearningQueue(self.learn, maxsize=queue_size, inline=inline)
 
     # -- learners ---------------------------------------------------------------------------
@@ -90,14 +93,44 @@ class LearningEngine:
     ) -> PatternLearner:
         """A learner with the namespace's stored patterns. ``windows`` (the families' recent
         runs of the learner it replaces) spares fetching each family's history again."""
-        version = self._store.learning_version(namespace)  # before the patterns
+        return self._install(namespace, *self._fetch(namespace), windows)
+
+    def _fetch(self, namespace: str) -> tuple[int, list[AnyPattern]]:
+        """The namespace's learning version and stored patterns (the version read first)."""
+        version = self._store.learning_version(namespace)
+        return version, list(self._store.load_patterns(namespace))
+
+    def _install(
+        self,
+        namespace: str,
+        version: int,
+        patterns: Sequence[AnyPattern],
+        windows: dict[str, list[FamilyRun]] | None,
+    ) -> PatternLearner:
         learner = PatternLearner(namespace, self._config)
-        learner.load(self._store.load_patterns(namespace))
+        learner.load(patterns)
         if windows:
             learner.adopt_windows(windows)
         self._learners[namespace] = learner
         self._versions[namespace] = version
         return learner
+
+    def refresh(self, namespace: str) -> None:
+        """Reload a loaded learner whose learning another process changed, reading the
+        store without holding :attr:`lock` (patterns keep being served meanwhile)."""
+        with self.lock:
+            if namespace not in self._learners:
+                return
+            known = self._versions.get(namespace)
+        if self._store.learning_version(namespace) == known:
+            return
+        fetched = self._fetch(namespace)
+        with self.lock:
+            old = self._learners.get(namespace)
+            if old is None or self._versions.get(namespace) != known:
+                return  # replaced meanwhile
+            self._install(namespace, *fetched, old.windows())
+            self._stale.discard(namespace)
 
     def note_changed(self, namespace: str) -> None:
         """The namespace's learning may have changed elsewhere: check before next use."""
@@ -164,7 +197,9 @@ class LearningEngine:
                     used = episode.metadata.get(FEEDBACK_KEY) or []
                     if used:
                         changed.extend(learner.record_feedback(used, ex.succeeded(episode)))
-                return changed, []
+                removed = learner.take_removed()
+                gone = set(removed)
+                return [p for p in changed if p.id not in gone], removed
 
             self._update(namespace, observe)
 
@@ -175,18 +210,29 @@ class LearningEngine:
         attempt = 0
         while True:
             attempt += 1
-            with self.lock:
-                learner = self.learner(namespace)
-                windows = learner.windows()  # as they were before this attempt
-                changed, removed = change(learner)
+            with self._writing:  # the store is written outside ``lock``: see __init__
+                with self.lock:
+                    learner = self.learner(namespace)
+                    windows = learner.windows()  # as they were before this attempt
+                    changed, removed = change(learner)
+                    write = self._prepare(learner, changed, removed)
+                    expected = self._versions.get(namespace)
                 try:
-                    self._persist(learner, changed, removed)
-                    return
+                    version = self._store.save_learning(
+                        namespace, *write, expected_version=expected
+                    )
                 except ConflictError:
                     if time.monotonic() > deadline:
                         raise
                     logger.debug("learning of %r changed elsewhere; reloading", namespace)
-                    self._load(namespace, windows)
+                    fetched = self._fetch(namespace)
+                    with self.lock:
+                        self._install(namespace, *fetched, windows)
+                else:
+                    with self.lock:
+                        if self._learners.get(namespace) is learner:
+                            self._versions[namespace] = version
+                    return
             time.sleep(random.uniform(0, min(0.5, 0.01 * 2 ** min(attempt - 1, 6))))
 
     def _seed(self, learner: PatternLearner, episode: Episode) -> None:
@@ -230,6 +276,18 @@ class LearningEngine:
     ) -> None:
         """Write what changed, refused if the store moved past this learner's version
         (unless ``checked`` is False)."""
+        namespace = learner.namespace
+        self._versions[namespace] = self._store.save_learning(
+            namespace, *self._prepare(learner, changed, removed_patterns),
+            expected_version=self._versions.get(namespace) if checked else None,
+        )  # fmt: skip
+
+    @staticmethod
+    def _prepare(
+        learner: PatternLearner, changed: Sequence[AnyPattern], removed_patterns: Sequence[str]
+    ) -> tuple[list[AnyPattern], list[Heuristic], list[str], Sequence[str]]:
+        """What :meth:`EpisodeStore.save_learning` takes for these changes: the patterns,
+        the served heuristics, the heuristics and the patterns to remove."""
         unique = {p.id: p for p in changed}
         served: list[Heuristic] = []
         removed: list[str] = []
@@ -239,11 +297,7 @@ class LearningEngine:
             else:
                 removed.append(stable_id(pattern.namespace, "heuristic", pattern.id))
         removed.extend(stable_id(learner.namespace, "heuristic", pid) for pid in removed_patterns)
-        namespace = learner.namespace
-        self._versions[namespace] = self._store.save_learning(
-            namespace, list(unique.values()), served, removed, removed_patterns,
-            expected_version=self._versions.get(namespace) if checked else None,
-        )  # fmt: skip
+        return list(unique.values()), served, removed, removed_patterns
 
     def feedback(self, namespace: str, pattern_ids: Sequence[str], success: bool) -> None:
         self._update(namespace, lambda learner: (learner.record_feedback(pattern_ids, success), []))
@@ -278,6 +332,7 @@ class LearningEngine:
                     if used:
                         learner.record_feedback(used, ex.succeeded(episode))
                 learner.settle_sequences()  # once per page, not once per episode
+                learner.take_removed()  # merged away: the store is rewritten below anyway
                 done += len(page)
                 if progress is not None:
                     progress(done, total)

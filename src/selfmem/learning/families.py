@@ -17,6 +17,10 @@ starts a new one. Similarity combines three signals:
 
 A query (a task about to start, so no tools yet) is matched by words and context only.
 Everything is deterministic: the same episodes in the same order give the same families.
+
+Early on, when a family has few runs, a paraphrase with new words can start a second family
+of the same task. Once two families' profiles are as similar as an episode must be to join
+one (:meth:`FamilyIndex.twin`), the learner merges them.
 """
 
 from __future__ import annotations
@@ -29,7 +33,7 @@ from ..records.learned import ChoiceStats, ToolSequence
 from ..text.tokens import query_terms
 from . import extractors as ex
 
-__all__ = ["FamilyIndex", "context_key", "stem", "task_terms"]
+__all__ = ["FamilyIndex", "context_key", "stated_context", "stem", "task_terms"]
 
 _WORDS, _TOOLS, _CONTEXT = 0.40, 0.45, 0.15
 _MAX_TASK_TERMS = 48
@@ -59,6 +63,42 @@ def task_terms(description: str) -> tuple[str, ...]:
 def context_key(context: TaskContext, task_type: TaskType | str | None) -> str:
     kind = task_type.value if isinstance(task_type, TaskType) else (task_type or "-")
     return f"{context.domain}|{kind}|{(context.language or '-').lower()}"
+
+
+#: The share of a family's runs a context value needs to be the family's stated context.
+_CONTEXT_MAJORITY = 0.9
+
+
+def _task_type(value: str) -> TaskType | str:
+    try:
+        return TaskType(value)
+    except ValueError:
+        return value
+
+
+def stated_context(family: ToolSequence) -> None:
+    """Fill in the family's domain, task type and language where its runs differ but nearly
+    all of them (``_CONTEXT_MAJORITY``) share one value: one stray run that joined by its
+    words and tools does not erase what the family is about. Tags stay those every run had."""
+    members = sum(family.context_keys.values())
+    if members <= 0:
+        return
+    fields: list[dict[str, int]] = [{}, {}, {}]
+    for key, count in family.context_keys.items():
+        for table, value in zip(fields, key.split("|"), strict=False):
+            table[value] = table.get(value, 0) + count
+    stated: list[str | None] = []
+    for table in fields:
+        value, count = max(table.items(), key=lambda item: (item[1], item[0]))
+        stated.append(value if count >= _CONTEXT_MAJORITY * members and value != "-" else None)
+    domain, kind, language = stated
+    context = family.context  # a value every run shared is kept as it was written
+    if context.domain is None and domain != "None":
+        context.domain = domain
+    if context.task_type is None and kind is not None:
+        context.task_type = _task_type(kind)  # type: ignore[assignment]
+    if context.language is None:
+        context.language = language
 
 
 def _share(stats: ChoiceStats | None, members: int) -> float:
@@ -205,6 +245,59 @@ class FamilyIndex:
             found.append((score, words, family_key))
         found.sort(key=lambda item: (-item[0], item[2]))
         return found
+
+    def _profile_words(self, family: ToolSequence, other: ToolSequence) -> float:
+        """How typical ``family``'s words are of ``other``: :meth:`_words` averaged over
+        ``family``'s members (each term weighted by its share of them)."""
+        members, theirs = family.members.n, other.members.n
+        typical = total = 0.0
+        for term, count in family.terms.items():
+            df = self._df(term)
+            weight = math.log(1.0 + (self._runs + 1) / (df + 1)) * count / members
+            total += weight
+            typical += weight * min(1.0, other.terms.get(term, 0) / theirs)
+        return typical / total if total else 0.0
+
+    @staticmethod
+    def _profile_tools(family: ToolSequence, other: ToolSequence) -> float:
+        """Weighted Jaccard of the two families' tool shares."""
+        shares = {
+            tool: (_share(family.tool_stats.get(tool), family.members.n),
+                   _share(other.tool_stats.get(tool), other.members.n))
+            for tool in family.tool_stats.keys() | other.tool_stats.keys()
+        }  # fmt: skip
+        union = sum(max(a, b) for a, b in shares.values())
+        return sum(min(a, b) for a, b in shares.values()) / union if union else 0.0
+
+    def _profile_context(self, family: ToolSequence, other: ToolSequence) -> float:
+        members = family.members.n
+        return (
+            sum(count * self._context(key, other) for key, count in family.context_keys.items())
+            / members
+        )
+
+    def profile_similarity(self, family: ToolSequence, other: ToolSequence) -> float:
+        """The similarity of two families' profiles, on the scale an episode joins a family
+        by: words and context each the lower of the two directions, tools the weighted
+        Jaccard of the tool shares."""
+        if family.members.n <= 0 or other.members.n <= 0:
+            return 0.0
+        words = min(self._profile_words(family, other), self._profile_words(other, family))
+        context = min(self._profile_context(family, other), self._profile_context(other, family))
+        return _WORDS * words + _TOOLS * self._profile_tools(family, other) + _CONTEXT * context
+
+    def twin(self, family: ToolSequence) -> str | None:
+        """Another family that has become the same kind of task as ``family`` (their profiles
+        are as similar as an episode must be to join one), the most similar first."""
+        found = []
+        for key in self._candidates((), family.tool_stats):
+            other = self.families[key]
+            if key == family.key:
+                continue
+            similarity = self.profile_similarity(family, other)
+            if similarity >= self.min_similarity:
+                found.append((similarity, key))
+        return min(found, key=lambda item: (-item[0], item[1]))[1] if found else None
 
     # -- profiles ---------------------------------------------------------------------------
 

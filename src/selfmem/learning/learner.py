@@ -33,8 +33,8 @@ from ..records.learned import (
 )
 from ..records.stats import wilson_lower_bound
 from . import extractors as ex
-from . import serving
-from .families import FamilyIndex
+from . import merging, serving
+from .families import FamilyIndex, stated_context
 from .sequences import consensus
 from .significance import failure_tail
 from .state import FamilyRun
@@ -114,6 +114,7 @@ class PatternLearner:
         self._runs: dict[str, deque[FamilyRun]] = {}
         self._deferred: set[str] = set()
         self._served: tuple[int, set[str]] = (-1, set())
+        self._removed: list[str] = []  # ids of patterns merged away, until taken
         #: Bumped by every change to the patterns, so readers can cache what they derive.
         self.version = 0
 
@@ -185,7 +186,57 @@ class PatternLearner:
             self._deferred.add(family.key)
         else:
             self._settle(family)
+        return changed + self._merge_twin(family, defer_sequences)
+
+    def take_removed(self) -> list[str]:
+        """Ids of the patterns that learning removed (merged into others) since last asked:
+        the caller deletes them from the store."""
+        removed, self._removed = self._removed, []
+        return removed
+
+    def _merge_twin(self, family: ToolSequence, defer: bool) -> list[AnyPattern]:
+        """Merge the family with one that has become the same kind of task (see
+        :meth:`FamilyIndex.twin`): the larger keeps its key (the older on a tie), the
+        other's decision and context patterns join their counterparts, and its records are
+        removed. Families whose recent runs this learner does not hold are left alone."""
+        other_key = self.families.twin(family)
+        if other_key is None or family.key not in self._runs or other_key not in self._runs:
+            return []
+        other = self.families.families[other_key]
+        keep, gone = sorted((family, other), key=lambda f: (-f.members.n, f.key))
+        runs = merging.merged_runs(self._runs[keep.key], self._runs.pop(gone.key))
+        order = {run.episode_id: i for i, run in enumerate(runs)}
+        self._runs[keep.key] = deque(runs, maxlen=self.config.max_family_runs)
+        self.families.remove(gone.key)
+        self.families.remove(keep.key)
+        merging.absorb_profile(keep, gone, order)
+        stated_context(keep)
+        self.families.add(keep)
+        changed: list[AnyPattern] = [keep]
+        moving = [p for p in self._patterns.values() if merging.moves_with_family(p, gone.key)]
+        for pattern in [*moving, gone]:
+            del self._patterns[pattern.id]
+            self._removed.append(pattern.id)
+        for pattern in moving:
+            changed.append(self._move(pattern, gone.key, keep.key, order))
+        self._deferred.discard(gone.key)
+        if defer:
+            self._deferred.add(keep.key)
+        else:
+            self._settle(keep)
+        self.version += 1
         return changed
+
+    def _move(self, pattern: AnyPattern, gone: str, keep: str, order: dict[str, int]) -> AnyPattern:
+        key = merging.rekey(pattern.key, gone, keep)
+        target_id = stable_id(self.namespace, pattern.kind.value, key)
+        target = self._patterns.get(target_id)
+        if target is None:
+            target = pattern.model_copy(update={"id": target_id, "key": key, "family": keep})
+            self._patterns[target_id] = target
+        else:
+            merging.absorb(target, pattern, order)
+        return target
 
     def forget(self, episode: Episode) -> tuple[list[AnyPattern], list[str]]:
         """Undo what one deleted episode taught. Returns (changed patterns, removed ids).
@@ -231,6 +282,7 @@ class PatternLearner:
         self.families.count(family, episode, sign)
         if sign > 0:
             self._note(family, episode)
+            stated_context(family)
         counted: list[AnyPattern] = [
             *self._count_decisions(family.key, episode, sign),
             *self._count_errors(episode, sign),

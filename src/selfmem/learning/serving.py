@@ -60,6 +60,11 @@ def _minus(total: ChoiceStats | None, part: ChoiceStats) -> ChoiceStats:
 _Test = tuple[float | None, bool]
 
 
+def _upper_bound(stats: ChoiceStats) -> float:
+    """The Wilson upper bound of a choice's success rate."""
+    return 1.0 - wilson_lower_bound(stats.n - stats.successes, stats.n)
+
+
 def _testable(a: ChoiceStats, b: ChoiceStats, cfg: LearningConfig) -> bool:
     """Whether comparing ``a`` with ``b`` could be significant at all (see
     :func:`~selfmem.learning.significance.smallest_difference_p`)."""
@@ -81,8 +86,10 @@ def _test_decision(
     eligible = sorted((c, s) for c, s in pattern.choices.items() if s.n >= floor)
     if len(eligible) < 2:
         return None, False
-    best = max(eligible, key=lambda item: (item[1].rate, item[1].n))
-    worst = min(eligible, key=lambda item: (item[1].rate, -item[1].n))
+    # by confidence bounds, not raw rates: among many small arms (noise steps taken now and
+    # then) the one that happened to go 6/6 is not the best choice
+    best = max(eligible, key=lambda item: (item[1].confidence, item[1].n))
+    worst = min(eligible, key=lambda item: (_upper_bound(item[1]), -item[1].n))
     if best[0] == worst[0]:
         return None, False
     pattern.best, pattern.worst = best[0], worst[0]
