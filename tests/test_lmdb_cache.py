@@ -116,6 +116,7 @@ def test_readers_in_other_processes_see_writes(tmp_path: Path) -> None:
 def test_cache_serves_reads_and_memory_bounds_it(tmp_path: Path) -> None:
     with SelfLearningMemory.open(tmp_path, cache_max_episodes=2) as memory:
         ids = [run_episode(memory, f"Task number {i}", ["a"]) for i in range(4)]
+        memory.flush()  # completions reach the LMDB cache in the background
         cached = memory._core.cache.keys("episode")
         assert len(cached) == 2
         assert {k.removeprefix(namespace_prefix("default")) for k in cached} == set(ids[2:])

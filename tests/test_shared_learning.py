@@ -27,7 +27,9 @@ def location(request: pytest.FixtureRequest, tmp_path: Path) -> str:
 
 @pytest.fixture
 def pair(location: str, namespace: str) -> Iterator[tuple[SelfLearningMemory, SelfLearningMemory]]:
-    options = {"namespace": namespace, "learn_inline": True, "flush_interval_s": None}
+    # the change log read before each read, so each handle sees the other's learning at once
+    options = {"namespace": namespace, "learn_inline": True, "flush_interval_s": None,
+               "change_poll_interval_s": 0}  # fmt: skip
     with (
         SelfLearningMemory.open(location, cache=False, **options) as first,
         SelfLearningMemory.open(location, cache=False, **options) as second,

@@ -138,6 +138,10 @@ class MemoryConfig:
     ``cache_max_staleness_s``: how old the check for other processes' changes may be before
     a cached episode is served; ``0`` checks the store's change log on every cache hit, so a
     deleted episode is never served from the cache.
+    ``change_poll_interval_s`` (server mode): a background thread reads the change log this
+    often, and queries never wait on the network for it; a handle sees other handles' changes
+    at most about this late (its own at once). ``0`` reads the log on the query path instead,
+    as an embedded file always does.
     """
 
     namespace: str = "default"
@@ -158,6 +162,7 @@ class MemoryConfig:
     retry_max_backoff_s: float = 2.0
     retry_deadline_s: float = 30.0
     cache_max_staleness_s: float = 0.0
+    change_poll_interval_s: float = 0.25
     learning: LearningConfig = field(default_factory=LearningConfig)
     reward: RewardWeights = field(default_factory=RewardWeights)
 
@@ -177,6 +182,7 @@ class MemoryConfig:
              "retry backoffs must satisfy 0 <= retry_initial_backoff_s <= retry_max_backoff_s"),
             (self.retry_deadline_s >= 0, "retry_deadline_s must not be negative"),
             (self.cache_max_staleness_s >= 0, "cache_max_staleness_s must not be negative"),
+            (self.change_poll_interval_s >= 0, "change_poll_interval_s must not be negative"),
         )  # fmt: skip
         for ok, message in checks:
             if not ok:
@@ -204,6 +210,7 @@ class MemoryConfig:
         ``SELFMEM_RETRY_ATTEMPTS``       tries of a failed store operation (``1``: no retries)
         ``SELFMEM_RETRY_DEADLINE``       seconds after which a failing operation stops retrying
         ``SELFMEM_CACHE_MAX_STALENESS``  seconds a cache hit may go without a change check
+        ``SELFMEM_CHANGE_POLL_INTERVAL`` seconds between reads of a server's change log
         """
         env = os.environ if environ is None else environ
         try:
@@ -239,6 +246,7 @@ _NUMERIC_VARIABLES: dict[str, tuple[str, type[int] | type[float]]] = {
     "SELFMEM_RETRY_ATTEMPTS": ("retry_attempts", int),
     "SELFMEM_RETRY_DEADLINE": ("retry_deadline_s", float),
     "SELFMEM_CACHE_MAX_STALENESS": ("cache_max_staleness_s", float),
+    "SELFMEM_CHANGE_POLL_INTERVAL": ("change_poll_interval_s", float),
 }
 
 

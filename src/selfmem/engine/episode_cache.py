@@ -11,12 +11,18 @@ against what it asked for: a value of another owner is a miss, and is logged.
 The cache is never the reason an operation fails: every cache error is logged here and the
 caller goes on from the store. A delete replaces the sealing key, so an entry the cache failed
 to drop no longer opens either.
+
+In front of it, the most recently used entries are also kept opened in process memory (at
+most ``memory_entries``, least recently used dropped first), dropped and cleared together with
+the hot cache's. So a read needs neither the network nor the disk, with or without a hot cache.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass
 
 from ..errors import StorageError
@@ -71,10 +77,31 @@ def _unpack(payload: bytes) -> CachedEpisode | None:
 class EpisodeCache:
     """The episode entries of a :class:`HotCache`, sealed with a key kept in ``store``."""
 
-    def __init__(self, cache: HotCache, store: EpisodeStore) -> None:
+    def __init__(self, cache: HotCache, store: EpisodeStore, memory_entries: int = 1_000) -> None:
         self.cache = cache
         self._store = store
         self.key = self._load_key()
+        self._memory: OrderedDict[tuple[str, str], CachedEpisode] = OrderedDict()
+        self._memory_entries = memory_entries
+        self._memory_lock = threading.Lock()
+
+    def remember(self, namespace: str, episode_id: str, revision: int, body: bytes) -> None:
+        """Keep an entry in process memory only (:meth:`put` also writes the hot cache)."""
+        self._remember(CachedEpisode(namespace, episode_id, revision, body))
+
+    def _remember(self, entry: CachedEpisode) -> None:
+        with self._memory_lock:
+            self._memory[(entry.namespace, entry.episode_id)] = entry
+            self._memory.move_to_end((entry.namespace, entry.episode_id))
+            while len(self._memory) > self._memory_entries:
+                self._memory.popitem(last=False)
+
+    def _recalled(self, namespace: str, episode_id: str) -> CachedEpisode | None:
+        with self._memory_lock:
+            entry = self._memory.get((namespace, episode_id))
+            if entry is not None:
+                self._memory.move_to_end((namespace, episode_id))
+            return entry
 
     # -- the sealing key --------------------------------------------------------------------
 
@@ -91,6 +118,8 @@ class EpisodeCache:
         if key is None or key == self.key:
             return False
         self.key = key
+        with self._memory_lock:  # another process deleted: what it deleted must not be served
+            self._memory.clear()
         return True
 
     def rotate_key(self) -> None:
@@ -114,6 +143,9 @@ class EpisodeCache:
     def get(self, namespace: str, episode_id: str) -> CachedEpisode | None:
         """The entry of this episode, or None (absent, sealed under an old key, of another
         owner, or the cache failed)."""
+        remembered = self._recalled(namespace, episode_id)
+        if remembered is not None:
+            return remembered
         try:
             raw = self.cache.get(EPISODE, episode_key(namespace, episode_id))
         except StorageError:
@@ -126,9 +158,12 @@ class EpisodeCache:
                            "namespace %r; ignored", episode_id, namespace, entry.episode_id,
                            entry.namespace)  # fmt: skip
             return None
+        if entry is not None:
+            self._remember(entry)
         return entry
 
     def put(self, namespace: str, episode_id: str, revision: int, body: bytes) -> None:
+        self._remember(CachedEpisode(namespace, episode_id, revision, body))
         sealed = self.seal(_pack(namespace, episode_id, revision, body))
         try:
             self.cache.put(EPISODE, episode_key(namespace, episode_id), sealed)
@@ -136,6 +171,8 @@ class EpisodeCache:
             logger.warning("cache write failed; the store has the episode", exc_info=True)
 
     def drop(self, namespace: str, episode_id: str) -> None:
+        with self._memory_lock:
+            self._memory.pop((namespace, episode_id), None)
         try:
             self.cache.delete(EPISODE, episode_key(namespace, episode_id))
         except StorageError:
@@ -150,14 +187,19 @@ class EpisodeCache:
     def ids(self, namespace: str) -> list[str]:
         """The ids of the namespace's cached episodes (none if the cache failed)."""
         prefix = namespace_prefix(namespace)
+        with self._memory_lock:
+            found = dict.fromkeys(eid for ns, eid in self._memory if ns == namespace)
         try:
             keys = self.cache.keys(EPISODE)
         except StorageError:
             logger.warning("listing the cache failed", exc_info=True)
-            return []
-        return [key[len(prefix) :] for key in keys if key.startswith(prefix)]
+            keys = []
+        found.update(dict.fromkeys(key[len(prefix) :] for key in keys if key.startswith(prefix)))
+        return list(found)
 
     def clear(self) -> None:
+        with self._memory_lock:
+            self._memory.clear()
         try:
             self.cache.clear()
         except StorageError:

@@ -24,6 +24,7 @@ from ..storage import sealing
 from ..storage.base import EpisodeStore, HotCache
 from ..storage.changes import DELETED, EPISODE, LEARNING, ChangeFeed, ChangeSet
 from .episode_cache import EpisodeCache
+from .follower import AfterCompletion, ChangeFollower
 from .learning import LearningEngine
 from .step_buffer import StepBuffer
 
@@ -92,12 +93,19 @@ class MemoryCore:
         self.write_lock = threading.Lock()
         self.closed = False
         #: The cached episodes, sealed under a key kept in the store.
-        self.episodes = EpisodeCache(cache, store)
+        self.episodes = EpisodeCache(cache, store, config.cache_max_episodes)
         # Other processes' changes, read from the store's change log (when it keeps one).
         self._feed = store if isinstance(store, ChangeFeed) else None
         self._feed_cursor = self._feed.change_counter() if self._feed is not None else 0
         self._feed_checked = time.monotonic()
         self._feed_lock = threading.Lock()
+        #: What completions do once their episode is durable (cache, index).
+        self.after = AfterCompletion()
+        # A server's change log is followed in the background: queries never wait on it.
+        self._follower: ChangeFollower | None = None
+        interval = config.change_poll_interval_s
+        if self._feed is not None and getattr(store, "remote", False) and interval:
+            self._follower = ChangeFollower(self.follow, interval)
         self._stop = threading.Event()
         self._flusher: threading.Thread | None = None
         if config.flush_interval_s:
@@ -114,11 +122,29 @@ class MemoryCore:
         if self._retrieval is not None:  # otherwise the index is built later from the store
             self._retrieval.add(episode)
 
+    def completed(self, episode: Episode, revision: int) -> None:
+        """Cache an episode just committed in process memory, then write it to the hot cache
+        and index it in the background (:meth:`settle` waits for that)."""
+        body = episode.model_dump_json().encode()
+        self.episodes.remember(episode.namespace, episode.id, revision, body)
+
+        def job() -> None:
+            self.episodes.put(episode.namespace, episode.id, revision, body)
+            self.index_completed(episode)
+
+        self.after.submit(job)
+
+    def settle(self) -> None:
+        """Wait until this process's completions so far are cached and indexed."""
+        self.after.settle()
+
     def unindex(self, namespace: str, episode_id: str) -> None:
+        self.settle()  # a completion still being indexed must not come back after this
         if self._retrieval is not None:
             self._retrieval.remove(namespace, episode_id)
 
     def drain_embeddings(self) -> None:
+        self.settle()  # completions still being indexed queue their vectors
         if self._retrieval is not None:
             self._retrieval.drain()
 
@@ -158,17 +184,28 @@ class MemoryCore:
         self.episodes.rotate_key()
 
     def catch_up(self) -> bool:
-        """Apply what other processes changed since the last look: drop cache entries of
-        deleted or re-revised episodes, take the new sealing key, unindex deleted episodes.
+        """Before a read: this process's completions settled, then what other processes
+        changed since the last look applied (:meth:`follow`), unless a background thread
+        follows the change log (server mode), so the read never waits on the network.
 
-        One query to the store's change log; skipped while the last look is younger than
-        ``cache_max_staleness_s``. Returns True if a cache entry may have been dropped.
+        Skipped while the last look is younger than ``cache_max_staleness_s``. Returns True
+        if a cache entry may have been dropped.
         """
-        feed = self._feed
-        if feed is None:
+        self.settle()
+        if self._follower is not None:
             return False
         max_age = self.config.cache_max_staleness_s
         if max_age and time.monotonic() - self._feed_checked < max_age:
+            return False
+        return self.follow()
+
+    def follow(self) -> bool:
+        """Apply what other processes changed since the last look: drop cache entries of
+        deleted or re-revised episodes, take the new sealing key, unindex deleted episodes,
+        index and cache episodes they completed, reload learning they changed. One query to
+        the store's change log, then one fetch per new episode of a loaded index."""
+        feed = self._feed
+        if feed is None:
             return False
         dropped = False
         with self._feed_lock:
@@ -188,12 +225,13 @@ class MemoryCore:
 
     def _apply_changes(self, changes: ChangeSet) -> bool:
         dropped = False
+        learned: set[str] = set()
         for change in changes.changes:
             namespace, episode_id = change.namespace, change.key
             if change.kind == EPISODE and self._retrieval is not None:
-                self._retrieval.adopt(namespace, episode_id)
+                self._adopt(namespace, episode_id, change.revision)
             if change.kind == LEARNING:
-                self.learning.note_changed(namespace)
+                learned.add(namespace)
             elif change.kind == DELETED:
                 self.episodes.drop(namespace, episode_id)
                 self.unindex(namespace, episode_id)
@@ -205,7 +243,20 @@ class MemoryCore:
                     dropped = True
         if changes.deleted():
             self.refresh_cache_key()  # the deleting process rotated it
+        for namespace in learned:
+            if self._follower is not None:
+                self.learning.refresh(namespace)  # here, not on a query's path
+            else:
+                self.learning.note_changed(namespace)
         return dropped
+
+    def _adopt(self, namespace: str, episode_id: str, revision: int) -> None:
+        """Index an episode another process completed, if its namespace's index is loaded,
+        and cache it: the queries that find it need not fetch it."""
+        assert self._retrieval is not None
+        episode = self._retrieval.adopt(namespace, episode_id)
+        if episode is not None:
+            self.episodes.put(namespace, episode_id, revision, episode.model_dump_json().encode())
 
     def seal(self, payload: bytes) -> bytes:
         return self.episodes.seal(payload)
@@ -244,7 +295,10 @@ class MemoryCore:
         self._stop.set()
         if self._flusher is not None:
             self._flusher.join()
+        if self._follower is not None:
+            self._follower.close()
         try:
+            self.after.close()
             self.flush()
             self.learning.close()
             if self._retrieval is not None:

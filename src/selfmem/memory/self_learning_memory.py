@@ -289,8 +289,7 @@ class SelfLearningMemory(RetrievalAPI, LearningAPI, ItemsAPI):
                 buffer.abort_completion(episode_id)
                 raise
         buffer.forget(episode_id)
-        self._cache_put(episode, revision)
-        self._core.index_completed(episode)
+        self._core.completed(episode, revision)  # cached and indexed in the background
         self._core.learning.submit(episode)
         return episode
 
