@@ -113,3 +113,16 @@ def test_one_stray_run_does_not_erase_the_familys_context() -> None:
     assert family.members.n == 21
     assert family.context.task_type is TaskType.ANALYSIS
     assert (family.context.domain, family.context.language) == ("data", "sql")
+
+
+def test_a_run_that_gave_up_after_its_first_step_joins_its_family() -> None:
+    """Under ``legacy`` the first step fails and the agent gives up: those runs did only part
+    of the task, so the family's tools they never reached do not count against them, and the
+    effect of the tag is measured inside the family."""
+    learner = PatternLearner("default")
+    for i in range(12):
+        learner.observe(_episode(i, f"Refresh the revenue report {i}", PROCEDURE))
+    gave_up = _episode(20, "Rebuild the churn dashboard numbers", ["fetch_dataset"], ok=False)
+    learner.observe(gave_up)
+    (family,) = _families(learner)
+    assert family.members.n == 13 and learner.family_of(gave_up) == family.key

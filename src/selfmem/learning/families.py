@@ -159,16 +159,20 @@ class FamilyIndex:
             typical += weight * min(1.0, family.terms.get(term, 0) / members)
         return typical / total if total else 0.0
 
-    def _tools(self, tools: set[str], family: ToolSequence) -> float:
+    def _tools(self, tools: set[str], family: ToolSequence, *, partial: bool = False) -> float:
         """Weighted Jaccard of the episode's tools (weight 1) and the family's tool shares:
         the shares of the tools they have in common over the episode's tools plus the
-        shares of the family's other tools."""
+        shares of the family's other tools. For a ``partial`` run (one that failed, so did
+        only part of its task) the family's tools it never reached do not count against it:
+        the common shares over the episode's tools."""
         members = family.members.n
+        common = sum(_share(family.tool_stats.get(tool), members) for tool in tools)
+        if partial:
+            return common / len(tools) if tools else 0.0
         total = self._total_share.get(family.key)
         if total is None:
             total = sum(_share(stats, members) for stats in family.tool_stats.values())
             self._total_share[family.key] = total
-        common = sum(_share(family.tool_stats.get(tool), members) for tool in tools)
         spread = len(tools) + total - common
         return common / spread if spread > 0 else 0.0
 
@@ -198,6 +202,7 @@ class FamilyIndex:
         terms = task_terms(episode.task_description)
         tools = set(ex.tool_path(episode))
         key = context_key(episode.context, episode.task_type)
+        partial = not ex.succeeded(episode)
         found = []
         for family_key in self._candidates(terms, tools):
             family = self.families[family_key]
@@ -205,7 +210,7 @@ class FamilyIndex:
             if tools:
                 score = (
                     _WORDS * self._words(terms, family)
-                    + _TOOLS * self._tools(tools, family)
+                    + _TOOLS * self._tools(tools, family, partial=partial)
                     + _CONTEXT * context
                 )
             else:
