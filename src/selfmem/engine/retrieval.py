@@ -161,18 +161,11 @@ class RetrievalEngine:
             self._texts[(episode.namespace, episode.id)] = embedding_text(episode)
             self._jobs.put((episode.namespace, episode.id))
 
-    def adopt(self, namespace: str, episode_id: str) -> Episode | None:
-        """Index an episode another process completed (if its namespace is loaded); the
-        episode if it was fetched and indexed."""
+    def lacks(self, namespace: str, episode_id: str) -> bool:
+        """True if the namespace's index is loaded and does not hold the episode."""
         with self._lock:
             index = self._indexes.get(namespace)
-        if index is None or episode_id in index.row_of:
-            return None
-        episode = self._store.get_episode(namespace, episode_id)
-        if episode is None or not episode.is_complete:
-            return None
-        self.add(episode)
-        return episode
+        return index is not None and episode_id not in index.row_of
 
     def remove(self, namespace: str, episode_id: str) -> None:
         with self._lock:

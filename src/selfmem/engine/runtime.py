@@ -55,6 +55,15 @@ class MemoryStats:
     patterns: int = 0
     heuristics: int = 0
     pending_learning: int = 0
+    #: Episodes stopped before they finished: counted here, in no success statistic.
+    abandoned: int = 0
+
+    @property
+    def success_rate(self) -> float | None:
+        """Successes over episodes that ended with a verdict (success, partial, failure);
+        open and abandoned episodes are left out. None before the first verdict."""
+        decided = self.successes + self.partial_successes + self.failures
+        return self.successes / decided if decided else None
 
     def _repr_html_(self) -> str:  # Jupyter: the counts as a table
         from dataclasses import asdict
@@ -253,10 +262,16 @@ class MemoryCore:
     def _adopt(self, namespace: str, episode_id: str, revision: int) -> None:
         """Index an episode another process completed, if its namespace's index is loaded,
         and cache it: the queries that find it need not fetch it."""
-        assert self._retrieval is not None
-        episode = self._retrieval.adopt(namespace, episode_id)
-        if episode is not None:
-            self.episodes.put(namespace, episode_id, revision, episode.model_dump_json().encode())
+        retrieval = self._retrieval
+        assert retrieval is not None
+        if not retrieval.lacks(namespace, episode_id):
+            return
+        episode = self.store.get_episode(namespace, episode_id)
+        if episode is None or not episode.is_complete:
+            return
+        # cached first: a query that finds it in the index then finds it in memory
+        self.episodes.put(namespace, episode_id, revision, episode.model_dump_json().encode())
+        retrieval.add(episode)
 
     def seal(self, payload: bytes) -> bytes:
         return self.episodes.seal(payload)
