@@ -147,7 +147,7 @@ def test_completed_episode_rejects_more_steps_and_completion(memory: SelfLearnin
     ("call", "field"),
     [
         (lambda m: m.start_episode(""), "task_description"),
-        (lambda m: m.start_episode("ok", task_type="dancing"), "task_type"),
+        (lambda m: m.start_episode("ok", task_type="Dancing!"), "task_type"),
         (lambda m: m.start_episode("ok", {"domain": ""}), "context.domain"),
         (lambda m: m.start_episode("ok", metadata="not a dict"), "metadata"),
         (lambda m: m.get_episode(""), "episode_id"),

@@ -175,6 +175,31 @@ async def test_list_episodes_filters_and_pages(connect: Callable[[], mcp.Client]
         assert (stats["episodes"], stats["open_episodes"], stats["failures"]) == (3, 2, 1)
 
 
+async def test_a_custom_task_type_and_an_abandoned_run_through_the_tools(
+    connect: Callable[[], mcp.Client],
+) -> None:
+    async with connect() as client:
+        tools = {tool.name: tool for tool in (await client.list_tools()).tools}
+        for name in ("start_episode", "retrieve_context", "recommend_patterns", "list_episodes"):
+            schema = json.dumps(tools[name].input_schema["properties"]["task_type"])
+            assert '"enum"' not in schema and "planning" not in schema, name  # an open set
+        planned = (await call(client, "start_episode", task_description="Plan the Q3 release",
+                              task_type="planning"))["episode_id"]  # fmt: skip
+        await call(client, "complete_episode", episode_id=planned, status="success")
+        other = (await call(client, "start_episode", task_description="Plan the offsite"))
+        await call(client, "complete_episode", episode_id=other["episode_id"],
+                   status="abandoned", reason="cancelled")  # fmt: skip
+        found = await call(client, "list_episodes", task_type="planning")
+        assert [(e["id"], e["task_type"]) for e in found["episodes"]] == [(planned, "planning")]
+        context = await call(client, "retrieve_context", task_description="Plan the Q4 release",
+                             task_type="planning")  # fmt: skip
+        assert planned in json.dumps(context)
+        gone = await call(client, "list_episodes", outcome="abandoned")
+        assert [e["id"] for e in gone["episodes"]] == [other["episode_id"]]
+        stats = await call(client, "memory_stats")
+        assert (stats["successes"], stats["failures"], stats["abandoned"]) == (1, 0, 1)
+
+
 async def test_patterns_recommendations_and_feedback(
     connect: Callable[[], mcp.Client], memory: SelfLearningMemory
 ) -> None:
@@ -206,7 +231,7 @@ async def test_patterns_recommendations_and_feedback(
 
 BAD_CALLS = [
     ("start_episode", {"task_description": ""}, "task_description"),
-    ("start_episode", {"task_description": "x", "task_type": "cooking"}, "task_type"),
+    ("start_episode", {"task_description": "x", "task_type": "Cooking Dinner"}, "task_type"),
     ("start_episode", {"task_description": "x", "context": {"domian": "web"}}, "domian"),
     ("start_episode", {"task_description": "x", "context": {"tags": ["t"] * 33}}, "tags"),
     ("start_episode", {}, "task_description"),

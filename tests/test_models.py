@@ -97,8 +97,10 @@ def test_assignment_is_validated_too() -> None:
     episode = Episode(task_description="x")
     episode.end_time = datetime(2024, 1, 1)  # naive
     assert episode.end_time.tzinfo is not None
+    episode.task_type = "cooking"  # type: ignore[assignment]  # a custom task type
+    assert episode.task_type == "cooking" and isinstance(episode.task_type, TaskType)
     with pytest.raises(pydantic.ValidationError):
-        episode.task_type = "cooking"  # type: ignore[assignment]
+        episode.task_type = "Not A Type"  # type: ignore[assignment]
 
 
 # --- TaskContext -----------------------------------------------------------------------

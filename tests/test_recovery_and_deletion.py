@@ -56,9 +56,11 @@ def test_open_episode_after_crash_can_be_abandoned(tmp_path: Path) -> None:
     with SelfLearningMemory.open(tmp_path) as memory:
         episode = memory.abandon_episode(eid, "process died")
         assert episode.outcome is not None
-        assert episode.outcome.status is OutcomeStatus.FAILURE
+        assert episode.outcome.status is OutcomeStatus.ABANDONED
         assert episode.outcome.reason == "process died"
-        assert episode.reward is not None and episode.reward.base == 0.0
+        assert episode.reward is None  # no verdict to score
+        assert [s.tool for s in episode.steps] == ["pg_dump", "psql"]  # kept
+        assert memory.stats().abandoned == 1 and memory.stats().failures == 0
 
 
 def test_close_flushes_buffered_steps(tmp_path: Path) -> None:

@@ -175,7 +175,7 @@ def test_ask_form(page: Page) -> None:
     page.goto("/ask")
     page.fill("input[name=task]", "login test fails with 401")
     page.fill("input[name=domain]", "web")
-    page.select_option("select[name=task_type]", "debugging")
+    page.fill("input[name=task_type]", "debugging")
     page.click("button#ask")
     page.wait_for_url("**task=login**")
     expect(page.locator("#answer pre.prompt")).to_contain_text("Suggested tool sequence")

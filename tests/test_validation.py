@@ -125,13 +125,23 @@ def test_task_type_accepts_value_or_enum(value: Any) -> None:
     assert prepare_task_type(value) is TaskType.DEBUGGING
 
 
-def test_unknown_task_type_lists_the_allowed_values() -> None:
+@pytest.mark.parametrize("value", ["planning", "code-review", "triage_2", "a" * 64])
+def test_a_custom_task_type_is_accepted_and_equals_its_string(value: str) -> None:
+    task_type = prepare_task_type(value)
+    assert isinstance(task_type, TaskType) and task_type == value and task_type.value == value
+    assert task_type.is_custom and value not in [t.value for t in TaskType]
+
+
+@pytest.mark.parametrize(
+    "value", ["Planning", "plan ning", "", "9lives", "a" * 65, "café", 3, None, ["planning"]]
+)
+def test_a_task_type_that_is_not_an_identifier_names_the_field_and_the_rule(value: Any) -> None:
     with pytest.raises(InvalidInputError) as info:
-        prepare_task_type("cooking")
+        prepare_task_type(value)
     assert info.value.field == "task_type"
     message = str(info.value)
-    assert "'cooking'" in message
-    for task_type in TaskType:
+    assert "lowercase letter" in message and "63" in message
+    for task_type in TaskType:  # the known ones are still listed
         assert task_type.value in message
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any, TypeAlias
 
-from ..records.episodes import ComplexityLevel, OutcomeStatus, TaskType
+from ..records.episodes import MAX_TASK_TYPE_CHARS, ComplexityLevel, OutcomeStatus, TaskType
 from ..records.learned import PatternKind
 
 __all__ = [
@@ -17,6 +17,7 @@ __all__ = [
     "add_global_options",
     "context_from",
     "positive_int",
+    "task_type",
 ]
 
 SubParsers: TypeAlias = "argparse._SubParsersAction[argparse.ArgumentParser]"
@@ -66,6 +67,18 @@ def positive_int(text: str) -> int:
     return value
 
 
+def task_type(text: str) -> TaskType:
+    """An argparse type: a known task type or a custom one (``planning``, ``code-review``)."""
+    try:
+        return TaskType(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"invalid task type {text!r}: a lowercase letter followed by at most "
+            f"{MAX_TASK_TYPE_CHARS - 1} lowercase letters, digits, '_' or '-' "
+            f"(known: {', '.join(TASK_TYPES)})"
+        ) from None
+
+
 def add_context_options(parser: argparse.ArgumentParser, *, complexity: bool = False) -> None:
     """``--domain``, ``--language``, ``--framework``, ``--tag`` (repeatable), ``--task-type``."""
     group = parser.add_argument_group("task context")
@@ -73,7 +86,12 @@ def add_context_options(parser: argparse.ArgumentParser, *, complexity: bool = F
     group.add_argument("--language", help="programming language, e.g. python")
     group.add_argument("--framework", help="framework, e.g. fastapi")
     group.add_argument("--tag", action="append", dest="tags", metavar="TAG", help="repeatable")
-    group.add_argument("--task-type", choices=TASK_TYPES, help="kind of work")
+    group.add_argument(
+        "--task-type",
+        type=task_type,
+        metavar="TYPE",
+        help=f"kind of work: {', '.join(TASK_TYPES)}, or your own (e.g. planning)",
+    )
     if complexity:
         group.add_argument("--complexity", choices=[c.value for c in ComplexityLevel])
 

@@ -34,7 +34,7 @@ from ..retrieval.pattern_ranking import PatternCatalog
 from ..storage.base import EpisodeQuery, EpisodeStore
 from .learning_queue import LearningQueue
 
-__all__ = ["FEEDBACK_KEY", "LearningEngine"]
+__all__ = ["FEEDBACK_KEY", "LearningEngine", "teaches"]
 
 logger = logging.getLogger(__name__)
 
@@ -47,6 +47,15 @@ CATALOG_MAX_AGE_S = 60.0
 #: How long a learning write refused because another process wrote first keeps being
 #: tried again; the pause between tries grows from about 10 ms to at most 0.5 s.
 CONFLICT_DEADLINE_S = 120.0
+
+
+def teaches(episode: Episode) -> bool:
+    """Whether an episode is evidence to learn from: completed with a verdict. An abandoned
+    run (stopped before it finished) is not: it is kept and listed, but it reaches no
+    learner (families, patterns, heuristics, feedback), is not scored, and success
+    statistics leave it out. Every path that hands episodes to a learner checks here."""
+    return episode.outcome is not None and not episode.outcome.is_abandoned
+
 
 #: What a learning job changed: the patterns to write and the ids of patterns to remove.
 Change = tuple[list[AnyPattern], list[str]]
@@ -185,7 +194,7 @@ class LearningEngine:
     def learn(self, episodes: Sequence[Episode]) -> None:
         """Learn from completed episodes and persist what changed: one write per namespace."""
         by_namespace: dict[str, list[Episode]] = {}
-        for episode in episodes:
+        for episode in filter(teaches, episodes):
             by_namespace.setdefault(episode.namespace, []).append(episode)
         for namespace, batch in by_namespace.items():
 
@@ -259,6 +268,8 @@ class LearningEngine:
     def forget(self, episode: Episode) -> None:
         """Remove what a deleted episode taught from every pattern and heuristic."""
         self.drain()  # it may still be queued for learning
+        if not teaches(episode):
+            return  # it taught nothing
 
         def forget(learner: PatternLearner) -> Change:
             self._seed(learner, episode)
@@ -299,8 +310,14 @@ class LearningEngine:
         removed.extend(stable_id(learner.namespace, "heuristic", pid) for pid in removed_patterns)
         return list(unique.values()), served, removed, removed_patterns
 
-    def feedback(self, namespace: str, pattern_ids: Sequence[str], success: bool) -> None:
-        self._update(namespace, lambda learner: (learner.record_feedback(pattern_ids, success), []))
+    def feedback(self, episode: Episode, pattern_ids: Sequence[str]) -> None:
+        """Apply a completed episode's outcome to the patterns it used (none if abandoned)."""
+        if not teaches(episode):
+            return
+        success = ex.succeeded(episode)
+        self._update(
+            episode.namespace, lambda learner: (learner.record_feedback(pattern_ids, success), [])
+        )
 
     def pattern_ids_for(self, namespace: str, heuristic_ids: Sequence[str]) -> list[str]:
         """The patterns behind heuristics (a heuristic's id derives from its pattern's)."""
@@ -326,7 +343,7 @@ class LearningEngine:
                 )  # fmt: skip
                 if not page:
                     break
-                for episode in page:
+                for episode in filter(teaches, page):
                     learner.observe(episode, defer_sequences=True)
                     used = episode.metadata.get(FEEDBACK_KEY) or []
                     if used:

@@ -209,6 +209,7 @@ class StatsOut(BaseModel):
     successes: int
     partial_successes: int
     failures: int
+    abandoned: int = Field(0, description="Stopped before they finished; in no success rate.")
     pending_steps: int
     patterns: int
     heuristics: int

@@ -91,8 +91,7 @@ class LearningAPI(Handle):
             with self._core.buffer.lock:
                 state.header.metadata.setdefault(FEEDBACK_KEY, []).extend(ids)
             return
-        success = episode.outcome is not None and episode.outcome.is_success
-        learning.feedback(self.namespace, ids, success)
+        learning.feedback(episode, ids)
 
     def relearn(self, progress: Callable[[int, int], None] | None = None) -> int:
         """Rebuild every pattern and heuristic of this namespace from the stored episodes.

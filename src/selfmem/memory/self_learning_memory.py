@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..config import MAX_PAGE, MemoryConfig, resolve_location
 from ..engine import telemetry
+from ..engine.learning import teaches
 from ..engine.runtime import MemoryCore, MemoryStats, twin
 from ..errors import InvalidInputError, NotFoundError
 from ..learning import Reflector, compute_reward
@@ -294,6 +295,8 @@ class SelfLearningMemory(RetrievalAPI, LearningAPI, ItemsAPI):
         return episode
 
     def _score_and_reflect(self, episode: Episode) -> None:
+        if not teaches(episode):  # abandoned: no verdict to score or reflect on
+            return
         learning = self._core.learning
         episode.reward = compute_reward(episode, self.config.reward)
         episode.reflection = reflect_safely(
@@ -301,9 +304,12 @@ class SelfLearningMemory(RetrievalAPI, LearningAPI, ItemsAPI):
         )
 
     def abandon_episode(self, episode_id: str, reason: str = "abandoned") -> Episode:
-        """Complete an episode left open (e.g. by a crashed process) as a failure."""
+        """Complete an episode that stopped before it finished (a stream left early, a
+        cancelled run, a crashed process) as ``abandoned``: it is kept, listed and can be
+        filtered (``outcome="abandoned"``), but it has no reward or reflection and learning
+        and success statistics leave it out."""
         reason = validation.expect(reason, str, "reason")
-        return self.complete_episode(episode_id, {"status": "failure", "reason": reason})
+        return self.complete_episode(episode_id, TaskOutcome.abandoned(reason))
 
     def _query(self, **filters: Any) -> EpisodeQuery:
         check_count = validation.check_count
@@ -396,6 +402,7 @@ class SelfLearningMemory(RetrievalAPI, LearningAPI, ItemsAPI):
             successes=count(q(outcome=OutcomeStatus.SUCCESS)),
             partial_successes=count(q(outcome=OutcomeStatus.PARTIAL_SUCCESS)),
             failures=count(q(outcome=OutcomeStatus.FAILURE)),
+            abandoned=count(q(outcome=OutcomeStatus.ABANDONED)),
             pending_steps=self._core.buffer.pending_count(),
             patterns=len(self.list_patterns(limit=MAX_PAGE)),
             heuristics=len(self.list_heuristics(limit=MAX_PAGE)),

@@ -9,6 +9,7 @@ so JSON written by an older or newer selfmem still loads.
 from __future__ import annotations
 
 import os
+import re
 import time
 import uuid
 from datetime import UTC, datetime
@@ -33,6 +34,8 @@ __all__ = [
     "RewardScore",
     "TaskContext",
     "TaskOutcome",
+    "MAX_TASK_TYPE_CHARS",
+    "TASK_TYPE_PATTERN",
     "TaskType",
     "new_id",
     "utc_now",
@@ -68,8 +71,20 @@ class _Record(BaseModel):
     model_config = ConfigDict(extra="ignore", validate_assignment=True, populate_by_name=True)
 
 
+#: A task type: a lowercase letter, then lowercase letters, digits, ``_`` or ``-``.
+MAX_TASK_TYPE_CHARS = 64
+TASK_TYPE_PATTERN = rf"^[a-z][a-z0-9_-]{{0,{MAX_TASK_TYPE_CHARS - 1}}}$"
+_TASK_TYPE = re.compile(TASK_TYPE_PATTERN)
+
+
 class TaskType(StrEnum):
-    """What kind of work an episode is."""
+    """What kind of work an episode is.
+
+    The members are the known kinds; any other identifier (a lowercase letter, then up to 63
+    lowercase letters, digits, ``_`` or ``-``) is a custom task type:
+    ``TaskType("planning")`` returns a value that compares equal to ``"planning"``, is stored,
+    filtered and learned from like the known ones, and is not listed by ``list(TaskType)``.
+    """
 
     CODE_GENERATION = "code_generation"
     DEBUGGING = "debugging"
@@ -80,6 +95,44 @@ class TaskType(StrEnum):
     RESEARCH = "research"
     DEPLOYMENT = "deployment"
     OTHER = "other"
+
+    @classmethod
+    def _missing_(cls, value: object) -> TaskType | None:
+        if not isinstance(value, str) or not _TASK_TYPE.match(value):
+            return None  # Enum raises ValueError
+        custom = str.__new__(cls, value)
+        custom._name_ = value.upper().replace("-", "_")
+        custom._value_ = value
+        return custom
+
+    @property
+    def is_custom(self) -> bool:
+        """True for a task type that is not one of the named members."""
+        return self._value_ not in type(self)._value2member_map_
+
+    @classmethod
+    def __get_pydantic_core_schema__(cls, source: Any, handler: Any) -> Any:
+        # An open set: a string of the task-type shape (not an enum of the members), so JSON
+        # schemas (MCP tools) do not close the list.
+        from pydantic_core import core_schema
+
+        return core_schema.no_info_after_validator_function(
+            cls,
+            core_schema.str_schema(pattern=TASK_TYPE_PATTERN, max_length=MAX_TASK_TYPE_CHARS),
+            serialization=core_schema.plain_serializer_function_ser_schema(
+                str, when_used="json-unless-none"
+            ),
+        )
+
+    @classmethod
+    def __get_pydantic_json_schema__(cls, schema: Any, handler: Any) -> Any:
+        found = handler(schema)
+        found["examples"] = [member.value for member in cls]
+        found["description"] = (
+            "A known task type or your own (lowercase letters, digits, '_' or '-', starting "
+            f"with a letter, at most {MAX_TASK_TYPE_CHARS} characters)."
+        )
+        return found
 
 
 class ComplexityLevel(StrEnum):
@@ -159,9 +212,14 @@ class ExecutionStep(_Record):
 
 
 class OutcomeStatus(StrEnum):
+    """How an episode ended. ``ABANDONED``: stopped before it finished (a stream the
+    consumer left early, a cancelled run, a process that died): kept and listed, but not a
+    verdict on the task, so learning and success statistics leave it out."""
+
     SUCCESS = "success"
     PARTIAL_SUCCESS = "partial_success"
     FAILURE = "failure"
+    ABANDONED = "abandoned"
 
 
 class TaskOutcome(_Record):
@@ -194,24 +252,35 @@ class TaskOutcome(_Record):
     def failure(cls, reason: str, error_details: str | None = None) -> TaskOutcome:
         return cls(status=OutcomeStatus.FAILURE, reason=reason, error_details=error_details)
 
+    @classmethod
+    def abandoned(cls, reason: str = "abandoned") -> TaskOutcome:
+        """A run stopped before it finished: no verdict, nothing learned from it."""
+        return cls(status=OutcomeStatus.ABANDONED, reason=reason)
+
     @property
     def is_success(self) -> bool:
         return self.status is OutcomeStatus.SUCCESS
 
     @property
+    def is_abandoned(self) -> bool:
+        """Stopped before it finished: left out of learning and success statistics."""
+        return self.status is OutcomeStatus.ABANDONED
+
+    @property
     def completed_fraction(self) -> float:
-        """1.0 for success, 0.0 for failure, completed / (completed + failed) for partial."""
+        """1.0 for success, 0.0 for failure (and abandoned), completed / (completed + failed)
+        for partial."""
         if self.status is OutcomeStatus.SUCCESS:
             return 1.0
-        if self.status is OutcomeStatus.FAILURE:
+        if self.status in (OutcomeStatus.FAILURE, OutcomeStatus.ABANDONED):
             return 0.0
         total = len(self.completed) + len(self.failed)
         return len(self.completed) / total if total else 0.5
 
     def summary(self) -> str:
         """One line for humans and prompts."""
-        if self.status is OutcomeStatus.FAILURE:
-            return f"failure: {self.reason}"
+        if self.status in (OutcomeStatus.FAILURE, OutcomeStatus.ABANDONED):
+            return f"{self.status.value}: {self.reason}" if self.reason else self.status.value
         if not self.verdict:
             return self.status.value.replace("_", " ")
         return f"{self.status.value}: {self.verdict}"

@@ -54,6 +54,11 @@ class RetrievalResult:
             if s.episode.outcome and s.episode.outcome.status is OutcomeStatus.FAILURE
         ]
 
+    @property
+    def abandoned(self) -> list[ScoredEpisode]:
+        """Runs stopped before they finished: context, not evidence of what works."""
+        return [s for s in self.episodes if s.episode.outcome and s.episode.outcome.is_abandoned]
+
     def __len__(self) -> int:
         return len(self.episodes) + len(self.patterns) + len(self.heuristics)
 
@@ -86,7 +91,8 @@ class RetrievalResult:
 
 
 def _render_lines(result: RetrievalResult) -> list[str]:
-    worked = [s for s in result.episodes if s not in result.failures]
+    unfinished = result.abandoned
+    worked = [s for s in result.episodes if s not in result.failures and s not in unfinished]
     lines = ["Relevant past experience:"]
     learned = next(
         (s.pattern for s in result.patterns if isinstance(s.pattern, ToolSequence)), None
@@ -116,4 +122,11 @@ def _render_lines(result: RetrievalResult) -> list[str]:
             detail = f"{errors[-1].tool}: {(errors[-1].error or '')[:120]}" if errors else ""
             reason = ep.outcome.reason if ep.outcome else ""
             lines.append(f"- {ep.task_description[:160]} failed ({reason}) {detail}".rstrip())
+    if unfinished:
+        lines.append("Stopped before finishing (no verdict):")
+        for scored in unfinished:
+            ep = scored.episode
+            sequence = ep.tool_sequence() or "no tools"
+            reason = (ep.outcome.reason if ep.outcome else None) or "abandoned"
+            lines.append(f"- {ep.task_description[:160]} [abandoned: {reason[:80]}] via {sequence}")
     return lines if len(lines) > 1 else []

@@ -19,7 +19,15 @@ import pydantic
 
 from ..config import Limits
 from ..errors import InvalidInputError, LimitExceededError
-from ..records.episodes import Episode, ExecutionStep, TaskContext, TaskOutcome, TaskType, utc_now
+from ..records.episodes import (
+    MAX_TASK_TYPE_CHARS,
+    Episode,
+    ExecutionStep,
+    TaskContext,
+    TaskOutcome,
+    TaskType,
+    utc_now,
+)
 from .arguments import MAX_ID_CHARS, check_count, check_id, check_ids, check_namespace, expect
 from .redaction import REDACTED, redact_text, redact_value
 from .values import (
@@ -116,14 +124,22 @@ def prepare_description(
     return redact_text(description) if redact else description
 
 
-def prepare_task_type(task_type: Any) -> TaskType:
-    try:
-        return TaskType(task_type)
-    except (ValueError, TypeError):
-        allowed = ", ".join(t.value for t in TaskType)
-        raise InvalidInputError(
-            f"unknown task_type {show(task_type)}; expected one of: {allowed}", field="task_type"
-        ) from None
+def prepare_task_type(task_type: Any, field: str = "task_type") -> TaskType:
+    """A known :class:`TaskType` or a custom one (an identifier of the task-type shape)."""
+    if isinstance(task_type, TaskType):
+        return task_type
+    if isinstance(task_type, str):
+        try:
+            return TaskType(task_type)
+        except ValueError:
+            pass
+    known = ", ".join(t.value for t in TaskType)
+    raise InvalidInputError(
+        f"invalid {field} {show(task_type)}: a task type is a lowercase letter followed by at "
+        f"most {MAX_TASK_TYPE_CHARS - 1} lowercase letters, digits, '_' or '-' (known ones: "
+        f"{known}; any other such name is a custom task type)",
+        field=field,
+    )
 
 
 def _redact_tag(tag: str) -> str:

@@ -75,6 +75,20 @@ def _choice(text: str | None, choices: list[str], field_name: str) -> str | None
     return text
 
 
+def _task_type(text: str | None) -> str | None:
+    """A known or custom task type (the store holds any); the shape is checked here."""
+    if not text or not text.strip():
+        return None
+    try:
+        return TaskType(text.strip()).value
+    except ValueError:
+        raise InvalidInputError(
+            f"invalid task_type {text[:80]!r}: lowercase letters, digits, '_' or '-', "
+            "starting with a letter",
+            field="task_type",
+        ) from None
+
+
 @dataclass(frozen=True)
 class EpisodeFilters:
     """The episode list's query string: filters, full-text search and a cursor.
@@ -98,7 +112,7 @@ class EpisodeFilters:
     def parse(cls, params: Mapping[str, str]) -> EpisodeFilters:
         return cls(
             outcome=_choice(params.get("outcome"), [o.value for o in OutcomeStatus], "outcome"),
-            task_type=_choice(params.get("task_type"), [t.value for t in TaskType], "task_type"),
+            task_type=_task_type(params.get("task_type")),
             domain=params.get("domain") or None,
             since=_parse_time(params.get("since"), "since"),
             until=_parse_time(params.get("until"), "until"),
@@ -231,6 +245,8 @@ def learning_series(
     position = {e.id: i + 1 for i, e in enumerate(episodes)}
     families: dict[str, list[Episode]] = {}
     for episode in episodes:
+        if episode.outcome is not None and episode.outcome.is_abandoned:
+            continue  # no verdict: in no success rate or mean reward
         families.setdefault(episode.task_type.value, []).append(episode)
     rates, rewards = [], []
     for name, runs in sorted(families.items()):

@@ -7,7 +7,15 @@ from typing import Any
 
 from ...errors import NotFoundError
 from ...records.episodes import Episode
-from ..args import OUTCOMES, TASK_TYPES, SubParsers, add_context_options, context_from, positive_int
+from ..args import (
+    OUTCOMES,
+    TASK_TYPES,
+    SubParsers,
+    add_context_options,
+    context_from,
+    positive_int,
+    task_type,
+)
 from ..common import EXIT_NOT_FOUND, EXIT_OK, Context, confirm
 from ..output import count
 from ..render import episode_header, show_episode
@@ -104,7 +112,8 @@ def register(commands: SubParsers, common: argparse.ArgumentParser) -> None:
 
     listing = actions.add_parser("list", parents=[common], help="episodes, newest first")
     listing.add_argument("--domain")
-    listing.add_argument("--task-type", choices=TASK_TYPES)
+    listing.add_argument("--task-type", type=task_type, metavar="TYPE",
+                         help=f"{', '.join(TASK_TYPES)}, or a custom task type")  # fmt: skip
     listing.add_argument("--outcome", choices=OUTCOMES)
     status = listing.add_mutually_exclusive_group()
     status.add_argument("--open", dest="status", action="store_const", const="open",
