@@ -7,7 +7,8 @@ computed in batches by a background worker, stored in libSQL (float32 bytes, tag
 the index; vectors of another model or text version are ignored and the episodes
 re-embedded, so changing either triggers a re-embed. With ``snapshots``, an index
 is restored from its sealed copy in the hot cache plus the changes logged since
-(:mod:`.retrieval.snapshot`).
+(:mod:`.retrieval.snapshot`), and its HNSW graph is read back from beside the cache when it
+is current (:mod:`.ann_files`) instead of being rebuilt.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from ..embeddings.base import Embedder
 from ..errors import EmbeddingError, StorageError
 from ..records.episodes import Episode
 from ..records.index_rows import index_row
+from ..retrieval.ann import ann_available
 from ..retrieval.index import EpisodeIndex
 from ..storage.base import EpisodeStore
 from .snapshot import IndexSnapshots
@@ -69,6 +71,8 @@ class RetrievalEngine:
     ) -> None:
         self._store = store
         self._snapshots = snapshots
+        #: Saved HNSW graphs (beside the cache; None without snapshots or a cache folder).
+        self.ann_files = snapshots.ann_files() if snapshots is not None else None
         self._savers: list[threading.Thread] = []
         self.ann_threshold = ann_threshold
         self.embedder = embedder
@@ -90,6 +94,8 @@ class RetrievalEngine:
             if found is not None:
                 return found
             snapshots, model = self._snapshots, self._model
+            if self.ann_files is not None and model is not None:
+                self.ann_files.begin(namespace)
             found = snapshots.restore(namespace, model) if snapshots else None
             restored = found is not None
             if found is None:
@@ -143,12 +149,27 @@ class RetrievalEngine:
         if self._model is None:
             return
         model = self._model
+        self._read_ann(namespace, index, model)
         index.start_ann(self.ann_threshold)
         missing = index.missing_vectors()
         if missing and embed_missing:
             logger.info("embedding %d episodes of %r with %s", len(missing), namespace, model)
             for episode_id in missing:
                 self._jobs.put((namespace, episode_id))
+
+    def _read_ann(self, namespace: str, index: EpisodeIndex, model: str) -> None:
+        """Use the namespace's saved HNSW graph if it is current (no rebuild)."""
+        files = self.ann_files
+        if files is None or index.ann is not None or not ann_available():
+            return
+        with index.lock:
+            embedded = int(index.has_vector[: index.size].sum())
+        if embedded < self.ann_threshold:
+            return
+        found = files.load(namespace, model, index)
+        with index.lock:
+            if found is not None and index.ann is None:
+                index.ann = found
 
     def add(self, episode: Episode) -> None:
         """Index a just-completed episode (if its namespace is loaded) and queue its vector."""
@@ -283,3 +304,12 @@ class RetrievalEngine:
             for namespace, index in loaded:
                 if self._snapshots.is_dirty(namespace):
                     self._snapshots.save(namespace, index, self._model)
+                self._save_ann(namespace, index)
+
+    def _save_ann(self, namespace: str, index: EpisodeIndex) -> None:
+        """Save a graph built or changed here (a restored, unchanged one is on disk already)."""
+        ann, model = index.ann, self._model
+        if self.ann_files is None or ann is None or model is None:
+            return
+        if ann.built or ann.changes:
+            self.ann_files.save(namespace, model, index)

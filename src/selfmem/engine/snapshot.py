@@ -27,6 +27,7 @@ import struct
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
@@ -36,6 +37,7 @@ from ..records.index_rows import index_row
 from ..retrieval.index import EpisodeIndex, IndexState
 from ..storage.base import EpisodeStore, HotCache
 from ..storage.changes import DELETED, EMBEDDING, EPISODE, Change, ChangeFeed
+from .ann_files import AnnFiles
 
 __all__ = ["KIND", "EmbeddingLookup", "IndexSnapshots"]
 
@@ -327,6 +329,14 @@ class IndexSnapshots:
         base = self._key(namespace)
         self._cache.delete(KIND, base)
         self._drop_parts(base, keep=None)
+
+    def ann_files(self) -> AnnFiles | None:
+        """Saved HNSW graphs beside the cache, sealed like it (None: the cache has no folder)."""
+        folder = getattr(self._cache, "path", None)
+        if not isinstance(folder, os.PathLike | str):
+            return None
+        return AnnFiles(Path(folder) / "hnsw", self._feed, sealer=self._sealer,
+                        unseal=self._unseal)  # fmt: skip
 
 
 def _has_vector(index: EpisodeIndex, episode_id: str) -> bool:

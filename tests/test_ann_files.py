@@ -1,0 +1,178 @@
+"""The HNSW graph saved beside the cache: read back when current, rebuilt when not, and never
+a way back for a deleted episode."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from selfmem import SelfLearningMemory, TaskContext, TaskOutcome
+from selfmem.embeddings.base import HashingEmbedder
+from selfmem.engine.ann_files import AnnFiles
+from selfmem.retrieval.index import EpisodeIndex
+
+pytest.importorskip("usearch")
+
+TEXTS = [
+    f"{verb} the {thing} service in {env}"
+    for verb in ("deploy", "restart", "scale", "patch")
+    for thing in ("billing", "search", "auth", "mail", "queue")
+    for env in ("staging", "prod")
+]
+QUERIES = ("deploy billing to staging", "restart auth in prod", "scale the mail queue")
+
+
+def _store(path: Path, texts: list[str]) -> list[str]:
+    with SelfLearningMemory.open(path, embedder=HashingEmbedder(), flush_interval_s=None) as m:
+        ids = []
+        for text in texts:
+            eid = m.start_episode(text, TaskContext(domain="ops"))
+            m.log_step(eid, tool="kubectl", observation="ok")
+            m.complete_episode(eid, TaskOutcome.success())
+            ids.append(eid)
+        m.flush()
+    return ids
+
+
+def _open(path: Path) -> SelfLearningMemory:
+    return SelfLearningMemory.open(
+        path, embedder=HashingEmbedder(), ann_threshold=1, flush_interval_s=None
+    )
+
+
+def _loaded(memory: SelfLearningMemory) -> EpisodeIndex:
+    index: EpisodeIndex = memory._core.retrieval.index(memory.namespace)
+    while index.ann is None or not index.ann.ready:
+        time.sleep(0.01)
+    return index
+
+
+def _files(memory: SelfLearningMemory) -> AnnFiles:
+    files = memory._core.retrieval.ann_files
+    assert files is not None
+    return files
+
+
+def _answers(memory: SelfLearningMemory) -> list[list[str]]:
+    return [[s.episode.id for s in memory.retrieve_relevant_context(q, limit=3).episodes]
+            for q in QUERIES]  # fmt: skip
+
+
+@pytest.fixture
+def saved(tmp_path: Path) -> Iterator[tuple[Path, list[str], list[list[str]]]]:
+    """A store whose graph was built once and saved at close; the answers it gave."""
+    ids = _store(tmp_path, TEXTS)
+    with _open(tmp_path) as memory:
+        index = _loaded(memory)
+        assert index.ann is not None and index.ann.built
+        answers = _answers(memory)
+    assert _files(memory).saved == 1
+    yield tmp_path, ids, answers
+
+
+def test_the_saved_graph_is_read_back_not_rebuilt(
+    saved: tuple[Path, list[str], list[list[str]]],
+) -> None:
+    path, _, answers = saved
+    for _ in range(2):
+        with _open(path) as memory:
+            index = _loaded(memory)
+            assert index.ann is not None and not index.ann.built
+            assert _files(memory).restored == 1
+            assert _answers(memory) == answers
+        assert _files(memory).saved == 0  # unchanged: the file on disk is still current
+
+
+def test_episodes_added_by_another_handle_while_closed_force_a_rebuild(
+    saved: tuple[Path, list[str], list[list[str]]],
+) -> None:
+    path, _, _ = saved
+    new = _store(path, ["migrate the billing database in staging"])[0]
+    with _open(path) as memory:
+        index = _loaded(memory)
+        assert index.ann is not None and index.ann.built
+        assert _files(memory).restored == 0
+        found = memory.retrieve_relevant_context("migrate billing database", limit=1)
+        assert [s.episode.id for s in found.episodes] == [new]
+
+
+def test_episodes_deleted_by_another_handle_while_closed_force_a_rebuild(
+    saved: tuple[Path, list[str], list[list[str]]],
+) -> None:
+    path, ids, _ = saved
+    with SelfLearningMemory.open(path, flush_interval_s=None) as other:
+        other.delete_episode(ids[0])
+    with _open(path) as memory:
+        index = _loaded(memory)
+        assert index.ann is not None and index.ann.built
+        assert _files(memory).restored == 0
+        assert ids[0] not in {i for found in _answers(memory) for i in found}
+        assert ids[0] not in memory._core.retrieval.index(memory.namespace).row_of
+
+
+@pytest.mark.parametrize("damage", ["truncate", "garbage", "flip"])
+def test_a_damaged_file_is_rebuilt_not_trusted(
+    saved: tuple[Path, list[str], list[list[str]]], damage: str
+) -> None:
+    path, _, answers = saved
+    with _open(path) as probe:
+        file = _files(probe).path(probe.namespace)
+    data = file.read_bytes()
+    if damage == "truncate":
+        file.write_bytes(data[: len(data) // 2])
+    elif damage == "garbage":
+        file.write_bytes(np.random.default_rng(0).bytes(len(data)))
+    else:
+        middle = len(data) // 2
+        file.write_bytes(data[:middle] + bytes([data[middle] ^ 0xFF]) + data[middle + 1 :])
+    with _open(path) as memory:
+        index = _loaded(memory)
+        assert index.ann is not None and index.ann.built
+        assert _files(memory).restored == 0
+        assert _answers(memory) == answers
+
+
+def test_a_deleted_episode_never_comes_back_from_a_saved_graph(
+    saved: tuple[Path, list[str], list[list[str]]],
+) -> None:
+    path, ids, _ = saved
+    with _open(path) as memory:
+        file = _files(memory).path(memory.namespace)
+        before = file.read_bytes()
+        index = _loaded(memory)
+        assert index.ann is not None and not index.ann.built
+        vector = index.ann.vectors(np.asarray([index.row_of[ids[0]]]))[0]
+        memory.delete_episode(ids[0])
+        assert ids[0] not in {i for found in _answers(memory) for i in found}
+    # the graph still held the removed vector's bytes: it was not saved, the old file is gone
+    assert not file.exists()
+    plain = [vector.astype(np.float16).tobytes(), vector.astype(np.float32).tobytes()]
+    for stored in path.rglob("*"):
+        if stored.is_file():
+            assert not any(p in stored.read_bytes() for p in plain), stored
+    file.write_bytes(before)  # a copy of the old file put back: sealed under a destroyed key
+    with _open(path) as memory:
+        index = _loaded(memory)
+        assert index.ann is not None and index.ann.built
+        assert _files(memory).restored == 0
+        assert ids[0] not in index.row_of
+    with _open(path) as memory:  # the graph rebuilt without it was saved and is current
+        index = _loaded(memory)
+        assert index.ann is not None and not index.ann.built
+        assert ids[0] not in {i for found in _answers(memory) for i in found}
+
+
+def test_a_graph_saved_for_another_model_is_not_used(
+    saved: tuple[Path, list[str], list[list[str]]],
+) -> None:
+    path, _, _ = saved
+    with SelfLearningMemory.open(path, embedder=HashingEmbedder(dim=128), ann_threshold=1,
+                                 flush_interval_s=None) as memory:  # fmt: skip
+        memory.reembed()
+        index = _loaded(memory)
+        assert index.ann is not None and index.ann.built
+        assert _files(memory).restored == 0
