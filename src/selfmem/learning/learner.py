@@ -41,6 +41,10 @@ from .state import FamilyRun
 
 __all__ = ["PatternLearner"]
 
+#: A family is compared with the others for a merge after each of its first runs up to this
+#: many, then after every this-many runs.
+_TWIN_EVERY_RUN = 16
+
 _P = TypeVar("_P", ToolSequence, DecisionPoint, ErrorRecovery, ContextPattern)
 
 
@@ -198,7 +202,12 @@ class PatternLearner:
         """Merge the family with one that has become the same kind of task (see
         :meth:`FamilyIndex.twin`): the larger keeps its key (the older on a tie), the
         other's decision and context patterns join their counterparts, and its records are
-        removed. Families whose recent runs this learner does not hold are left alone."""
+        removed. Families whose recent runs this learner does not hold are left alone.
+        Checked after each of a family's first ``_TWIN_EVERY_RUN`` runs, then after every
+        ``_TWIN_EVERY_RUN``-th."""
+        runs = family.members.n
+        if runs > _TWIN_EVERY_RUN and runs % _TWIN_EVERY_RUN:
+            return []  # comparing profiles costs; a large family changes slowly
         other_key = self.families.twin(family)
         if other_key is None or family.key not in self._runs or other_key not in self._runs:
             return []
