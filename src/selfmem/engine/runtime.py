@@ -269,8 +269,9 @@ class MemoryCore:
         episode = self.store.get_episode(namespace, episode_id)
         if episode is None or not episode.is_complete:
             return
-        # cached first: a query that finds it in the index then finds it in memory
-        self.episodes.put(namespace, episode_id, revision, episode.model_dump_json().encode())
+        # kept first: a query that finds it in the index then finds it in memory (in memory
+        # only: an LMDB write here would slow an embedded reader's query)
+        self.episodes.remember(namespace, episode_id, revision, episode.model_dump_json().encode())
         retrieval.add(episode)
 
     def seal(self, payload: bytes) -> bytes:
