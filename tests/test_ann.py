@@ -90,3 +90,28 @@ def test_retrieval_with_hnsw_matches_exact_search(tmp_path: Path) -> None:
                 for q in ("deploy billing to staging", "restart auth in prod", "scale mail")
             ]  # fmt: skip
     assert answers[1] == answers[10**9]
+
+
+def test_once_the_graph_is_ready_the_vectors_are_kept_once(tmp_path: Path) -> None:
+    texts = [f"{verb} the {thing} service" for verb in ("deploy", "restart", "scale")
+             for thing in ("billing", "search", "auth", "mail")]  # fmt: skip
+    with SelfLearningMemory.open(tmp_path, embedder=HashingEmbedder(), ann_threshold=1,
+                                 flush_interval_s=None) as memory:  # fmt: skip
+        ids = []
+        for text in texts:
+            ids.append(memory.start_episode(text, TaskContext(domain="ops")))
+            memory.complete_episode(ids[-1], TaskOutcome.success())
+        memory.flush()
+        index = memory._core.retrieval.index(memory.namespace)
+        while index.ann is None or not index.ann.ready:
+            time.sleep(0.01)
+        assert index.vectors is not None
+        assert not index.vectors.in_matrix  # no float32 matrix beside the graph
+        expected = np.asarray(HashingEmbedder().embed(texts[:2]), dtype=np.float32)
+        rows = np.asarray([index.row_of[eid] for eid in ids[:2]])
+        assert np.allclose(index.vectors[rows], expected, atol=2e-3)  # read back from f16
+        late = memory.start_episode("migrate the billing database", TaskContext(domain="ops"))
+        memory.complete_episode(late, TaskOutcome.success())
+        memory.flush()
+        found = memory.retrieve_relevant_context("migrate billing database", limit=1)
+        assert [s.episode.id for s in found.episodes] == [late]

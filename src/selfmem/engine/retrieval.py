@@ -168,8 +168,9 @@ class RetrievalEngine:
             return
         found = files.load(namespace, model, index)
         with index.lock:
-            if found is not None and index.ann is None:
+            if found is not None and index.ann is None and index.vectors is not None:
                 index.ann = found
+                index.vectors.use(found)  # one copy of the vectors: the graph's
 
     def add(self, episode: Episode) -> None:
         """Index a just-completed episode (if its namespace is loaded) and queue its vector."""

@@ -135,7 +135,7 @@ class AnnIndex:
 
     def add(self, row: int, vector: npt.NDArray[np.float32]) -> None:
         """Add or replace a row's vector (queued while the index is being built)."""
-        self._change(row, vector.copy())
+        self._change(row, np.array(vector, dtype=np.float32))
 
     def remove(self, row: int) -> None:
         self._change(row, None)

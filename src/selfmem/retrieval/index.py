@@ -21,6 +21,7 @@ from ..records.index_rows import IndexRow
 from ..text.tokens import query_terms
 from .ann import AnnIndex, ann_available
 from .postings import Postings
+from .vectors import RowVectors
 
 __all__ = ["EpisodeIndex", "IndexState", "QueryFilters"]
 
@@ -121,7 +122,7 @@ class EpisodeIndex:
         self._total_len = 0.0
         self._alive_count = 0
         self._alloc(1024)
-        self.vectors: F32 | None = None
+        self.vectors: RowVectors | None = None
         self.has_vector: npt.NDArray[np.bool_] = np.zeros(self._cap, dtype=bool)
         self.model: str | None = None
         self.ann: AnnIndex | None = None
@@ -150,9 +151,7 @@ class EpisodeIndex:
         if not first:
             self.has_vector = grow(self.has_vector, np.bool_)
             if self.vectors is not None:
-                grown = np.zeros((capacity, self.vectors.shape[1]), dtype=np.float32)
-                grown[: self._size] = self.vectors[: self._size]
-                self.vectors = grown
+                self.vectors.grow(capacity, self._size)
         self._cap = capacity
 
     @property
@@ -223,7 +222,7 @@ class EpisodeIndex:
                 return
             dim = int(items[0][1].shape[-1])
             if self.vectors is None or self.model != model or self.vectors.shape[1] != dim:
-                self.vectors = np.zeros((self._cap, dim), dtype=np.float32)
+                self.vectors = RowVectors(self._cap, dim)
                 self.has_vector[:] = False
                 self.model = model
                 self.ann = None
@@ -233,7 +232,7 @@ class EpisodeIndex:
                     self.vectors[r] = vector
                     self.has_vector[r] = True
                     if self.ann is not None:
-                        self.ann.add(r, self.vectors[r])
+                        self.ann.add(r, vector)
 
     def start_ann(self, threshold: int) -> threading.Thread | None:
         """Build an HNSW index in the background once ``threshold`` rows have vectors."""
@@ -244,6 +243,7 @@ class EpisodeIndex:
             if len(rows) < threshold:
                 return None
             self.ann = AnnIndex(self.vectors.shape[1])
+            self.vectors.use(self.ann)  # the matrix is dropped once the graph is ready
             snapshot = self.vectors[rows].copy()
         ann = self.ann
         worker = threading.Thread(
@@ -313,7 +313,7 @@ class EpisodeIndex:
             state.lists["terms"], arrays["term_counts"], arrays["term_ids"], arrays["term_freqs"]
         )
         if state.model is not None and "vectors" in arrays:
-            index.vectors = np.zeros((capacity, arrays["vectors"].shape[1]), dtype=np.float32)
+            index.vectors = RowVectors(capacity, arrays["vectors"].shape[1])
             index.vectors[:n] = arrays["vectors"]
             index.has_vector[:n] = arrays["has_vector"]
             index.model = state.model
