@@ -78,7 +78,7 @@ class AnnIndex:
         self._pending: list[tuple[int, npt.NDArray[np.float32] | None]] = []
         self._row_of_slot = np.zeros(0, dtype=np.int64)  # -1: slot removed or unused
         self._slots = 0
-        self._slot_of_row: dict[int, int] = {}
+        self._slot_of_row = np.zeros(0, dtype=np.int64)  # -1: the row has no vector here
         self.ready = False
         self.built = True
         self.removals = 0
@@ -94,13 +94,27 @@ class AnnIndex:
             self._row_of_slot = grown
         self._row_of_slot[slot] = row
         self._slots += 1
-        self._slot_of_row[row] = slot
+        self._set_slots(np.asarray([row], dtype=np.int64), np.asarray([slot], dtype=np.int64))
         return slot
+
+    def _set_slots(self, rows: npt.NDArray[np.int64], slots: npt.NDArray[np.int64]) -> None:
+        top = int(rows.max()) + 1 if len(rows) else 0
+        if top > len(self._slot_of_row):
+            grown = np.full(max(1_024, top, 2 * len(self._slot_of_row)), -1, dtype=np.int64)
+            grown[: len(self._slot_of_row)] = self._slot_of_row
+            self._slot_of_row = grown
+        self._slot_of_row[rows] = slots
+
+    def _slots_of(self, rows: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
+        inside = (rows >= 0) & (rows < len(self._slot_of_row))
+        found = np.full(len(rows), -1, dtype=np.int64)
+        found[inside] = self._slot_of_row[rows[inside]]
+        return found
 
     def rows(self) -> npt.NDArray[np.int64]:
         """The rows the graph holds a vector of."""
         with self._lock:
-            return np.asarray(sorted(self._slot_of_row), dtype=np.int64)
+            return np.flatnonzero(self._slot_of_row >= 0).astype(np.int64)
 
     # -- building ---------------------------------------------------------------------------
 
@@ -113,7 +127,7 @@ class AnnIndex:
                 slots = np.arange(start, start + len(rows), dtype=np.int64)
                 self._row_of_slot = np.concatenate([self._row_of_slot[:start], rows])
                 self._slots = len(self._row_of_slot)
-                self._slot_of_row.update(zip(rows.tolist(), slots.tolist(), strict=True))
+                self._set_slots(rows, slots)
                 self._index.add(slots, vectors, threads=1)
             with self._pending_lock:
                 for row, vector in self._pending:  # what arrived during the build, in order
@@ -123,8 +137,9 @@ class AnnIndex:
         logger.info("HNSW index ready over %d vectors", len(rows))
 
     def _apply(self, row: int, vector: npt.NDArray[np.float32] | None) -> None:
-        slot = self._slot_of_row.pop(row, None)
-        if slot is not None:
+        slot = int(self._slots_of(np.asarray([row], dtype=np.int64))[0])
+        if slot >= 0:
+            self._slot_of_row[row] = -1
             self._index.remove(slot)
             self._row_of_slot[slot] = -1
             if vector is None:
@@ -167,10 +182,10 @@ class AnnIndex:
         """The stored vectors of ``rows`` as float32 (zeros for a row the graph lacks)."""
         found = np.zeros((len(rows), self.dim), dtype=np.float32)
         with self._lock:
-            slots = [self._slot_of_row.get(int(r), -1) for r in rows]
-            present = [i for i, s in enumerate(slots) if s >= 0]
-            if present:
-                keys = np.asarray([slots[i] for i in present], dtype=np.uint64)
+            slots = self._slots_of(np.asarray(rows, dtype=np.int64))
+            present = np.flatnonzero(slots >= 0)
+            if len(present):
+                keys = slots[present].astype(np.uint64)
                 found[present] = self._index.get(keys, dtype=np.float32)
         return found
 
@@ -197,6 +212,7 @@ class AnnIndex:
             raise ValueError("the saved graph does not match its rows")
         ann._row_of_slot = np.asarray(row_of_slot, dtype=np.int64).copy()
         ann._slots = len(ann._row_of_slot)
-        ann._slot_of_row = {int(r): s for s, r in enumerate(ann._row_of_slot.tolist()) if r >= 0}
+        held = np.flatnonzero(ann._row_of_slot >= 0)
+        ann._set_slots(ann._row_of_slot[held], held.astype(np.int64))
         ann.ready, ann.built = True, False
         return ann
