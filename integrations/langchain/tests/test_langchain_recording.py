@@ -13,7 +13,13 @@ from typing import Any
 import pytest
 from langchain.agents import create_agent
 from langchain_core.tools import tool
-from langchain_selfmem import AsyncSelfMemCallbackHandler, ScriptedChatModel, SelfMemCallbackHandler
+from langchain_selfmem import (
+    AsyncSelfMemCallbackHandler,
+    ScriptedChatModel,
+    SelfMemCallbackHandler,
+    SelfMemMiddleware,
+    SelfMemRetriever,
+)
 from langchain_selfmem._writer import shared_writer
 
 from selfmem import Episode, InvalidInputError, OutcomeStatus, SelfLearningMemory
@@ -150,10 +156,51 @@ def test_parallel_tool_calls_are_numbered_in_the_order_they_started(
 
 def assert_abandoned(episode: Episode, error: str) -> None:
     assert episode.outcome is not None
-    abandoned = getattr(OutcomeStatus, "ABANDONED", None)
-    if abandoned is not None:  # a core that tells abandoned runs from failed ones
-        assert episode.outcome.status is abandoned
+    assert episode.outcome.status is OutcomeStatus.ABANDONED
     assert episode.outcome.reason == f"the run was stopped before it ended ({error})"
+    assert episode.reward is None  # no verdict: nothing to score or learn
+
+
+def learned_counts(memory: SelfLearningMemory) -> dict[str, Any]:
+    return {
+        p.id: p.model_dump(include={"support", "successes", "episode_ids", "feedback_uses",
+                                    "feedback_successes", "confidence"})
+        for p in memory.list_patterns(limit=1000)
+    }  # fmt: skip
+
+
+def test_a_stream_left_early_changes_no_learned_count(
+    memory: SelfLearningMemory, tools: list[Any]
+) -> None:
+    fetch_and_clean = [t for t in tools if t.name in ("fetch_data", "clean_data")]
+    handler = SelfMemCallbackHandler(memory, task_type="research")
+    config: Any = {"callbacks": [handler]}
+
+    def cleaning_agent(dataset: str) -> Any:
+        turns = [("fetch_data", {"dataset": dataset}), ("clean_data", {"csv": "a,b\n\n1,2"})]
+        return create_agent(ScriptedChatModel(turns=turns), fetch_and_clean)
+
+    for dataset in ("sales", "visits", "sales"):  # finished runs teach fetch -> clean
+        cleaning_agent(dataset).invoke(
+            {"messages": [("user", f"Clean the {dataset} dataset")]}, config
+        )
+    handler.flush()
+    before = learned_counts(memory)
+    assert before and memory.stats().successes == 3
+
+    agent = cleaning_agent("visits")
+    for chunk in agent.stream({"messages": [("user", "Clean the visits dataset")]}, config,
+                              stream_mode="updates"):  # fmt: skip
+        if "tools" in chunk:
+            break  # the consumer stops reading after the first tool call
+    handler.flush()
+
+    (left,) = memory.list_episodes(outcome="abandoned")
+    assert [s.tool for s in left.steps] == ["fetch_data"]
+    assert_abandoned(left, "GeneratorExit")
+    assert learned_counts(memory) == before
+    stats = memory.stats()
+    assert (stats.successes, stats.failures, stats.abandoned) == (3, 0, 1)
 
 
 def test_a_stream_left_early_is_abandoned_not_failed(memory: SelfLearningMemory) -> None:
@@ -249,20 +296,25 @@ def test_a_memory_that_is_not_one_fails_at_once(tmp_path: Path) -> None:
         SelfMemCallbackHandler(str(tmp_path))  # type: ignore[arg-type]
 
 
-def test_a_custom_task_type_is_recorded_or_refused_at_construction(
+def test_a_custom_task_type_is_recorded_and_retrieved_through_a_real_agent(
     memory: SelfLearningMemory,
 ) -> None:
-    try:
-        handler = SelfMemCallbackHandler(memory, task_type="planning")
-    except InvalidInputError as exc:  # a core that only knows selfmem.TaskType
-        assert exc.field == "task_type" and "'planning'" in str(exc)
-        assert "code_generation" in str(exc)  # the known ones are listed
-        return
-    agent = create_agent(ScriptedChatModel(turns=[("lookup", {"key": "a"})]), [lookup])
-    agent.invoke({"messages": [("user", "Plan it")]}, config={"callbacks": [handler]})
+    handler = SelfMemCallbackHandler(memory, task_type="planning")
+    agent = create_agent(ScriptedChatModel(turns=[("lookup", {"key": "roadmap"})]), [lookup])
+    agent.invoke({"messages": [("user", "Plan the roadmap review")]},
+                 config={"callbacks": [handler]})  # fmt: skip
     handler.flush()
-    (episode,) = memory.list_episodes()
-    assert str(episode.task_type) == "planning"
+    (episode,) = memory.list_episodes(task_type="planning")
+    assert episode.task_type == "planning" and [s.tool for s in episode.steps] == ["lookup"]
+
+    retriever = SelfMemRetriever(memory, task_type="planning", include=["episode"])
+    (doc,) = retriever.invoke("plan the roadmap review")
+    assert doc.metadata["episode_id"] == episode.id and doc.metadata["task_type"] == "planning"
+    assert SelfMemMiddleware(memory, task_type="planning") is not None  # accepted too
+    with pytest.raises(InvalidInputError) as raised:
+        SelfMemCallbackHandler(memory, task_type="Planning Work")
+    assert raised.value.field == "task_type" and "lowercase" in str(raised.value)
+    assert "code_generation" in str(raised.value)  # the known ones are listed
 
 
 def test_wrong_run_metadata_is_logged_and_the_handler_settings_used(

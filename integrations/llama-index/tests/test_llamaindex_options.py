@@ -9,7 +9,7 @@ import pytest
 from llama_index.core.agent.workflow import FunctionAgent
 from llama_index.memory.selfmem import SelfMemMemoryBlock, SelfMemRecorder
 from llama_index.retrievers.selfmem import SelfMemRetriever
-from llamaindex_helpers import LOGIN, ScriptedLLM, answer, seed_login_episodes
+from llamaindex_helpers import LOGIN, ScriptedLLM, answer, call, seed_login_episodes, tools
 
 from selfmem import InvalidInputError, SelfLearningMemory, TaskType
 
@@ -79,20 +79,23 @@ def test_a_memory_that_is_not_one_is_named(tmp_path: Any) -> None:
         assert raised.value.field == "memory"
 
 
-async def test_a_custom_task_type_is_recorded_or_refused_at_construction(
-    memory: SelfLearningMemory,
-) -> None:
-    try:
-        recorder = SelfMemRecorder(memory, task_type="planning")
-    except InvalidInputError as exc:  # a core that only knows selfmem.TaskType
-        assert exc.field == "task_type" and "'planning'" in str(exc)
-        with pytest.raises(InvalidInputError):
-            SelfMemMemoryBlock(memory, task_type="planning")
-        return
-    with recorder:
-        await FunctionAgent(tools=[], llm=ScriptedLLM([answer("ok")])).run(user_msg="plan it")
-    (episode,) = memory.list_episodes()
-    assert str(episode.task_type) == "planning"
+async def test_a_custom_task_type_is_recorded_and_retrieved(memory: SelfLearningMemory) -> None:
+    with SelfMemRecorder(memory, task_type="planning") as recorder:
+        llm = ScriptedLLM([call("add", a=1, b=2), answer("planned")])
+        await FunctionAgent(tools=tools(), llm=llm).run(user_msg="Plan the sprint budget")
+    (episode,) = [memory.get_episode(eid) for eid in recorder.episode_ids]
+    assert episode.task_type == "planning" and [s.tool for s in episode.steps] == ["add"]
+    assert [e.id for e in memory.list_episodes(task_type="planning")] == [episode.id]
+
+    block = SelfMemMemoryBlock(memory, task_type="planning")
+    assert block.task_type == "planning"
+    retriever = SelfMemRetriever(memory, task_type="planning", include=["episode"])
+    (node,) = retriever.retrieve("plan the sprint budget")
+    assert node.node.metadata["episode_id"] == episode.id
+    for build in (SelfMemRecorder, SelfMemMemoryBlock, SelfMemRetriever):
+        with pytest.raises(InvalidInputError) as raised:
+            build(memory, task_type="Sprint Planning")
+        assert raised.value.field == "task_type" and "lowercase" in str(raised.value)
 
 
 def test_the_memory_comes_first_positional_or_keyword(memory: SelfLearningMemory) -> None:

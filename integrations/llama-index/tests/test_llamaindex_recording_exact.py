@@ -80,9 +80,8 @@ async def test_a_cancelled_run_is_abandoned_not_failed(recorder: SelfMemRecorder
 
     [episode] = episodes(recorder)
     assert episode.outcome is not None
-    abandoned = getattr(OutcomeStatus, "ABANDONED", None)
-    if abandoned is not None:  # a core that tells abandoned runs from failed ones
-        assert episode.outcome.status is abandoned
+    assert episode.outcome.status is OutcomeStatus.ABANDONED
+    assert episode.reward is None and recorder.memory.stats().abandoned == 1
     assert episode.outcome.reason == "the run was stopped before it ended (CancelledError)"
 
 

@@ -5,7 +5,8 @@
 pattern recommendation), :mod:`.items` (JSON documents) and :mod:`.handle` (what they share).
 Front ends (CLI, MCP, integrations) import this package, :mod:`selfmem` and
 :mod:`selfmem.records` only; ``prepare_imported`` (the checks of ``selfmem import``) and the
-backup functions are re-exported here for them.
+backup functions are re-exported here for them. :mod:`.options` holds the public checks
+the integrations run on their options when a handler, recorder, retriever or block is built.
 """
 
 from ..security.imported import prepare_imported

@@ -20,10 +20,16 @@ from uuid import UUID
 from langchain_core.outputs import LLMResult
 
 from selfmem import InvalidInputError, SelfLearningMemory, TaskContext, TaskOutcome, TaskType
+from selfmem.memory.options import (
+    check_bool,
+    check_context,
+    check_memory,
+    check_optional_str,
+    check_task_type,
+)
 from selfmem.records import utc_now
 
 from ._jobs import Job, after_start, agent_like, nothing, thread_key
-from ._options import check_bool, check_context, check_memory, check_optional_str, check_task_type
 from ._steps import describe_error, is_abandonment, is_interrupt, log_steps, usage_of
 from ._text import final_text, task_text
 from ._tracking import OpenRun, Placement, RunTracker, ToolCall

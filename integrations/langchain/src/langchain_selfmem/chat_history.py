@@ -11,8 +11,7 @@ from langchain_core.chat_history import BaseChatMessageHistory
 from langchain_core.messages import BaseMessage, message_to_dict, messages_from_dict
 
 from selfmem import InvalidInputError, SelfLearningMemory
-
-from ._options import check_memory
+from selfmem.memory.options import check_memory
 
 __all__ = ["SelfMemChatMessageHistory"]
 

@@ -29,15 +29,15 @@ from langgraph.config import get_config
 from langgraph.runtime import Runtime
 
 from selfmem import InvalidInputError, RetrievalResult, SelfLearningMemory, TaskContext, TaskType
-from selfmem.records import ToolSequence
-
-from ._options import (
+from selfmem.memory.options import (
     check_context,
     check_count,
     check_memory,
     check_optional_str,
     check_task_type,
 )
+from selfmem.records import ToolSequence
+
 from ._recorder import METADATA_CONTEXT, METADATA_NAMESPACE, METADATA_TASK_TYPE, Recorder
 from ._text import task_text
 

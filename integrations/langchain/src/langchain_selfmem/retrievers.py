@@ -26,15 +26,7 @@ from selfmem import (
     TaskContext,
     TaskType,
 )
-
-from ._documents import (
-    episode_document,
-    heuristic_document,
-    lesson_document,
-    lesson_text,
-    pattern_document,
-)
-from ._options import (
+from selfmem.memory.options import (
     KINDS,
     Kind,
     check_context,
@@ -42,6 +34,14 @@ from ._options import (
     check_memory,
     check_optional_str,
     check_task_type,
+)
+
+from ._documents import (
+    episode_document,
+    heuristic_document,
+    lesson_document,
+    lesson_text,
+    pattern_document,
 )
 
 __all__ = [

@@ -37,8 +37,8 @@ from langgraph.store.base import (
 
 from selfmem import Item as SelfMemItem
 from selfmem import SelfLearningMemory
+from selfmem.memory.options import check_memory
 
-from ._options import check_memory
 from ._store_index import RESERVED, VECTOR_ROOT, StoreIndex, cosine_scores
 
 __all__ = ["SelfMemStore"]

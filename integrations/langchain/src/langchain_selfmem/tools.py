@@ -20,8 +20,8 @@ from langchain_core.tools import BaseTool, StructuredTool
 from pydantic import BaseModel, Field
 
 from selfmem import InvalidInputError, SelfLearningMemory, TaskContext, TaskType
+from selfmem.memory.options import check_context, check_memory, check_optional_str
 
-from ._options import check_context, check_memory, check_optional_str
 from .retrievers import EXPERIENCE_TOOL_DESCRIPTION, LESSONS, SelfMemRetriever
 
 __all__ = ["LESSON_TOOL_DESCRIPTION", "create_experience_tool", "create_lesson_tool"]

@@ -34,11 +34,11 @@ from llama_index.memory.selfmem.conversation import (
     UserTurn,
     message_events,
 )
-from llama_index.memory.selfmem.options import check_context, check_memory, check_task_type
 from llama_index.memory.selfmem.recorder import recording
 from llama_index.memory.selfmem.runs import EpisodeWriter, OutcomeJudge, RunRecord, make_step
 
 from selfmem import InvalidInputError, RetrievalResult, SelfLearningMemory, TaskContext, TaskType
+from selfmem.memory.options import check_context, check_memory, check_task_type
 
 __all__ = ["SelfMemMemoryBlock"]
 

@@ -27,7 +27,6 @@ from typing import Any
 
 from llama_index.core.instrumentation.span_handlers import BaseSpanHandler
 from llama_index.core.tools import BaseTool
-from llama_index.memory.selfmem.options import check_context, check_memory, check_task_type
 from llama_index.memory.selfmem.runs import EpisodeWriter, OutcomeJudge, RunRecord, make_step
 from llama_index.memory.selfmem.spans import (
     AGENT_TYPES,
@@ -47,6 +46,7 @@ from llama_index_instrumentation.dispatcher import Dispatcher
 from pydantic import PrivateAttr
 
 from selfmem import InvalidInputError, SelfLearningMemory, TaskContext, TaskType
+from selfmem.memory.options import check_context, check_memory, check_task_type
 
 __all__ = ["SelfMemRecorder", "recording"]
 

@@ -20,14 +20,6 @@ from llama_index.core.callbacks import CallbackManager
 from llama_index.core.schema import NodeWithScore, QueryBundle
 from llama_index.core.tools import RetrieverTool
 from llama_index.retrievers.selfmem.nodes import ItemKind, result_to_nodes
-from llama_index.retrievers.selfmem.options import (
-    KINDS,
-    check_context,
-    check_count,
-    check_include,
-    check_memory,
-    check_task_type,
-)
 
 from selfmem import (
     InvalidInputError,
@@ -36,6 +28,14 @@ from selfmem import (
     SelfLearningMemory,
     TaskContext,
     TaskType,
+)
+from selfmem.memory.options import (
+    KINDS,
+    check_context,
+    check_count,
+    check_include,
+    check_memory,
+    check_task_type,
 )
 
 __all__ = ["LESSONS", "SelfMemRetriever"]

@@ -14,7 +14,6 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from llama_index.core.schema import NodeWithScore, TextNode
-from llama_index.retrievers.selfmem.options import Kind
 
 from selfmem import (
     Episode,
@@ -24,6 +23,7 @@ from selfmem import (
     ScoredHeuristic,
     ScoredPattern,
 )
+from selfmem.memory.options import Kind
 
 __all__ = [
     "ItemKind",

@@ -1,10 +1,15 @@
-"""Checking options when a retriever is built.
+"""Checks for the options of what wraps a memory: handlers, recorders, retrievers, blocks.
 
-A wrong value fails at construction with :class:`selfmem.InvalidInputError` naming the
-option, not at the first query. Task types follow the core's own rules: a
-:class:`selfmem.TaskType` or any non-empty string the core accepts. ``include`` takes the
-kinds of the LangChain integration too: ``episode``, ``pattern``, ``heuristic``, ``lesson``
-(the plural spellings are accepted as well).
+Framework integrations (the LangChain and LlamaIndex packages) call these when a handler,
+retriever, middleware, store, tool, recorder or memory block is built, so a wrong value fails
+at construction with :class:`~selfmem.errors.InvalidInputError` naming the option and what
+it accepts, not later inside a callback where it could only be logged. Each check returns
+the value in the form the memory takes::
+
+    from selfmem.memory.options import check_context, check_memory, check_task_type
+
+    memory = check_memory(memory)
+    task_type = check_task_type(task_type)  # a known TaskType or a custom one
 """
 
 from __future__ import annotations
@@ -15,26 +20,32 @@ from typing import Any, Literal, cast
 
 import pydantic
 
-from selfmem import InvalidInputError, SelfLearningMemory, TaskContext, TaskType
-from selfmem.records import Episode
+from ..errors import InvalidInputError
+from ..records.episodes import TaskContext, TaskType
+from ..security.validation import prepare_task_type
+from .self_learning_memory import SelfLearningMemory
 
 __all__ = [
     "KINDS",
     "Kind",
+    "check_bool",
     "check_context",
     "check_count",
     "check_include",
     "check_memory",
+    "check_optional_str",
     "check_task_type",
+    "known_task_types",
 ]
 
-#: What a retrieved node describes (its ``kind`` metadata).
+#: What a retrieved document or node describes.
 Kind = Literal["episode", "pattern", "heuristic", "lesson"]
 KINDS: tuple[Kind, ...] = ("episode", "pattern", "heuristic", "lesson")
 _PLURALS = {f"{kind}s": kind for kind in KINDS}
 
 
 def check_memory(memory: Any, option: str = "memory") -> SelfLearningMemory:
+    """A :class:`SelfLearningMemory` (anything else names its type)."""
     if not isinstance(memory, SelfLearningMemory):
         raise InvalidInputError(
             f"{option} must be a selfmem.SelfLearningMemory, got {type(memory).__name__}",
@@ -43,35 +54,21 @@ def check_memory(memory: Any, option: str = "memory") -> SelfLearningMemory:
     return memory
 
 
-def check_task_type(value: Any, option: str = "task_type") -> TaskType | str:
-    """A known :class:`TaskType`, or a custom task type if the core accepts it."""
-    if isinstance(value, TaskType):
-        return value
-    if not isinstance(value, str) or not value.strip():
-        raise InvalidInputError(
-            f"{option} must be a non-empty string (a selfmem.TaskType or your own), "
-            f"got {value!r}",
-            field=option,
-        )
-    try:
-        return TaskType(value)
-    except ValueError:
-        pass
-    try:  # the episode record decides which task types the core stores
-        Episode.model_validate({"task_description": "-", "task_type": value})
-    except pydantic.ValidationError:
-        known = ", ".join(t.value for t in TaskType)
-        raise InvalidInputError(
-            f"{option} {value!r} is not a task type this version of selfmem accepts; "
-            f"use one of: {known}",
-            field=option,
-        ) from None
-    return value
+def known_task_types() -> str:
+    """The named task types, comma-separated (any other identifier is a custom one)."""
+    return ", ".join(t.value for t in TaskType)
+
+
+def check_task_type(value: Any, option: str = "task_type") -> TaskType:
+    """A known :class:`TaskType` or a custom one: a lowercase letter followed by lowercase
+    letters, digits, ``_`` or ``-`` (``planning``, ``code-review``), at most 64 characters.
+    The same rule as ``start_episode``'s, so what passes here is what the memory stores."""
+    return prepare_task_type(value, option)
 
 
 def check_context(value: Any, option: str = "context") -> TaskContext | None:
-    """``None``, a :class:`TaskContext`, or a dict of its fields (unknown ones refused, as
-    the core refuses them)."""
+    """``None``, a :class:`TaskContext`, or a dict of its fields (unknown ones refused, with
+    the closest known field suggested)."""
     if value is None or isinstance(value, TaskContext):
         return value
     if not isinstance(value, Mapping):
@@ -100,6 +97,7 @@ def check_context(value: Any, option: str = "context") -> TaskContext | None:
 
 
 def check_count(value: Any, option: str, *, low: int = 1, high: int = 100) -> int:
+    """An integer from ``low`` to ``high`` (``True`` is not a count)."""
     if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
         raise InvalidInputError(
             f"{option} must be an integer from {low} to {high}, got {value!r}", field=option
@@ -107,8 +105,23 @@ def check_count(value: Any, option: str, *, low: int = 1, high: int = 100) -> in
     return value
 
 
+def check_bool(value: Any, option: str) -> bool:
+    if not isinstance(value, bool):
+        raise InvalidInputError(f"{option} must be True or False, got {value!r}", field=option)
+    return value
+
+
+def check_optional_str(value: Any, option: str) -> str | None:
+    if value is not None and (not isinstance(value, str) or not value.strip()):
+        raise InvalidInputError(
+            f"{option} must be a non-empty string or None, got {value!r}", field=option
+        )
+    return None if value is None else str(value)
+
+
 def check_include(value: Any, option: str = "include") -> tuple[Kind, ...]:
-    """The kinds to retrieve, singular or plural, in the order given, each once."""
+    """The kinds to retrieve: ``episode``, ``pattern``, ``heuristic``, ``lesson`` (plurals
+    accepted too), in the order given, each once."""
     if isinstance(value, str) or not isinstance(value, Iterable):
         raise InvalidInputError(
             f"{option} must be a list of kinds, e.g. ('episode', 'pattern'), got {value!r}",
