@@ -67,11 +67,6 @@ def execute_copy(path: Path, scratch: Path) -> nbformat.NotebookNode:
     return execute(nbformat.read(copy / path.name, as_version=4), cwd=copy)
 
 
-#: Notebooks not committed executed yet (kept by the integrations' owners); strict, so the
-#: entry must go once they are.
-NOT_STORED_EXECUTED_YET = {"02_langchain_agent.ipynb", "03_llamaindex_rag.ipynb"}
-
-
 def _digest(folder: Path) -> dict[str, str]:
     return {
         p.relative_to(folder).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
@@ -107,16 +102,7 @@ def _stored_executed(path: Path) -> nbformat.NotebookNode:
     return notebook
 
 
-@pytest.mark.parametrize(
-    "path",
-    [
-        pytest.param(p, marks=pytest.mark.xfail(reason="not committed executed yet", strict=True))
-        if p.name in NOT_STORED_EXECUTED_YET
-        else p
-        for p in NOTEBOOKS
-    ],
-    ids=[p.name for p in NOTEBOOKS],
-)
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.name for p in NOTEBOOKS])
 def test_notebook_is_stored_executed(path: Path) -> None:
     """Every code cell ran, in order, in one session, without an error, and shows its output."""
     code = [c for c in _stored_executed(path).cells if c.cell_type == "code"]
