@@ -201,3 +201,32 @@ def test_a_completed_episode_survives_a_kill_right_after_complete(
         assert episode.is_complete and episode.outcome is not None
         assert [s.tool for s in episode.steps] == ["pg_dump", "gzip", "upload"]
         assert ids(memory, "back up the orders database") == [eid]  # indexed from the store
+
+
+def test_the_change_log_is_followed_again_after_the_server_comes_back(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    server = SqldServer(tmp_path / "outage")  # its own: this test stops it
+    server.start()
+    options = {"flush_interval_s": None, "change_poll_interval_s": INTERVAL_S}
+    try:
+        with (
+            SelfLearningMemory.open(server.url, cache=False, **options) as writer,
+            SelfLearningMemory.open(
+                server.url, cache=False, request_timeout_s=0.5, retry_deadline_s=1, **options
+            ) as reader,
+        ):
+            first = run_episode(writer, "Compact the event log", ["compact"])
+            eventually(lambda: ids(reader, "compact the event log") == [first], "the episode")
+            server.pause()
+            try:
+                eventually(
+                    lambda: "following the change log failed" in caplog.text, "a failed poll"
+                )
+                assert ids(reader, "compact the event log") == [first]  # served meanwhile
+            finally:
+                server.resume()
+            second = run_episode(writer, "Compact the event log again", ["compact"])
+            eventually(lambda: second in ids(reader, "compact the event log"), "the new episode")
+    finally:
+        server.stop()
