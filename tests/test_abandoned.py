@@ -4,6 +4,9 @@ them out."""
 
 from __future__ import annotations
 
+import io
+import json
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +19,7 @@ from selfmem import (
     TaskContext,
     TaskOutcome,
 )
+from selfmem.cli import main
 
 WEB = TaskContext(domain="web", language="python")
 FIX = ("run_tests", "edit_file", "run_tests")
@@ -96,3 +100,26 @@ def test_retrieval_returns_an_abandoned_run_marked_as_such(memory: SelfLearningM
     assert "Stopped before finishing (no verdict):" in text
     assert "[abandoned: stream closed] via run_tests -> delete_test" in text
     assert "delete_test" not in text.split("Stopped before finishing")[0]  # not what worked
+
+
+def test_the_cli_completes_lists_and_counts_an_abandoned_run(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name in ("SELFMEM_PATH", "SELFMEM_NAMESPACE", "SELFMEM_DATABASE_URL"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setattr(sys, "stdin", io.StringIO(""))
+
+    def cli(*args: str) -> str:
+        code = main(["--path", str(tmp_path / "store"), *args])
+        out, err = capsys.readouterr()
+        assert code == 0, err
+        return out
+
+    eid = cli("episode", "start", "Rotate the keys").strip()
+    cli("episode", "complete", eid, "--status", "abandoned", "--reason", "operator stopped it")
+    (row,) = json.loads(cli("episode", "list", "--outcome", "abandoned", "--json"))
+    assert row["id"] == eid
+    shown = cli("episode", "show", eid)
+    assert "abandoned: operator stopped it" in shown
+    stats = json.loads(cli("stats", "--json"))
+    assert (stats["abandoned"], stats["failures"], stats["successes"]) == (1, 0, 0)

@@ -30,7 +30,8 @@ def outcome_text(outcome: TaskOutcome | None) -> str:
     if outcome is None:
         return "open (not completed)"
     status = outcome.status.value
-    detail = outcome.reason if outcome.status is OutcomeStatus.FAILURE else outcome.verdict
+    stopped = (OutcomeStatus.FAILURE, OutcomeStatus.ABANDONED)
+    detail = outcome.reason if outcome.status in stopped else outcome.verdict
     return f"{status}: {detail}" if detail else status
 
 

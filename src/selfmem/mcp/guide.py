@@ -29,7 +29,8 @@ You have a self-learning episodic memory (selfmem). Use it on every task:
 3. After each tool call, call `log_step` with the episode_id, the tool name, its
    parameters, and its result as `observation` (or the `error` if it failed).
 4. When you are done, call `complete_episode` with status `success`,
-   `partial_success` or `failure` (a failure needs a `reason`).
+   `partial_success` or `failure` (a failure needs a `reason`); `abandoned` if the task
+   was stopped before it finished (it is kept, but not learned from).
 5. If you followed retrieved patterns or rules, call `record_feedback` with the episode_id
    and the `pattern_ids` from retrieve_context, so memory learns whether they helped.
 

@@ -23,7 +23,8 @@ from ..render import show_episode
 __all__ = ["register"]
 
 _STATUS = {"success": "success", "partial": "partial_success",
-           "partial_success": "partial_success", "failure": "failure"}  # fmt: skip
+           "partial_success": "partial_success", "failure": "failure",
+           "abandoned": "abandoned"}  # fmt: skip
 
 
 def run_start(ctx: Context) -> int:
@@ -79,7 +80,7 @@ def run_log_step(ctx: Context) -> int:
 def run_complete(ctx: Context) -> int:
     args = ctx.args
     status = _STATUS[args.status]
-    reason = args.reason or (args.verdict if status == "failure" else None)
+    reason = args.reason or (args.verdict if status in ("failure", "abandoned") else None)
     if status == "failure" and not reason:
         raise CommandError("a failure needs --reason (or --verdict)", EXIT_USAGE)
     outcome = {"status": status, "verdict": args.verdict or "", "reason": reason,
