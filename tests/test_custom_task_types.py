@@ -128,3 +128,31 @@ def test_cli_filters_exports_and_imports_a_custom_task_type(
     with pytest.raises(SystemExit) as usage:  # argparse's usage error
         main(["--path", str(source), "episode", "list", "--task-type", "Plan It"])
     assert usage.value.code == 2 and "invalid task type 'Plan It'" in capsys.readouterr().err
+
+
+def test_the_web_ui_filters_by_a_custom_task_type_and_shows_abandoned_runs(
+    tmp_path: Path,
+) -> None:
+    pytest.importorskip("starlette", reason="the dashboard needs selfmem[ui]")
+    pytest.importorskip("jinja2", reason="the dashboard needs selfmem[ui]")
+    from starlette.testclient import TestClient
+
+    from selfmem.ui import build_app
+
+    with SelfLearningMemory.open(tmp_path / "mem", flush_interval_s=None) as memory:
+        planned = plan_run(memory, 1)
+        stopped = memory.start_episode("Plan the offsite", PLAN, "planning")
+        memory.abandon_episode(stopped, "cancelled")
+        memory.complete_episode(memory.start_episode("Fix a bug"), TaskOutcome.success())
+        app = build_app(memory, location=str(tmp_path / "mem"))
+        client = TestClient(app, base_url="http://127.0.0.1")
+
+        page = client.get("/", params={"task_type": "planning"})
+        assert page.status_code == 200
+        assert planned in page.text and stopped in page.text and "Fix a bug" not in page.text
+        assert 'value="planning"' in page.text  # the filter keeps what was typed
+        assert '<option value="debugging">' in page.text  # known types are suggested
+        abandoned = client.get("/", params={"outcome": "abandoned"}).text
+        assert stopped in abandoned and planned not in abandoned
+        assert client.get("/", params={"task_type": "Plan It"}).status_code == 400
+        assert "abandoned" in client.get("/health").text
