@@ -176,3 +176,39 @@ def test_a_graph_saved_for_another_model_is_not_used(
         index = _loaded(memory)
         assert index.ann is not None and index.ann.built
         assert _files(memory).restored == 0
+
+
+def test_a_save_is_abandoned_when_the_log_shows_a_held_episode_deleted(tmp_path: Path) -> None:
+    ids = _store(tmp_path, TEXTS)
+    with _open(tmp_path) as memory:
+        index = _loaded(memory)
+        assert index.ann is not None and index.ann.built
+        with SelfLearningMemory.open(tmp_path, cache=False, flush_interval_s=None) as other:
+            other.delete_episode(ids[0])  # another handle; this one has not looked yet
+        file = _files(memory).path(memory.namespace)
+    assert _files(memory).saved == 0
+    assert not file.exists()
+
+
+def test_row_vectors_read_back_from_the_graph_once_it_is_ready() -> None:
+    from selfmem.retrieval.ann import AnnIndex
+    from selfmem.retrieval.vectors import RowVectors
+
+    rng = np.random.default_rng(4)
+    matrix = rng.normal(size=(6, 16)).astype(np.float32)
+    matrix /= np.linalg.norm(matrix, axis=1, keepdims=True)
+    vectors = RowVectors(8, 16)
+    vectors[:6] = matrix
+    ann = AnnIndex(16)
+    vectors.use(ann)
+    assert vectors.in_matrix  # the graph is not ready yet
+    ann.build_from(vectors[np.arange(6)].copy(), np.arange(6, dtype=np.int64))
+    assert not vectors.in_matrix
+    vectors.grow(16, 6)
+    assert vectors.shape == (16, 16)
+    assert np.allclose(vectors[2], matrix[2], atol=2e-3)
+    assert np.allclose(vectors[1:3], matrix[1:3], atol=2e-3)
+    assert not vectors[7].any()  # a row without a vector reads as zeros
+    vectors[7] = matrix[0]  # the index adds a new row's vector to the graph itself
+    ann.add(7, matrix[0])
+    assert np.allclose(vectors[np.asarray([7])], matrix[:1], atol=2e-3)
