@@ -54,6 +54,7 @@ def _filled_store(root: Path, count: int = 24) -> dict[str, str]:
             memory.log_step(eid, tool="sql", observation="rows " * 300)
             memory.complete_episode(eid, TaskOutcome.success("balanced"))
             described[eid] = description
+        memory.flush()  # completions reach the LMDB cache in the background
         assert len(memory._core.cache.keys("episode")) == count
     return described
 

@@ -109,7 +109,8 @@ def test_a_page_bigger_than_a_small_server_limit_is_split(
             for number in range(40):
                 memory.log_step(eid, tool="read", observation=_text(number, 40_000))
             memory.complete_episode(eid, TaskOutcome.success("done"))
-            assert len(memory.get_episode(eid).steps) == 40
+        with SelfLearningMemory.open(server.url, namespace=namespace, cache=False) as fresh:
+            assert len(fresh.get_episode(eid).steps) == 40  # read back from the server
         assert "refused a page as too large" in caplog.text
     finally:
         server.stop()
