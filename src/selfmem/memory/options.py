@@ -35,7 +35,6 @@ __all__ = [
     "check_memory",
     "check_optional_str",
     "check_task_type",
-    "known_task_types",
 ]
 
 #: What a retrieved document or node describes.
@@ -52,11 +51,6 @@ def check_memory(memory: Any, option: str = "memory") -> SelfLearningMemory:
             field=option,
         )
     return memory
-
-
-def known_task_types() -> str:
-    """The named task types, comma-separated (any other identifier is a custom one)."""
-    return ", ".join(t.value for t in TaskType)
 
 
 def check_task_type(value: Any, option: str = "task_type") -> TaskType:
