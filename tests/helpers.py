@@ -2,6 +2,13 @@
 
 from __future__ import annotations
 
+import io
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
 from selfmem import ExecutionStep, SelfLearningMemory, TaskContext, TaskOutcome, ToolSequence
 
 
@@ -38,3 +45,23 @@ def learned_summary(memory: SelfLearningMemory) -> set[tuple[str, str, int, int]
         key = f"{names[family]}|{rest}" if family in names else p.key
         found.add((p.kind.value, key, p.support, p.successes))
     return found
+
+
+def cli_on(
+    store: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> Callable[..., str]:
+    """``cli("episode", "list")`` runs the ``selfmem`` command on ``store`` (no environment
+    settings, stdin not a terminal), asserts it exited 0 and returns its stdout."""
+    from selfmem.cli import main
+
+    for name in ("SELFMEM_PATH", "SELFMEM_NAMESPACE", "SELFMEM_DATABASE_URL"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setattr(sys, "stdin", io.StringIO(""))
+
+    def cli(*args: str) -> str:
+        code = main(["--path", str(store), *args])
+        out, err = capsys.readouterr()
+        assert code == 0, err
+        return out
+
+    return cli

@@ -4,9 +4,7 @@ them out."""
 
 from __future__ import annotations
 
-import io
 import json
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +17,8 @@ from selfmem import (
     TaskContext,
     TaskOutcome,
 )
-from selfmem.cli import main
+
+from .helpers import cli_on
 
 WEB = TaskContext(domain="web", language="python")
 FIX = ("run_tests", "edit_file", "run_tests")
@@ -105,15 +104,7 @@ def test_retrieval_returns_an_abandoned_run_marked_as_such(memory: SelfLearningM
 def test_the_cli_completes_lists_and_counts_an_abandoned_run(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    for name in ("SELFMEM_PATH", "SELFMEM_NAMESPACE", "SELFMEM_DATABASE_URL"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setattr(sys, "stdin", io.StringIO(""))
-
-    def cli(*args: str) -> str:
-        code = main(["--path", str(tmp_path / "store"), *args])
-        out, err = capsys.readouterr()
-        assert code == 0, err
-        return out
+    cli = cli_on(tmp_path / "store", capsys, monkeypatch)
 
     eid = cli("episode", "start", "Rotate the keys").strip()
     cli("episode", "complete", eid, "--status", "abandoned", "--reason", "operator stopped it")

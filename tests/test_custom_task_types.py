@@ -4,9 +4,7 @@ the known ones stay named constants."""
 
 from __future__ import annotations
 
-import io
 import json
-import sys
 from pathlib import Path
 
 import pytest
@@ -22,6 +20,7 @@ from selfmem import (
 from selfmem.cli import main
 from selfmem.storage import EpisodeQuery, EpisodeStore
 
+from .helpers import cli_on
 from .test_store_conformance import finish, make_episode, steps
 
 PLAN = TaskContext(domain="ops", tags=["release"])
@@ -102,16 +101,11 @@ def test_a_bad_task_type_fails_at_the_boundary_naming_the_field(
 def test_cli_filters_exports_and_imports_a_custom_task_type(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    for name in ("SELFMEM_PATH", "SELFMEM_NAMESPACE", "SELFMEM_DATABASE_URL"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setattr(sys, "stdin", io.StringIO(""))
     source, target = tmp_path / "a", tmp_path / "b"
+    on = {store: cli_on(store, capsys, monkeypatch) for store in (source, target)}
 
     def cli(store: Path, *args: str) -> str:
-        code = main(["--path", str(store), *args])
-        out, err = capsys.readouterr()
-        assert code == 0, err
-        return out
+        return on[store](*args)
 
     eid = cli(source, "episode", "start", "Plan the launch", "--task-type", "planning").strip()
     cli(source, "episode", "complete", eid, "--status", "success", "--verdict", "planned")
