@@ -233,6 +233,7 @@ class MemoryCore:
                     return dropped
 
     def _apply_changes(self, changes: ChangeSet) -> bool:
+        self.settle()  # no completion of ours may be cached again after a drop below
         dropped = False
         learned: set[str] = set()
         for change in changes.changes:
