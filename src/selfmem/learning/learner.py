@@ -205,8 +205,8 @@ class PatternLearner:
         removed. Families whose recent runs this learner does not hold are left alone.
         Checked after each of a family's first ``_TWIN_EVERY_RUN`` runs, then after every
         ``_TWIN_EVERY_RUN``-th."""
-        runs = family.members.n
-        if runs > _TWIN_EVERY_RUN and runs % _TWIN_EVERY_RUN:
+        members = family.members.n
+        if members > _TWIN_EVERY_RUN and members % _TWIN_EVERY_RUN:
             return []  # comparing profiles costs; a large family changes slowly
         other_key = self.families.twin(family)
         if other_key is None or family.key not in self._runs or other_key not in self._runs:
