@@ -212,3 +212,23 @@ def test_row_vectors_read_back_from_the_graph_once_it_is_ready() -> None:
     vectors[7] = matrix[0]  # the index adds a new row's vector to the graph itself
     ann.add(7, matrix[0])
     assert np.allclose(vectors[np.asarray([7])], matrix[:1], atol=2e-3)
+
+
+def test_row_vectors_restored_whole_are_copied_only_when_used() -> None:
+    from selfmem.retrieval.ann import AnnIndex
+    from selfmem.retrieval.vectors import RowVectors
+
+    matrix = np.eye(4, 8, dtype=np.float32)
+    kept = RowVectors(8, 8)
+    kept[:4] = matrix  # as from a snapshot: not copied yet
+    matrix_copy = matrix.copy()
+    assert np.array_equal(kept[np.arange(4)], matrix_copy)  # read: copied now
+    kept[5] = matrix_copy[0]
+    assert np.array_equal(kept[5], matrix_copy[0]) and np.array_equal(kept[:4], matrix_copy)
+    dropped = RowVectors(8, 8)
+    dropped[:4] = matrix
+    ann = AnnIndex(8)
+    ann.build_from(matrix_copy, np.arange(4, dtype=np.int64))
+    dropped.use(ann)  # a ready graph: the rows are never copied
+    assert not dropped.in_matrix
+    assert np.allclose(dropped[np.arange(4)], matrix_copy, atol=2e-3)
