@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
+from itertools import pairwise
 
 import pytest
 from hypothesis import given, settings
@@ -60,3 +61,42 @@ def test_terms_of_returns_copies_so_rows_can_still_be_added() -> None:
     postings.add(1, ["c"])
     assert held[0].tolist() == [0, 1]
     assert postings.terms_of([1])[0].tolist() == [2]
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    docs=st.lists(st.lists(_WORDS, max_size=12), min_size=1, max_size=40),
+    cuts=st.sets(st.integers(min_value=1, max_value=39)),
+    one_by_one=st.sets(st.integers(min_value=0, max_value=39)),
+)
+def test_bulk_extend_matches_adding_row_by_row(
+    docs: list[list[str]], cuts: set[int], one_by_one: set[int]
+) -> None:
+    """Rows added in batches (:meth:`Postings.extend`, used by a bulk load), mixed with
+    rows added one at a time, give the postings and row terms of a naive index."""
+    postings = Postings()
+    bounds = sorted({0, len(docs), *(c for c in cuts if c < len(docs))})
+    for lo, hi in pairwise(bounds):
+        if lo in one_by_one:
+            for row in range(lo, hi):
+                postings.add(row, docs[row])
+        else:
+            postings.extend(lo, docs[lo:hi])
+    for term in {"alpha", "beta", "gamma", "delta", "eps", "zeta", "eta"}:
+        expected = {row: Counter(terms)[term] for row, terms in enumerate(docs) if term in terms}
+        found = postings.get(term)
+        if not expected:
+            assert found is None or len(found[0]) == 0
+            continue
+        assert found is not None
+        assert dict(zip(found[0].tolist(), found[1].tolist(), strict=True)) == expected
+        assert found[0].tolist() == sorted(found[0].tolist())
+    distinct = postings.terms_of(range(len(docs)))
+    assert [len(ids) for ids in distinct] == [len(set(terms)) for terms in docs]
+
+
+def test_extend_must_continue_from_the_last_row() -> None:
+    postings = Postings()
+    postings.extend(0, [["a"], ["b"]])
+    with pytest.raises(ValueError, match="in order"):
+        postings.extend(3, [["c"]])

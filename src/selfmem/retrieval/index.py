@@ -33,6 +33,8 @@ _NONE = 0  # code of "not set" in every categorical column
 # Distinct query terms BM25 scores: task descriptions of tool-using agents often run past 32
 # (a request with its constraints); 64 still bounds the postings read per query.
 _QUERY_TERMS = 64
+# Rows whose postings :meth:`EpisodeIndex.load` counts at once (bounds its working memory).
+_LOAD_BATCH = 50_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,6 +60,13 @@ class _Codes:
         if found is None:
             found = self._codes[value] = len(self._codes) + 1
         return found
+
+    def codes(self, values: Sequence[str | None]) -> I32:
+        """The codes of many values (new ones interned), as one array."""
+        distinct = dict.fromkeys(values, _NONE)
+        for value in distinct:
+            distinct[value] = self.code(value)
+        return np.fromiter(map(distinct.__getitem__, values), dtype=np.int32, count=len(values))
 
     def lookup(self, value: str | None) -> int | None:
         """The code of a value, or None if no row has it (``_NONE`` for None)."""
@@ -191,15 +200,59 @@ class EpisodeIndex:
             return r
 
     def load(self, rows: Iterable[IndexRow]) -> None:
-        """Index many rows (e.g. every stored episode on first use), then compact."""
+        """Index many rows (e.g. every stored episode on first use), then compact.
+
+        Rows are taken in batches: each batch fills the columns with one slice assignment
+        each and counts its postings with numpy (:meth:`Postings.extend`)."""
         with self.lock:
             self._postings.deferred = True
+            batch: list[IndexRow] = []
+            pending: set[str] = set()
             try:
                 for row in rows:
-                    self.add(row)
+                    if row.episode_id in pending or len(batch) == _LOAD_BATCH:
+                        self._append_many(batch)
+                        batch, pending = [], set()
+                    if row.episode_id in self.row_of:  # re-adding an id replaces it
+                        self.remove(row.episode_id)
+                    batch.append(row)
+                    pending.add(row.episode_id)
             finally:
+                self._append_many(batch)  # rows read so far are indexed, even on an error
                 self._postings.deferred = False
                 self._postings.compact()
+
+    def _append_many(self, rows: Sequence[IndexRow]) -> None:
+        """Append new rows (ids not indexed yet) with one slice assignment per column."""
+        if not rows:
+            return
+        start, end = self._size, self._size + len(rows)
+        capacity = self._cap
+        while capacity < end:
+            capacity *= 2
+        if capacity > self._cap:
+            self._alloc(capacity)
+        ids = [row.episode_id for row in rows]
+        self.ids.extend(ids)
+        self.row_of.update(zip(ids, range(start, end), strict=True))
+        for name, codes in self._categories().items():
+            getattr(self, name)[start:end] = codes.codes([getattr(row, name) for row in rows])
+        outcomes = np.asarray([row.outcome for row in rows], dtype=object)
+        self.success[start:end] = outcomes == OutcomeStatus.SUCCESS.value
+        self.failure[start:end] = outcomes == OutcomeStatus.FAILURE.value
+        self.reward[start:end] = [row.reward for row in rows]
+        self.end_time[start:end] = [row.end_time for row in rows]
+        lengths = [len(row.terms) for row in rows]
+        self.doc_len[start:end] = lengths
+        self.tag_count[start:end] = [len(row.tags) for row in rows]
+        self.alive[start:end] = True
+        self._size = end
+        self._alive_count += len(rows)
+        self._total_len += sum(lengths)
+        for r, row in enumerate(rows, start):
+            for tag in row.tags:
+                self._tags.setdefault(self._tag_codes.code(tag), []).append(r)
+        self._postings.extend(start, [row.terms for row in rows])
 
     def remove(self, episode_id: str) -> bool:
         """Tombstone an episode; its postings are skipped from now on."""
@@ -344,9 +397,8 @@ class EpisodeIndex:
             idf = math.log(1.0 + (alive - df + 0.5) / (df + 0.5))
             lengths = self.doc_len[rows]
             norm = tfs + _K1 * (1.0 - _B + _B * lengths / avg_len)
-            scores += np.bincount(rows, weights=idf * tfs * (_K1 + 1.0) / norm, minlength=n)[
-                :n
-            ].astype(np.float32)
+            # a term's rows are distinct, so this touches df entries, not all n rows
+            scores[rows] += (idf * tfs * (_K1 + 1.0) / norm).astype(np.float32)
         return scores
 
     def filter_mask(self, filters: QueryFilters) -> npt.NDArray[np.bool_]:

@@ -11,6 +11,7 @@ from __future__ import annotations
 from array import array
 from collections import Counter
 from collections.abc import Sequence
+from itertools import chain
 
 import numpy as np
 import numpy.typing as npt
@@ -38,6 +39,8 @@ class Postings:
         self._tail_count = 0
         self._doc_terms: array[int] = array("i")  # distinct term ids of every row, concatenated
         self._doc_start: array[int] = array("q", [0])
+        #: Postings added by :meth:`extend`, (term ids, rows, frequencies), not yet merged.
+        self._blocks: list[tuple[I32, I32, F32]] = []
         #: While True (a bulk load), tails are not merged until :meth:`compact` is called.
         self.deferred = False
 
@@ -49,6 +52,8 @@ class Postings:
         """Add the terms (with repeats) of the next row; rows are added in order from 0."""
         if row != len(self._doc_start) - 1:
             raise ValueError(f"rows must be added in order: expected {len(self._doc_start) - 1}")
+        if self._blocks:  # merged first, so that every term's rows stay in order
+            self.compact()
         for term, count in Counter(terms).items():
             tid = self._ids.get(term)
             if tid is None:
@@ -68,9 +73,37 @@ class Postings:
         ):
             self.compact()
 
+    def extend(self, first: int, docs: Sequence[Sequence[str]]) -> None:
+        """Add the terms (with repeats) of rows ``first, first + 1, ...`` at once.
+
+        Bulk loading: terms are interned in one pass and the rows' postings counted with
+        numpy, with no Python object per posting; they are merged by :meth:`compact`.
+        """
+        if first != len(self._doc_start) - 1:
+            raise ValueError(f"rows must be added in order: expected {len(self._doc_start) - 1}")
+        ids = self._ids
+        every = list(chain.from_iterable(docs))
+        local = dict.fromkeys(every, 0)  # this batch's distinct terms, then their ids
+        for term in local:
+            local[term] = ids.setdefault(term, len(ids))
+        flat = np.fromiter(map(local.__getitem__, every), dtype=np.int64, count=len(every))
+        lengths = np.fromiter(map(len, docs), dtype=np.int64, count=len(docs))
+        missing = len(ids) - len(self._start)
+        self._start.extend([0] * missing)
+        self._end.extend([0] * missing)
+        width = max(1, len(ids))
+        rows = np.repeat(np.arange(first, first + len(docs), dtype=np.int64), lengths)
+        keys, counts = np.unique(rows * width + flat, return_counts=True)
+        tids = (keys % width).astype(np.int32)
+        by_row = (keys // width).astype(np.int32)
+        self._doc_terms.frombytes(tids.tobytes())
+        per_row = np.bincount(by_row - first, minlength=len(docs)).astype(np.int64)
+        self._doc_start.extend((np.cumsum(per_row) + self._doc_start[-1]).tolist())
+        self._blocks.append((tids, by_row, counts.astype(np.float32)))
+
     def compact(self) -> None:
         """Merge every tail into the flat arrays (grouped by term, rows in order)."""
-        if not self._tail:
+        if not self._tail and not self._blocks:
             return
         spans = np.frombuffer(self._end, dtype=np.int64) - np.frombuffer(
             self._start, dtype=np.int64
@@ -80,10 +113,11 @@ class Postings:
                       self._tail.items()]  # fmt: skip
         tail_rows = [np.frombuffer(rows, dtype=np.int32) for rows, _ in self._tail.values()]
         tail_tfs = [np.frombuffer(tfs, dtype=np.float32) for _, tfs in self._tail.values()]
-        terms = np.concatenate([term_of, *tail_terms])
+        blocks, self._blocks = self._blocks, []
+        terms = np.concatenate([term_of, *tail_terms, *(b[0] for b in blocks)])
         order = np.argsort(terms, kind="stable")
-        self._rows = np.concatenate([self._rows, *tail_rows])[order]
-        self._tfs = np.concatenate([self._tfs, *tail_tfs])[order]
+        self._rows = np.concatenate([self._rows, *tail_rows, *(b[1] for b in blocks)])[order]
+        self._tfs = np.concatenate([self._tfs, *tail_tfs, *(b[2] for b in blocks)])[order]
         counts = np.bincount(terms, minlength=len(self._ids))
         ends = np.cumsum(counts)
         self._start = array("q", (ends - counts).tolist())
@@ -96,6 +130,8 @@ class Postings:
         tid = self._ids.get(term)
         if tid is None:
             return None
+        if self._blocks:
+            self.compact()
         rows = self._rows[self._start[tid] : self._end[tid]]
         tfs = self._tfs[self._start[tid] : self._end[tid]]
         tail = self._tail.get(tid)
@@ -116,6 +152,8 @@ class Postings:
         """The postings of rows ``keep``, renumbered ``0..len(keep)`` in that order, and
         nothing of the other rows: the terms these rows use, how many distinct terms each row
         has, and their term ids (into those terms) and frequencies, row after row."""
+        if self._blocks:
+            self.compact()
         spans = np.frombuffer(self._end, dtype=np.int64) - np.frombuffer(
             self._start, dtype=np.int64
         )
@@ -161,6 +199,7 @@ class Postings:
     def nbytes(self) -> int:
         """Bytes held by the arrays (not the term dictionary)."""
         tails = sum(len(r) * 8 for r, _ in self._tail.values())
+        tails += sum(b[0].nbytes * 3 for b in self._blocks)
         return int(
             self._rows.nbytes + self._tfs.nbytes + len(self._start) * 16 + tails
             + len(self._doc_terms) * 4 + len(self._doc_start) * 8
