@@ -178,15 +178,24 @@ def test_a_graph_saved_for_another_model_is_not_used(
         assert _files(memory).restored == 0
 
 
-def test_a_save_is_abandoned_when_the_log_shows_a_held_episode_deleted(tmp_path: Path) -> None:
+def test_a_graph_holding_an_episode_deleted_elsewhere_is_not_saved_again(
+    tmp_path: Path,
+) -> None:
     ids = _store(tmp_path, TEXTS)
     with _open(tmp_path) as memory:
-        index = _loaded(memory)
-        assert index.ann is not None and index.ann.built
+        _loaded(memory)
+        files = _files(memory)
+        deadline = time.monotonic() + 60
+        while files.saved == 0 and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert files.saved == 1
         with SelfLearningMemory.open(tmp_path, cache=False, flush_interval_s=None) as other:
             other.delete_episode(ids[0])  # another handle; this one has not looked yet
-        file = _files(memory).path(memory.namespace)
-    assert _files(memory).saved == 0
+        late = memory.start_episode("migrate the billing database", TaskContext(domain="ops"))
+        memory.complete_episode(late, TaskOutcome.success())
+        memory.flush()  # the graph changed: close would save it, but it holds ids[0]
+        file = files.path(memory.namespace)
+    assert files.saved == 1
     assert not file.exists()
 
 
@@ -232,3 +241,19 @@ def test_row_vectors_restored_whole_are_copied_only_when_used() -> None:
     dropped.use(ann)  # a ready graph: the rows are never copied
     assert not dropped.in_matrix
     assert np.allclose(dropped[np.arange(4)], matrix_copy, atol=2e-3)
+
+
+def test_the_graph_is_saved_when_its_build_ends_not_only_at_close(tmp_path: Path) -> None:
+    _store(tmp_path, TEXTS)
+    memory = _open(tmp_path)
+    try:
+        _loaded(memory)
+        files = _files(memory)
+        deadline = time.monotonic() + 60
+        while files.saved == 0 and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert files.saved == 1  # a process killed now would still find it
+        assert files.path(memory.namespace).exists()
+    finally:
+        memory.close()
+    assert files.saved == 1  # unchanged since: not written again at close

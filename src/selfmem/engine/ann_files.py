@@ -1,11 +1,12 @@
 """The HNSW index of a namespace, saved beside the hot cache so a start need not rebuild it.
 
 Building the graph over 100,000 vectors takes about half a minute; reading it back takes
-well under a second. At close (when the graph changed since it was built or read) the graph
-is written to ``<cache directory>/hnsw/<digest of the namespace>.bin`` with the ids of the
-episodes it holds and the store's change-log cursor it reflects. On the next start it is
-used only if all of these hold, else it is ignored and the graph is rebuilt (exact search
-meanwhile, as without a saved graph):
+well under a second. When a background build ends, and at close if the graph changed
+since it was built, read or saved, it is written to
+``<cache directory>/hnsw/<digest of the namespace>.bin`` with the ids of the episodes it
+holds and the store's change-log cursor it reflects. On the next start it is used only if
+all of these hold, else it is ignored and the graph is rebuilt (exact search meanwhile, as
+without a saved graph):
 
 - every piece unseals under the current sealing key and belongs to one write (a file cut
   short, overwritten with garbage, or sealed under a key a delete has since destroyed, is
@@ -211,7 +212,7 @@ class AnnFiles:
     ) -> None:
         path = self.path(namespace)
         path.parent.mkdir(parents=True, exist_ok=True)
-        temporary = path.with_suffix(f".{os.getpid()}.tmp")
+        temporary = path.with_suffix(f".{os.getpid()}.{os.urandom(4).hex()}.tmp")
         gen = bytes.fromhex(header["gen"])
         with temporary.open("wb") as file:
             file.write(_MAGIC)

@@ -88,6 +88,9 @@ class RetrievalEngine:
         self._snapshots = snapshots
         #: Saved HNSW graphs (beside the cache; None without snapshots or a cache folder).
         self.ann_files = snapshots.ann_files() if snapshots is not None else None
+        self._ann_saved: dict[str, tuple[int, int]] = {}  # graph and its changes when saved
+        self._ann_save_lock = threading.Lock()
+        self._closing = False
         self._savers: list[threading.Thread] = []
         self.ann_threshold = ann_threshold
         self.embedder = embedder
@@ -167,7 +170,7 @@ class RetrievalEngine:
             return
         model = self._model
         self._read_ann(namespace, index, model)
-        index.start_ann(self.ann_threshold)
+        self._save_when_built(namespace, index, index.start_ann(self.ann_threshold))
         missing = index.missing_vectors()
         if missing and embed_missing:
             logger.info("embedding %d episodes of %r with %s", len(missing), namespace, model)
@@ -257,7 +260,7 @@ class RetrievalEngine:
                 index = self._indexes.get(namespace)
             if index is not None:
                 index.set_vectors(model, pairs)
-                index.start_ann(self.ann_threshold)
+                self._save_when_built(namespace, index, index.start_ann(self.ann_threshold))
                 self._changed(namespace, index)
             done += len(pairs)
         return done
@@ -311,6 +314,7 @@ class RetrievalEngine:
             self._jobs.join()
 
     def close(self) -> None:
+        self._closing = True
         if self._worker is not None:
             self._jobs.put(_STOP)
             self._worker.join()
@@ -324,10 +328,33 @@ class RetrievalEngine:
                     self._snapshots.save(namespace, index, self._model)
                 self._save_ann(namespace, index)
 
-    def _save_ann(self, namespace: str, index: EpisodeIndex) -> None:
-        """Save a graph built or changed here (a restored, unchanged one is on disk already)."""
-        ann, model = index.ann, self._model
-        if self.ann_files is None or ann is None or model is None:
+    def _save_when_built(
+        self, namespace: str, index: EpisodeIndex, build: threading.Thread | None
+    ) -> None:
+        """Save a graph as soon as its background build ends, so a process that is stopped
+        without ``close()`` does not leave the next start to rebuild it."""
+        if build is None or self.ann_files is None:
             return
-        if ann.built or ann.changes:
-            self.ann_files.save(namespace, model, index)
+
+        def save() -> None:
+            build.join()
+            if self._closing:
+                return  # close() saves it
+            try:
+                self._save_ann(namespace, index)
+            except StorageError:  # the store went away under it: the next start rebuilds
+                logger.warning("saving the HNSW index of %r failed", namespace, exc_info=True)
+
+        threading.Thread(target=save, name="selfmem-ann-save", daemon=True).start()
+
+    def _save_ann(self, namespace: str, index: EpisodeIndex) -> None:
+        """Save a graph built or changed here since it was last saved or read."""
+        ann, model = index.ann, self._model
+        if self.ann_files is None or ann is None or model is None or not ann.ready:
+            return
+        with self._ann_save_lock:
+            state = (id(ann), ann.changes)
+            if self._ann_saved.get(namespace) == state or not (ann.built or ann.changes):
+                return
+            if self.ann_files.save(namespace, model, index):
+                self._ann_saved[namespace] = state
