@@ -1,7 +1,7 @@
 """The HNSW index of a namespace, saved beside the hot cache so a start need not rebuild it.
 
-Building the graph over 100,000 vectors takes about half a minute; reading it back takes
-well under a second. When a background build ends, and at close if the graph changed
+Building the graph over 100,000 vectors takes about half a minute; reading it back about a
+second (mostly unsealing). When a background build ends, and at close if the graph changed
 since it was built, read or saved, it is written to
 ``<cache directory>/hnsw/<digest of the namespace>.bin`` with the ids of the episodes it
 holds and the store's change-log cursor it reflects. On the next start it is used only if
