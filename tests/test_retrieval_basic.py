@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
-from selfmem import SelfLearningMemory, TaskContext, TaskType
+from selfmem import SelfLearningMemory, TaskContext, TaskOutcome, TaskType
 from selfmem.retrieval.result import estimate_tokens
 
 from .helpers import run_episode
@@ -88,3 +90,21 @@ def test_limit_is_validated(memory: SelfLearningMemory) -> None:
 
     with pytest.raises(InvalidInputError, match="limit"):
         memory.retrieve_relevant_context("x", limit=0)
+
+
+def test_after_deleting_one_of_two_matching_episodes_the_other_is_still_found(
+    tmp_path: Path,
+) -> None:
+    """Deleted rows stay in the postings until the index is rebuilt; they must not count in a
+    term's document frequency (two matches, one deleted, one episode left: the idf stays
+    positive)."""
+    with SelfLearningMemory.open(tmp_path, learn_inline=True) as memory:
+        ids = []
+        for text in ("Rotate the gateway signing keys", "Rotate the database signing keys"):
+            eid = memory.start_episode(text)
+            memory.log_step(eid, tool="rotate_keys", observation="ok")
+            memory.complete_episode(eid, TaskOutcome.success("rotated"))
+            ids.append(eid)
+        memory.delete_episode(ids[0])
+        found = memory.retrieve_relevant_context("rotate the signing keys").episodes
+        assert [s.episode.id for s in found] == [ids[1]]

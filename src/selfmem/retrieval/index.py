@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import threading
+from array import array
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -127,7 +128,7 @@ class EpisodeIndex:
         self._type = _Codes()
         self._tag_codes = _Codes()
         self._postings = Postings()
-        self._tags: dict[int, list[int]] = {}
+        self._tags: dict[int, array[int]] = {}  # tag code -> its rows (no int objects)
         self._total_len = 0.0
         self._alive_count = 0
         self._alloc(1024)
@@ -196,7 +197,7 @@ class EpisodeIndex:
             self._total_len += len(row.terms)
             self._postings.add(r, row.terms)
             for tag in row.tags:
-                self._tags.setdefault(self._tag_codes.code(tag), []).append(r)
+                self._tags.setdefault(self._tag_codes.code(tag), array("i")).append(r)
             return r
 
     def load(self, rows: Iterable[IndexRow]) -> None:
@@ -251,7 +252,7 @@ class EpisodeIndex:
         self._total_len += sum(lengths)
         for r, row in enumerate(rows, start):
             for tag in row.tags:
-                self._tags.setdefault(self._tag_codes.code(tag), []).append(r)
+                self._tags.setdefault(self._tag_codes.code(tag), array("i")).append(r)
         self._postings.extend(start, [row.terms for row in rows])
 
     def remove(self, episode_id: str) -> bool:
@@ -360,7 +361,7 @@ class EpisodeIndex:
         index._tag_codes = _Codes.restore(state.lists["tags"])
         for row, code in zip(arrays["tag_rows"].tolist(), arrays["tag_codes"].tolist(),
                              strict=True):  # fmt: skip
-            index._tags.setdefault(code, []).append(row)
+            index._tags.setdefault(code, array("i")).append(row)
         index._total_len = float(arrays["doc_len"].astype(np.float64).sum())
         index._postings = Postings.restore(
             state.lists["terms"], arrays["term_counts"], arrays["term_ids"], arrays["term_freqs"]
@@ -393,13 +394,20 @@ class EpisodeIndex:
             if found is None:
                 continue
             rows, tfs = found
-            df = len(rows)
+            df = int(np.count_nonzero(self.alive[rows]))  # deleted rows stay in postings
+            if df == 0:
+                continue
             idf = math.log(1.0 + (alive - df + 0.5) / (df + 0.5))
             lengths = self.doc_len[rows]
             norm = tfs + _K1 * (1.0 - _B + _B * lengths / avg_len)
             # a term's rows are distinct, so this touches df entries, not all n rows
             scores[rows] += (idf * tfs * (_K1 + 1.0) / norm).astype(np.float32)
         return scores
+
+    def _tag_rows(self, code: int | None) -> I32:
+        """The rows having a tag (a copy: the array keeps growing)."""
+        rows = self._tags.get(code) if code is not None else None
+        return np.array(rows if rows is not None else (), dtype=np.int32)
 
     def filter_mask(self, filters: QueryFilters) -> npt.NDArray[np.bool_]:
         n = self._size
@@ -418,7 +426,7 @@ class EpisodeIndex:
             code = self._tag_codes.lookup(tag)
             has = np.zeros(n, dtype=bool)
             if code is not None:
-                has[self._tags.get(code, [])] = True
+                has[self._tag_rows(code)] = True
             mask &= has
         return mask
 
@@ -454,7 +462,7 @@ class EpisodeIndex:
             for tag in set(tags):
                 code = self._tag_codes.lookup(tag)
                 if code is not None:
-                    rows = np.asarray(self._tags.get(code, []), dtype=np.int64)
+                    rows = self._tag_rows(code).astype(np.int64)
                     overlap += np.bincount(rows, minlength=n)[:n].astype(np.float32)
             union = len(set(tags)) + self.tag_count[:n] - overlap
             total += 0.2 * overlap / np.maximum(union, 1.0)
