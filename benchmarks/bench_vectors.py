@@ -277,7 +277,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     report["store"] = build_store(workdir / "store", args.size, args.cache_dir)
     if not args.no_start:
         if not args.saved_only:
-            progress("first open (no index snapshot yet, no saved HNSW index)")
+            progress("first open (writes the index snapshot if there is none; no saved HNSW index)")
             report["first_open"] = measure_start(workdir / "store", workdir, saved=False)
         for name in ("without_saved_index", "with_saved_index"):
             report[name] = []
