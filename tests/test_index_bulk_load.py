@@ -67,6 +67,12 @@ def test_bulk_load_indexes_like_one_row_at_a_time(rows: list[IndexRow], batch: i
     assert found["len"] == expected["len"]
     np.testing.assert_allclose(found["bm25"], expected["bm25"], rtol=1e-6)
     np.testing.assert_allclose(found["context"], expected["context"], rtol=1e-6)
+    restored = _signals(EpisodeIndex.from_state(bulk.export_state()))  # as a snapshot reloads
+    assert restored["ids"] == expected["ids"]
+    assert restored["mask"] == expected["mask"]
+    assert restored["len"] == expected["len"]
+    np.testing.assert_allclose(restored["bm25"], expected["bm25"], rtol=1e-6)
+    np.testing.assert_allclose(restored["context"], expected["context"], rtol=1e-6)
 
 
 def test_rows_added_after_a_bulk_load_are_searchable() -> None:

@@ -359,9 +359,7 @@ class EpisodeIndex:
             _Codes.restore(state.lists[name]) for name in _CATEGORIES
         )
         index._tag_codes = _Codes.restore(state.lists["tags"])
-        for row, code in zip(arrays["tag_rows"].tolist(), arrays["tag_codes"].tolist(),
-                             strict=True):  # fmt: skip
-            index._tags.setdefault(code, array("i")).append(row)
+        index._tags = _group_rows(arrays["tag_codes"], arrays["tag_rows"])
         index._total_len = float(arrays["doc_len"].astype(np.float64).sum())
         index._postings = Postings.restore(
             state.lists["terms"], arrays["term_counts"], arrays["term_ids"], arrays["term_freqs"]
@@ -467,3 +465,16 @@ class EpisodeIndex:
             union = len(set(tags)) + self.tag_count[:n] - overlap
             total += 0.2 * overlap / np.maximum(union, 1.0)
         return total / weight if weight else None
+
+
+def _group_rows(codes: I32, rows: I32) -> dict[int, array[int]]:
+    """Rows grouped by code (rows in their given order within a code), one array each."""
+    if len(codes) == 0:
+        return {}
+    order = np.argsort(codes, kind="stable")
+    keys, starts = np.unique(codes[order], return_index=True)
+    grouped: dict[int, array[int]] = {}
+    for key, part in zip(keys.tolist(), np.split(rows[order], starts[1:]), strict=True):
+        grouped[key] = array("i")
+        grouped[key].frombytes(part.astype(np.int32).tobytes())
+    return grouped

@@ -187,7 +187,7 @@ class Postings:
         rows = np.repeat(np.arange(len(counts), dtype=np.int32), counts)
         postings._doc_terms.frombytes(tids.astype(np.int32).tobytes())
         postings._doc_start = array("q", [0, *np.cumsum(counts, dtype=np.int64).tolist()])
-        order = np.lexsort((rows, tids))
+        order = np.argsort(tids, kind="stable")  # rows ascend already: each term's stay so
         postings._rows = rows[order]
         postings._tfs = tfs[order].astype(np.float32)
         per_term = np.bincount(tids, minlength=len(terms))
