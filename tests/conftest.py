@@ -8,12 +8,19 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, settings
 
 from selfmem import MemoryConfig, SelfLearningMemory
 from selfmem.storage import InMemoryStore
 from selfmem.storage.libsql_store import LibSQLStore
 
 from .sqld_server import SqldServer
+
+# Property tests judge behaviour, not speed: on a busy machine generating one large episode
+# can take longer than hypothesis's timing health check allows, which would fail the run for
+# no fault of the code. Every other health check stays on.
+settings.register_profile("selfmem", suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile("selfmem")
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
