@@ -164,11 +164,19 @@ def test_a_database_from_an_older_version_is_upgraded_in_place(tmp_path: Path) -
         kept = run_episode(memory, "Written by the older version", ["build", "deploy"])
         gone = run_episode(memory, "Also written by it", ["build", "deploy"])
     old = LibSQLStore(str(tmp_path / "selfmem.db"))
-    old._run("DROP TABLE selfmem_deletions")  # the schema before the last migration
-    old._run("UPDATE selfmem_schema SET version = ?", (SCHEMA_VERSION - 1,))
+    old._run("DROP INDEX idx_episodes_seq")  # the schema before the last two migrations
+    old._run("DROP TABLE selfmem_deletions")
+    old._run("UPDATE selfmem_schema SET version = ?", (SCHEMA_VERSION - 2,))
     old.close()
     with SelfLearningMemory.open(tmp_path) as memory:
-        assert memory._core.store.schema_version() == SCHEMA_VERSION
+        store = memory._core.store
+        assert store.schema_version() == SCHEMA_VERSION
         assert [s.tool for s in memory.get_episode(kept).steps] == ["build", "deploy"]
-        memory.delete_episode(gone)  # uses the table the migration added
+        memory.delete_episode(gone)  # uses the table a migration added
         assert [e.id for e in memory.list_episodes()] == [kept]
+        plan = store._run(
+            "EXPLAIN QUERY PLAN SELECT seq FROM episodes WHERE namespace = ? AND seq > ? "
+            "ORDER BY seq LIMIT 10",
+            ("default", 0),
+        )
+        assert any("idx_episodes_seq" in str(row) for row in plan)  # paging needs no sort

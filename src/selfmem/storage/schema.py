@@ -166,6 +166,12 @@ _V7 = (
     ) WITHOUT ROWID""",
 )
 
+# v8: a namespace's episodes in the order they were stored. Reads that stream a namespace
+# page by page (the retrieval index built from the store, relearning) ask for "the next rows
+# after seq N"; without this index every page searched the namespace by start time and sorted
+# it, so streaming it cost the square of its size.
+_V8 = ("CREATE INDEX idx_episodes_seq ON episodes(namespace, seq)",)
+
 #: Each entry is the list of statements of one migration; index 0 is version 1.
-MIGRATIONS: tuple[tuple[str, ...], ...] = (_V1, _V2, _V3, _V4, _V5, _V6, _V7)
+MIGRATIONS: tuple[tuple[str, ...], ...] = (_V1, _V2, _V3, _V4, _V5, _V6, _V7, _V8)
 SCHEMA_VERSION = len(MIGRATIONS)
