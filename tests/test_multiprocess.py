@@ -200,6 +200,24 @@ _DELETE_ELSEWHERE = textwrap.dedent(
 )
 
 
+def _eventually(check: Any, timeout_s: float = 20.0) -> None:
+    """Wait until ``check()`` is true: in server mode a handle follows the change log in the
+    background (every ``change_poll_interval_s``), so another process's write reaches it
+    shortly after, not at once. The deadline only bounds a failing run."""
+    deadline = time.monotonic() + timeout_s
+    while not check():
+        assert time.monotonic() < deadline, "another process's change never arrived"
+        time.sleep(0.05)
+
+
+def _gone(memory: SelfLearningMemory, episode_id: str) -> bool:
+    try:
+        memory.get_episode(episode_id)
+    except NotFoundError:
+        return True
+    return False
+
+
 def test_cache_never_serves_an_episode_another_process_deleted(
     sqld: SqldServer, namespace: str, tmp_path: Path
 ) -> None:
@@ -218,8 +236,7 @@ def test_cache_never_serves_an_episode_another_process_deleted(
             check=True, cwd=ROOT, timeout=60,
         )  # fmt: skip
 
-        with pytest.raises(NotFoundError):
-            memory.get_episode(doomed)
+        _eventually(lambda: _gone(memory, doomed))
         assert memory._core.cache.get("episode", episode_key(namespace, doomed)) is None
         hits = memory.retrieve_relevant_context("rotate signing keys").episodes
         assert doomed not in {hit.episode.id for hit in hits}
@@ -257,5 +274,9 @@ def test_retrieval_finds_what_another_process_completed(
              str(tmp_path / "cache-b")],
             check=True, cwd=ROOT, timeout=60, capture_output=True, text=True,
         ).stdout.strip()  # fmt: skip
-        after = memory.retrieve_relevant_context("rotate the database password").episodes
-        assert after and after[0].episode.id == theirs
+
+        def found() -> bool:
+            hits = memory.retrieve_relevant_context("rotate the database password").episodes
+            return bool(hits) and hits[0].episode.id == theirs
+
+        _eventually(found)

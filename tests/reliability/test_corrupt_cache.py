@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from selfmem import MemoryConfig, NotFoundError, SelfLearningMemory, StorageError, TaskOutcome
+from selfmem.engine.episode_cache import episode_key
 from selfmem.storage.libsql_store import LibSQLStore
 from selfmem.storage.lmdb_cache import LmdbCache
 
@@ -126,7 +127,9 @@ def test_a_cache_that_takes_no_writes_never_fails_an_operation(
             memory.log_step(eid, tool="imap", observation="moved")
             memory.complete_episode(eid, TaskOutcome.success("archived"))
             described[eid] = description
-        cached = [eid for eid in described if memory._core.episodes.get("default", eid)]
+        memory.flush()  # completions reach the LMDB cache in the background
+        in_lmdb = set(cache.keys("episode"))
+        cached = [eid for eid in described if episode_key("default", eid) in in_lmdb]
         assert cached  # some fitted before the map filled up
         _fill(cache)
         doomed = cached[0]
