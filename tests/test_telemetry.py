@@ -62,8 +62,12 @@ def test_spans_and_metrics_of_a_recorded_and_retrieved_episode(tmp_path: Path) -
             memory.log_step(eid, ExecutionStep(tool="edit_file", error="permission denied"))
             memory.complete_episode(eid, TaskOutcome.failure("no edit"))
         memory.get_episode(eid)  # cached: a hit
+        with pytest.raises(NotFoundError):
+            memory.get_episode("never-recorded")  # not cached: a miss
         result = memory.retrieve_relevant_context("flaky login test", limit=3)
         assert result.episodes
+        depth = _metric_points()["selfmem.learning.queue.depth"]
+        assert sum(p.value for p in depth) == memory.stats().pending_learning == 0
 
     spans = {s.name: s for s in _SPANS.get_finished_spans()}
     assert {"selfmem.episode.start", "selfmem.episode.log_step", "selfmem.episode.complete",
@@ -78,6 +82,12 @@ def test_spans_and_metrics_of_a_recorded_and_retrieved_episode(tmp_path: Path) -
     found = spans["selfmem.retrieve"].attributes or {}
     assert found["selfmem.retrieval.episodes"] == len(result.episodes)
     assert (spans["selfmem.learn"].attributes or {})["selfmem.learn.episodes"] == 1
+    learned = [s for s in _SPANS.get_finished_spans() if s.name == "selfmem.learn"]
+    assert len(learned) == 3  # one learning job per completed episode (learned inline)
+    # the job ran inside the completion that submitted it
+    complete_ids = {s.context.span_id for s in _SPANS.get_finished_spans()
+                    if s.name == "selfmem.episode.complete"}  # fmt: skip
+    assert all(s.parent is not None and s.parent.span_id in complete_ids for s in learned)
 
     points = _metric_points()
     episodes = points["selfmem.episodes"]
@@ -88,6 +98,9 @@ def test_spans_and_metrics_of_a_recorded_and_retrieved_episode(tmp_path: Path) -
     latency = points["selfmem.retrieval.duration"][0]
     assert latency.count == 1 and latency.sum > 0
     assert sum(p.value for p in points["selfmem.cache.hits"]) >= 1
+    misses = points["selfmem.cache.misses"]
+    assert sum(p.value for p in misses) >= 1
+    assert dict(misses[0].attributes) == {"selfmem.namespace": "otel"}
     assert "selfmem.learning.queue.depth" in points and "selfmem.learning.failures" in points
 
 

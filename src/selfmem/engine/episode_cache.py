@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from ..errors import StorageError
 from ..storage import sealing
 from ..storage.base import EpisodeStore, HotCache
+from .observer import NO_OBSERVER, EngineObserver
 
 __all__ = ["EPISODE", "CachedEpisode", "EpisodeCache", "episode_key", "namespace_prefix"]
 
@@ -77,8 +78,15 @@ def _unpack(payload: bytes) -> CachedEpisode | None:
 class EpisodeCache:
     """The episode entries of a :class:`HotCache`, sealed with a key kept in ``store``."""
 
-    def __init__(self, cache: HotCache, store: EpisodeStore, memory_entries: int = 1_000) -> None:
+    def __init__(
+        self,
+        cache: HotCache,
+        store: EpisodeStore,
+        memory_entries: int = 1_000,
+        observer: EngineObserver = NO_OBSERVER,
+    ) -> None:
         self.cache = cache
+        self._observer = observer
         self._store = store
         self.key = self._load_key()
         self._memory: OrderedDict[tuple[str, str], CachedEpisode] = OrderedDict()
@@ -142,7 +150,12 @@ class EpisodeCache:
 
     def get(self, namespace: str, episode_id: str) -> CachedEpisode | None:
         """The entry of this episode, or None (absent, sealed under an old key, of another
-        owner, or the cache failed)."""
+        owner, or the cache failed). The observer hears of the lookup, hit or miss."""
+        entry = self._lookup(namespace, episode_id)
+        self._observer.cache_lookup(namespace, entry is not None)
+        return entry
+
+    def _lookup(self, namespace: str, episode_id: str) -> CachedEpisode | None:
         remembered = self._recalled(namespace, episode_id)
         if remembered is not None:
             return remembered
@@ -181,7 +194,7 @@ class EpisodeCache:
 
     def revision(self, namespace: str, episode_id: str) -> int | None:
         """The revision the episode was cached at, or None if it is not (readably) cached."""
-        entry = self.get(namespace, episode_id)
+        entry = self._lookup(namespace, episode_id)  # bookkeeping, not a read: not observed
         return entry.revision if entry is not None else None
 
     def ids(self, namespace: str) -> list[str]:

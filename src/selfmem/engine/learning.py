@@ -33,6 +33,7 @@ from ..records.learned import AnyPattern, Heuristic, PatternKind, stable_id
 from ..retrieval.pattern_ranking import PatternCatalog
 from ..storage.base import EpisodeQuery, EpisodeStore
 from .learning_queue import LearningQueue
+from .observer import NO_OBSERVER, EngineObserver
 
 __all__ = ["FEEDBACK_KEY", "LearningEngine", "teaches"]
 
@@ -71,6 +72,7 @@ class LearningEngine:
         *,
         inline: bool,
         queue_size: int,
+        observer: EngineObserver = NO_OBSERVER,
     ) -> None:
         self._store = store
         self._config = config
@@ -82,7 +84,9 @@ class LearningEngine:
         # One learning write at a time; held across the store's write, which ``lock`` is not,
         # so readers of the patterns never wait on the network.
         self._writing = threading.Lock()
-        self._queue = LearningQueue(self.learn, maxsize=queue_size, inline=inline)
+        self._queue = LearningQueue(
+            self.learn, maxsize=queue_size, inline=inline, observer=observer
+        )
 
     # -- learners ---------------------------------------------------------------------------
 

@@ -8,7 +8,7 @@ learn in one store. A batch that raises is retried one episode at a time; an epi
 that fails twice has its id kept in :attr:`LearningQueue.failed` (``relearn()`` recovers it) and the
 error is logged with the id. ``drain()`` waits until every submitted job has run.
 With ``inline=True`` there is no thread: ``submit`` runs the job at once, with the same
-retry-and-record handling.
+retry-and-record handling. Each job (each try) runs inside the observer's ``learning`` hook.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ import threading
 from collections.abc import Callable, Sequence
 
 from ..records.episodes import Episode
+from .observer import NO_OBSERVER, EngineObserver
 
 __all__ = ["LearningQueue"]
 
@@ -38,8 +39,10 @@ class LearningQueue:
         maxsize: int = 1_000,
         put_timeout_s: float = 5.0,
         inline: bool = False,
+        observer: EngineObserver = NO_OBSERVER,
     ) -> None:
         self._work = work
+        self._observer = observer
         self._queue: queue.Queue[object] = queue.Queue(maxsize=maxsize)
         self._put_timeout = put_timeout_s
         self.failed: list[str] = []
@@ -48,6 +51,7 @@ class LearningQueue:
         if not inline:
             self._worker = threading.Thread(target=self._run, name="selfmem-learner", daemon=True)
             self._worker.start()
+        observer.queue_opened(self)
 
     def submit(self, episode: Episode) -> None:
         if self._worker is None:
@@ -59,10 +63,14 @@ class LearningQueue:
             logger.warning("learning queue full; learning episode %s inline", episode.id)
             self._attempt(episode)
 
+    def _learn(self, episodes: Sequence[Episode]) -> None:
+        with self._observer.learning(len(episodes)):
+            self._work(episodes)
+
     def _attempt(self, episode: Episode) -> None:
         for attempt in (1, 2):
             try:
-                self._work([episode])
+                self._learn([episode])
                 return
             except Exception as exc:  # a failing job must never stop the worker or lose the id
                 logger.warning("learning from episode %s failed (attempt %d): %s",
@@ -73,7 +81,7 @@ class LearningQueue:
     def _attempt_batch(self, batch: list[Episode]) -> None:
         if len(batch) > 1:
             try:
-                self._work(batch)
+                self._learn(batch)
                 return
             except Exception as exc:  # a failing job must never stop the worker or lose the id
                 logger.warning("learning from %d episodes failed (%s); one at a time",

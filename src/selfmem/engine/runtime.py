@@ -23,9 +23,11 @@ from ..records.episodes import (
 from ..storage import sealing
 from ..storage.base import EpisodeStore, HotCache
 from ..storage.changes import DELETED, EPISODE, LEARNING, ChangeFeed, ChangeSet
+from . import telemetry
 from .episode_cache import EpisodeCache
 from .follower import AfterCompletion, ChangeFollower
 from .learning import LearningEngine
+from .observer import EngineObserver
 from .step_buffer import StepBuffer
 
 logger = logging.getLogger(__name__)
@@ -83,7 +85,10 @@ class MemoryCore:
         config: MemoryConfig,
         reflector: Reflector | None,
         embedder: Embedder | None = None,
+        observer: EngineObserver | None = None,
     ) -> None:
+        #: The hooks the engine calls (OpenTelemetry's by default, when it is installed).
+        self.observer = observer or telemetry.observer()
         self.store = store
         self.cache = cache
         self.config = config
@@ -94,6 +99,7 @@ class MemoryCore:
             config.learning,
             inline=config.learn_inline,
             queue_size=config.learning_queue_size,
+            observer=self.observer,
         )
         self._embedder = embedder
         self._retrieval: RetrievalEngine | None = None
@@ -102,7 +108,7 @@ class MemoryCore:
         self.write_lock = threading.Lock()
         self.closed = False
         #: The cached episodes, sealed under a key kept in the store.
-        self.episodes = EpisodeCache(cache, store, config.cache_max_episodes)
+        self.episodes = EpisodeCache(cache, store, config.cache_max_episodes, self.observer)
         # Other processes' changes, read from the store's change log (when it keeps one).
         self._feed = store if isinstance(store, ChangeFeed) else None
         self._feed_cursor = self._feed.change_counter() if self._feed is not None else 0

@@ -1,7 +1,10 @@
 """OpenTelemetry spans and metrics, when ``opentelemetry-api`` is installed (``selfmem[otel]``).
 
 Nothing here imports OpenTelemetry until a memory is used, and without the package every
-hook is a no-op (one global check). With the API but no SDK configured, OpenTelemetry's own
+hook is a no-op (one global check). The public methods are traced by :func:`traced`; what
+happens inside the engine (cache lookups, learning jobs, the learning queue) reaches
+OpenTelemetry through the engine's own hooks (:mod:`.observer`), which :func:`observer`
+implements. With the API but no SDK configured, OpenTelemetry's own
 no-op implementations apply. Names follow the semantic-convention style: spans
 ``selfmem.episode.start`` / ``.log_step`` / ``.complete``, ``selfmem.retrieve``,
 ``selfmem.learn``; attributes under ``selfmem.*``, with ``gen_ai.tool.name`` for a step's tool.
@@ -20,9 +23,12 @@ import threading
 import time
 import weakref
 from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager
 from typing import Any, ParamSpec, TypeVar
 
-__all__ = ["instrument", "traced"]
+from .observer import NO_OBSERVER, EngineObserver, QueueProbe
+
+__all__ = ["observer", "traced"]
 
 _P = ParamSpec("_P")
 _T = TypeVar("_T")
@@ -31,7 +37,7 @@ Attributes = Callable[[tuple[Any, ...], dict[str, Any], Any], dict[str, Any]]
 _lock = threading.Lock()
 _state: _Instruments | None = None
 _checked = False  # whether OpenTelemetry was looked for (it is at most once)
-_engines: weakref.WeakSet[Any] = weakref.WeakSet()
+_queues: weakref.WeakSet[QueueProbe] = weakref.WeakSet()
 
 
 class _Instruments:
@@ -87,15 +93,15 @@ def _instruments() -> _Instruments | None:
 def _observe(read: Callable[[Any], int]) -> Iterator[Any]:
     from opentelemetry.metrics import Observation
 
-    yield Observation(sum(read(engine) for engine in list(_engines)))
+    yield Observation(sum(read(queue) for queue in list(_queues)))
 
 
 def _queue_depth(options: Any) -> Iterator[Any]:
-    return _observe(lambda engine: int(engine.pending()))
+    return _observe(lambda queue: int(queue.pending()))
 
 
 def _learning_failures(options: Any) -> Iterator[Any]:
-    return _observe(lambda engine: len(engine.failed))
+    return _observe(lambda queue: len(queue.failed))
 
 
 def traced(name: str, attributes: Attributes) -> Callable[[Callable[_P, _T]], Callable[_P, _T]]:
@@ -141,31 +147,31 @@ def _count(otel: _Instruments, name: str, values: dict[str, Any], seconds: float
                            "selfmem.step.success": values["selfmem.step.success"]})  # fmt: skip
 
 
-def instrument(core: Any) -> None:
-    """Trace a memory core's learning and count its cache lookups (once per core)."""
+class _Telemetry(EngineObserver):
+    """The engine's hooks as OpenTelemetry: cache lookups counted, learning jobs traced,
+    learning queues read by the gauges."""
+
+    def __init__(self, otel: _Instruments) -> None:
+        self._otel = otel
+
+    def queue_opened(self, queue: QueueProbe) -> None:
+        _queues.add(queue)
+
+    def cache_lookup(self, namespace: str, hit: bool) -> None:
+        counter = self._otel.hits if hit else self._otel.misses
+        counter.add(1, {"selfmem.namespace": namespace})
+
+    def learning(self, episodes: int) -> AbstractContextManager[object]:
+        return self._otel.tracer.start_as_current_span(
+            "selfmem.learn", attributes={"selfmem.learn.episodes": episodes}
+        )
+
+
+def observer() -> EngineObserver:
+    """The engine observer to use: OpenTelemetry's when it is installed, else one that does
+    nothing (looking OpenTelemetry up the first time)."""
     otel = _instruments()
-    if otel is None or getattr(core, "_selfmem_traced", False):
-        return
-    core._selfmem_traced = True
-    _engines.add(core.learning)
-    queue = getattr(core.learning, "_queue", None)
-    work = getattr(queue, "_work", None)
-    if queue is not None and work is not None:
-
-        def learn(episodes: Any) -> None:
-            with otel.tracer.start_as_current_span("selfmem.learn") as span:
-                span.set_attribute("selfmem.learn.episodes", len(episodes))
-                work(episodes)
-
-        queue._work = learn
-    lookup = core.episodes.get
-
-    def get(namespace: str, episode_id: str) -> Any:
-        found = lookup(namespace, episode_id)
-        (otel.hits if found is not None else otel.misses).add(1, {"selfmem.namespace": namespace})
-        return found
-
-    core.episodes.get = get
+    return NO_OBSERVER if otel is None else _Telemetry(otel)
 
 
 # -- the attributes of each operation ---------------------------------------------------------

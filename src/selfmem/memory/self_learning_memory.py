@@ -130,7 +130,6 @@ class SelfLearningMemory(RetrievalAPI, LearningAPI, ItemsAPI):
         )
         self._ranking = ranking or RankingWeights()
         self._owner = True
-        telemetry.instrument(self._core)
 
     @classmethod
     def open(
