@@ -30,6 +30,7 @@ LAYERS: dict[str, int] = {
     "selfmem.cli": 6,
     "selfmem.mcp": 6,
     "selfmem.ui": 6,
+    "selfmem.plots": 6,
     "selfmem.__main__": 6,
 }
 #: Imports between packages of the same layer that the architecture allows.
@@ -37,7 +38,7 @@ SAME_LAYER = {("selfmem.retrieval", "selfmem.learning"), ("selfmem.learning", "s
 #: What front ends (the CLI, MCP and the integration packages) may import of selfmem.
 FACE = {"selfmem", "selfmem.memory", "selfmem.records", "selfmem.errors", "selfmem.config",
         "selfmem.embeddings"}  # fmt: skip
-FRONT_ENDS = {"selfmem.cli", "selfmem.mcp", "selfmem.ui", "selfmem.__main__"}
+FRONT_ENDS = {"selfmem.cli", "selfmem.mcp", "selfmem.ui", "selfmem.plots", "selfmem.__main__"}
 
 
 def _module_name(path: Path, root: Path) -> str:
