@@ -317,7 +317,11 @@ class LibSQLStore(LibSQLLearning):
 
     def count_episodes(self, query: EpisodeQuery) -> int:
         where, params = self._where(query)
-        return int(self._run(f"SELECT count(*) FROM episodes WHERE {where}", params)[0][0])
+        # Open episodes are few: count them from their partial index. Left to itself the
+        # planner may pick (namespace, seq) and read every row of the namespace (90 ms at
+        # 100,000 episodes instead of 0.05 ms).
+        table = "episodes INDEXED BY idx_episodes_open" if query.open_only else "episodes"
+        return int(self._run(f"SELECT count(*) FROM {table} WHERE {where}", params)[0][0])
 
     def search_episodes(self, namespace: str, text: str, limit: int) -> list[LexicalHit]:
         match = fts_query(text)
