@@ -249,3 +249,24 @@ def test_listed_and_retrieved_patterns_are_snapshots(tmp_path: Path) -> None:
         deploy_episode(memory, 300)  # the learner's later change does not reach the caller
         assert memory.get_pattern(listed.id).support == support + 1
         assert served.pattern.support == support
+
+
+def test_listed_patterns_page_and_filter_by_evidence(tmp_path: Path) -> None:
+    with SelfLearningMemory.open(tmp_path, learn_inline=True) as memory:
+        train(memory)
+        every = memory.list_patterns(include_unserved=True, limit=1000)
+        assert len(every) >= 3
+        pages = [memory.list_patterns(include_unserved=True, limit=2, offset=start)
+                 for start in range(0, len(every), 2)]  # fmt: skip
+        assert [p.id for page in pages for p in page] == [p.id for p in every]
+        assert memory.list_patterns(include_unserved=True, offset=len(every)) == []
+
+        shortcut = deploy_episode(memory, 400, shortcut=True)
+        found = memory.list_patterns(include_unserved=True, limit=1000, episode_id=shortcut)
+        assert found and all(shortcut in p.episode_ids for p in found)
+        expected = [p.id for p in memory.list_patterns(include_unserved=True, limit=1000)
+                    if shortcut in p.episode_ids]  # fmt: skip
+        assert [p.id for p in found] == expected
+        assert memory.list_patterns(include_unserved=True, episode_id="never-seen") == []
+        with pytest.raises(ValueError, match="offset"):
+            memory.list_patterns(offset=-1)
