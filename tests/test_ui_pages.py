@@ -143,6 +143,30 @@ def test_pattern_page_links_its_evidence_both_ways(client: TestClient, seeded: S
     assert "Heuristics" in listing and "confidence" in listing
 
 
+def test_the_patterns_list_pages(
+    client: TestClient, seeded: Seeded, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import selfmem.ui.pages
+
+    monkeypatch.setattr(selfmem.ui.pages, "PATTERNS_PAGE", 2)
+    every = seeded.memory.list_patterns(include_unserved=True, limit=1000)
+    assert len(every) > 2
+    seen: list[str] = []
+    url: str | None = "/patterns?all=1"
+    while url is not None:
+        page = client.get(url.replace("&amp;", "&")).text
+        shown = _rows(page, "patterns")
+        assert 1 <= len(shown) <= 2
+        seen += [re.findall(r'href="/patterns/([^"?]+)"', row)[0] for row in shown]
+        assert f"{len(seen) - len(shown) + 1}–{len(seen)}" in page
+        assert ('id="previous"' in page) == (len(seen) > len(shown))
+        found = re.search(r'id="next" href="([^"]+)"', page)
+        url = found.group(1) if found else None
+    assert seen == [p.id for p in every]  # most effective first, each once
+    assert "No patterns here" in client.get("/patterns?all=1&offset=1000").text
+    assert client.get("/patterns?offset=-1").status_code == 400
+
+
 def test_unknown_ids_are_404_and_bad_filters_400(client: TestClient) -> None:
     assert client.get("/episodes/nope").status_code == 404
     assert client.get("/patterns/nope").status_code == 404
@@ -179,6 +203,26 @@ def test_learning_charts_are_inline_svg(client: TestClient) -> None:
     assert page.count("<svg") == 3
     assert "Success rate per task family" in page and "debugging" in page
     assert "Patterns discovered" in page and "<polyline" in page
+
+
+def test_learning_charts_are_reused_for_a_while_then_recomputed(seeded: Seeded) -> None:
+    from selfmem import TaskOutcome
+
+    other = seeded.memory.scoped("charts")
+
+    def record(task_type: str) -> None:
+        eid = other.start_episode(f"a {task_type} task", task_type=task_type)
+        other.log_step(eid, tool="look")
+        other.complete_episode(eid, TaskOutcome.success())
+
+    record("testing")
+    cached = TestClient(build_app(seeded.memory), base_url=BASE)
+    fresh = TestClient(build_app(seeded.memory, charts_max_age_s=0), base_url=BASE)
+    first = cached.get("/learning?ns=charts").text
+    assert "testing" in first and "deployment" not in first and 'id="computed"' in first
+    record("deployment")
+    assert "deployment" not in cached.get("/learning?ns=charts").text  # within 30 s: reused
+    assert "deployment" in fresh.get("/learning?ns=charts").text
 
 
 def test_health_shows_counts_size_queue_failures_and_latency(

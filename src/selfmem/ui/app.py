@@ -19,6 +19,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from ..errors import InvalidInputError, NotFoundError, SelfMemError
 from ..memory import SelfLearningMemory
 from .pages import Dashboard
+from .views import ChartCache
 
 __all__ = ["LOOPBACK", "TOKEN_COOKIE", "build_app", "serve"]
 
@@ -114,6 +115,7 @@ def build_app(
     token: str | None = None,
     hosts: tuple[str, ...] | None = LOOPBACK,
     location: str | None = None,
+    charts_max_age_s: float = 30.0,
 ) -> ASGIApp:
     """The dashboard over ``memory`` as an ASGI app.
 
@@ -121,8 +123,11 @@ def build_app(
     ``token``: every request must carry it (``Authorization: Bearer``, or the cookie set by
     opening ``/?token=...``). ``hosts``: the accepted ``Host`` names (None accepts any; the
     default accepts loopback names only). ``location``: the store directory, for its size.
+    ``charts_max_age_s``: how long the learning page's charts are reused before they are
+    computed again.
     """
-    dashboard = Dashboard(memory, _templates(), allow_writes=allow_writes, location=location)
+    dashboard = Dashboard(memory, _templates(), allow_writes=allow_writes, location=location,
+                          charts=ChartCache(charts_max_age_s))  # fmt: skip
     routes = [
         Route("/", dashboard.episodes, name="episodes"),
         Route("/episodes/{episode_id}", dashboard.episode, name="episode"),

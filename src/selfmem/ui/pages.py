@@ -7,6 +7,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 from jinja2 import Environment
@@ -21,9 +22,12 @@ from ..records import AnyPattern, Episode, OutcomeStatus, TaskType
 from ..records.html import episode_html, heuristics_html, patterns_html, retrieval_html
 from .charts import line_chart
 from .views import (
+    PATTERNS_PAGE,
     SIGNALS,
+    ChartCache,
     EpisodeFilters,
     LatencyLog,
+    int_param,
     learning_series,
     page_cursor,
     patterns_series,
@@ -42,6 +46,7 @@ class Dashboard:
     allow_writes: bool = False
     location: str | None = None
     latency: LatencyLog = field(default_factory=LatencyLog)
+    charts: ChartCache = field(default_factory=ChartCache)
 
     # -- helpers ----------------------------------------------------------------------------
 
@@ -83,32 +88,39 @@ class Dashboard:
     def episode(self, request: Request) -> Response:
         memory = self.scoped(request)
         episode = memory.get_episode(request.path_params["episode_id"])
-        contributed = [
-            p for p in memory.list_patterns(include_unserved=True, limit=MAX_PAGE)
-            if episode.id in p.episode_ids
-        ]  # fmt: skip
+        contributed = memory.list_patterns(include_unserved=True, limit=MAX_PAGE,
+                                           episode_id=episode.id)  # fmt: skip
         links = _Links(self._ns_param(request))
         body = episode_html(
             episode, patterns=contributed, link_pattern=links.pattern,
             link_episode=links.episode, standalone=False,
         )  # fmt: skip
-        pattern_ids = [p.id for p in memory.list_patterns(limit=MAX_PAGE)]
+        # the feedback form (writes only) offers the served patterns
+        served = memory.list_patterns(limit=MAX_PAGE) if self.allow_writes else []
+        pattern_ids = [p.id for p in served]
         return self.render(request, "episode.html", title=episode.task_description[:80],
                            episode=episode, body=Markup(body), pattern_ids=pattern_ids)  # fmt: skip
 
     def patterns(self, request: Request) -> Response:
         memory = self.scoped(request)
-        unserved = request.query_params.get("all") == "1"
-        found = memory.list_patterns(include_unserved=unserved, limit=MAX_PAGE)
+        params = request.query_params
+        unserved = params.get("all") == "1"
+        offset = int_param(params.get("offset"), 0, "offset", 0, 10**9)
+        # one page (and one more pattern, to know whether there is a next page)
+        found = memory.list_patterns(include_unserved=unserved, limit=PATTERNS_PAGE + 1,
+                                     offset=offset)  # fmt: skip
+        more, found = len(found) > PATTERNS_PAGE, found[:PATTERNS_PAGE]
         rules = memory.list_heuristics(limit=MAX_PAGE)
         links = _Links(self._ns_param(request))
         table = patterns_html(found, link_pattern=links.pattern, link_episode=links.episode,
                               standalone=False)  # fmt: skip
         rule_table = heuristics_html(rules, link_pattern=links.pattern,
                                      link_episode=links.episode, standalone=False)  # fmt: skip
+        pages = _pattern_pages(links, unserved, offset, more)
         return self.render(request, "patterns.html", title="Patterns and heuristics",
                            table=Markup(table), rules=Markup(rule_table), unserved=unserved,
-                           count=len(found), rule_count=len(rules))  # fmt: skip
+                           first=offset + 1, last=offset + len(found), pages=pages,
+                           rule_count=len(rules))  # fmt: skip
 
     def pattern(self, request: Request) -> Response:
         memory = self.scoped(request)
@@ -130,17 +142,11 @@ class Dashboard:
 
     def learning(self, request: Request) -> Response:
         memory = self.scoped(request)
-        rates, rewards, count = learning_series(memory)
-        charts = [
-            line_chart("Success rate per task family", rates, x_label="episode",
-                       y_label="success rate", y_max=1.0),
-            line_chart("Mean reward per task family", rewards, x_label="episode",
-                       y_label="reward"),
-            line_chart("Patterns discovered", patterns_series(memory),
-                       x_label="days since the first pattern", y_label="patterns"),
-        ]  # fmt: skip
+        (charts, count), computed = self.charts.get(memory.namespace, lambda: _charts(memory))
         return self.render(request, "learning.html", title="Learning over time",
-                           charts=[Markup(c) for c in charts], count=count)  # fmt: skip
+                           charts=[Markup(c) for c in charts], count=count,
+                           computed=datetime.fromtimestamp(computed, UTC),
+                           max_age=self.charts.max_age_s)  # fmt: skip
 
     def ask(self, request: Request) -> Response:
         memory = self.scoped(request)
@@ -209,6 +215,29 @@ class Dashboard:
     def _ns_param(self, request: Request) -> str | None:
         ns = request.query_params.get("ns")
         return ns if ns and ns != self.memory.namespace else None
+
+
+def _charts(memory: SelfLearningMemory) -> tuple[list[str], int]:
+    """The learning page's three charts (SVG) and how many episodes they cover."""
+    rates, rewards, count = learning_series(memory)
+    charts = [
+        line_chart("Success rate per task family", rates, x_label="episode",
+                   y_label="success rate", y_max=1.0),
+        line_chart("Mean reward per task family", rewards, x_label="episode", y_label="reward"),
+        line_chart("Patterns discovered", patterns_series(memory),
+                   x_label="days since the first pattern", y_label="patterns"),
+    ]  # fmt: skip
+    return charts, count
+
+
+def _pattern_pages(links: _Links, unserved: bool, offset: int, more: bool) -> dict[str, str | None]:
+    """The addresses of the previous and next pages of the patterns list (None at an end)."""
+
+    def at(start: int) -> str:
+        return links.page("/patterns", {**({"all": "1"} if unserved else {}), "offset": str(start)})
+
+    return {"previous": at(max(0, offset - PATTERNS_PAGE)) if offset else None,
+            "next": at(offset + PATTERNS_PAGE) if more else None}  # fmt: skip
 
 
 def _pattern_fields(pattern: AnyPattern) -> list[tuple[str, str]]:

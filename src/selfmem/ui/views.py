@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import threading
 from collections import deque
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -14,10 +14,11 @@ from typing import Any
 from ..config import MAX_PAGE, is_remote
 from ..errors import InvalidInputError
 from ..memory import SelfLearningMemory
-from ..records import Episode, OutcomeStatus, TaskType
+from ..records import AnyPattern, Episode, OutcomeStatus, TaskType
 
 __all__ = [
     "SIGNALS",
+    "ChartCache",
     "EpisodeFilters",
     "LatencyLog",
     "Series",
@@ -25,6 +26,8 @@ __all__ = [
     "page_cursor",
     "patterns_series",
     "store_size",
+    "int_param",
+    "PATTERNS_PAGE",
 ]
 
 #: What each ranking signal means, shown beside the ask results.
@@ -42,6 +45,8 @@ SIGNALS = {
 }
 
 _MAX_LIMIT = 200
+#: Patterns per page of the patterns list.
+PATTERNS_PAGE = 100
 
 
 def _parse_time(text: str | None, field_name: str) -> datetime | None:
@@ -55,7 +60,8 @@ def _parse_time(text: str | None, field_name: str) -> datetime | None:
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value
 
 
-def _int(text: str | None, default: int, field_name: str, low: int, high: int) -> int:
+def int_param(text: str | None, default: int, field_name: str, low: int, high: int) -> int:
+    """An integer query parameter within ``low`` and ``high`` (``default`` when absent)."""
     if not text:
         return default
     try:
@@ -117,9 +123,9 @@ class EpisodeFilters:
             since=_parse_time(params.get("since"), "since"),
             until=_parse_time(params.get("until"), "until"),
             q=(params.get("q") or "").strip(),
-            limit=_int(params.get("limit"), 50, "limit", 1, _MAX_LIMIT),
+            limit=int_param(params.get("limit"), 50, "limit", 1, _MAX_LIMIT),
             before=_parse_time(params.get("before"), "before"),
-            skip=_int(params.get("skip"), 0, "skip", 0, MAX_PAGE),
+            skip=int_param(params.get("skip"), 0, "skip", 0, MAX_PAGE),
         )
 
     def query_string(self, **changes: Any) -> dict[str, str]:
@@ -215,6 +221,33 @@ class _Timer:
 
 
 @dataclass
+class ChartCache:
+    """What the learning page draws, per namespace, computed at most every ``max_age_s``.
+
+    Its series read the latest 2,000 completed episodes and every pattern (about 0.2 s at
+    100,000 episodes), and they move slowly: a page view within ``max_age_s`` of the last
+    computation reuses it, and the page says how old it is.
+    """
+
+    max_age_s: float = 30.0
+    _entries: dict[str, tuple[float, float, Any]] = field(default_factory=dict)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def get(self, namespace: str, compute: Callable[[], Any]) -> tuple[Any, float]:
+        """The value for ``namespace`` and the wall-clock time it was computed at."""
+        import time
+
+        with self._lock:
+            entry = self._entries.get(namespace)
+        if entry is not None and time.monotonic() - entry[0] < self.max_age_s:
+            return entry[2], entry[1]
+        value = compute()
+        with self._lock:
+            self._entries[namespace] = (time.monotonic(), time.time(), value)
+        return value, time.time()
+
+
+@dataclass
 class Series:
     """One line of a chart: a name and its (x, y) points."""
 
@@ -264,11 +297,21 @@ def learning_series(
     return rates, rewards, len(episodes)
 
 
+def _every_pattern(memory: SelfLearningMemory, *, include_unserved: bool) -> list[AnyPattern]:
+    found: list[AnyPattern] = []
+    while True:
+        page = memory.list_patterns(include_unserved=include_unserved, limit=MAX_PAGE,
+                                    offset=len(found))  # fmt: skip
+        found += page
+        if len(page) < MAX_PAGE:
+            return found
+
+
 def patterns_series(memory: SelfLearningMemory) -> list[Series]:
     """Patterns discovered over time: the cumulative count by first-seen time (x in days
     since the first one), served and all."""
-    patterns = memory.list_patterns(include_unserved=True, limit=MAX_PAGE)
-    served = {p.id for p in memory.list_patterns(limit=MAX_PAGE)}
+    patterns = _every_pattern(memory, include_unserved=True)
+    served = {p.id for p in _every_pattern(memory, include_unserved=False)}
     if not patterns:
         return []
     ordered = sorted(patterns, key=lambda p: p.first_seen)
