@@ -45,6 +45,7 @@ SIGNALS = {
 }
 
 _MAX_LIMIT = 200
+_EVERY = 10**9  # "all of them" for list_patterns
 #: Patterns per page of the patterns list.
 PATTERNS_PAGE = 100
 
@@ -298,13 +299,8 @@ def learning_series(
 
 
 def _every_pattern(memory: SelfLearningMemory, *, include_unserved: bool) -> list[AnyPattern]:
-    found: list[AnyPattern] = []
-    while True:
-        page = memory.list_patterns(include_unserved=include_unserved, limit=MAX_PAGE,
-                                    offset=len(found))  # fmt: skip
-        found += page
-        if len(page) < MAX_PAGE:
-            return found
+    # one call: each call ranks every pattern, so pages of them would rank them again
+    return memory.list_patterns(include_unserved=include_unserved, limit=_EVERY)
 
 
 def patterns_series(memory: SelfLearningMemory) -> list[Series]:
