@@ -126,14 +126,24 @@ def test_patterns_over_time_counts_what_was_learned(memory: SelfLearningMemory) 
     learned = memory.list_patterns(include_unserved=True, limit=1000)
     served = memory.list_patterns(limit=1000)
     assert learned  # the debugging runs taught something
-    lines = _lines(patterns_over_time(memory))
+    ax = patterns_over_time(memory)
+    assert ax.get_xlabel() == "episodes completed"
+    lines = _lines(ax)
     assert lines["all patterns"][1][-1] == len(learned)
+    # each pattern is placed at how many episodes had completed when it was first seen
+    xs = lines["all patterns"][0]
+    assert xs == sorted(xs) and xs[0] >= 1 and xs[-1] <= len(RUNS)
     assert served and lines["served now"][1][-1] == len(served)
     kinds = {p.kind.value for p in learned}
     assert kinds <= set(lines)
     assert sum(lines[k][1][-1] for k in kinds) == len(learned)
-    from_records = _lines(patterns_over_time(learned, by_kind=False))
+    by_time = patterns_over_time(learned, by_kind=False)
+    assert by_time.get_xlabel() == "first seen"
+    from_records = _lines(by_time)
     assert set(from_records) == {"all patterns"}
+    assert from_records["all patterns"][0] == sorted(p.first_seen for p in learned)
+    with pytest.raises(InvalidInputError, match="needs a memory"):
+        patterns_over_time(learned, x="episodes")
 
 
 def test_bad_arguments_name_the_field(memory: SelfLearningMemory) -> None:

@@ -4,11 +4,12 @@ so nothing global changes and any backend works) or on the axes a caller passes.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from datetime import datetime
+from typing import Literal
 
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
-from ..config import MAX_PAGE
 from ..errors import InvalidInputError
 from ..memory import SelfLearningMemory
 from ..records import AnyPattern, Episode
@@ -33,6 +34,7 @@ __all__ = [
 
 Source = SelfLearningMemory | Iterable[Episode]
 _SIZE = (8.0, 3.6)
+_EVERY = 10**9  # "all of them" for list_patterns
 
 
 def _axes(ax: Axes | None, size: tuple[float, float] = _SIZE) -> Axes:
@@ -43,10 +45,9 @@ def _axes(ax: Axes | None, size: tuple[float, float] = _SIZE) -> Axes:
 
 
 def _draw(ax: Axes, lines: Sequence[Line]) -> None:
-    for i, line in enumerate(lines):
-        overall = i == 0 and not ax.get_legend_handles_labels()[1]
-        ax.plot(line.x, line.y, label=line.name, linewidth=2.2 if overall else 1.2,
-                alpha=1.0 if overall else 0.85)  # fmt: skip
+    for i, line in enumerate(lines):  # the first line is the overall one
+        ax.plot(line.x, line.y, label=line.name, linewidth=2.2 if i == 0 else 1.2,
+                alpha=1.0 if i == 0 else 0.85)  # fmt: skip
     ax.grid(alpha=0.3)
     ax.legend(fontsize="small", loc="best")
 
@@ -142,24 +143,37 @@ def reward_distribution(
 def patterns_over_time(
     source: SelfLearningMemory | Sequence[AnyPattern],
     *,
+    x: Literal["episodes", "time"] | None = None,
     by_kind: bool = True,
     ax: Axes | None = None,
 ) -> Axes:
-    """Patterns discovered over time: the cumulative count by the time each was first
-    seen, overall and per kind; from a memory, also those served now (that pass the serving
-    thresholds)."""
+    """Patterns discovered over time: the cumulative count by when each was first seen,
+    overall and per kind; from a memory, also those served now (that pass the serving
+    thresholds). ``x="episodes"`` (the default for a memory) puts how many episodes had
+    completed by then on the x axis, ``x="time"`` (the default for records) the time."""
+    x = x or ("episodes" if isinstance(source, SelfLearningMemory) else "time")
+    if x not in ("episodes", "time"):
+        raise InvalidInputError(f"x must be 'episodes' or 'time', not {x!r}", field="x")
     served: set[str] | None = None
+    ends: list[datetime] | None = None
     if isinstance(source, SelfLearningMemory):
-        patterns = source.list_patterns(include_unserved=True, limit=MAX_PAGE)
-        served = {p.id for p in source.list_patterns(limit=MAX_PAGE)}
+        patterns = source.list_patterns(include_unserved=True, limit=_EVERY)
+        served = {p.id for p in source.list_patterns(limit=_EVERY)}
+        if x == "episodes":
+            ends = sorted(e.end_time or e.start_time for e in completed_episodes(source))
+    elif x == "episodes":
+        raise InvalidInputError("x='episodes' needs a memory (its episodes' completion times)",
+                                field="x")  # fmt: skip
     else:
         patterns = list(source)
     ax = _axes(ax)
-    lines = pattern_lines(patterns, served=served, by_kind=by_kind)
+    lines = pattern_lines(patterns, served=served, by_kind=by_kind, episode_ends=ends)
     for i, line in enumerate(lines):
         ax.step(line.x, line.y, where="post", label=line.name, linewidth=2.2 if i == 0 else 1.2)
-    ax.set(xlabel="first seen", ylabel="patterns", title="Patterns discovered over time")
+    xlabel = "episodes completed" if x == "episodes" else "first seen"
+    ax.set(xlabel=xlabel, ylabel="patterns", title="Patterns discovered over time")
     ax.grid(alpha=0.3)
     ax.legend(fontsize="small")
-    ax.tick_params(axis="x", labelrotation=20)
+    if x == "time":
+        ax.tick_params(axis="x", labelrotation=20)
     return ax

@@ -4,6 +4,7 @@ through the public API, from a memory or from records a caller already holds."""
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from collections import deque
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -139,20 +140,31 @@ def rolling_lines(
 
 
 def pattern_lines(
-    patterns: Sequence[AnyPattern], *, served: set[str] | None = None, by_kind: bool = True
+    patterns: Sequence[AnyPattern],
+    *,
+    served: set[str] | None = None,
+    by_kind: bool = True,
+    episode_ends: Sequence[datetime] | None = None,
 ) -> list[Line]:
-    """The cumulative count of patterns by the time each was first seen: all of them, those
-    still ``served`` (when given), and one line per kind."""
+    """The cumulative count of patterns by when each was first seen: all of them, those
+    still ``served`` (when given), and one line per kind. x is the time first seen or, given
+    ``episode_ends`` (sorted completion times), how many episodes had completed by then."""
     ordered = sorted(patterns, key=lambda p: p.first_seen)
-    lines = [_cumulative("all patterns", ordered)]
+    lines = [_cumulative("all patterns", ordered, episode_ends)]
     if served is not None:
-        lines.append(_cumulative("served now", [p for p in ordered if p.id in served]))
+        kept = [p for p in ordered if p.id in served]
+        lines.append(_cumulative("served now", kept, episode_ends))
     if by_kind:
         kinds = sorted({p.kind.value for p in ordered})
-        lines += [_cumulative(k, [p for p in ordered if p.kind.value == k]) for k in kinds]
+        lines += [_cumulative(k, [p for p in ordered if p.kind.value == k], episode_ends)
+                  for k in kinds]  # fmt: skip
     return lines
 
 
-def _cumulative(name: str, ordered: Sequence[AnyPattern]) -> Line:
-    times: list[datetime] = [p.first_seen for p in ordered]
-    return Line(name, times, [float(i) for i in range(1, len(ordered) + 1)])
+def _cumulative(
+    name: str, ordered: Sequence[AnyPattern], episode_ends: Sequence[datetime] | None
+) -> Line:
+    xs: list[Any] = [p.first_seen for p in ordered]
+    if episode_ends is not None:
+        xs = [bisect_right(episode_ends, seen) for seen in xs]
+    return Line(name, xs, [float(i) for i in range(1, len(ordered) + 1)])
