@@ -131,8 +131,9 @@ def test_patterns_over_time_counts_what_was_learned(memory: SelfLearningMemory) 
     lines = _lines(ax)
     assert lines["all patterns"][1][-1] == len(learned)
     # each pattern is placed at how many episodes had completed when it was first seen
-    xs = lines["all patterns"][0]
-    assert xs == sorted(xs) and xs[0] >= 1 and xs[-1] <= len(RUNS)
+    xs, ys = lines["all patterns"]
+    assert xs == sorted(xs) and xs[0] >= 1 and xs[-1] == len(RUNS)  # runs on to the latest
+    assert ys == sorted(ys) and ys[-1] == len(learned)
     assert served and lines["served now"][1][-1] == len(served)
     kinds = {p.kind.value for p in learned}
     assert kinds <= set(lines)

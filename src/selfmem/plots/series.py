@@ -148,7 +148,8 @@ def pattern_lines(
 ) -> list[Line]:
     """The cumulative count of patterns by when each was first seen: all of them, those
     still ``served`` (when given), and one line per kind. x is the time first seen or, given
-    ``episode_ends`` (sorted completion times), how many episodes had completed by then."""
+    ``episode_ends`` (sorted completion times), how many episodes had completed by then,
+    each line then running on to the latest episode."""
     ordered = sorted(patterns, key=lambda p: p.first_seen)
     lines = [_cumulative("all patterns", ordered, episode_ends)]
     if served is not None:
@@ -165,6 +166,10 @@ def _cumulative(
     name: str, ordered: Sequence[AnyPattern], episode_ends: Sequence[datetime] | None
 ) -> Line:
     xs: list[Any] = [p.first_seen for p in ordered]
+    ys = [float(i) for i in range(1, len(ordered) + 1)]
     if episode_ends is not None:
         xs = [bisect_right(episode_ends, seen) for seen in xs]
-    return Line(name, xs, [float(i) for i in range(1, len(ordered) + 1)])
+        if xs and xs[-1] < len(episode_ends):  # the count holds up to the latest episode
+            xs.append(len(episode_ends))
+            ys.append(ys[-1])
+    return Line(name, xs, ys)
