@@ -306,6 +306,13 @@ def test_cli_refuses_a_public_host_without_a_token(
     assert code == 2 and "needs a bearer token" in capsys.readouterr().err
 
 
+def test_cli_sets_how_long_the_learning_charts_are_reused() -> None:
+    from selfmem.cli.app import build_parser
+
+    assert build_parser().parse_args(["ui"]).charts_max_age == 30.0
+    assert build_parser().parse_args(["ui", "--charts-max-age", "0"]).charts_max_age == 0.0
+
+
 def test_serve_refuses_a_public_host_without_a_token(seeded: Seeded) -> None:
     from selfmem.errors import InvalidInputError
     from selfmem.ui import serve

@@ -159,6 +159,7 @@ def serve(
     token: str | None = None,
     location: str | None = None,
     log_level: str = "warning",
+    charts_max_age_s: float = 30.0,
 ) -> None:
     """Serve the dashboard until interrupted. A non-loopback ``host`` needs a ``token``."""
     import uvicorn
@@ -169,5 +170,5 @@ def serve(
         )
     hosts = LOOPBACK if host in LOOPBACK else None
     app = build_app(memory, allow_writes=allow_writes, token=token, hosts=hosts,
-                    location=location)  # fmt: skip
+                    location=location, charts_max_age_s=charts_max_age_s)  # fmt: skip
     uvicorn.run(app, host=host, port=port, log_level=log_level)

@@ -32,7 +32,8 @@ def run_ui(ctx: Context) -> int:
     mode = "writes allowed" if args.allow_writes else "read-only"
     ctx.out.note(f"selfmem ui: http://{args.host}:{args.port}/ ({mode}; Ctrl-C stops)")
     serve(memory, host=args.host, port=args.port, allow_writes=args.allow_writes, token=token,
-          location=location, log_level=args.log_level.lower())  # fmt: skip
+          location=location, log_level=args.log_level.lower(),
+          charts_max_age_s=args.charts_max_age)  # fmt: skip
     return EXIT_OK
 
 
@@ -50,6 +51,8 @@ def register(commands: SubParsers, common: argparse.ArgumentParser) -> None:
     ui.add_argument("--allow-writes", action="store_true",
                     help="allow deleting episodes and recording feedback")  # fmt: skip
     ui.add_argument("--token", help=f"bearer token to require (else ${TOKEN_VARIABLE})")
+    ui.add_argument("--charts-max-age", type=float, default=30.0, metavar="SECONDS",
+                    help="reuse the learning charts this long (30; 0: always fresh)")  # fmt: skip
     ui.add_argument("--log-level", default="WARNING",
                     choices=("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"))  # fmt: skip
     ui.set_defaults(handler=run_ui)
