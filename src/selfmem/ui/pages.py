@@ -224,7 +224,7 @@ def _charts(memory: SelfLearningMemory) -> tuple[list[str], int]:
         line_chart("Success rate per task family", rates, x_label="episode",
                    y_label="success rate", y_max=1.0),
         line_chart("Mean reward per task family", rewards, x_label="episode", y_label="reward"),
-        line_chart("Patterns discovered", patterns_series(memory),
+        line_chart("Patterns discovered (served now)", patterns_series(memory),
                    x_label="days since the first pattern", y_label="patterns"),
     ]  # fmt: skip
     return charts, count
