@@ -123,6 +123,24 @@ def test_cache_serves_reads_and_memory_bounds_it(tmp_path: Path) -> None:
         assert [memory.get_episode(eid).id for eid in ids] == ids  # misses fall back to the store
 
 
+def test_cache_lookups_count_hits_and_misses(tmp_path: Path) -> None:
+    from selfmem import NotFoundError
+
+    with SelfLearningMemory.open(tmp_path) as memory:
+        eid = run_episode(memory, "Task to look up", ["a"])
+        memory.flush()
+        before = memory.cache_lookups()
+        memory.get_episode(eid)
+        memory.scoped("default").get_episode(eid)  # handles share the cache and its counts
+        with pytest.raises(NotFoundError):
+            memory.get_episode("never-recorded")
+        after = memory.cache_lookups()
+        assert (after.hits - before.hits, after.misses - before.misses) == (2, 1)
+        assert after.hit_rate == after.hits / (after.hits + after.misses)
+    with SelfLearningMemory() as empty:
+        assert empty.cache_lookups().hit_rate is None  # no lookup yet
+
+
 def test_reconcile_drops_entries_deleted_by_another_handle(tmp_path: Path) -> None:
     # with a staleness window the change log is not read on each hit: reconcile does it
     with SelfLearningMemory.open(tmp_path, cache_max_staleness_s=3600) as memory:

@@ -233,6 +233,8 @@ def test_health_shows_counts_size_queue_failures_and_latency(
     stats = seeded.memory.stats()
     assert f"<th>episodes</th><td>{stats.episodes}</td>" in page
     assert "bytes" in page and "learning queue depth" in page and "learning failures" in page
+    lookups = seeded.memory.cache_lookups()
+    assert f"{lookups.hits} hits, {lookups.misses} misses" in page and "hit rate" in page
     assert "p95" in page and " ms" in page
     assert str(seeded.location) in page
 

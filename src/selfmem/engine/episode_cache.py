@@ -30,7 +30,14 @@ from ..storage import sealing
 from ..storage.base import EpisodeStore, HotCache
 from .observer import NO_OBSERVER, EngineObserver
 
-__all__ = ["EPISODE", "CachedEpisode", "EpisodeCache", "episode_key", "namespace_prefix"]
+__all__ = [
+    "EPISODE",
+    "CacheLookups",
+    "CachedEpisode",
+    "EpisodeCache",
+    "episode_key",
+    "namespace_prefix",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -56,6 +63,22 @@ class CachedEpisode:
     episode_id: str
     revision: int
     body: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class CacheLookups:
+    """Reads that asked the episode cache, in this process since the memory was opened (for
+    every namespace of the store): ``hits`` found the episode there (in process memory or
+    the hot cache), ``misses`` went on to the store."""
+
+    hits: int = 0
+    misses: int = 0
+
+    @property
+    def hit_rate(self) -> float | None:
+        """Hits over lookups, or None before the first lookup."""
+        total = self.hits + self.misses
+        return self.hits / total if total else None
 
 
 def _pack(namespace: str, episode_id: str, revision: int, body: bytes) -> bytes:
@@ -87,6 +110,8 @@ class EpisodeCache:
     ) -> None:
         self.cache = cache
         self._observer = observer
+        self._lookups = CacheLookups()
+        self._lookups_lock = threading.Lock()
         self._store = store
         self.key = self._load_key()
         self._memory: OrderedDict[tuple[str, str], CachedEpisode] = OrderedDict()
@@ -152,8 +177,17 @@ class EpisodeCache:
         """The entry of this episode, or None (absent, sealed under an old key, of another
         owner, or the cache failed). The observer hears of the lookup, hit or miss."""
         entry = self._lookup(namespace, episode_id)
-        self._observer.cache_lookup(namespace, entry is not None)
+        hit = entry is not None
+        with self._lookups_lock:
+            counts = self._lookups
+            self._lookups = CacheLookups(counts.hits + int(hit), counts.misses + int(not hit))
+        self._observer.cache_lookup(namespace, hit)
         return entry
+
+    def lookups(self) -> CacheLookups:
+        """How many reads found their episode here, and how many did not."""
+        with self._lookups_lock:
+            return self._lookups
 
     def _lookup(self, namespace: str, episode_id: str) -> CachedEpisode | None:
         remembered = self._recalled(namespace, episode_id)

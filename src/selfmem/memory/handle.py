@@ -6,7 +6,8 @@ import logging
 from typing import Any
 
 from ..config import MemoryConfig
-from ..engine.runtime import MemoryCore
+from ..engine.episode_cache import CacheLookups
+from ..engine.runtime import MemoryCore, twin
 from ..engine.step_buffer import OpenEpisode
 from ..errors import EpisodeStateError, NotFoundError, StorageError
 from ..records.episodes import (
@@ -82,6 +83,14 @@ class Handle:
         return self._core.buffer.track(stored, steps)
 
     # -- reading ----------------------------------------------------------------------------
+
+    def cache_lookups(self) -> CacheLookups:
+        """How reads of episodes used the episode cache in this process since the memory was
+        opened (every namespace of the store): hits, misses and the hit rate."""
+        self._check_open()
+        return self._core.episodes.lookups()
+
+    acache_lookups = twin(cache_lookups)
 
     def get_episode(self, episode_id: str) -> Episode:
         """The episode with this id in this namespace (open ones include unflushed steps)."""

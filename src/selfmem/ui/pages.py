@@ -182,6 +182,7 @@ class Dashboard:
             request, "health.html", title="Health", stats=dataclasses.asdict(stats),
             size=store_size(self.location), location=self.location,
             failures=memory.learning_failures, latency=self.latency.percentiles(),
+            lookups=memory.cache_lookups(),
         )  # fmt: skip
 
     # -- writes (only with allow_writes) ----------------------------------------------------
