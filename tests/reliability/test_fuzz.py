@@ -217,9 +217,15 @@ CALLS: dict[str, Call] = {
     "delete_episode": lambda w, d: partial(w.memory.delete_episode, d(arg("missing"))),
     "stats": lambda w, d: partial(w.memory.stats),
     "reconcile_cache": lambda w, d: partial(w.memory.reconcile_cache),
+    "cache_lookups": lambda w, d: partial(w.memory.cache_lookups),
     "scoped": lambda w, d: partial(lambda ns: w.memory.scoped(ns).stats(), d(arg("tenant-b"))),
     "list_patterns": lambda w, d: partial(
-        w.memory.list_patterns, d(arg(None)), include_unserved=d(arg(False)), limit=d(arg(10))
+        w.memory.list_patterns,
+        d(arg(None)),
+        include_unserved=d(arg(False)),
+        limit=d(arg(10)),
+        offset=d(arg(0)),
+        episode_id=d(arg(None)),
     ),
     "get_pattern": lambda w, d: partial(w.memory.get_pattern, d(arg("missing"))),
     "list_heuristics": lambda w, d: partial(w.memory.list_heuristics, limit=d(arg(10))),
