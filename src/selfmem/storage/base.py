@@ -104,6 +104,18 @@ class EpisodeStore(Protocol):
         Raises :class:`~selfmem.errors.EpisodeStateError` if the episode is no longer open
         (completed or deleted by another handle), and changes nothing then."""
 
+    def import_episodes(self, episodes: Sequence[Episode]) -> None:
+        """Persist whole episodes with their steps, as ``create_episode`` then (for a
+        completed one) ``finish_episode`` would, all in one transaction: every episode of
+        the batch is stored, or none. Open episodes stay open; completed ones are indexed
+        for search and logged in the change feed. They are stored in the batch's order
+        (the order a store streams them back in, e.g. :meth:`index_rows`).
+
+        Raises :class:`~selfmem.errors.StorageError` naming the ids if an id is already
+        stored (or repeated in the batch), and writes nothing then. A batch found stored
+        whole already (every id, with the same namespace and start time: a retry whose
+        commit answer was lost) changes nothing and raises nothing, as ``create_episode``."""
+
     def get_episode(self, namespace: str, episode_id: str) -> Episode | None: ...
 
     def list_episodes(self, query: EpisodeQuery) -> list[Episode]: ...

@@ -27,6 +27,7 @@ from .changes import Change, ChangeSet
 from .libsql_connection import GuardFailed, SizedRead, id_chunks, insert_rows
 from .libsql_items import LibSQLItems
 from .libsql_learning import LibSQLLearning
+from .libsql_writes import HEADER_COLUMNS, header_row, import_statements, search_rows, step_inserts
 from .retry import RetryPolicy
 from .schema import BOOTSTRAP, MIGRATIONS, SCHEMA_VERSION
 from .transport import Statement, guard
@@ -115,53 +116,56 @@ class LibSQLStore(LibSQLLearning):
 
     # -- writes -----------------------------------------------------------------------------
 
-    @staticmethod
-    def _header_row(episode: Episode) -> tuple[Any, ...]:
-        return (
-            episode.task_type.value,
-            episode.context.domain,
-            episode.context.language,
-            episode.outcome.status.value if episode.outcome else None,
-            episode.start_time.timestamp(),
-            episode.end_time.timestamp() if episode.end_time else None,
-            episode.reward.total if episode.reward else None,
-            episode.model_dump_json(exclude={"steps"}),
-        )
-
     def create_episode(self, episode: Episode) -> None:
         # One statement in autocommit: one round trip, the write lock held only on the server.
         with self._lock:
             self._check_open()
             created = self._run(
-                "INSERT INTO episodes (id, namespace, task_type, domain, language, outcome, "
-                "start_time, end_time, reward, data) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
-                "ON CONFLICT (id) DO NOTHING RETURNING seq",
-                (episode.id, episode.namespace, *self._header_row(episode)),
+                f"INSERT INTO episodes (id, namespace, {HEADER_COLUMNS}) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING RETURNING seq",
+                (episode.id, episode.namespace, *header_row(episode)),
             )
-            if created:
-                return
-            # Already there: a retry after a commit whose answer was lost, or a clash.
-            found = self._run(
-                "SELECT namespace, start_time FROM episodes WHERE id = ?", (episode.id,)
-            )
-            if not found or tuple(found[0]) != (episode.namespace, episode.start_time.timestamp()):
-                raise StorageError(f"libSQL error: episode id {episode.id!r} already exists")
+            if not created:  # a retry after a commit whose answer was lost, or a clash
+                self._check_stored([episode])
 
-    @staticmethod
-    def _step_inserts(batches: Mapping[str, Sequence[ExecutionStep]]) -> list[Statement]:
-        """Every step of every episode in multi-row statements (idempotent: a retried batch
-        replaces the same rows)."""
-        rows = [
-            (episode_id, step.step_number, step.tool, int(step.success), step.model_dump_json())
-            for episode_id, steps in batches.items()
-            for step in steps
-        ]
-        return insert_rows(
-            "INSERT OR REPLACE INTO steps (episode_id, step_number, tool, success, data)", 5, rows
+    def _check_stored(self, episodes: Sequence[Episode]) -> None:
+        """Return if every episode is stored as given (by this write, whose commit answer
+        was lost); otherwise raise, naming the ids stored by someone else."""
+        wanted = {ep.id: (ep.namespace, ep.start_time.timestamp()) for ep in episodes}
+        found: dict[str, tuple[Any, ...]] = {}
+        for chunk, marks in id_chunks(list(wanted)):
+            rows = self._run(
+                f"SELECT id, namespace, start_time FROM episodes WHERE id IN ({marks})", chunk
+            )
+            found.update((row[0], tuple(row[1:])) for row in rows)
+        if found == wanted:
+            return
+        clashes = [eid for eid in wanted if eid in found]
+        if len(episodes) == 1:
+            raise StorageError(f"libSQL error: episode id {episodes[0].id!r} already exists")
+        shown = ", ".join(repr(eid) for eid in clashes[:5])
+        more = f" (and {len(clashes) - 5} more)" if len(clashes) > 5 else ""
+        raise StorageError(
+            f"episode ids already stored: {shown}{more}; nothing of this batch was stored"
         )
 
+    def import_episodes(self, episodes: Sequence[Episode]) -> None:
+        """The whole batch in one transaction (one request to a server)."""
+        seen: set[str] = set()
+        for episode in episodes:
+            if episode.id in seen:
+                raise StorageError(
+                    f"episode id {episode.id!r} is twice in the batch; nothing of this batch "
+                    "was stored"
+                )
+            seen.add(episode.id)
+        try:
+            self._write(import_statements(episodes))
+        except GuardFailed:
+            self._check_stored(episodes)
+
     def append_steps(self, batches: Mapping[str, Sequence[ExecutionStep]]) -> None:
-        self._write(self._step_inserts(batches))
+        self._write(step_inserts(batches))
 
     def finish_episode(self, episode: Episode, pending_steps: Sequence[ExecutionStep]) -> int:
         """The steps, the completed episode and its search entry in one transaction (one
@@ -173,19 +177,19 @@ class LibSQLStore(LibSQLLearning):
                 "revision = revision + 1 "
                 "WHERE id = ? AND namespace = ? AND end_time IS NULL RETURNING revision",
                 (
-                    *self._header_row(episode),
+                    *header_row(episode),
                     encode_row(index_row(episode)),
                     episode.id,
                     episode.namespace,
                 ),
             ),
             guard("the episode is not open", "changes() = 0"),
-            *self._step_inserts({episode.id: pending_steps}),
+            *step_inserts({episode.id: pending_steps}),
             # Completed once (``end_time IS NULL`` above), so the episode has no entry yet.
             Statement(
                 "INSERT INTO episodes_fts (rowid, task_text, step_text) "
                 "SELECT seq, ?, ? FROM episodes WHERE id = ?",
-                (episode.task_description, episode.step_text(), episode.id),
+                (*search_rows(episode), episode.id),
             ),
         ]
         try:

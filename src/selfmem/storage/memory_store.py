@@ -11,7 +11,7 @@ import threading
 from collections import Counter
 from collections.abc import Mapping, Sequence
 
-from ..errors import ConflictError, EpisodeStateError
+from ..errors import ConflictError, EpisodeStateError, StorageError
 from ..records.episodes import Episode, ExecutionStep
 from ..records.index_rows import IndexRow, index_row
 from ..records.learned import AnyPattern, Heuristic
@@ -55,9 +55,56 @@ class InMemoryStore:
 
     def create_episode(self, episode: Episode) -> None:
         with self._lock:
-            key = (episode.namespace, episode.id)
-            self._episodes[key] = episode.model_copy(update={"steps": []}, deep=True)
-            self._revisions[key] = 1
+            self._put_open(episode.model_copy(update={"steps": []}, deep=True))
+
+    def _put_open(self, stored: Episode) -> None:
+        key = (stored.namespace, stored.id)
+        self._episodes[key] = stored
+        self._revisions[key] = 1
+
+    def _put_finished(self, stored: Episode) -> int:
+        key = (stored.namespace, stored.id)
+        self._episodes[key] = stored
+        self._revisions[key] = self._revisions.get(key, 0) + 1
+        self._index[key] = Counter(tokenize(f"{stored.task_description}\n{stored.step_text()}"))
+        return self._revisions[key]
+
+    def import_episodes(self, episodes: Sequence[Episode]) -> None:
+        with self._lock:
+            # checked before anything is written: the batch is stored whole or not at all
+            if self._stored_already(episodes):
+                return
+            for episode in episodes:
+                stored = episode.model_copy(deep=True)
+                self._put_open(stored)  # revision 1, as created
+                if stored.is_complete:
+                    self._put_finished(stored)  # revision 2 and indexed, as finished
+
+    def _stored_already(self, episodes: Sequence[Episode]) -> bool:
+        """True if the batch is stored whole already (as a retried write finds it); raises
+        if only some of its ids are, or an id is stored as another episode or repeated."""
+        known = {key[1]: key for key in self._episodes}
+        seen: set[str] = set()
+        for episode in episodes:
+            if episode.id in seen:
+                raise StorageError(
+                    f"episode id {episode.id!r} is twice in the batch; nothing of this batch "
+                    "was stored"
+                )
+            seen.add(episode.id)
+        found = [self._episodes[known[ep.id]] for ep in episodes if ep.id in known]
+        if len(found) == len(episodes) and all(
+            (old.namespace, old.start_time) == (new.namespace, new.start_time)
+            for old, new in zip(found, episodes, strict=True)
+        ):
+            return bool(found)
+        if found:
+            shown = ", ".join(repr(ep.id) for ep in found[:5])
+            more = f" (and {len(found) - 5} more)" if len(found) > 5 else ""
+            raise StorageError(
+                f"episode ids already stored: {shown}{more}; nothing of this batch was stored"
+            )
+        return False
 
     def append_steps(self, batches: Mapping[str, Sequence[ExecutionStep]]) -> None:
         with self._lock:
@@ -74,11 +121,7 @@ class InMemoryStore:
                 raise EpisodeStateError(
                     f"episode {episode.id!r} was deleted or completed by another handle"
                 )
-            self._episodes[key] = episode.model_copy(deep=True)
-            self._revisions[key] = self._revisions.get(key, 0) + 1
-            text = f"{episode.task_description}\n{episode.step_text()}"
-            self._index[key] = Counter(tokenize(text))
-            return self._revisions[key]
+            return self._put_finished(episode.model_copy(deep=True))
 
     def get_episode(self, namespace: str, episode_id: str) -> Episode | None:
         with self._lock:
