@@ -29,6 +29,9 @@ Judging rules (fixed before any output was read):
    ``query_replica``/``replace``; for ``restore_snapshot`` true only if ``best_recovery``
    is ``None`` ("no known recovery"). A pattern on any other tool is false.
 
+Not scored, only listed: a true sequence whose ``sample_task`` (the task it shows as an
+example) is a task of another family.
+
 Several true patterns for one fact count as true (each states a true fact); the extra ones
 are listed as duplicates. Recall is per kind over the planted facts: 12 families, 4
 decisions, 4 context effects, 4 errors.
@@ -172,6 +175,7 @@ class Score:
     false: list[str] = field(default_factory=list)
     duplicates: list[str] = field(default_factory=list)
     missed: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  # reported, not scored
     unjudged: int = 0
 
     def precision(self, kind: str | None = None) -> float | None:
@@ -215,10 +219,21 @@ def run(size: int, seed: int) -> tuple[Score, float]:
     world = truth()
     learner = PatternLearner("default")
     started = time.perf_counter()
+    task_family = {}
     for generated in generate(size, seed):
+        task_family[generated.description] = generated.family
         learner.observe(_episode(generated))
-    result = score(learner.patterns(), world)
-    return result, time.perf_counter() - started
+    patterns = learner.patterns()
+    result = score(patterns, world)
+    elapsed = time.perf_counter() - started
+    for pattern in patterns:  # a true sequence that cites a task of another family
+        verdict = judge(pattern, world)
+        if not isinstance(pattern, ToolSequence) or verdict is None or verdict.fact is None:
+            continue
+        family = task_family.get(pattern.sample_task)
+        if family is not None and verdict.fact != f"sequence {family}":
+            result.notes.append(f"{verdict.fact} cites '{pattern.sample_task}' ({family})")
+    return result, elapsed
 
 
 def _print(size: int, seed: int, result: Score, elapsed: float) -> None:
@@ -234,6 +249,8 @@ def _print(size: int, seed: int, result: Score, elapsed: float) -> None:
         print(f"{'':13}missed: {missed}")
     for duplicate in result.duplicates:
         print(f"{'':13}duplicate: {duplicate}")
+    for note in result.notes:
+        print(f"{'':13}note (not scored): {note}")
     if result.unjudged:
         print(f"{'':13}served without a claim (not judged): {result.unjudged}")
 
