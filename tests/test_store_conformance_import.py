@@ -128,7 +128,7 @@ def test_a_batch_found_stored_whole_is_a_retry(store: EpisodeStore, namespace: s
     before = _state(store, namespace, [ep.id for ep in batch])
     store.import_episodes(batch)  # as when the first commit's answer was lost
     assert _state(store, namespace, [ep.id for ep in batch]) == before
-    with pytest.raises(StorageError, match="already stored"):
+    with pytest.raises(StorageError, match="already exists"):
         store.import_episodes([*batch[:2], _completed(namespace, 9)])
 
 

@@ -19,7 +19,6 @@ from typing import Any
 import pytest
 
 from selfmem import (
-    ExecutionStep,
     Limits,
     MemoryConfig,
     SelfLearningMemory,
@@ -143,20 +142,27 @@ def test_an_id_at_the_api_limit_imports_and_can_be_deleted(tmp_path: Path, run: 
         assert memory.stats().episodes == 0
 
 
-class _CompletionFails(LibSQLStore):
-    """A libSQL store whose completion write fails, as when the server goes away between
-    the episode's creation and its completion."""
+class _SecondBatchFails(LibSQLStore):
+    """A libSQL store whose second batch write fails, as when the server goes away half
+    way through an import."""
 
-    def finish_episode(self, episode: Episode, pending_steps: Sequence[ExecutionStep]) -> int:
-        raise StoreUnavailableError("the server stopped answering")
+    batches = 0
+
+    def import_episodes(self, episodes: Sequence[Episode]) -> None:
+        self.batches += 1
+        if self.batches == 2:
+            raise StoreUnavailableError("the server stopped answering")
+        super().import_episodes(episodes)
 
 
 def test_a_write_that_fails_half_way_leaves_no_stray_episode(tmp_path: Path) -> None:
-    lines = [json.dumps(d).encode() + b"\n" for d in _exported(tmp_path, count=2)]
+    lines = [json.dumps(d).encode() + b"\n" for d in _exported(tmp_path, count=3)]
     config = MemoryConfig(flush_interval_s=None)
-    with SelfLearningMemory(_CompletionFails(str(tmp_path / "db")), config=config) as memory:
+    store = _SecondBatchFails(str(tmp_path / "db"))
+    with SelfLearningMemory(store, config=config) as memory:
         with pytest.raises(StoreUnavailableError):
-            import_episodes(memory, lines, set())
+            import_episodes(memory, lines, set(), batch_size=2)
+        assert store.batches == 2  # the first batch was written, then deleted again
         assert memory.stats().episodes == 0
         assert memory.list_episodes(open_only=True) == []
 
@@ -170,8 +176,26 @@ def test_an_interrupted_import_is_rolled_back(tmp_path: Path) -> None:
 
     with SelfLearningMemory.open(tmp_path / "store", flush_interval_s=None) as memory:
         with pytest.raises(KeyboardInterrupt):
-            import_episodes(memory, lines, set(), progress=interrupt)
+            import_episodes(memory, lines, set(), progress=interrupt, batch_size=1)
         assert memory.stats().episodes == 0
+
+
+def test_imported_batches_join_the_live_index(tmp_path: Path) -> None:
+    """A process whose index is loaded retrieves the imported episodes at once, open ones
+    stay out of it, and the progress callback sees each batch."""
+    documents = _exported(tmp_path, count=5)
+    documents[4] |= {"end_time": None, "outcome": None, "reward": None, "reflection": None}
+    lines = [json.dumps(d).encode() + b"\n" for d in documents]
+    seen: list[int] = []
+    with SelfLearningMemory.open(tmp_path / "store", flush_interval_s=None) as memory:
+        assert (
+            memory.retrieve_relevant_context("rotate key", TaskContext(domain="ops")).episodes == []
+        )
+        assert import_episodes(memory, lines, set(), progress=seen.append, batch_size=2) == 5
+        assert seen == [2, 4, 5]
+        found = memory.retrieve_relevant_context("rotate key", TaskContext(domain="ops"), 10)
+        assert {e.episode.id for e in found.episodes} == {d["id"] for d in documents[:4]}
+        assert [e.id for e in memory.list_episodes(open_only=True)] == [documents[4]["id"]]
 
 
 def test_what_selfmem_exported_imports_unchanged(tmp_path: Path, run: Run) -> None:

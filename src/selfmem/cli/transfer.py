@@ -5,9 +5,10 @@ already exist) without writing anything; the second writes. A file with a bad li
 rejected whole unless the caller asks to skip bad lines. Every episode passes the checks
 the API applies (limits, JSON safety, redaction: ``selfmem.security.imported``), so an
 import stores nothing ``log_step`` would refuse. Episodes keep their ids, steps, outcome,
-reward and reflection; they are written through the store Protocol, because the public API
-assigns new ids and timestamps. If a write fails, or the import is interrupted, every
-episode it created is deleted again.
+reward and reflection; they are written through the store Protocol's batch write
+(``import_episodes``, :data:`BATCH` episodes a transaction), because the public API assigns
+new ids and timestamps. If a write fails, or the import is interrupted, every episode it
+created is deleted again.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from typing import TextIO
 
 import pydantic
 
-from ..errors import InvalidInputError
+from ..errors import InvalidInputError, StorageError
 from ..memory import SelfLearningMemory, prepare_imported
 from ..records.episodes import Episode
 
@@ -26,6 +27,8 @@ __all__ = ["BadLine", "ImportScan", "export_episodes", "import_episodes", "scan_
 
 PAGE = 500
 _ID_BATCH = 500
+#: Episodes per transaction of the store's batch write: a few MB a request to a server.
+BATCH = 500
 
 
 @dataclass(frozen=True, slots=True)
@@ -140,22 +143,25 @@ def scan_lines(
     return scan
 
 
-def _write(memory: SelfLearningMemory, episode: Episode, written: list[str]) -> None:
-    """Write one episode; its id joins ``written`` as soon as it exists in the store (and
-    not before: an id refused because it exists elsewhere is not this import's to delete)."""
+def _write_batch(memory: SelfLearningMemory, batch: list[Episode], written: list[str]) -> None:
+    """Write ``batch`` in one transaction; its ids join ``written`` once they are stored
+    (and not before: an id refused because it exists elsewhere is not this import's to
+    delete). The batch is stored whole or not at all."""
     store = memory._core.store
-    opened = episode.model_copy(
-        update={"steps": [], "end_time": None, "outcome": None, "reward": None,
-                "reflection": None}
-    )  # fmt: skip
-    store.create_episode(opened)
-    written.append(episode.id)
-    if episode.is_complete:
-        store.finish_episode(episode, episode.steps)
-    elif episode.steps:
-        store.append_steps({episode.id: episode.steps})
-    if episode.is_complete:  # as complete_episode does: the live index, and a vector
-        memory._core.retrieval.add(episode)
+    try:
+        store.import_episodes(batch)
+    except StorageError:
+        raise  # refused or unreachable: nothing of the batch was stored
+    except BaseException:
+        # interrupted (Ctrl-C) while writing: the transaction may have committed just before
+        ids = [episode.id for episode in batch]
+        if len(store.episode_revisions(memory.namespace, ids)) == len(ids):
+            written += ids
+        raise
+    written += [episode.id for episode in batch]
+    for episode in batch:
+        if episode.is_complete:  # as complete_episode does: the live index, and a vector
+            memory._core.retrieval.add(episode)
 
 
 def import_episodes(
@@ -163,15 +169,26 @@ def import_episodes(
     source: Iterable[bytes],
     skip: set[int],
     progress: Callable[[int], None] | None = None,
+    *,
+    batch_size: int = BATCH,
 ) -> int:
     """Write the episodes of every line not in ``skip`` (line numbers) into the memory's
-    namespace. On a failure the episodes written so far are deleted and the error raised."""
+    namespace, ``batch_size`` a transaction (``progress`` is called after each). On a
+    failure the episodes written so far are deleted and the error raised."""
     written: list[str] = []
+    batch: list[Episode] = []
     try:
         for number, text in _lines(source):
             if number in skip:
                 continue
-            _write(memory, parse_line(text, memory), written)
+            batch.append(parse_line(text, memory))
+            if len(batch) >= batch_size:
+                _write_batch(memory, batch, written)
+                batch = []
+                if progress is not None:
+                    progress(len(written))
+        if batch:
+            _write_batch(memory, batch, written)
             if progress is not None:
                 progress(len(written))
     except BaseException:  # a failed write, or Ctrl-C: leave nothing half-imported

@@ -146,7 +146,8 @@ class LibSQLStore(LibSQLLearning):
         shown = ", ".join(repr(eid) for eid in clashes[:5])
         more = f" (and {len(clashes) - 5} more)" if len(clashes) > 5 else ""
         raise StorageError(
-            f"episode ids already stored: {shown}{more}; nothing of this batch was stored"
+            f"an episode id of this batch already exists: {shown}{more}; nothing of this "
+            "batch was stored"
         )
 
     def import_episodes(self, episodes: Sequence[Episode]) -> None:

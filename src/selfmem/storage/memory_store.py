@@ -102,7 +102,8 @@ class InMemoryStore:
             shown = ", ".join(repr(ep.id) for ep in found[:5])
             more = f" (and {len(found) - 5} more)" if len(found) > 5 else ""
             raise StorageError(
-                f"episode ids already stored: {shown}{more}; nothing of this batch was stored"
+                f"an episode id of this batch already exists: {shown}{more}; nothing of this "
+                "batch was stored"
             )
         return False
 
