@@ -30,17 +30,13 @@ import shutil
 import subprocess
 import sys
 import time
-from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from .machine import load_average
 from .progress import progress
-from .retrieval_dataset import QUERIES, EpisodeSpec
-from .retrieval_store import episode_order
-
-if TYPE_CHECKING:
-    from selfmem.records.episodes import Episode
+from .retrieval_dataset import QUERIES
+from .retrieval_store import completed_episode, episode_order
 
 BATCH = 1_000  # episodes per transaction of the store's batch write
 
@@ -80,29 +76,6 @@ print(json.dumps({"open_s": opened, "first_retrieval_s": first, "first_retrieval
 """
 
 
-def _episodes(specs: Sequence[EpisodeSpec], namespace: str) -> list[Episode]:
-    """Completed episodes of ``specs`` with a computed reward (no reflection)."""
-    from selfmem import ExecutionStep, TaskContext
-    from selfmem.learning import compute_reward
-    from selfmem.records.episodes import Episode, utc_now
-
-    episodes = []
-    for spec in specs:
-        steps = [ExecutionStep(step_number=n, **step.as_fields())
-                 for n, step in enumerate(spec.steps, 1)]  # fmt: skip
-        episode = Episode(
-            namespace=namespace,
-            task_description=spec.description,
-            context=TaskContext(**spec.context),
-            task_type=spec.task_type,
-            steps=steps,
-        )
-        episode.end_time, episode.outcome = utc_now(), spec.task_outcome()
-        episode.reward = compute_reward(episode)
-        episodes.append(episode)
-    return episodes
-
-
 def build_store(path: Path, size: int) -> dict[str, Any]:
     """``size`` episodes through the store protocol's batch write, ``BATCH`` a transaction
     (reused when the marker says so)."""
@@ -118,7 +91,8 @@ def build_store(path: Path, size: int) -> dict[str, Any]:
     with SelfLearningMemory.open(path, flush_interval_s=None) as memory:
         store = memory._core.store
         for first in range(0, size, BATCH):
-            store.import_episodes(_episodes(order[first : first + BATCH], memory.namespace))
+            batch = order[first : first + BATCH]
+            store.import_episodes([completed_episode(spec, memory.namespace) for spec in batch])
             if (first + BATCH) % 50_000 == 0:
                 progress(f"  {first + BATCH}/{size} in {time.perf_counter() - start:.0f} s")
     found = {"size": size, "import_s": time.perf_counter() - start, "batch": BATCH}

@@ -20,6 +20,8 @@ from .progress import progress
 from .retrieval_dataset import SEEDS, EpisodeSpec, fillers
 from .retrieval_vectors import VectorBank
 
+DIRECT_BATCH = 1_000  # episodes per transaction of the store's batch write
+
 
 def episode_order(total: int, window: int, seed: int = 11) -> list[EpisodeSpec]:
     """Seeds spread at random over the first ``window`` positions, fillers around them."""
@@ -113,31 +115,42 @@ class Store:
         return end - start, end - stored
 
     def _add_direct(self, memory: SelfLearningMemory, specs: Sequence[EpisodeSpec]) -> float:
-        """``store.create_episode`` + ``finish_episode`` with a computed reward (no
-        reflection, no learning); returns the seconds taken."""
+        """The store's batch write (``import_episodes``, ``DIRECT_BATCH`` episodes a
+        transaction) of completed episodes with a computed reward (no reflection, no
+        learning); returns the seconds taken."""
         store = memory._core.store
         start = time.perf_counter()
-        for count, spec in enumerate(specs, 1):
-            header = Episode(
-                namespace=memory.namespace,
-                task_description=spec.description,
-                context=TaskContext(**spec.context),
-                task_type=spec.task_type,
-            )
-            store.create_episode(header)
-            steps = [
-                ExecutionStep(step_number=number, **step.as_fields())
-                for number, step in enumerate(spec.steps, 1)
+        for first in range(0, len(specs), DIRECT_BATCH):
+            batch = [
+                completed_episode(spec, memory.namespace)
+                for spec in specs[first : first + DIRECT_BATCH]
             ]
-            done = header.model_copy(
-                update={"steps": steps, "end_time": utc_now(), "outcome": spec.task_outcome()}
-            )
-            done.reward = compute_reward(done)
-            store.finish_episode(done, steps)
-            self.keys[header.id] = spec.key
-            if count % 20_000 == 0:
-                progress(f"  {count}/{len(specs)} in {time.perf_counter() - start:.0f} s")
+            store.import_episodes(batch)
+            for episode, spec in zip(batch, specs[first : first + DIRECT_BATCH], strict=True):
+                self.keys[episode.id] = spec.key
+            if (first + DIRECT_BATCH) % 20_000 == 0:
+                progress(
+                    f"  {first + DIRECT_BATCH}/{len(specs)} in {time.perf_counter() - start:.0f} s"
+                )
         return time.perf_counter() - start
+
+
+def completed_episode(spec: EpisodeSpec, namespace: str) -> Episode:
+    """The spec as a completed episode with a computed reward."""
+    steps = [
+        ExecutionStep(step_number=number, **step.as_fields())
+        for number, step in enumerate(spec.steps, 1)
+    ]
+    episode = Episode(
+        namespace=namespace,
+        task_description=spec.description,
+        context=TaskContext(**spec.context),
+        task_type=spec.task_type,
+        steps=steps,
+    )
+    episode.end_time, episode.outcome = utc_now(), spec.task_outcome()
+    episode.reward = compute_reward(episode)
+    return episode
 
 
 def _reembed(memory: SelfLearningMemory) -> tuple[float, int]:
