@@ -307,7 +307,11 @@ class LibSQLConnection:
         delete removed is not left in ``-wal`` (freed pages are zeroed by ``secure_delete``)."""
         if self.remote:
             return
+        deadline = time.monotonic() + self._busy_timeout_ms / 1000
         rows = self._run("PRAGMA wal_checkpoint(TRUNCATE)")
+        while rows and rows[0][0] and time.monotonic() < deadline:
+            time.sleep(0.01)  # a reader is still on the old WAL: wait for it, GIL released
+            rows = self._run("PRAGMA wal_checkpoint(TRUNCATE)")
         if rows and rows[0][0]:
             logger.warning(
                 "the WAL of %s could not be checkpointed completely: another process is "

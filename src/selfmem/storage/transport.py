@@ -6,7 +6,10 @@ else crosses it, so a transaction never holds the database's write lock while th
 thinks or waits on the network:
 
 * :class:`LocalTransport` runs an embedded file through the ``libsql`` driver
-  (``BEGIN IMMEDIATE`` ... ``COMMIT``, in WAL mode with a busy timeout).
+  (``BEGIN IMMEDIATE`` ... ``COMMIT``, in WAL mode). When another connection holds the
+  lock it waits in Python, not in the driver: the driver's busy handler sleeps holding the
+  GIL, which would freeze every other thread of the process, including one that holds the
+  lock in another connection and only needs the GIL to commit.
 * :class:`~selfmem.storage.hrana.HranaTransport` sends a transaction to a libSQL server as
   one HTTP request (a Hrana batch), so the server holds the lock for microseconds.
 
@@ -19,6 +22,8 @@ fails with :data:`GUARD_MESSAGE`, and the transaction is rolled back.
 from __future__ import annotations
 
 import logging
+import random
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -76,15 +81,31 @@ class Transport(Protocol):
     def close(self) -> None: ...
 
 
+#: Messages of a statement refused because another connection holds a lock it needs.
+_BUSY = ("database is locked", "database is busy", "sqlite_busy")
+#: Waits between tries while the database is busy: doubling from the first to the last.
+_FIRST_WAIT_S = 0.0005
+_LAST_WAIT_S = 0.01
+
+
+def _busy(message: str) -> bool:
+    text = message.lower()
+    return any(marker in text for marker in _BUSY)
+
+
 class LocalTransport:
-    """An embedded libSQL file through the ``libsql`` driver."""
+    """An embedded libSQL file through the ``libsql`` driver.
+
+    A statement refused as busy is tried again, with short sleeps that release the GIL,
+    for up to ``busy_timeout_ms``; then the busy error is raised."""
 
     def __init__(self, path: str, busy_timeout_ms: int) -> None:
+        self._busy_timeout_s = busy_timeout_ms / 1000
         try:
-            self._conn = libsql.connect(path, timeout=busy_timeout_ms / 1000, isolation_level=None)
+            self._conn = libsql.connect(path, timeout=0, isolation_level=None)
         except ValueError as exc:
             raise DriverError(f"cannot open libSQL database at {path!r}: {exc}") from exc
-        self.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
+        self.execute("PRAGMA busy_timeout = 0")  # waiting is done here, see the class
         self.execute("PRAGMA journal_mode = WAL")
         # WAL + NORMAL: a commit survives a crash of the process; only a power loss can undo
         # the last commits (the database itself stays consistent). FULL fsyncs every commit.
@@ -92,12 +113,19 @@ class LocalTransport:
         self.execute("PRAGMA secure_delete = ON")
 
     def execute(self, sql: str, params: Sequence[Any] = ()) -> Rows:
-        try:
-            # fetch everything: an open cursor would keep a read lock
-            rows = self._conn.execute(sql, tuple(params)).fetchall()
-        except ValueError as exc:
-            raise DriverError(str(exc)) from exc
-        return list(rows) if rows else []
+        deadline = time.monotonic() + self._busy_timeout_s
+        wait = _FIRST_WAIT_S
+        while True:
+            try:
+                # fetch everything: an open cursor would keep a read lock
+                rows = self._conn.execute(sql, tuple(params)).fetchall()
+            except ValueError as exc:
+                if not _busy(str(exc)) or time.monotonic() + wait > deadline:
+                    raise DriverError(str(exc)) from exc
+                time.sleep(wait * random.uniform(0.5, 1.0))
+                wait = min(wait * 2, _LAST_WAIT_S)
+                continue
+            return list(rows) if rows else []
 
     def transaction(self, statements: Sequence[Statement]) -> list[Rows]:
         # IMMEDIATE: writers queue up front and never deadlock on a lock upgrade
