@@ -322,15 +322,8 @@ class EpisodeIndex:
                 lists[name], arrays[name] = codes.export(getattr(self, name)[keep])
             for name in _NUMBERS:
                 arrays[name] = getattr(self, name)[keep].copy()
-            renumber = np.full(self._size, -1, dtype=np.int64)
-            renumber[keep] = np.arange(len(keep))
-            pairs = [(int(renumber[r]), code) for code, rows in self._tags.items() for r in rows
-                     if renumber[r] >= 0]  # fmt: skip
-            pairs.sort()
-            tag_rows = np.asarray([r for r, _ in pairs], dtype=np.int32)
-            lists["tags"], arrays["tag_codes"] = self._tag_codes.export(
-                np.asarray([c for _, c in pairs], dtype=np.int32)
-            )
+            tag_rows, tag_codes = self._live_tags(keep)
+            lists["tags"], arrays["tag_codes"] = self._tag_codes.export(tag_codes)
             arrays["tag_rows"] = tag_rows
             lists["terms"], arrays["term_counts"], arrays["term_ids"], arrays["term_freqs"] = (
                 self._postings.export(keep)
@@ -339,6 +332,20 @@ class EpisodeIndex:
                 arrays["vectors"] = self.vectors[keep].copy()
                 arrays["has_vector"] = self.has_vector[keep].copy()
             return IndexState(lists, arrays, self.model if self.vectors is not None else None)
+
+    def _live_tags(self, keep: npt.NDArray[np.int64]) -> tuple[I32, I32]:
+        """(row, tag code) of the rows ``keep``, renumbered ``0..len(keep)``, sorted by row
+        then code: two arrays, with no Python object per pair."""
+        renumber = np.full(self._size, -1, dtype=np.int64)
+        renumber[keep] = np.arange(len(keep))
+        codes = np.fromiter(self._tags, dtype=np.int64, count=len(self._tags))
+        lengths = np.fromiter(map(len, self._tags.values()), dtype=np.int64, count=len(codes))
+        rows = np.frombuffer(b"".join(r.tobytes() for r in self._tags.values()), dtype=np.int32)
+        new_rows = renumber[rows]
+        live = new_rows >= 0
+        new_rows, live_codes = new_rows[live], np.repeat(codes, lengths)[live]
+        order = np.lexsort((live_codes, new_rows))
+        return new_rows[order].astype(np.int32), live_codes[order].astype(np.int32)
 
     @classmethod
     def from_state(cls, state: IndexState) -> EpisodeIndex:
@@ -352,7 +359,7 @@ class EpisodeIndex:
         if capacity > index._cap:
             index._alloc(capacity)
         index.ids = list(ids)
-        index.row_of = {eid: r for r, eid in enumerate(ids)}
+        index.row_of = dict(zip(ids, range(n), strict=True))
         index._size = index._alive_count = n
         index.alive[:n] = True
         for name in (*_CATEGORIES, *_NUMBERS):

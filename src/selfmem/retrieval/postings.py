@@ -26,6 +26,14 @@ _COMPACT_RATIO = 0.25
 _COMPACT_MIN = 20_000
 
 
+def _stable_order(keys: npt.NDArray[np.integer], bound: int) -> npt.NDArray[np.intp]:
+    """``np.argsort(keys, kind="stable")`` for keys in ``[0, bound)``: as 16-bit keys when
+    they fit, which numpy sorts by radix (twice as fast on millions of postings)."""
+    if bound <= 1 << 16:
+        return np.argsort(keys.astype(np.uint16), kind="stable")
+    return np.argsort(keys, kind="stable")
+
+
 class Postings:
     """Postings of every term, and the distinct terms of every row, in flat arrays."""
 
@@ -115,7 +123,7 @@ class Postings:
         tail_tfs = [np.frombuffer(tfs, dtype=np.float32) for _, tfs in self._tail.values()]
         blocks, self._blocks = self._blocks, []
         terms = np.concatenate([term_of, *tail_terms, *(b[0] for b in blocks)])
-        order = np.argsort(terms, kind="stable")
+        order = _stable_order(terms, len(self._ids))
         self._rows = np.concatenate([self._rows, *tail_rows, *(b[1] for b in blocks)])[order]
         self._tfs = np.concatenate([self._tfs, *tail_tfs, *(b[2] for b in blocks)])[order]
         counts = np.bincount(terms, minlength=len(self._ids))
@@ -169,7 +177,11 @@ class Postings:
         renumber[keep] = np.arange(len(keep))
         picked = renumber[all_rows] >= 0
         new_rows = renumber[all_rows[picked]]
-        used, new_tids = np.unique(np.concatenate(tids)[picked], return_inverse=True)
+        old_tids = np.concatenate(tids)[picked]
+        present = np.zeros(len(self._ids), dtype=bool)
+        present[old_tids] = True  # the terms these rows use, without sorting every posting
+        used = np.flatnonzero(present)
+        new_tids = (np.cumsum(present, dtype=np.int64) - 1)[old_tids]
         order = np.lexsort((new_tids, new_rows))
         by_id = list(self._ids)  # term ids are given in insertion order
         return (
@@ -187,7 +199,7 @@ class Postings:
         rows = np.repeat(np.arange(len(counts), dtype=np.int32), counts)
         postings._doc_terms.frombytes(tids.astype(np.int32).tobytes())
         postings._doc_start = array("q", [0, *np.cumsum(counts, dtype=np.int64).tolist()])
-        order = np.argsort(tids, kind="stable")  # rows ascend already: each term's stay so
+        order = _stable_order(tids, len(terms))  # rows ascend already: each term's stay so
         postings._rows = rows[order]
         postings._tfs = tfs[order].astype(np.float32)
         per_term = np.bincount(tids, minlength=len(terms))
