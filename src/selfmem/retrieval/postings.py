@@ -11,7 +11,7 @@ from __future__ import annotations
 from array import array
 from collections import Counter
 from collections.abc import Sequence
-from itertools import chain
+from itertools import chain, repeat
 
 import numpy as np
 import numpy.typing as npt
@@ -91,10 +91,11 @@ class Postings:
             raise ValueError(f"rows must be added in order: expected {len(self._doc_start) - 1}")
         ids = self._ids
         every = list(chain.from_iterable(docs))
-        local = dict.fromkeys(every, 0)  # this batch's distinct terms, then their ids
-        for term in local:
-            local[term] = ids.setdefault(term, len(ids))
-        flat = np.fromiter(map(local.__getitem__, every), dtype=np.int64, count=len(every))
+        # one dict lookup per term occurrence; terms new to the index (few, after the first
+        # batches) get the next ids in the order they first occur
+        flat = np.fromiter(map(ids.get, every, repeat(-1)), dtype=np.int64, count=len(every))
+        for position in np.flatnonzero(flat < 0).tolist():
+            flat[position] = ids.setdefault(every[position], len(ids))
         lengths = np.fromiter(map(len, docs), dtype=np.int64, count=len(docs))
         missing = len(ids) - len(self._start)
         self._start.extend([0] * missing)
