@@ -198,6 +198,17 @@ def test_imported_batches_join_the_live_index(tmp_path: Path) -> None:
         assert [e.id for e in memory.list_episodes(open_only=True)] == [documents[4]["id"]]
 
 
+def test_large_episodes_are_written_in_smaller_batches(tmp_path: Path) -> None:
+    documents = _exported(tmp_path, count=5)
+    lines = [json.dumps(d).encode() + b"\n" for d in documents]
+    seen: list[int] = []
+    with SelfLearningMemory.open(tmp_path / "store", flush_interval_s=None) as memory:
+        budget = len(lines[0]) * 2  # two lines a batch, though 500 episodes would fit
+        assert import_episodes(memory, lines, {3}, progress=seen.append, batch_bytes=budget) == 4
+        assert seen == [2, 4]
+        assert memory.stats().episodes == 4
+
+
 def test_what_selfmem_exported_imports_unchanged(tmp_path: Path, run: Run) -> None:
     """Checking is idempotent on its own output: redacted text, truncated tool output and
     replaced surrogates come back byte for byte."""

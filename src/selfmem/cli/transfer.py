@@ -27,8 +27,11 @@ __all__ = ["BadLine", "ImportScan", "export_episodes", "import_episodes", "scan_
 
 PAGE = 500
 _ID_BATCH = 500
-#: Episodes per transaction of the store's batch write: a few MB a request to a server.
+#: Episodes per transaction of the store's batch write (about 1 MB a request to a server
+#: for typical episodes), and the most bytes of input lines one transaction takes, so a
+#: file of very large episodes is written in smaller transactions.
 BATCH = 500
+BATCH_BYTES = 16_000_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -171,26 +174,33 @@ def import_episodes(
     progress: Callable[[int], None] | None = None,
     *,
     batch_size: int = BATCH,
+    batch_bytes: int = BATCH_BYTES,
 ) -> int:
     """Write the episodes of every line not in ``skip`` (line numbers) into the memory's
-    namespace, ``batch_size`` a transaction (``progress`` is called after each). On a
-    failure the episodes written so far are deleted and the error raised."""
+    namespace, one transaction per ``batch_size`` episodes or ``batch_bytes`` bytes of
+    lines, whichever comes first (``progress`` is called after each). On a failure the
+    episodes written so far are deleted and the error raised."""
     written: list[str] = []
     batch: list[Episode] = []
+    size = 0
+
+    def write() -> None:
+        nonlocal batch, size
+        _write_batch(memory, batch, written)
+        batch, size = [], 0
+        if progress is not None:
+            progress(len(written))
+
     try:
         for number, text in _lines(source):
             if number in skip:
                 continue
             batch.append(parse_line(text, memory))
-            if len(batch) >= batch_size:
-                _write_batch(memory, batch, written)
-                batch = []
-                if progress is not None:
-                    progress(len(written))
+            size += len(text)
+            if len(batch) >= batch_size or size >= batch_bytes:
+                write()
         if batch:
-            _write_batch(memory, batch, written)
-            if progress is not None:
-                progress(len(written))
+            write()
     except BaseException:  # a failed write, or Ctrl-C: leave nothing half-imported
         _roll_back(memory, written)
         raise
