@@ -83,7 +83,6 @@ class InMemoryStore:
     def _stored_already(self, episodes: Sequence[Episode]) -> bool:
         """True if the batch is stored whole already (as a retried write finds it); raises
         if only some of its ids are, or an id is stored as another episode or repeated."""
-        known = {key[1]: key for key in self._episodes}
         seen: set[str] = set()
         for episode in episodes:
             if episode.id in seen:
@@ -92,7 +91,9 @@ class InMemoryStore:
                     "was stored"
                 )
             seen.add(episode.id)
-        found = [self._episodes[known[ep.id]] for ep in episodes if ep.id in known]
+        # ids are per namespace here, as in create_episode (libSQL's are store-wide)
+        stored = (self._episodes.get((ep.namespace, ep.id)) for ep in episodes)
+        found = [old for old in stored if old is not None]
         if len(found) == len(episodes) and all(
             (old.namespace, old.start_time) == (new.namespace, new.start_time)
             for old, new in zip(found, episodes, strict=True)
