@@ -173,23 +173,29 @@ class Postings:
             tids.append(np.full(len(tail_rows), tid, dtype=np.int32))
             rows.append(np.frombuffer(tail_rows, dtype=np.int32))
             tfs.append(np.frombuffer(tail_tfs, dtype=np.float32))
-        all_rows = np.concatenate(rows)
-        renumber = np.full(len(self._doc_start) - 1, -1, dtype=np.int64)
-        renumber[keep] = np.arange(len(keep))
-        picked = renumber[all_rows] >= 0
-        new_rows = renumber[all_rows[picked]]
-        old_tids = np.concatenate(tids)[picked]
+        new_rows, old_tids, kept_tfs = (
+            np.concatenate(rows),
+            np.concatenate(tids),
+            np.concatenate(tfs),
+        )
+        count = len(self._doc_start) - 1
+        if len(keep) != count or not bool((keep == np.arange(count)).all()):
+            renumber = np.full(count, -1, dtype=np.int32)  # every row kept: nothing to drop
+            renumber[keep] = np.arange(len(keep), dtype=np.int32)
+            new_rows = renumber[new_rows]
+            picked = new_rows >= 0
+            new_rows, old_tids, kept_tfs = new_rows[picked], old_tids[picked], kept_tfs[picked]
         present = np.zeros(len(self._ids), dtype=bool)
         present[old_tids] = True  # the terms these rows use, without sorting every posting
         used = np.flatnonzero(present)
-        new_tids = (np.cumsum(present, dtype=np.int64) - 1)[old_tids]
+        new_tids = (np.cumsum(present, dtype=np.int32) - 1)[old_tids]
         order = np.lexsort((new_tids, new_rows))
         by_id = list(self._ids)  # term ids are given in insertion order
         return (
             [by_id[t] for t in used.tolist()],
             np.bincount(new_rows, minlength=len(keep)).astype(np.int32),
-            new_tids[order].astype(np.int32),
-            np.concatenate(tfs)[picked][order].astype(np.float32),
+            new_tids[order],
+            kept_tfs[order].astype(np.float32),
         )
 
     @classmethod
