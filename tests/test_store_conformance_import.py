@@ -196,3 +196,18 @@ def test_a_batch_whose_commit_answer_was_lost_is_written_once(
         store.close()
     finally:
         proxy.close()
+
+
+def test_index_rows_stream_in_pages_in_stored_order(
+    store: EpisodeStore, namespace: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from selfmem.storage import libsql_connection, libsql_store
+
+    monkeypatch.setattr(libsql_store, "PAGE_ROWS", 3)  # a file's keyset pages
+    monkeypatch.setattr(libsql_connection, "PAGE_ROWS", 3)  # a server's sized pages
+    batch = _batch(namespace, 12)
+    store.import_episodes(batch[:7])
+    store.import_episodes(batch[7:])
+    store.import_episodes([_completed(f"{namespace}-other", 99)])  # not in the namespace
+    done = [ep.id for ep in batch if ep.is_complete]
+    assert [row.episode_id for row in store.index_rows(namespace)] == done
