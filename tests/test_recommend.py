@@ -156,3 +156,33 @@ def test_runs_in_the_tasks_stated_context_outvote_runs_in_another(tmp_path: Path
                 if isinstance(s.pattern, ToolSequence)
             ]
             assert sequences and sequences[0].tools[0] == wanted
+
+
+def test_runs_in_another_language_never_vote_even_when_their_words_are_closer(
+    tmp_path: Path,
+) -> None:
+    """Only python runs of this very wording exist (two: too few for a learned family
+    sequence, so only the nearest runs' vote could offer one), and a rust task asks: the
+    python procedure is not offered (pip_install does not add a rust crate); once a rust
+    run is recorded, even one worded differently, it decides."""
+    python, rust = TaskContext(domain="backend", language="python"), TaskContext(
+        domain="backend", language="rust"
+    )
+    task = "Install a date library and wire it into the build"
+    with SelfLearningMemory.open(tmp_path, learn_inline=True) as memory:
+        for _ in range(2):
+            run_episode(memory, task, ["pip_install", "update_lockfile", "run_pytest"],
+                        context=python)  # fmt: skip
+
+        def sequences(ctx: TaskContext) -> list[ToolSequence]:
+            found = [s.pattern for s in memory.recommend_patterns(task, ctx)]
+            return [p for p in found if isinstance(p, ToolSequence)]
+
+        def first_tools(ctx: TaskContext) -> list[str]:
+            return sequences(ctx)[0].tools
+
+        assert sequences(rust) == []
+        assert first_tools(python) == ["pip_install", "update_lockfile", "run_pytest"]
+        run_episode(memory, "Pull in a date crate for the new feature",
+                    ["cargo_add", "cargo_build", "cargo_test"], context=rust)  # fmt: skip
+        assert first_tools(rust) == ["cargo_add", "cargo_build", "cargo_test"]

@@ -7,11 +7,11 @@ import math
 from collections.abc import Sequence
 
 from ..config import LearningConfig
-from ..records.episodes import Episode, utc_now
+from ..records.episodes import Episode, TaskContext, utc_now
 from ..records.learned import PatternContext, ToolSequence, stable_id
 from . import extractors as ex
 
-__all__ = ["consensus", "neighbour_sequence", "vote"]
+__all__ = ["consensus", "neighbour_sequence", "same_stack", "vote"]
 
 
 def consensus(paths: Sequence[tuple[str, ...]], cfg: LearningConfig) -> tuple[str, ...]:
@@ -78,6 +78,20 @@ def vote(
     return plurality if votes[plurality] > runner_up else ()
 
 
+def _same(ours: str | None, theirs: str | None) -> bool:
+    return ours is None or theirs is None or ours.lower() == theirs.lower()
+
+
+def same_stack(run: TaskContext, task: TaskContext | None) -> bool:
+    """Whether a run could show how to do a task: it states no other language and no other
+    framework than the task does. The language and framework decide the tools themselves
+    (``pip_install`` or ``cargo_add``), so a run in another one never votes, however close
+    its words; a field either side leaves unstated does not exclude it."""
+    if task is None:
+        return True
+    return _same(task.language, run.language) and _same(task.framework, run.framework)
+
+
 def neighbour_sequence(
     namespace: str,
     task: str,
@@ -85,6 +99,7 @@ def neighbour_sequence(
     cfg: LearningConfig,
     scores: Sequence[float] | None = None,
     fits: Sequence[float] | None = None,
+    context: TaskContext | None = None,
 ) -> ToolSequence | None:
     """The sequence the nearest successful runs of a task agree on, as a pattern record that
     is not stored.
@@ -94,7 +109,8 @@ def neighbour_sequence(
     close as the nearest one count fully, distant ones barely (see :func:`vote`). With
     ``fits``, each run's match of the task's stated context (domain, language, tags...),
     only the runs that match it best vote: where the procedure depends on the context, runs
-    in another context would outvote the right ones.
+    in another context would outvote the right ones. With the task's ``context``, runs in
+    another language or framework do not vote at all (:func:`same_stack`).
     ``support`` counts the runs, ``successes`` those that followed the sequence, and
     ``confidence``, the Wilson lower bound of that share, says how much they agree. None
     when the vote singles out no sequence of at least two tools."""
@@ -102,7 +118,7 @@ def neighbour_sequence(
     found = [
         (ep, score, f)
         for ep, score, f in zip(neighbours, scores or [1.0] * len(neighbours), fit, strict=True)
-        if ex.succeeded(ep)
+        if ex.succeeded(ep) and same_stack(ep.context, context)
     ]
     if not found:
         return None

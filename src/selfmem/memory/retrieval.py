@@ -205,7 +205,7 @@ class RetrievalAPI(Handle):
         runs = [run for run in runs if run.id not in old]
         pattern = neighbour_sequence(
             self.namespace, description, runs, self.config.learning,
-            [scores[r.id] for r in runs], [fits[r.id] for r in runs],
+            [scores[r.id] for r in runs], [fits[r.id] for r in runs], ctx,
         )  # fmt: skip
         if pattern is None:
             return None
@@ -236,6 +236,9 @@ class RetrievalAPI(Handle):
         ctx = validation.prepare_context(context, self.config.limits)
         wanted = validation.prepare_task_type(task_type) if task_type else None
         stated = ctx if context is not None else None
+        # the nearest runs come from the index: this handle's completions first, and what
+        # other processes completed or deleted
+        self._core.catch_up()
         return self._rank_patterns(description, stated, wanted, limit)[0]
 
     def reembed(self, progress: Callable[[int, int], None] | None = None) -> int:
