@@ -715,15 +715,17 @@ def test_a_tool_used_before_the_error_is_not_a_replacement() -> None:
     assert pattern.unrecovered == 5
 
 
-def test_an_error_never_recovered_is_served_as_having_no_known_recovery() -> None:
+def test_an_error_nothing_fixed_is_served_as_having_no_known_recovery() -> None:
     learner = PatternLearner(NS)
     for i in range(5):
-        learner.observe(
-            episode(["build", ("deploy", "health check failed")], success=False, minute=i)
-        )
+        tools: list[Step] = ["build", ("deploy", "health check failed"), "restart_pod",
+                             ("deploy", "health check failed")]  # fmt: skip
+        learner.observe(episode(tools, success=False, minute=i))
     pattern = recovery(learner, "deploy")
     assert pattern.best_recovery is None
-    assert pattern.recoveries == {}
+    assert pattern.recoveries == {
+        "retry": ChoiceStats(n=5, successes=0), "restart_pod": ChoiceStats(n=5, successes=0)
+    }
     assert pattern.unrecovered == 5
     assert "has no known recovery (5 of 5 episodes never got past it)" in pattern.describe()
     assert learner.is_served(pattern)
@@ -731,13 +733,43 @@ def test_an_error_never_recovered_is_served_as_having_no_known_recovery() -> Non
     assert heuristic.kind is HeuristicKind.AVOID
 
 
+def test_calls_that_failed_themselves_get_no_credit_for_a_recovery() -> None:
+    # An agent looking for a way out tries tools that do not apply (they fail) before the
+    # one that fixes the error: only the call that worked is the recovery.
+    learner = PatternLearner(NS)
+    for i in range(5):
+        tools: list[Step] = [
+            ("pip_install", "ResolutionImpossible: numpy==2.1 requires Python>=3.12"),
+            ("read_file", "precondition failed"), ("run_linter", "precondition failed"),
+            "pin_versions", "pip_install", "run_tests",
+        ]  # fmt: skip
+        learner.observe(episode(tools, minute=i))
+    pattern = recovery(learner, "pip_install")
+    assert pattern.recoveries == {"pin_versions": ChoiceStats(n=5, successes=5)}
+    assert pattern.best_recovery == "pin_versions"
+
+
 def test_no_known_recovery_needs_most_of_enough_episodes_unrecovered() -> None:
     learner = PatternLearner(NS)
     for i in range(3):
-        learner.observe(episode([("deploy", "health check failed")], success=False, minute=i))
+        tools: list[Step] = [("deploy", "health check failed"), ("deploy", "health check failed")]
+        learner.observe(episode(tools, success=False, minute=i))
     assert recovery(learner, "deploy").unrecovered == 3
     # 3 of 3 is too few to say "most" with confidence
     assert not learner.is_served(recovery(learner, "deploy"))
+
+
+def test_runs_that_stopped_at_an_error_do_not_make_it_unrecoverable() -> None:
+    # Nothing was tried after the error: the runs gave up, which says nothing about whether
+    # a retry or another tool would work. Rare errors a few runs stopped at stay unserved.
+    learner = PatternLearner(NS)
+    for i in range(8):
+        learner.observe(
+            episode(["build", ("deploy", "health check failed")], success=False, minute=i)
+        )
+    pattern = recovery(learner, "deploy")
+    assert pattern.unrecovered == 8 and pattern.recoveries == {}
+    assert not learner.is_served(pattern)
 
 
 def test_failed_retries_count_against_retrying() -> None:

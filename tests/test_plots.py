@@ -47,6 +47,8 @@ def _record(memory: SelfLearningMemory, runs: list[tuple[TaskType, bool]]) -> No
         memory.log_step(eid, tool=tool, observation="looked")
         memory.log_step(eid, tool="edit_file", observation="saved" if ok else None,
                         error=None if ok else "permission denied")  # fmt: skip
+        if not ok:  # retried, in vain: the memory learns the error has no known recovery
+            memory.log_step(eid, tool="edit_file", error="permission denied")
         outcome = TaskOutcome.success("done") if ok else TaskOutcome.failure("gave up")
         memory.complete_episode(eid, outcome)
 

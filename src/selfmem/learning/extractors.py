@@ -95,7 +95,8 @@ class ErrorEvent:
     """A failed step and what followed it.
 
     ``outcome`` is ``"fixed"`` when the same tool later succeeded (``actions`` are the
-    other tools run in between, or ``("retry",)`` when there were none), ``"replaced"`` when
+    other tools that ran successfully in between, or ``("retry",)`` when there were none:
+    a call that failed itself fixed nothing), ``"replaced"`` when
     it never succeeded again but the task did, with a tool it had not used before the error
     succeeding after it (``actions`` is the first such tool: what took the failing one's
     place), and ``"unrecovered"`` otherwise
@@ -114,14 +115,18 @@ def _after_failure(episode: Episode, index: int) -> ErrorEvent:
     failed = steps[index]
     error_class = normalize_error(failed.error)
     between: list[str] = []
+    worked: list[str] = []
     retried = False
     for later in steps[index + 1 :]:
         if later.tool == failed.tool:
             if later.success:
-                return ErrorEvent(failed.tool, error_class, "fixed", tuple(between) or ("retry",))
+                return ErrorEvent(failed.tool, error_class, "fixed", tuple(worked) or ("retry",))
             retried = True
-        elif later.tool not in between:
-            between.append(later.tool)
+        else:
+            if later.tool not in between:
+                between.append(later.tool)
+            if later.success and later.tool not in worked:
+                worked.append(later.tool)
     if succeeded(episode):
         used_before = {step.tool for step in steps[:index]}
         instead = next(

@@ -20,7 +20,8 @@
 - **Error recoveries**: the best action (retry, a fix, or a replacement) has
   ``min_support`` uses and a Wilson lower bound of its fix rate of at least
   ``recovery_min_confidence``; an error nothing fixed is served as "no known recovery" once
-  it was left unrecovered in most of at least ``min_support`` episodes.
+  it was left unrecovered in most of at least ``min_support`` episodes and one way out was
+  tried (and failed) in ``min_support`` of them.
 """
 
 from __future__ import annotations
@@ -272,9 +273,14 @@ def _replace(action: str) -> RecoveryMode:
 
 
 def unrecoverable(pattern: ErrorRecovery, cfg: LearningConfig) -> bool:
-    """Nothing fixed the error in most of enough episodes."""
+    """Nothing fixed the error in most of enough episodes, and something was tried: one
+    way out (a retry, another tool) failed in at least ``min_support`` of them. Runs that
+    simply stopped at the error say that they gave up, not that nothing works; as data
+    grows, rare errors that a few runs happened to stop at would otherwise all be served."""
+    tried = max((s.n - s.successes for s in pattern.recoveries.values()), default=0)
     return (
         pattern.best_recovery is None
         and pattern.unrecovered >= cfg.min_support
+        and tried >= cfg.min_support
         and wilson_lower_bound(pattern.unrecovered, pattern.support) >= 0.5
     )
