@@ -392,12 +392,12 @@ def test_decision_point_needs_a_significant_difference() -> None:
 
 
 def test_decision_point_needs_a_large_enough_effect() -> None:
-    # 38/40 vs 30/40: significant (p < 0.05) but only 0.2 apart
+    # 95/100 vs 80/100: significant (p < 0.05) but only 0.15 apart (the minimum is 0.2)
     learner = PatternLearner(NS)
-    plan_then(learner, edit=(38, 40), guess=(30, 40))
+    plan_then(learner, edit=(95, 100), guess=(80, 100))
     point = decision(learner, "plan")
-    assert point.choices["edit"].n == 40 and point.choices["guess"].n == 40
-    assert difference_p(38, 40, 30, 40) < learner.config.fdr_q
+    assert point.choices["edit"].n == 100 and point.choices["guess"].n == 100
+    assert difference_p(95, 100, 80, 100) < learner.config.fdr_q
     assert not learner.is_served(point)
     assert point.p_value < learner.config.fdr_q  # tested, counted, but too small to serve
 

@@ -42,7 +42,12 @@ class LearningConfig:
     The statistical ones are conventional levels, not values fitted to one data set:
     ``fdr_q`` is the false discovery rate allowed over all comparisons, ``min_arm_support``
     the fewest runs a compared group may have, and the minimum effects are differences in
-    success rate. ``family_min_similarity`` is how alike (0-1) a task must be to a family to
+    success rate. The false-discovery control is what keeps chance findings out; a minimum
+    effect only drops differences too small to act on, and sits below the smallest effect
+    worth finding (an observed-effect floor equal to it would miss half of the effects of
+    exactly that size). Decisions use 0.2: they are few, tested only at steps most runs
+    take, with both choices common. Context comparisons are many, over small groups, so
+    they keep 0.3. ``family_min_similarity`` is how alike (0-1) a task must be to a family to
     join it.
     """
 
@@ -53,7 +58,7 @@ class LearningConfig:
     family_min_similarity: float = 0.45
     fdr_q: float = 0.05
     min_arm_support: int = 5
-    decision_min_effect: float = 0.3
+    decision_min_effect: float = 0.2
     decision_min_choice_share: float = 0.1
     recovery_min_confidence: float = 0.3
     context_min_effect: float = 0.3
