@@ -48,19 +48,35 @@ def namespace() -> str:
     return f"test-{uuid.uuid4().hex[:12]}"
 
 
-@pytest.fixture(params=["memory", "libsql-file", "libsql-server", "libsql-server-sqlite-wal"])
+_LIBSQL_STORES = ["libsql-file", "libsql-server", "libsql-server-sqlite-wal"]
+
+
+def _open_store(request: pytest.FixtureRequest, tmp_path: Path) -> object:
+    if request.param == "memory":
+        return InMemoryStore()
+    if request.param == "libsql-file":
+        return LibSQLStore(str(tmp_path / "selfmem.db"))
+    which = "sqld" if request.param == "libsql-server" else "plain_sqld"
+    server: SqldServer = request.getfixturevalue(which)
+    return LibSQLStore(server.url)
+
+
+@pytest.fixture(params=["memory", *_LIBSQL_STORES])
 def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[object]:
     """Every EpisodeStore implementation: the conformance suite runs against each."""
-    if request.param == "memory":
-        backend: object = InMemoryStore()
-    elif request.param == "libsql-file":
-        backend = LibSQLStore(str(tmp_path / "selfmem.db"))
-    else:
-        which = "sqld" if request.param == "libsql-server" else "plain_sqld"
-        server: SqldServer = request.getfixturevalue(which)
-        backend = LibSQLStore(server.url)
+    backend = _open_store(request, tmp_path)
     yield backend
     backend.close()  # type: ignore[attr-defined]
+
+
+@pytest.fixture(params=_LIBSQL_STORES)
+def libsql_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[LibSQLStore]:
+    """Every libSQL store, file and servers: for what the in-memory store does not have (a
+    change log, SQL transactions)."""
+    backend = _open_store(request, tmp_path)
+    assert isinstance(backend, LibSQLStore)
+    yield backend
+    backend.close()
 
 
 @pytest.fixture
