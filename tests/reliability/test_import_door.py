@@ -27,7 +27,13 @@ from selfmem import (
     TaskOutcome,
 )
 from selfmem.cli import main
-from selfmem.cli.transfer import export_episodes, import_episodes
+from selfmem.cli.transfer import (
+    CheckedEpisodes,
+    export_episodes,
+    import_checked,
+    import_episodes,
+    scan_lines,
+)
 from selfmem.records.episodes import Episode
 from selfmem.storage.libsql_store import LibSQLStore
 
@@ -155,13 +161,18 @@ class _SecondBatchFails(LibSQLStore):
         super().import_episodes(episodes)
 
 
-def test_a_write_that_fails_half_way_leaves_no_stray_episode(tmp_path: Path) -> None:
+@pytest.mark.parametrize("checked", [False, True], ids=["lines", "checked"])
+def test_a_write_that_fails_half_way_leaves_no_stray_episode(tmp_path: Path, checked: bool) -> None:
     lines = [json.dumps(d).encode() + b"\n" for d in _exported(tmp_path, count=3)]
     config = MemoryConfig(flush_interval_s=None)
     store = _SecondBatchFails(str(tmp_path / "db"))
-    with SelfLearningMemory(store, config=config) as memory:
+    with SelfLearningMemory(store, config=config) as memory, CheckedEpisodes() as kept:
         with pytest.raises(StoreUnavailableError):
-            import_episodes(memory, lines, set(), batch_size=2)
+            if checked:
+                scan_lines(memory, lines, None, keep=kept)
+                import_checked(memory, kept, batch_size=2)
+            else:
+                import_episodes(memory, lines, set(), batch_size=2)
         assert store.batches == 2  # the first batch was written, then deleted again
         assert memory.stats().episodes == 0
         assert memory.list_episodes(open_only=True) == []
@@ -196,6 +207,37 @@ def test_imported_batches_join_the_live_index(tmp_path: Path) -> None:
         found = memory.retrieve_relevant_context("rotate key", TaskContext(domain="ops"), 10)
         assert {e.episode.id for e in found.episodes} == {d["id"] for d in documents[:4]}
         assert [e.id for e in memory.list_episodes(open_only=True)] == [documents[4]["id"]]
+
+
+def test_the_write_pass_writes_what_the_check_prepared_reading_the_file_once(
+    tmp_path: Path,
+) -> None:
+    """The checking pass keeps the episodes it accepted, redacted and moved into the
+    namespace; the write pass stores exactly those (not the bad line, not the one stored
+    already) without reading the source again."""
+    documents = _exported(tmp_path, count=4)
+    documents[1]["task_description"] = f"Deploy with {SECRET}"
+    documents[2]["steps"] = "not a list"
+    lines = (json.dumps(d).encode() + b"\n" for d in documents)  # can be read only once
+    seen: list[int] = []
+    store = tmp_path / "store"
+    with (
+        SelfLearningMemory.open(store, namespace="copy", flush_interval_s=None) as memory,
+        CheckedEpisodes() as kept,
+    ):
+        assert import_episodes(memory, [json.dumps(documents[3]).encode()], set()) == 1
+        scan = scan_lines(memory, lines, None, keep=kept)
+        assert [bad.number for bad in scan.bad] == [3] and scan.existing == [4]
+        assert scan.good == kept.count == 2
+        assert next(lines, None) is None
+        assert import_checked(memory, kept, progress=seen.append, batch_size=1) == 2
+        assert seen == [1, 2]
+        stored = memory.get_episode(documents[1]["id"])
+        assert stored.task_description == "Deploy with [REDACTED]"
+        assert stored.namespace == "copy"
+        assert memory.stats().episodes == 3
+        assert [episode.id for _, episode in kept] == [d["id"] for d in documents[:2]]
+    assert SECRET.encode() not in _stored_bytes(store)
 
 
 def test_large_episodes_are_written_in_smaller_batches(tmp_path: Path) -> None:

@@ -1,20 +1,25 @@
 """Export and import episodes as JSON Lines: one ``Episode`` per line, exactly as stored.
 
-Import is two passes over the file: the first validates every line (and finds ids that
-already exist) without writing anything; the second writes. A file with a bad line is
-rejected whole unless the caller asks to skip bad lines. Every episode passes the checks
-the API applies (limits, JSON safety, redaction: ``selfmem.security.imported``), so an
-import stores nothing ``log_step`` would refuse. Episodes keep their ids, steps, outcome,
-reward and reflection; they are written through the store Protocol's batch write
-(``import_episodes``, :data:`BATCH` episodes a transaction), because the public API assigns
-new ids and timestamps. If a write fails, or the import is interrupted, every episode it
-created is deleted again.
+Import is two passes: the first (:func:`scan_lines`) reads the file once, validates every
+line and finds ids that already exist, without writing anything; the episodes it accepted
+are kept, as it prepared them, in a temporary file (:class:`CheckedEpisodes`), and the
+second (:func:`import_checked`) writes those without parsing or checking a line again. A
+file with a bad line is rejected whole unless the caller asks to skip bad lines. Every
+episode passes the checks the API applies (limits, JSON safety, redaction:
+``selfmem.security.imported``), so an import stores nothing ``log_step`` would refuse.
+Episodes keep their ids, steps, outcome, reward and reflection; they are written through
+the store Protocol's batch write (``import_episodes``, :data:`BATCH` episodes a
+transaction), because the public API assigns new ids and timestamps. If a write fails, or
+the import is interrupted, every episode it created is deleted again.
 """
 
 from __future__ import annotations
 
+import pickle
+import tempfile
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
+from types import TracebackType
 from typing import TextIO
 
 import pydantic
@@ -23,7 +28,15 @@ from ..errors import InvalidInputError, StorageError
 from ..memory import SelfLearningMemory, prepare_imported
 from ..records.episodes import Episode
 
-__all__ = ["BadLine", "ImportScan", "export_episodes", "import_episodes", "scan_lines"]
+__all__ = [
+    "BadLine",
+    "CheckedEpisodes",
+    "ImportScan",
+    "export_episodes",
+    "import_checked",
+    "import_episodes",
+    "scan_lines",
+]
 
 PAGE = 500
 _ID_BATCH = 500
@@ -54,6 +67,49 @@ class ImportScan:
     @property
     def rejected(self) -> set[int]:
         return {b.number for b in self.bad} | set(self.existing)
+
+
+class CheckedEpisodes:
+    """The episodes the checking pass accepted, as it prepared them, each with the length
+    of its line: kept in an anonymous temporary file, a chunk of at most 500 at a time, so
+    the write pass neither parses nor checks a line again and neither pass holds more than
+    a chunk of a large file in memory. The file is this process's own (created unlinked
+    where the platform allows), so reading back what was pickled into it is safe.
+    """
+
+    def __init__(self) -> None:
+        self._file = tempfile.TemporaryFile(prefix="selfmem-import-")  # noqa: SIM115
+        self.count = 0
+
+    def add(self, chunk: list[tuple[int, Episode]]) -> None:
+        if chunk:
+            pickle.dump(chunk, self._file, protocol=pickle.HIGHEST_PROTOCOL)
+            self.count += len(chunk)
+
+    def __iter__(self) -> Iterator[tuple[int, Episode]]:
+        """``(line length, episode)`` in the order of the file, from the first again on
+        each call."""
+        self._file.seek(0)
+        while True:
+            try:
+                chunk: list[tuple[int, Episode]] = pickle.load(self._file)
+            except EOFError:
+                return
+            yield from chunk
+
+    def close(self) -> None:
+        self._file.close()
+
+    def __enter__(self) -> CheckedEpisodes:
+        return self
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        trace: TracebackType | None,
+    ) -> None:
+        self.close()
 
 
 def export_episodes(
@@ -111,17 +167,26 @@ def _lines(source: Iterable[bytes]) -> Iterator[tuple[int, bytes]]:
 
 
 def scan_lines(
-    memory: SelfLearningMemory, source: Iterable[bytes], progress: Callable[[int], None] | None
+    memory: SelfLearningMemory,
+    source: Iterable[bytes],
+    progress: Callable[[int], None] | None,
+    keep: CheckedEpisodes | None = None,
 ) -> ImportScan:
-    """Validate every line and find ids that exist already; writes nothing."""
+    """Validate every line and find ids that exist already; writes nothing to the store.
+    The episodes accepted (neither bad nor stored already) go to ``keep``, ready for
+    :func:`import_checked`."""
     scan = ImportScan()
     first_line: dict[str, int] = {}
-    batch: list[tuple[int, str]] = []
+    batch: list[tuple[int, int, Episode]] = []  # line number, line length, episode
 
     def check_batch() -> None:
-        stored = memory._core.store.episode_revisions(memory.namespace, [i for _, i in batch])
-        scan.existing += [number for number, eid in batch if eid in stored]
-        scan.good -= sum(1 for _, eid in batch if eid in stored)
+        ids = [episode.id for _, _, episode in batch]
+        stored = memory._core.store.episode_revisions(memory.namespace, ids)
+        new = [(size, episode) for _, size, episode in batch if episode.id not in stored]
+        scan.existing += [number for number, _, episode in batch if episode.id in stored]
+        scan.good -= len(batch) - len(new)
+        if keep is not None:
+            keep.add(new)
         batch.clear()
 
     for count, (number, text) in enumerate(_lines(source), start=1):
@@ -136,7 +201,7 @@ def scan_lines(
             continue
         first_line[episode.id] = number
         scan.good += 1
-        batch.append((number, episode.id))
+        batch.append((number, len(text), episode))
         if len(batch) >= _ID_BATCH:
             check_batch()
         if progress is not None and count % 100 == 0:
@@ -167,6 +232,20 @@ def _write_batch(memory: SelfLearningMemory, batch: list[Episode], written: list
             memory._core.retrieval.add(episode)
 
 
+def import_checked(
+    memory: SelfLearningMemory,
+    checked: CheckedEpisodes,
+    progress: Callable[[int], None] | None = None,
+    *,
+    batch_size: int = BATCH,
+    batch_bytes: int = BATCH_BYTES,
+) -> int:
+    """Write the episodes :func:`scan_lines` accepted into ``checked``, as it prepared
+    them (no line is read, parsed or checked again); batches, progress and roll-back as
+    :func:`import_episodes`."""
+    return _write_all(memory, checked, progress, batch_size, batch_bytes)
+
+
 def import_episodes(
     memory: SelfLearningMemory,
     source: Iterable[bytes],
@@ -176,10 +255,27 @@ def import_episodes(
     batch_size: int = BATCH,
     batch_bytes: int = BATCH_BYTES,
 ) -> int:
-    """Write the episodes of every line not in ``skip`` (line numbers) into the memory's
-    namespace, one transaction per ``batch_size`` episodes or ``batch_bytes`` bytes of
-    lines, whichever comes first (``progress`` is called after each). On a failure the
-    episodes written so far are deleted and the error raised."""
+    """Check and write the episodes of every line not in ``skip`` (line numbers) into the
+    memory's namespace, one transaction per ``batch_size`` episodes or ``batch_bytes``
+    bytes of lines, whichever comes first (``progress`` is called after each). On a
+    failure, a bad line included, the episodes written so far are deleted and the error
+    raised."""
+    episodes = (
+        (len(text), parse_line(text, memory))
+        for number, text in _lines(source)
+        if number not in skip
+    )
+    return _write_all(memory, episodes, progress, batch_size, batch_bytes)
+
+
+def _write_all(
+    memory: SelfLearningMemory,
+    episodes: Iterable[tuple[int, Episode]],
+    progress: Callable[[int], None] | None,
+    batch_size: int,
+    batch_bytes: int,
+) -> int:
+    """Write ``(line length, episode)`` pairs in batches; all or nothing."""
     written: list[str] = []
     batch: list[Episode] = []
     size = 0
@@ -192,16 +288,14 @@ def import_episodes(
             progress(len(written))
 
     try:
-        for number, text in _lines(source):
-            if number in skip:
-                continue
-            batch.append(parse_line(text, memory))
-            size += len(text)
+        for length, episode in episodes:
+            batch.append(episode)
+            size += length
             if len(batch) >= batch_size or size >= batch_bytes:
                 write()
         if batch:
             write()
-    except BaseException:  # a failed write, or Ctrl-C: leave nothing half-imported
+    except BaseException:  # a failed write, a bad line, or Ctrl-C: nothing half-imported
         _roll_back(memory, written)
         raise
     return len(written)

@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import argparse
-import shutil
 import sys
-import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TextIO
@@ -15,7 +13,7 @@ from ..args import SubParsers
 from ..common import EXIT_OK, EXIT_USAGE, CommandError, Context
 from ..output import count as plural
 from ..progress import Progress
-from ..transfer import ImportScan, export_episodes, import_episodes, scan_lines
+from ..transfer import CheckedEpisodes, ImportScan, export_episodes, import_checked, scan_lines
 
 __all__ = ["register"]
 
@@ -59,23 +57,19 @@ def run_export(ctx: Context) -> int:
 
 
 @contextmanager
-def _source(name: str) -> Iterator[Path]:
-    """A path that can be read twice: the file itself, or stdin spooled to a temp file."""
-    if name != "-":
-        path = Path(name)
-        if not path.is_file():
-            raise CommandError(f"no such file: {name}")
-        yield path
-        return
-    with tempfile.TemporaryDirectory(prefix="selfmem-import-") as tmp:
-        spooled = Path(tmp) / "stdin.jsonl"
+def _source(name: str) -> Iterator[Iterable[bytes]]:
+    """The lines of the file, or of stdin. They are read once: the checking pass keeps
+    the episodes it accepted for the write pass."""
+    if name == "-":
         stdin = getattr(sys.stdin, "buffer", None)
-        with spooled.open("wb") as handle:
-            if stdin is not None:
-                shutil.copyfileobj(stdin, handle)
-            else:  # a text-only stream (e.g. replaced in tests)
-                handle.write(sys.stdin.read().encode())
-        yield spooled
+        # a text-only stream (e.g. replaced in tests) is encoded line by line
+        yield stdin if stdin is not None else (line.encode() for line in sys.stdin)
+        return
+    path = Path(name)
+    if not path.is_file():
+        raise CommandError(f"no such file: {name}")
+    with path.open("rb") as lines:
+        yield lines
 
 
 def _report_bad(ctx: Context, scan: ImportScan, skip_existing: bool) -> None:
@@ -91,9 +85,9 @@ def _report_bad(ctx: Context, scan: ImportScan, skip_existing: bool) -> None:
 def run_import(ctx: Context) -> int:
     args = ctx.args
     memory = ctx.memory(create=True)
-    with _source(args.file) as path:
-        with path.open("rb") as lines, Progress("checking") as bar:
-            scan = scan_lines(memory, lines, progress=bar.update)
+    with _source(args.file) as lines, CheckedEpisodes() as checked:
+        with Progress("checking") as bar:
+            scan = scan_lines(memory, lines, progress=bar.update, keep=checked)
         blocking = len(scan.bad) + (0 if args.skip_existing else len(scan.existing))
         _report_bad(ctx, scan, args.skip_existing)
         if blocking and not args.skip_bad:
@@ -102,8 +96,8 @@ def run_import(ctx: Context) -> int:
                 "(fix them, or pass --skip-bad to import the good lines)",
                 EXIT_USAGE,
             )
-        with path.open("rb") as lines, Progress("importing", scan.good) as bar:
-            count = import_episodes(memory, lines, scan.rejected, progress=bar.update)
+        with Progress("importing", scan.good) as bar:
+            count = import_checked(memory, checked, progress=bar.update)
     relearned = None
     if count and not args.no_relearn:
         with Progress("relearning") as bar:
