@@ -69,3 +69,52 @@ def test_a_replayed_run_keeps_its_own_end_time(tmp_path: Path) -> None:
         episode = memory.complete_episode(eid, TaskOutcome.success(), end_time=ended)
         assert episode.end_time == ended
         assert memory.get_episode(eid).end_time == ended
+
+
+def _explore(memory: SelfLearningMemory, i: int, *, found: str | None) -> str:
+    """The old way fails at push_image; the agent then looks for a way out, trying tools that
+    do not apply, and (when ``found``) finishes with that tool instead."""
+    eid = memory.start_episode(
+        f"Release the billing service {i}", OPS, start_time=START + timedelta(minutes=i)
+    )
+    memory.log_step(eid, tool="build", observation="ok")
+    memory.log_step(eid, tool="push_image", error="403 Forbidden: request rejected")
+    for tool in ("check_health", "read_logs"):
+        memory.log_step(eid, tool=tool, error="precondition failed")
+    if found is None:
+        memory.log_step(eid, tool="reset_cluster", error="refused")
+        memory.complete_episode(eid, TaskOutcome.failure("gave up"))
+        return eid
+    for tool in (found, "deploy", "verify"):
+        memory.log_step(eid, tool=tool, parameters={"i": i}, observation="ok")
+    memory.complete_episode(eid, TaskOutcome.success("released"))
+    return eid
+
+
+def test_runs_that_broke_at_a_step_then_explored_retire_the_sequence(tmp_path: Path) -> None:
+    # Each failed run followed the old way up to push_image, which failed for good; what it
+    # tried afterwards (ending on another tool) does not make it "another way".
+    with SelfLearningMemory.open(tmp_path, learn_inline=True) as memory:
+        for i in range(12):
+            _run(memory, i, OLD, works=True)
+        for i in range(12, 15):
+            _explore(memory, i, found=None)
+        assert OLD not in _sequences(memory)
+
+
+def test_a_run_that_found_the_new_way_while_the_old_one_failed_is_recommended(
+    tmp_path: Path,
+) -> None:
+    # One run found publish_artifact between the failures, before the change was detected:
+    # it ended before the change point but never used the step that broke, so it is not
+    # superseded, and it is what the task's nearest runs now agree on, although a dozen
+    # closer old runs had to be looked past.
+    with SelfLearningMemory.open(tmp_path, learn_inline=True) as memory:
+        for i in range(12):
+            _run(memory, i, OLD, works=True)
+        _explore(memory, 12, found=None)
+        _explore(memory, 13, found="publish_artifact")
+        _explore(memory, 14, found=None)
+        _explore(memory, 15, found=None)
+        assert OLD not in _sequences(memory)
+        assert _sequences(memory)[0] == ["build", "publish_artifact", "deploy", "verify"]

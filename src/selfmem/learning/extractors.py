@@ -39,6 +39,28 @@ def tool_path(episode: Episode) -> tuple[str, ...]:
     return tuple(path)
 
 
+def broke_at(episode: Episode) -> int:
+    """The position in :func:`tool_path` of the episode's first failed call whose tool never
+    succeeded afterwards (where the run broke, rather than recovered), or -1."""
+    positions: list[int] = []
+    position = -1
+    previous = None
+    for step in episode.steps:
+        if step.tool != previous:
+            position += 1
+            previous = step.tool
+        positions.append(position)
+    succeeded_after: set[str] = set()
+    found = -1
+    for index in range(len(episode.steps) - 1, -1, -1):
+        step = episode.steps[index]
+        if step.success:
+            succeeded_after.add(step.tool)
+        elif step.tool not in succeeded_after:
+            found = positions[index]
+    return found
+
+
 def procedure(episode: Episode) -> tuple[str, ...]:
     """The tools of an episode's successful calls in order, a call repeated with the same
     arguments counted once: what the run did that worked.

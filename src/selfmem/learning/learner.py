@@ -59,23 +59,56 @@ def _run_of(episode: Episode) -> FamilyRun:
         sum(step.latency_ms for step in episode.steps),
         episode.end_time.timestamp() if episode.end_time else 0.0,
         ex.tool_path(episode),
+        ex.broke_at(episode),
     )
+
+
+def _in_order(tools: Sequence[str], sequence: tuple[str, ...]) -> list[str] | None:
+    """The sequence's tools among ``tools`` (repeats collapsed) if they are its first ones in
+    order, else None (the run went another way)."""
+    wanted = set(sequence)
+    called: list[str] = []
+    for tool in tools:
+        if tool in wanted and (not called or called[-1] != tool):
+            called.append(tool)
+    return called if tuple(called) == sequence[: len(called)] else None
+
+
+def _broken_tools(sequence: tuple[str, ...], runs: Sequence[FamilyRun]) -> list[str]:
+    """The sequence's tools at which the failed runs that followed it broke (their first
+    failed call never made good), in sequence order; the whole sequence when none shows
+    where."""
+    broken = {
+        run.attempted[run.broke_at]
+        for run in runs
+        if not run.success and run.broke_at >= 0 and _follows(sequence, run)
+    }
+    return [tool for tool in sequence if tool in broken] or list(sequence)
 
 
 def _follows(sequence: tuple[str, ...], run: FamilyRun) -> bool:
     """Whether a run followed the sequence: a successful run did all of it (gaps allowed); a
-    failed run called its first tools in order (at least two) and ended at one of them (a run
-    that ended on another tool went another way)."""
+    failed run called its first tools in order (at least two) and either ended at one of them
+    or broke at one: its first failure it never made good was at the sequence's next tool,
+    whatever it tried after that (an agent looking for a way out is not going another
+    way)."""
     if run.success:
         return ex.is_subsequence(sequence, run.path)
-    if not run.attempted or run.attempted[-1] not in sequence:
+    if not run.attempted:
         return False
-    wanted = set(sequence)
-    called: list[str] = []
-    for tool in run.attempted:
-        if tool in wanted and (not called or called[-1] != tool):
-            called.append(tool)
-    return len(called) >= 2 and tuple(called) == sequence[: len(called)]
+    if run.attempted[-1] in sequence:
+        called = _in_order(run.attempted, sequence)
+        if called is not None and len(called) >= 2:
+            return True
+    if run.broke_at < 0:
+        return False
+    before = _in_order(run.attempted[: run.broke_at], sequence)
+    return (
+        before is not None
+        and len(before) >= 1
+        and len(before) < len(sequence)
+        and run.attempted[run.broke_at] == sequence[len(before)]
+    )
 
 
 def _merge_context(pattern: AnyPattern, episode: Episode, first: bool) -> None:
@@ -435,6 +468,7 @@ class PatternLearner:
         family.stale = start > 0
         if start and runs[start].ended_at:
             family.changed_at = datetime.fromtimestamp(runs[start].ended_at, tz=UTC)
+            family.changed_tools = _broken_tools(consensus, runs[start:])
         if start:
             recent = runs[start:]
             consensus = self._consensus([run.path for run in recent if run.success])

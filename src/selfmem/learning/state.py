@@ -21,6 +21,9 @@ class FamilyRun:
     latency_ms: float = 0.0
     ended_at: float = 0.0  # POSIX seconds
     attempted: tuple[str, ...] = ()  # every tool called, failed calls included
+    #: Where in ``attempted`` the run broke: its first failed call whose tool never succeeded
+    #: afterwards (-1: none).
+    broke_at: int = -1
 
 
 @dataclass(frozen=True, slots=True)

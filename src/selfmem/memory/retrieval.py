@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 from ..engine import telemetry
 from ..engine.runtime import twin
 from ..errors import InvalidInputError, NotFoundError
+from ..learning.extractors import procedure
 from ..learning.sequences import neighbour_sequence
 from ..records.episodes import Episode, TaskContext, TaskType
 from ..records.learned import ToolSequence
@@ -108,13 +109,15 @@ class RetrievalAPI(Handle):
         )
 
     def _superseded(self, episodes: Sequence[Episode]) -> set[str]:
-        """Ids of the episodes whose task family's procedure has changed since they ended: what
-        worked for them now fails (see ``ToolSequence.changed_at``)."""
+        """Ids of the episodes whose task family's procedure has changed since they ended and
+        that used a step which now fails: what worked for them no longer does (see
+        ``ToolSequence.changed_at``). A run that ended earlier but already did something else
+        (the new way, found while the old one was failing) is not superseded."""
         engine = self._core.learning
         with engine.lock:
             learner = engine.learner(self.namespace)
             changes = {
-                key: family.changed_at
+                key: (family.changed_at, family.changed_tools)
                 for key, family in learner.families.families.items()
                 if family.changed_at is not None
             }
@@ -122,11 +125,12 @@ class RetrievalAPI(Handle):
                 return set()
             found = set()
             for episode in episodes:
-                changed = changes.get(learner.family_of(episode) or "")
+                changed, tools = changes.get(learner.family_of(episode) or "", (None, []))
                 if (
                     changed is not None
                     and episode.end_time is not None
                     and episode.end_time < changed
+                    and (not tools or not set(tools).isdisjoint(procedure(episode)))
                 ):
                     found.add(episode.id)
             return found
@@ -187,22 +191,28 @@ class RetrievalAPI(Handle):
         if index.size == 0:
             return None
         filters = QueryFilters(success_only=True, task_type=task_type.value if task_type else None)
-        ranked = rank(
-            index, description, query_vector=engine.query_vector(description), context=ctx,
-            task_type=task_type, filters=filters, weights=self._ranking, limit=_NEIGHBOURS,
-            diversify=False,
-        )  # fmt: skip
-        runs, scores, fits = [], {}, {}
-        for item in ranked:
-            try:
-                episode = self._episode(index.ids[item.row], caught_up=True)
-            except NotFoundError:
-                continue
-            runs.append(episode)
-            scores[episode.id] = item.score
-            fits[episode.id] = item.signals.get("context", 1.0)
-        old = self._superseded(runs)
-        runs = [run for run in runs if run.id not in old]
+        runs: list[Episode] = []
+        scores: dict[str, float] = {}
+        fits: dict[str, float] = {}
+        vector = engine.query_vector(description)
+        for limit in (_NEIGHBOURS, _NEIGHBOURS * 4):  # wider when the nearest are superseded
+            ranked = rank(
+                index, description, query_vector=vector, context=ctx, task_type=task_type,
+                filters=filters, weights=self._ranking, limit=limit, diversify=False,
+            )  # fmt: skip
+            runs = []
+            for item in ranked:
+                try:
+                    episode = self._episode(index.ids[item.row], caught_up=True)
+                except NotFoundError:
+                    continue
+                runs.append(episode)
+                scores[episode.id] = item.score
+                fits[episode.id] = item.signals.get("context", 1.0)
+            old = self._superseded(runs)
+            runs = [run for run in runs if run.id not in old][:_NEIGHBOURS]
+            if not old or len(ranked) < limit:
+                break
         pattern = neighbour_sequence(
             self.namespace, description, runs, self.config.learning,
             [scores[r.id] for r in runs], [fits[r.id] for r in runs], ctx,

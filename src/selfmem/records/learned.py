@@ -154,8 +154,10 @@ class ToolSequence(_PatternBase):
     followed ``tools``. ``conditional`` maps tools that belong in the sequence only under a
     context feature (a served context pattern of the family says so) to that feature; they
     are left out of ``tools``. ``stale`` says the runs that followed the sequence started
-    failing; ``changed_at`` is when the latest such change began (episodes of the family that
-    ended before it followed a procedure that no longer works).
+    failing; ``changed_at`` is when the latest such change began and ``changed_tools`` the
+    steps of the sequence at which those runs broke (episodes of the family that ended
+    before it and used one of those tools did what no longer works; a run that already did
+    something else is not superseded by the change).
     """
 
     kind: Literal[PatternKind.TOOL_SEQUENCE] = PatternKind.TOOL_SEQUENCE
@@ -170,6 +172,7 @@ class ToolSequence(_PatternBase):
     conditional: dict[str, str] = Field(default_factory=dict)
     stale: bool = False
     changed_at: datetime | None = None
+    changed_tools: list[str] = Field(default_factory=list)
 
     def describe(self) -> str:
         task = f"tasks like '{self.sample_task[:80]}'" if self.sample_task else "this family"
