@@ -126,3 +126,28 @@ def test_a_run_that_gave_up_after_its_first_step_joins_its_family() -> None:
     learner.observe(gave_up)
     (family,) = _families(learner)
     assert family.members.n == 13 and learner.family_of(gave_up) == family.key
+
+
+def test_tasks_worded_alike_in_one_context_whose_work_differs_stay_two_families() -> None:
+    # Both are support tickets about a customer's order, in one domain, task type and
+    # language, and share two of their tools; what the successful runs do differs.
+    support = TaskContext(domain="support", language="english")
+    refund = ["read_ticket", "lookup_order", "check_refund_policy", "issue_refund",
+              "reply_customer"]  # fmt: skip
+    reset = ["read_ticket", "verify_identity", "reset_password", "reply_customer"]
+    learner = PatternLearner("default")
+    for i in range(8):
+        for j, (text, tools) in enumerate((
+            (f"Customer asks for a refund on order {1000 + i}", refund),
+            (f"Password reset request from the customer of order {2000 + i}", reset),
+        )):  # fmt: skip
+            end = BASE + timedelta(minutes=2 * i + j)
+            learner.observe(Episode(
+                task_description=text, context=support, task_type=TaskType.OTHER,
+                steps=[ExecutionStep(tool=t, observation="ok") for t in tools],
+                start_time=end - timedelta(seconds=30), end_time=end,
+                outcome=TaskOutcome.success("done"),
+            ))  # fmt: skip
+    families = sorted(_families(learner), key=lambda f: f.tools)
+    assert [f.tools for f in families] == [refund, reset]
+    assert [f.members.n for f in families] == [8, 8]

@@ -18,6 +18,10 @@ starts a new one. Similarity combines three signals:
 A query (a task about to start, so no tools yet) is matched by words and context only.
 Everything is deterministic: the same episodes in the same order give the same families.
 
+A successful run never joins a family whose successful runs share a core of tools it mostly
+did without: two tasks worded alike in one context ("refund the order", "reset the password
+of the customer of order ...") stay two families when their work differs.
+
 Early on, when a family has few runs, a paraphrase with new words can start a second family
 of the same task. Once two families' profiles are as similar as an episode must be to join
 one (:meth:`FamilyIndex.twin`), the learner merges them.
@@ -222,10 +226,15 @@ class FamilyIndex:
         return found
 
     def best(self, episode: Episode) -> str | None:
-        """The family the episode belongs to, or None if none is similar enough."""
-        found = self.scores(episode)
-        if found and found[0][0] >= self.min_similarity:
-            return found[0][1]
+        """The family the episode belongs to, or None if none is similar enough. A successful
+        run never joins a family whose successful runs share a core of tools it mostly did
+        without (:func:`_different_work`): alike words and context do not make it that task."""
+        tools = set(ex.tool_path(episode)) if ex.succeeded(episode) else None
+        for score, key in self.scores(episode):
+            if score < self.min_similarity:
+                return None
+            if tools is None or not _different_work(tools, _core(self.families[key])):
+                return key
         return None
 
     def match(
@@ -299,6 +308,9 @@ class FamilyIndex:
             other = self.families[key]
             if key == family.key:
                 continue
+            ours, theirs = _core(family), _core(other)
+            if _different_work(ours, theirs) or _different_work(theirs, ours):
+                continue
             similarity = self.profile_similarity(family, other)
             if similarity >= self.min_similarity:
                 found.append((similarity, key))
@@ -328,6 +340,26 @@ class FamilyIndex:
         _bump(family.context_keys, context_key(episode.context, episode.task_type), sign)
         if family.members.n > 0:
             self.add(family)
+
+
+#: The share of a family's successful runs that use a tool for it to be in the family's core:
+#: the share a tool needs to be in a learned sequence (``sequence_min_frequency``).
+_CORE_SHARE = 0.6
+
+
+def _core(family: ToolSequence) -> set[str]:
+    """The tools most of the family's successful runs used."""
+    wins = family.members.successes
+    if wins <= 0:
+        return set()
+    return {tool for tool, s in family.tool_stats.items() if s.successes >= _CORE_SHARE * wins}
+
+
+def _different_work(tools: set[str], core: set[str]) -> bool:
+    """Whether work that used ``tools`` did without most of ``core``: the tools a family's
+    successful runs share. Such work is another task however alike its words (a choice at
+    one step of a short procedure, ``plan`` then ``edit`` or ``guess``, is not)."""
+    return bool(core) and 2 * len(tools & core) < len(core)
 
 
 def _bump(table: dict[str, int], key: str, sign: int) -> None:
