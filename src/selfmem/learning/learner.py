@@ -34,9 +34,9 @@ from ..records.learned import (
 from ..records.stats import wilson_lower_bound
 from . import extractors as ex
 from . import merging, serving
+from .changes import broken_tools, change_point, follows
 from .families import FamilyIndex, stated_context
 from .sequences import consensus
-from .significance import failure_tail
 from .state import FamilyRun
 
 __all__ = ["PatternLearner"]
@@ -60,54 +60,6 @@ def _run_of(episode: Episode) -> FamilyRun:
         episode.end_time.timestamp() if episode.end_time else 0.0,
         ex.tool_path(episode),
         ex.broke_at(episode),
-    )
-
-
-def _in_order(tools: Sequence[str], sequence: tuple[str, ...]) -> list[str] | None:
-    """The sequence's tools among ``tools`` (repeats collapsed) if they are its first ones in
-    order, else None (the run went another way)."""
-    wanted = set(sequence)
-    called: list[str] = []
-    for tool in tools:
-        if tool in wanted and (not called or called[-1] != tool):
-            called.append(tool)
-    return called if tuple(called) == sequence[: len(called)] else None
-
-
-def _broken_tools(sequence: tuple[str, ...], runs: Sequence[FamilyRun]) -> list[str]:
-    """The sequence's tools at which the failed runs that followed it broke (their first
-    failed call never made good), in sequence order; the whole sequence when none shows
-    where."""
-    broken = {
-        run.attempted[run.broke_at]
-        for run in runs
-        if not run.success and run.broke_at >= 0 and _follows(sequence, run)
-    }
-    return [tool for tool in sequence if tool in broken] or list(sequence)
-
-
-def _follows(sequence: tuple[str, ...], run: FamilyRun) -> bool:
-    """Whether a run followed the sequence: a successful run did all of it (gaps allowed); a
-    failed run called its first tools in order (at least two) and either ended at one of them
-    or broke at one: its first failure it never made good was at the sequence's next tool,
-    whatever it tried after that (an agent looking for a way out is not going another
-    way)."""
-    if run.success:
-        return ex.is_subsequence(sequence, run.path)
-    if not run.attempted:
-        return False
-    if run.attempted[-1] in sequence:
-        called = _in_order(run.attempted, sequence)
-        if called is not None and len(called) >= 2:
-            return True
-    if run.broke_at < 0:
-        return False
-    before = _in_order(run.attempted[: run.broke_at], sequence)
-    return (
-        before is not None
-        and len(before) >= 1
-        and len(before) < len(sequence)
-        and run.attempted[run.broke_at] == sequence[len(before)]
     )
 
 
@@ -463,19 +415,19 @@ class PatternLearner:
         """Recount the family's sequence from its recent runs, after a change if one shows."""
         runs = list(self._runs.get(family.key, ()))
         consensus = self._consensus([run.path for run in runs if run.success])
-        following = [i for i, run in enumerate(runs) if _follows(consensus, run)]
-        start = self._change_point(runs, following) if len(consensus) >= 2 else 0
+        following = [i for i, run in enumerate(runs) if follows(consensus, run)]
+        start = change_point(runs, following, self.config) if len(consensus) >= 2 else 0
         family.stale = start > 0
         if start and runs[start].ended_at:
             family.changed_at = datetime.fromtimestamp(runs[start].ended_at, tz=UTC)
-            family.changed_tools = _broken_tools(consensus, runs[start:])
+            family.changed_tools = broken_tools(consensus, runs[start:])
         if start:
             recent = runs[start:]
             consensus = self._consensus([run.path for run in recent if run.success])
-            following = [start + i for i, run in enumerate(recent) if _follows(consensus, run)]
+            following = [start + i for i, run in enumerate(recent) if follows(consensus, run)]
         if family.conditional:
             consensus = tuple(tool for tool in consensus if tool not in family.conditional)
-            following = [i for i in range(start, len(runs)) if _follows(consensus, runs[i])]
+            following = [i for i in range(start, len(runs)) if follows(consensus, runs[i])]
         if len(consensus) < 2:
             family.tools, family.support, family.successes = [], 0, 0
             family.reward_sum = family.latency_ms_sum = 0.0
@@ -487,22 +439,6 @@ class PatternLearner:
         family.successes = sum(run.success for run in matching)
         family.reward_sum = sum(run.reward for run in matching)
         family.latency_ms_sum = sum(run.latency_ms for run in matching)
-
-    def _change_point(self, runs: Sequence[FamilyRun], following: Sequence[int]) -> int:
-        """Where the family's procedure changed: the first of the latest failures of the runs
-        that followed the sequence its successes share (``following``), or 0 when it still
-        works."""
-        cfg = self.config
-        latest = following[-cfg.change_window :]
-        failed = [i for i in latest if not runs[i].success]
-        earlier = [runs[i] for i in following[: -cfg.change_window]]
-        if len(failed) < cfg.change_min_failures or len(earlier) < cfg.min_support:
-            return 0
-        # as many failures would be rare if the sequence still worked as well as before
-        fail_rate = (sum(not r.success for r in earlier) + 0.5) / (len(earlier) + 1)
-        if failure_tail(len(failed), len(latest), fail_rate) <= cfg.change_alpha:
-            return failed[0]
-        return 0
 
     def _consensus(self, paths: Sequence[tuple[str, ...]]) -> tuple[str, ...]:
         return consensus(paths, self.config)

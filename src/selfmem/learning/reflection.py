@@ -16,7 +16,7 @@ from typing import Protocol, runtime_checkable
 from ..records.episodes import Episode, ExecutionStep, OutcomeStatus, Reflection, TaskOutcome
 from ..records.learned import AnyPattern, DecisionPoint, ErrorRecovery, ToolSequence
 from .error_classes import normalize_error
-from .extractors import tool_path
+from .extractors import is_subsequence, tool_path
 
 __all__ = ["DeterministicReflector", "Reflector", "reflect", "reflect_safely", "tool_sequence"]
 
@@ -117,16 +117,11 @@ def _pattern_advice(episode: Episode, patterns: Sequence[AnyPattern]) -> list[st
                 f"[pattern {pattern.id}] after {pattern.after_tool}, prefer {pattern.best} "
                 f"over {pattern.worst}"
             )
-        elif isinstance(pattern, ToolSequence) and not _follows(pattern.tools, path):
+        elif isinstance(pattern, ToolSequence) and not is_subsequence(pattern.tools, path):
             advice.append(
                 f"[pattern {pattern.id}] similar tasks succeed with {' -> '.join(pattern.tools)}"
             )
     return advice
-
-
-def _follows(tools: Sequence[str], path: Sequence[str]) -> bool:
-    remaining = iter(path)
-    return all(any(tool == item for item in remaining) for tool in tools)
 
 
 def reflect(episode: Episode, patterns: Sequence[AnyPattern] = ()) -> Reflection:

@@ -1,0 +1,77 @@
+"""Which runs followed a family's sequence, where they broke, and whether the procedure
+changed: the runs that followed it started failing more than it ever did before."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from ..config import LearningConfig
+from . import extractors as ex
+from .significance import failure_tail
+from .state import FamilyRun
+
+__all__ = ["broken_tools", "change_point", "follows"]
+
+
+def _in_order(tools: Sequence[str], sequence: tuple[str, ...]) -> list[str] | None:
+    """The sequence's tools among ``tools`` (repeats collapsed) if they are its first ones in
+    order, else None (the run went another way)."""
+    wanted = set(sequence)
+    called: list[str] = []
+    for tool in tools:
+        if tool in wanted and (not called or called[-1] != tool):
+            called.append(tool)
+    return called if tuple(called) == sequence[: len(called)] else None
+
+
+def broken_tools(sequence: tuple[str, ...], runs: Sequence[FamilyRun]) -> list[str]:
+    """The sequence's tools at which the failed runs that followed it broke (their first
+    failed call never made good), in sequence order; the whole sequence when none shows
+    where."""
+    broken = {
+        run.attempted[run.broke_at]
+        for run in runs
+        if not run.success and run.broke_at >= 0 and follows(sequence, run)
+    }
+    return [tool for tool in sequence if tool in broken] or list(sequence)
+
+
+def follows(sequence: tuple[str, ...], run: FamilyRun) -> bool:
+    """Whether a run followed the sequence: a successful run did all of it (gaps allowed); a
+    failed run called its first tools in order (at least two) and either ended at one of them
+    or broke at one: its first failure it never made good was at the sequence's next tool,
+    whatever it tried after that (an agent looking for a way out is not going another
+    way)."""
+    if run.success:
+        return ex.is_subsequence(sequence, run.path)
+    if not run.attempted:
+        return False
+    if run.attempted[-1] in sequence:
+        called = _in_order(run.attempted, sequence)
+        if called is not None and len(called) >= 2:
+            return True
+    if run.broke_at < 0:
+        return False
+    before = _in_order(run.attempted[: run.broke_at], sequence)
+    return (
+        before is not None
+        and len(before) >= 1
+        and len(before) < len(sequence)
+        and run.attempted[run.broke_at] == sequence[len(before)]
+    )
+
+
+def change_point(runs: Sequence[FamilyRun], following: Sequence[int], cfg: LearningConfig) -> int:
+    """Where the family's procedure changed: the first of the latest failures of the runs
+    that followed the sequence its successes share (``following``), or 0 when it still
+    works."""
+    latest = following[-cfg.change_window :]
+    failed = [i for i in latest if not runs[i].success]
+    earlier = [runs[i] for i in following[: -cfg.change_window]]
+    if len(failed) < cfg.change_min_failures or len(earlier) < cfg.min_support:
+        return 0
+    # as many failures would be rare if the sequence still worked as well as before
+    fail_rate = (sum(not r.success for r in earlier) + 0.5) / (len(earlier) + 1)
+    if failure_tail(len(failed), len(latest), fail_rate) <= cfg.change_alpha:
+        return failed[0]
+    return 0
