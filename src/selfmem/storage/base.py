@@ -7,11 +7,20 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol, runtime_checkable
 
+from ..errors import StorageError
 from ..records.episodes import Episode, ExecutionStep, OutcomeStatus, TaskType
 from ..records.index_rows import IndexRow
 from ..records.learned import AnyPattern, Heuristic
 
-__all__ = ["EpisodeQuery", "EpisodeStore", "HotCache", "ItemRow", "ItemStore", "LexicalHit"]
+__all__ = [
+    "EpisodeQuery",
+    "EpisodeStore",
+    "HotCache",
+    "ItemRow",
+    "ItemStore",
+    "LexicalHit",
+    "check_batch_ids",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,6 +88,19 @@ class ItemStore(Protocol):
 
     def item_paths(self, namespace: str) -> list[tuple[str, ...]]:
         """The distinct paths that hold items, sorted."""
+
+
+def check_batch_ids(episodes: Sequence[Episode]) -> None:
+    """Refuse a batch for ``import_episodes`` that holds one id twice, before anything of
+    it is written."""
+    seen: set[str] = set()
+    for episode in episodes:
+        if episode.id in seen:
+            raise StorageError(
+                f"episode id {episode.id!r} is twice in the batch; nothing of this batch "
+                "was stored"
+            )
+        seen.add(episode.id)
 
 
 @runtime_checkable

@@ -22,7 +22,7 @@ from ..errors import EpisodeStateError, SchemaVersionError, StorageError
 from ..records.episodes import Episode, ExecutionStep
 from ..records.index_rows import IndexRow, decode_row, encode_row, index_row
 from ..text.tokens import fts_query
-from .base import EpisodeQuery, LexicalHit
+from .base import EpisodeQuery, LexicalHit, check_batch_ids
 from .changes import Change, ChangeSet
 from .libsql_connection import PAGE_ROWS, GuardFailed, SizedRead, id_chunks, insert_rows
 from .libsql_items import LibSQLItems
@@ -152,14 +152,7 @@ class LibSQLStore(LibSQLLearning):
 
     def import_episodes(self, episodes: Sequence[Episode]) -> None:
         """The whole batch in one transaction (one request to a server)."""
-        seen: set[str] = set()
-        for episode in episodes:
-            if episode.id in seen:
-                raise StorageError(
-                    f"episode id {episode.id!r} is twice in the batch; nothing of this batch "
-                    "was stored"
-                )
-            seen.add(episode.id)
+        check_batch_ids(episodes)
         try:
             self._write(import_statements(episodes))
         except GuardFailed:

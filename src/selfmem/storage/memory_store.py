@@ -16,7 +16,7 @@ from ..records.episodes import Episode, ExecutionStep
 from ..records.index_rows import IndexRow, index_row
 from ..records.learned import AnyPattern, Heuristic
 from ..text.tokens import query_terms, tokenize
-from .base import EpisodeQuery, LexicalHit
+from .base import EpisodeQuery, LexicalHit, check_batch_ids
 from .memory_items import InMemoryItems
 
 __all__ = ["InMemoryStore", "NullCache", "matches_query"]
@@ -83,14 +83,7 @@ class InMemoryStore:
     def _stored_already(self, episodes: Sequence[Episode]) -> bool:
         """True if the batch is stored whole already (as a retried write finds it); raises
         if only some of its ids are, or an id is stored as another episode or repeated."""
-        seen: set[str] = set()
-        for episode in episodes:
-            if episode.id in seen:
-                raise StorageError(
-                    f"episode id {episode.id!r} is twice in the batch; nothing of this batch "
-                    "was stored"
-                )
-            seen.add(episode.id)
+        check_batch_ids(episodes)
         # ids are per namespace here, as in create_episode (libSQL's are store-wide)
         stored = (self._episodes.get((ep.namespace, ep.id)) for ep in episodes)
         found = [old for old in stored if old is not None]
