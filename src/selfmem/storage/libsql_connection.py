@@ -27,12 +27,14 @@ from ..errors import AuthenticationError, StorageError, StoreUnavailableError
 from .hrana import HranaTransport
 from .retry import Failure, RetryPolicy, classify
 from .transport import GUARD_MESSAGE, DriverError, LocalTransport, Rows, Statement, Transport
+from .wal_checkpoints import Checkpoint, WalCheckpointer
 
 __all__ = ["PAGE_BYTES", "GuardFailed", "LibSQLConnection", "SizedRead", "insert_rows"]
 
 logger = logging.getLogger(__name__)
 
 _ROWS_PER_INSERT = 200
+_WRITES = ("INSERT", "UPDATE", "DELETE", "REPLACE")  # autocommit statements that add to the WAL
 _T = TypeVar("_T")
 
 #: The most one page of a :class:`SizedRead` asks the database to send. sqld refuses any
@@ -170,8 +172,12 @@ class LibSQLConnection:
         self._page_bytes = PAGE_BYTES  # shrinks if the server refuses pages this large
         self._timeout_s = connect_timeout_s  # for the first contact, then request_timeout_s
         self._transport = self._connect()
+        #: Checkpoints of an embedded file's WAL, off the writers' path (see the module).
+        self._checkpointer: WalCheckpointer | None = None
         if self.remote:
             self._probe()
+        elif location != ":memory:":
+            self._checkpointer = WalCheckpointer(self._checkpoint_passive)
 
     # -- plumbing ---------------------------------------------------------------------------
 
@@ -182,7 +188,10 @@ class LibSQLConnection:
             except DriverError as exc:
                 raise StorageError(str(exc)) from exc
         try:
-            return LocalTransport(self.location, self._busy_timeout_ms)
+            transport = LocalTransport(self.location, self._busy_timeout_ms)
+            # the commit that fills the WAL no longer copies it: WalCheckpointer does
+            transport.execute("PRAGMA wal_autocheckpoint = 0")
+            return transport
         except DriverError as exc:
             raise (self._file_failure(str(exc)) or StorageError(str(exc))) from exc
 
@@ -263,7 +272,18 @@ class LibSQLConnection:
         """Execute one statement in autocommit (retried) and fetch every row."""
         with self._lock:
             self._check_open()
-            return self._retrying(lambda: self._execute(sql, params))
+            rows = self._retrying(lambda: self._execute(sql, params))
+            if self._checkpointer is not None and sql.startswith(_WRITES):
+                self._checkpointer.wrote()
+            return rows
+
+    def _checkpoint_passive(self) -> Checkpoint | None:
+        """One ``PASSIVE`` checkpoint (:class:`WalCheckpointer` calls it); None without a WAL."""
+        rows = self._run("PRAGMA wal_checkpoint(PASSIVE)")
+        if not rows or rows[0][1] is None or int(rows[0][1]) < 0:
+            return None
+        busy, pages, copied = rows[0]
+        return int(busy), int(pages), int(copied)
 
     def _paged(self, read: SizedRead) -> Iterator[tuple[Any, ...]]:
         """The rows of ``read``, fetched a page at a time (one request each), so no answer
@@ -333,7 +353,10 @@ class LibSQLConnection:
             self._check_open()
             if not statements:
                 return []
-            return self._retrying(attempt)
+            results = self._retrying(attempt)
+            if self._checkpointer is not None:
+                self._checkpointer.wrote()
+            return results
 
     def _retrying(self, operation: Callable[[], _T], within_s: float | None = None) -> _T:
         """Run ``operation`` under the retry policy, reconnecting after a lost connection.
@@ -371,6 +394,8 @@ class LibSQLConnection:
             raise StorageError("the store is closed")
 
     def close(self) -> None:
+        if self._checkpointer is not None:  # outside the lock: its checkpoint takes it
+            self._checkpointer.close()
         with self._lock:
             if self._closed:
                 return
