@@ -20,6 +20,7 @@ from ..learning import Reflector
 from ..records.episodes import (
     ExecutionStep,
 )
+from ..records.json_once import episode_json
 from ..storage import sealing
 from ..storage.base import EpisodeStore, HotCache
 from ..storage.changes import DELETED, EPISODE, LEARNING, ChangeFeed, ChangeSet
@@ -139,8 +140,9 @@ class MemoryCore:
 
     def completed(self, episode: Episode, revision: int) -> None:
         """Cache an episode just committed in process memory, then write it to the hot cache
-        and index it in the background (:meth:`settle` waits for that)."""
-        body = episode.model_dump_json().encode()
+        and index it in the background (:meth:`settle` waits for that). Inside the
+        completion's ``reuse_json`` block the body is built from the JSON just written."""
+        body = episode_json(episode).encode()
         self.episodes.remember(episode.namespace, episode.id, revision, body)
 
         def job() -> None:

@@ -18,6 +18,7 @@ from ..config import MAX_PAGE, MemoryConfig, resolve_location
 from ..engine import telemetry
 from ..engine.learning import teaches
 from ..engine.runtime import MemoryCore, MemoryStats, twin
+from ..engine.step_buffer import OpenEpisode
 from ..errors import InvalidInputError, NotFoundError
 from ..learning import Reflector, compute_reward
 from ..learning.reflection import reflect_safely
@@ -30,6 +31,7 @@ from ..records.episodes import (
     TaskType,
     utc_now,
 )
+from ..records.json_once import reuse_json
 from ..retrieval.weights import RankingWeights
 from ..security import validation
 from ..security.values import INT64_MAX, check_text
@@ -266,31 +268,40 @@ class SelfLearningMemory(RetrievalAPI, LearningAPI, ItemsAPI):
         state = self._open_state(validation.check_id(episode_id))
         buffer = self._core.buffer
         buffer.begin_completion(episode_id)
-        with self._core.write_lock:
-            pending = buffer.take_pending(episode_id)
-            try:
-                buffer.raise_parked(episode_id)
-                if ended is not None and ended < state.header.start_time:
-                    raise InvalidInputError(
-                        "end_time is before the episode started", field="end_time"
-                    )
-                end = ended or max(utc_now(), state.header.start_time)
-                metadata = validation.completion_metadata(
-                    state.header.metadata, replaced, self.config.limits
-                )
-                episode = state.header.model_copy(
-                    update={"steps": list(state.steps), "end_time": end, "outcome": prepared,
-                            "metadata": metadata}
-                )  # fmt: skip
-                self._score_and_reflect(episode)
-                revision = self._core.store.finish_episode(episode, [s for _, s in pending])
-            except BaseException:
-                buffer.restore_pending(pending)
-                buffer.abort_completion(episode_id)
-                raise
-        buffer.forget(episode_id)
-        self._core.completed(episode, revision)  # cached and indexed in the background
+        # Each step and the header are serialised once: for the rows and the cached body.
+        with reuse_json():
+            with self._core.write_lock:
+                pending = buffer.take_pending(episode_id)
+                try:
+                    episode = self._completed_episode(state, ended, prepared, replaced)
+                    revision = self._core.store.finish_episode(episode, [s for _, s in pending])
+                except BaseException:
+                    buffer.restore_pending(pending)
+                    buffer.abort_completion(episode_id)
+                    raise
+            buffer.forget(episode_id)
+            self._core.completed(episode, revision)  # cached and indexed in the background
         self._core.learning.submit(episode)
+        return episode
+
+    def _completed_episode(
+        self, state: OpenEpisode, ended: datetime | None, outcome: TaskOutcome,
+        replaced: list[str],
+    ) -> Episode:  # fmt: skip
+        """The open episode as completed: its steps, end, outcome, reward and reflection."""
+        episode_id = state.header.id
+        self._core.buffer.raise_parked(episode_id)
+        if ended is not None and ended < state.header.start_time:
+            raise InvalidInputError("end_time is before the episode started", field="end_time")
+        end = ended or max(utc_now(), state.header.start_time)
+        metadata = validation.completion_metadata(
+            state.header.metadata, replaced, self.config.limits
+        )
+        episode = state.header.model_copy(
+            update={"steps": list(state.steps), "end_time": end, "outcome": outcome,
+                    "metadata": metadata}
+        )  # fmt: skip
+        self._score_and_reflect(episode)
         return episode
 
     def _score_and_reflect(self, episode: Episode) -> None:

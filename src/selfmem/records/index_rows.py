@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import json
+import re
+from collections.abc import Iterator
 from dataclasses import dataclass
+from itertools import filterfalse, islice
 
-from ..text.tokens import STOPWORDS, tokenize
+from ..text.tokens import STOPWORDS
 from .episodes import Episode
 
 __all__ = ["MAX_TERMS", "IndexRow", "decode_row", "encode_row", "index_row", "index_terms"]
@@ -29,17 +32,54 @@ class IndexRow:
     terms: tuple[str, ...]  # with repeats: term frequency matters for BM25
 
 
-def index_terms(text: str) -> tuple[str, ...]:
-    """The terms BM25 counts: tokens minus stopwords, at most ``MAX_TERMS``."""
-    return tuple(t for t in tokenize(text) if t not in STOPWORDS)[:MAX_TERMS]
+_SPACE = re.compile(r"\s")
+_CHARS_PER_TERM = 12  # a first guess of how much text holds one term; grown if short
+_WORD_BYTES = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_")
+#: Every byte that is not a word character becomes a space.
+_SPACES = bytes(b if b in _WORD_BYTES else 0x20 for b in range(256))
 
 
-def index_row(episode: Episode) -> IndexRow:
-    """The index row of a completed episode; the task text counts twice (it says most)."""
+def _tokens(text: str) -> list[str]:
+    """:func:`selfmem.text.tokens.tokenize` (lower-cased runs of ``[A-Za-z0-9_]``), four
+    times faster on long texts: no regular expression, only C string methods. A character
+    outside ASCII is never part of a word, so it becomes one ``?`` and then a space."""
+    return text.lower().encode("ascii", "replace").translate(_SPACES).decode("ascii").split()
+
+
+def index_terms(text: str, limit: int = MAX_TERMS) -> tuple[str, ...]:
+    """The terms BM25 counts: tokens minus stopwords, the first ``limit`` (at most
+    ``MAX_TERMS``).
+
+    Only as much of the text as those terms need is tokenized (a step text is often ten
+    times longer than the terms kept of it): a prefix cut at whitespace, which no token
+    spans, holds exactly the text's first tokens."""
+    limit = min(limit, MAX_TERMS)
+    if limit <= 0:
+        return ()
+    size = _CHARS_PER_TERM * limit
+    while size < len(text):
+        found = _SPACE.search(text, size)
+        if found is None:
+            break
+        terms = tuple(islice(_terms(text[: found.start()]), limit))
+        if len(terms) >= limit:
+            return terms
+        size *= 4
+    return tuple(islice(_terms(text), limit))
+
+
+def _terms(text: str) -> Iterator[str]:
+    return filterfalse(STOPWORDS.__contains__, _tokens(text))
+
+
+def index_row(episode: Episode, step_text: str | None = None) -> IndexRow:
+    """The index row of a completed episode; the task text counts twice (it says most).
+    ``step_text``: ``episode.step_text()`` if the caller has it already."""
     if episode.outcome is None or episode.end_time is None:
         raise ValueError("only completed episodes are indexed")
     task = index_terms(episode.task_description)
-    steps = index_terms(episode.step_text())
+    text = episode.step_text() if step_text is None else step_text
+    steps = index_terms(text, MAX_TERMS - 2 * len(task))
     ctx = episode.context
     return IndexRow(
         episode_id=episode.id,

@@ -164,6 +164,7 @@ class LibSQLStore(LibSQLLearning):
     def finish_episode(self, episode: Episode, pending_steps: Sequence[ExecutionStep]) -> int:
         """The steps, the completed episode and its search entry in one transaction (one
         request to a server). It is refused by a guard if the episode is no longer open."""
+        step_text = episode.step_text()
         statements = [
             Statement(
                 "UPDATE episodes SET task_type = ?, domain = ?, language = ?, outcome = ?, "
@@ -172,7 +173,7 @@ class LibSQLStore(LibSQLLearning):
                 "WHERE id = ? AND namespace = ? AND end_time IS NULL RETURNING revision",
                 (
                     *header_row(episode),
-                    encode_row(index_row(episode)),
+                    encode_row(index_row(episode, step_text)),
                     episode.id,
                     episode.namespace,
                 ),
@@ -183,7 +184,7 @@ class LibSQLStore(LibSQLLearning):
             Statement(
                 "INSERT INTO episodes_fts (rowid, task_text, step_text) "
                 "SELECT seq, ?, ? FROM episodes WHERE id = ?",
-                (*search_rows(episode), episode.id),
+                (*search_rows(episode, step_text), episode.id),
             ),
         ]
         try:

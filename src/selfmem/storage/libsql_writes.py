@@ -17,6 +17,7 @@ from typing import Any
 
 from ..records.episodes import Episode, ExecutionStep
 from ..records.index_rows import encode_row, index_row
+from ..records.json_once import header_json, step_json
 from .libsql_connection import id_chunks, insert_rows
 from .transport import Statement, guard
 
@@ -44,7 +45,7 @@ def header_row(episode: Episode) -> tuple[Any, ...]:
         episode.start_time.timestamp(),
         episode.end_time.timestamp() if episode.end_time else None,
         episode.reward.total if episode.reward else None,
-        episode.model_dump_json(exclude={"steps"}),
+        header_json(episode),
     )
 
 
@@ -52,7 +53,7 @@ def step_inserts(batches: Mapping[str, Sequence[ExecutionStep]]) -> list[Stateme
     """Every step of every episode in multi-row statements (idempotent: a retried batch
     replaces the same rows)."""
     rows = [
-        (episode_id, step.step_number, step.tool, int(step.success), step.model_dump_json())
+        (episode_id, step.step_number, step.tool, int(step.success), step_json(step))
         for episode_id, steps in batches.items()
         for step in steps
     ]
@@ -61,9 +62,10 @@ def step_inserts(batches: Mapping[str, Sequence[ExecutionStep]]) -> list[Stateme
     )
 
 
-def search_rows(episode: Episode) -> tuple[str, str]:
-    """What the full-text index holds of a completed episode: task text, step text."""
-    return episode.task_description, episode.step_text()
+def search_rows(episode: Episode, step_text: str | None = None) -> tuple[str, str]:
+    """What the full-text index holds of a completed episode: task text, step text
+    (``step_text``: ``episode.step_text()`` if the caller has it already)."""
+    return episode.task_description, episode.step_text() if step_text is None else step_text
 
 
 def import_statements(episodes: Sequence[Episode]) -> list[Statement]:
