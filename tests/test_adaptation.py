@@ -118,3 +118,41 @@ def test_a_run_that_found_the_new_way_while_the_old_one_failed_is_recommended(
         _explore(memory, 15, found=None)
         assert OLD not in _sequences(memory)
         assert _sequences(memory)[0] == ["build", "publish_artifact", "deploy", "verify"]
+
+
+def _ship(memory: SelfLearningMemory, i: int, tools: list[str]) -> str:
+    """The same task worded without a word of "Release the billing service"."""
+    eid = memory.start_episode(
+        f"Ship payments {i} to prod", OPS, start_time=START + timedelta(minutes=i)
+    )
+    for tool in tools:
+        memory.log_step(eid, tool=tool, parameters={"i": i}, observation="ok")
+    memory.complete_episode(eid, TaskOutcome.success("released"))
+    return eid
+
+
+def test_after_a_change_tasks_worded_otherwise_get_the_new_way(tmp_path: Path) -> None:
+    # The family's task comes in two wordings that share no word. Only runs of the other
+    # wording found the new way; once the old way is superseded they are what both the
+    # recommendation and the retrieved runs offer for this wording too.
+    with SelfLearningMemory.open(tmp_path, learn_inline=True) as memory:
+        for i in range(12):
+            _run(memory, i, OLD, works=True) if i % 2 else _ship(memory, i, OLD)
+        for i in range(12, 15):
+            _explore(memory, i, found=None)
+        new_ids = [_ship(memory, i, NEW) for i in range(15, 17)]
+        assert _sequences(memory)[0] == NEW
+        found = memory.retrieve_relevant_context("Release the billing service", OPS, limit=3)
+        assert [s.episode.id for s in found.episodes[:2]] == new_ids[::-1]
+        assert all(s.signals == {"new_way": 1.0} for s in found.episodes[:2])
+        old_way = [s for s in found.episodes if "push_image" in [t.tool for t in s.episode.steps]]
+        assert all(
+            s.signals.get("superseded")
+            for s in old_way
+            if s.episode.outcome.status.value == "success"
+        )
+        # the query's filters apply to the runs added this way as to the others
+        filtered = memory.retrieve_relevant_context(
+            "Release the billing service", OPS, limit=3, tags=["hotfix"]
+        )
+        assert not filtered.episodes

@@ -142,6 +142,31 @@ class PatternLearner:
                 return key
         return self.families.best(episode)
 
+    def new_way_runs(self, key: str) -> list[str]:
+        """Ids of the family's successful runs since its procedure changed, newest first: how
+        the family's task is done now, whatever the wording of those runs' tasks.
+
+        With the steps that broke known (``ToolSequence.changed_tools``), these are the
+        successful runs that used none of them, back to the last run that still succeeded
+        with one (a run may have found the new way before the change showed); otherwise the
+        successful runs since ``changed_at``."""
+        family = self.families.families.get(key)
+        if family is None or family.changed_at is None:
+            return []
+        since = family.changed_at.timestamp()
+        broken = set(family.changed_tools)
+        found = []
+        for run in reversed(self._runs.get(key, ())):
+            if not run.success:
+                continue
+            if not broken:
+                if run.ended_at < since:
+                    break
+            elif not broken.isdisjoint(run.path):
+                break  # the old way still worked then
+            found.append(run.episode_id)
+        return found
+
     def family_episode_ids(self, key: str) -> list[str]:
         """The most recent episodes of a family (its provenance), oldest first."""
         family = self.families.families.get(key)
@@ -488,7 +513,8 @@ class PatternLearner:
             for p in self._patterns.values()
             if (kind is None or p.kind == kind) and (not served_only or self.is_served(p))
         ]
-        found.sort(key=lambda p: (p.effectiveness(), p.support, p.id), reverse=True)
+        now = utc_now()  # one moment for all: patterns alike but for their id keep one order
+        found.sort(key=lambda p: (p.effectiveness(now), p.support, p.id), reverse=True)
         return found
 
     # -- feedback ---------------------------------------------------------------------------

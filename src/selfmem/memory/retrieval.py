@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 from ..engine import telemetry
 from ..engine.runtime import twin
 from ..errors import InvalidInputError, NotFoundError
-from ..learning.extractors import procedure
+from ..learning.extractors import procedure, succeeded
 from ..learning.sequences import neighbour_sequence
 from ..records.episodes import Episode, TaskContext, TaskType
 from ..records.learned import ToolSequence
@@ -23,11 +23,15 @@ if TYPE_CHECKING:
     import numpy as np
     import numpy.typing as npt
 
+    from ..retrieval.index import QueryFilters
+
 __all__ = ["RetrievalAPI"]
 
 _MAX_LIMIT = 100
 #: How many of the most similar successful runs a recommendation looks at.
 _NEIGHBOURS = 8
+#: How many of a changed family's runs since the change stand in for its superseded runs.
+_NEW_WAYS = 8
 
 
 class RetrievalAPI(Handle):
@@ -102,17 +106,18 @@ class RetrievalAPI(Handle):
             except NotFoundError:  # deleted by another handle since the index was built
                 continue
             episodes.append(ScoredEpisode(episode, item.score, item.signals))
-        episodes = self._demote_superseded(episodes)
+        episodes = self._demote_superseded(episodes, filters, limit)
         patterns, heuristics = self._rank_patterns(description, stated, wanted_type, limit)
         return RetrievalResult(
             query=description, episodes=episodes, patterns=patterns, heuristics=heuristics
         )
 
-    def _superseded(self, episodes: Sequence[Episode]) -> set[str]:
-        """Ids of the episodes whose task family's procedure has changed since they ended and
-        that used a step which now fails: what worked for them no longer does (see
-        ``ToolSequence.changed_at``). A run that ended earlier but already did something else
-        (the new way, found while the old one was failing) is not superseded."""
+    def _superseded(self, episodes: Sequence[Episode]) -> dict[str, str]:
+        """The episodes whose task family's procedure has changed since they ended and that
+        used a step which now fails, each with its family's key: what worked for them no
+        longer does (see ``ToolSequence.changed_at``). A run that ended earlier but already
+        did something else (the new way, found while the old one was failing) is not
+        superseded."""
         engine = self._core.learning
         with engine.lock:
             learner = engine.learner(self.namespace)
@@ -122,32 +127,69 @@ class RetrievalAPI(Handle):
                 if family.changed_at is not None
             }
             if not changes:
-                return set()
-            found = set()
+                return {}
+            found = {}
             for episode in episodes:
-                changed, tools = changes.get(learner.family_of(episode) or "", (None, []))
+                key = learner.family_of(episode) or ""
+                changed, tools = changes.get(key, (None, []))
                 if (
                     changed is not None
                     and episode.end_time is not None
                     and episode.end_time < changed
                     and (not tools or not set(tools).isdisjoint(procedure(episode)))
                 ):
-                    found.add(episode.id)
+                    found[episode.id] = key
             return found
 
-    def _demote_superseded(self, episodes: list[ScoredEpisode]) -> list[ScoredEpisode]:
+    def _new_ways(
+        self, superseded: dict[str, str], scores: dict[str, float], present: set[str]
+    ) -> list[tuple[Episode, float, str]]:
+        """The runs that show how a superseded episode's task is done now: its family's
+        successful runs since the change (:meth:`PatternLearner.new_way_runs`), which may be
+        worded quite differently from the query. Each comes with the score of the best
+        superseded episode of its family (it stands in for it) and that episode's id."""
+        engine = self._core.learning
+        best: dict[str, str] = {}
+        for episode_id, key in superseded.items():
+            if key not in best or scores[episode_id] > scores[best[key]]:
+                best[key] = episode_id
+        with engine.lock:
+            learner = engine.learner(self.namespace)
+            ways = {key: learner.new_way_runs(key)[:_NEW_WAYS] for key in best}
+        found = []
+        for key, ids in ways.items():
+            for episode_id in ids:
+                if episode_id in present:
+                    continue
+                try:
+                    episode = self._episode(episode_id, caught_up=True)
+                except NotFoundError:
+                    continue
+                present.add(episode_id)
+                found.append((episode, scores[best[key]], best[key]))
+        return found
+
+    def _demote_superseded(
+        self, episodes: list[ScoredEpisode], filters: QueryFilters, limit: int
+    ) -> list[ScoredEpisode]:
         """Superseded episodes keep their place only below the others, at half their score,
-        marked with the signal ``superseded``."""
+        marked with the signal ``superseded``; their family's runs since the change that pass
+        the query's filters take their place, marked ``new_way``."""
         old = self._superseded([s.episode for s in episodes])
         if not old:
             return episodes
+        scores = {s.episode.id: s.score for s in episodes}
         kept = [
             ScoredEpisode(s.episode, s.score * 0.5, {**s.signals, "superseded": 1.0})
             if s.episode.id in old
             else s
             for s in episodes
         ]
-        return sorted(kept, key=lambda s: s.score, reverse=True)
+        present = set(scores)
+        for episode, score, _ in self._new_ways(old, scores, present):
+            if _passes(episode, filters):
+                kept.append(ScoredEpisode(episode, score, {"new_way": 1.0}))
+        return sorted(kept, key=lambda s: s.score, reverse=True)[:limit]
 
     def _rank_patterns(
         self, description: str, ctx: TaskContext | None, task_type: TaskType | None, limit: int
@@ -213,6 +255,11 @@ class RetrievalAPI(Handle):
             runs = [run for run in runs if run.id not in old][:_NEIGHBOURS]
             if not old or len(ranked) < limit:
                 break
+        if old:  # the task's family changed: its runs since the change vote, however worded
+            for episode, score, stand_in in self._new_ways(old, scores, {r.id for r in runs}):
+                if _passes(episode, filters):
+                    runs.append(episode)
+                    scores[episode.id], fits[episode.id] = score, fits[stand_in]
         pattern = neighbour_sequence(
             self.namespace, description, runs, self.config.learning,
             [scores[r.id] for r in runs], [fits[r.id] for r in runs], ctx,
@@ -268,3 +315,16 @@ def _tags(tags: object) -> list[str]:
     if not isinstance(tags, list | tuple | set | frozenset):
         raise InvalidInputError("tags must be a list of strings", field="tags")
     return [check_text(validation.expect(tag, str, "tags[]"), "tags[]") for tag in tags]
+
+
+def _passes(episode: Episode, filters: QueryFilters) -> bool:
+    """Whether an episode added to a result passes the query's filters, as ranked ones do."""
+    ended = episode.end_time.timestamp() if episode.end_time else None
+    return (
+        (filters.domain is None or episode.context.domain == filters.domain)
+        and (filters.task_type is None or str(episode.task_type) == filters.task_type)
+        and (not filters.success_only or succeeded(episode))
+        and (filters.ended_after is None or (ended is not None and ended >= filters.ended_after))
+        and (filters.ended_before is None or (ended is not None and ended < filters.ended_before))
+        and set(filters.tags) <= {tag.lower() for tag in episode.context.tags}
+    )

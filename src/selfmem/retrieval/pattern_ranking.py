@@ -29,7 +29,7 @@ from dataclasses import dataclass
 
 from ..learning.families import FamilyIndex, stem
 from ..learning.heuristics import derive_heuristic
-from ..records.episodes import TaskContext, TaskType
+from ..records.episodes import TaskContext, TaskType, utc_now
 from ..records.learned import (
     AnyPattern,
     ContextPattern,
@@ -171,8 +171,9 @@ class PatternCatalog:
     def __init__(
         self, patterns: Iterable[AnyPattern], families: Iterable[ToolSequence] = ()
     ) -> None:
+        now = utc_now()  # one moment for all: equal patterns stay equal
         self._entries = [
-            _Entry(p, frozenset(_words(p)), p.effectiveness(), _KIND_PRIOR[p.kind])
+            _Entry(p, frozenset(_words(p)), p.effectiveness(now), _KIND_PRIOR[p.kind])
             for p in patterns
         ]
         self._families = FamilyIndex(min_similarity=1.0)
