@@ -20,7 +20,7 @@ from ..learning import Reflector
 from ..records.episodes import (
     ExecutionStep,
 )
-from ..records.json_once import episode_json
+from ..records.json_once import episode_json, reuse_json
 from ..storage import sealing
 from ..storage.base import EpisodeStore, HotCache
 from ..storage.changes import DELETED, EPISODE, LEARNING, ChangeFeed, ChangeSet
@@ -291,7 +291,7 @@ class MemoryCore:
 
     def flush(self) -> int:
         """Write every pending step; on failure put them back and raise."""
-        with self.write_lock:
+        with self.write_lock, reuse_json():  # each step is serialised once (checked, written)
             pending = self.buffer.take_pending()
             if not pending:
                 return 0

@@ -18,7 +18,9 @@ from dataclasses import dataclass, field
 
 from ..errors import EpisodeStateError, InvalidInputError, LimitExceededError
 from ..records.episodes import Episode, ExecutionStep
-from ..security.validation import storable_problem
+from ..records.json_once import step_json
+from ..security.validation import MAX_STEP_NUMBER, storable_problem
+from ..security.values import INT64_MAX
 
 logger = logging.getLogger(__name__)
 
@@ -107,6 +109,8 @@ class StepBuffer:
         return [item for item in taken if not self._parks(*item)]  # checked outside the lock
 
     def _parks(self, episode_id: str, step: ExecutionStep) -> bool:
+        if _storable(step):
+            return False
         problem = storable_problem(step)
         if problem is None:
             return False
@@ -158,3 +162,18 @@ class StepBuffer:
         with self.lock:
             self._open.pop(episode_id, None)
             self._pending = [item for item in self._pending if item[0] != episode_id]
+
+
+def _storable(step: ExecutionStep) -> bool:
+    """True in the common case where :func:`~selfmem.security.validation.storable_problem`
+    finds nothing, without serialising the step a second time: its JSON is taken with
+    :func:`~selfmem.records.json_once.step_json`, which the write that follows reuses inside
+    ``reuse_json``. False sends the step to ``storable_problem``, which says why."""
+    try:
+        step_json(step)
+    except (ValueError, RecursionError):  # PydanticSerializationError is a ValueError
+        return False
+    number, tokens = step.step_number, step.tokens
+    return (number is None or 1 <= number <= MAX_STEP_NUMBER) and (
+        tokens is None or 0 <= tokens <= INT64_MAX
+    )
