@@ -134,7 +134,7 @@ def _wait_for(condition: object, seconds: float = 5.0) -> None:
 
 def test_the_checkpointer_learns_how_many_writes_make_the_target() -> None:
     database = _Database(pages_per_write=100)
-    checkpointer = WalCheckpointer(database.checkpoint, target_pages=1_000, delay_s=0)
+    checkpointer = WalCheckpointer(database.checkpoint, target_pages=1_000)
     try:
         for _ in range(8):  # the first checkpoint comes after eight writes
             database.write(checkpointer)
@@ -153,7 +153,7 @@ def test_the_checkpointer_learns_how_many_writes_make_the_target() -> None:
 
 def test_a_quiet_checkpointer_checkpoints_what_was_written() -> None:
     database = _Database(pages_per_write=1)
-    checkpointer = WalCheckpointer(database.checkpoint, delay_s=0, idle_s=0.05)
+    checkpointer = WalCheckpointer(database.checkpoint, idle_s=0.05)
     try:
         database.write(checkpointer)  # far below the target
         _wait_for(lambda: checkpointer.runs == 1)

@@ -6,8 +6,10 @@ commit copies the pages into the database file and syncs both files, 1-10 ms ins
 call's p95). The writer connection (:mod:`selfmem.storage.libsql_connection`) therefore
 turns automatic checkpoints off (``PRAGMA wal_autocheckpoint = 0``) and
 :class:`WalCheckpointer` runs the same ``PASSIVE`` checkpoint from its own thread,
-about every 1,000 pages as well, once the writes pause for 10 ms after the write that made
-it due (the writer has returned by then).
+about every 1,000 pages as well, as soon as the write that made it due is committed: the
+thread then waits for the GIL, which the writer holds until it returns (or for at most the
+interpreter's switch interval, 5 ms), so the checkpoint runs right after the call, in the
+time an agent spends elsewhere (waiting for its model or tools).
 
 Durability is unchanged: a transaction is in the WAL when its commit returns and survives
 the process being killed; a checkpoint only copies committed pages into the database file.
@@ -40,7 +42,6 @@ Checkpoint = tuple[int, int, int]
 TARGET_PAGES = 1_000
 _FIRST_EVERY = 8  # writes before the first checkpoint, until the pages per write are known
 _MOST_EVERY = 1_000
-_MOST_WAIT_S = 1.0  # a due checkpoint waits at most this long for a pause in the writes
 
 
 class WalCheckpointer:
@@ -51,9 +52,7 @@ class WalCheckpointer:
     held weakly: a connection dropped without being closed is not kept alive by the thread,
     which is started by the first write and stops once the connection is gone.
 
-    ``delay_s``: a due checkpoint waits for a pause this long in the writes (so the call
-    that made it due has returned; at most a second); ``idle_s``: how long without writes
-    before what was written is checkpointed anyway.
+    ``idle_s``: how long without writes before what was written is checkpointed anyway.
     """
 
     def __init__(
@@ -61,12 +60,10 @@ class WalCheckpointer:
         checkpoint: Callable[[], Checkpoint | None],  # a bound method (held weakly)
         *,
         target_pages: int = TARGET_PAGES,
-        delay_s: float = 0.01,
         idle_s: float = 2.0,
     ) -> None:
         self._checkpoint = weakref.WeakMethod(checkpoint)
         self._target = target_pages
-        self._delay_s = delay_s
         self._idle_s = idle_s
         self._lock = threading.Lock()
         self._due = threading.Event()
@@ -101,22 +98,9 @@ class WalCheckpointer:
                 return
             if due:
                 self._due.clear()
-                self._wait_for_a_pause()
             elif not self._quiet():
                 continue
             if not self._once():
-                return
-
-    def _wait_for_a_pause(self) -> None:
-        """Wait until no write came for ``delay_s`` (the writer that made the checkpoint
-        due has returned, and its background work has written too), at most ``_MOST_WAIT_S``."""
-        deadline = time.monotonic() + _MOST_WAIT_S
-        while not self._stopped:
-            time.sleep(self._delay_s)
-            now = time.monotonic()
-            with self._lock:
-                paused = now - self._last_write >= self._delay_s
-            if paused or now >= deadline:
                 return
 
     def _quiet(self) -> bool:
