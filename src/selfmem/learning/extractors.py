@@ -13,12 +13,14 @@ from dataclasses import dataclass
 from ..records.episodes import Episode, ExecutionStep, OutcomeStatus
 from ..security.redaction import REDACTED
 from .error_classes import normalize_error
+from .state import FamilyRun
 
 __all__ = [
     "ErrorEvent",
     "context_features",
     "decision_transitions",
     "error_events",
+    "family_run",
     "is_subsequence",
     "procedure",
     "succeeded",
@@ -187,3 +189,19 @@ def context_features(episode: Episode) -> list[str]:
         features.append(f"framework={ctx.framework.lower()}")
     features.extend(f"tag={tag}" for tag in ctx.tags)
     return features
+
+
+def family_run(episode: Episode) -> FamilyRun:
+    """What a task family keeps of one of its episodes."""
+    return FamilyRun(
+        episode.id,
+        procedure(episode),
+        succeeded(episode),
+        len(episode.steps),
+        episode.duration_ms or 0.0,
+        episode.reward.total if episode.reward else 0.0,
+        sum(step.latency_ms for step in episode.steps),
+        episode.end_time.timestamp() if episode.end_time else 0.0,
+        tool_path(episode),
+        broke_at(episode),
+    )

@@ -36,6 +36,7 @@ from ..records.episodes import Episode, TaskContext, TaskType
 from ..records.learned import ChoiceStats, ToolSequence
 from ..text.tokens import query_terms
 from . import extractors as ex
+from .state import count_choice
 
 __all__ = ["FamilyIndex", "context_key", "stated_context", "stem", "task_terms"]
 
@@ -333,10 +334,10 @@ class FamilyIndex:
             family.terms = dict(kept[:_MAX_PROFILE_TERMS])
         failed = {step.tool for step in episode.steps if not step.success}
         for tool in set(ex.tool_path(episode)):
-            _bump_stats(family.tool_stats, tool, sign, success)
-            _bump_stats(family.tool_calls, tool, sign, int(tool not in failed))
+            count_choice(family.tool_stats, tool, sign, success)
+            count_choice(family.tool_calls, tool, sign, int(tool not in failed))
         for feature in ex.context_features(episode):
-            _bump_stats(family.feature_stats, feature, sign, success)
+            count_choice(family.feature_stats, feature, sign, success)
         _bump(family.context_keys, context_key(episode.context, episode.task_type), sign)
         if family.members.n > 0:
             self.add(family)
@@ -368,11 +369,3 @@ def _bump(table: dict[str, int], key: str, sign: int) -> None:
         table[key] = value
     else:
         table.pop(key, None)
-
-
-def _bump_stats(table: dict[str, ChoiceStats], key: str, sign: int, success: int) -> None:
-    stats = table.setdefault(key, ChoiceStats())
-    stats.n += sign
-    stats.successes += sign * success
-    if stats.n <= 0:
-        del table[key]

@@ -22,11 +22,9 @@ from ..config import LearningConfig
 from ..records.episodes import Episode, utc_now
 from ..records.learned import (
     AnyPattern,
-    ChoiceStats,
     ContextPattern,
     DecisionPoint,
     ErrorRecovery,
-    PatternContext,
     PatternKind,
     ToolSequence,
     stable_id,
@@ -37,7 +35,7 @@ from . import merging, serving
 from .changes import broken_tools, change_point, follows
 from .families import FamilyIndex, stated_context
 from .sequences import consensus
-from .state import FamilyRun
+from .state import FamilyRun, count_choice
 
 __all__ = ["PatternLearner"]
 
@@ -46,50 +44,6 @@ __all__ = ["PatternLearner"]
 _TWIN_EVERY_RUN = 16
 
 _P = TypeVar("_P", ToolSequence, DecisionPoint, ErrorRecovery, ContextPattern)
-
-
-def _run_of(episode: Episode) -> FamilyRun:
-    return FamilyRun(
-        episode.id,
-        ex.procedure(episode),
-        ex.succeeded(episode),
-        len(episode.steps),
-        episode.duration_ms or 0.0,
-        episode.reward.total if episode.reward else 0.0,
-        sum(step.latency_ms for step in episode.steps),
-        episode.end_time.timestamp() if episode.end_time else 0.0,
-        ex.tool_path(episode),
-        ex.broke_at(episode),
-    )
-
-
-def _merge_context(pattern: AnyPattern, episode: Episode, first: bool) -> None:
-    ctx = episode.context
-    if first:
-        pattern.context = PatternContext(
-            domain=ctx.domain,
-            language=ctx.language,
-            task_type=episode.task_type,
-            tags=list(ctx.tags),
-        )
-        return
-    current = pattern.context
-    if current.domain != ctx.domain:
-        current.domain = None
-    if current.language != ctx.language:
-        current.language = None
-    if current.task_type != episode.task_type:
-        current.task_type = None
-    if current.tags:
-        current.tags = [tag for tag in current.tags if tag in ctx.tags]
-
-
-def _bump(table: dict[str, ChoiceStats], key: str, sign: int, success: bool) -> None:
-    stats = table.setdefault(key, ChoiceStats())
-    stats.n += sign
-    stats.successes += sign * int(success)
-    if stats.n <= 0:
-        del table[key]
 
 
 class PatternLearner:
@@ -133,7 +87,7 @@ class PatternLearner:
         """Give a family its recent history (oldest first) without re-counting patterns."""
         runs = self._window(key)
         for episode in episodes:
-            runs.append(_run_of(episode))
+            runs.append(ex.family_run(episode))
 
     def family_of(self, episode: Episode) -> str | None:
         """The family an episode belongs (or would belong) to, without learning from it."""
@@ -194,7 +148,7 @@ class PatternLearner:
         self.version += 1
         key = self.families.best(episode)
         family = self._family(key, episode)
-        self._window(family.key).append(_run_of(episode))
+        self._window(family.key).append(ex.family_run(episode))
         changed = self._count_all(family, episode, +1)
         if defer_sequences:
             self._deferred.add(family.key)
@@ -320,7 +274,7 @@ class PatternLearner:
                 **fields,
             )  # fmt: skip
             self._patterns[pattern_id] = created
-            _merge_context(created, episode, first=True)
+            merging.narrow_context(created, episode, first=True)
             created.add_provenance(episode.id)
             return created
         assert isinstance(pattern, cls)
@@ -342,7 +296,7 @@ class PatternLearner:
         ids = pattern.episode_ids
         if ids and ids[-1] == episode.id:
             return  # already noted (a new pattern is noted when it is created)
-        _merge_context(pattern, episode, first=False)
+        merging.narrow_context(pattern, episode, first=False)
         end = episode.end_time or utc_now()
         if end > pattern.last_seen:
             pattern.last_seen = end
@@ -370,7 +324,7 @@ class PatternLearner:
                 continue
             self._count(pattern, episode, sign)
             for choice in choices:
-                _bump(pattern.choices, choice, sign, success)
+                count_choice(pattern.choices, choice, sign, success)
             changed.append(pattern)
         return changed
 
@@ -388,15 +342,15 @@ class PatternLearner:
             if event.outcome == "fixed":
                 pattern.recovered += sign
                 for action in event.actions:
-                    _bump(pattern.recoveries, action, sign, True)
+                    count_choice(pattern.recoveries, action, sign, True)
             elif event.outcome == "replaced":
                 pattern.recovered += sign
                 for tool in event.actions:
-                    _bump(pattern.replacements, tool, sign, success)
+                    count_choice(pattern.replacements, tool, sign, success)
             else:
                 pattern.unrecovered = max(0, pattern.unrecovered + sign)
                 for action in event.actions:
-                    _bump(pattern.recoveries, action, sign, False)
+                    count_choice(pattern.recoveries, action, sign, False)
             serving.pick_recovery(pattern, self.config)
             changed.append(pattern)
         return changed

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from ..records.episodes import Episode
 from ..records.learned import (
     MAX_PROVENANCE,
     AnyPattern,
@@ -21,7 +22,7 @@ from ..records.learned import (
 )
 from .state import FamilyRun
 
-__all__ = ["absorb", "absorb_profile", "merged_runs", "rekey"]
+__all__ = ["absorb", "absorb_profile", "merged_runs", "narrow_context", "rekey"]
 
 
 def rekey(key: str, gone: str, keep: str) -> str:
@@ -48,6 +49,16 @@ def _context(a: PatternContext, b: PatternContext) -> PatternContext:
         task_type=a.task_type if a.task_type == b.task_type else None,
         tags=[tag for tag in a.tags if tag in b.tags],
     )
+
+
+def narrow_context(pattern: AnyPattern, episode: Episode, first: bool) -> None:
+    """Keep of a pattern's context what its episodes share: the episode's own for the
+    first, then only the fields (and tags) this one has too."""
+    ctx = episode.context
+    own = PatternContext(
+        domain=ctx.domain, language=ctx.language, task_type=episode.task_type, tags=list(ctx.tags)
+    )
+    pattern.context = own if first else _context(pattern.context, own)
 
 
 def _provenance(first: Iterable[str], second: Iterable[str], order: dict[str, int]) -> list[str]:

@@ -40,8 +40,10 @@ def _count(n: int, noun: str, plural: str | None = None) -> str:
     """``1 error``, ``2 errors``: the count and its noun in agreement."""
     if n == 1:
         return f"1 {noun}"
-    return f"{n} {plural or noun + 's'}" if plural is None or " " not in noun else (
-        f"{n} {noun.rsplit(' ', 1)[0]} {plural}"
+    return (
+        f"{n} {plural or noun + 's'}"
+        if plural is None or " " not in noun
+        else (f"{n} {noun.rsplit(' ', 1)[0]} {plural}")
     )
 
 

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-__all__ = ["Baseline", "FamilyRun"]
+from ..records.learned import ChoiceStats
+
+__all__ = ["Baseline", "FamilyRun", "count_choice"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,3 +39,13 @@ class Baseline:
     median_steps: float
     median_duration_ms: float
     known_paths: frozenset[tuple[str, ...]]
+
+
+def count_choice(table: dict[str, ChoiceStats], key: str, sign: int, success: bool | int) -> None:
+    """Count one run (``sign`` 1) in, or out (-1), of a choice's stats; a choice no run
+    made any more is dropped."""
+    stats = table.setdefault(key, ChoiceStats())
+    stats.n += sign
+    stats.successes += sign * int(success)
+    if stats.n <= 0:
+        del table[key]
