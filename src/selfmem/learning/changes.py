@@ -38,10 +38,11 @@ def broken_tools(sequence: tuple[str, ...], runs: Sequence[FamilyRun]) -> list[s
 
 def follows(sequence: tuple[str, ...], run: FamilyRun) -> bool:
     """Whether a run followed the sequence: a successful run did all of it (gaps allowed); a
-    failed run called its first tools in order (at least two) and either ended at one of them
-    or broke at one: its first failure it never made good was at the sequence's next tool,
-    whatever it tried after that (an agent looking for a way out is not going another
-    way)."""
+    failed run called its first tools in order (at least two) and ended at one of them, or
+    broke at one of its tools after calling at least one earlier tool of it in order (steps
+    skipped allowed: a step the sequence holds may only be needed in some contexts). A run
+    broke where its first failure it never made good was, whatever it tried after that (an
+    agent looking for a way out is not going another way)."""
     if run.success:
         return ex.is_subsequence(sequence, run.path)
     if not run.attempted:
@@ -50,21 +51,29 @@ def follows(sequence: tuple[str, ...], run: FamilyRun) -> bool:
         called = _in_order(run.attempted, sequence)
         if called is not None and len(called) >= 2:
             return True
-    if run.broke_at < 0:
+    step = _broke_at(run)
+    if step is None or step not in sequence:
         return False
-    before = _in_order(run.attempted[: run.broke_at], sequence)
-    return (
-        before is not None
-        and len(before) >= 1
-        and len(before) < len(sequence)
-        and run.attempted[run.broke_at] == sequence[len(before)]
-    )
+    before = [tool for tool in run.attempted[: run.broke_at] if tool in sequence]
+    before = [tool for i, tool in enumerate(before) if not i or before[i - 1] != tool]
+    return bool(before) and ex.is_subsequence(before, sequence[: sequence.index(step)])
+
+
+def _broke_at(run: FamilyRun) -> str | None:
+    return run.attempted[run.broke_at] if not run.success and run.broke_at >= 0 else None
 
 
 def change_point(runs: Sequence[FamilyRun], following: Sequence[int], cfg: LearningConfig) -> int:
     """Where the family's procedure changed: the first of the latest failures of the runs
     that followed the sequence its successes share (``following``), or 0 when it still
-    works."""
+    works.
+
+    Two ways to tell, each needing ``change_min_failures`` of the last ``change_window``
+    followers failed, at most ``change_alpha`` likely had nothing changed: as many failed
+    runs, at the earlier failure rate of the runs; or as many runs that broke at one same
+    step, at the rate the earlier runs broke there (a step that never failed and now fails
+    run after run is a change even in a family whose runs often fail elsewhere). The
+    second is tested once per tool the earlier runs used (Bonferroni)."""
     latest = following[-cfg.change_window :]
     failed = [i for i in latest if not runs[i].success]
     earlier = [runs[i] for i in following[: -cfg.change_window]]
@@ -74,4 +83,13 @@ def change_point(runs: Sequence[FamilyRun], following: Sequence[int], cfg: Learn
     fail_rate = (sum(not r.success for r in earlier) + 0.5) / (len(earlier) + 1)
     if failure_tail(len(failed), len(latest), fail_rate) <= cfg.change_alpha:
         return failed[0]
+    steps = {tool for i in failed if (tool := _broke_at(runs[i])) is not None}
+    tests = max(1, len({tool for r in earlier for tool in r.path}))
+    for step in sorted(steps):
+        at_step = [i for i in failed if _broke_at(runs[i]) == step]
+        if len(at_step) < cfg.change_min_failures:
+            continue
+        rate = (sum(_broke_at(r) == step for r in earlier) + 0.5) / (len(earlier) + 1)
+        if tests * failure_tail(len(at_step), len(latest), rate) <= cfg.change_alpha:
+            return at_step[0]
     return 0

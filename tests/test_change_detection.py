@@ -1,0 +1,63 @@
+"""When a family's procedure changed: which runs followed its sequence, and the two ways a
+change shows (more failed runs than before, or runs breaking at one step that never broke)."""
+
+from __future__ import annotations
+
+from selfmem.config import LearningConfig
+from selfmem.learning.changes import change_point, follows
+from selfmem.learning.state import FamilyRun
+
+SEQ = ("read_logs", "query_metrics", "approve", "restart", "notify")
+CFG = LearningConfig()
+
+
+def _ok(i: int, tools: tuple[str, ...] = SEQ) -> FamilyRun:
+    return FamilyRun(f"r{i}", tools, True, len(tools), 1.0, attempted=tools)
+
+
+def _broke(i: int, attempted: tuple[str, ...], at: int) -> FamilyRun:
+    path = attempted[:at]
+    return FamilyRun(f"r{i}", path, False, len(attempted), 1.0, attempted=attempted, broke_at=at)
+
+
+def test_a_failed_run_that_skipped_a_step_and_broke_at_a_later_one_followed() -> None:
+    # "approve" is only needed in some contexts: a run without it that broke at "notify"
+    # still followed the sequence
+    skipped = _broke(1, ("read_logs", "query_metrics", "restart", "notify", "page"), at=3)
+    assert follows(SEQ, skipped)
+    # tools of the sequence out of its order before the break: another way
+    shuffled = _broke(2, ("restart", "read_logs", "notify"), at=2)
+    assert not follows(SEQ, shuffled)
+    # broke at a tool the sequence does not hold
+    elsewhere = _broke(3, ("read_logs", "query_metrics", "scale_up"), at=2)
+    assert not follows(SEQ, elsewhere)
+
+
+def _family(failing_elsewhere: int, broken_now: int) -> tuple[list[FamilyRun], list[int]]:
+    """20 earlier runs, ``failing_elsewhere`` of them broke at "restart"; then 4 runs of
+    which ``broken_now`` broke at "notify", a step that never failed before."""
+    runs = []
+    for i in range(20):
+        runs.append(_broke(i, SEQ, at=3) if i < failing_elsewhere else _ok(i))
+    for i in range(20, 24):
+        runs.append(_broke(i, SEQ, at=4) if i - 20 < broken_now else _ok(i))
+    return runs, [i for i, run in enumerate(runs) if follows(SEQ, run)]
+
+
+def test_a_step_that_never_broke_breaking_run_after_run_is_a_change() -> None:
+    # the family's runs fail 30% of the time at another step, so three failures in four
+    # runs are not rare by the run's failure rate; at a step that never failed they are
+    runs, following = _family(failing_elsewhere=6, broken_now=3)
+    assert change_point(runs, following, CFG) == 20
+
+
+def test_failures_at_the_step_that_usually_fails_are_not_a_change() -> None:
+    runs = [_broke(i, SEQ, at=3) if i % 3 == 0 else _ok(i) for i in range(20)]
+    runs += [_broke(20, SEQ, at=3), _ok(21), _broke(22, SEQ, at=3), _broke(23, SEQ, at=3)]
+    following = [i for i, run in enumerate(runs) if follows(SEQ, run)]
+    assert change_point(runs, following, CFG) == 0
+
+
+def test_two_failures_are_never_a_change() -> None:
+    runs, following = _family(failing_elsewhere=0, broken_now=2)
+    assert change_point(runs, following, CFG) == 0
