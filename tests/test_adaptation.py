@@ -15,10 +15,15 @@ NEW = ["build", "publish_artifact", "deploy", "verify"]
 START = datetime.now(UTC) - timedelta(days=1)
 
 
-def _run(memory: SelfLearningMemory, i: int, tools: list[str], *, works: bool) -> str:
-    eid = memory.start_episode(
-        f"Release the billing service {i}", OPS, start_time=START + timedelta(minutes=i)
-    )
+def _run(
+    memory: SelfLearningMemory,
+    i: int,
+    tools: list[str],
+    *,
+    works: bool,
+    task: str = "Release the billing service {i}",
+) -> str:
+    eid = memory.start_episode(task.format(i=i), OPS, start_time=START + timedelta(minutes=i))
     for tool in tools:
         if tool == "push_image" and not works:
             memory.log_step(eid, tool=tool, error="403 Forbidden: request rejected")
@@ -122,13 +127,7 @@ def test_a_run_that_found_the_new_way_while_the_old_one_failed_is_recommended(
 
 def _ship(memory: SelfLearningMemory, i: int, tools: list[str]) -> str:
     """The same task worded without a word of "Release the billing service"."""
-    eid = memory.start_episode(
-        f"Ship payments {i} to prod", OPS, start_time=START + timedelta(minutes=i)
-    )
-    for tool in tools:
-        memory.log_step(eid, tool=tool, parameters={"i": i}, observation="ok")
-    memory.complete_episode(eid, TaskOutcome.success("released"))
-    return eid
+    return _run(memory, i, tools, works=True, task="Ship payments {i} to prod")
 
 
 def test_after_a_change_tasks_worded_otherwise_get_the_new_way(tmp_path: Path) -> None:
