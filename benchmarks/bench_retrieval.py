@@ -20,8 +20,11 @@ What it measures (see docs/retrieval_benchmark.md):
 3. **RSS** of a fresh process at each size that never imports torch: lexical path (no
    embedder) and vector path (stored vectors loaded, queries passed as vectors).
 4. **Side by side** at one size (10k; 1k with ``--quick``) on the same episodes, queries
-   and MiniLM vectors: LangGraph ``InMemoryStore`` with an ``index`` and LlamaIndex
-   ``VectorStoreIndex`` over its default in-memory vector store.
+   and MiniLM vectors: LangGraph ``InMemoryStore`` with an ``index``, LlamaIndex
+   ``VectorStoreIndex`` over its default in-memory vector store and, when ``mem0ai`` and
+   ``faiss-cpu`` are installed (the ``bench-mem0`` extra), mem0's ``Memory`` on a local faiss
+   store with ``infer=False``, fully offline (skipped with one line otherwise); each arm's
+   build time, p50 / p95 and the RSS it adds, in one table with the ratios to selfmem.
 
 Episodes go through the public API (``start_episode`` / ``log_step`` /
 ``complete_episode``) into ``SelfLearningMemory.open(tmpdir)``, up to ``--public-api-max``
@@ -49,7 +52,7 @@ from selfmem.embeddings import SentenceTransformerEmbedder
 from .machine import description, load_average
 from .progress import progress
 from .retrieval_dataset import QUERIES, SEEDS, EpisodeSpec, check
-from .retrieval_frameworks import compare
+from .retrieval_frameworks import compare, side_by_side
 from .retrieval_report import render
 from .retrieval_rss import rss
 from .retrieval_store import Store, ann_threshold, episode_order
@@ -70,7 +73,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 PACKAGES = ("selfmem", "numpy", "torch", "sentence-transformers", "langgraph",
-            "llama-index-core", "libsql", "usearch")  # fmt: skip
+            "llama-index-core", "mem0ai", "faiss-cpu", "libsql", "usearch")  # fmt: skip
 
 
 # -- plan -------------------------------------------------------------------------------------
@@ -170,7 +173,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--quick", action="store_true", help="1k episodes only, a smoke run")
     parser.add_argument("--sizes", help="stored-episode counts, e.g. 1000,10000,100000")
-    parser.add_argument("--compare-size", type=int, help="size for LangGraph / LlamaIndex "
+    parser.add_argument("--compare-size", type=int, help="size for LangGraph / LlamaIndex / mem0 "
                         "(default 10000, or the largest size below it); 0 skips them")  # fmt: skip
     parser.add_argument("--repeats", type=int, help="timed passes over the queries")
     parser.add_argument("--public-api-max", type=int, help="episodes stored through the public "
@@ -208,7 +211,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     elapsed = time.perf_counter() - started
     report["seconds"] = elapsed
     report["quick"] = args.quick
-    print(json.dumps(report, indent=2) if args.json else render(report, elapsed))
+    print(
+        json.dumps(report, indent=2)
+        if args.json
+        else render(report, elapsed) + side_by_side(report)
+    )
     return 0
 
 
