@@ -4,7 +4,7 @@ change shows (more failed runs than before, or runs breaking at one step that ne
 from __future__ import annotations
 
 from selfmem.config import LearningConfig
-from selfmem.learning.changes import change_point, follows
+from selfmem.learning.changes import change_point, follows, skippable
 from selfmem.learning.state import FamilyRun
 
 SEQ = ("read_logs", "query_metrics", "approve", "restart", "notify")
@@ -20,17 +20,24 @@ def _broke(i: int, attempted: tuple[str, ...], at: int) -> FamilyRun:
     return FamilyRun(f"r{i}", path, False, len(attempted), 1.0, attempted=attempted, broke_at=at)
 
 
-def test_a_failed_run_that_skipped_a_step_and_broke_at_a_later_one_followed() -> None:
-    # "approve" is only needed in some contexts: a run without it that broke at "notify"
-    # still followed the sequence
+def test_a_failed_run_that_skipped_a_step_some_runs_skip_and_broke_later_followed() -> None:
+    # "approve" is only needed in some contexts: three successful runs did without it, so a
+    # run without it that broke at "notify" still followed the sequence
+    without = ("read_logs", "query_metrics", "restart", "notify")
+    runs = [_ok(i, without if i < 3 else SEQ) for i in range(10)]
+    optional = skippable(SEQ, runs, CFG)
+    assert optional == {"approve"}
     skipped = _broke(1, ("read_logs", "query_metrics", "restart", "notify", "page"), at=3)
-    assert follows(SEQ, skipped)
+    assert follows(SEQ, skipped, optional)
+    # a step every successful run takes, skipped: another way, not the sequence failing
+    no_restart = _broke(2, ("read_logs", "query_metrics", "approve", "notify"), at=3)
+    assert not follows(SEQ, no_restart, optional)
     # tools of the sequence out of its order before the break: another way
-    shuffled = _broke(2, ("restart", "read_logs", "notify"), at=2)
-    assert not follows(SEQ, shuffled)
+    shuffled = _broke(3, ("restart", "read_logs", "notify"), at=2)
+    assert not follows(SEQ, shuffled, optional)
     # broke at a tool the sequence does not hold
-    elsewhere = _broke(3, ("read_logs", "query_metrics", "scale_up"), at=2)
-    assert not follows(SEQ, elsewhere)
+    elsewhere = _broke(4, ("read_logs", "query_metrics", "scale_up"), at=2)
+    assert not follows(SEQ, elsewhere, optional)
 
 
 def _family(failing_elsewhere: int, broken_now: int) -> tuple[list[FamilyRun], list[int]]:

@@ -10,7 +10,7 @@ from . import extractors as ex
 from .significance import failure_tail
 from .state import FamilyRun
 
-__all__ = ["broken_tools", "change_point", "follows"]
+__all__ = ["broken_tools", "change_point", "follows", "skippable"]
 
 
 def _in_order(tools: Sequence[str], sequence: tuple[str, ...]) -> list[str] | None:
@@ -24,25 +24,41 @@ def _in_order(tools: Sequence[str], sequence: tuple[str, ...]) -> list[str] | No
     return called if tuple(called) == sequence[: len(called)] else None
 
 
-def broken_tools(sequence: tuple[str, ...], runs: Sequence[FamilyRun]) -> list[str]:
+def broken_tools(
+    sequence: tuple[str, ...], runs: Sequence[FamilyRun], optional: frozenset[str] = frozenset()
+) -> list[str]:
     """The sequence's tools at which the failed runs that followed it broke (their first
     failed call never made good), in sequence order; the whole sequence when none shows
     where."""
     broken = {
         run.attempted[run.broke_at]
         for run in runs
-        if not run.success and run.broke_at >= 0 and follows(sequence, run)
+        if not run.success and run.broke_at >= 0 and follows(sequence, run, optional)
     }
     return [tool for tool in sequence if tool in broken] or list(sequence)
 
 
-def follows(sequence: tuple[str, ...], run: FamilyRun) -> bool:
+def skippable(
+    sequence: tuple[str, ...], runs: Sequence[FamilyRun], cfg: LearningConfig
+) -> frozenset[str]:
+    """The sequence's steps that at least ``min_support`` successful runs did without: steps
+    only some contexts need (``request_approval`` in production only)."""
+    wins = [set(run.path) for run in runs if run.success]
+    return frozenset(
+        tool for tool in sequence if sum(tool not in path for path in wins) >= cfg.min_support
+    )
+
+
+def follows(
+    sequence: tuple[str, ...], run: FamilyRun, optional: frozenset[str] = frozenset()
+) -> bool:
     """Whether a run followed the sequence: a successful run did all of it (gaps allowed); a
-    failed run called its first tools in order (at least two) and ended at one of them, or
-    broke at one of its tools after calling at least one earlier tool of it in order (steps
-    skipped allowed: a step the sequence holds may only be needed in some contexts). A run
-    broke where its first failure it never made good was, whatever it tried after that (an
-    agent looking for a way out is not going another way)."""
+    failed run called its first tools in order (at least two) and either ended at one of them
+    or broke at one (its first failure it never made good) after calling the ones before it
+    in order, whatever it tried after that (an agent looking for a way out is not going
+    another way). Of the tools before the one it broke at, it may have skipped the
+    ``optional`` ones (see :func:`skippable`), not the others: a run that skipped a step
+    every successful run takes went another way."""
     if run.success:
         return ex.is_subsequence(sequence, run.path)
     if not run.attempted:
@@ -54,9 +70,12 @@ def follows(sequence: tuple[str, ...], run: FamilyRun) -> bool:
     step = _broke_at(run)
     if step is None or step not in sequence:
         return False
+    prefix = sequence[: sequence.index(step)]
     before = [tool for tool in run.attempted[: run.broke_at] if tool in sequence]
     before = [tool for i, tool in enumerate(before) if not i or before[i - 1] != tool]
-    return bool(before) and ex.is_subsequence(before, sequence[: sequence.index(step)])
+    return (
+        bool(before) and ex.is_subsequence(before, prefix) and set(prefix) - set(before) <= optional
+    )
 
 
 def _broke_at(run: FamilyRun) -> str | None:

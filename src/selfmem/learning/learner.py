@@ -32,10 +32,10 @@ from ..records.learned import (
 from ..records.stats import wilson_lower_bound
 from . import extractors as ex
 from . import merging, serving
-from .changes import broken_tools, change_point, follows
+from .changes import broken_tools, change_point, follows, skippable
 from .families import FamilyIndex, stated_context
 from .sequences import consensus
-from .state import FamilyRun, count_choice
+from .state import FamilyRun, Tally, count_choice
 
 __all__ = ["PatternLearner"]
 
@@ -253,13 +253,14 @@ class PatternLearner:
     def _count_all(self, family: ToolSequence, episode: Episode, sign: int) -> list[AnyPattern]:
         changed: dict[str, AnyPattern] = {family.id: family}
         self.families.count(family, episode, sign)
+        tally = Tally.of(episode, ex.succeeded(episode))
         if sign > 0:
-            self._note(family, episode)
+            self._note(family, episode, tally)
             stated_context(family)
         counted: list[AnyPattern] = [
-            *self._count_decisions(family.key, episode, sign),
-            *self._count_errors(episode, sign),
-            *self._count_context(family.key, episode, sign),
+            *self._count_decisions(family.key, episode, tally, sign),
+            *self._count_errors(episode, tally, sign),
+            *self._count_context(family.key, episode, tally, sign),
         ]
         changed.update((pattern.id, pattern) for pattern in counted)
         return list(changed.values())
@@ -281,36 +282,38 @@ class PatternLearner:
         return pattern
 
     def _find(
-        self, cls: type[_P], key: str, episode: Episode, sign: int, **fields: object
+        self, cls: type[_P], key: str, episode: Episode, tally: Tally, sign: int, **fields: object
     ) -> _P | None:
         """The pattern to count an episode in: created when learning, existing when forgetting."""
         if sign > 0:
             pattern = self._touch(cls, key, episode, **fields)
-            self._note(pattern, episode)
+            self._note(pattern, episode, tally)
             return pattern
         found = self._patterns.get(stable_id(self.namespace, cls.model_fields["kind"].default, key))
         return found if isinstance(found, cls) else None
 
     @staticmethod
-    def _note(pattern: AnyPattern, episode: Episode) -> None:
+    def _note(pattern: AnyPattern, episode: Episode, tally: Tally) -> None:
         ids = pattern.episode_ids
-        if ids and ids[-1] == episode.id:
+        if ids and ids[-1] == tally.episode_id:
             return  # already noted (a new pattern is noted when it is created)
         merging.narrow_context(pattern, episode, first=False)
-        end = episode.end_time or utc_now()
-        if end > pattern.last_seen:
-            pattern.last_seen = end
-        pattern.add_provenance(episode.id)
+        if tally.ended > pattern.last_seen:
+            pattern.last_seen = tally.ended
+        pattern.add_provenance(tally.episode_id)
 
     @staticmethod
-    def _count(pattern: AnyPattern, episode: Episode, sign: int) -> None:
+    def _count(pattern: AnyPattern, tally: Tally, sign: int) -> None:
         pattern.support += sign
-        pattern.successes += sign * int(ex.succeeded(episode))
-        pattern.reward_sum += sign * (episode.reward.total if episode.reward else 0.0)
-        pattern.latency_ms_sum += sign * sum(step.latency_ms for step in episode.steps)
+        if tally.success:
+            pattern.successes += sign
+        pattern.reward_sum += sign * tally.reward
+        pattern.latency_ms_sum += sign * tally.latency_ms
 
-    def _count_decisions(self, family: str, episode: Episode, sign: int) -> list[DecisionPoint]:
-        success = ex.succeeded(episode)
+    def _count_decisions(
+        self, family: str, episode: Episode, tally: Tally, sign: int
+    ) -> list[DecisionPoint]:
+        success = tally.success
         by_tool: dict[str, set[str]] = {}
         for before, after in ex.decision_transitions(episode):
             by_tool.setdefault(before, set()).add(after)
@@ -318,27 +321,28 @@ class PatternLearner:
         for before, choices in sorted(by_tool.items()):
             key = f"{family}|{before}"
             pattern = self._find(
-                DecisionPoint, key, episode, sign, family=family, after_tool=before
+                DecisionPoint, key, episode, tally, sign, family=family, after_tool=before
             )
             if pattern is None:
                 continue
-            self._count(pattern, episode, sign)
+            self._count(pattern, tally, sign)
             for choice in choices:
                 count_choice(pattern.choices, choice, sign, success)
             changed.append(pattern)
         return changed
 
-    def _count_errors(self, episode: Episode, sign: int) -> list[ErrorRecovery]:
-        success = ex.succeeded(episode)
+    def _count_errors(self, episode: Episode, tally: Tally, sign: int) -> list[ErrorRecovery]:
+        success = tally.success
         changed = []
         for event in ex.error_events(episode):
             key = f"{event.tool}|{event.error_class}"
             pattern = self._find(
-                ErrorRecovery, key, episode, sign, tool=event.tool, error_class=event.error_class
-            )
+                ErrorRecovery, key, episode, tally, sign,
+                tool=event.tool, error_class=event.error_class,
+            )  # fmt: skip
             if pattern is None:
                 continue
-            self._count(pattern, episode, sign)
+            self._count(pattern, tally, sign)
             if event.outcome == "fixed":
                 pattern.recovered += sign
                 for action in event.actions:
@@ -355,7 +359,9 @@ class PatternLearner:
             changed.append(pattern)
         return changed
 
-    def _count_context(self, family: str, episode: Episode, sign: int) -> list[ContextPattern]:
+    def _count_context(
+        self, family: str, episode: Episode, tally: Tally, sign: int
+    ) -> list[ContextPattern]:
         tools = sorted(set(ex.tool_path(episode)))
         failed = {step.tool for step in episode.steps if not step.success}
         changed = []
@@ -363,16 +369,16 @@ class PatternLearner:
             for tool in tools:
                 fields = {"family": family, "feature": feature, "tool": tool}
                 key = f"{family}|{feature}|{tool}"
-                outcome = self._find(ContextPattern, key, episode, sign, **fields)
+                outcome = self._find(ContextPattern, key, episode, tally, sign, **fields)
                 if outcome is not None:
-                    self._count(outcome, episode, sign)
+                    self._count(outcome, tally, sign)
                     changed.append(outcome)
                 calls = self._find(
-                    ContextPattern, f"{key}|calls", episode, sign, measure="calls", **fields
+                    ContextPattern, f"{key}|calls", episode, tally, sign, measure="calls", **fields
                 )
                 if calls is not None:
-                    self._count(calls, episode, sign)
-                    calls.successes += sign * (int(tool not in failed) - int(ex.succeeded(episode)))
+                    self._count(calls, tally, sign)
+                    calls.successes += sign * (int(tool not in failed) - int(tally.success))
                     changed.append(calls)
         return changed
 
@@ -394,19 +400,19 @@ class PatternLearner:
         """Recount the family's sequence from its recent runs, after a change if one shows."""
         runs = list(self._runs.get(family.key, ()))
         consensus = self._consensus([run.path for run in runs if run.success])
-        following = [i for i, run in enumerate(runs) if follows(consensus, run)]
+        following = self._followers(consensus, runs, 0)
         start = change_point(runs, following, self.config) if len(consensus) >= 2 else 0
         family.stale = start > 0
         if start and runs[start].ended_at:
             family.changed_at = datetime.fromtimestamp(runs[start].ended_at, tz=UTC)
-            family.changed_tools = broken_tools(consensus, runs[start:])
+            optional = skippable(consensus, runs, self.config)
+            family.changed_tools = broken_tools(consensus, runs[start:], optional)
         if start:
-            recent = runs[start:]
-            consensus = self._consensus([run.path for run in recent if run.success])
-            following = [start + i for i, run in enumerate(recent) if follows(consensus, run)]
+            consensus = self._consensus([run.path for run in runs[start:] if run.success])
+            following = self._followers(consensus, runs, start)
         if family.conditional:
             consensus = tuple(tool for tool in consensus if tool not in family.conditional)
-            following = [i for i in range(start, len(runs)) if follows(consensus, runs[i])]
+            following = self._followers(consensus, runs, start)
         if len(consensus) < 2:
             family.tools, family.support, family.successes = [], 0, 0
             family.reward_sum = family.latency_ms_sum = 0.0
@@ -418,6 +424,11 @@ class PatternLearner:
         family.successes = sum(run.success for run in matching)
         family.reward_sum = sum(run.reward for run in matching)
         family.latency_ms_sum = sum(run.latency_ms for run in matching)
+
+    def _followers(self, sequence: tuple[str, ...], runs: list[FamilyRun], start: int) -> list[int]:
+        """Indices of the runs from ``start`` on that followed the sequence."""
+        optional = skippable(sequence, runs[start:], self.config)
+        return [i for i in range(start, len(runs)) if follows(sequence, runs[i], optional)]
 
     def _consensus(self, paths: Sequence[tuple[str, ...]]) -> tuple[str, ...]:
         return consensus(paths, self.config)

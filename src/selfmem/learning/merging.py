@@ -53,12 +53,24 @@ def _context(a: PatternContext, b: PatternContext) -> PatternContext:
 
 def narrow_context(pattern: AnyPattern, episode: Episode, first: bool) -> None:
     """Keep of a pattern's context what its episodes share: the episode's own for the
-    first, then only the fields (and tags) this one has too."""
+    first, then only the fields (and tags) this one has too (in place: this runs for every
+    pattern an episode counts in)."""
     ctx = episode.context
-    own = PatternContext(
-        domain=ctx.domain, language=ctx.language, task_type=episode.task_type, tags=list(ctx.tags)
-    )
-    pattern.context = own if first else _context(pattern.context, own)
+    if first:
+        pattern.context = PatternContext(
+            domain=ctx.domain, language=ctx.language, task_type=episode.task_type,
+            tags=list(ctx.tags),
+        )  # fmt: skip
+        return
+    current = pattern.context
+    if current.domain is not None and current.domain != ctx.domain:
+        current.domain = None
+    if current.language is not None and current.language != ctx.language:
+        current.language = None
+    if current.task_type is not None and current.task_type != episode.task_type:
+        current.task_type = None
+    if current.tags and any(tag not in ctx.tags for tag in current.tags):
+        current.tags = [tag for tag in current.tags if tag in ctx.tags]
 
 
 def _provenance(first: Iterable[str], second: Iterable[str], order: dict[str, int]) -> list[str]:

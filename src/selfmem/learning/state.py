@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
+from ..records.episodes import Episode, utc_now
 from ..records.learned import ChoiceStats
 
-__all__ = ["Baseline", "FamilyRun", "count_choice"]
+__all__ = ["Baseline", "FamilyRun", "Tally", "count_choice"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,3 +51,25 @@ def count_choice(table: dict[str, ChoiceStats], key: str, sign: int, success: bo
     stats.successes += sign * int(success)
     if stats.n <= 0:
         del table[key]
+
+
+@dataclass(frozen=True, slots=True)
+class Tally:
+    """What every pattern an episode counts in adds up from it, worked out once per
+    episode (an episode counts in dozens of context patterns)."""
+
+    episode_id: str
+    success: bool
+    reward: float
+    latency_ms: float
+    ended: datetime
+
+    @classmethod
+    def of(cls, episode: Episode, success: bool) -> Tally:
+        return cls(
+            episode.id,
+            success,
+            episode.reward.total if episode.reward else 0.0,
+            sum(step.latency_ms for step in episode.steps),
+            episode.end_time or utc_now(),
+        )
