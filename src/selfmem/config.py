@@ -47,13 +47,16 @@ class LearningConfig:
     worth finding (an observed-effect floor equal to it would miss half of the effects of
     exactly that size). Decisions use 0.2: they are few, tested only at steps most runs
     take, with both choices common. Context comparisons are many, over small groups, so
-    they keep 0.3. ``family_min_similarity`` is how alike (0-1) a task must be to a family to
-    join it.
+    they keep 0.3. ``sequence_min_confidence`` is the Wilson lower bound of the success rate
+    of the runs that followed a sequence below which it is not served: low enough that the
+    way a hard task is done (every run follows it, half of them succeed) is served with its
+    rate, high enough that a sequence failing in most of its runs is not.
+    ``family_min_similarity`` is how alike (0-1) a task must be to a family to join it.
     """
 
     min_support: int = 3
     sequence_min_frequency: float = 0.6
-    sequence_min_confidence: float = 0.4
+    sequence_min_confidence: float = 0.2
     max_family_runs: int = 200
     family_min_similarity: float = 0.45
     fdr_q: float = 0.05

@@ -34,6 +34,7 @@ from . import extractors as ex
 from . import merging, serving
 from .changes import broken_tools, change_point, follows, skippable
 from .families import FamilyIndex, stated_context
+from .optional_tools import pays_off
 from .sequences import consensus
 from .state import FamilyRun, Tally, count_choice
 
@@ -399,7 +400,7 @@ class PatternLearner:
     def _settle(self, family: ToolSequence) -> None:
         """Recount the family's sequence from its recent runs, after a change if one shows."""
         runs = list(self._runs.get(family.key, ()))
-        consensus = self._consensus([run.path for run in runs if run.success])
+        consensus = self._consensus(runs)
         following = self._followers(consensus, runs, 0)
         start = change_point(runs, following, self.config) if len(consensus) >= 2 else 0
         family.stale = start > 0
@@ -408,11 +409,11 @@ class PatternLearner:
             optional = skippable(consensus, runs, self.config)
             family.changed_tools = broken_tools(consensus, runs[start:], optional)
         if start:
-            consensus = self._consensus([run.path for run in runs[start:] if run.success])
-            following = self._followers(consensus, runs, start)
+            consensus = self._consensus(runs[start:])
+        consensus = pays_off(consensus, [(_called(run), run.success) for run in runs[start:]])
         if family.conditional:
             consensus = tuple(tool for tool in consensus if tool not in family.conditional)
-            following = self._followers(consensus, runs, start)
+        following = self._followers(consensus, runs, start)
         if len(consensus) < 2:
             family.tools, family.support, family.successes = [], 0, 0
             family.reward_sum = family.latency_ms_sum = 0.0
@@ -430,8 +431,8 @@ class PatternLearner:
         optional = skippable(sequence, runs[start:], self.config)
         return [i for i in range(start, len(runs)) if follows(sequence, runs[i], optional)]
 
-    def _consensus(self, paths: Sequence[tuple[str, ...]]) -> tuple[str, ...]:
-        return consensus(paths, self.config)
+    def _consensus(self, runs: Sequence[FamilyRun]) -> tuple[str, ...]:
+        return consensus([run.path for run in runs if run.success], self.config)
 
     # -- serving ----------------------------------------------------------------------------
 
@@ -510,3 +511,9 @@ class PatternLearner:
                 pattern.retired = True
             changed.append(pattern)
         return changed
+
+
+def _called(run: FamilyRun) -> tuple[str, ...]:
+    """The tools a run called: its procedure, and the tools whose calls all failed (one
+    replaced after an error was still part of the way the run went)."""
+    return run.path + tuple(tool for tool in run.attempted if tool not in run.path)

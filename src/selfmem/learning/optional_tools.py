@@ -1,0 +1,73 @@
+"""Which tools of a family's consensus belong in its sequence.
+
+The consensus holds the tools most of a family's successful runs used. A tool that some of
+them went without is optional: a choice between two tools at one step, or a step that only
+some runs take (one that matters only under a tag or a language). Most successful runs may
+use such a tool by chance, and in the sequence it would tell every agent to run it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from .significance import difference_p
+
+__all__ = ["ESSENTIAL_SHARE", "PAYS_OFF_ALPHA", "pays_off"]
+
+#: The share of a family's successful runs that use a tool for it to be part of the family's
+#: way whatever the other runs did.
+ESSENTIAL_SHARE = 0.8
+#: The level of the test that a step only some runs take raises the success rate.
+PAYS_OFF_ALPHA = 0.05
+
+Run = tuple[tuple[str, ...], bool]  # every tool the run called, and whether it succeeded
+
+
+def pays_off(tools: tuple[str, ...], runs: Sequence[Run]) -> tuple[str, ...]:
+    """The tools of a consensus that belong in the sequence, given the family's ``runs``.
+
+    Kept: a tool at least ``ESSENTIAL_SHARE`` of the successful runs called; a tool with an
+    alternative (most runs without it called another tool, which few runs with it called:
+    a choice at that step) when the runs with it succeeded more often than the runs without
+    it, since the agent must take one of the two; a step the other runs simply skipped when
+    runs with it succeeded significantly more often (two-sided test at
+    ``PAYS_OFF_ALPHA``), since skipping is the default. A tool the sequence holds twice is
+    judged by the runs that called it that often."""
+    wins = sum(success for _, success in runs)
+    kept: list[str] = []
+    seen: dict[str, int] = {}
+    for tool in tools:
+        times = seen[tool] = seen.get(tool, 0) + 1
+        used = [path.count(tool) >= times for path, _ in runs]
+        share = sum(u for u, (_, s) in zip(used, runs, strict=True) if s) / max(1, wins)
+        if share >= ESSENTIAL_SHARE or _better(used, runs, significant=not _alternative(
+            used, runs, set(tools))):  # fmt: skip
+            kept.append(tool)
+    return tuple(kept)
+
+
+def _better(used: Sequence[bool], runs: Sequence[Run], *, significant: bool) -> bool:
+    with_n = sum(used)
+    with_s = sum(u and s for u, (_, s) in zip(used, runs, strict=True))
+    without_n = len(used) - with_n
+    without_s = sum(s for _, s in runs) - with_s
+    if not with_n or not without_n:
+        return bool(with_n)
+    if with_s / with_n <= without_s / without_n:
+        return False
+    return not significant or difference_p(with_s, with_n, without_s, without_n) < PAYS_OFF_ALPHA
+
+
+def _alternative(used: Sequence[bool], runs: Sequence[Run], consensus: set[str]) -> bool:
+    """Whether most runs without the tool called one other tool (outside the consensus)
+    that fewer than half of the runs with it called."""
+    with_paths = [set(path) for u, (path, _) in zip(used, runs, strict=True) if u]
+    without = [set(path) for u, (path, _) in zip(used, runs, strict=True) if not u]
+    counts: dict[str, int] = {}
+    for path in without:
+        for other in path - consensus:
+            counts[other] = counts.get(other, 0) + 1
+    return any(
+        2 * n > len(without) and 2 * sum(other in p for p in with_paths) < len(with_paths)
+        for other, n in counts.items()
+    )
