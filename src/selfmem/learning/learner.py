@@ -408,12 +408,14 @@ class PatternLearner:
             family.changed_at = datetime.fromtimestamp(runs[start].ended_at, tz=UTC)
             optional = skippable(consensus, runs, self.config)
             family.changed_tools = broken_tools(consensus, runs[start:], optional)
+        tested = consensus
         if start:
             consensus = self._consensus(runs[start:])
         consensus = pays_off(consensus, [(_called(run), run.success) for run in runs[start:]])
         if family.conditional:
             consensus = tuple(tool for tool in consensus if tool not in family.conditional)
-        following = self._followers(consensus, runs, start)
+        if start or consensus != tested:
+            following = self._followers(consensus, runs, start)
         if len(consensus) < 2:
             family.tools, family.support, family.successes = [], 0, 0
             family.reward_sum = family.latency_ms_sum = 0.0

@@ -33,15 +33,16 @@ def pays_off(tools: tuple[str, ...], runs: Sequence[Run]) -> tuple[str, ...]:
     runs with it succeeded significantly more often (two-sided test at
     ``PAYS_OFF_ALPHA``), since skipping is the default. A tool the sequence holds twice is
     judged by the runs that called it that often."""
-    wins = sum(success for _, success in runs)
+    wins = [path for path, success in runs if success]
     kept: list[str] = []
     seen: dict[str, int] = {}
     for tool in tools:
         times = seen[tool] = seen.get(tool, 0) + 1
+        if sum(path.count(tool) >= times for path in wins) >= ESSENTIAL_SHARE * len(wins):
+            kept.append(tool)
+            continue
         used = [path.count(tool) >= times for path, _ in runs]
-        share = sum(u for u, (_, s) in zip(used, runs, strict=True) if s) / max(1, wins)
-        if share >= ESSENTIAL_SHARE or _better(used, runs, significant=not _alternative(
-            used, runs, set(tools))):  # fmt: skip
+        if _better(used, runs, significant=not _alternative(used, runs, set(tools))):
             kept.append(tool)
     return tuple(kept)
 
