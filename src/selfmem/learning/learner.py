@@ -14,8 +14,8 @@ decided by :mod:`.serving`.
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Iterable, Sequence
-from datetime import UTC, datetime
+from collections.abc import Iterable
+from datetime import datetime
 from typing import TypeVar
 
 from ..config import LearningConfig
@@ -32,10 +32,8 @@ from ..records.learned import (
 from ..records.stats import wilson_lower_bound
 from . import extractors as ex
 from . import merging, serving
-from .changes import broken_tools, change_point, follows, skippable
 from .families import FamilyIndex, stated_context
-from .optional_tools import pays_off
-from .sequences import consensus
+from .settling import settle
 from .state import FamilyRun, Tally, count_choice
 
 __all__ = ["PatternLearner"]
@@ -398,43 +396,7 @@ class PatternLearner:
         return changed
 
     def _settle(self, family: ToolSequence) -> None:
-        """Recount the family's sequence from its recent runs, after a change if one shows."""
-        runs = list(self._runs.get(family.key, ()))
-        consensus = self._consensus(runs)
-        following = self._followers(consensus, runs, 0)
-        start = change_point(runs, following, self.config) if len(consensus) >= 2 else 0
-        family.stale = start > 0
-        if start and runs[start].ended_at:
-            family.changed_at = datetime.fromtimestamp(runs[start].ended_at, tz=UTC)
-            optional = skippable(consensus, runs, self.config)
-            family.changed_tools = broken_tools(consensus, runs[start:], optional)
-        tested = consensus
-        if start:
-            consensus = self._consensus(runs[start:])
-        consensus = pays_off(consensus, [(_called(run), run.success) for run in runs[start:]])
-        if family.conditional:
-            consensus = tuple(tool for tool in consensus if tool not in family.conditional)
-        if start or consensus != tested:
-            following = self._followers(consensus, runs, start)
-        if len(consensus) < 2:
-            family.tools, family.support, family.successes = [], 0, 0
-            family.reward_sum = family.latency_ms_sum = 0.0
-            return
-        family.stale = False
-        matching = [runs[i] for i in following]
-        family.tools = list(consensus)
-        family.support = len(matching)
-        family.successes = sum(run.success for run in matching)
-        family.reward_sum = sum(run.reward for run in matching)
-        family.latency_ms_sum = sum(run.latency_ms for run in matching)
-
-    def _followers(self, sequence: tuple[str, ...], runs: list[FamilyRun], start: int) -> list[int]:
-        """Indices of the runs from ``start`` on that followed the sequence."""
-        optional = skippable(sequence, runs[start:], self.config)
-        return [i for i in range(start, len(runs)) if follows(sequence, runs[i], optional)]
-
-    def _consensus(self, runs: Sequence[FamilyRun]) -> tuple[str, ...]:
-        return consensus([run.path for run in runs if run.success], self.config)
+        settle(family, list(self._runs.get(family.key, ())), self.config)
 
     # -- serving ----------------------------------------------------------------------------
 
@@ -513,9 +475,3 @@ class PatternLearner:
                 pattern.retired = True
             changed.append(pattern)
         return changed
-
-
-def _called(run: FamilyRun) -> tuple[str, ...]:
-    """The tools a run called: its procedure, and the tools whose calls all failed (one
-    replaced after an error was still part of the way the run went)."""
-    return run.path + tuple(tool for tool in run.attempted if tool not in run.path)
