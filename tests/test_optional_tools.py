@@ -4,16 +4,17 @@ pays off."""
 
 from __future__ import annotations
 
+from collections import Counter
+
 from selfmem.learning import PatternLearner
 from selfmem.learning.optional_tools import pays_off
 
 from .test_learner import NS, episode, observe_all, sequences
 
 
-def runs(
-    path: tuple[str, ...], successes: int, failures: int
-) -> list[tuple[tuple[str, ...], bool]]:
-    return [(path, True)] * successes + [(path, False)] * failures
+def runs(path: tuple[str, ...], successes: int, failures: int) -> list[tuple[Counter[str], bool]]:
+    """Runs that each called the tools of ``path`` (counted as the learner counts calls)."""
+    return [(Counter(path), True)] * successes + [(Counter(path), False)] * failures
 
 
 def test_a_tool_nearly_every_successful_run_called_stays() -> None:

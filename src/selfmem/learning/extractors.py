@@ -7,6 +7,7 @@ episodes. Each function reads one episode and returns plain values.
 from __future__ import annotations
 
 import json
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -96,7 +97,7 @@ def _same_call(first: ExecutionStep, second: ExecutionStep) -> bool:
 def is_subsequence(needle: Sequence[str], haystack: Sequence[str]) -> bool:
     """Whether ``needle`` occurs in ``haystack`` in order, gaps allowed."""
     remaining = iter(haystack)
-    return all(any(tool == item for item in remaining) for tool in needle)
+    return all(tool in remaining for tool in needle)  # ``in`` consumes up to the match
 
 
 def decision_transitions(episode: Episode) -> set[tuple[str, str]]:
@@ -193,15 +194,20 @@ def context_features(episode: Episode) -> list[str]:
 
 def family_run(episode: Episode) -> FamilyRun:
     """What a task family keeps of one of its episodes."""
+    path = procedure(episode)
+    attempted = tool_path(episode)
+    calls = dict(Counter(path))
+    calls.update((tool, 1) for tool in attempted if tool not in calls)
     return FamilyRun(
         episode.id,
-        procedure(episode),
+        path,
         succeeded(episode),
         len(episode.steps),
         episode.duration_ms or 0.0,
         episode.reward.total if episode.reward else 0.0,
         sum(step.latency_ms for step in episode.steps),
         episode.end_time.timestamp() if episode.end_time else 0.0,
-        tool_path(episode),
+        attempted,
         broke_at(episode),
+        calls,
     )

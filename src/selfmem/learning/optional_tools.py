@@ -8,7 +8,7 @@ use such a tool by chance, and in the sequence it would tell every agent to run 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from .significance import difference_p
 
@@ -20,7 +20,7 @@ ESSENTIAL_SHARE = 0.8
 #: The level of the test that a step only some runs take raises the success rate.
 PAYS_OFF_ALPHA = 0.05
 
-Run = tuple[tuple[str, ...], bool]  # every tool the run called, and whether it succeeded
+Run = tuple[Mapping[str, int], bool]  # how many times the run called each tool; success
 
 
 def pays_off(tools: tuple[str, ...], runs: Sequence[Run]) -> tuple[str, ...]:
@@ -33,15 +33,15 @@ def pays_off(tools: tuple[str, ...], runs: Sequence[Run]) -> tuple[str, ...]:
     runs with it succeeded significantly more often (two-sided test at
     ``PAYS_OFF_ALPHA``), since skipping is the default. A tool the sequence holds twice is
     judged by the runs that called it that often."""
-    wins = [path for path, success in runs if success]
+    wins = [calls for calls, success in runs if success]
     kept: list[str] = []
     seen: dict[str, int] = {}
     for tool in tools:
         times = seen[tool] = seen.get(tool, 0) + 1
-        if sum(path.count(tool) >= times for path in wins) >= ESSENTIAL_SHARE * len(wins):
+        if sum(calls.get(tool, 0) >= times for calls in wins) >= ESSENTIAL_SHARE * len(wins):
             kept.append(tool)
             continue
-        used = [path.count(tool) >= times for path, _ in runs]
+        used = [calls.get(tool, 0) >= times for calls, _ in runs]
         if _better(used, runs, significant=not _alternative(used, runs, set(tools))):
             kept.append(tool)
     return tuple(kept)
@@ -62,13 +62,13 @@ def _better(used: Sequence[bool], runs: Sequence[Run], *, significant: bool) -> 
 def _alternative(used: Sequence[bool], runs: Sequence[Run], consensus: set[str]) -> bool:
     """Whether most runs without the tool called one other tool (outside the consensus)
     that fewer than half of the runs with it called."""
-    with_paths = [set(path) for u, (path, _) in zip(used, runs, strict=True) if u]
-    without = [set(path) for u, (path, _) in zip(used, runs, strict=True) if not u]
+    with_calls = [calls for u, (calls, _) in zip(used, runs, strict=True) if u]
+    without = [calls for u, (calls, _) in zip(used, runs, strict=True) if not u]
     counts: dict[str, int] = {}
-    for path in without:
-        for other in path - consensus:
+    for calls in without:
+        for other in calls.keys() - consensus:
             counts[other] = counts.get(other, 0) + 1
     return any(
-        2 * n > len(without) and 2 * sum(other in p for p in with_paths) < len(with_paths)
+        2 * n > len(without) and 2 * sum(other in c for c in with_calls) < len(with_calls)
         for other, n in counts.items()
     )

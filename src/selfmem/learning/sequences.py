@@ -27,11 +27,17 @@ def consensus(paths: Sequence[tuple[str, ...]], cfg: LearningConfig) -> tuple[st
     position: dict[tuple[str, int], float] = {}
     for path in paths:
         seen: dict[str, int] = {}
+        span = max(1, len(path) - 1)
         for index, tool in enumerate(path):
-            slot = (tool, seen.get(tool, 0))
-            seen[tool] = slot[1] + 1
-            presence[slot] = presence.get(slot, 0) + 1
-            position[slot] = position.get(slot, 0.0) + index / max(1, len(path) - 1)
+            times = seen.get(tool, 0)
+            seen[tool] = times + 1
+            slot = (tool, times)
+            if slot in presence:
+                presence[slot] += 1
+                position[slot] += index / span
+            else:
+                presence[slot] = 1
+                position[slot] = index / span
     needed = cfg.sequence_min_frequency * len(paths)
     frequent = [slot for slot, count in presence.items() if count >= needed]
     frequent.sort(key=lambda slot: (position[slot] / presence[slot], slot))

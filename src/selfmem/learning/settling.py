@@ -4,7 +4,8 @@ pay off left out (:mod:`.optional_tools`), and the runs that followed it counted
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections import Counter
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 
 from ..config import LearningConfig
@@ -58,7 +59,10 @@ def _consensus(runs: Sequence[FamilyRun], cfg: LearningConfig) -> tuple[str, ...
     return consensus([run.path for run in runs if run.success], cfg)
 
 
-def _called(run: FamilyRun) -> tuple[str, ...]:
-    """The tools a run called: its procedure, and the tools whose calls all failed (one
-    replaced after an error was still part of the way the run went)."""
-    return run.path + tuple(tool for tool in run.attempted if tool not in run.path)
+def _called(run: FamilyRun) -> Mapping[str, int]:
+    """How many times the run called each tool (:attr:`FamilyRun.calls`)."""
+    if run.calls or not run.path:
+        return run.calls
+    calls = dict(Counter(run.path))
+    calls.update((tool, 1) for tool in run.attempted if tool not in calls)
+    return calls

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from ..records.episodes import Episode, utc_now
@@ -28,6 +28,9 @@ class FamilyRun:
     #: Where in ``attempted`` the run broke: its first failed call whose tool never succeeded
     #: afterwards (-1: none).
     broke_at: int = -1
+    #: How many times the run called each tool: the calls of its procedure, and once each
+    #: tool whose calls all failed (one replaced after an error was still part of its way).
+    calls: dict[str, int] = field(default_factory=dict, compare=False, hash=False)
 
 
 @dataclass(frozen=True, slots=True)
