@@ -56,6 +56,7 @@ class PatternLearner:
         self._runs: dict[str, deque[FamilyRun]] = {}
         self._deferred: set[str] = set()
         self._served: tuple[int, set[str]] = (-1, set())
+        self._tests: serving.TestMemo = {}
         self._removed: list[str] = []  # ids of patterns merged away, until taken
         #: Bumped by every change to the patterns, so readers can cache what they derive.
         self.version = 0
@@ -404,7 +405,7 @@ class PatternLearner:
         version, found = self._served
         if version != self.version:
             found = serving.discoveries(
-                self._patterns.values(), self.families.families, self.config
+                self._patterns.values(), self.families.families, self.config, self._tests
             )
             conditional = serving.conditional_tools(
                 [p for p in self._patterns.values() if p.id in found], self.families.families

@@ -177,21 +177,69 @@ def _merge_duplicates(found: list[ContextPattern]) -> set[str]:
     return hidden
 
 
+#: The tests made by earlier passes, by pattern id: the pattern tested, what the test read,
+#: and its result. A pattern whose counts and whose family's counts did not change since is
+#: not tested again (its fields still hold what the test set).
+TestMemo = dict[str, tuple[AnyPattern, tuple[object, ...], _Test]]
+
+
+def _pair(stats: ChoiceStats | None) -> tuple[int, int]:
+    return (stats.n, stats.successes) if stats is not None else (0, 0)
+
+
+def _inputs(pattern: DecisionPoint | ContextPattern, family: ToolSequence) -> tuple[object, ...]:
+    """Every count a pattern's test reads."""
+    members = _pair(family.members)
+    if isinstance(pattern, DecisionPoint):
+        choices = tuple(sorted((c, s.n, s.successes) for c, s in pattern.choices.items()))
+        return (family.key, members, _pair(family.tool_stats.get(pattern.after_tool)), choices)
+    own = (family.key, pattern.measure, pattern.support, pattern.successes)
+    if pattern.measure == "calls":
+        return (*own, _pair(family.tool_calls.get(pattern.tool)))
+    feature = _pair(family.feature_stats.get(pattern.feature))
+    return (*own, members, feature, _pair(family.tool_stats.get(pattern.tool)))
+
+
+def _tested(
+    pattern: DecisionPoint | ContextPattern,
+    family: ToolSequence | None,
+    cfg: LearningConfig,
+    memo: TestMemo,
+) -> _Test:
+    test = _test_decision if isinstance(pattern, DecisionPoint) else _test_context
+    if family is None:
+        return test(pattern, family, cfg)  # type: ignore[arg-type]
+    inputs = _inputs(pattern, family)
+    kept = memo.get(pattern.id)
+    if kept is not None and kept[0] is pattern and kept[1] == inputs:
+        return kept[2]
+    result = test(pattern, family, cfg)  # type: ignore[arg-type]
+    memo[pattern.id] = (pattern, inputs, result)
+    return result
+
+
 def discoveries(
-    patterns: Iterable[AnyPattern], families: dict[str, ToolSequence], cfg: LearningConfig
+    patterns: Iterable[AnyPattern],
+    families: dict[str, ToolSequence],
+    cfg: LearningConfig,
+    memo: TestMemo | None = None,
 ) -> set[str]:
-    """Ids of the decision points and context patterns that are served."""
+    """Ids of the decision points and context patterns that are served. With ``memo``
+    (kept between calls), only the patterns whose counts changed are tested again."""
+    memo = {} if memo is None else memo
     patterns_by_id = {pattern.id: pattern for pattern in patterns}
+    for gone in memo.keys() - patterns_by_id.keys():
+        del memo[gone]
     p_values: dict[str, float] = {}
     big: set[str] = set()
     contexts: dict[str, ContextPattern] = {}
     for pattern in patterns_by_id.values():
         if isinstance(pattern, DecisionPoint):
-            p, large = _test_decision(pattern, families.get(pattern.family), cfg)
+            p, large = _tested(pattern, families.get(pattern.family), cfg, memo)
         elif isinstance(pattern, ContextPattern):
             pattern.aliases = []
             contexts[pattern.id] = pattern
-            p, large = _test_context(pattern, families.get(pattern.family), cfg)
+            p, large = _tested(pattern, families.get(pattern.family), cfg, memo)
         else:
             continue
         if p is not None:
