@@ -50,8 +50,15 @@ __all__ = ["discoveries", "pick_recovery", "sequence_served", "unrecoverable"]
 
 
 def _minus(total: ChoiceStats | None, part: ChoiceStats) -> ChoiceStats:
-    total = total or ChoiceStats()
-    return ChoiceStats(n=total.n - part.n, successes=total.successes - part.successes)
+    if total is None:
+        return _counts(-part.n, -part.successes)
+    return _counts(total.n - part.n, total.successes - part.successes)
+
+
+def _counts(n: int, successes: int) -> ChoiceStats:
+    """Counts computed here from validated ones: built without validating them again (a
+    learning pass builds hundreds of thousands)."""
+    return ChoiceStats.model_construct(n=n, successes=successes)
 
 
 #: A test's p-value (None when there are too few runs to test, or when no outcome of these
@@ -110,7 +117,7 @@ def _test_context(
     if pattern.measure == "calls":
         return _test_calls(pattern, family, cfg)
     with_feature = family.feature_stats.get(pattern.feature, ChoiceStats())
-    inside = ChoiceStats(n=pattern.support, successes=pattern.successes)
+    inside = _counts(pattern.support, pattern.successes)
     pattern.baseline = _minus(with_feature, inside)
     pattern.other_with = _minus(family.tool_stats.get(pattern.tool), inside)
     rest = _minus(family.members, with_feature)
@@ -145,7 +152,7 @@ def _test_context(
 
 def _test_calls(pattern: ContextPattern, family: ToolSequence, cfg: LearningConfig) -> _Test:
     """Under the feature, does the tool fail more (or less) than without it?"""
-    inside = ChoiceStats(n=pattern.support, successes=pattern.successes)
+    inside = _counts(pattern.support, pattern.successes)
     pattern.baseline = _minus(family.tool_calls.get(pattern.tool), inside)
     arm = cfg.min_arm_support
     if inside.n < arm or pattern.baseline.n < arm:
