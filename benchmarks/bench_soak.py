@@ -186,11 +186,7 @@ def check(store: LibSQLStore, acknowledged: list[str], steps: int) -> dict[str, 
     wanted = set(acknowledged)
     lost = sum(1 for eid in wanted if stored.get(eid) != (True, steps))
     completed = sum(1 for done, _ in stored.values() if done)
-    searchable = store._run(
-        "SELECT count(*) FROM episodes_fts JOIN episodes e ON e.seq = episodes_fts.rowid "
-        "WHERE e.namespace = ?",
-        (NAMESPACE,),
-    )[0][0]
+    searchable = sum(1 for _ in store.index_rows(NAMESPACE))
     return {
         "integrity": integrity,
         "stored": len(stored),

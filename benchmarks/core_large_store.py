@@ -230,7 +230,7 @@ def _deletes(memory: SelfLearningMemory, ids: list[str], sizes: Sizes) -> list[R
             "delete_episode, first",
             samples[0] / 1e6,
             "ms",
-            note="FTS5 'optimize' + WAL checkpoint on every delete",
+            note="WAL checkpoint on every delete (scrub_on_delete)",
         ),
         Result(
             "delete_median_ms",

@@ -173,31 +173,15 @@ def test_list_without_steps(store: EpisodeStore, namespace: str) -> None:
     assert all(len(ep.steps) == 1 for ep in with_steps)
 
 
-def test_search_ranks_matching_episodes_first(store: EpisodeStore, namespace: str) -> None:
-    made = _seed(store, namespace)
-    hits = store.search_episodes(namespace, "login page", 10)
-    assert hits[0].episode_id == made["web-ok"].id
-    assert all(hit.score > 0 for hit in hits)
-    by_step_text = store.search_episodes(namespace, "pandas", 10)
-    assert [hit.episode_id for hit in by_step_text] == [made["data-ok"].id]
-
-
-def test_search_ignores_open_episodes_and_misses(store: EpisodeStore, namespace: str) -> None:
-    _seed(store, namespace)
-    assert store.search_episodes(namespace, "still running", 10) == []
-    assert store.search_episodes(namespace, "zebrafish", 10) == []
-    assert store.search_episodes(namespace, "the and of", 10) == []
-
-
-@pytest.mark.parametrize(
-    "query", ['login" OR (page* NEAR', "NOT AND OR", "col:umn ^login", "'; DROP TABLE episodes; --"]
-)
-def test_search_treats_query_syntax_as_literal_text(
-    store: EpisodeStore, namespace: str, query: str
+def test_index_rows_hold_completed_episodes_with_task_and_step_terms(
+    store: EpisodeStore, namespace: str
 ) -> None:
-    _seed(store, namespace)
-    store.search_episodes(namespace, query, 10)  # must not raise
-    assert store.count_episodes(EpisodeQuery(namespace=namespace)) == 4
+    made = _seed(store, namespace)
+    rows = {row.episode_id: row for row in store.index_rows(namespace)}
+    assert set(rows) == {made[k].id for k in ("web-ok", "web-fail", "data-ok")}  # not "open"
+    assert {"login", "page"} <= set(rows[made["web-ok"].id].terms)
+    assert "pandas" in rows[made["data-ok"].id].terms  # from the steps
+    assert rows[made["web-fail"].id].outcome == OutcomeStatus.FAILURE.value
 
 
 def test_namespaces_are_isolated(store: EpisodeStore, namespace: str) -> None:
@@ -207,21 +191,18 @@ def test_namespaces_are_isolated(store: EpisodeStore, namespace: str) -> None:
     assert store.get_episode(other, some_id) is None
     assert store.list_episodes(EpisodeQuery(namespace=other)) == []
     assert store.count_episodes(EpisodeQuery(namespace=other)) == 0
-    assert store.search_episodes(other, "login page", 10) == []
+    assert list(store.index_rows(other)) == []
     assert store.episode_revisions(other, [some_id]) == {}
     assert store.delete_episode(other, some_id) is False
     assert store.get_episode(namespace, some_id) is not None
 
 
-def test_delete_removes_episode_steps_and_search_entry(store: EpisodeStore, namespace: str) -> None:
+def test_delete_removes_episode_steps_and_index_row(store: EpisodeStore, namespace: str) -> None:
     made = _seed(store, namespace)
     target = made["web-ok"]
     assert store.delete_episode(namespace, target.id) is True
     assert store.get_episode(namespace, target.id) is None
-    assert all(
-        hit.episode_id != target.id
-        for hit in store.search_episodes(namespace, "login page browser", 10)
-    )
+    assert target.id not in {row.episode_id for row in store.index_rows(namespace)}
     assert store.count_episodes(EpisodeQuery(namespace=namespace)) == 3
     assert store.delete_episode(namespace, target.id) is False
 

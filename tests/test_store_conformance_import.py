@@ -67,7 +67,6 @@ def _state(store: EpisodeStore, namespace: str, ids: list[str]) -> dict[str, obj
         "episodes": store.list_episodes(everything),
         "revisions": store.episode_revisions(namespace, ids),
         "index_rows": list(store.index_rows(namespace)),
-        "search": [hit.episode_id for hit in store.search_episodes(namespace, "login page", 50)],
         "open": store.count_episodes(EpisodeQuery(namespace, open_only=True)),
     }
 
@@ -87,7 +86,6 @@ def test_a_batch_stores_what_single_writes_store(store: EpisodeStore, namespace:
     for ep in expected["episodes"]:  # type: ignore[attr-defined]
         ep.id, ep.namespace = renamed[ep.id], namespace
     expected["revisions"] = {renamed[k]: v for k, v in expected["revisions"].items()}  # type: ignore[attr-defined]
-    expected["search"] = [renamed[k] for k in expected["search"]]  # type: ignore[attr-defined]
     expected["index_rows"] = [
         replace(row, episode_id=renamed[row.episode_id])
         for row in expected["index_rows"]  # type: ignore[attr-defined]
@@ -109,7 +107,6 @@ def test_a_stored_id_refuses_the_whole_batch(store: EpisodeStore, namespace: str
     assert store.count_episodes(EpisodeQuery(namespace)) == 1
     assert store.get_episode(namespace, batch[0].id) is None
     assert [row.episode_id for row in store.index_rows(namespace)] == [stored.id]
-    assert store.search_episodes(namespace, "login page", 10) == []
     assert store.get_episode(namespace, stored.id) == stored
 
 
@@ -169,7 +166,6 @@ def test_a_failure_mid_batch_leaves_nothing_of_it(
         store.import_episodes(batch)
     assert store.count_episodes(EpisodeQuery(namespace)) == 0
     assert list(store.index_rows(namespace)) == []
-    assert store.search_episodes(namespace, "login page", 10) == []
     assert store.changes_since(cursor).completed(namespace) == []
     monkeypatch.undo()
     store.import_episodes(batch)  # and the same batch goes in afterwards

@@ -27,6 +27,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Literal
 
 from ..config import LearningConfig
 from ..records.learned import (
@@ -49,16 +50,39 @@ from .significance import (
 __all__ = ["discoveries", "pick_recovery", "sequence_served", "unrecoverable"]
 
 
-def _minus(total: ChoiceStats | None, part: ChoiceStats) -> ChoiceStats:
-    if total is None:
-        return _counts(-part.n, -part.successes)
-    return _counts(total.n - part.n, total.successes - part.successes)
+#: A group's runs and successes, as plain integers: a learning pass tests hundreds of
+#: comparisons per episode, and the pattern's fields are written only when they change.
+_Pair = tuple[int, int]
 
 
-def _counts(n: int, successes: int) -> ChoiceStats:
-    """Counts computed here from validated ones: built without validating them again (a
-    learning pass builds hundreds of thousands)."""
-    return ChoiceStats.model_construct(n=n, successes=successes)
+def _pair(stats: ChoiceStats | None) -> _Pair:
+    return (stats.n, stats.successes) if stats is not None else (0, 0)
+
+
+def _minus(total: _Pair, part: _Pair) -> _Pair:
+    return total[0] - part[0], total[1] - part[1]
+
+
+def _rate(group: _Pair) -> float:
+    return group[1] / group[0] if group[0] else 0.0
+
+
+def _store(pattern: ContextPattern, name: str, group: _Pair) -> None:
+    """Set one of the pattern's groups, building a record only when its counts changed."""
+    current: ChoiceStats = getattr(pattern, name)
+    if (current.n, current.successes) != group:
+        setattr(pattern, name, ChoiceStats.model_construct(n=group[0], successes=group[1]))
+
+
+def _set_p(pattern: DecisionPoint | ContextPattern, p: float) -> None:
+    if pattern.p_value != p:
+        pattern.p_value = p
+
+
+def _set_association(pattern: ContextPattern, effect: float) -> None:
+    association: Literal["success", "failure"] = "success" if effect > 0 else "failure"
+    if pattern.association != association:
+        pattern.association = association
 
 
 #: A test's p-value (None when there are too few runs to test, or when no outcome of these
@@ -73,10 +97,10 @@ def _upper_bound(stats: ChoiceStats) -> float:
     return 1.0 - wilson_lower_bound(stats.n - stats.successes, stats.n)
 
 
-def _testable(a: ChoiceStats, b: ChoiceStats, cfg: LearningConfig) -> bool:
+def _testable(a: _Pair, b: _Pair, cfg: LearningConfig) -> bool:
     """Whether comparing ``a`` with ``b`` could be significant at all (see
     :func:`~selfmem.learning.significance.smallest_difference_p`)."""
-    return smallest_difference_p(a.successes, a.n, b.successes, b.n) <= cfg.fdr_q
+    return smallest_difference_p(a[1], a[0], b[1], b[0]) <= cfg.fdr_q
 
 
 def _test_decision(
@@ -101,7 +125,7 @@ def _test_decision(
     if best[0] == worst[0]:
         return None, False
     pattern.best, pattern.worst = best[0], worst[0]
-    if not _testable(best[1], worst[1], cfg):
+    if not _testable(_pair(best[1]), _pair(worst[1]), cfg):
         return None, False
     pattern.p_value = difference_p(best[1].successes, best[1].n, worst[1].successes, worst[1].n)
     return pattern.p_value, best[1].rate - worst[1].rate >= cfg.decision_min_effect
@@ -110,61 +134,68 @@ def _test_decision(
 def _test_context(
     pattern: ContextPattern, family: ToolSequence | None, cfg: LearningConfig
 ) -> _Test:
-    """Fill the four groups and test the tool's effect under the feature."""
-    pattern.p_value = 1.0
+    """Fill the groups, test the tool's effect under the feature and keep its p-value (1.0
+    when untested)."""
     if family is None:
-        return None, False
-    if pattern.measure == "calls":
-        return _test_calls(pattern, family, cfg)
-    with_feature = family.feature_stats.get(pattern.feature, ChoiceStats())
-    inside = _counts(pattern.support, pattern.successes)
-    pattern.baseline = _minus(with_feature, inside)
-    pattern.other_with = _minus(family.tool_stats.get(pattern.tool), inside)
-    rest = _minus(family.members, with_feature)
-    pattern.other_without = _minus(rest, pattern.other_with)
+        result: _Test = (None, False)
+    elif pattern.measure == "calls":
+        result = _test_calls(pattern, family, cfg)
+    else:
+        result = _test_outcome(pattern, family, cfg)
+    _set_p(pattern, 1.0 if result[0] is None else result[0])
+    return result
+
+
+def _test_outcome(pattern: ContextPattern, family: ToolSequence, cfg: LearningConfig) -> _Test:
+    """Does using the tool under the feature change the run's outcome, and more than
+    using it without the feature does?"""
+    with_feature = _pair(family.feature_stats.get(pattern.feature))
+    inside = (pattern.support, pattern.successes)
+    baseline = _minus(with_feature, inside)
+    other_with = _minus(_pair(family.tool_stats.get(pattern.tool)), inside)
+    rest = _minus(_pair(family.members), with_feature)
+    other_without = _minus(rest, other_with)
+    _store(pattern, "baseline", baseline)
+    _store(pattern, "other_with", other_with)
+    _store(pattern, "other_without", other_without)
     arm = cfg.min_arm_support
-    if inside.n < arm or pattern.baseline.n < arm or rest.n < arm:
+    if inside[0] < arm or baseline[0] < arm or rest[0] < arm:
         return None, False  # too few runs, or the feature does not vary in the family
-    effect = inside.rate - pattern.baseline.rate
-    pattern.association = "success" if effect > 0 else "failure"
-    if not _testable(inside, pattern.baseline, cfg):
+    effect = _rate(inside) - _rate(baseline)
+    _set_association(pattern, effect)
+    if not _testable(inside, baseline, cfg):
         return None, False
     big = abs(effect) >= cfg.context_min_effect
-    p = difference_p(inside.successes, inside.n, pattern.baseline.successes, pattern.baseline.n)
-    if pattern.other_with.n >= arm and pattern.other_without.n >= arm:
-        outside = pattern.other_with.rate - pattern.other_without.rate
+    p = difference_p(inside[1], inside[0], baseline[1], baseline[0])
+    if other_with[0] >= arm and other_without[0] >= arm:
+        outside = _rate(other_with) - _rate(other_without)
         specific = (
             abs(effect - outside) >= cfg.context_min_effect / 2 and (effect - outside) * effect > 0
         )
-        cells = tuple(
-            (s.successes, s.n)
-            for s in (inside, pattern.baseline, pattern.other_with, pattern.other_without)
-        )
+        cells = tuple((s, n) for n, s in (inside, baseline, other_with, other_without))
         p = max(p, interaction_p(cells))
         big = big and specific
-    elif pattern.other_with.n / rest.n > 0.5 * inside.n / with_feature.n:
+    elif other_with[0] / rest[0] > 0.5 * inside[0] / with_feature[0]:
         # too few runs without the feature to compare, and the tool is not specific to the
         # feature: the effect may be the tool's anywhere in the family
         return None, False
-    pattern.p_value = p
     return p, big
 
 
 def _test_calls(pattern: ContextPattern, family: ToolSequence, cfg: LearningConfig) -> _Test:
     """Under the feature, does the tool fail more (or less) than without it?"""
-    inside = _counts(pattern.support, pattern.successes)
-    pattern.baseline = _minus(family.tool_calls.get(pattern.tool), inside)
+    inside = (pattern.support, pattern.successes)
+    baseline = _minus(_pair(family.tool_calls.get(pattern.tool)), inside)
+    _store(pattern, "baseline", baseline)
     arm = cfg.min_arm_support
-    if inside.n < arm or pattern.baseline.n < arm:
+    if inside[0] < arm or baseline[0] < arm:
         return None, False
-    effect = inside.rate - pattern.baseline.rate
-    pattern.association = "success" if effect > 0 else "failure"
-    if not _testable(inside, pattern.baseline, cfg):
+    effect = _rate(inside) - _rate(baseline)
+    _set_association(pattern, effect)
+    if not _testable(inside, baseline, cfg):
         return None, False
-    pattern.p_value = difference_p(
-        inside.successes, inside.n, pattern.baseline.successes, pattern.baseline.n
-    )
-    return pattern.p_value, abs(effect) >= cfg.context_min_effect
+    p = difference_p(inside[1], inside[0], baseline[1], baseline[0])
+    return p, abs(effect) >= cfg.context_min_effect
 
 
 def _merge_duplicates(found: list[ContextPattern]) -> set[str]:
@@ -188,10 +219,6 @@ def _merge_duplicates(found: list[ContextPattern]) -> set[str]:
 #: and its result. A pattern whose counts and whose family's counts did not change since is
 #: not tested again (its fields still hold what the test set).
 TestMemo = dict[str, tuple[AnyPattern, tuple[object, ...], _Test]]
-
-
-def _pair(stats: ChoiceStats | None) -> tuple[int, int]:
-    return (stats.n, stats.successes) if stats is not None else (0, 0)
 
 
 def _inputs(pattern: DecisionPoint | ContextPattern, family: ToolSequence) -> tuple[object, ...]:

@@ -4,7 +4,7 @@
 ``HotCache`` is a bounded, disposable cache in front of it (LMDB, or a no-op).
 """
 
-from .base import EpisodeQuery, EpisodeStore, HotCache, LexicalHit
+from .base import EpisodeQuery, EpisodeStore, HotCache
 from .memory_store import InMemoryStore, NullCache
 
-__all__ = ["EpisodeQuery", "EpisodeStore", "HotCache", "InMemoryStore", "LexicalHit", "NullCache"]
+__all__ = ["EpisodeQuery", "EpisodeStore", "HotCache", "InMemoryStore", "NullCache"]

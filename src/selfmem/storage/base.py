@@ -18,7 +18,6 @@ __all__ = [
     "HotCache",
     "ItemRow",
     "ItemStore",
-    "LexicalHit",
     "check_batch_ids",
 ]
 
@@ -43,14 +42,6 @@ class EpisodeQuery:
     offset: int = 0
     include_steps: bool = True
     oldest_first: bool = False
-
-
-@dataclass(frozen=True, slots=True)
-class LexicalHit:
-    """An episode matched by full-text search; ``score`` is higher for better matches."""
-
-    episode_id: str
-    score: float
 
 
 @dataclass(frozen=True, slots=True)
@@ -149,9 +140,6 @@ class EpisodeStore(Protocol):
 
     def scrub(self) -> None:
         """Make deleted data unrecoverable from the store's files (called after deletes)."""
-
-    def search_episodes(self, namespace: str, text: str, limit: int) -> list[LexicalHit]:
-        """Full-text search over completed episodes' task and step text, best first."""
 
     def episode_revisions(self, namespace: str, episode_ids: Sequence[str]) -> dict[str, int]:
         """The current revision of each existing episode (for cache reconciliation)."""

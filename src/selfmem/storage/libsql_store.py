@@ -2,8 +2,7 @@
 
 The connection, its retries and transactions are :mod:`selfmem.storage.libsql_connection`;
 this module is the schema and every read and write of the store. Deletes scrub:
-``secure_delete`` zeroes freed pages, the full-text index is merged so no term of a deleted
-episode survives, and the WAL is checkpointed.
+``secure_delete`` zeroes freed pages and the WAL is checkpointed.
 
 Every write is idempotent, so a transaction whose commit answer was lost can safely run
 again. The change log other processes read (:mod:`selfmem.storage.changes`) is written by
@@ -21,13 +20,12 @@ from typing import Any
 from ..errors import EpisodeStateError, SchemaVersionError, StorageError
 from ..records.episodes import Episode, ExecutionStep
 from ..records.index_rows import IndexRow, decode_row, encode_row, index_row
-from ..text.tokens import fts_query
-from .base import EpisodeQuery, LexicalHit, check_batch_ids
+from .base import EpisodeQuery, check_batch_ids
 from .changes import Change, ChangeSet
 from .libsql_connection import PAGE_ROWS, GuardFailed, SizedRead, id_chunks, insert_rows
 from .libsql_items import LibSQLItems
 from .libsql_learning import LibSQLLearning
-from .libsql_writes import HEADER_COLUMNS, header_row, import_statements, search_rows, step_inserts
+from .libsql_writes import HEADER_COLUMNS, header_row, import_statements, step_inserts
 from .retry import RetryPolicy
 from .schema import BOOTSTRAP, MIGRATIONS, SCHEMA_VERSION
 from .transport import Statement, guard
@@ -180,12 +178,6 @@ class LibSQLStore(LibSQLLearning):
             ),
             guard("the episode is not open", "changes() = 0"),
             *step_inserts({episode.id: pending_steps}),
-            # Completed once (``end_time IS NULL`` above), so the episode has no entry yet.
-            Statement(
-                "INSERT INTO episodes_fts (rowid, task_text, step_text) "
-                "SELECT seq, ?, ? FROM episodes WHERE id = ?",
-                (*search_rows(episode, step_text), episode.id),
-            ),
         ]
         try:
             return int(self._write(statements)[0][0][0])
@@ -224,11 +216,6 @@ class LibSQLStore(LibSQLLearning):
                     f"INSERT INTO selfmem_deletions (token, deleted_at) SELECT ?, ? WHERE {mine}",
                     (token, now, *key),
                 ),
-                Statement(
-                    "DELETE FROM episodes_fts WHERE rowid IN "
-                    "(SELECT seq FROM episodes WHERE id = ? AND namespace = ?)",
-                    key,
-                ),
                 Statement(f"DELETE FROM steps WHERE episode_id = ? AND {mine}", (episode_id, *key)),
                 Statement(
                     "DELETE FROM embeddings WHERE owner_kind = 'episode' AND owner_id = ? "
@@ -243,14 +230,12 @@ class LibSQLStore(LibSQLLearning):
         return bool(self._run("SELECT 1 FROM selfmem_deletions WHERE token = ?", (token,)))
 
     def scrub(self) -> None:
-        """Merge the full-text index (dropping deleted terms) and checkpoint the WAL, so
-        deleted text is gone from the files (freed pages are zeroed by ``secure_delete``).
-        Does nothing when ``scrub_on_delete`` is off."""
+        """Checkpoint the WAL, so deleted text is gone from the files (freed pages are
+        zeroed by ``secure_delete``). Does nothing when ``scrub_on_delete`` is off."""
         if not self._scrub:
             return
         with self._lock:
             self._check_open()
-            self._run("INSERT INTO episodes_fts (episodes_fts) VALUES ('optimize')")
             self.checkpoint()
 
     # -- reads ------------------------------------------------------------------------------
@@ -321,18 +306,6 @@ class LibSQLStore(LibSQLLearning):
         # 100,000 episodes instead of 0.05 ms).
         table = "episodes INDEXED BY idx_episodes_open" if query.open_only else "episodes"
         return int(self._run(f"SELECT count(*) FROM {table} WHERE {where}", params)[0][0])
-
-    def search_episodes(self, namespace: str, text: str, limit: int) -> list[LexicalHit]:
-        match = fts_query(text)
-        if match is None:
-            return []
-        rows = self._run(
-            "SELECT e.id, bm25(episodes_fts, 2.0, 1.0) AS rank FROM episodes_fts "
-            "JOIN episodes e ON e.seq = episodes_fts.rowid "
-            "WHERE episodes_fts MATCH ? AND e.namespace = ? ORDER BY rank LIMIT ?",
-            (match, namespace, limit),
-        )
-        return [LexicalHit(episode_id, -float(rank)) for episode_id, rank in rows]
 
     def episode_revisions(self, namespace: str, episode_ids: Sequence[str]) -> dict[str, int]:
         found: dict[str, int] = {}

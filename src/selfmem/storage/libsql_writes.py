@@ -2,12 +2,11 @@
 
 :class:`~selfmem.storage.libsql_store.LibSQLStore` creates an episode with one ``INSERT``
 (:func:`header_row`), appends steps with :func:`step_inserts` and completes it with an
-``UPDATE`` that bumps its revision (the change-log trigger fires on that) plus its search
-entry (:func:`search_rows`). :func:`import_statements` writes a whole batch of episodes
-with the same rows in multi-row statements: the headers, as created, then the steps, one
-revision bump for the completed ones (so the trigger logs each as ``finish_episode``
-does) and their search entries. Every statement is idempotent or guarded, so a
-transaction whose commit answer was lost can run again.
+``UPDATE`` that bumps its revision (the change-log trigger fires on that).
+:func:`import_statements` writes a whole batch of episodes with the same rows in multi-row
+statements: the headers, as created, then the steps, and one revision bump for the
+completed ones (so the trigger logs each as ``finish_episode`` does). Every statement is
+idempotent or guarded, so a transaction whose commit answer was lost can run again.
 """
 
 from __future__ import annotations
@@ -26,7 +25,6 @@ __all__ = [
     "HEADER_COLUMNS",
     "header_row",
     "import_statements",
-    "search_rows",
     "step_inserts",
 ]
 
@@ -62,12 +60,6 @@ def step_inserts(batches: Mapping[str, Sequence[ExecutionStep]]) -> list[Stateme
     )
 
 
-def search_rows(episode: Episode, step_text: str | None = None) -> tuple[str, str]:
-    """What the full-text index holds of a completed episode: task text, step text
-    (``step_text``: ``episode.step_text()`` if the caller has it already)."""
-    return episode.task_description, episode.step_text() if step_text is None else step_text
-
-
 def import_statements(episodes: Sequence[Episode]) -> list[Statement]:
     """One transaction's statements for a batch of whole episodes (see the module doc).
 
@@ -95,9 +87,4 @@ def import_statements(episodes: Sequence[Episode]) -> list[Statement]:
             Statement(f"UPDATE episodes SET revision = revision + 1 WHERE id IN ({marks})",
                       tuple(chunk))
         )  # fmt: skip
-    statements += insert_rows(
-        "INSERT INTO episodes_fts (rowid, task_text, step_text) "
-        "SELECT e.seq, v.column2, v.column3 FROM (", 3,
-        [(ep.id, *search_rows(ep)) for ep in done], ") AS v JOIN episodes e ON e.id = v.column1",
-    )  # fmt: skip
     return statements

@@ -6,17 +6,14 @@ what the conformance suite holds the libSQL store to, and a fast store for tests
 
 from __future__ import annotations
 
-import math
 import threading
-from collections import Counter
 from collections.abc import Mapping, Sequence
 
 from ..errors import ConflictError, EpisodeStateError, StorageError
 from ..records.episodes import Episode, ExecutionStep
 from ..records.index_rows import IndexRow, index_row
 from ..records.learned import AnyPattern, Heuristic
-from ..text.tokens import query_terms, tokenize
-from .base import EpisodeQuery, LexicalHit, check_batch_ids
+from .base import EpisodeQuery, check_batch_ids
 from .memory_items import InMemoryItems
 
 __all__ = ["InMemoryStore", "NullCache", "matches_query"]
@@ -44,7 +41,6 @@ class InMemoryStore:
     def __init__(self) -> None:
         self._episodes: dict[tuple[str, str], Episode] = {}
         self._revisions: dict[tuple[str, str], int] = {}
-        self._index: dict[tuple[str, str], Counter[str]] = {}
         self._patterns: dict[str, dict[str, AnyPattern]] = {}
         self._heuristics: dict[str, dict[str, Heuristic]] = {}
         self._learning_versions: dict[str, int] = {}
@@ -66,7 +62,6 @@ class InMemoryStore:
         key = (stored.namespace, stored.id)
         self._episodes[key] = stored
         self._revisions[key] = self._revisions.get(key, 0) + 1
-        self._index[key] = Counter(tokenize(f"{stored.task_description}\n{stored.step_text()}"))
         return self._revisions[key]
 
     def import_episodes(self, episodes: Sequence[Episode]) -> None:
@@ -142,31 +137,12 @@ class InMemoryStore:
     def delete_episode(self, namespace: str, episode_id: str) -> bool:
         with self._lock:
             key = (namespace, episode_id)
-            self._index.pop(key, None)
             self._revisions.pop(key, None)
             self._vectors.pop(key, None)
             return self._episodes.pop(key, None) is not None
 
     def scrub(self) -> None:
         """Nothing lingers in memory once a dict entry is gone."""
-
-    def search_episodes(self, namespace: str, text: str, limit: int) -> list[LexicalHit]:
-        terms = query_terms(text)
-        with self._lock:
-            docs = {key: counts for key, counts in self._index.items() if key[0] == namespace}
-        if not terms or not docs:
-            return []
-        hits: list[LexicalHit] = []
-        for (_, episode_id), counts in docs.items():
-            score = 0.0
-            for term in terms:
-                df = sum(1 for c in docs.values() if term in c)
-                if counts[term]:
-                    score += math.log(1 + len(docs) / df) * (1 + math.log(counts[term]))
-            if score > 0:
-                hits.append(LexicalHit(episode_id, score))
-        hits.sort(key=lambda hit: hit.score, reverse=True)
-        return hits[:limit]
 
     def episode_revisions(self, namespace: str, episode_ids: Sequence[str]) -> dict[str, int]:
         with self._lock:

@@ -172,6 +172,11 @@ _V7 = (
 # it, so streaming it cost the square of its size.
 _V8 = ("CREATE INDEX idx_episodes_seq ON episodes(namespace, seq)",)
 
+# v9: no full-text index in the database. Retrieval ranks with the in-process index built
+# from ``index_row``; the FTS5 table was written on every completion and merged on every
+# delete, and nothing read it.
+_V9 = ("DROP TABLE IF EXISTS episodes_fts",)
+
 #: Each entry is the list of statements of one migration; index 0 is version 1.
-MIGRATIONS: tuple[tuple[str, ...], ...] = (_V1, _V2, _V3, _V4, _V5, _V6, _V7, _V8)
+MIGRATIONS: tuple[tuple[str, ...], ...] = (_V1, _V2, _V3, _V4, _V5, _V6, _V7, _V8, _V9)
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -1,5 +1,5 @@
-"""Text shared by storage and ranking: tokenising, stopwords, light stemming, FTS queries.
+"""Text shared by indexing and ranking: tokenising, stopwords, light stemming.
 
-Pure functions with no selfmem imports, so the storage backends (full-text queries) and the
-ranking code (BM25 terms) agree on what a term is.
+Pure functions with no selfmem imports, so what is stored for an episode (its index row's
+terms) and the ranking code (BM25 terms) agree on what a term is.
 """

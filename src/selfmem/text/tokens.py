@@ -1,10 +1,10 @@
-"""Tokenizing text and building safe FTS5 queries from free text."""
+"""Tokenizing text into the terms the retrieval index and the learner count."""
 
 from __future__ import annotations
 
 import re
 
-__all__ = ["STOPWORDS", "fts_query", "query_terms", "tokenize"]
+__all__ = ["STOPWORDS", "query_terms", "tokenize"]
 
 _WORD = re.compile(r"[A-Za-z0-9_]+")
 
@@ -16,7 +16,7 @@ STOPWORDS = frozenset(
 
 
 def tokenize(text: str) -> list[str]:
-    """Lower-cased word tokens, the same split FTS5's unicode61 tokenizer makes for ASCII."""
+    """Lower-cased word tokens: runs of ASCII letters, digits and underscores."""
     return _WORD.findall(text.lower())
 
 
@@ -27,15 +27,3 @@ def query_terms(text: str, max_terms: int = 32) -> list[str]:
         if token not in STOPWORDS and (len(token) > 1 or token.isdigit()):
             seen.setdefault(token, None)
     return list(seen)[:max_terms]
-
-
-def fts_query(text: str) -> str | None:
-    """An FTS5 MATCH expression that ORs the query's terms, each quoted.
-
-    Quoting makes every term a literal, so no user text can inject FTS5 syntax.
-    Returns ``None`` when the text has no searchable terms.
-    """
-    terms = query_terms(text)
-    if not terms:
-        return None
-    return " OR ".join(f'"{term}"' for term in terms)
