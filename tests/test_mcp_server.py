@@ -225,6 +225,22 @@ async def test_patterns_recommendations_and_feedback(
         assert feedback["pattern_ids"] == [pattern_id]
         await call(client, "complete_episode", episode_id=eid, status="success")
         assert memory.get_pattern(pattern_id).feedback_uses == 1
+        # a past run whose plan two later runs followed and failed with drops in retrieval
+        past = memory.retrieve_relevant_context("Deploy the payments API to staging")
+        copied = past.successes[0].episode.id
+        for _ in range(2):
+            eid = (await call(client, "start_episode", task_description="Deploy payments"))[
+                "episode_id"
+            ]
+            said = await call(client, "record_feedback", episode_id=eid,
+                              followed_episode_ids=[copied])  # fmt: skip
+            assert said["followed_episode_ids"] == [copied]
+            await call(client, "complete_episode", episode_id=eid, status="failure",
+                       reason="deploy refused")  # fmt: skip
+        memory.flush()
+        again = memory.retrieve_relevant_context("Deploy the payments API to staging", limit=20)
+        signals = {s.episode.id: s.signals for s in again.episodes}
+        assert signals[copied].get("failed_when_followed") == 1.0
 
 
 # -- errors: a clear tool error, never a crash ----------------------------------------------

@@ -35,12 +35,14 @@ from ..storage.base import EpisodeQuery, EpisodeStore
 from .learning_queue import LearningQueue
 from .observer import NO_OBSERVER, EngineObserver
 
-__all__ = ["FEEDBACK_KEY", "LearningEngine", "teaches"]
+__all__ = ["FEEDBACK_KEY", "FOLLOWED_KEY", "LearningEngine", "teaches"]
 
 logger = logging.getLogger(__name__)
 
 #: Episode metadata key holding the ids of patterns used during the episode.
 FEEDBACK_KEY = "selfmem.used_patterns"
+#: Metadata key of an open episode: the past episodes whose plan it followed.
+FOLLOWED_KEY = "selfmem.followed_episodes"
 _PAGE = 500
 #: A served-pattern catalog is rebuilt after any change to the patterns, and at least this
 #: often, because effectiveness decays with time.
@@ -210,6 +212,7 @@ class LearningEngine:
                     used = episode.metadata.get(FEEDBACK_KEY) or []
                     if used:
                         changed.extend(learner.record_feedback(used, ex.succeeded(episode)))
+                    changed.extend(self._followed(learner, episode))
                 removed = learner.take_removed()
                 gone = set(removed)
                 return [p for p in changed if p.id not in gone], removed
@@ -314,14 +317,36 @@ class LearningEngine:
         removed.extend(stable_id(learner.namespace, "heuristic", pid) for pid in removed_patterns)
         return list(unique.values()), served, removed, removed_patterns
 
-    def feedback(self, episode: Episode, pattern_ids: Sequence[str]) -> None:
-        """Apply a completed episode's outcome to the patterns it used (none if abandoned)."""
+    def _followed(
+        self, learner: PatternLearner, episode: Episode, ids: Sequence[str] | None = None
+    ) -> list[AnyPattern]:
+        """Count the episode as a run that followed each past episode in ``ids`` (by default
+        those its metadata names); returns the families whose records changed."""
+        if ids is None:
+            ids = episode.metadata.get(FOLLOWED_KEY) or []
+        changed: list[AnyPattern] = []
+        for past_id in ids:
+            past = self._store.get_episode(episode.namespace, past_id)
+            if past is not None and teaches(past):
+                family = learner.record_followed(past, episode)
+                if family is not None:
+                    changed.append(family)
+        return changed
+
+    def feedback(
+        self, episode: Episode, pattern_ids: Sequence[str], followed: Sequence[str] = ()
+    ) -> None:
+        """Apply a completed episode's outcome to the patterns it used and to the past
+        episodes whose plan it followed (nothing if it was abandoned)."""
         if not teaches(episode):
             return
         success = ex.succeeded(episode)
-        self._update(
-            episode.namespace, lambda learner: (learner.record_feedback(pattern_ids, success), [])
-        )
+
+        def apply(learner: PatternLearner) -> Change:
+            changed = learner.record_feedback(pattern_ids, success)
+            return [*changed, *self._followed(learner, episode, followed)], []
+
+        self._update(episode.namespace, apply)
 
     def pattern_ids_for(self, namespace: str, heuristic_ids: Sequence[str]) -> list[str]:
         """The patterns behind heuristics (a heuristic's id derives from its pattern's)."""
@@ -352,6 +377,7 @@ class LearningEngine:
                     used = episode.metadata.get(FEEDBACK_KEY) or []
                     if used:
                         learner.record_feedback(used, ex.succeeded(episode))
+                    self._followed(learner, episode)
                 learner.settle_sequences()  # once per page, not once per episode
                 learner.take_removed()  # merged away: the store is rewritten below anyway
                 done += len(page)

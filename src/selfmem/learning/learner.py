@@ -31,7 +31,7 @@ from ..records.learned import (
 )
 from ..records.stats import wilson_lower_bound
 from . import extractors as ex
-from . import merging, serving
+from . import followed, merging, serving
 from .families import FamilyIndex, stated_context
 from .settling import settle
 from .state import FamilyRun, Tally, count_choice
@@ -218,10 +218,13 @@ class PatternLearner:
         removed entirely, so nothing derived only from the episode survives it.
         """
         self.version += 1
+        unfollowed: list[AnyPattern] = [
+            f for f in self.families.families.values() if followed.forget(f, episode.id)
+        ]
         key = self.family_of(episode)
         family = self.families.families.get(key) if key else None
         if family is None:
-            return [], []
+            return unfollowed, []
         runs = self._runs.get(family.key)
         if runs is not None:
             kept = [run for run in runs if run.episode_id != episode.id]
@@ -240,7 +243,7 @@ class PatternLearner:
             self.families.remove(family.key)
             self._runs.pop(family.key, None)
         gone = set(removed)
-        return [p for p in changed if p.id not in gone], removed
+        return [p for p in [*unfollowed, *changed] if p.id not in gone], removed
 
     def _family(self, key: str | None, episode: Episode) -> ToolSequence:
         if key is not None:
@@ -476,3 +479,26 @@ class PatternLearner:
                 pattern.retired = True
             changed.append(pattern)
         return changed
+
+    def record_followed(self, past: Episode, follower: Episode) -> ToolSequence | None:
+        """Count a run that followed a past episode's plan (see :mod:`.followed`); returns
+        the past episode's family, whose record changed (None: it has no family)."""
+        key = self.family_of(past)
+        family = self.families.families.get(key) if key else None
+        if family is None or past.id == follower.id:
+            return None
+        self.version += 1
+        followed.note(family, past.id, follower.id, ex.succeeded(follower))
+        return family
+
+    def failed_when_followed(self, episodes: Iterable[Episode]) -> set[str]:
+        """Ids of the episodes whose latest followers all failed."""
+        if not any(f.followed for f in self.families.families.values()):
+            return set()
+        found = set()
+        for episode in episodes:
+            key = self.family_of(episode)
+            family = self.families.families.get(key) if key else None
+            if family is not None and followed.failed_when_followed(family, episode.id):
+                found.add(episode.id)
+        return found

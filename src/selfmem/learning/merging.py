@@ -20,6 +20,7 @@ from ..records.learned import (
     PatternContext,
     ToolSequence,
 )
+from . import followed
 from .state import FamilyRun
 
 __all__ = ["absorb", "absorb_profile", "merged_runs", "narrow_context", "rekey"]
@@ -114,6 +115,7 @@ def absorb_profile(keep: ToolSequence, gone: ToolSequence, order: dict[str, int]
     keep.last_seen = max(keep.last_seen, gone.last_seen)
     keep.episode_ids = _provenance(keep.episode_ids, gone.episode_ids, order)
     keep.context = _context(keep.context, gone.context)
+    followed.merge(keep, gone)
 
 
 def merged_runs(first: Iterable[FamilyRun], second: Iterable[FamilyRun]) -> list[FamilyRun]:

@@ -200,6 +200,7 @@ class FeedbackRecorded(BaseModel):
     episode_id: str
     pattern_ids: list[str]
     heuristic_ids: list[str]
+    followed_episode_ids: list[str] = []
 
 
 class StatsOut(BaseModel):

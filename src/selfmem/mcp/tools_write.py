@@ -148,16 +148,24 @@ def register_write_tools(server: MCPServer, memory: SelfLearningMemory) -> None:
         episode_id: EpisodeId,
         pattern_ids: Annotated[IdList, Field(description="Patterns you used.")] = [],  # noqa: B006
         heuristic_ids: Annotated[IdList, Field(description="Heuristics you used.")] = [],  # noqa: B006
+        followed_episode_ids: Annotated[
+            IdList, Field(description="Retrieved past episodes whose plan you followed.")
+        ] = [],  # noqa: B006
     ) -> FeedbackRecorded:
-        """Tell memory which retrieved patterns or heuristics you used in an episode;
-        the episode's outcome then raises or lowers their confidence."""
-        if not pattern_ids and not heuristic_ids:
-            raise ToolError("pass at least one id in pattern_ids or heuristic_ids")
+        """Tell memory what you used in an episode: retrieved patterns or heuristics, and
+        past episodes whose plan you followed. The episode's outcome then raises or lowers
+        the patterns' confidence; a past episode whose latest two followers failed is
+        ranked below the others."""
+        if not pattern_ids and not heuristic_ids and not followed_episode_ids:
+            raise ToolError(
+                "pass at least one id in pattern_ids, heuristic_ids or followed_episode_ids"
+            )
         with tool_errors():
-            memory.record_feedback(episode_id, pattern_ids, heuristic_ids)
+            memory.record_feedback(episode_id, pattern_ids, heuristic_ids, followed_episode_ids)
         return FeedbackRecorded(
-            episode_id=episode_id, pattern_ids=pattern_ids, heuristic_ids=heuristic_ids
-        )
+            episode_id=episode_id, pattern_ids=pattern_ids, heuristic_ids=heuristic_ids,
+            followed_episode_ids=followed_episode_ids,
+        )  # fmt: skip
 
     for tool in (start_episode, log_step, complete_episode, record_feedback):
         server.add_tool(tool, annotations=_WRITES)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 
 from ..config import MAX_PAGE
-from ..engine.learning import FEEDBACK_KEY
+from ..engine.learning import FEEDBACK_KEY, FOLLOWED_KEY
 from ..engine.runtime import twin
 from ..errors import InvalidInputError, NotFoundError
 from ..learning import AnyPattern, Heuristic, PatternKind
@@ -73,34 +73,41 @@ class LearningAPI(Handle):
         episode_id: str,
         pattern_ids: Sequence[str] = (),
         heuristic_ids: Sequence[str] = (),
+        followed_episode_ids: Sequence[str] = (),
     ) -> None:
-        """Record that these patterns/heuristics were used in an episode.
+        """Record what an episode used: patterns and heuristics it was shown, and past
+        episodes whose plan it followed (``followed_episode_ids``, e.g. the retrieved
+        episode an agent copied).
 
-        For an open episode the link is kept and applied when it completes; for a completed
-        one its outcome is applied now. Patterns used in episodes that keep failing lose
-        confidence and are eventually retired.
+        For an open episode the links are kept and applied when it completes; for a
+        completed one its outcome is applied now. Patterns used in episodes that keep
+        failing lose confidence and are eventually retired; a past episode whose latest two
+        followers failed is put below the others in retrieval and no longer votes for a
+        task's sequence, until a run that follows it succeeds.
         """
         self._check_open()
         self._check_id(episode_id)
         patterns = check_ids(pattern_ids, "pattern_ids")
         heuristics = check_ids(heuristic_ids, "heuristic_ids")
+        followed = check_ids(followed_episode_ids, "followed_episode_ids")
+        if episode_id in followed:
+            raise InvalidInputError("an episode cannot follow itself", field="followed_episode_ids")
         learning = self._core.learning
         ids = list(
             dict.fromkeys([*patterns, *learning.pattern_ids_for(self.namespace, heuristics)])
         )
         state = self._core.buffer.get(episode_id)
-        if state is not None and state.header.namespace == self.namespace:
-            with self._core.buffer.lock:
-                used = state.header.metadata.setdefault(FEEDBACK_KEY, [])
-                used.extend(i for i in ids if i not in used)
-            return
-        episode = self.get_episode(episode_id)
-        if not episode.is_complete:
+        if state is None or state.header.namespace != self.namespace:
+            episode = self.get_episode(episode_id)
+            if episode.is_complete:
+                learning.feedback(episode, ids, list(dict.fromkeys(followed)))
+                return
             state = self._open_state(episode_id)
-            with self._core.buffer.lock:
-                state.header.metadata.setdefault(FEEDBACK_KEY, []).extend(ids)
-            return
-        learning.feedback(episode, ids)
+        with self._core.buffer.lock:
+            for key, new in ((FEEDBACK_KEY, ids), (FOLLOWED_KEY, followed)):
+                if new:
+                    kept = state.header.metadata.setdefault(key, [])
+                    kept.extend(i for i in dict.fromkeys(new) if i not in kept)
 
     def relearn(self, progress: Callable[[int, int], None] | None = None) -> int:
         """Rebuild every pattern and heuristic of this namespace from the stored episodes.

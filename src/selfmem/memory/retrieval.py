@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -141,6 +141,13 @@ class RetrievalAPI(Handle):
                     found[episode.id] = key
             return found
 
+    def _failed_when_followed(self, episodes: Sequence[Episode]) -> set[str]:
+        """The episodes whose latest followers all failed (see
+        :mod:`selfmem.learning.followed`)."""
+        engine = self._core.learning
+        with engine.lock:
+            return engine.learner(self.namespace).failed_when_followed(episodes)
+
     def _new_ways(
         self, superseded: dict[str, str], scores: dict[str, float], present: set[str]
     ) -> list[tuple[Episode, float, str]]:
@@ -174,17 +181,15 @@ class RetrievalAPI(Handle):
     ) -> list[ScoredEpisode]:
         """Superseded episodes keep their place only below the others, at half their score,
         marked with the signal ``superseded``; their family's runs since the change that pass
-        the query's filters take their place, marked ``new_way``."""
-        old = self._superseded([s.episode for s in episodes])
-        if not old:
+        the query's filters take their place, marked ``new_way``. Episodes whose latest
+        followers failed are demoted alike, marked ``failed_when_followed``."""
+        found = [s.episode for s in episodes]
+        old = self._superseded(found)
+        failed = self._failed_when_followed(found)
+        if not old and not failed:
             return episodes
         scores = {s.episode.id: s.score for s in episodes}
-        kept = [
-            ScoredEpisode(s.episode, s.score * 0.5, {**s.signals, "superseded": 1.0})
-            if s.episode.id in old
-            else s
-            for s in episodes
-        ]
+        kept = [_demoted(s, old, failed) for s in episodes]
         present = set(scores)
         for episode, score, _ in self._new_ways(old, scores, present):
             if _passes(episode, filters):
@@ -252,8 +257,10 @@ class RetrievalAPI(Handle):
                 scores[episode.id] = item.score
                 fits[episode.id] = item.signals.get("context", 1.0)
             old = self._superseded(runs)
-            runs = [run for run in runs if run.id not in old][:_NEIGHBOURS]
-            if not old or len(ranked) < limit:
+            failed = self._failed_when_followed(runs)
+            runs = [run for run in runs if run.id not in old and run.id not in failed]
+            runs = runs[:_NEIGHBOURS]
+            if not (old or failed) or len(ranked) < limit:
                 break
         if old:  # the task's family changed: its runs since the change vote, however worded
             for episode, score, stand_in in self._new_ways(old, scores, {r.id for r in runs}):
@@ -315,6 +322,19 @@ def _tags(tags: object) -> list[str]:
     if not isinstance(tags, list | tuple | set | frozenset):
         raise InvalidInputError("tags must be a list of strings", field="tags")
     return [check_text(validation.expect(tag, str, "tags[]"), "tags[]") for tag in tags]
+
+
+def _demoted(
+    scored: ScoredEpisode, superseded: Mapping[str, str], failed: set[str]
+) -> ScoredEpisode:
+    """The result at half its score with the signal saying why, if either set holds it."""
+    if scored.episode.id in superseded:
+        signal = "superseded"
+    elif scored.episode.id in failed:
+        signal = "failed_when_followed"
+    else:
+        return scored
+    return ScoredEpisode(scored.episode, scored.score * 0.5, {**scored.signals, signal: 1.0})
 
 
 def _passes(episode: Episode, filters: QueryFilters) -> bool:

@@ -157,7 +157,10 @@ class ToolSequence(_PatternBase):
     failing; ``changed_at`` is when the latest such change began and ``changed_tools`` the
     steps of the sequence at which those runs broke (episodes of the family that ended
     before it and used one of those tools did what no longer works; a run that already did
-    something else is not superseded by the change).
+    something else is not superseded by the change). ``followed`` keeps, for episodes of the
+    family whose plan later runs followed (``record_feedback(followed_episode_ids=...)``),
+    those runs, oldest first, ``+<id>`` or ``-<id>`` by outcome (see
+    :mod:`selfmem.learning.followed`).
     """
 
     kind: Literal[PatternKind.TOOL_SEQUENCE] = PatternKind.TOOL_SEQUENCE
@@ -173,6 +176,7 @@ class ToolSequence(_PatternBase):
     stale: bool = False
     changed_at: datetime | None = None
     changed_tools: list[str] = Field(default_factory=list)
+    followed: dict[str, list[str]] = Field(default_factory=dict)
 
     def describe(self) -> str:
         task = f"tasks like '{self.sample_task[:80]}'" if self.sample_task else "this family"

@@ -97,7 +97,8 @@ def _render_lines(result: RetrievalResult) -> list[str]:
     learned = next(
         (s.pattern for s in result.patterns if isinstance(s.pattern, ToolSequence)), None
     )
-    best = next((s for s in result.successes if s.episode.steps), None)
+    current = [s for s in result.successes if not _outdated(s)]
+    best = next((s for s in current or result.successes if s.episode.steps), None)
     if learned is not None:
         lines.append(f"Suggested tool sequence: {' -> '.join(learned.tools)}")
     elif best is not None:
@@ -113,7 +114,8 @@ def _render_lines(result: RetrievalResult) -> list[str]:
             ep = scored.episode
             outcome = ep.outcome.summary() if ep.outcome else "open"
             sequence = ep.tool_sequence() or "no tools"
-            lines.append(f"- {ep.task_description[:160]} [{outcome[:120]}] via {sequence}")
+            note = " (no longer works for similar tasks)" if _outdated(scored) else ""
+            lines.append(f"- {ep.task_description[:160]} [{outcome[:120]}] via {sequence}{note}")
     if result.failures:
         lines.append("What to avoid:")
         for scored in result.failures:
@@ -130,3 +132,9 @@ def _render_lines(result: RetrievalResult) -> list[str]:
             reason = (ep.outcome.reason if ep.outcome else None) or "abandoned"
             lines.append(f"- {ep.task_description[:160]} [abandoned: {reason[:80]}] via {sequence}")
     return lines if len(lines) > 1 else []
+
+
+def _outdated(scored: ScoredEpisode) -> bool:
+    """A run whose way of doing the task has stopped working (its family's procedure
+    changed, or the runs that followed it failed)."""
+    return "superseded" in scored.signals or "failed_when_followed" in scored.signals

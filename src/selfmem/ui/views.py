@@ -38,6 +38,8 @@ SIGNALS = {
     "outcome": "the episode's reward, capped at 1 (failures score 0)",
     "recency": "halves every recency half-life",
     "superseded": "the procedure this run followed has since stopped working",
+    "new_way": "a run since its task family's procedure changed, standing in for an older one",
+    "failed_when_followed": "the latest runs that followed this run's plan failed",
     "effectiveness": "the pattern's confidence decayed by the age of its newest evidence",
     "relevance": "similarity of the task to the pattern's task family, or word overlap",
     "kind_prior": "how directly usable the kind is (tool sequences first)",

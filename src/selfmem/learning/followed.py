@@ -1,0 +1,73 @@
+"""Runs that followed a past episode's plan, and whether that plan still works for them.
+
+``record_feedback(episode_id, followed_episode_ids=[...])`` says that an episode followed
+the plan of these past episodes (an agent copied what a retrieved run did). When the
+follower completes, its outcome is kept on the past episode's task family
+(``ToolSequence.followed``: the past episode's id -> its latest ``FOLLOWERS_KEPT``
+followers, oldest first, each ``+<id>`` if it succeeded, ``-<id>`` if not).
+
+An episode whose latest ``FAILURES_TO_DEMOTE`` followers all failed *failed when
+followed*: what worked for it does not work for the tasks that copied it now. Retrieval
+puts it below the others and it no longer votes for a task's sequence, until a run that
+follows it succeeds again. Recent followers decide, not all-time counts, so a plan that
+stops working is demoted after two failures however often it worked before.
+
+Plain functions over the family record; deleting an episode removes it both as a followed
+episode and as a follower (:func:`forget`).
+"""
+
+from __future__ import annotations
+
+from ..records.learned import ToolSequence
+
+__all__ = [
+    "FAILURES_TO_DEMOTE",
+    "FOLLOWERS_KEPT",
+    "failed_when_followed",
+    "forget",
+    "merge",
+    "note",
+]
+
+#: Followers kept per followed episode, and how many latest failures demote it.
+FOLLOWERS_KEPT = 4
+FAILURES_TO_DEMOTE = 2
+#: Followed episodes remembered per family (the most recently followed).
+FOLLOWED_KEPT = 256
+
+
+def note(family: ToolSequence, followed_id: str, follower_id: str, success: bool) -> None:
+    """Count one run that followed ``followed_id``'s plan, with its outcome."""
+    followers = [f for f in family.followed.pop(followed_id, []) if f[1:] != follower_id]
+    followers.append(("+" if success else "-") + follower_id)
+    family.followed[followed_id] = followers[-FOLLOWERS_KEPT:]  # re-inserted: most recent last
+    while len(family.followed) > FOLLOWED_KEPT:
+        del family.followed[next(iter(family.followed))]
+
+
+def failed_when_followed(family: ToolSequence, episode_id: str) -> bool:
+    """Whether the latest runs that followed this episode all failed."""
+    latest = family.followed.get(episode_id, [])[-FAILURES_TO_DEMOTE:]
+    return len(latest) == FAILURES_TO_DEMOTE and all(f.startswith("-") for f in latest)
+
+
+def forget(family: ToolSequence, episode_id: str) -> bool:
+    """Remove a deleted episode as a followed one and as a follower; whether it was there."""
+    changed = family.followed.pop(episode_id, None) is not None
+    for followed_id, followers in list(family.followed.items()):
+        kept = [f for f in followers if f[1:] != episode_id]
+        if len(kept) != len(followers):
+            changed = True
+            if kept:
+                family.followed[followed_id] = kept
+            else:
+                del family.followed[followed_id]
+    return changed
+
+
+def merge(keep: ToolSequence, gone: ToolSequence) -> None:
+    """Two families found to be one: ``keep`` takes ``gone``'s followed episodes."""
+    for followed_id, followers in gone.followed.items():
+        keep.followed[followed_id] = [*keep.followed.get(followed_id, []), *followers][
+            -FOLLOWERS_KEPT:
+        ]

@@ -1,0 +1,121 @@
+"""A retrieved episode whose plan stops working for the runs that copy it is demoted.
+
+An agent retrieves past episodes, follows one's plan, and says so with
+``record_feedback(..., followed_episode_ids=[...])``. Once the latest two runs that followed
+an episode failed, retrieval ranks it below the others with the signal
+``failed_when_followed`` and the prompt text says it no longer works; a follower that
+succeeds restores it. Real libSQL file, real learner, learning inline.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from selfmem import ExecutionStep, InvalidInputError, SelfLearningMemory, TaskContext, TaskOutcome
+
+from .helpers import run_episode
+
+TASK = "Deploy the payments service to production"
+PROCEDURE = ["build_image", "deploy_service", "verify_health"]
+WEB = TaskContext(domain="web", language="python")
+
+
+@pytest.fixture
+def memory(tmp_path: Path) -> Iterator[SelfLearningMemory]:
+    with SelfLearningMemory.open(tmp_path, learn_inline=True) as memory:
+        yield memory
+
+
+def _history(memory: SelfLearningMemory) -> str:
+    """Four successful deploys; returns the one an agent will copy (the latest)."""
+    ids = [run_episode(memory, f"{TASK} (run {i})", PROCEDURE, context=WEB) for i in range(4)]
+    return ids[-1]
+
+
+def _follow(
+    memory: SelfLearningMemory, past: str, *, success: bool, before_completion: bool = True
+) -> str:
+    """A run that copies ``past``'s plan; it says so while open, or once completed."""
+    eid = memory.start_episode(TASK, WEB)
+    memory.log_step(eid, tool="build_image", observation="built")
+    if success:
+        memory.log_step(eid, tool="deploy_service", observation="deployed")
+    else:
+        memory.log_step(eid, ExecutionStep(tool="deploy_service", error="410 gone: use helm"))
+    if before_completion:
+        memory.record_feedback(eid, followed_episode_ids=[past])
+    outcome = TaskOutcome.success("live") if success else TaskOutcome.failure("not deployed")
+    memory.complete_episode(eid, outcome)
+    if not before_completion:
+        memory.record_feedback(eid, followed_episode_ids=[past])
+    return eid
+
+
+def _signals(memory: SelfLearningMemory, episode_id: str) -> dict[str, float]:
+    result = memory.retrieve_relevant_context(TASK, WEB, limit=10)
+    found = {s.episode.id: s.signals for s in result.episodes}
+    assert episode_id in found, "the followed episode is still retrieved"
+    return found[episode_id]
+
+
+def test_two_failed_followers_demote_the_episode_and_the_prompt_says_so(
+    memory: SelfLearningMemory,
+) -> None:
+    past = _history(memory)
+    assert "failed_when_followed" not in _signals(memory, past)
+    _follow(memory, past, success=False)
+    assert "failed_when_followed" not in _signals(memory, past)  # one failure is not enough
+    _follow(memory, past, success=False, before_completion=False)  # said after completion
+    assert _signals(memory, past)["failed_when_followed"] == 1.0
+    result = memory.retrieve_relevant_context(TASK, WEB, limit=10)
+    ranked = [s.episode.id for s in result.episodes]
+    others = [s.episode.id for s in result.successes if s.episode.id != past]
+    assert all(ranked.index(other) < ranked.index(past) for other in others)
+    line = next(line for line in result.render(2000).splitlines() if "(run 3)" in line)
+    assert line.endswith("(no longer works for similar tasks)")
+
+
+def test_a_follower_that_succeeds_restores_the_episode(memory: SelfLearningMemory) -> None:
+    past = _history(memory)
+    _follow(memory, past, success=False)
+    _follow(memory, past, success=False)
+    assert "failed_when_followed" in _signals(memory, past)
+    _follow(memory, past, success=True)
+    assert "failed_when_followed" not in _signals(memory, past)
+
+
+def test_deleting_a_failed_follower_unlearns_its_failure(memory: SelfLearningMemory) -> None:
+    past = _history(memory)
+    _follow(memory, past, success=False)
+    second = _follow(memory, past, success=False)
+    assert "failed_when_followed" in _signals(memory, past)
+    memory.delete_episode(second)
+    assert "failed_when_followed" not in _signals(memory, past)
+
+
+def test_relearning_and_reopening_keep_what_followers_said(tmp_path: Path) -> None:
+    with SelfLearningMemory.open(tmp_path, learn_inline=True) as memory:
+        past = _history(memory)
+        _follow(memory, past, success=False)
+        _follow(memory, past, success=False)
+    with SelfLearningMemory.open(tmp_path, learn_inline=True) as memory:
+        assert "failed_when_followed" in _signals(memory, past)  # stored with the learning
+        memory.relearn()  # rebuilt from the followers' own records
+        assert "failed_when_followed" in _signals(memory, past)
+
+
+def test_bad_followed_ids_are_refused_and_unknown_ones_change_nothing(
+    memory: SelfLearningMemory,
+) -> None:
+    past = _history(memory)
+    eid = memory.start_episode(TASK, WEB)
+    with pytest.raises(InvalidInputError, match="followed_episode_ids"):
+        memory.record_feedback(eid, followed_episode_ids=past)  # type: ignore[arg-type]
+    with pytest.raises(InvalidInputError, match="follow itself"):
+        memory.record_feedback(eid, followed_episode_ids=[eid])
+    memory.record_feedback(eid, followed_episode_ids=["no-such-episode"])
+    memory.complete_episode(eid, TaskOutcome.failure("no"))
+    assert "failed_when_followed" not in _signals(memory, past)
