@@ -439,16 +439,18 @@ class EpisodeIndex:
 
     def context_scores(
         self,
+        rows: npt.NDArray[np.int64],
         domain: str | None,
         language: str | None,
         framework: str | None,
         task_type: str | None,
         tags: Sequence[str],
     ) -> F32 | None:
-        """Context match of every row in [0, 1]: domain 0.3, language 0.2, framework 0.1,
-        task type 0.2, tag Jaccard 0.2, over the fields the query states (None if none)."""
-        n = self._size
-        total = np.zeros(n, dtype=np.float32)
+        """Context match of these rows in [0, 1]: domain 0.3, language 0.2, framework 0.1,
+        task type 0.2, tag Jaccard 0.2, over the fields the query states (None if none).
+        Only the rows asked for are read (a query asks for its candidates), so the cost does
+        not grow with the index."""
+        total = np.zeros(len(rows), dtype=np.float32)
         weight = 0.0
         columns = (
             (0.3, self.domain, self._domain, domain),
@@ -462,18 +464,30 @@ class EpisodeIndex:
             weight += w
             code = codes.lookup(value)
             if code is not None:
-                total += w * (column[:n] == code)
+                total += w * (column[rows] == code)
         if tags:
             weight += 0.2
-            overlap = np.zeros(n, dtype=np.float32)
+            overlap = np.zeros(len(rows), dtype=np.float32)
             for tag in set(tags):
                 code = self._tag_codes.lookup(tag)
-                if code is not None:
-                    rows = self._tag_rows(code).astype(np.int64)
-                    overlap += np.bincount(rows, minlength=n)[:n].astype(np.float32)
-            union = len(set(tags)) + self.tag_count[:n] - overlap
+                tagged = self._tags.get(code) if code is not None else None
+                if tagged:
+                    overlap += _members(tagged, rows)
+            union = len(set(tags)) + self.tag_count[rows] - overlap
             total += 0.2 * overlap / np.maximum(union, 1.0)
         return total / weight if weight else None
+
+
+def _members(tagged: array[int], rows: npt.NDArray[np.int64]) -> F32:
+    """1.0 for each of ``rows`` found in ``tagged`` (a tag's rows, ascending: rows are
+    numbered in the order they are added, and a restored index keeps that order)."""
+    view = np.frombuffer(tagged, dtype=np.int32)  # no copy; released before returning
+    at = np.searchsorted(view, rows)
+    found = np.zeros(len(rows), dtype=np.float32)
+    inside = at < len(view)
+    found[inside] = view[at[inside]] == rows[inside]
+    del view
+    return found
 
 
 def _group_rows(codes: I32, rows: I32) -> dict[int, array[int]]:

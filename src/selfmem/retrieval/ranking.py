@@ -116,7 +116,7 @@ def _pool_signals(
         sims = np.where(index.has_vector[pool], np.clip(sims, 0.0, 1.0), 0.0)
         found["semantic"] = sims.astype(np.float32)
     if context is not None and weights.context > 0:
-        found["context"] = context[pool]
+        found["context"] = context
     if weights.outcome > 0:
         found["outcome"] = np.clip(index.reward[pool], 0.0, 1.0).astype(np.float32)
     if weights.recency > 0:
@@ -259,8 +259,9 @@ def rank(
 ) -> list[Ranked]:
     """The ``limit`` best rows for a query, fused, diversified and explained.
 
-    Cheap signals (BM25, context) are computed for every row; candidates are the best rows
-    by lexical and semantic score, and only those with evidence are fused and diversified.
+    BM25 is computed for every row; candidates are the best rows by lexical and semantic
+    score, the other signals (context, outcome, recency) are computed for those only, and
+    only those with evidence are fused and diversified.
     With ``diversify=False`` the best rows by score are returned as they are, copies and
     all (the nearest runs of a task, for a vote).
     """
@@ -270,24 +271,26 @@ def rank(
             return []
         mask = index.filter_mask(filters)
         lexical = index.bm25(text)
-        best_lexical = float(lexical[mask].max()) if mask.any() else 0.0
-        ctx = None
-        if context is not None or task_type is not None:
-            ctx = index.context_scores(
-                context.domain if context else None,
-                context.language if context else None,
-                context.framework if context else None,
-                task_type.value if task_type else None,
-                context.tags if context else (),
-            )
         k = weights.candidates * 4
         parts = [_top(lexical, mask, k)]
+        # the best lexical score among the rows the filters keep is among the best k
+        best_lexical = float(lexical[parts[0]].max()) if len(parts[0]) else 0.0
         if query_vector is not None and index.vectors is not None and weights.semantic > 0:
             query_vector = query_vector.astype(np.float32)
             parts.append(_semantic_pool(index, query_vector, mask, k))
         pool = np.unique(np.concatenate(parts)) if parts else np.zeros(0, dtype=np.int64)
         if len(pool) == 0:
             return []
+        ctx = None
+        if context is not None or task_type is not None:
+            ctx = index.context_scores(
+                pool,
+                context.domain if context else None,
+                context.language if context else None,
+                context.framework if context else None,
+                task_type.value if task_type else None,
+                context.tags if context else (),
+            )
         signals = _pool_signals(index, pool, lexical, best_lexical, query_vector, ctx, weights)
         keep = has_evidence(signals, weights)
         pool = pool[keep]
