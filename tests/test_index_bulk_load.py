@@ -86,6 +86,11 @@ def test_rows_added_after_a_bulk_load_are_searchable() -> None:
     scores = index.bm25("flask")
     assert index.ids[int(np.argmax(scores))] == "late"
     assert np.count_nonzero(index.bm25("deploy")) == 6
+    index.add(row("later", "deploy"))  # the same query again sees every change
+    assert np.count_nonzero(index.bm25("deploy")) == 7
+    before = index.bm25("deploy").copy()
+    index.remove("ep-0")  # the live rows' scores move (document frequency, average length)
+    assert not np.array_equal(index.bm25("deploy"), before)
 
 
 @settings(max_examples=40, deadline=None)
