@@ -416,7 +416,9 @@ class EpisodeIndex:
             if found is None:
                 continue
             rows, tfs = found
-            df = int(np.count_nonzero(self.alive[rows]))  # deleted rows stay in postings
+            # deleted rows stay in postings; with none deleted, every posting is alive
+            deleted = self._alive_count < self._size
+            df = int(np.count_nonzero(self.alive[rows])) if deleted else len(rows)
             if df == 0:
                 continue
             idf = math.log(1.0 + (alive - df + 0.5) / (df + 0.5))
