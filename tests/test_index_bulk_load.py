@@ -91,6 +91,11 @@ def test_rows_added_after_a_bulk_load_are_searchable() -> None:
     before = index.bm25("deploy").copy()
     index.remove("ep-0")  # the live rows' scores move (document frequency, average length)
     assert not np.array_equal(index.bm25("deploy"), before)
+    kept = index.bm25("docker deploy")  # another text: the terms' kept contributions
+    index.add(row("newest", "docker"))
+    moved = index.bm25("deploy docker")
+    assert moved[index.row_of["newest"]] > 0
+    assert not np.array_equal(moved[: len(kept)], kept)  # docker's idf fell
 
 
 @settings(max_examples=40, deadline=None)

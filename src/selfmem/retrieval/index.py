@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 import threading
 from array import array
+from collections import OrderedDict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -30,6 +31,8 @@ F32 = npt.NDArray[np.float32]
 I32 = npt.NDArray[np.int32]
 _K1 = 1.2
 _B = 0.75
+#: Memory for the kept contributions of recent query terms (see EpisodeIndex._bm25).
+_IMPACTS_BYTES = 32 << 20
 _NONE = 0  # code of "not set" in every categorical column
 # Distinct query terms BM25 scores: task descriptions of tool-using agents often run past 32
 # (a request with its constraints); 64 still bounds the postings read per query.
@@ -134,6 +137,10 @@ class EpisodeIndex:
         self._total_len = 0.0
         self._alive_count = 0
         self._last_bm25: tuple[tuple[str, int, int], F32] | None = None  # see bm25()
+        #: Each recent query term's BM25 contribution per posting, while the index is
+        #: unchanged (see _bm25): (size, live rows) they hold for, and the arrays by term.
+        self._impacts_for = (0, 0)
+        self._impacts: OrderedDict[str, F32] = OrderedDict()
         self._alloc(1024)
         self.vectors: RowVectors | None = None
         self.has_vector: npt.NDArray[np.bool_] = np.zeros(self._cap, dtype=bool)
@@ -407,26 +414,49 @@ class EpisodeIndex:
         return scores
 
     def _bm25(self, text: str) -> F32:
+        """Each query term adds its contribution to its rows. A term's contribution per
+        posting depends on the index as a whole (its idf, the average length), so it is
+        kept while the index does not change: common terms come back in query after query,
+        and their contributions are most of a query's cost at a million rows."""
         n = self._size
+        if self._impacts_for != (n, self._alive_count):
+            self._impacts_for = (n, self._alive_count)
+            self._impacts.clear()
         scores = np.zeros(n, dtype=np.float32)
-        alive = max(1, self._alive_count)
-        avg_len = self._total_len / alive if self._total_len > 0 else 1.0
         for term in query_terms(text, _QUERY_TERMS):
             found = self._postings.get(term)
             if found is None:
                 continue
             rows, tfs = found
-            # deleted rows stay in postings; with none deleted, every posting is alive
-            deleted = self._alive_count < self._size
-            df = int(np.count_nonzero(self.alive[rows])) if deleted else len(rows)
-            if df == 0:
-                continue
-            idf = math.log(1.0 + (alive - df + 0.5) / (df + 0.5))
-            lengths = self.doc_len[rows]
-            norm = tfs + _K1 * (1.0 - _B + _B * lengths / avg_len)
+            impacts = self._impacts.get(term)
+            if impacts is None:
+                impacts = self._term_impacts(rows, tfs)
+                self._keep_impacts(term, impacts)
+            else:
+                self._impacts.move_to_end(term)
             # a term's rows are distinct, so this touches df entries, not all n rows
-            scores[rows] += (idf * tfs * (_K1 + 1.0) / norm).astype(np.float32)
+            scores[rows] += impacts
         return scores
+
+    def _term_impacts(self, rows: I32, tfs: F32) -> F32:
+        """A term's BM25 contribution to each of its rows (zeros if no live row has it)."""
+        alive = max(1, self._alive_count)
+        avg_len = self._total_len / alive if self._total_len > 0 else 1.0
+        # deleted rows stay in postings; with none deleted, every posting is alive
+        deleted = self._alive_count < self._size
+        df = int(np.count_nonzero(self.alive[rows])) if deleted else len(rows)
+        if df == 0:
+            return np.zeros(len(rows), dtype=np.float32)
+        idf = math.log(1.0 + (alive - df + 0.5) / (df + 0.5))
+        norm = tfs + _K1 * (1.0 - _B + _B * self.doc_len[rows] / avg_len)
+        return (idf * tfs * (_K1 + 1.0) / norm).astype(np.float32)
+
+    def _keep_impacts(self, term: str, impacts: F32) -> None:
+        """Keep a term's contributions, the least recently used going first past the cap."""
+        self._impacts[term] = impacts
+        total = sum(a.nbytes for a in self._impacts.values())
+        while total > _IMPACTS_BYTES and len(self._impacts) > 1:
+            total -= self._impacts.popitem(last=False)[1].nbytes
 
     def _tag_rows(self, code: int | None) -> I32:
         """The rows having a tag (a copy: the array keeps growing)."""
