@@ -119,3 +119,23 @@ def test_bad_followed_ids_are_refused_and_unknown_ones_change_nothing(
     memory.record_feedback(eid, followed_episode_ids=["no-such-episode"])
     memory.complete_episode(eid, TaskOutcome.failure("no"))
     assert "failed_when_followed" not in _signals(memory, past)
+
+
+def test_feedback_lists_have_limits_and_a_refused_call_keeps_what_was_said(
+    memory: SelfLearningMemory,
+) -> None:
+    past = _history(memory)
+    eid = memory.start_episode(TASK, WEB)
+    with pytest.raises(InvalidInputError, match="at most 100 per call"):
+        memory.record_feedback(eid, followed_episode_ids=[f"e{i}" for i in range(101)])
+    with pytest.raises(InvalidInputError, match="at most 100 per call"):
+        memory.record_feedback(eid, pattern_ids=[f"p{i}" for i in range(101)])
+    memory.record_feedback(eid, followed_episode_ids=[past])
+    for call in range(9):
+        memory.record_feedback(eid, followed_episode_ids=[f"c{call}-{i}" for i in range(111)][:100])
+    with pytest.raises(InvalidInputError, match="at most 1000"):
+        memory.record_feedback(eid, followed_episode_ids=[f"last-{i}" for i in range(100)])
+    memory.log_step(eid, ExecutionStep(tool="deploy_service", error="410 gone: use helm"))
+    memory.complete_episode(eid, TaskOutcome.failure("not deployed"))  # still completes
+    followed = memory.get_episode(eid).metadata["selfmem.followed_episodes"]
+    assert len(followed) == 901 and followed[0] == past

@@ -13,6 +13,9 @@ from ..security.arguments import check_count, check_id, check_ids, expect
 from ..security.values import INT64_MAX, show
 from .handle import Handle
 
+#: Feedback ids an open episode keeps, of each kind (patterns used, episodes followed).
+_MAX_LINKS = 1_000
+
 __all__ = ["LearningAPI"]
 
 
@@ -104,9 +107,17 @@ class LearningAPI(Handle):
                 return
             state = self._open_state(episode_id)
         with self._core.buffer.lock:
+            metadata = state.header.metadata
+            for key, new in ((FEEDBACK_KEY, ids), (FOLLOWED_KEY, followed)):
+                fresh = [i for i in dict.fromkeys(new) if i not in metadata.get(key, ())]
+                if len(metadata.get(key, ())) + len(fresh) > _MAX_LINKS:
+                    raise InvalidInputError(
+                        f"an episode keeps at most {_MAX_LINKS} ids of each kind of feedback",
+                        field="followed_episode_ids" if key == FOLLOWED_KEY else "pattern_ids",
+                    )
             for key, new in ((FEEDBACK_KEY, ids), (FOLLOWED_KEY, followed)):
                 if new:
-                    kept = state.header.metadata.setdefault(key, [])
+                    kept = metadata.setdefault(key, [])
                     kept.extend(i for i in dict.fromkeys(new) if i not in kept)
 
     def relearn(self, progress: Callable[[int, int], None] | None = None) -> int:

@@ -12,10 +12,20 @@ from typing import Any
 from ..errors import InvalidInputError
 from .values import check_identifier
 
-__all__ = ["MAX_ID_CHARS", "check_count", "check_id", "check_ids", "check_namespace", "expect"]
+__all__ = [
+    "MAX_IDS",
+    "MAX_ID_CHARS",
+    "check_count",
+    "check_id",
+    "check_ids",
+    "check_namespace",
+    "expect",
+]
 
 #: The longest episode id, pattern id or namespace.
 MAX_ID_CHARS = 128
+#: Ids one call takes in a list (pattern ids, heuristic ids, followed episodes).
+MAX_IDS = 100
 
 
 def check_id(value: Any, field: str = "episode_id") -> str:
@@ -51,8 +61,13 @@ def check_count(value: Any, field: str, minimum: int, maximum: int) -> int:
     return int(value)
 
 
-def check_ids(values: Any, field: str) -> list[str]:
-    """A list (or tuple) of ids, each checked as :func:`check_id` checks one."""
+def check_ids(values: Any, field: str, max_count: int = MAX_IDS) -> list[str]:
+    """A list (or tuple) of at most ``max_count`` ids, each checked as :func:`check_id`
+    checks one."""
     if isinstance(values, str | bytes) or not isinstance(values, list | tuple):
         raise InvalidInputError(f"{field} must be a list of ids", field=field)
+    if len(values) > max_count:
+        raise InvalidInputError(
+            f"{field} holds {len(values)} ids; at most {max_count} per call", field=field
+        )
     return [check_id(value, f"{field}[]") for value in values]
