@@ -293,7 +293,8 @@ class IndexSnapshots:
             for key in log.removed():
                 index.remove(key)
             cursor = _reflected(index, log, model)
-            blob = encode_state(index.export_state())
+            state = index.export_state()  # copies: queries go on while it is encoded
+        blob = encode_state(state)
         if len(blob) > self.max_bytes:
             logger.info("index of %r is too large to snapshot (%d bytes)", namespace, len(blob))
             self.drop(namespace)
