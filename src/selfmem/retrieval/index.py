@@ -10,7 +10,6 @@ from __future__ import annotations
 import math
 import threading
 from array import array
-from collections import OrderedDict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -22,7 +21,9 @@ from ..records.episodes import OutcomeStatus
 from ..records.index_rows import IndexRow
 from ..text.tokens import query_terms
 from .ann import AnnIndex, ann_available
+from .codes import Codes
 from .postings import Postings
+from .term_cache import TermCache
 from .vectors import RowVectors
 
 __all__ = ["EpisodeIndex", "IndexState", "QueryFilters"]
@@ -31,9 +32,8 @@ F32 = npt.NDArray[np.float32]
 I32 = npt.NDArray[np.int32]
 _K1 = 1.2
 _B = 0.75
-#: Memory for the kept contributions of recent query terms (see EpisodeIndex._bm25).
-_IMPACTS_BYTES = 32 << 20
-_NONE = 0  # code of "not set" in every categorical column
+#: Memory for the kept contributions of recent query terms (see EpisodeIndex.bm25).
+_TERM_CACHE_BYTES = 32 << 20
 # Distinct query terms BM25 scores: task descriptions of tool-using agents often run past 32
 # (a request with its constraints); 64 still bounds the postings read per query.
 _QUERY_TERMS = 64
@@ -51,44 +51,6 @@ class QueryFilters:
     ended_after: float | None = None
     ended_before: float | None = None
     tags: tuple[str, ...] = ()
-
-
-class _Codes:
-    """Interns the values of one categorical column as small integers (0 = unset)."""
-
-    def __init__(self) -> None:
-        self._codes: dict[str, int] = {}
-
-    def code(self, value: str | None) -> int:
-        if value is None:
-            return _NONE
-        found = self._codes.get(value)
-        if found is None:
-            found = self._codes[value] = len(self._codes) + 1
-        return found
-
-    def codes(self, values: Sequence[str | None]) -> I32:
-        """The codes of many values (new ones interned), as one array."""
-        distinct = dict.fromkeys(values, _NONE)
-        for value in distinct:
-            distinct[value] = self.code(value)
-        return np.fromiter(map(distinct.__getitem__, values), dtype=np.int32, count=len(values))
-
-    def lookup(self, value: str | None) -> int | None:
-        """The code of a value, or None if no row has it (``_NONE`` for None)."""
-        return _NONE if value is None else self._codes.get(value)
-
-    def export(self, column: I32) -> tuple[list[str], I32]:
-        """The values ``column`` uses and the column recoded to them (nothing of others)."""
-        values = list(self._codes)  # codes are given in insertion order, from 1
-        used, recoded = np.unique(np.concatenate([[_NONE], column]), return_inverse=True)
-        return [values[c - 1] for c in used.tolist() if c != _NONE], recoded[1:].astype(np.int32)
-
-    @classmethod
-    def restore(cls, values: Sequence[str]) -> _Codes:
-        codes = cls()
-        codes._codes = {value: i + 1 for i, value in enumerate(values)}
-        return codes
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,20 +89,16 @@ class EpisodeIndex:
         self.row_of: dict[str, int] = {}
         self._size = 0
         self._cap = 0
-        self._domain = _Codes()
-        self._language = _Codes()
-        self._framework = _Codes()
-        self._type = _Codes()
-        self._tag_codes = _Codes()
+        self._domain = Codes()
+        self._language = Codes()
+        self._framework = Codes()
+        self._type = Codes()
+        self._tag_codes = Codes()
         self._postings = Postings()
         self._tags: dict[int, array[int]] = {}  # tag code -> its rows (no int objects)
         self._total_len = 0.0
         self._alive_count = 0
-        self._last_bm25: tuple[tuple[str, int, int], F32] | None = None  # see bm25()
-        #: Each recent query term's BM25 contribution per posting, while the index is
-        #: unchanged (see _bm25): (size, live rows) they hold for, and the arrays by term.
-        self._impacts_for = (0, 0)
-        self._impacts: OrderedDict[str, F32] = OrderedDict()
+        self._term_cache = TermCache(_TERM_CACHE_BYTES)
         self._alloc(1024)
         self.vectors: RowVectors | None = None
         self.has_vector: npt.NDArray[np.bool_] = np.zeros(self._cap, dtype=bool)
@@ -316,7 +274,7 @@ class EpisodeIndex:
         worker.start()
         return worker
 
-    def _categories(self) -> dict[str, _Codes]:
+    def _categories(self) -> dict[str, Codes]:
         return {"domain": self._domain, "language": self._language,
                 "framework": self._framework, "task_type": self._type}  # fmt: skip
 
@@ -373,9 +331,9 @@ class EpisodeIndex:
         for name in (*_CATEGORIES, *_NUMBERS):
             getattr(index, name)[:n] = arrays[name]
         index._domain, index._language, index._framework, index._type = (
-            _Codes.restore(state.lists[name]) for name in _CATEGORIES
+            Codes.restore(state.lists[name]) for name in _CATEGORIES
         )
-        index._tag_codes = _Codes.restore(state.lists["tags"])
+        index._tag_codes = Codes.restore(state.lists["tags"])
         index._tags = _group_rows(arrays["tag_codes"], arrays["tag_rows"])
         index._total_len = float(arrays["doc_len"].astype(np.float64).sum())
         index._postings = Postings.restore(
@@ -400,43 +358,26 @@ class EpisodeIndex:
 
     def bm25(self, text: str) -> F32:
         """BM25 of every row for the query's terms (0 where nothing matches), read-only.
-
-        The last query's scores are kept until the index changes: a retrieval ranks the same
-        text twice (the results, then the nearest runs that vote for a sequence), and at a
-        million rows a query with common words costs ~15 ms of postings."""
-        key = (text, self._size, self._alive_count)  # every add or delete changes one of them
-        last = self._last_bm25
-        if last is not None and last[0] == key:
-            return last[1]
-        scores = self._bm25(text)
-        scores.flags.writeable = False
-        self._last_bm25 = (key, scores)
-        return scores
-
-    def _bm25(self, text: str) -> F32:
-        """Each query term adds its contribution to its rows. A term's contribution per
-        posting depends on the index as a whole (its idf, the average length), so it is
-        kept while the index does not change: common terms come back in query after query,
-        and their contributions are most of a query's cost at a million rows."""
-        n = self._size
-        if self._impacts_for != (n, self._alive_count):
-            self._impacts_for = (n, self._alive_count)
-            self._impacts.clear()
-        scores = np.zeros(n, dtype=np.float32)
+        Terms' contributions and the last query's scores are kept while the index does not
+        change (:mod:`selfmem.retrieval.term_cache`)."""
+        cache = self._term_cache
+        cache.check((self._size, self._alive_count))  # every add or delete changes one
+        found = cache.scores(text)
+        if found is not None:
+            return found
+        scores = np.zeros(self._size, dtype=np.float32)
         for term in query_terms(text, _QUERY_TERMS):
-            found = self._postings.get(term)
-            if found is None:
+            postings = self._postings.get(term)
+            if postings is None:
                 continue
-            rows, tfs = found
-            impacts = self._impacts.get(term)
+            rows, tfs = postings
+            impacts = cache.impacts(term)
             if impacts is None:
                 impacts = self._term_impacts(rows, tfs)
-                self._keep_impacts(term, impacts)
-            else:
-                self._impacts.move_to_end(term)
+                cache.keep_impacts(term, impacts)
             # a term's rows are distinct, so this touches df entries, not all n rows
             scores[rows] += impacts
-        return scores
+        return cache.keep_scores(text, scores)
 
     def _term_impacts(self, rows: I32, tfs: F32) -> F32:
         """A term's BM25 contribution to each of its rows (zeros if no live row has it)."""
@@ -450,13 +391,6 @@ class EpisodeIndex:
         idf = math.log(1.0 + (alive - df + 0.5) / (df + 0.5))
         norm = tfs + _K1 * (1.0 - _B + _B * self.doc_len[rows] / avg_len)
         return (idf * tfs * (_K1 + 1.0) / norm).astype(np.float32)
-
-    def _keep_impacts(self, term: str, impacts: F32) -> None:
-        """Keep a term's contributions, the least recently used going first past the cap."""
-        self._impacts[term] = impacts
-        total = sum(a.nbytes for a in self._impacts.values())
-        while total > _IMPACTS_BYTES and len(self._impacts) > 1:
-            total -= self._impacts.popitem(last=False)[1].nbytes
 
     def _tag_rows(self, code: int | None) -> I32:
         """The rows having a tag (a copy: the array keeps growing)."""
