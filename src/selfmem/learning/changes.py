@@ -6,11 +6,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from ..config import LearningConfig
+from ..records.learned import ToolSequence
 from . import extractors as ex
 from .significance import failure_tail
 from .state import FamilyRun
 
-__all__ = ["broken_tools", "change_point", "follows", "skippable"]
+__all__ = ["broken_tools", "change_point", "follows", "new_way_runs", "skippable"]
 
 
 def _in_order(tools: Sequence[str], sequence: tuple[str, ...]) -> list[str] | None:
@@ -112,3 +113,29 @@ def change_point(runs: Sequence[FamilyRun], following: Sequence[int], cfg: Learn
         if tests * failure_tail(len(at_step), len(latest), rate) <= cfg.change_alpha:
             return at_step[0]
     return 0
+
+
+def new_way_runs(family: ToolSequence, runs: Sequence[FamilyRun]) -> list[str]:
+    """Ids of the family's successful runs since its procedure changed, newest first: how
+    the family's task is done now, whatever the wording of those runs' tasks (``runs``: its
+    recent runs, oldest first).
+
+    With the steps that broke known (``ToolSequence.changed_tools``), these are the
+    successful runs that used none of them, back to the last run that still succeeded with
+    one (a run may have found the new way before the change showed); otherwise the
+    successful runs since ``changed_at``."""
+    if family.changed_at is None:
+        return []
+    since = family.changed_at.timestamp()
+    broken = set(family.changed_tools)
+    found = []
+    for run in reversed(runs):
+        if not run.success:
+            continue
+        if not broken:
+            if run.ended_at < since:
+                break
+        elif not broken.isdisjoint(run.path):
+            break  # the old way still worked then
+        found.append(run.episode_id)
+    return found

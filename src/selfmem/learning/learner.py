@@ -32,6 +32,7 @@ from ..records.learned import (
 from ..records.stats import wilson_lower_bound
 from . import extractors as ex
 from . import followed, merging, serving
+from .changes import new_way_runs
 from .families import FamilyIndex, stated_context
 from .settling import settle
 from .state import FamilyRun, Tally, count_choice
@@ -97,29 +98,10 @@ class PatternLearner:
         return self.families.best(episode)
 
     def new_way_runs(self, key: str) -> list[str]:
-        """Ids of the family's successful runs since its procedure changed, newest first: how
-        the family's task is done now, whatever the wording of those runs' tasks.
-
-        With the steps that broke known (``ToolSequence.changed_tools``), these are the
-        successful runs that used none of them, back to the last run that still succeeded
-        with one (a run may have found the new way before the change showed); otherwise the
-        successful runs since ``changed_at``."""
+        """Ids of the family's successful runs since its procedure changed, newest first
+        (:func:`.changes.new_way_runs`)."""
         family = self.families.families.get(key)
-        if family is None or family.changed_at is None:
-            return []
-        since = family.changed_at.timestamp()
-        broken = set(family.changed_tools)
-        found = []
-        for run in reversed(self._runs.get(key, ())):
-            if not run.success:
-                continue
-            if not broken:
-                if run.ended_at < since:
-                    break
-            elif not broken.isdisjoint(run.path):
-                break  # the old way still worked then
-            found.append(run.episode_id)
-        return found
+        return new_way_runs(family, self._runs.get(key, ())) if family is not None else []
 
     def family_episode_ids(self, key: str) -> list[str]:
         """The most recent episodes of a family (its provenance), oldest first."""

@@ -108,17 +108,19 @@ class LearningAPI(Handle):
             state = self._open_state(episode_id)
         with self._core.buffer.lock:
             metadata = state.header.metadata
-            for key, new in ((FEEDBACK_KEY, ids), (FOLLOWED_KEY, followed)):
-                fresh = [i for i in dict.fromkeys(new) if i not in metadata.get(key, ())]
-                if len(metadata.get(key, ())) + len(fresh) > _MAX_LINKS:
+            fresh = {
+                key: [i for i in dict.fromkeys(new) if i not in metadata.get(key, ())]
+                for key, new in ((FEEDBACK_KEY, ids), (FOLLOWED_KEY, followed))
+            }
+            for key, new in fresh.items():  # all checked before anything is kept
+                if len(metadata.get(key, ())) + len(new) > _MAX_LINKS:
                     raise InvalidInputError(
                         f"an episode keeps at most {_MAX_LINKS} ids of each kind of feedback",
                         field="followed_episode_ids" if key == FOLLOWED_KEY else "pattern_ids",
                     )
-            for key, new in ((FEEDBACK_KEY, ids), (FOLLOWED_KEY, followed)):
+            for key, new in fresh.items():
                 if new:
-                    kept = metadata.setdefault(key, [])
-                    kept.extend(i for i in dict.fromkeys(new) if i not in kept)
+                    metadata.setdefault(key, []).extend(new)
 
     def relearn(self, progress: Callable[[int, int], None] | None = None) -> int:
         """Rebuild every pattern and heuristic of this namespace from the stored episodes.

@@ -106,7 +106,7 @@ class RetrievalAPI(Handle):
             except NotFoundError:  # deleted by another handle since the index was built
                 continue
             episodes.append(ScoredEpisode(episode, item.score, item.signals))
-        episodes = self._demote_superseded(episodes, filters, limit)
+        episodes = self._demote_outdated(episodes, filters, limit)
         patterns, heuristics = self._rank_patterns(description, stated, wanted_type, limit)
         return RetrievalResult(
             query=description, episodes=episodes, patterns=patterns, heuristics=heuristics
@@ -176,7 +176,7 @@ class RetrievalAPI(Handle):
                 found.append((episode, scores[best[key]], best[key]))
         return found
 
-    def _demote_superseded(
+    def _demote_outdated(
         self, episodes: list[ScoredEpisode], filters: QueryFilters, limit: int
     ) -> list[ScoredEpisode]:
         """Superseded episodes keep their place only below the others, at half their score,
