@@ -45,11 +45,11 @@ logger = logging.getLogger(__name__)
 
 #: The cache kind that holds snapshots.
 KIND = "index_snapshot"
-_FORMAT = 1
+_FORMAT = 2  # 2: postings in both layouts, 16-bit frequencies
 _MAGIC = b"SMIX"
 _LENGTH = struct.Struct(">I")
 _GEN = 8
-_DTYPES = frozenset({"|b1", "<i4", "<i8", "<f4", "<f8"})
+_DTYPES = frozenset({"|b1", "<u2", "<i4", "<i8", "<f4", "<f8"})
 _BAD = (ValueError, KeyError, TypeError, IndexError, struct.error)
 
 

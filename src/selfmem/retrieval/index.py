@@ -291,9 +291,8 @@ class EpisodeIndex:
             tag_rows, tag_codes = self._live_tags(keep)
             lists["tags"], arrays["tag_codes"] = self._tag_codes.export(tag_codes)
             arrays["tag_rows"] = tag_rows
-            lists["terms"], arrays["term_counts"], arrays["term_ids"], arrays["term_freqs"] = (
-                self._postings.export(keep)
-            )
+            lists["terms"], postings = self._postings.export(keep)
+            arrays.update(postings)
             if self.vectors is not None:
                 arrays["vectors"] = self.vectors[keep].copy()
                 arrays["has_vector"] = self.has_vector[keep].copy()
@@ -336,9 +335,7 @@ class EpisodeIndex:
         index._tag_codes = Codes.restore(state.lists["tags"])
         index._tags = _group_rows(arrays["tag_codes"], arrays["tag_rows"])
         index._total_len = float(arrays["doc_len"].astype(np.float64).sum())
-        index._postings = Postings.restore(
-            state.lists["terms"], arrays["term_counts"], arrays["term_ids"], arrays["term_freqs"]
-        )
+        index._postings = Postings.restore(state.lists["terms"], arrays)
         if state.model is not None and "vectors" in arrays:
             index.vectors = RowVectors(capacity, arrays["vectors"].shape[1])
             index.vectors[:n] = arrays["vectors"]
@@ -379,8 +376,9 @@ class EpisodeIndex:
             scores[rows] += impacts
         return cache.keep_scores(text, scores)
 
-    def _term_impacts(self, rows: I32, tfs: F32) -> F32:
+    def _term_impacts(self, rows: I32, counts: npt.NDArray[np.uint16]) -> F32:
         """A term's BM25 contribution to each of its rows (zeros if no live row has it)."""
+        tfs = counts.astype(np.float32)
         alive = max(1, self._alive_count)
         avg_len = self._total_len / alive if self._total_len > 0 else 1.0
         # deleted rows stay in postings; with none deleted, every posting is alive

@@ -11,6 +11,7 @@ from __future__ import annotations
 from array import array
 from collections import Counter
 from collections.abc import Sequence
+from typing import Any
 from itertools import chain, repeat
 
 import numpy as np
@@ -18,8 +19,8 @@ import numpy.typing as npt
 
 __all__ = ["Postings"]
 
-F32 = npt.NDArray[np.float32]
 I32 = npt.NDArray[np.int32]
+U16 = npt.NDArray[np.uint16]
 
 #: Tails are merged into the flat arrays once they hold this share of all postings.
 _COMPACT_RATIO = 0.25
@@ -40,15 +41,15 @@ class Postings:
     def __init__(self) -> None:
         self._ids: dict[str, int] = {}
         self._rows: I32 = np.zeros(0, dtype=np.int32)
-        self._tfs: F32 = np.zeros(0, dtype=np.float32)
+        self._tfs: U16 = np.zeros(0, dtype=np.uint16)  # a term's count in a row (<= MAX_TERMS)
         self._start: array[int] = array("q")  # per term id: its span in the flat arrays
         self._end: array[int] = array("q")
-        self._tail: dict[int, tuple[array[int], array[float]]] = {}
+        self._tail: dict[int, tuple[array[int], array[int]]] = {}
         self._tail_count = 0
         self._doc_terms: array[int] = array("i")  # distinct term ids of every row, concatenated
         self._doc_start: array[int] = array("q", [0])
         #: Postings added by :meth:`extend`, (term ids, rows, frequencies), not yet merged.
-        self._blocks: list[tuple[I32, I32, F32]] = []
+        self._blocks: list[tuple[I32, I32, U16]] = []
         #: While True (a bulk load), tails are not merged until :meth:`compact` is called.
         self.deferred = False
 
@@ -70,9 +71,9 @@ class Postings:
                 self._end.append(0)
             tail = self._tail.get(tid)
             if tail is None:
-                tail = self._tail[tid] = (array("i"), array("f"))
+                tail = self._tail[tid] = (array("i"), array("H"))
             tail[0].append(row)
-            tail[1].append(float(count))
+            tail[1].append(count)
             self._doc_terms.append(tid)
         self._doc_start.append(len(self._doc_terms))
         self._tail_count += len(self._doc_terms) - self._doc_start[-2]
@@ -108,7 +109,7 @@ class Postings:
         self._doc_terms.frombytes(tids.tobytes())
         per_row = np.bincount(by_row - first, minlength=len(docs)).astype(np.int64)
         self._doc_start.extend((np.cumsum(per_row) + self._doc_start[-1]).tolist())
-        self._blocks.append((tids, by_row, counts.astype(np.float32)))
+        self._blocks.append((tids, by_row, counts.astype(np.uint16)))
 
     def compact(self) -> None:
         """Merge every tail into the flat arrays (grouped by term, rows in order)."""
@@ -121,7 +122,7 @@ class Postings:
         tail_terms = [np.full(len(rows), tid, dtype=np.int32) for tid, (rows, _) in
                       self._tail.items()]  # fmt: skip
         tail_rows = [np.frombuffer(rows, dtype=np.int32) for rows, _ in self._tail.values()]
-        tail_tfs = [np.frombuffer(tfs, dtype=np.float32) for _, tfs in self._tail.values()]
+        tail_tfs = [np.frombuffer(tfs, dtype=np.uint16) for _, tfs in self._tail.values()]
         blocks, self._blocks = self._blocks, []
         terms = np.concatenate([term_of, *tail_terms, *(b[0] for b in blocks)])
         order = _stable_order(terms, len(self._ids))
@@ -134,7 +135,7 @@ class Postings:
         self._tail.clear()
         self._tail_count = 0
 
-    def get(self, term: str) -> tuple[I32, F32] | None:
+    def get(self, term: str) -> tuple[I32, U16] | None:
         """Rows containing ``term`` and its frequency in each, or None if no row has it."""
         tid = self._ids.get(term)
         if tid is None:
@@ -146,7 +147,7 @@ class Postings:
         tail = self._tail.get(tid)
         if tail is not None:
             rows = np.concatenate([rows, np.frombuffer(tail[0], dtype=np.int32)])
-            tfs = np.concatenate([tfs, np.frombuffer(tail[1], dtype=np.float32)])
+            tfs = np.concatenate([tfs, np.frombuffer(tail[1], dtype=np.uint16)])
         return rows, tfs
 
     def terms_of(self, rows: Sequence[int]) -> list[I32]:
@@ -157,67 +158,67 @@ class Postings:
         finally:
             del flat  # release the buffer export, or the array could not grow
 
-    def export(self, keep: npt.NDArray[np.int64]) -> tuple[list[str], I32, I32, F32]:
-        """The postings of rows ``keep``, renumbered ``0..len(keep)`` in that order, and
-        nothing of the other rows: the terms these rows use, how many distinct terms each row
-        has, and their term ids (into those terms) and frequencies, row after row."""
-        if self._blocks:
-            self.compact()
+    def export(self, keep: npt.NDArray[np.int64]) -> tuple[list[str], dict[str, npt.NDArray[Any]]]:
+        """The postings of rows ``keep`` (ascending), renumbered ``0..len(keep)``, and nothing
+        of the other rows: the terms these rows use, and both layouts :meth:`restore` needs,
+        so that it sorts nothing. Row after row: how many distinct terms each row has
+        (``doc_counts``) and their term ids (``doc_terms``, 16-bit when the terms fit). Term
+        after term: how many rows have it (``term_counts``), those rows (``term_rows``) and
+        the term's frequency in each (``term_freqs``)."""
+        self.compact()  # the flat arrays then hold every posting, grouped by term
         spans = np.frombuffer(self._end, dtype=np.int64) - np.frombuffer(
             self._start, dtype=np.int64
         )
-        tids = [np.repeat(np.arange(len(spans), dtype=np.int32), spans)]
-        rows = [self._rows[: int(spans.sum())]]
-        tfs = [self._tfs[: int(spans.sum())]]
-        for tid, (tail_rows, tail_tfs) in self._tail.items():
-            tids.append(np.full(len(tail_rows), tid, dtype=np.int32))
-            rows.append(np.frombuffer(tail_rows, dtype=np.int32))
-            tfs.append(np.frombuffer(tail_tfs, dtype=np.float32))
-        new_rows, old_tids, kept_tfs = (
-            np.concatenate(rows),
-            np.concatenate(tids),
-            np.concatenate(tfs),
-        )
-        count = len(self._doc_start) - 1
+        term_of = np.repeat(np.arange(len(spans), dtype=np.int32), spans)
+        rows, tfs = self._rows, self._tfs
+        starts = np.frombuffer(self._doc_start, dtype=np.int64)
+        per_row = np.diff(starts)
+        doc_terms = np.frombuffer(self._doc_terms, dtype=np.int32)
+        count = len(per_row)
         if len(keep) != count or not bool((keep == np.arange(count)).all()):
             renumber = np.full(count, -1, dtype=np.int32)  # every row kept: nothing to drop
             renumber[keep] = np.arange(len(keep), dtype=np.int32)
-            new_rows = renumber[new_rows]
-            picked = new_rows >= 0
-            new_rows, old_tids, kept_tfs = new_rows[picked], old_tids[picked], kept_tfs[picked]
-        present = np.zeros(len(self._ids), dtype=bool)
-        present[old_tids] = True  # the terms these rows use, without sorting every posting
-        used = np.flatnonzero(present)
-        new_tids = (np.cumsum(present, dtype=np.int32) - 1)[old_tids]
-        order = np.lexsort((new_tids, new_rows))
+            rows = renumber[rows]
+            picked = rows >= 0
+            rows, tfs, term_of = rows[picked], tfs[picked], term_of[picked]
+            doc_terms = doc_terms[np.repeat(renumber >= 0, per_row)]
+            per_row = per_row[keep]
+        per_term = np.bincount(term_of, minlength=len(self._ids))
+        used = per_term > 0  # the terms these rows use, in the order they were first seen
+        new_tid = np.cumsum(used, dtype=np.int64) - 1
         by_id = list(self._ids)  # term ids are given in insertion order
-        return (
-            [by_id[t] for t in used.tolist()],
-            np.bincount(new_rows, minlength=len(keep)).astype(np.int32),
-            new_tids[order],
-            kept_tfs[order].astype(np.float32),
-        )
+        terms = [by_id[t] for t in np.flatnonzero(used).tolist()]
+        small = np.uint16 if len(terms) <= 1 << 16 else np.int32
+        arrays = {
+            "doc_counts": per_row.astype(np.int32),
+            "doc_terms": new_tid[doc_terms].astype(small),
+            "term_counts": per_term[used].astype(np.int32),
+            "term_rows": rows.astype(np.int32),  # copies: the caller encodes them unlocked
+            "term_freqs": tfs.astype(np.uint16),
+        }
+        del doc_terms, starts  # release the buffer exports of the growing arrays
+        return terms, arrays
 
     @classmethod
-    def restore(cls, terms: Sequence[str], counts: I32, tids: I32, tfs: F32) -> Postings:
-        """Postings from what :meth:`export` returned."""
+    def restore(cls, terms: Sequence[str], arrays: dict[str, npt.NDArray[Any]]) -> Postings:
+        """Postings from what :meth:`export` returned, with no sorting: both layouts are
+        copied as they are."""
         postings = cls()
         postings._ids = {term: i for i, term in enumerate(terms)}
-        rows = np.repeat(np.arange(len(counts), dtype=np.int32), counts)
-        postings._doc_terms.frombytes(tids.astype(np.int32).tobytes())
-        postings._doc_start = array("q", [0, *np.cumsum(counts, dtype=np.int64).tolist()])
-        order = _stable_order(tids, len(terms))  # rows ascend already: each term's stay so
-        postings._rows = rows[order]
-        postings._tfs = tfs[order].astype(np.float32)
-        per_term = np.bincount(tids, minlength=len(terms))
-        ends = np.cumsum(per_term)
-        postings._start = array("q", (ends - per_term).tolist())
-        postings._end = array("q", ends.tolist())
+        postings._doc_terms.frombytes(arrays["doc_terms"].astype(np.int32).tobytes())
+        starts = np.zeros(len(arrays["doc_counts"]) + 1, dtype=np.int64)
+        np.cumsum(arrays["doc_counts"], out=starts[1:])
+        postings._doc_start = array("q", starts.tobytes())
+        postings._rows = arrays["term_rows"].astype(np.int32)
+        postings._tfs = arrays["term_freqs"].astype(np.uint16)
+        ends = np.cumsum(arrays["term_counts"], dtype=np.int64)
+        postings._start = array("q", (ends - arrays["term_counts"]).tobytes())
+        postings._end = array("q", ends.tobytes())
         return postings
 
     def nbytes(self) -> int:
         """Bytes held by the arrays (not the term dictionary)."""
-        tails = sum(len(r) * 8 for r, _ in self._tail.values())
+        tails = sum(len(r) * 6 for r, _ in self._tail.values())
         tails += sum(b[0].nbytes * 3 for b in self._blocks)
         return int(
             self._rows.nbytes + self._tfs.nbytes + len(self._start) * 16 + tails
