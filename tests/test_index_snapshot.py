@@ -1,5 +1,5 @@
-"""Warm starts: the retrieval index comes back from its sealed snapshot in LMDB plus the
-store's change log, reads only what changed, and answers exactly like a cold load."""
+"""Warm starts: the retrieval index comes back from its sealed snapshot file beside the cache
+plus the store's change log, reads only what changed, and answers exactly like a cold load."""
 
 from __future__ import annotations
 
@@ -14,7 +14,8 @@ import pytest
 from selfmem import SelfLearningMemory, TaskContext
 from selfmem.embeddings import HashingEmbedder
 from selfmem.engine.retrieval import RetrievalEngine
-from selfmem.engine.snapshot import KIND, IndexSnapshots
+from selfmem.engine import sealed_files
+from selfmem.engine.snapshot import IndexSnapshots
 from selfmem.records.episodes import Episode
 from selfmem.records.index_rows import IndexRow
 from selfmem.storage import sealing
@@ -101,16 +102,25 @@ def _record(memory: SelfLearningMemory, count: int, start: int = 0) -> list[str]
     return ids
 
 
+def _snapshot_files(root: Path) -> list[Path]:
+    return sorted((root / "cache" / "index").glob("*.bin"))
+
+
 def _snapshot_bytes(root: Path) -> bytes:
-    """Every snapshot value that opens under the store's current sealing key."""
+    """Every snapshot (header and body) that opens under the store's current sealing key."""
     key = LibSQLStore(str(root / "selfmem.db")).get_meta("cache_sealing_key")
     assert key is not None
-    cache = LmdbCache(root / "cache")
-    try:
-        values = [cache.get(KIND, k) for k in cache.keys(KIND)]
-        return b"".join(sealing.open_sealed(key, v) or b"" for v in values if v is not None)
-    finally:
-        cache.close()
+    unseal = functools.partial(sealing.open_sealed, key)
+    found = []
+    for path in _snapshot_files(root):
+        assert path.read_bytes().startswith(b"SMIDX")  # sealed: no id or term in the clear
+        with path.open("rb") as file:
+            try:
+                header = sealed_files.read_header(file, b"SMIDX002", unseal)
+                found.append(str(header).encode() + sealed_files.read_body(file, header, unseal))
+            except ValueError:
+                continue  # sealed under a key that no longer exists
+    return b"".join(found)
 
 
 @pytest.fixture
@@ -159,7 +169,8 @@ def test_a_deleted_episode_never_comes_back_from_a_snapshot(
     other, _ = _open(root)
     with other:  # deleting rotates the sealing key: the old snapshot no longer opens
         other.delete_episode(gone)
-    assert gone.encode() not in _snapshot_bytes(root)
+    assert _snapshot_files(root) and gone.encode() not in _snapshot_bytes(root)
+    assert all(gone.encode() not in path.read_bytes() for path in _snapshot_files(root))
     memory, store = _open(root)
     with memory:
         index = memory._core.retrieval.index(NS)
@@ -231,7 +242,9 @@ def test_a_snapshot_of_another_embedding_model_is_ignored(
         assert store.calls["index_rows"] == 1
 
 
-def test_large_snapshots_are_split_into_parts_and_saved_every_n_changes(tmp_path: Path) -> None:
+def test_snapshots_are_saved_every_n_changes_and_read_by_the_next_engine(
+    tmp_path: Path,
+) -> None:
     memory, _ = _open(tmp_path)
     with memory:
         _record(memory, 12)
@@ -242,13 +255,15 @@ def test_large_snapshots_are_split_into_parts_and_saved_every_n_changes(tmp_path
             store, store, cache,
             sealer=lambda: functools.partial(sealing.seal, key),
             unseal=functools.partial(sealing.open_sealed, key),
-            part_bytes=512, save_every=3,
+            save_every=3,
         )  # fmt: skip
 
     store, cache = LibSQLStore(str(tmp_path / "selfmem.db")), LmdbCache(tmp_path / "snaps")
     first = RetrievalEngine(store, None, snapshots=snapshots(store, cache))
     cold = first.index(NS)
-    assert len(cache.keys(KIND)) - 1 > 2  # the manifest and its parts
+    written = snapshots(store, cache).path(NS)
+    assert written.is_file() and written.parent.parent == tmp_path / "snaps"
+    saved = written.read_bytes()
     extra, _ = _open(tmp_path)
     with extra:
         added = [extra._core.store.get_episode(NS, eid) for eid in _record(extra, 3, start=50)]
@@ -256,6 +271,7 @@ def test_large_snapshots_are_split_into_parts_and_saved_every_n_changes(tmp_path
         assert episode is not None
         first.add(episode)
     first.wait_for_snapshots()  # the third add started a save in the background
+    assert written.read_bytes() != saved
     # ``first`` is not closed: what the next engine finds was written by the third add
     counting = CountingStore(str(tmp_path / "selfmem.db"))
     index = RetrievalEngine(counting, None, snapshots=snapshots(counting, cache)).index(NS)
@@ -263,3 +279,35 @@ def test_large_snapshots_are_split_into_parts_and_saved_every_n_changes(tmp_path
     assert index.ids == cold.ids and len(index) == 15
     np.testing.assert_array_equal(index.bm25("slow report query"), cold.bm25("slow report query"))
     cache.close()
+
+
+def test_a_damaged_snapshot_file_falls_back_to_a_full_load(
+    seeded: tuple[Path, list[str]],
+) -> None:
+    root, ids = seeded
+    (path,) = _snapshot_files(root)
+    path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])  # a disk cut it short
+    memory, store = _open(root)
+    with memory:
+        warm = _ranked(memory)
+        assert store.calls["index_rows"] == 1
+        assert len(memory._core.retrieval.index(NS)) == len(ids)
+    assert warm == _cold(root)
+
+
+def test_snapshots_kept_as_cache_values_by_an_earlier_version_are_removed(
+    seeded: tuple[Path, list[str]],
+) -> None:
+    root, _ = seeded
+    cache = LmdbCache(root / "cache")
+    cache.put("index_snapshot", "0" * 32, b"an old manifest")
+    cache.close()
+    memory, _ = _open(root)
+    with memory:
+        memory.retrieve_relevant_context("deploy the web service")
+        _record(memory, 1, start=300)  # a change: the snapshot is written again at close
+    cache = LmdbCache(root / "cache")
+    try:
+        assert list(cache.keys("index_snapshot")) == []
+    finally:
+        cache.close()

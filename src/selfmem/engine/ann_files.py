@@ -26,11 +26,10 @@ sealing function is taken *before* that look at the log, as for index snapshots.
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
 import os
 import struct
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -39,15 +38,13 @@ import numpy as np
 from ..retrieval.ann import AnnIndex
 from ..retrieval.index import EpisodeIndex
 from ..storage.changes import DELETED, EMBEDDING, Change, ChangeFeed
+from . import sealed_files
 
 __all__ = ["AnnFiles"]
 
 logger = logging.getLogger(__name__)
 
 _MAGIC = b"SMHNSW01"
-_LENGTH = struct.Struct(">Q")
-_GEN = 8
-_CHUNK = 4 * 1024 * 1024
 _FORMAT = 1
 _BAD = (ValueError, KeyError, TypeError, IndexError, struct.error, OSError, RuntimeError)
 
@@ -104,43 +101,17 @@ class AnnFiles:
             logger.info("HNSW index of %r read from %s", namespace, path)
         return found
 
-    def _pieces(self, file: BinaryIO) -> Iterator[bytes]:
-        while True:
-            head = file.read(_LENGTH.size)
-            if not head:
-                return
-            (length,) = _LENGTH.unpack(head)
-            sealed = file.read(length)
-            if len(sealed) != length:
-                raise ValueError("saved HNSW index is cut short")
-            piece = self._unseal(sealed)
-            if piece is None:
-                raise ValueError("saved HNSW index does not unseal with the current key")
-            yield piece
-
     def _read(
         self, file: BinaryIO, namespace: str, model: str, index: EpisodeIndex
     ) -> AnnIndex | None:
-        if file.read(len(_MAGIC)) != _MAGIC:
-            raise ValueError("not a saved HNSW index")
-        pieces = self._pieces(file)
-        header: dict[str, Any] = json.loads(next(pieces))
+        header = sealed_files.read_header(file, _MAGIC, self._unseal)
         if not self._current(header, namespace, model, index):
             return None
         rows = _rows_of(header["ids"], index)
         if rows is None:
             logger.info("saved HNSW index of %r is stale (other episodes); rebuilding", namespace)
             return None
-        graph = bytearray(int(header["bytes"]))
-        offset, gen = 0, bytes.fromhex(header["gen"])
-        for number, piece in enumerate(pieces):
-            if piece[:_GEN] != gen or _LENGTH.unpack_from(piece, _GEN)[0] != number:
-                raise ValueError("saved HNSW index mixes two writes")
-            body = piece[_GEN + _LENGTH.size :]
-            graph[offset : offset + len(body)] = body
-            offset += len(body)
-        if offset != len(graph):
-            raise ValueError("saved HNSW index is incomplete")
+        graph = sealed_files.read_body(file, header, self._unseal)
         slots = np.asarray(header["slots"], dtype=np.int64)
         row_of_slot = np.full(len(slots) and int(slots.max()) + 1, -1, dtype=np.int64)
         row_of_slot[slots] = rows
@@ -197,31 +168,15 @@ class AnnFiles:
             return False
         header = {"format": _FORMAT, "namespace": namespace, "embedder": model,
                   "dim": ann.dim, "dtype": ann.dtype, "cursor": cursor,
-                  "gen": os.urandom(_GEN).hex(), "bytes": len(graph),
+                  "gen": sealed_files.new_gen(), "bytes": len(graph),
                   "ids": ids, "slots": slots.tolist()}  # fmt: skip
         try:
-            self._write(namespace, header, graph, seal)
+            sealed_files.write(self.path(namespace), _MAGIC, header, graph, seal)
         except OSError:
             logger.warning("saving the HNSW index of %r failed", namespace, exc_info=True)
             return False
         self.saved += 1
         return True
-
-    def _write(
-        self, namespace: str, header: dict[str, Any], graph: bytes, seal: Callable[[bytes], bytes]
-    ) -> None:
-        path = self.path(namespace)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        temporary = path.with_suffix(f".{os.getpid()}.{os.urandom(4).hex()}.tmp")
-        gen = bytes.fromhex(header["gen"])
-        with temporary.open("wb") as file:
-            file.write(_MAGIC)
-            for piece in (json.dumps(header, separators=(",", ":")).encode(),
-                          *(gen + _LENGTH.pack(n) + graph[start : start + _CHUNK]
-                            for n, start in enumerate(range(0, len(graph), _CHUNK)))):  # fmt: skip
-                sealed = seal(piece)
-                file.write(_LENGTH.pack(len(sealed)) + sealed)
-        os.replace(temporary, path)
 
     def drop(self, namespace: str) -> None:
         """Delete the namespace's saved graph."""

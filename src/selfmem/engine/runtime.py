@@ -169,12 +169,12 @@ class MemoryCore:
     def retrieval(self) -> RetrievalEngine:
         """The retrieval engine, created on first use (it brings numpy in)."""
         if self._retrieval is None:
-            from ..storage.memory_store import NullCache
             from .retrieval import RetrievalEngine
             from .snapshot import IndexSnapshots
 
             snapshots = None
-            if isinstance(self.store, ChangeFeed) and not isinstance(self.cache, NullCache):
+            in_folder = getattr(self.cache, "path", None) is not None
+            if isinstance(self.store, ChangeFeed) and in_folder:
                 # Warm starts; sealed with the key current when each snapshot is begun.
                 snapshots = IndexSnapshots(
                     self.store, self.store, self.cache,

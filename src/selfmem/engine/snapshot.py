@@ -1,20 +1,21 @@
-"""Warm starts: a sealed copy of a namespace's retrieval index in the hot cache.
+"""Warm starts: a sealed copy of a namespace's retrieval index beside the hot cache.
 
 Building an index reads every index row and vector of the namespace from the store, a full
 download at each start when the store is a server. So after a full load, every
 ``save_every`` changes and at close, the index (live rows only, vectors included) is written
-to the cache with the store's change-log cursor it reflects. The next start reads it back and
-applies only the changes logged since: deleted episodes are removed, completed ones fetched,
-new vectors loaded. A snapshot that does not unseal (the sealing key was rotated by a
-delete), is of another format or embedding model, is incomplete, or whose changes were
-pruned from the log, is ignored: the index is loaded from the store as before.
+to ``<cache directory>/index/<digest of the namespace>.bin`` with the store's change-log
+cursor it reflects. The next start reads it back and applies only the changes logged since:
+deleted episodes are removed, completed ones fetched, new vectors loaded. A snapshot that
+does not unseal (the sealing key was rotated by a delete), is of another format or embedding
+model, is incomplete, or whose changes were pruned from the log, is ignored: the index is
+loaded from the store as before.
 
-Each value is sealed like every cache value (:mod:`selfmem.storage.sealing`). A snapshot is
-one manifest and parts of at most ``part_bytes``; parts carry a random generation id, so a
-reader never mixes two writers' parts. Before writing, deletions logged since the cursor are
-applied, and the sealing function is taken *before* that look at the log: a snapshot sealed
-with the current key therefore never holds an episode deleted before it was written (a delete
-rotates the key after it commits).
+The file is sealed like every cache value (:mod:`selfmem.engine.sealed_files`); it is a file
+rather than cache values so that a start reads it in one pass into memory of its own (a
+million episodes make a snapshot of about 300 MB). Before writing, deletions logged since the
+cursor are applied, and the sealing function is taken *before* that look at the log: a
+snapshot sealed with the current key therefore never holds an episode deleted before it was
+written (a delete rotates the key after it commits).
 """
 
 from __future__ import annotations
@@ -37,20 +38,21 @@ from ..records.index_rows import index_row
 from ..retrieval.index import EpisodeIndex, IndexState
 from ..storage.base import EpisodeStore, HotCache
 from ..storage.changes import DELETED, EMBEDDING, EPISODE, Change, ChangeFeed
+from . import sealed_files
 from .ann_files import AnnFiles
 
-__all__ = ["KIND", "EmbeddingLookup", "IndexSnapshots"]
+__all__ = ["EmbeddingLookup", "IndexSnapshots"]
 
 logger = logging.getLogger(__name__)
 
-#: The cache kind that holds snapshots.
-KIND = "index_snapshot"
+#: The cache kind that held snapshots before they became files (removed when one is saved).
+_LEGACY_KIND = "index_snapshot"
 _FORMAT = 2  # 2: postings in both layouts, 16-bit frequencies
 _MAGIC = b"SMIX"
+_FILE_MAGIC = b"SMIDX002"
 _LENGTH = struct.Struct(">I")
-_GEN = 8
 _DTYPES = frozenset({"|b1", "<u2", "<i4", "<i8", "<f4", "<f8"})
-_BAD = (ValueError, KeyError, TypeError, IndexError, struct.error)
+_BAD = (ValueError, KeyError, TypeError, IndexError, struct.error, OSError)
 
 
 @runtime_checkable
@@ -90,7 +92,7 @@ def encode_state(state: IndexState) -> bytes:
     return b"".join([_MAGIC, _LENGTH.pack(len(header)), header, *(a.tobytes() for _, a in arrays)])
 
 
-def decode_state(blob: bytes) -> IndexState:
+def decode_state(blob: bytes | bytearray) -> IndexState:
     if blob[:4] != _MAGIC:
         raise ValueError("not an index snapshot")
     (length,) = _LENGTH.unpack_from(blob, 4)
@@ -110,7 +112,8 @@ def decode_state(blob: bytes) -> IndexState:
 
 
 class IndexSnapshots:
-    """Saves and restores namespace indexes in ``cache``, kept current by ``feed``.
+    """Saves and restores namespace indexes in files beside ``cache``, kept current by
+    ``feed``.
 
     ``sealer()`` returns a function that seals with the key current at that moment;
     ``unseal`` opens a value (None if it no longer opens). ``max_fetch`` bounds how many
@@ -128,9 +131,12 @@ class IndexSnapshots:
         unseal: Callable[[bytes], bytes | None],
         save_every: int = 1_000,
         max_fetch: int = 500,
-        max_bytes: int = 512 * 1024 * 1024,
-        part_bytes: int = 4 * 1024 * 1024,
+        max_bytes: int = 1 << 30,
     ) -> None:
+        folder = getattr(cache, "path", None)
+        if not isinstance(folder, os.PathLike | str):
+            raise TypeError("index snapshots need a cache kept in a folder")
+        self.directory = Path(folder)
         self._store = store
         self._feed = feed
         self._cache = cache
@@ -139,17 +145,16 @@ class IndexSnapshots:
         self.save_every = save_every
         self.max_fetch = max_fetch
         self.max_bytes = max_bytes
-        self.part_bytes = part_bytes
         self._cursors: dict[str, int] = {}
         self._dirty: dict[str, int] = {}
         self._lock = threading.Lock()
         self._save_lock = threading.Lock()
+        self._legacy_dropped = False
 
-    @staticmethod
-    def _key(namespace: str) -> str:
-        """A fixed-length digest: no namespace's key is a prefix of another's (parts are
-        ``<key>.<generation>.<n>``), whatever characters namespaces contain."""
-        return hashlib.blake2b(namespace.encode(), digest_size=16).hexdigest()
+    def path(self, namespace: str) -> Path:
+        """The namespace's snapshot file (a digest: any characters, fixed length)."""
+        digest = hashlib.blake2b(namespace.encode(), digest_size=16).hexdigest()
+        return self.directory / "index" / f"{digest}.bin"
 
     # -- bookkeeping ------------------------------------------------------------------------
 
@@ -174,14 +179,6 @@ class IndexSnapshots:
 
     # -- reading ----------------------------------------------------------------------------
 
-    def _get(self, key: str) -> bytes | None:
-        try:
-            raw = self._cache.get(KIND, key)
-        except StorageError:
-            logger.warning("reading the index snapshot failed", exc_info=True)
-            return None
-        return self._unseal(raw) if raw is not None else None
-
     def _log(self, namespace: str, cursor: int) -> _Log | None:
         """The namespace's changes after ``cursor``; None if the log was pruned past it."""
         found: list[Change] = []
@@ -194,44 +191,37 @@ class IndexSnapshots:
             if not changes.more:
                 return _Log(cursor, tuple(found))
 
-    def _manifest(self, namespace: str, model: str | None) -> dict[str, Any] | None:
-        payload = self._get(self._key(namespace))
-        if payload is None:
+    def _read(self, namespace: str, model: str | None) -> tuple[IndexState, _Log] | None:
+        path = self.path(namespace)
+        if not path.exists():
             return None
-        manifest: dict[str, Any] = json.loads(payload)
-        if manifest.get("namespace") != namespace:  # the key is a digest of the namespace
-            logger.warning("index snapshot under %r's key belongs to another namespace; "
-                           "ignored", namespace)  # fmt: skip
-            return None
-        if (manifest.get("format"), manifest.get("embedder")) != (_FORMAT, model):
-            return None
-        return manifest
-
-    def _state(self, namespace: str, manifest: dict[str, Any]) -> IndexState | None:
-        gen = bytes.fromhex(manifest["gen"])
-        parts: list[bytes] = []
-        for i in range(int(manifest["parts"])):
-            part = self._get(f"{self._key(namespace)}.{manifest['gen']}.{i}")
-            if part is None or part[:_GEN] != gen or _LENGTH.unpack_from(part, _GEN)[0] != i:
+        with path.open("rb") as file:
+            header = sealed_files.read_header(file, _FILE_MAGIC, self._unseal)
+            if header.get("namespace") != namespace:  # the name is a digest of the namespace
+                logger.warning("index snapshot at %s belongs to another namespace; ignored",
+                               path)  # fmt: skip
                 return None
-            parts.append(part[_GEN + _LENGTH.size :])
-        blob = b"".join(parts)
-        return decode_state(blob) if len(blob) == manifest["bytes"] else None
+            if (header.get("format"), header.get("embedder")) != (_FORMAT, model):
+                return None
+            log = self._log(namespace, int(header["cursor"]))
+            if log is None:
+                return None
+            return decode_state(sealed_files.read_body(file, header, self._unseal)), log
 
     def restore(self, namespace: str, model: str | None) -> EpisodeIndex | None:
         """The namespace's index from its snapshot plus the logged changes since, or None
         (no usable snapshot: load from the store)."""
         try:
-            manifest = self._manifest(namespace, model)
-            log = self._log(namespace, int(manifest["cursor"])) if manifest else None
-            state = self._state(namespace, manifest) if manifest and log else None
+            found = self._read(namespace, model)
         except _BAD:
             logger.warning("index snapshot of %r is unreadable; loading it from the store",
                            namespace, exc_info=True)  # fmt: skip
             return None
-        if log is None or state is None:
+        if found is None:
             return None
+        state, log = found
         index = EpisodeIndex.from_state(state)
+        del state, found  # the snapshot's bytes are freed before the catch-up reads
         if not self._catch_up(namespace, index, log, model):
             return None
         with self._lock:
@@ -275,7 +265,7 @@ class IndexSnapshots:
         with self._save_lock:
             try:
                 return self._save(namespace, index, model)
-            except StorageError:
+            except (StorageError, OSError):
                 logger.warning("saving the index snapshot of %r failed", namespace,
                                exc_info=True)  # fmt: skip
                 return False
@@ -295,48 +285,35 @@ class IndexSnapshots:
             cursor = _reflected(index, log, model)
             state = index.export_state()  # copies: queries go on while it is encoded
         blob = encode_state(state)
+        del state
         if len(blob) > self.max_bytes:
             logger.info("index of %r is too large to snapshot (%d bytes)", namespace, len(blob))
             self.drop(namespace)
             return False
-        base, gen = self._key(namespace), os.urandom(_GEN)
-        parts = [blob[i : i + self.part_bytes] for i in range(0, len(blob), self.part_bytes)]
-        for i, part in enumerate(parts):
-            self._cache.put(KIND, f"{base}.{gen.hex()}.{i}", seal(gen + _LENGTH.pack(i) + part))
-        manifest = {
-            "format": _FORMAT,
-            "namespace": namespace,
-            "embedder": model,
-            "cursor": cursor,
-            "gen": gen.hex(),
-            "parts": len(parts),
-            "bytes": len(blob),
-        }
-        self._cache.put(KIND, base, seal(json.dumps(manifest).encode()))  # fmt: skip
-        self._drop_parts(base, keep=gen.hex())
+        header = {"format": _FORMAT, "namespace": namespace, "embedder": model,
+                  "cursor": cursor, "gen": sealed_files.new_gen(), "bytes": len(blob)}  # fmt: skip
+        sealed_files.write(self.path(namespace), _FILE_MAGIC, header, blob, seal)
+        self._drop_legacy()
         with self._lock:
             self._cursors[namespace] = cursor
             self._dirty[namespace] = max(0, self._dirty.get(namespace, 0) - seen)
         return True
 
-    def _drop_parts(self, base: str, keep: str | None) -> None:
-        kept = f"{base}.{keep}." if keep is not None else None
-        for key in self._cache.keys(KIND):
-            if key.startswith(f"{base}.") and (kept is None or not key.startswith(kept)):
-                self._cache.delete(KIND, key)
+    def _drop_legacy(self) -> None:
+        """Remove snapshots an earlier version kept as cache values (once a process)."""
+        if self._legacy_dropped:
+            return
+        for key in self._cache.keys(_LEGACY_KIND):
+            self._cache.delete(_LEGACY_KIND, key)
+        self._legacy_dropped = True
 
     def drop(self, namespace: str) -> None:
         """Delete the namespace's snapshot."""
-        base = self._key(namespace)
-        self._cache.delete(KIND, base)
-        self._drop_parts(base, keep=None)
+        self.path(namespace).unlink(missing_ok=True)
 
-    def ann_files(self) -> AnnFiles | None:
-        """Saved HNSW graphs beside the cache, sealed like it (None: the cache has no folder)."""
-        folder = getattr(self._cache, "path", None)
-        if not isinstance(folder, os.PathLike | str):
-            return None
-        return AnnFiles(Path(folder) / "hnsw", self._feed, sealer=self._sealer,
+    def ann_files(self) -> AnnFiles:
+        """Saved HNSW graphs beside the cache, sealed like it."""
+        return AnnFiles(self.directory / "hnsw", self._feed, sealer=self._sealer,
                         unseal=self._unseal)  # fmt: skip
 
 

@@ -11,8 +11,8 @@ from __future__ import annotations
 from array import array
 from collections import Counter
 from collections.abc import Sequence
-from typing import Any
 from itertools import chain, repeat
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
