@@ -161,7 +161,7 @@ class AnnFiles:
         slots = np.flatnonzero(row_of_slot >= 0)
         with index.lock:
             ids = [index.ids[int(r)] for r in row_of_slot[slots].tolist()]
-            gone = any(eid not in index.row_of for eid in ids)
+            gone = bool((index.row_of.rows_of(ids) < 0).any())
         deleted = {c.key for c in changes or () if c.kind == DELETED}
         if changes is None or gone or deleted.intersection(ids):
             self.drop(namespace)
@@ -186,8 +186,7 @@ class AnnFiles:
 def _rows_of(ids: list[str], index: EpisodeIndex) -> np.ndarray | None:
     """The rows of ``ids`` in ``index``, if they are exactly its rows with a vector."""
     with index.lock:
-        rows = [index.row_of.get(eid, -1) for eid in ids]
-        found = np.asarray(rows, dtype=np.int64)
+        found = index.row_of.rows_of(ids)
         if (found < 0).any() or not bool(index.has_vector[found].all()):
             return None
         if int(index.has_vector[: index.size].sum()) != len(found):

@@ -47,11 +47,11 @@ logger = logging.getLogger(__name__)
 
 #: The cache kind that held snapshots before they became files (removed when one is saved).
 _LEGACY_KIND = "index_snapshot"
-_FORMAT = 2  # 2: postings in both layouts, 16-bit frequencies
+_FORMAT = 3  # 3: postings in both layouts, 16-bit frequencies, ids as bytes
 _MAGIC = b"SMIX"
-_FILE_MAGIC = b"SMIDX002"
+_FILE_MAGIC = b"SMINDEX1"
 _LENGTH = struct.Struct(">I")
-_DTYPES = frozenset({"|b1", "<u2", "<i4", "<i8", "<f4", "<f8"})
+_DTYPES = frozenset({"|b1", "|u1", "<u2", "<u4", "<i4", "<i8", "<f4", "<f8"})
 _BAD = (ValueError, KeyError, TypeError, IndexError, struct.error, OSError)
 
 

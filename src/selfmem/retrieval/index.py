@@ -23,6 +23,7 @@ from ..text.tokens import query_terms
 from .ann import AnnIndex, ann_available
 from .codes import Codes
 from .postings import Postings
+from .row_ids import RowIds
 from .term_cache import TermCache
 from .vectors import RowVectors
 
@@ -85,8 +86,8 @@ class EpisodeIndex:
 
     def __init__(self) -> None:
         self.lock = threading.RLock()
-        self.ids: list[str] = []
-        self.row_of: dict[str, int] = {}
+        self.row_of = RowIds()  # the row of each live episode id
+        self.ids: Sequence[str] = self.row_of.by_row  # the episode id of every row
         self._size = 0
         self._cap = 0
         self._domain = Codes()
@@ -148,8 +149,7 @@ class EpisodeIndex:
                 self._alloc(self._cap * 2)
             r = self._size
             self._size += 1
-            self.ids.append(row.episode_id)
-            self.row_of[row.episode_id] = r
+            self.row_of.append(row.episode_id)
             self.domain[r] = self._domain.code(row.domain)
             self.language[r] = self._language.code(row.language)
             self.framework[r] = self._framework.code(row.framework)
@@ -182,8 +182,6 @@ class EpisodeIndex:
                     if row.episode_id in pending or len(batch) == _LOAD_BATCH:
                         self._append_many(batch)
                         batch, pending = [], set()
-                    if row.episode_id in self.row_of:  # re-adding an id replaces it
-                        self.remove(row.episode_id)
                     batch.append(row)
                     pending.add(row.episode_id)
             finally:
@@ -192,18 +190,21 @@ class EpisodeIndex:
                 self._postings.compact()
 
     def _append_many(self, rows: Sequence[IndexRow]) -> None:
-        """Append new rows (ids not indexed yet) with one slice assignment per column."""
+        """Append rows of distinct ids with one slice assignment per column (re-adding an
+        id replaces it)."""
         if not rows:
             return
+        ids = [row.episode_id for row in rows]
+        for episode_id, known in zip(ids, self.row_of.rows_of(ids).tolist(), strict=True):
+            if known >= 0:
+                self.remove(episode_id)
         start, end = self._size, self._size + len(rows)
         capacity = self._cap
         while capacity < end:
             capacity *= 2
         if capacity > self._cap:
             self._alloc(capacity)
-        ids = [row.episode_id for row in rows]
-        self.ids.extend(ids)
-        self.row_of.update(zip(ids, range(start, end), strict=True))
+        self.row_of.extend(ids)
         for name, codes in self._categories().items():
             getattr(self, name)[start:end] = codes.codes([getattr(row, name) for row in rows])
         outcomes = np.asarray([row.outcome for row in rows], dtype=object)
@@ -226,7 +227,7 @@ class EpisodeIndex:
     def remove(self, episode_id: str) -> bool:
         """Tombstone an episode; its postings are skipped from now on."""
         with self.lock:
-            r = self.row_of.pop(episode_id, None)
+            r = self.row_of.remove(episode_id)
             if r is None:
                 return False
             self.alive[r] = False
@@ -248,9 +249,9 @@ class EpisodeIndex:
                 self.has_vector[:] = False
                 self.model = model
                 self.ann = None
-            for episode_id, vector in items:
-                r = self.row_of.get(episode_id)
-                if r is not None:
+            rows = self.row_of.rows_of([episode_id for episode_id, _ in items]).tolist()
+            for r, (_, vector) in zip(rows, items, strict=True):
+                if r >= 0:
                     self.vectors[r] = vector
                     self.has_vector[r] = True
                     if self.ann is not None:
@@ -282,8 +283,8 @@ class EpisodeIndex:
         """A copy of the live rows, for :meth:`from_state` in another process."""
         with self.lock:
             keep = np.flatnonzero(self.alive[: self._size]).astype(np.int64)
-            lists: dict[str, list[str]] = {"ids": [self.ids[r] for r in keep.tolist()]}
-            arrays: dict[str, npt.NDArray[Any]] = {}
+            lists: dict[str, list[str]] = {}
+            arrays: dict[str, npt.NDArray[Any]] = self.row_of.export(keep)
             for name, codes in self._categories().items():
                 lists[name], arrays[name] = codes.export(getattr(self, name)[keep])
             for name in _NUMBERS:
@@ -316,15 +317,15 @@ class EpisodeIndex:
     def from_state(cls, state: IndexState) -> EpisodeIndex:
         """The index :meth:`export_state` copied; it answers every query the same way."""
         index = cls()
-        ids, arrays = state.lists["ids"], state.arrays
-        n = len(ids)
+        arrays = state.arrays
+        index.row_of = RowIds.restore(arrays)
+        index.ids = index.row_of.by_row
+        n = len(index.row_of)
         capacity = 1024
         while capacity < n:
             capacity *= 2
         if capacity > index._cap:
             index._alloc(capacity)
-        index.ids = list(ids)
-        index.row_of = dict(zip(ids, range(n), strict=True))
         index._size = index._alive_count = n
         index.alive[:n] = True
         for name in (*_CATEGORIES, *_NUMBERS):
@@ -345,7 +346,8 @@ class EpisodeIndex:
 
     def missing_vectors(self) -> list[str]:
         with self.lock:
-            return [eid for eid, r in self.row_of.items() if not self.has_vector[r]]
+            rows = np.flatnonzero(self.alive[: self._size] & ~self.has_vector[: self._size])
+            return [self.ids[r] for r in rows.tolist()]
 
     def terms_of(self, rows: Sequence[int]) -> list[I32]:
         """The distinct term ids of each row."""
