@@ -35,6 +35,11 @@ def _stable_order(keys: npt.NDArray[np.integer], bound: int) -> npt.NDArray[np.i
     return np.argsort(keys, kind="stable")
 
 
+def _raw(values: npt.NDArray[Any]) -> memoryview:
+    """The bytes of a contiguous array, uncopied (for ``array.frombytes``)."""
+    return values.data.cast("B")
+
+
 class Postings:
     """Postings of every term, and the distinct terms of every row, in flat arrays."""
 
@@ -205,10 +210,10 @@ class Postings:
         copied as they are."""
         postings = cls()
         postings._ids = {term: i for i, term in enumerate(terms)}
-        postings._doc_terms.frombytes(arrays["doc_terms"].astype(np.int32).tobytes())
+        postings._doc_terms.frombytes(_raw(arrays["doc_terms"].astype(np.int32)))
         starts = np.zeros(len(arrays["doc_counts"]) + 1, dtype=np.int64)
         np.cumsum(arrays["doc_counts"], out=starts[1:])
-        postings._doc_start = array("q", starts.tobytes())
+        postings._doc_start.frombytes(_raw(starts[1:]))
         postings._rows = arrays["term_rows"].astype(np.int32)
         postings._tfs = arrays["term_freqs"].astype(np.uint16)
         ends = np.cumsum(arrays["term_counts"], dtype=np.int64)

@@ -163,7 +163,7 @@ class RowIds(Mapping[str, int]):
         """The ids :meth:`export` wrote, every one live, in rows ``0..n``."""
         ids = cls()
         lengths = arrays["id_lengths"]
-        ids._text = bytearray(arrays["id_bytes"].tobytes())
+        ids._text = bytearray(arrays["id_bytes"])
         ends = np.zeros(len(lengths) + 1, dtype=np.int64)
         np.cumsum(lengths, out=ends[1:])
         ids._ends = array("q", ends.tobytes())
