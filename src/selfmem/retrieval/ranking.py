@@ -75,9 +75,29 @@ def _dot(matrix: F32, vector: F32) -> F32:
     return result
 
 
+#: Rows above which :func:`_top` first looks for a cut-off in every ``_STRIDE``-th value.
+_SAMPLED = 1 << 16
+_STRIDE = 16
+
+
 def _top(values: F32, mask: npt.NDArray[np.bool_], k: int) -> npt.NDArray[np.int64]:
-    """Rows of the ``k`` largest positive values among the masked rows."""
-    eligible = np.flatnonzero(mask & (values > 0))
+    """Rows of the ``k`` largest positive values among the masked rows.
+
+    On many rows, a cut-off is taken from a sample (every ``_STRIDE``-th value): when at least
+    ``k`` eligible rows reach it, the ``k`` largest are all among them, and only those are
+    ordered. Otherwise every eligible row is."""
+    eligible = None
+    if len(values) > _SAMPLED and k > 0:
+        sample = values[::_STRIDE]
+        wanted = k // _STRIDE + 1
+        if len(sample) > wanted:
+            cut = float(np.partition(sample, len(sample) - wanted)[len(sample) - wanted])
+            if cut > 0:
+                above = np.flatnonzero(mask & (values >= cut))
+                if len(above) >= k:
+                    eligible = above
+    if eligible is None:
+        eligible = np.flatnonzero(mask & (values > 0))
     if len(eligible) > k:
         eligible = eligible[np.argpartition(-values[eligible], k - 1)[:k]]
     return eligible.astype(np.int64)
@@ -300,7 +320,8 @@ def rank(
         relevance, fused = fuse(signals, weights)
         rows = pool.tolist()
         # equal scores: the newest episode first (ids grow with time), whatever the row order
-        by_id = sorted(range(len(rows)), key=lambda i: index.ids[rows[i]], reverse=True)
+        ids = index.row_of.encoded(rows)  # sorts like the ids: UTF-8 keeps code point order
+        by_id = sorted(range(len(rows)), key=ids.__getitem__, reverse=True)
         order = np.asarray(by_id, dtype=np.int64)
         order = order[np.argsort(-fused[order], kind="stable")][: weights.candidates]
         position = dict(zip(rows, range(len(rows)), strict=True))

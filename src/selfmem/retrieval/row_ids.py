@@ -50,6 +50,11 @@ class RowIds(Mapping[str, int]):
         """The id row ``row`` was added with (dead rows included)."""
         return self._text[self._ends[row] : self._ends[row + 1]].decode()
 
+    def encoded(self, rows: Sequence[int]) -> list[bytes]:
+        """The UTF-8 ids of ``rows`` (they sort like the ids: UTF-8 keeps code point order)."""
+        text, ends = self._text, self._ends
+        return [bytes(text[ends[r] : ends[r + 1]]) for r in rows]
+
     def _find(self, episode_id: str, crc: int) -> int | None:
         row = self._recent.get(episode_id)
         if row is not None:
