@@ -75,27 +75,29 @@ def _dot(matrix: F32, vector: F32) -> F32:
     return result
 
 
-#: Rows above which :func:`_top` first looks for a cut-off in every ``_STRIDE``-th value.
-_SAMPLED = 1 << 16
+#: Every ``_STRIDE``-th score is sampled by :func:`_top`; with at least ``_SAMPLED_POSITIVE``
+#: positive scores in the sample (a query whose words most rows contain), the cut-off is
+#: taken from them.
 _STRIDE = 16
+_SAMPLED_POSITIVE = 4_096
 
 
 def _top(values: F32, mask: npt.NDArray[np.bool_], k: int) -> npt.NDArray[np.int64]:
     """Rows of the ``k`` largest positive values among the masked rows.
 
-    On many rows, a cut-off is taken from a sample (every ``_STRIDE``-th value): when at least
-    ``k`` eligible rows reach it, the ``k`` largest are all among them, and only those are
-    ordered. Otherwise every eligible row is."""
+    When many rows score, ordering them all is most of a query's cost; so a cut-off is taken
+    from a sample (every ``_STRIDE``-th value), low enough that about twice ``k`` rows
+    reach it. When at least ``k`` eligible rows do, the ``k`` largest are all among them and
+    only those are ordered; otherwise every eligible row is."""
     eligible = None
-    if len(values) > _SAMPLED and k > 0:
-        sample = values[::_STRIDE]
-        wanted = k // _STRIDE + 1
-        if len(sample) > wanted:
-            cut = float(np.partition(sample, len(sample) - wanted)[len(sample) - wanted])
-            if cut > 0:
-                above = np.flatnonzero(mask & (values >= cut))
-                if len(above) >= k:
-                    eligible = above
+    sample = values[::_STRIDE]
+    positive = sample[sample > 0]
+    if len(positive) >= _SAMPLED_POSITIVE and k > 0:
+        wanted = min(len(positive), 2 * k // _STRIDE + 1)
+        cut = float(np.partition(positive, len(positive) - wanted)[len(positive) - wanted])
+        above = np.flatnonzero(mask & (values >= cut))
+        if len(above) >= k:
+            eligible = above
     if eligible is None:
         eligible = np.flatnonzero(mask & (values > 0))
     if len(eligible) > k:
