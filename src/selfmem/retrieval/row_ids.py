@@ -59,7 +59,8 @@ class RowIds(Mapping[str, int]):
         row = self._recent.get(episode_id)
         if row is not None:
             return row
-        lo = int(np.searchsorted(self._sorted, crc, side="left"))
+        # a numpy scalar: a Python int would first convert the whole array to int64
+        lo = int(self._sorted.searchsorted(np.uint32(crc), side="left"))
         encoded = episode_id.encode()
         while lo < len(self._sorted) and int(self._sorted[lo]) == crc:
             row = int(self._order[lo])
@@ -90,18 +91,27 @@ class RowIds(Mapping[str, int]):
         return len(self._hash)
 
     def rows_of(self, episode_ids: Sequence[str]) -> npt.NDArray[np.int64]:
-        """The row of each id, -1 where it is not live: hashed and searched at once, and
-        only ids whose hash is known are compared one by one."""
-        crcs = _hashes([e.encode() for e in episode_ids])
+        """The row of each id, -1 where it is not live: hashed and searched at once; an id
+        is looked at alone only when its hash collides with another id's."""
+        encoded = [e.encode() for e in episode_ids]
+        crcs = _hashes(encoded)
         found = np.full(len(episode_ids), -1, dtype=np.int64)
-        known = np.zeros(len(crcs), dtype=bool)
+        hit = np.zeros(len(crcs), dtype=bool)
+        first = np.zeros(len(crcs), dtype=np.int64)
         if len(self._sorted):
-            at = np.minimum(np.searchsorted(self._sorted, crcs), len(self._sorted) - 1)
-            known = self._sorted[at] == crcs
-        for i, episode_id in enumerate(episode_ids):
-            if known[i] or episode_id in self._recent:
-                row = self._find(episode_id, int(crcs[i]))
-                found[i] = -1 if row is None else row
+            at = np.minimum(self._sorted.searchsorted(crcs), len(self._sorted) - 1)
+            hit = self._sorted[at] == crcs
+            first = self._order[at].astype(np.int64)
+        text, ends, live, recent = self._text, self._ends, self._live, self._recent
+        for i, (episode_id, row) in enumerate(zip(episode_ids, first.tolist(), strict=True)):
+            known = recent.get(episode_id)
+            if known is None and hit[i]:
+                if live[row] and text[ends[row] : ends[row + 1]] == encoded[i]:
+                    known = row
+                else:  # another id with the same hash comes first: look at them all
+                    known = self._find(episode_id, int(crcs[i]))
+            if known is not None:
+                found[i] = known
         return found
 
     # -- writing ----------------------------------------------------------------------------
@@ -147,18 +157,20 @@ class RowIds(Mapping[str, int]):
     # -- snapshots --------------------------------------------------------------------------
 
     def export(self, keep: npt.NDArray[np.int64]) -> dict[str, npt.NDArray[Any]]:
-        """The ids of rows ``keep`` as arrays: their UTF-8 bytes concatenated, their lengths
-        and their hashes."""
+        """The ids of rows ``keep`` as arrays: their UTF-8 bytes concatenated, their lengths,
+        their hashes and the rows in the order of their hashes."""
         ends = np.frombuffer(self._ends, dtype=np.int64)
         text = np.frombuffer(self._text, dtype=np.uint8)
         try:
             starts, lengths = ends[:-1][keep], np.diff(ends)[keep]
             first = np.cumsum(lengths) - lengths  # where each kept id starts in the export
             picked = np.repeat(starts - first, lengths) + np.arange(int(lengths.sum()))
+            hashes = np.frombuffer(self._hash, dtype=np.uint32)[keep]
             return {
                 "id_bytes": text[picked],
                 "id_lengths": lengths.astype(np.int32),
-                "id_hashes": np.frombuffer(self._hash, dtype=np.uint32)[keep],
+                "id_hashes": hashes,
+                "id_order": np.argsort(hashes, kind="stable").astype(np.int32),
             }
         finally:
             del ends, text  # release the buffer exports: both keep growing
@@ -175,7 +187,9 @@ class RowIds(Mapping[str, int]):
         ids._hash = array("I", arrays["id_hashes"].astype(np.uint32).tobytes())
         ids._live = bytearray(b"\x01" * len(lengths))
         ids._count = len(lengths)
-        ids._resort()
+        ids._order = arrays["id_order"].astype(np.int32)  # sorted when exported
+        ids._sorted = arrays["id_hashes"].astype(np.uint32)[ids._order]
+        ids._indexed = len(lengths)
         return ids
 
 
