@@ -30,6 +30,25 @@ def test_search_finds_the_exact_nearest_rows() -> None:
         assert sims[0] > 0.99  # the query itself, similarity ~1
 
 
+def test_a_repeated_search_sees_every_change_made_in_between() -> None:
+    """A retrieval searches twice with one vector; the second answer is the first's only
+    while the graph has not changed."""
+    rng = np.random.default_rng(4)
+    vectors = _unit(rng, 200)
+    ann = AnnIndex(32)
+    ann.build_from(vectors, np.arange(200, dtype=np.int64))
+    query = vectors[7]
+    first = ann.search(query, 5)
+    again = ann.search(query, 5)
+    assert again[0].tolist() == first[0].tolist() and first[0][0] == 7
+    assert ann.search(query, 3)[0].tolist() == first[0][:3].tolist()  # another k: searched
+    ann.remove(7)
+    assert 7 not in ann.search(query, 5)[0].tolist()
+    ann.add(500, query)
+    assert ann.search(query, 5)[0][0] == 500
+    assert ann.search(vectors[8], 1)[0].tolist() == [8]  # another query: searched
+
+
 def test_changes_during_the_build_wait_and_are_applied_in_order() -> None:
     rng = np.random.default_rng(2)
     vectors = _unit(rng, 3)

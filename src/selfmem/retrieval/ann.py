@@ -83,6 +83,10 @@ class AnnIndex:
         self.built = True
         self.removals = 0
         self.changes = 0
+        #: The last search: (query bytes, k, changes then, rows, similarities). A retrieval
+        #: ranks twice with one query vector (its results, then the runs that vote).
+        self._last: tuple[bytes, int, int, npt.NDArray[np.int64], npt.NDArray[np.float32]] | None
+        self._last = None
 
     # -- slots ------------------------------------------------------------------------------
 
@@ -129,6 +133,7 @@ class AnnIndex:
                 self._slots = len(self._row_of_slot)
                 self._set_slots(rows, slots)
                 self._index.add(slots, vectors, threads=1)
+                self._last = None
             with self._pending_lock:
                 for row, vector in self._pending:  # what arrived during the build, in order
                     self._apply(row, vector)
@@ -169,14 +174,22 @@ class AnnIndex:
     def search(
         self, query: npt.NDArray[np.float32], k: int
     ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float32]]:
-        """Rows and inner products of the ``k`` nearest vectors."""
+        """Rows and inner products of the ``k`` nearest vectors (read-only arrays: the same
+        search again, with nothing changed since, returns them again)."""
+        key = np.asarray(query, dtype=np.float32).tobytes()
         with self._lock:
+            last = self._last
+            if last is not None and (last[0], last[1], last[2]) == (key, k, self.changes):
+                return last[3], last[4]
             matches = self._index.search(query, k)
             slots = np.asarray(matches.keys, dtype=np.int64)
             rows = self._row_of_slot[slots] if len(slots) else slots
-        keep = rows >= 0
-        sims = 1.0 - np.asarray(matches.distances, dtype=np.float32)
-        return rows[keep], sims[keep]
+            keep = rows >= 0
+            sims = 1.0 - np.asarray(matches.distances, dtype=np.float32)
+            rows, sims = rows[keep], sims[keep]
+            rows.flags.writeable = sims.flags.writeable = False
+            self._last = (key, k, self.changes, rows, sims)
+        return rows, sims
 
     def vectors(self, rows: npt.NDArray[np.int64]) -> npt.NDArray[np.float32]:
         """The stored vectors of ``rows`` as float32 (zeros for a row the graph lacks)."""
