@@ -107,7 +107,7 @@ class RetrievalAPI(Handle):
                 continue
             episodes.append(ScoredEpisode(episode, item.score, item.signals))
         episodes = self._demote_outdated(episodes, filters, limit)
-        patterns, heuristics = self._rank_patterns(description, stated, wanted_type, limit)
+        patterns, heuristics = self._rank_patterns(description, stated, wanted_type, limit, vector)
         return RetrievalResult(
             query=description, episodes=episodes, patterns=patterns, heuristics=heuristics
         )
@@ -197,7 +197,12 @@ class RetrievalAPI(Handle):
         return sorted(kept, key=lambda s: s.score, reverse=True)[:limit]
 
     def _rank_patterns(
-        self, description: str, ctx: TaskContext | None, task_type: TaskType | None, limit: int
+        self,
+        description: str,
+        ctx: TaskContext | None,
+        task_type: TaskType | None,
+        limit: int,
+        vector: npt.NDArray[np.float32] | None = None,
     ) -> tuple[list[ScoredPattern], list[ScoredHeuristic]]:
         """Served patterns and heuristics for a task; the sequence its nearest successful
         runs agree on (if any) is the first tool sequence.
@@ -208,7 +213,7 @@ class RetrievalAPI(Handle):
         the id for feedback); otherwise the runs' sequence is added there."""
         catalog = self._core.learning.catalog(self.namespace)
         ranked, heuristics = catalog.rank(description, ctx, task_type, limit)
-        similar = self._similar_runs_sequence(description, ctx, task_type)
+        similar = self._similar_runs_sequence(description, ctx, task_type, vector)
         if similar is None:
             return ranked, heuristics
         assert isinstance(similar.pattern, ToolSequence)
@@ -223,7 +228,11 @@ class RetrievalAPI(Handle):
         return ranked, [ScoredHeuristic(s.heuristic, s.score) for s in ranked]
 
     def _similar_runs_sequence(
-        self, description: str, ctx: TaskContext | None, task_type: TaskType | None
+        self,
+        description: str,
+        ctx: TaskContext | None,
+        task_type: TaskType | None,
+        vector: npt.NDArray[np.float32] | None = None,
     ) -> ScoredPattern | None:
         """The sequence the nearest successful runs of this task agree on (not a stored
         pattern: tasks that need different tools can share a learned family; their nearest
@@ -241,7 +250,8 @@ class RetrievalAPI(Handle):
         runs: list[Episode] = []
         scores: dict[str, float] = {}
         fits: dict[str, float] = {}
-        vector = engine.query_vector(description)
+        # the caller's query vector, when it gave one, also picks the voters
+        vector = engine.query_vector(description) if vector is None else vector
         for limit in (_NEIGHBOURS, _NEIGHBOURS * 4):  # wider when the nearest are superseded
             ranked = rank(
                 index, description, query_vector=vector, context=ctx, task_type=task_type,
