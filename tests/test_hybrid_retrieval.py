@@ -146,8 +146,9 @@ def test_query_vector_can_be_passed(in_memory: SelfLearningMemory) -> None:
     memory.flush()
     vector = HashingEmbedder(64).embed(["slow report query profiling"])[0]
     embedded: list[str] = []
-    real_embed = memory._core.retrieval.embedder.embed
-    memory._core.retrieval.embedder.embed = lambda texts: embedded.extend(texts) or real_embed(texts)
+    embedder = memory._core.retrieval.embedder
+    real_embed = embedder.embed
+    embedder.embed = lambda texts: embedded.extend(texts) or real_embed(texts)
     result = memory.retrieve_relevant_context("x y z", query_vector=vector)
     assert result.episodes[0].episode.id == eid and result.episodes[0].signals["semantic"] > 0.3
     # the given vector also picks the runs that vote for a sequence: nothing is embedded
