@@ -49,6 +49,23 @@ def test_a_repeated_search_sees_every_change_made_in_between() -> None:
     assert ann.search(vectors[8], 1)[0].tolist() == [8]  # another query: searched
 
 
+def test_vectors_read_again_are_the_graphs_current_ones() -> None:
+    rng = np.random.default_rng(5)
+    vectors = _unit(rng, 50)
+    ann = AnnIndex(32, "f32")
+    ann.build_from(vectors, np.arange(50, dtype=np.int64))
+    first = ann.vectors(np.asarray([3, 9, 60]))  # 60 has no vector: zeros
+    np.testing.assert_allclose(first[:2], vectors[[3, 9]], atol=1e-6)
+    assert not first[2].any()
+    again = ann.vectors(np.asarray([9, 4, 3]))  # partly read before
+    np.testing.assert_allclose(again, vectors[[9, 4, 3]], atol=1e-6)
+    ann.add(9, vectors[0])  # replaced: a later read sees the new vector
+    ann.add(60, vectors[1])
+    np.testing.assert_allclose(ann.vectors(np.asarray([9, 60, 3])), vectors[[0, 1, 3]], atol=1e-6)
+    ann.remove(3)
+    assert not ann.vectors(np.asarray([3]))[0].any()
+
+
 def test_changes_during_the_build_wait_and_are_applied_in_order() -> None:
     rng = np.random.default_rng(2)
     vectors = _unit(rng, 3)
