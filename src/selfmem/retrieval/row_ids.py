@@ -103,9 +103,13 @@ class RowIds(Mapping[str, int]):
             hit = self._sorted[at] == crcs
             first = self._order[at].astype(np.int64)
         text, ends, live, recent = self._text, self._ends, self._live, self._recent
-        for i, (episode_id, row) in enumerate(zip(episode_ids, first.tolist(), strict=True)):
+        hits, firsts = hit.tolist(), first.tolist()  # Python values: cheap to test one by one
+        for i, episode_id in enumerate(episode_ids):
             known = recent.get(episode_id)
-            if known is None and hit[i]:
+            if known is None:
+                if not hits[i]:
+                    continue
+                row = firsts[i]
                 if live[row] and text[ends[row] : ends[row + 1]] == encoded[i]:
                     known = row
                 else:  # another id with the same hash comes first: look at them all
