@@ -88,3 +88,34 @@ def test_rows_are_never_reused_and_a_removed_id_can_come_back() -> None:
     with pytest.raises(IndexError):
         ids.by_row[3]
     assert zlib.crc32(b"a") != zlib.crc32(b"b")  # the real hash tells these apart
+
+
+def test_lookups_beside_a_writer_always_find_what_was_added_before(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A reader without the lock (the engine asks whether an episode is indexed) while a
+    writer adds ids and re-sorts the hashes every few adds."""
+    import threading
+
+    monkeypatch.setattr(row_ids, "_RESORT_MIN", 8)
+    ids = RowIds()
+    ids.extend([f"early-{i}" for i in range(500)])
+    missed: list[str] = []
+    done = threading.Event()
+
+    def read() -> None:
+        while not done.is_set():
+            for i in range(0, 500, 7):
+                if f"early-{i}" not in ids:
+                    missed.append(f"early-{i}")
+
+    reader = threading.Thread(target=read)
+    reader.start()
+    try:
+        for i in range(3_000):
+            ids.append(f"late-{i}")
+    finally:
+        done.set()
+        reader.join()
+    assert missed == []
+    assert all(ids[f"late-{i}"] == 500 + i for i in range(3_000))

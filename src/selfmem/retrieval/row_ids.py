@@ -30,7 +30,11 @@ def _hashes(encoded: Sequence[bytes]) -> npt.NDArray[np.uint32]:
 
 
 class RowIds(Mapping[str, int]):
-    """The row of each live id (a read-only mapping), and every row's id (:attr:`by_row`)."""
+    """The row of each live id (a read-only mapping), and every row's id (:attr:`by_row`).
+
+    One writer at a time (the index holds its lock to add and remove); lookups may run
+    beside it without a lock (``lacks`` asks whether an episode is indexed): whatever they
+    read is replaced whole, never changed in place."""
 
     def __init__(self) -> None:
         self._text = bytearray()
@@ -38,9 +42,11 @@ class RowIds(Mapping[str, int]):
         self._hash = array("I")
         self._live = bytearray()
         self._count = 0
-        self._sorted: npt.NDArray[np.uint32] = np.zeros(0, dtype=np.uint32)
-        self._order: npt.NDArray[np.int32] = np.zeros(0, dtype=np.int32)
-        self._indexed = 0  # rows below this are in _sorted / _order
+        # The hashes of rows 0..n-1 ascending, and those rows in that order: one tuple,
+        # replaced whole, so a lookup that takes no lock never pairs two sorts' halves.
+        self._searched: tuple[npt.NDArray[np.uint32], npt.NDArray[np.int32]] = (
+            np.zeros(0, dtype=np.uint32), np.zeros(0, dtype=np.int32))  # fmt: skip
+        self._indexed = 0  # rows below this are in _searched
         self._recent: dict[str, int] = {}  # live ids of the rows added since
         self.by_row = _ById(self)
 
@@ -60,10 +66,11 @@ class RowIds(Mapping[str, int]):
         if row is not None:
             return row
         # a numpy scalar: a Python int would first convert the whole array to int64
-        lo = int(self._sorted.searchsorted(np.uint32(crc), side="left"))
+        hashes, order = self._searched
+        lo = int(hashes.searchsorted(np.uint32(crc), side="left"))
         encoded = episode_id.encode()
-        while lo < len(self._sorted) and int(self._sorted[lo]) == crc:
-            row = int(self._order[lo])
+        while lo < len(hashes) and int(hashes[lo]) == crc:
+            row = int(order[lo])
             if self._live[row] and self._text[self._ends[row] : self._ends[row + 1]] == encoded:
                 return row
             lo += 1
@@ -98,10 +105,11 @@ class RowIds(Mapping[str, int]):
         found = np.full(len(episode_ids), -1, dtype=np.int64)
         hit = np.zeros(len(crcs), dtype=bool)
         first = np.zeros(len(crcs), dtype=np.int64)
-        if len(self._sorted):
-            at = np.minimum(self._sorted.searchsorted(crcs), len(self._sorted) - 1)
-            hit = self._sorted[at] == crcs
-            first = self._order[at].astype(np.int64)
+        hashes, order = self._searched
+        if len(hashes):
+            at = np.minimum(hashes.searchsorted(crcs), len(hashes) - 1)
+            hit = hashes[at] == crcs
+            first = order[at].astype(np.int64)
         text, ends, live, recent = self._text, self._ends, self._live, self._recent
         hits, firsts = hit.tolist(), first.tolist()  # Python values: cheap to test one by one
         for i, episode_id in enumerate(episode_ids):
@@ -152,8 +160,8 @@ class RowIds(Mapping[str, int]):
 
     def _resort(self) -> None:
         hashes = np.frombuffer(self._hash, dtype=np.uint32)
-        self._order = np.argsort(hashes, kind="stable").astype(np.int32)
-        self._sorted = hashes[self._order]  # a copy: the array keeps growing
+        order = np.argsort(hashes, kind="stable").astype(np.int32)
+        self._searched = (hashes[order], order)  # a copy: the array keeps growing
         self._indexed = len(hashes)
         self._recent = {}
         del hashes
@@ -191,8 +199,8 @@ class RowIds(Mapping[str, int]):
         ids._hash = array("I", arrays["id_hashes"].astype(np.uint32).tobytes())
         ids._live = bytearray(b"\x01" * len(lengths))
         ids._count = len(lengths)
-        ids._order = arrays["id_order"].astype(np.int32)  # sorted when exported
-        ids._sorted = arrays["id_hashes"].astype(np.uint32)[ids._order]
+        order = arrays["id_order"].astype(np.int32)  # sorted when exported
+        ids._searched = (arrays["id_hashes"].astype(np.uint32)[order], order)
         ids._indexed = len(lengths)
         return ids
 
