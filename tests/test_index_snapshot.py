@@ -4,6 +4,8 @@ plus the store's change log, reads only what changed, and answers exactly like a
 from __future__ import annotations
 
 import functools
+import os
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -310,3 +312,22 @@ def test_snapshots_kept_as_cache_values_by_an_earlier_version_are_removed(
         assert list(cache.keys("index_snapshot")) == []
     finally:
         cache.close()
+
+
+def test_a_save_removes_what_a_killed_writer_left_and_nothing_being_written(
+    seeded: tuple[Path, list[str]],
+) -> None:
+    root, _ = seeded
+    (path,) = _snapshot_files(root)
+    left = path.with_name(f"{path.stem}.999.0a0a0a0a.tmp")  # a writer killed two hours ago
+    left.write_bytes(b"half a snapshot")
+    two_hours_ago = time.time() - 2 * sealed_files.STALE_S
+    os.utime(left, (two_hours_ago, two_hours_ago))
+    busy = path.with_name(f"{path.stem}.998.0b0b0b0b.tmp")  # another writer, still writing
+    busy.write_bytes(b"being written")
+    memory, _ = _open(root)
+    with memory:
+        memory.retrieve_relevant_context("deploy the web service")
+        _record(memory, 1, start=400)  # a change: the snapshot is written again at close
+    assert not left.exists() and busy.exists()
+    assert _snapshot_files(root) == [path]

@@ -19,13 +19,16 @@ from __future__ import annotations
 import json
 import os
 import struct
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, BinaryIO
 
-__all__ = ["CHUNK", "new_gen", "read_body", "read_header", "write"]
+__all__ = ["CHUNK", "STALE_S", "new_gen", "read_body", "read_header", "write"]
 
 CHUNK = 4 * 1024 * 1024
+#: A temporary file untouched for this long belongs to a writer that died.
+STALE_S = 3600.0
 _LENGTH = struct.Struct(">Q")
 _GEN = 8
 
@@ -42,8 +45,11 @@ def write(
     body: bytes | bytearray | memoryview,
     seal: Callable[[bytes], bytes],
 ) -> None:
-    """Write ``header`` and ``body`` to ``path``, sealed, replacing it whole."""
+    """Write ``header`` and ``body`` to ``path``, sealed, replacing it whole. Temporary
+    files of ``path`` that writers left more than :data:`STALE_S` ago (a process killed
+    mid-write) are removed first: at a million episodes each holds some 300 MB."""
     path.parent.mkdir(parents=True, exist_ok=True)
+    _remove_stale(path)
     temporary = path.with_suffix(f".{os.getpid()}.{os.urandom(4).hex()}.tmp")
     gen = bytes.fromhex(header["gen"])
     view = memoryview(body).cast("B")
@@ -61,6 +67,16 @@ def write(
         os.replace(temporary, path)
     finally:
         temporary.unlink(missing_ok=True)
+
+
+def _remove_stale(path: Path) -> None:
+    cutoff = time.time() - STALE_S
+    for leftover in path.parent.glob(f"{path.stem}.*.tmp"):
+        try:
+            if leftover.stat().st_mtime < cutoff:
+                leftover.unlink()
+        except OSError:  # another writer removed or renamed it meanwhile
+            continue
 
 
 def _pieces(file: BinaryIO, unseal: Callable[[bytes], bytes | None]) -> Iterator[bytes]:
