@@ -25,7 +25,6 @@ sealing function is taken *before* that look at the log, as for index snapshots.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import os
 import struct
@@ -74,8 +73,7 @@ class AnnFiles:
         self.restored = 0
 
     def path(self, namespace: str) -> Path:
-        digest = hashlib.blake2b(namespace.encode(), digest_size=16).hexdigest()
-        return self.directory / f"{digest}.bin"
+        return sealed_files.path_for(self.directory, namespace)
 
     def begin(self, namespace: str) -> None:
         """Call before the namespace's index is loaded: deletions logged after this cursor

@@ -16,6 +16,7 @@ under the current key (a delete rotated it) raises :class:`ValueError` when read
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import struct
@@ -24,13 +25,18 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, BinaryIO
 
-__all__ = ["CHUNK", "STALE_S", "new_gen", "read_body", "read_header", "write"]
+__all__ = ["CHUNK", "STALE_S", "new_gen", "path_for", "read_body", "read_header", "write"]
 
 CHUNK = 4 * 1024 * 1024
 #: A temporary file untouched for this long belongs to a writer that died.
 STALE_S = 3600.0
 _LENGTH = struct.Struct(">Q")
 _GEN = 8
+
+
+def path_for(directory: Path, namespace: str) -> Path:
+    """``directory/<digest of the namespace>.bin``: any characters, a fixed length."""
+    return directory / f"{hashlib.blake2b(namespace.encode(), digest_size=16).hexdigest()}.bin"
 
 
 def new_gen() -> str:

@@ -20,7 +20,6 @@ written (a delete rotates the key after it commits).
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import os
@@ -152,9 +151,8 @@ class IndexSnapshots:
         self._legacy_dropped = False
 
     def path(self, namespace: str) -> Path:
-        """The namespace's snapshot file (a digest: any characters, fixed length)."""
-        digest = hashlib.blake2b(namespace.encode(), digest_size=16).hexdigest()
-        return self.directory / "index" / f"{digest}.bin"
+        """The namespace's snapshot file."""
+        return sealed_files.path_for(self.directory / "index", namespace)
 
     # -- bookkeeping ------------------------------------------------------------------------
 

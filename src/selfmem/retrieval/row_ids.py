@@ -54,12 +54,14 @@ class RowIds(Mapping[str, int]):
 
     def id_at(self, row: int) -> str:
         """The id row ``row`` was added with (dead rows included)."""
-        return self._text[self._ends[row] : self._ends[row + 1]].decode()
+        return self._bytes_at(row).decode()
+
+    def _bytes_at(self, row: int) -> bytearray:
+        return self._text[self._ends[row] : self._ends[row + 1]]
 
     def encoded(self, rows: Sequence[int]) -> list[bytes]:
         """The UTF-8 ids of ``rows`` (they sort like the ids: UTF-8 keeps code point order)."""
-        text, ends = self._text, self._ends
-        return [bytes(text[ends[r] : ends[r + 1]]) for r in rows]
+        return [bytes(self._bytes_at(r)) for r in rows]
 
     def _find(self, episode_id: str, crc: int) -> int | None:
         row = self._recent.get(episode_id)
@@ -71,7 +73,7 @@ class RowIds(Mapping[str, int]):
         encoded = episode_id.encode()
         while lo < len(hashes) and int(hashes[lo]) == crc:
             row = int(order[lo])
-            if self._live[row] and self._text[self._ends[row] : self._ends[row + 1]] == encoded:
+            if self._live[row] and self._bytes_at(row) == encoded:
                 return row
             lo += 1
         return None
@@ -110,7 +112,7 @@ class RowIds(Mapping[str, int]):
             at = np.minimum(hashes.searchsorted(crcs), len(hashes) - 1)
             hit = hashes[at] == crcs
             first = order[at].astype(np.int64)
-        text, ends, live, recent = self._text, self._ends, self._live, self._recent
+        live, recent = self._live, self._recent
         hits, firsts = hit.tolist(), first.tolist()  # Python values: cheap to test one by one
         for i, episode_id in enumerate(episode_ids):
             known = recent.get(episode_id)
@@ -118,7 +120,7 @@ class RowIds(Mapping[str, int]):
                 if not hits[i]:
                     continue
                 row = firsts[i]
-                if live[row] and text[ends[row] : ends[row + 1]] == encoded[i]:
+                if live[row] and self._bytes_at(row) == encoded[i]:
                     known = row
                 else:  # another id with the same hash comes first: look at them all
                     known = self._find(episode_id, int(crcs[i]))
