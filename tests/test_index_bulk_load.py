@@ -25,7 +25,7 @@ _ROWS = st.lists(
         outcome=st.sampled_from(["success", "failure", "partial_success"]),
         reward=st.floats(0.0, 1.0),
         end_time=st.floats(0.0, 1e6),
-        terms=st.lists(st.sampled_from(_WORDS), max_size=10).map(tuple),
+        terms=st.lists(st.sampled_from(_WORDS), max_size=10).map(" ".join),
     ),
     max_size=40,
 )
@@ -79,7 +79,8 @@ def test_rows_added_after_a_bulk_load_are_searchable() -> None:
     index = EpisodeIndex()
 
     def row(episode_id: str, *terms: str) -> IndexRow:
-        return IndexRow(episode_id, "debugging", "web", None, None, (), "success", 1.0, 0.0, terms)
+        return IndexRow(episode_id, "debugging", "web", None, None, (), "success", 1.0, 0.0,
+                        " ".join(terms))
 
     index.load(row(f"ep-{i}", "deploy", "docker") for i in range(5))
     index.add(row("late", "flask", "deploy"))

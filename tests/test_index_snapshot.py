@@ -261,7 +261,9 @@ def test_snapshots_are_saved_every_n_changes_and_read_by_the_next_engine(
 
     store, cache = LibSQLStore(str(tmp_path / "selfmem.db")), LmdbCache(tmp_path / "snaps")
     first = RetrievalEngine(store, None, snapshots=snapshots(store, cache))
-    cold = first.index(NS)
+    with first.querying(NS) as cold:  # the first snapshot is written once the query is done
+        assert not snapshots(store, cache).path(NS).exists()
+    first.wait_for_snapshots()
     written = snapshots(store, cache).path(NS)
     assert written.is_file() and written.parent.parent == tmp_path / "snaps"
     saved = written.read_bytes()

@@ -82,7 +82,7 @@ def test_bulk_extend_matches_adding_row_by_row(
             for row in range(lo, hi):
                 postings.add(row, docs[row])
         else:
-            postings.extend(lo, docs[lo:hi])
+            postings.extend(lo, [" ".join(doc) for doc in docs[lo:hi]])
     for term in {"alpha", "beta", "gamma", "delta", "eps", "zeta", "eta"}:
         expected = {row: Counter(terms)[term] for row, terms in enumerate(docs) if term in terms}
         found = postings.get(term)
@@ -98,9 +98,9 @@ def test_bulk_extend_matches_adding_row_by_row(
 
 def test_extend_must_continue_from_the_last_row() -> None:
     postings = Postings()
-    postings.extend(0, [["a"], ["b"]])
+    postings.extend(0, ["a", "b"])
     with pytest.raises(ValueError, match="in order"):
-        postings.extend(3, [["c"]])
+        postings.extend(3, ["c"])
 
 
 @settings(max_examples=60, deadline=None)

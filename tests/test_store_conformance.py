@@ -179,8 +179,8 @@ def test_index_rows_hold_completed_episodes_with_task_and_step_terms(
     made = _seed(store, namespace)
     rows = {row.episode_id: row for row in store.index_rows(namespace)}
     assert set(rows) == {made[k].id for k in ("web-ok", "web-fail", "data-ok")}  # not "open"
-    assert {"login", "page"} <= set(rows[made["web-ok"].id].terms)
-    assert "pandas" in rows[made["data-ok"].id].terms  # from the steps
+    assert {"login", "page"} <= set(rows[made["web-ok"].id].term_list())
+    assert "pandas" in rows[made["data-ok"].id].term_list()  # from the steps
     assert rows[made["web-fail"].id].outcome == OutcomeStatus.FAILURE.value
 
 

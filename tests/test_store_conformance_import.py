@@ -6,7 +6,6 @@ A batch must leave the store exactly as ``create_episode`` + ``finish_episode`` 
 
 from __future__ import annotations
 
-from dataclasses import replace
 from datetime import timedelta
 
 import pytest
@@ -87,7 +86,7 @@ def test_a_batch_stores_what_single_writes_store(store: EpisodeStore, namespace:
         ep.id, ep.namespace = renamed[ep.id], namespace
     expected["revisions"] = {renamed[k]: v for k, v in expected["revisions"].items()}  # type: ignore[attr-defined]
     expected["index_rows"] = [
-        replace(row, episode_id=renamed[row.episode_id])
+        row._replace(episode_id=renamed[row.episode_id])
         for row in expected["index_rows"]  # type: ignore[attr-defined]
     ]
     got_rows = [row.episode_id for row in got["index_rows"]]  # type: ignore[attr-defined]

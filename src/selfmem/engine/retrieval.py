@@ -19,7 +19,8 @@ import queue
 import sys
 import threading
 from collections import OrderedDict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 
 import numpy as np
 import numpy.typing as npt
@@ -91,7 +92,9 @@ class RetrievalEngine:
         self._ann_saved: dict[str, tuple[int, int]] = {}  # graph and its changes when saved
         self._ann_save_lock = threading.Lock()
         self._closing = False
-        self._savers: list[threading.Thread] = []
+        self._savers: dict[str, threading.Thread] = {}  # per namespace, at most one
+        self._again: set[str] = set()  # namespaces changed while their snapshot was written
+        self._unsaved: set[str] = set()  # loaded from the store, no snapshot written yet
         self.ann_threshold = ann_threshold
         self.embedder = embedder
         self._indexes: dict[str, EpisodeIndex] = {}
@@ -129,9 +132,26 @@ class RetrievalEngine:
         if self.embedder is not None:
             self._attach_stored_vectors(namespace, found, embed_missing)
         if snapshots is not None:
-            snapshots.save(namespace, found, model)
+            with self._lock:
+                self._unsaved.add(namespace)  # saved once the query that loaded it is done
         _release_freed_memory()
         return found
+
+    @contextmanager
+    def querying(self, namespace: str) -> Iterator[EpisodeIndex]:
+        """The namespace's index, for one query. If the query loaded it from the store, its
+        first snapshot is written in the background once the query is done: writing it in
+        the query would add 2 s to a first answer at a million episodes, and exporting the
+        index in another thread meanwhile would hold the index's lock the query needs."""
+        try:
+            yield self.index(namespace)
+        finally:
+            with self._lock:
+                unsaved = namespace in self._unsaved
+                self._unsaved.discard(namespace)
+                index = self._indexes.get(namespace)
+            if unsaved and index is not None:
+                self._save_in_background(namespace, index)
 
     @property
     def _model(self) -> str | None:
@@ -144,15 +164,34 @@ class RetrievalEngine:
         snapshots = self._snapshots
         if snapshots is None or not snapshots.note(namespace):
             return
+        self._save_in_background(namespace, index)
+
+    def _save_in_background(self, namespace: str, index: EpisodeIndex) -> None:
+        """Snapshot the index in a thread. While one of the namespace is being written, it
+        is asked to write once more when done, so the last change is never left out."""
         with self._lock:
-            if any(t.is_alive() for t in self._savers):
-                return  # one is running; the next change will ask again
+            if namespace in self._savers:
+                self._again.add(namespace)
+                return
             saver = threading.Thread(
-                target=snapshots.save, args=(namespace, index, self._model),
+                target=self._saving, args=(namespace, index),
                 name="selfmem-snapshot", daemon=True,
             )  # fmt: skip
-            self._savers = [saver]
+            self._savers[namespace] = saver
         saver.start()
+
+    def _saving(self, namespace: str, index: EpisodeIndex) -> None:
+        snapshots = self._snapshots
+        assert snapshots is not None
+        while True:
+            snapshots.save(namespace, index, self._model)
+            _release_freed_memory()  # the encoded copy of a large index (300 MB at 1M)
+            with self._lock:
+                if namespace not in self._again:
+                    if self._savers.get(namespace) is threading.current_thread():
+                        del self._savers[namespace]
+                    return
+                self._again.discard(namespace)
 
     def _attach_stored_vectors(
         self, namespace: str, index: EpisodeIndex, embed_missing: bool
@@ -305,8 +344,8 @@ class RetrievalEngine:
     def wait_for_snapshots(self) -> None:
         """Wait until a snapshot being written in the background is written."""
         with self._lock:
-            savers, self._savers = self._savers, []
-        for saver in savers:
+            savers, self._savers = self._savers, {}
+        for saver in savers.values():
             saver.join()
 
     def drain(self) -> None:
@@ -323,8 +362,10 @@ class RetrievalEngine:
             self.wait_for_snapshots()
             with self._lock:
                 loaded = list(self._indexes.items())
+            with self._lock:
+                unsaved, self._unsaved = self._unsaved, set()
             for namespace, index in loaded:
-                if self._snapshots.is_dirty(namespace):
+                if namespace in unsaved or self._snapshots.is_dirty(namespace):
                     self._snapshots.save(namespace, index, self._model)
                 self._save_ann(namespace, index)
 

@@ -87,30 +87,32 @@ class RetrievalAPI(Handle):
         )
         engine = self._core.retrieval
         self._core.catch_up()  # episodes other processes completed or deleted
-        index = engine.index(self.namespace)
-        vector = query_vector if query_vector is not None else engine.query_vector(description)
-        ranked = rank(
-            index,
-            description,
-            query_vector=vector,
-            context=stated,
-            task_type=wanted_type,
-            filters=filters,
-            weights=self._ranking,
-            limit=limit,
-        )
-        episodes: list[ScoredEpisode] = []
-        for item in ranked:
-            try:
-                episode = self._episode(index.ids[item.row], caught_up=True)
-            except NotFoundError:  # deleted by another handle since the index was built
-                continue
-            episodes.append(ScoredEpisode(episode, item.score, item.signals))
-        episodes = self._demote_outdated(episodes, filters, limit)
-        patterns, heuristics = self._rank_patterns(description, stated, wanted_type, limit, vector)
-        return RetrievalResult(
-            query=description, episodes=episodes, patterns=patterns, heuristics=heuristics
-        )
+        with engine.querying(self.namespace) as index:
+            vector = query_vector if query_vector is not None else engine.query_vector(description)
+            ranked = rank(
+                index,
+                description,
+                query_vector=vector,
+                context=stated,
+                task_type=wanted_type,
+                filters=filters,
+                weights=self._ranking,
+                limit=limit,
+            )
+            episodes: list[ScoredEpisode] = []
+            for item in ranked:
+                try:
+                    episode = self._episode(index.ids[item.row], caught_up=True)
+                except NotFoundError:  # deleted by another handle since the index was built
+                    continue
+                episodes.append(ScoredEpisode(episode, item.score, item.signals))
+            episodes = self._demote_outdated(episodes, filters, limit)
+            patterns, heuristics = self._rank_patterns(
+                description, stated, wanted_type, limit, vector
+            )
+            return RetrievalResult(
+                query=description, episodes=episodes, patterns=patterns, heuristics=heuristics
+            )
 
     def _superseded(self, episodes: Sequence[Episode]) -> dict[str, str]:
         """The episodes whose task family's procedure has changed since they ended and that
@@ -243,56 +245,57 @@ class RetrievalAPI(Handle):
         from ..retrieval.ranking import rank
 
         engine = self._core.retrieval
-        index = engine.index(self.namespace)
-        if index.size == 0:
-            return None
-        filters = QueryFilters(success_only=True, task_type=task_type.value if task_type else None)
-        runs: list[Episode] = []
-        scores: dict[str, float] = {}
-        fits: dict[str, float] = {}
-        # the caller's query vector, when it gave one, also picks the voters
-        vector = engine.query_vector(description) if vector is None else vector
-        for limit in (_NEIGHBOURS, _NEIGHBOURS * 4):  # wider when the nearest are superseded
-            ranked = rank(
-                index, description, query_vector=vector, context=ctx, task_type=task_type,
-                filters=filters, weights=self._ranking, limit=limit, diversify=False,
-            )  # fmt: skip
-            runs = []
-            for item in ranked:
-                try:
-                    episode = self._episode(index.ids[item.row], caught_up=True)
-                except NotFoundError:
-                    continue
-                runs.append(episode)
-                scores[episode.id] = item.score
-                fits[episode.id] = item.signals.get("context", 1.0)
-            old = self._superseded(runs)
-            failed = self._failed_when_followed(runs)
-            runs = [run for run in runs if run.id not in old and run.id not in failed]
-            runs = runs[:_NEIGHBOURS]
-            if not (old or failed) or len(ranked) < limit:
-                break
-        if old:  # the task's family changed: its runs since the change vote, however worded
-            for episode, score, stand_in in self._new_ways(old, scores, {r.id for r in runs}):
-                if _passes(episode, filters):
+        with engine.querying(self.namespace) as index:
+            if index.size == 0:
+                return None
+            wanted = task_type.value if task_type else None
+            filters = QueryFilters(success_only=True, task_type=wanted)
+            runs: list[Episode] = []
+            scores: dict[str, float] = {}
+            fits: dict[str, float] = {}
+            # the caller's query vector, when it gave one, also picks the voters
+            vector = engine.query_vector(description) if vector is None else vector
+            for limit in (_NEIGHBOURS, _NEIGHBOURS * 4):  # wider when the nearest are superseded
+                ranked = rank(
+                    index, description, query_vector=vector, context=ctx, task_type=task_type,
+                    filters=filters, weights=self._ranking, limit=limit, diversify=False,
+                )  # fmt: skip
+                runs = []
+                for item in ranked:
+                    try:
+                        episode = self._episode(index.ids[item.row], caught_up=True)
+                    except NotFoundError:
+                        continue
                     runs.append(episode)
-                    scores[episode.id], fits[episode.id] = score, fits[stand_in]
-        pattern = neighbour_sequence(
-            self.namespace, description, runs, self.config.learning,
-            [scores[r.id] for r in runs], [fits[r.id] for r in runs], ctx,
-        )  # fmt: skip
-        if pattern is None:
-            return None
-        relevance = sum(scores[i] for i in pattern.episode_ids) / len(pattern.episode_ids)
-        effectiveness = pattern.confidence
-        ctx_fit = context_score(pattern.context, ctx, task_type)
-        score = effectiveness * (0.6 * relevance + 0.25 * ctx_fit + 0.15 * 1.0)
-        signals = {
-            "effectiveness": effectiveness,
-            "relevance": relevance,
-            "neighbours": float(len(runs)),
-        }
-        return ScoredPattern(pattern, score, signals)
+                    scores[episode.id] = item.score
+                    fits[episode.id] = item.signals.get("context", 1.0)
+                old = self._superseded(runs)
+                failed = self._failed_when_followed(runs)
+                runs = [run for run in runs if run.id not in old and run.id not in failed]
+                runs = runs[:_NEIGHBOURS]
+                if not (old or failed) or len(ranked) < limit:
+                    break
+            if old:  # the task's family changed: its runs since the change vote, however worded
+                for episode, score, stand_in in self._new_ways(old, scores, {r.id for r in runs}):
+                    if _passes(episode, filters):
+                        runs.append(episode)
+                        scores[episode.id], fits[episode.id] = score, fits[stand_in]
+            pattern = neighbour_sequence(
+                self.namespace, description, runs, self.config.learning,
+                [scores[r.id] for r in runs], [fits[r.id] for r in runs], ctx,
+            )  # fmt: skip
+            if pattern is None:
+                return None
+            relevance = sum(scores[i] for i in pattern.episode_ids) / len(pattern.episode_ids)
+            effectiveness = pattern.confidence
+            ctx_fit = context_score(pattern.context, ctx, task_type)
+            score = effectiveness * (0.6 * relevance + 0.25 * ctx_fit + 0.15 * 1.0)
+            signals = {
+                "effectiveness": effectiveness,
+                "relevance": relevance,
+                "neighbours": float(len(runs)),
+            }
+            return ScoredPattern(pattern, score, signals)
 
     def recommend_patterns(
         self,

@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass
 from itertools import filterfalse, islice
+from typing import NamedTuple
 
 from ..text.tokens import STOPWORDS
 from .episodes import Episode
@@ -16,9 +16,11 @@ __all__ = ["MAX_TERMS", "IndexRow", "decode_row", "encode_row", "index_row", "in
 MAX_TERMS = 400
 
 
-@dataclass(frozen=True, slots=True)
-class IndexRow:
-    """The searchable facts of one completed episode (no steps, no full text)."""
+class IndexRow(NamedTuple):
+    """The searchable facts of one completed episode (no steps, no full text).
+
+    A named tuple, not a dataclass: a store streams a million of them into the index on a
+    first retrieval, and a tuple is built four times faster."""
 
     episode_id: str
     task_type: str
@@ -29,7 +31,13 @@ class IndexRow:
     outcome: str
     reward: float
     end_time: float
-    terms: tuple[str, ...]  # with repeats: term frequency matters for BM25
+    #: The terms BM25 counts, in order and with repeats (term frequency matters), each
+    #: separated from the next by one space. One string rather than a tuple: the index
+    #: splits a whole batch of rows' terms at once.
+    terms: str
+
+    def term_list(self) -> list[str]:
+        return self.terms.split()
 
 
 _SPACE = re.compile(r"\s")
@@ -91,22 +99,50 @@ def index_row(episode: Episode, step_text: str | None = None) -> IndexRow:
         outcome=episode.outcome.status.value,
         reward=episode.reward.total if episode.reward else 0.0,
         end_time=episode.end_time.timestamp(),
-        terms=(task + task + steps)[:MAX_TERMS],
+        terms=" ".join((task + task + steps)[:MAX_TERMS]),
     )
 
 
+#: The stored form of a row is its fields joined by this character, after a format tag;
+#: tags are joined by ``_TAG``. Splitting that is ten times cheaper than parsing JSON,
+#: which was the largest cost of building the index of a million stored episodes.
+_FIELD, _TAG, _PACKED = "\x1f", "\x1e", "p1"
+
+
+def _packable(row: IndexRow) -> bool:
+    """Whether no field holds a separator (and no tag is empty), so splitting gives the
+    fields back. Terms never do: they are runs of ``[a-z0-9_]``."""
+    texts = (row.task_type, row.domain, row.language or "", row.framework or "", row.outcome)
+    return not any(_FIELD in t or _TAG in t for t in (*texts, *row.tags)) and all(row.tags)
+
+
 def encode_row(row: IndexRow) -> str:
-    """Compact JSON for the ``episodes.index_row`` column."""
+    """The ``episodes.index_row`` column: the packed form, or compact JSON for a row whose
+    values hold a separator character (both are read back by :func:`decode_row`)."""
+    if _packable(row):
+        return _FIELD.join((
+            _PACKED, row.task_type, row.domain, row.language or "", row.framework or "",
+            _TAG.join(row.tags), row.outcome, repr(row.reward), repr(row.end_time), row.terms,
+        ))  # fmt: skip
     return json.dumps(
         [row.task_type, row.domain, row.language, row.framework, list(row.tags), row.outcome,
-         row.reward, row.end_time, " ".join(row.terms)],
+         row.reward, row.end_time, row.terms],
         separators=(",", ":"),
     )  # fmt: skip
 
 
 def decode_row(episode_id: str, text: str) -> IndexRow:
+    """The row :func:`encode_row` stored (either form; JSON is also what earlier versions
+    wrote)."""
+    if text.startswith(_PACKED + _FIELD):
+        fields = text.split(_FIELD)
+        _, task_type, domain, language, framework, tags, outcome, reward, end, terms = fields
+        return IndexRow(
+            episode_id, task_type, domain, language or None, framework or None,
+            tuple(tags.split(_TAG)) if tags else (), outcome, float(reward), float(end), terms,
+        )  # fmt: skip
     task_type, domain, language, framework, tags, outcome, reward, end, terms = json.loads(text)
     return IndexRow(
         episode_id, task_type, domain, language, framework, tuple(tags), outcome,
-        float(reward), float(end), tuple(terms.split()),
+        float(reward), float(end), " ".join(terms.split()),
     )  # fmt: skip

@@ -12,6 +12,7 @@ import threading
 from array import array
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from itertools import islice
 from typing import Any
 
 import numpy as np
@@ -158,12 +159,13 @@ class EpisodeIndex:
             self.failure[r] = row.outcome == OutcomeStatus.FAILURE.value
             self.reward[r] = row.reward
             self.end_time[r] = row.end_time
-            self.doc_len[r] = len(row.terms)
+            terms = row.term_list()
+            self.doc_len[r] = len(terms)
             self.tag_count[r] = len(row.tags)
             self.alive[r] = True
             self._alive_count += 1
-            self._total_len += len(row.terms)
-            self._postings.add(r, row.terms)
+            self._total_len += len(terms)
+            self._postings.add(r, terms)
             for tag in row.tags:
                 self._tags.setdefault(self._tag_codes.code(tag), array("i")).append(r)
             return r
@@ -175,29 +177,38 @@ class EpisodeIndex:
         each and counts its postings with numpy (:meth:`Postings.extend`)."""
         with self.lock:
             self._postings.deferred = True
-            batch: list[IndexRow] = []
-            pending: set[str] = set()
+            stream = iter(rows)
             try:
-                for row in rows:
-                    if row.episode_id in pending or len(batch) == _LOAD_BATCH:
-                        self._append_many(batch)
-                        batch, pending = [], set()
-                    batch.append(row)
-                    pending.add(row.episode_id)
+                while batch := list(islice(stream, _LOAD_BATCH)):
+                    self._append_batch(batch)
             finally:
-                self._append_many(batch)  # rows read so far are indexed, even on an error
                 self._postings.deferred = False
                 self._postings.compact()
 
-    def _append_many(self, rows: Sequence[IndexRow]) -> None:
+    def _append_batch(self, rows: list[IndexRow]) -> None:
+        """Append a batch of rows; an id repeated inside it splits it, so that the later
+        row replaces the earlier one as :meth:`add` would."""
+        ids = [row.episode_id for row in rows]
+        if len(set(ids)) == len(ids):
+            self._append_many(rows, ids)
+            return
+        start, seen = 0, set[str]()
+        for i, episode_id in enumerate(ids):
+            if episode_id in seen:
+                self._append_many(rows[start:i], ids[start:i])
+                start, seen = i, set()
+            seen.add(episode_id)
+        self._append_many(rows[start:], ids[start:])
+
+    def _append_many(self, rows: Sequence[IndexRow], ids: list[str]) -> None:
         """Append rows of distinct ids with one slice assignment per column (re-adding an
         id replaces it)."""
         if not rows:
             return
-        ids = [row.episode_id for row in rows]
-        for episode_id, known in zip(ids, self.row_of.rows_of(ids).tolist(), strict=True):
-            if known >= 0:
-                self.remove(episode_id)
+        if self._alive_count:
+            for episode_id, known in zip(ids, self.row_of.rows_of(ids).tolist(), strict=True):
+                if known >= 0:
+                    self.remove(episode_id)
         start, end = self._size, self._size + len(rows)
         capacity = self._cap
         while capacity < end:
@@ -205,24 +216,27 @@ class EpisodeIndex:
         if capacity > self._cap:
             self._alloc(capacity)
         self.row_of.extend(ids)
-        for name, codes in self._categories().items():
-            getattr(self, name)[start:end] = codes.codes([getattr(row, name) for row in rows])
-        outcomes = np.asarray([row.outcome for row in rows], dtype=object)
-        self.success[start:end] = outcomes == OutcomeStatus.SUCCESS.value
-        self.failure[start:end] = outcomes == OutcomeStatus.FAILURE.value
-        self.reward[start:end] = [row.reward for row in rows]
-        self.end_time[start:end] = [row.end_time for row in rows]
-        lengths = [len(row.terms) for row in rows]
+        types, domains, languages, frameworks, tags, outcomes, rewards, ends, terms = (
+            list(column) for column in islice(zip(*rows, strict=True), 1, None)
+        )  # the row's fields after the id, in IndexRow's order
+        codes = self._categories()
+        for name, values in zip(_CATEGORIES, (domains, languages, frameworks, types), strict=True):
+            getattr(self, name)[start:end] = codes[name].codes(values)
+        outcome = np.asarray(outcomes, dtype=object)
+        self.success[start:end] = outcome == OutcomeStatus.SUCCESS.value
+        self.failure[start:end] = outcome == OutcomeStatus.FAILURE.value
+        self.reward[start:end] = rewards
+        self.end_time[start:end] = ends
+        lengths = self._postings.extend(start, terms)
         self.doc_len[start:end] = lengths
-        self.tag_count[start:end] = [len(row.tags) for row in rows]
+        self.tag_count[start:end] = [len(t) for t in tags]
         self.alive[start:end] = True
         self._size = end
         self._alive_count += len(rows)
-        self._total_len += sum(lengths)
-        for r, row in enumerate(rows, start):
-            for tag in row.tags:
+        self._total_len += float(lengths.sum())
+        for r, row_tags in enumerate(tags, start):
+            for tag in row_tags:
                 self._tags.setdefault(self._tag_codes.code(tag), array("i")).append(r)
-        self._postings.extend(start, [row.terms for row in rows])
 
     def remove(self, episode_id: str) -> bool:
         """Tombstone an episode; its postings are skipped from now on."""
