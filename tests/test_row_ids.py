@@ -119,3 +119,22 @@ def test_lookups_beside_a_writer_always_find_what_was_added_before(
         reader.join()
     assert missed == []
     assert all(ids[f"late-{i}"] == 500 + i for i in range(3_000))
+
+
+@settings(max_examples=60, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])  # set once, never reset
+@given(batches=st.lists(st.lists(_IDS, min_size=1, max_size=5), max_size=8))
+def test_ids_appended_twice_keep_their_last_row(hashing: None, batches: list[list[str]]) -> None:
+    """A bulk load appends without looking ids up; dropping the repeats afterwards leaves
+    what replacing them one by one would have."""
+    ids = RowIds()
+    expected: dict[str, int] = {}
+    for batch in batches:
+        rows = ids.extend(batch)
+        expected.update(zip(batch, rows.tolist(), strict=True))
+    every = [row for batch in batches for row in range(len(batch))]
+    dropped = ids.drop_repeated()
+    assert sorted(dropped) == sorted(set(range(len(every))) - set(expected.values()))
+    assert dict(ids.items()) == expected and len(ids) == len(expected)
+    probe = ["a", "b", "c", "ép-1", "ép-2", "x" * 40, "deploy-7", "", "missing"]
+    assert ids.rows_of(probe).tolist() == [expected.get(n, -1) for n in probe]

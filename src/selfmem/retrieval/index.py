@@ -177,35 +177,42 @@ class EpisodeIndex:
         each and counts its postings with numpy (:meth:`Postings.extend`)."""
         with self.lock:
             self._postings.deferred = True
+            # Into an empty index, ids are not looked up batch by batch (a million lookups):
+            # the earlier rows of ids that came twice are tombstoned once at the end.
+            fresh = self._size == 0
             stream = iter(rows)
             try:
                 while batch := list(islice(stream, _LOAD_BATCH)):
-                    self._append_batch(batch)
+                    self._append_batch(batch, fresh)
             finally:
+                if fresh:
+                    for r in self.row_of.drop_repeated():
+                        self._tombstone(r)
                 self._postings.deferred = False
                 self._postings.compact()
 
-    def _append_batch(self, rows: list[IndexRow]) -> None:
+    def _append_batch(self, rows: list[IndexRow], fresh: bool) -> None:
         """Append a batch of rows; an id repeated inside it splits it, so that the later
-        row replaces the earlier one as :meth:`add` would."""
+        row replaces the earlier one as :meth:`add` would. ``fresh``: the load began on an
+        empty index, and repeated ids are left to its end."""
         ids = [row.episode_id for row in rows]
-        if len(set(ids)) == len(ids):
-            self._append_many(rows, ids)
+        if fresh or len(set(ids)) == len(ids):
+            self._append_many(rows, ids, fresh)
             return
         start, seen = 0, set[str]()
         for i, episode_id in enumerate(ids):
             if episode_id in seen:
-                self._append_many(rows[start:i], ids[start:i])
+                self._append_many(rows[start:i], ids[start:i], fresh)
                 start, seen = i, set()
             seen.add(episode_id)
-        self._append_many(rows[start:], ids[start:])
+        self._append_many(rows[start:], ids[start:], fresh)
 
-    def _append_many(self, rows: Sequence[IndexRow], ids: list[str]) -> None:
+    def _append_many(self, rows: Sequence[IndexRow], ids: list[str], fresh: bool) -> None:
         """Append rows of distinct ids with one slice assignment per column (re-adding an
-        id replaces it)."""
+        id replaces it; unless ``fresh``, see :meth:`load`)."""
         if not rows:
             return
-        if self._alive_count:
+        if not fresh and self._alive_count:
             for episode_id, known in zip(ids, self.row_of.rows_of(ids).tolist(), strict=True):
                 if known >= 0:
                     self.remove(episode_id)
@@ -244,13 +251,16 @@ class EpisodeIndex:
             r = self.row_of.remove(episode_id)
             if r is None:
                 return False
-            self.alive[r] = False
-            if self.ann is not None and self.has_vector[r]:
-                self.ann.remove(r)
-            self.has_vector[r] = False
-            self._alive_count -= 1
-            self._total_len -= float(self.doc_len[r])
+            self._tombstone(r)
             return True
+
+    def _tombstone(self, r: int) -> None:
+        self.alive[r] = False
+        if self.ann is not None and self.has_vector[r]:
+            self.ann.remove(r)
+        self.has_vector[r] = False
+        self._alive_count -= 1
+        self._total_len -= float(self.doc_len[r])
 
     def set_vectors(self, model: str, items: Sequence[tuple[str, F32]]) -> None:
         """Attach unit vectors (of ``model``) to indexed episodes."""

@@ -160,6 +160,35 @@ class RowIds(Mapping[str, int]):
         self._count -= 1
         return row
 
+    def drop_repeated(self) -> list[int]:
+        """Mark dead every live row whose id a later live row also has (ids appended without
+        looking them up first); returns those rows. One pass over the hashes: only ids whose
+        hashes repeat are compared."""
+        hashes = np.frombuffer(self._hash, dtype=np.uint32)
+        live = np.frombuffer(self._live, dtype=np.uint8).astype(bool)
+        try:
+            order = np.argsort(hashes, kind="stable")  # equal hashes: rows ascending
+            ordered = hashes[order]
+            same = np.flatnonzero(ordered[1:] == ordered[:-1])
+            suspects = np.unique(np.concatenate([order[same], order[same + 1]]))
+        finally:
+            del hashes
+        last: dict[bytes, int] = {}
+        dropped: list[int] = []
+        for row in suspects.tolist():  # ascending: a later row replaces an earlier one
+            if not live[row]:
+                continue
+            key = bytes(self._bytes_at(row))
+            earlier = last.get(key)
+            if earlier is not None:
+                self._live[earlier] = 0
+                self._count -= 1
+                dropped.append(earlier)
+            last[key] = row
+        if dropped:
+            self._resort()
+        return dropped
+
     def _resort(self) -> None:
         hashes = np.frombuffer(self._hash, dtype=np.uint32)
         order = np.argsort(hashes, kind="stable").astype(np.int32)
