@@ -27,19 +27,32 @@ _COMPACT_RATIO = 0.25
 _COMPACT_MIN = 20_000
 
 
-def _stable_order(keys: npt.NDArray[np.integer], bound: int) -> npt.NDArray[np.intp]:
-    """``np.argsort(keys, kind="stable")`` for keys in ``[0, bound)``, by radix: numpy
-    sorts 16-bit keys by radix, so larger keys are ordered by their low 16 bits and then,
-    stably, by their high bits (two passes; a comparison sort of tens of millions of
-    postings took five times as long)."""
-    if bound <= 1 << 16:
-        return np.argsort(keys.astype(np.uint16), kind="stable")
-    if bound > 1 << 32:
-        return np.argsort(keys, kind="stable")
-    wide = keys.astype(np.uint32)
-    low = np.argsort(wide.astype(np.uint16), kind="stable")  # the low 16 bits
-    high = (wide >> 16).astype(np.uint16)[low]
-    return low[np.argsort(high, kind="stable")]
+def _merge_grouped(
+    parts: Sequence[tuple[I32, I32, U16]], vocabulary: int
+) -> tuple[I32, U16, npt.NDArray[np.int64]]:
+    """Merge parts of postings, each grouped by term (``(term ids ascending, rows, tfs)``),
+    into one grouped by term, each term's postings in the order of the parts: what a stable
+    sort of their concatenation by term would give, in linear time. Returns the rows, the
+    frequencies and each term's number of postings."""
+    counts = np.zeros(vocabulary, dtype=np.int64)
+    for tids, _, _ in parts:
+        counts += np.bincount(tids, minlength=vocabulary)
+    ends = np.cumsum(counts)
+    filled = ends - counts  # where each term's next posting goes
+    total = int(ends[-1]) if vocabulary else 0
+    rows_out, tfs_out = np.empty(total, dtype=np.int32), np.empty(total, dtype=np.uint16)
+    for tids, rows, tfs in parts:
+        n = len(tids)
+        if n == 0:
+            continue
+        first = np.flatnonzero(np.concatenate(([True], tids[1:] != tids[:-1])))
+        lengths = np.diff(np.append(first, n))
+        runs = tids[first]  # one run per term of the part
+        where = np.repeat(filled[runs] - first, lengths) + np.arange(n)
+        rows_out[where] = rows
+        tfs_out[where] = tfs
+        filled[runs] += lengths
+    return rows_out, tfs_out, counts
 
 
 def _raw(values: npt.NDArray[Any]) -> memoryview:
@@ -119,15 +132,19 @@ class Postings:
         missing = len(ids) - len(self._start)
         self._start.extend([0] * missing)
         self._end.extend([0] * missing)
-        width = max(1, len(ids))
-        rows = np.repeat(np.arange(first, first + len(texts), dtype=np.int64), lengths)
-        keys, counts = np.unique(rows * width + flat, return_counts=True)
-        tids = (keys % width).astype(np.int32)
-        by_row = (keys // width).astype(np.int32)
-        self._doc_terms.frombytes(tids.tobytes())
-        per_row = np.bincount(by_row - first, minlength=len(texts)).astype(np.int64)
+        # keys ordered by term, then row: the block comes out grouped by term, as compact
+        # merges them; rows are numbered within the batch, so that they also sort by radix
+        count = len(texts)
+        local = np.repeat(np.arange(count, dtype=np.int64), lengths)
+        keys, counts = np.unique(flat * count + local, return_counts=True)
+        tids = (keys // max(1, count)).astype(np.int32)
+        local = keys % max(1, count)
+        by_row = np.argsort(local.astype(np.uint16 if count <= 1 << 16 else np.int64),
+                            kind="stable")  # fmt: skip
+        self._doc_terms.frombytes(tids[by_row].tobytes())
+        per_row = np.bincount(local, minlength=count).astype(np.int64)
         self._doc_start.extend((np.cumsum(per_row) + self._doc_start[-1]).tolist())
-        self._blocks.append((tids, by_row, counts.astype(np.uint16)))
+        self._blocks.append((tids, (local + first).astype(np.int32), counts.astype(np.uint16)))
         return lengths
 
     def compact(self) -> None:
@@ -137,17 +154,20 @@ class Postings:
         spans = np.frombuffer(self._end, dtype=np.int64) - np.frombuffer(
             self._start, dtype=np.int64
         )
-        term_of = np.repeat(np.arange(len(spans), dtype=np.int32), spans)
-        tail_terms = [np.full(len(rows), tid, dtype=np.int32) for tid, (rows, _) in
-                      self._tail.items()]  # fmt: skip
-        tail_rows = [np.frombuffer(rows, dtype=np.int32) for rows, _ in self._tail.values()]
-        tail_tfs = [np.frombuffer(tfs, dtype=np.uint16) for _, tfs in self._tail.values()]
+        flat = (np.repeat(np.arange(len(spans), dtype=np.int32), spans), self._rows, self._tfs)
+        tails = sorted(self._tail.items())  # by term
+        tail = (
+            np.concatenate([np.full(len(rows), tid, dtype=np.int32) for tid, (rows, _) in tails]
+                           or [np.zeros(0, dtype=np.int32)]),
+            np.concatenate([np.frombuffer(rows, dtype=np.int32) for _, (rows, _) in tails]
+                           or [np.zeros(0, dtype=np.int32)]),
+            np.concatenate([np.frombuffer(tfs, dtype=np.uint16) for _, (_, tfs) in tails]
+                           or [np.zeros(0, dtype=np.uint16)]),
+        )  # fmt: skip
         blocks, self._blocks = self._blocks, []
-        terms = np.concatenate([term_of, *tail_terms, *(b[0] for b in blocks)])
-        order = _stable_order(terms, len(self._ids))
-        self._rows = np.concatenate([self._rows, *tail_rows, *(b[1] for b in blocks)])[order]
-        self._tfs = np.concatenate([self._tfs, *tail_tfs, *(b[2] for b in blocks)])[order]
-        counts = np.bincount(terms, minlength=len(self._ids))
+        # older rows first: the flat arrays, then rows added one by one, then bulk batches
+        self._rows, self._tfs, counts = _merge_grouped([flat, tail, *blocks], len(self._ids))
+        del flat, tail, blocks
         ends = np.cumsum(counts)
         self._start = array("q", (ends - counts).tolist())
         self._end = array("q", ends.tolist())
