@@ -12,7 +12,7 @@ import threading
 from array import array
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from itertools import islice
+from itertools import chain, islice
 from typing import Any
 
 import numpy as np
@@ -241,9 +241,21 @@ class EpisodeIndex:
         self._size = end
         self._alive_count += len(rows)
         self._total_len += float(lengths.sum())
-        for r, row_tags in enumerate(tags, start):
-            for tag in row_tags:
-                self._tags.setdefault(self._tag_codes.code(tag), array("i")).append(r)
+        self._add_tags(start, tags)
+
+    def _add_tags(self, start: int, tags: list[tuple[str, ...]]) -> None:
+        """File rows ``start, start + 1, ...`` under their tags: one array append per tag
+        of the batch, not one per row and tag."""
+        counts = np.fromiter(map(len, tags), dtype=np.int64, count=len(tags))
+        if not counts.any():
+            return
+        codes = self._tag_codes.codes(list(chain.from_iterable(tags)))
+        rows = np.repeat(np.arange(start, start + len(tags), dtype=np.int32), counts)
+        order = np.argsort(codes, kind="stable")  # rows stay ascending within a tag
+        codes, rows = codes[order], rows[order]
+        first = np.flatnonzero(np.concatenate(([True], codes[1:] != codes[:-1])))
+        for code, part in zip(codes[first].tolist(), np.split(rows, first[1:]), strict=True):
+            self._tags.setdefault(code, array("i")).frombytes(part.tobytes())
 
     def remove(self, episode_id: str) -> bool:
         """Tombstone an episode; its postings are skipped from now on."""
