@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from array import array
 from collections.abc import Sequence
 
 import numpy as np
 import numpy.typing as npt
 
-__all__ = ["NONE", "Codes"]
+__all__ = ["NONE", "Codes", "group_rows"]
 
 I32 = npt.NDArray[np.int32]
 #: The code of "not set" in every categorical column.
@@ -50,3 +51,16 @@ class Codes:
         codes = cls()
         codes._codes = {value: i + 1 for i, value in enumerate(values)}
         return codes
+
+
+def group_rows(codes: I32, rows: I32) -> dict[int, array[int]]:
+    """Rows grouped by code (rows in their given order within a code), one array each."""
+    if len(codes) == 0:
+        return {}
+    order = np.argsort(codes, kind="stable")
+    keys, starts = np.unique(codes[order], return_index=True)
+    grouped: dict[int, array[int]] = {}
+    for key, part in zip(keys.tolist(), np.split(rows[order], starts[1:]), strict=True):
+        grouped[key] = array("i")
+        grouped[key].frombytes(part.astype(np.int32).tobytes())
+    return grouped

@@ -21,8 +21,11 @@ import numpy.typing as npt
 from ..records.episodes import OutcomeStatus
 from ..records.index_rows import IndexRow
 from ..text.tokens import query_terms
+from . import index_state
 from .ann import AnnIndex, ann_available
-from .codes import Codes
+from .codes import Codes, group_rows
+from .index_state import CATEGORIES as _CATEGORIES
+from .index_state import IndexState
 from .postings import Postings
 from .row_ids import RowIds
 from .term_cache import TermCache
@@ -53,21 +56,6 @@ class QueryFilters:
     ended_after: float | None = None
     ended_before: float | None = None
     tags: tuple[str, ...] = ()
-
-
-@dataclass(frozen=True, slots=True)
-class IndexState:
-    """The live rows of an index, renumbered from 0, with nothing left of removed rows:
-    ``lists`` holds strings (ids, vocabularies), ``arrays`` the columns (see
-    :meth:`EpisodeIndex.export_state`)."""
-
-    lists: dict[str, list[str]]
-    arrays: dict[str, npt.NDArray[Any]]
-    model: str | None
-
-
-_CATEGORIES = ("domain", "language", "framework", "task_type")
-_NUMBERS = ("success", "failure", "reward", "end_time", "doc_len", "tag_count")
 
 
 class EpisodeIndex:
@@ -251,11 +239,8 @@ class EpisodeIndex:
             return
         codes = self._tag_codes.codes(list(chain.from_iterable(tags)))
         rows = np.repeat(np.arange(start, start + len(tags), dtype=np.int32), counts)
-        order = np.argsort(codes, kind="stable")  # rows stay ascending within a tag
-        codes, rows = codes[order], rows[order]
-        first = np.flatnonzero(np.concatenate(([True], codes[1:] != codes[:-1])))
-        for code, part in zip(codes[first].tolist(), np.split(rows, first[1:]), strict=True):
-            self._tags.setdefault(code, array("i")).frombytes(part.tobytes())
+        for code, part in group_rows(codes, rows).items():
+            self._tags.setdefault(code, array("i")).extend(part)
 
     def remove(self, episode_id: str) -> bool:
         """Tombstone an episode; its postings are skipped from now on."""
@@ -318,67 +303,12 @@ class EpisodeIndex:
     def export_state(self) -> IndexState:
         """A copy of the live rows, for :meth:`from_state` in another process."""
         with self.lock:
-            keep = np.flatnonzero(self.alive[: self._size]).astype(np.int64)
-            lists: dict[str, list[str]] = {}
-            arrays: dict[str, npt.NDArray[Any]] = self.row_of.export(keep)
-            for name, codes in self._categories().items():
-                lists[name], arrays[name] = codes.export(getattr(self, name)[keep])
-            for name in _NUMBERS:
-                arrays[name] = getattr(self, name)[keep].copy()
-            tag_rows, tag_codes = self._live_tags(keep)
-            lists["tags"], arrays["tag_codes"] = self._tag_codes.export(tag_codes)
-            arrays["tag_rows"] = tag_rows
-            lists["terms"], postings = self._postings.export(keep)
-            arrays.update(postings)
-            if self.vectors is not None:
-                arrays["vectors"] = self.vectors[keep].copy()
-                arrays["has_vector"] = self.has_vector[keep].copy()
-            return IndexState(lists, arrays, self.model if self.vectors is not None else None)
-
-    def _live_tags(self, keep: npt.NDArray[np.int64]) -> tuple[I32, I32]:
-        """(row, tag code) of the rows ``keep``, renumbered ``0..len(keep)``, sorted by row
-        then code: two arrays, with no Python object per pair."""
-        renumber = np.full(self._size, -1, dtype=np.int64)
-        renumber[keep] = np.arange(len(keep))
-        codes = np.fromiter(self._tags, dtype=np.int64, count=len(self._tags))
-        lengths = np.fromiter(map(len, self._tags.values()), dtype=np.int64, count=len(codes))
-        rows = np.frombuffer(b"".join(r.tobytes() for r in self._tags.values()), dtype=np.int32)
-        new_rows = renumber[rows]
-        live = new_rows >= 0
-        new_rows, live_codes = new_rows[live], np.repeat(codes, lengths)[live]
-        order = np.lexsort((live_codes, new_rows))
-        return new_rows[order].astype(np.int32), live_codes[order].astype(np.int32)
+            return index_state.export(self)
 
     @classmethod
     def from_state(cls, state: IndexState) -> EpisodeIndex:
         """The index :meth:`export_state` copied; it answers every query the same way."""
-        index = cls()
-        arrays = state.arrays
-        index.row_of = RowIds.restore(arrays)
-        index.ids = index.row_of.by_row
-        n = len(index.row_of)
-        capacity = 1024
-        while capacity < n:
-            capacity *= 2
-        if capacity > index._cap:
-            index._alloc(capacity)
-        index._size = index._alive_count = n
-        index.alive[:n] = True
-        for name in (*_CATEGORIES, *_NUMBERS):
-            getattr(index, name)[:n] = arrays[name]
-        index._domain, index._language, index._framework, index._type = (
-            Codes.restore(state.lists[name]) for name in _CATEGORIES
-        )
-        index._tag_codes = Codes.restore(state.lists["tags"])
-        index._tags = _group_rows(arrays["tag_codes"], arrays["tag_rows"])
-        index._total_len = float(arrays["doc_len"].astype(np.float64).sum())
-        index._postings = Postings.restore(state.lists["terms"], arrays)
-        if state.model is not None and "vectors" in arrays:
-            index.vectors = RowVectors(capacity, arrays["vectors"].shape[1])
-            index.vectors[:n] = arrays["vectors"]
-            index.has_vector[:n] = arrays["has_vector"]
-            index.model = state.model
-        return index
+        return index_state.fill(cls(), state)
 
     def missing_vectors(self) -> list[str]:
         with self.lock:
@@ -505,16 +435,3 @@ def _members(tagged: array[int], rows: npt.NDArray[np.int64]) -> F32:
     found[inside] = view[at[inside]] == rows[inside]
     del view
     return found
-
-
-def _group_rows(codes: I32, rows: I32) -> dict[int, array[int]]:
-    """Rows grouped by code (rows in their given order within a code), one array each."""
-    if len(codes) == 0:
-        return {}
-    order = np.argsort(codes, kind="stable")
-    keys, starts = np.unique(codes[order], return_index=True)
-    grouped: dict[int, array[int]] = {}
-    for key, part in zip(keys.tolist(), np.split(rows[order], starts[1:]), strict=True):
-        grouped[key] = array("i")
-        grouped[key].frombytes(part.astype(np.int32).tobytes())
-    return grouped
