@@ -61,10 +61,6 @@ def _new_index(dim: int, dtype: str) -> Any:
     )
 
 
-#: At most this many recently read vectors are kept (1.5 MB at 384 dimensions).
-_FETCHED_ROWS = 1_024
-
-
 class AnnIndex:
     """HNSW over row numbers of an :class:`~selfmem.retrieval.index.EpisodeIndex`.
 
@@ -91,9 +87,6 @@ class AnnIndex:
         #: ranks twice with one query vector (its results, then the runs that vote).
         self._last: tuple[bytes, int, int, npt.NDArray[np.int64], npt.NDArray[np.float32]] | None
         self._last = None
-        #: Vectors read back lately: (changes then, rows ascending, their vectors). Ranking
-        #: reads a pool's vectors, then the second ranking's and the picks' (mostly the same).
-        self._fetched: tuple[int, npt.NDArray[np.int64], npt.NDArray[np.float32]] | None = None
 
     # -- slots ------------------------------------------------------------------------------
 
@@ -140,7 +133,7 @@ class AnnIndex:
                 self._slots = len(self._row_of_slot)
                 self._set_slots(rows, slots)
                 self._index.add(slots, vectors, threads=1)
-                self._last = self._fetched = None
+                self._last = None
             with self._pending_lock:
                 for row, vector in self._pending:  # what arrived during the build, in order
                     self._apply(row, vector)
@@ -199,38 +192,16 @@ class AnnIndex:
         return rows, sims
 
     def vectors(self, rows: npt.NDArray[np.int64]) -> npt.NDArray[np.float32]:
-        """The stored vectors of ``rows`` as float32 (zeros for a row the graph lacks).
-        Rows read by the last calls, the graph unchanged since, are not read again."""
+        """The stored vectors of ``rows`` as float32 (zeros for a row the graph lacks)."""
         rows = np.asarray(rows, dtype=np.int64)
         found = np.zeros((len(rows), self.dim), dtype=np.float32)
         with self._lock:
-            fetched = self._fetched if self._fetched and self._fetched[0] == self.changes else None
-            missing = np.ones(len(rows), dtype=bool)
-            if fetched is not None and len(fetched[1]):
-                known, held = fetched[1], fetched[2]
-                at = np.minimum(np.searchsorted(known, rows), len(known) - 1)
-                missing = known[at] != rows
-                found[~missing] = held[at[~missing]]
-            wanted = np.flatnonzero(missing)
-            slots = self._slots_of(rows[wanted])
+            slots = self._slots_of(rows)
             present = slots >= 0
             if present.any():
                 keys = slots[present].astype(np.uint64)
-                found[wanted[present]] = self._index.get(keys, dtype=np.float32)
-            self._remember(rows, found, fetched)
+                found[present] = self._index.get(keys, dtype=np.float32)
         return found
-
-    def _remember(
-        self,
-        rows: npt.NDArray[np.int64],
-        vectors: npt.NDArray[np.float32],
-        fetched: tuple[int, npt.NDArray[np.int64], npt.NDArray[np.float32]] | None,
-    ) -> None:
-        if fetched is not None and len(fetched[1]) + len(rows) <= _FETCHED_ROWS:
-            rows = np.concatenate([fetched[1], rows])
-            vectors = np.concatenate([fetched[2], vectors])
-        rows, first = np.unique(rows, return_index=True)
-        self._fetched = (self.changes, rows, vectors[first]) if len(rows) <= _FETCHED_ROWS else None
 
     # -- saving and restoring ---------------------------------------------------------------
 

@@ -107,17 +107,51 @@ def _top(values: F32, mask: npt.NDArray[np.bool_], k: int) -> npt.NDArray[np.int
 
 def _semantic_pool(
     index: EpisodeIndex, query: F32, mask: npt.NDArray[np.bool_], k: int
-) -> npt.NDArray[np.int64]:
-    """Rows most similar to the query: HNSW when ready, else an exact matrix product."""
+) -> tuple[npt.NDArray[np.int64], _Similar]:
+    """Rows most similar to the query: HNSW when ready, else an exact matrix product; and
+    the similarities that search found (so they are not computed again for the pool).
+
+    HNSW is asked for twice ``k`` rows, or four times when the filters keep less than half
+    of them, so that ``k`` are left once filtered. Asking for more than the graph's search
+    breadth (400) makes every search wider: 800 rows took twice as long."""
     n = index.size
     ann = index.ann
     if ann is not None and ann.ready:
-        rows, _ = ann.search(query, min(n, 4 * k))
-        rows = rows[(rows >= 0) & (rows < n)]
-        return rows[mask[rows]][:k]
+        wide = 2 * int(np.count_nonzero(mask[:n])) < n
+        rows, sims = ann.search(query, min(n, (4 if wide else 2) * k))
+        inside = (rows >= 0) & (rows < n)
+        rows, sims = rows[inside], sims[inside]
+        order = np.argsort(rows)
+        return rows[mask[rows]][:k], (rows[order], sims[order])
     assert index.vectors is not None
-    sims = _dot(index.vectors[:n], query)
-    return _top(np.where(index.has_vector[:n], sims, 0.0).astype(np.float32), mask, k)
+    every = _dot(index.vectors[:n], query)
+    pool = _top(np.where(index.has_vector[:n], every, 0.0).astype(np.float32), mask, k)
+    return pool, (None, every)
+
+
+#: Similarities a semantic search found: (rows ascending, their similarities), or (None,
+#: the similarity of every row).
+_Similar = tuple[npt.NDArray[np.int64] | None, F32]
+
+
+def _semantic_signal(index: EpisodeIndex, pool: npt.NDArray[np.int64], query: F32,
+                     found: _Similar | None) -> F32:  # fmt: skip
+    """The query's similarity to each pool row, taken from ``found`` where the search saw
+    the row; only the others' vectors are read."""
+    assert index.vectors is not None
+    rows, sims = found if found is not None else (None, None)
+    if sims is not None and rows is None:
+        values = sims[pool]
+    else:
+        values = np.zeros(len(pool), dtype=np.float32)
+        missing = np.ones(len(pool), dtype=bool)
+        if rows is not None and sims is not None and len(rows):
+            at = np.minimum(np.searchsorted(rows, pool), len(rows) - 1)
+            missing = rows[at] != pool
+            values[~missing] = sims[at[~missing]]
+        if missing.any():
+            values[missing] = _dot(index.vectors[pool[missing]], query)
+    return np.where(index.has_vector[pool], np.clip(values, 0.0, 1.0), 0.0).astype(np.float32)
 
 
 def _pool_signals(
@@ -126,6 +160,7 @@ def _pool_signals(
     lexical: F32,
     best_lexical: float,
     query_vector: F32 | None,
+    similar: _Similar | None,
     context: F32 | None,
     weights: RankingWeights,
 ) -> dict[str, F32]:
@@ -134,9 +169,7 @@ def _pool_signals(
     if weights.lexical > 0:
         found["lexical"] = lexical[pool] / best_lexical if best_lexical else lexical[pool]
     if weights.semantic > 0 and query_vector is not None and index.vectors is not None:
-        sims = _dot(index.vectors[pool], query_vector)
-        sims = np.where(index.has_vector[pool], np.clip(sims, 0.0, 1.0), 0.0)
-        found["semantic"] = sims.astype(np.float32)
+        found["semantic"] = _semantic_signal(index, pool, query_vector, similar)
     if context is not None and weights.context > 0:
         found["context"] = context
     if weights.outcome > 0:
@@ -297,9 +330,11 @@ def rank(
         parts = [_top(lexical, mask, k)]
         # the best lexical score among the rows the filters keep is among the best k
         best_lexical = float(lexical[parts[0]].max()) if len(parts[0]) else 0.0
+        similar = None
         if query_vector is not None and index.vectors is not None and weights.semantic > 0:
             query_vector = query_vector.astype(np.float32)
-            parts.append(_semantic_pool(index, query_vector, mask, k))
+            semantic, similar = _semantic_pool(index, query_vector, mask, k)
+            parts.append(semantic)
         pool = np.unique(np.concatenate(parts)) if parts else np.zeros(0, dtype=np.int64)
         if len(pool) == 0:
             return []
@@ -313,7 +348,9 @@ def rank(
                 task_type.value if task_type else None,
                 context.tags if context else (),
             )
-        signals = _pool_signals(index, pool, lexical, best_lexical, query_vector, ctx, weights)
+        signals = _pool_signals(
+            index, pool, lexical, best_lexical, query_vector, similar, ctx, weights
+        )
         keep = has_evidence(signals, weights)
         pool = pool[keep]
         if len(pool) == 0:
@@ -321,11 +358,7 @@ def rank(
         signals = {name: values[keep] for name, values in signals.items()}
         relevance, fused = fuse(signals, weights)
         rows = pool.tolist()
-        # equal scores: the newest episode first (ids grow with time), whatever the row order
-        ids = index.row_of.encoded(rows)  # sorts like the ids: UTF-8 keeps code point order
-        by_id = sorted(range(len(rows)), key=ids.__getitem__, reverse=True)
-        order = np.asarray(by_id, dtype=np.int64)
-        order = order[np.argsort(-fused[order], kind="stable")][: weights.candidates]
+        order = _best_first(index, pool, fused, weights.candidates)
         position = dict(zip(rows, range(len(rows)), strict=True))
         scores = dict(zip(rows, fused.tolist(), strict=True))
         relevant = dict(zip(rows, relevance.tolist(), strict=True))
@@ -340,6 +373,28 @@ def rank(
             Ranked(row, scores[row], {name: float(v[position[row]]) for name, v in signals.items()})
             for row in picked
         ]
+
+
+def _best_first(
+    index: EpisodeIndex, pool: npt.NDArray[np.int64], fused: F32, limit: int
+) -> npt.NDArray[np.int64]:
+    """Positions in ``pool`` of its ``limit`` best rows by score; equal scores put the
+    newest episode first (ids grow with time), whatever the row order. Ids are read only
+    for the rows whose score another row shares (rare: copies of one run)."""
+    order = np.argsort(-fused, kind="stable")
+    values = fused[order]
+    same = np.flatnonzero(values[1:] == values[:-1])  # position i ties with i + 1
+    if len(same) and same[0] < limit:
+        # runs of equal scores that start inside the first ``limit`` positions
+        starts = same[np.concatenate(([True], np.diff(same) > 1))]
+        for start in starts[starts < limit].tolist():
+            end = start + 1
+            while end < len(values) and values[end] == values[start]:
+                end += 1
+            tied = order[start:end]
+            ids = index.row_of.encoded(pool[tied].tolist())  # sort like the ids (UTF-8)
+            order[start:end] = tied[sorted(range(len(ids)), key=ids.__getitem__, reverse=True)]
+    return order[:limit]
 
 
 def _ensure_warning(
