@@ -57,13 +57,36 @@ def test_vectors_read_again_are_the_graphs_current_ones() -> None:
     first = ann.vectors(np.asarray([3, 9, 60]))  # 60 has no vector: zeros
     np.testing.assert_allclose(first[:2], vectors[[3, 9]], atol=1e-6)
     assert not first[2].any()
-    again = ann.vectors(np.asarray([9, 4, 3]))  # partly read before
+    again = ann.vectors(np.asarray([9, 4, 3]))
     np.testing.assert_allclose(again, vectors[[9, 4, 3]], atol=1e-6)
     ann.add(9, vectors[0])  # replaced: a later read sees the new vector
     ann.add(60, vectors[1])
     np.testing.assert_allclose(ann.vectors(np.asarray([9, 60, 3])), vectors[[0, 1, 3]], atol=1e-6)
     ann.remove(3)
     assert not ann.vectors(np.asarray([3]))[0].any()
+
+
+def test_similarities_are_the_current_vectors_inner_products() -> None:
+    """Ranking asks the query's similarity to a pool: rows the search found, rows it did
+    not, rows without a vector; asked again after a change, it sees the change."""
+    rng = np.random.default_rng(6)
+    vectors = _unit(rng, 300)
+    ann = AnnIndex(32, "f32")
+    ann.build_from(vectors, np.arange(300, dtype=np.int64))
+    query = vectors[11]
+    found, _ = ann.search(query, 10)
+    pool = np.asarray([*found[:5].tolist(), 200, 250, 299, 400])  # 400: no vector
+    expected = np.append(vectors[pool[:-1]] @ query, 0.0)
+    np.testing.assert_allclose(ann.similarities(query, pool), expected, atol=1e-5)
+    np.testing.assert_allclose(ann.similarities(query, pool[::-1]), expected[::-1], atol=1e-5)
+    ann.add(250, vectors[12])  # replaced
+    ann.remove(200)
+    expected[pool.tolist().index(250)] = float(vectors[12] @ query)
+    expected[pool.tolist().index(200)] = 0.0
+    np.testing.assert_allclose(ann.similarities(query, pool), expected, atol=1e-5)
+    other = vectors[40]
+    np.testing.assert_allclose(ann.similarities(other, pool[:3]), vectors[pool[:3]] @ other,
+                               atol=1e-5)  # fmt: skip
 
 
 def test_changes_during_the_build_wait_and_are_applied_in_order() -> None:

@@ -87,6 +87,10 @@ class AnnIndex:
         #: ranks twice with one query vector (its results, then the runs that vote).
         self._last: tuple[bytes, int, int, npt.NDArray[np.int64], npt.NDArray[np.float32]] | None
         self._last = None
+        #: What the last query's similarity to rows is known to be: (query bytes, changes
+        #: then, rows ascending, similarities), from its search and the rows asked since.
+        self._known: tuple[bytes, int, npt.NDArray[np.int64], npt.NDArray[np.float32]] | None
+        self._known = None
 
     # -- slots ------------------------------------------------------------------------------
 
@@ -189,7 +193,48 @@ class AnnIndex:
             rows, sims = rows[keep], sims[keep]
             rows.flags.writeable = sims.flags.writeable = False
             self._last = (key, k, self.changes, rows, sims)
+            self._learn(key, rows, sims)
         return rows, sims
+
+    def similarities(
+        self, query: npt.NDArray[np.float32], rows: npt.NDArray[np.int64]
+    ) -> npt.NDArray[np.float32]:
+        """The query's inner product with the vector of each of ``rows`` (0 for a row the
+        graph lacks). What its search found, or an earlier call computed, is not computed
+        again: a retrieval ranks twice with one query (its results, then the runs that
+        vote), over mostly the same rows."""
+        query = np.asarray(query, dtype=np.float32)
+        key = query.tobytes()
+        rows = np.asarray(rows, dtype=np.int64)
+        with self._lock:
+            found = np.zeros(len(rows), dtype=np.float32)
+            missing = np.ones(len(rows), dtype=bool)
+            known = self._known
+            if known is not None and known[:2] == (key, self.changes) and len(known[2]):
+                at = np.minimum(np.searchsorted(known[2], rows), len(known[2]) - 1)
+                missing = known[2][at] != rows
+                found[~missing] = known[3][at[~missing]]
+            wanted = np.flatnonzero(missing)
+            if len(wanted) == 0:
+                return found
+            slots = self._slots_of(rows[wanted])
+            present = slots >= 0
+            if present.any():
+                vectors = self._index.get(slots[present].astype(np.uint64), dtype=np.float32)
+                # einsum, not BLAS: see ranking._dot
+                found[wanted[present]] = np.einsum("ij,j->i", np.asarray(vectors), query)
+            self._learn(key, rows[wanted], found[wanted])
+        return found
+
+    def _learn(
+        self, key: bytes, rows: npt.NDArray[np.int64], sims: npt.NDArray[np.float32]
+    ) -> None:
+        """Add to what the query's similarities are known to be (the lock is held)."""
+        known = self._known
+        if known is not None and known[:2] == (key, self.changes):
+            rows, sims = np.concatenate([known[2], rows]), np.concatenate([known[3], sims])
+        rows, first = np.unique(rows, return_index=True)
+        self._known = (key, self.changes, rows, sims[first].astype(np.float32))
 
     def vectors(self, rows: npt.NDArray[np.int64]) -> npt.NDArray[np.float32]:
         """The stored vectors of ``rows`` as float32 (zeros for a row the graph lacks)."""

@@ -107,9 +107,9 @@ def _top(values: F32, mask: npt.NDArray[np.bool_], k: int) -> npt.NDArray[np.int
 
 def _semantic_pool(
     index: EpisodeIndex, query: F32, mask: npt.NDArray[np.bool_], k: int
-) -> tuple[npt.NDArray[np.int64], _Similar]:
-    """Rows most similar to the query: HNSW when ready, else an exact matrix product; and
-    the similarities that search found (so they are not computed again for the pool).
+) -> tuple[npt.NDArray[np.int64], F32 | None]:
+    """Rows most similar to the query: HNSW when ready, else an exact matrix product (and
+    then the similarity of every row, so that it is not computed again for the pool).
 
     HNSW is asked for twice ``k`` rows, or four times when the filters keep less than half
     of them, so that ``k`` are left once filtered. Asking for more than the graph's search
@@ -118,39 +118,26 @@ def _semantic_pool(
     ann = index.ann
     if ann is not None and ann.ready:
         wide = 2 * int(np.count_nonzero(mask[:n])) < n
-        rows, sims = ann.search(query, min(n, (4 if wide else 2) * k))
-        inside = (rows >= 0) & (rows < n)
-        rows, sims = rows[inside], sims[inside]
-        order = np.argsort(rows)
-        return rows[mask[rows]][:k], (rows[order], sims[order])
+        rows, _ = ann.search(query, min(n, (4 if wide else 2) * k))
+        rows = rows[(rows >= 0) & (rows < n)]
+        return rows[mask[rows]][:k], None
     assert index.vectors is not None
     every = _dot(index.vectors[:n], query)
-    pool = _top(np.where(index.has_vector[:n], every, 0.0).astype(np.float32), mask, k)
-    return pool, (None, every)
+    return _top(np.where(index.has_vector[:n], every, 0.0).astype(np.float32), mask, k), every
 
 
-#: Similarities a semantic search found: (rows ascending, their similarities), or (None,
-#: the similarity of every row).
-_Similar = tuple[npt.NDArray[np.int64] | None, F32]
-
-
-def _semantic_signal(index: EpisodeIndex, pool: npt.NDArray[np.int64], query: F32,
-                     found: _Similar | None) -> F32:  # fmt: skip
-    """The query's similarity to each pool row, taken from ``found`` where the search saw
-    the row; only the others' vectors are read."""
+def _semantic_signal(
+    index: EpisodeIndex, pool: npt.NDArray[np.int64], query: F32, every: F32 | None
+) -> F32:
+    """The query's similarity to each pool row (``every``: to every row, if known)."""
     assert index.vectors is not None
-    rows, sims = found if found is not None else (None, None)
-    if sims is not None and rows is None:
-        values = sims[pool]
+    ann = index.ann
+    if every is not None:
+        values = every[pool]
+    elif ann is not None and ann.ready:
+        values = ann.similarities(query, pool)  # the search's, and only the rest computed
     else:
-        values = np.zeros(len(pool), dtype=np.float32)
-        missing = np.ones(len(pool), dtype=bool)
-        if rows is not None and sims is not None and len(rows):
-            at = np.minimum(np.searchsorted(rows, pool), len(rows) - 1)
-            missing = rows[at] != pool
-            values[~missing] = sims[at[~missing]]
-        if missing.any():
-            values[missing] = _dot(index.vectors[pool[missing]], query)
+        values = _dot(index.vectors[pool], query)
     return np.where(index.has_vector[pool], np.clip(values, 0.0, 1.0), 0.0).astype(np.float32)
 
 
@@ -160,7 +147,7 @@ def _pool_signals(
     lexical: F32,
     best_lexical: float,
     query_vector: F32 | None,
-    similar: _Similar | None,
+    similar: F32 | None,
     context: F32 | None,
     weights: RankingWeights,
 ) -> dict[str, F32]:
