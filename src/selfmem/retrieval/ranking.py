@@ -227,6 +227,19 @@ def fuse(signals: dict[str, F32], weights: RankingWeights) -> tuple[F32, F32]:
     return relevance.astype(np.float32), (score / (1.0 + priors)).astype(np.float32)
 
 
+def _jaccard(index: EpisodeIndex, rows: list[int]) -> F32:
+    """Pairwise Jaccard similarity of the rows' distinct terms."""
+    ids = index.terms_of(rows)
+    flat = np.concatenate(ids) if ids else np.zeros(0, dtype=np.int32)
+    vocabulary, columns = np.unique(flat, return_inverse=True)
+    terms = np.zeros((len(rows), max(1, len(vocabulary))), dtype=np.float32)
+    terms[np.repeat(np.arange(len(rows)), [len(i) for i in ids]), columns] = 1.0
+    shared = np.einsum("ik,jk->ij", terms, terms)
+    sizes = terms.sum(axis=1)
+    union = sizes[:, None] + sizes[None, :] - shared
+    return np.where(union > 0, shared / np.maximum(union, 1.0), 0.0).astype(np.float32)
+
+
 def _similarities(
     index: EpisodeIndex, rows: list[int], weights: RankingWeights
 ) -> tuple[F32, npt.NDArray[np.bool_]]:
@@ -236,18 +249,15 @@ def _similarities(
     near-duplicate is similar text *and* the same domain and language (the same task in
     two stacks is not a duplicate)."""
     at = np.asarray(rows, dtype=np.int64)
-    ids = index.terms_of(rows)
-    flat = np.concatenate(ids) if ids else np.zeros(0, dtype=np.int32)
-    vocabulary, columns = np.unique(flat, return_inverse=True)
-    terms = np.zeros((len(rows), max(1, len(vocabulary))), dtype=np.float32)
-    terms[np.repeat(np.arange(len(rows)), [len(i) for i in ids]), columns] = 1.0
-    shared = np.einsum("ik,jk->ij", terms, terms)
-    sizes = terms.sum(axis=1)
-    union = sizes[:, None] + sizes[None, :] - shared
-    sim = np.where(union > 0, shared / np.maximum(union, 1.0), 0.0).astype(np.float32)
-    duplicate = sim >= weights.near_duplicate_jaccard
-    if index.vectors is not None:
-        embedded = index.has_vector[at]
+    embedded = index.has_vector[at] if index.vectors is not None else np.zeros(len(at), bool)
+    if embedded.all():  # every pair has a cosine: no terms needed
+        sim = np.zeros((len(at), len(at)), dtype=np.float32)
+        duplicate = np.zeros((len(at), len(at)), dtype=bool)
+    else:
+        sim = _jaccard(index, rows)
+        duplicate = sim >= weights.near_duplicate_jaccard
+    if embedded.any():
+        assert index.vectors is not None
         both = embedded[:, None] & embedded[None, :]
         vectors = index.vectors[at]
         cosine = np.einsum("ik,jk->ij", vectors, vectors).astype(np.float32)
