@@ -28,7 +28,7 @@ What it does:
    (it is rebuilt, exact search meanwhile, and saved at close) and once with it; runs
    alternate, ``--runs`` repeats; report the worst. ``--saved-only`` skips the rebuilds.
 4. **Recall** of the HNSW index against exact search on the same vectors, for f32, f16 and
-   i8 storage: recall@10 (``search(k=10)``) and the share of the exact top 50 among the 800
+   i8 storage: recall@10 (``search(k=10)``) and the share of the exact top 50 among the 400
    rows retrieval asks for, over the labelled queries plus 200 stored vectors as queries.
 """
 
@@ -234,18 +234,18 @@ def recall(vectors: F32, queries: F32) -> dict[str, dict[str, float]]:
         start = time.perf_counter()
         ann.build_from(vectors, np.arange(len(vectors), dtype=np.int64))  # as selfmem builds
         build_s = time.perf_counter() - start
-        at10, at800, times = [], [], []
+        at10, at400, times = [], [], []
         for q, truth in zip(queries, exact, strict=True):
             rows, _ = ann.search(q, 10)
             at10.append(len(set(rows.tolist()) & set(truth[:10].tolist())) / 10)
             t = time.perf_counter()
-            rows, _ = ann.search(q, 800)
+            rows, _ = ann.search(q, 400)
             times.append((time.perf_counter() - t) * 1000)
-            at800.append(len(set(rows.tolist()) & set(truth.tolist())) / 50)
+            at400.append(len(set(rows.tolist()) & set(truth.tolist())) / 50)
         graph, _ = ann.export()
         found[dtype] = {"recall_at_10": float(np.mean(at10)), "min_recall_at_10": float(min(at10)),
-                        "top50_in_800": float(np.mean(at800)),
-                        "search_800_p50_ms": float(np.percentile(times, 50)),
+                        "top50_in_400": float(np.mean(at400)),
+                        "search_400_p50_ms": float(np.percentile(times, 50)),
                         "graph_mb": len(graph) / 2**20, "build_s": build_s}  # fmt: skip
     return found
 
