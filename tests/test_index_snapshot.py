@@ -146,6 +146,26 @@ def test_second_open_reads_only_the_changes_and_answers_like_a_cold_load(
     assert len(warm[0]) > 1
 
 
+def test_a_start_without_a_snapshot_writes_one_after_its_first_answer(
+    seeded: tuple[Path, list[str]],
+) -> None:
+    """The first answer does not wait for the snapshot; ``flush()`` does, and the next
+    start reads it instead of the store."""
+    root, _ = seeded
+    for path in _snapshot_files(root):
+        path.unlink()
+    memory, store = _open(root)
+    with memory:
+        first = _ranked(memory)
+        assert store.calls["index_rows"] == 1
+        memory.flush()
+        assert len(_snapshot_files(root)) == 1
+    again, store = _open(root)
+    with again:
+        assert _ranked(again) == first
+        assert store.calls["index_rows"] == 0
+
+
 def test_another_handles_completion_is_fetched_alone(seeded: tuple[Path, list[str]]) -> None:
     root, ids = seeded
     other, _ = _open(root)

@@ -234,14 +234,16 @@ class SelfLearningMemory(RetrievalAPI, LearningAPI, ItemsAPI):
         return stored
 
     def flush(self) -> int:
-        """Write every buffered step now and wait for queued learning; returns the number
-        of steps written. The flushers registered with :meth:`register_flusher` (e.g. the
-        LangChain and LlamaIndex handlers recording into this memory) run first."""
+        """Write every buffered step now and wait for queued learning, embedding and an
+        index snapshot being written; returns the number of steps written. The flushers
+        registered with :meth:`register_flusher` (e.g. the LangChain and LlamaIndex
+        handlers recording into this memory) run first."""
         self._check_open()
         _flushers(self._core).run()
         written = self._core.flush()
         self._core.learning.drain()
         self._core.drain_embeddings()
+        self._core.retrieval.wait_for_snapshots()
         return written
 
     @telemetry.traced("selfmem.episode.complete", telemetry.complete_attributes)
