@@ -354,12 +354,11 @@ def rank(
             return []
         signals = {name: values[keep] for name, values in signals.items()}
         relevance, fused = fuse(signals, weights)
-        rows = pool.tolist()
         order = _best_first(index, pool, fused, weights.candidates)
-        position = dict(zip(rows, range(len(rows)), strict=True))
-        scores = dict(zip(rows, fused.tolist(), strict=True))
-        relevant = dict(zip(rows, relevance.tolist(), strict=True))
-        candidates = pool[order].tolist()
+        candidates = pool[order].tolist()  # only these can be picked: keyed by row below
+        position = dict(zip(candidates, order.tolist(), strict=True))
+        scores = dict(zip(candidates, fused[order].tolist(), strict=True))
+        relevant = dict(zip(candidates, relevance[order].tolist(), strict=True))
         if diversify:
             picked = _mmr(index, candidates, scores, limit, weights)
             picked = _ensure_warning(index, picked, candidates, relevant, weights)
