@@ -21,11 +21,9 @@ import numpy.typing as npt
 from ..records.episodes import OutcomeStatus
 from ..records.index_rows import IndexRow
 from ..text.tokens import query_terms
-from . import index_state
 from .ann import AnnIndex, ann_available
 from .codes import Codes, group_rows
-from .index_state import CATEGORIES as _CATEGORIES
-from .index_state import IndexState
+from .index_state import CATEGORIES, NUMBERS, IndexState, live_tags
 from .postings import Postings
 from .row_ids import RowIds
 from .term_cache import TermCache
@@ -215,7 +213,7 @@ class EpisodeIndex:
             list(column) for column in islice(zip(*rows, strict=True), 1, None)
         )  # the row's fields after the id, in IndexRow's order
         codes = self._categories()
-        for name, values in zip(_CATEGORIES, (domains, languages, frameworks, types), strict=True):
+        for name, values in zip(CATEGORIES, (domains, languages, frameworks, types), strict=True):
             getattr(self, name)[start:end] = codes[name].codes(values)
         outcome = np.asarray(outcomes, dtype=object)
         self.success[start:end] = outcome == OutcomeStatus.SUCCESS.value
@@ -303,12 +301,53 @@ class EpisodeIndex:
     def export_state(self) -> IndexState:
         """A copy of the live rows, for :meth:`from_state` in another process."""
         with self.lock:
-            return index_state.export(self)
+            keep = np.flatnonzero(self.alive[: self._size]).astype(np.int64)
+            lists: dict[str, list[str]] = {}
+            arrays: dict[str, npt.NDArray[Any]] = self.row_of.export(keep)
+            for name, codes in self._categories().items():
+                lists[name], arrays[name] = codes.export(getattr(self, name)[keep])
+            for name in NUMBERS:
+                arrays[name] = getattr(self, name)[keep].copy()
+            tag_rows, tag_codes = live_tags(self._tags, self._size, keep)
+            lists["tags"], arrays["tag_codes"] = self._tag_codes.export(tag_codes)
+            arrays["tag_rows"] = tag_rows
+            lists["terms"], postings = self._postings.export(keep)
+            arrays.update(postings)
+            if self.vectors is not None:
+                arrays["vectors"] = self.vectors[keep].copy()
+                arrays["has_vector"] = self.has_vector[keep].copy()
+            return IndexState(lists, arrays, self.model if self.vectors is not None else None)
 
     @classmethod
     def from_state(cls, state: IndexState) -> EpisodeIndex:
         """The index :meth:`export_state` copied; it answers every query the same way."""
-        return index_state.fill(cls(), state)
+        index = cls()
+        arrays = state.arrays
+        index.row_of = RowIds.restore(arrays)
+        index.ids = index.row_of.by_row
+        n = len(index.row_of)
+        capacity = 1024
+        while capacity < n:
+            capacity *= 2
+        if capacity > index._cap:
+            index._alloc(capacity)
+        index._size = index._alive_count = n
+        index.alive[:n] = True
+        for name in (*CATEGORIES, *NUMBERS):
+            getattr(index, name)[:n] = arrays[name]
+        index._domain, index._language, index._framework, index._type = (
+            Codes.restore(state.lists[name]) for name in CATEGORIES
+        )
+        index._tag_codes = Codes.restore(state.lists["tags"])
+        index._tags = group_rows(arrays["tag_codes"], arrays["tag_rows"])
+        index._total_len = float(arrays["doc_len"].astype(np.float64).sum())
+        index._postings = Postings.restore(state.lists["terms"], arrays)
+        if state.model is not None and "vectors" in arrays:
+            index.vectors = RowVectors(capacity, arrays["vectors"].shape[1])
+            index.vectors[:n] = arrays["vectors"]
+            index.has_vector[:n] = arrays["has_vector"]
+            index.model = state.model
+        return index
 
     def missing_vectors(self) -> list[str]:
         with self.lock:
