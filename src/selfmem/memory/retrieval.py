@@ -107,8 +107,9 @@ class RetrievalAPI(Handle):
                     continue
                 episodes.append(ScoredEpisode(episode, item.score, item.signals))
             episodes = self._demote_outdated(episodes, filters, limit)
+            loaded = {scored.episode.id: scored.episode for scored in episodes}
             patterns, heuristics = self._rank_patterns(
-                description, stated, wanted_type, limit, vector
+                description, stated, wanted_type, limit, vector, loaded
             )
             return RetrievalResult(
                 query=description, episodes=episodes, patterns=patterns, heuristics=heuristics
@@ -205,6 +206,7 @@ class RetrievalAPI(Handle):
         task_type: TaskType | None,
         limit: int,
         vector: npt.NDArray[np.float32] | None = None,
+        loaded: dict[str, Episode] | None = None,
     ) -> tuple[list[ScoredPattern], list[ScoredHeuristic]]:
         """Served patterns and heuristics for a task; the sequence its nearest successful
         runs agree on (if any) is the first tool sequence.
@@ -215,7 +217,7 @@ class RetrievalAPI(Handle):
         the id for feedback); otherwise the runs' sequence is added there."""
         catalog = self._core.learning.catalog(self.namespace)
         ranked, heuristics = catalog.rank(description, ctx, task_type, limit)
-        similar = self._similar_runs_sequence(description, ctx, task_type, vector)
+        similar = self._similar_runs_sequence(description, ctx, task_type, vector, loaded)
         if similar is None:
             return ranked, heuristics
         assert isinstance(similar.pattern, ToolSequence)
@@ -235,12 +237,14 @@ class RetrievalAPI(Handle):
         ctx: TaskContext | None,
         task_type: TaskType | None,
         vector: npt.NDArray[np.float32] | None = None,
+        loaded: dict[str, Episode] | None = None,
     ) -> ScoredPattern | None:
         """The sequence the nearest successful runs of this task agree on (not a stored
         pattern: tasks that need different tools can share a learned family; their nearest
         runs tell them apart). A stated task type is a filter: runs of another kind of work do
         not vote. Scored like a family's sequence, its relevance being the mean retrieval
-        score of the runs that followed it."""
+        score of the runs that followed it. ``loaded``: episodes the caller has read already,
+        by id (the retrieval's own results: not read again)."""
         from ..retrieval.index import QueryFilters
         from ..retrieval.ranking import rank
 
@@ -263,7 +267,9 @@ class RetrievalAPI(Handle):
                 runs = []
                 for item in ranked:
                     try:
-                        episode = self._episode(index.ids[item.row], caught_up=True)
+                        episode_id = index.ids[item.row]
+                        known = loaded.get(episode_id) if loaded else None
+                        episode = known or self._episode(episode_id, caught_up=True)
                     except NotFoundError:
                         continue
                     runs.append(episode)
