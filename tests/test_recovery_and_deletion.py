@@ -164,14 +164,15 @@ def test_a_database_from_an_older_version_is_upgraded_in_place(tmp_path: Path) -
         kept = run_episode(memory, "Written by the older version", ["build", "deploy"])
         gone = run_episode(memory, "Also written by it", ["build", "deploy"])
     old = LibSQLStore(str(tmp_path / "selfmem.db"))
-    # the schema before the last three migrations
+    # the schema before the last four migrations
+    old._run("DROP INDEX idx_episodes_index_rows")
     old._run("DROP INDEX idx_episodes_seq")
     old._run("DROP TABLE selfmem_deletions")
     old._run(
         "CREATE VIRTUAL TABLE episodes_fts USING fts5(task_text, step_text, content='', "
         "contentless_delete=1, tokenize='unicode61')"
     )
-    old._run("UPDATE selfmem_schema SET version = ?", (SCHEMA_VERSION - 3,))
+    old._run("UPDATE selfmem_schema SET version = ?", (SCHEMA_VERSION - 4,))
     old.close()
     with SelfLearningMemory.open(tmp_path) as memory:
         store = memory._core.store
@@ -185,5 +186,11 @@ def test_a_database_from_an_older_version_is_upgraded_in_place(tmp_path: Path) -
             ("default", 0),
         )
         assert any("idx_episodes_seq" in str(row) for row in plan)  # paging needs no sort
+        plan = store._run(
+            "EXPLAIN QUERY PLAN SELECT seq, id, index_row FROM episodes WHERE namespace = ? "
+            "AND end_time IS NOT NULL AND seq > ? ORDER BY seq LIMIT 10",
+            ("default", 0),
+        )  # the rows the retrieval index is built from: read from an index alone
+        assert any("COVERING INDEX idx_episodes_index_rows" in str(row) for row in plan)
         tables = store._run("SELECT name FROM sqlite_master WHERE name LIKE 'episodes_fts%'")
         assert tables == []  # the unused full-text index is gone

@@ -177,6 +177,17 @@ _V8 = ("CREATE INDEX idx_episodes_seq ON episodes(namespace, seq)",)
 # delete, and nothing read it.
 _V9 = ("DROP TABLE IF EXISTS episodes_fts",)
 
+# v10: the retrieval index's rows readable from an index alone. Building the in-process
+# index reads every completed episode's ``index_row`` in ``seq`` order; from the table that
+# read touches every page of the episodes' JSON too (3 GB at a million episodes, 3.4 s
+# when the file is not in the OS cache), from this covering index about 450 MB (1.0 s).
+_V10 = (
+    "CREATE INDEX idx_episodes_index_rows ON episodes(namespace, seq, id, index_row, end_time) "
+    "WHERE end_time IS NOT NULL",
+)
+
 #: Each entry is the list of statements of one migration; index 0 is version 1.
-MIGRATIONS: tuple[tuple[str, ...], ...] = (_V1, _V2, _V3, _V4, _V5, _V6, _V7, _V8, _V9)
+MIGRATIONS: tuple[tuple[str, ...], ...] = (
+    _V1, _V2, _V3, _V4, _V5, _V6, _V7, _V8, _V9, _V10,
+)  # fmt: skip
 SCHEMA_VERSION = len(MIGRATIONS)
