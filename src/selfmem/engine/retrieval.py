@@ -362,7 +362,6 @@ class RetrievalEngine:
             self.wait_for_snapshots()
             with self._lock:
                 loaded = list(self._indexes.items())
-            with self._lock:
                 unsaved, self._unsaved = self._unsaved, set()
             for namespace, index in loaded:
                 if namespace in unsaved or self._snapshots.is_dirty(namespace):

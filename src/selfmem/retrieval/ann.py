@@ -217,12 +217,8 @@ class AnnIndex:
             wanted = np.flatnonzero(missing)
             if len(wanted) == 0:
                 return found
-            slots = self._slots_of(rows[wanted])
-            present = slots >= 0
-            if present.any():
-                vectors = self._index.get(slots[present].astype(np.uint64), dtype=np.float32)
-                # einsum, not BLAS: see ranking._dot
-                found[wanted[present]] = np.einsum("ij,j->i", np.asarray(vectors), query)
+            # einsum, not BLAS: see ranking._dot (a row the graph lacks reads as zeros)
+            found[wanted] = np.einsum("ij,j->i", self._read(rows[wanted]), query)
             self._learn(key, rows[wanted], found[wanted])
         return found
 
@@ -238,14 +234,17 @@ class AnnIndex:
 
     def vectors(self, rows: npt.NDArray[np.int64]) -> npt.NDArray[np.float32]:
         """The stored vectors of ``rows`` as float32 (zeros for a row the graph lacks)."""
-        rows = np.asarray(rows, dtype=np.int64)
-        found = np.zeros((len(rows), self.dim), dtype=np.float32)
         with self._lock:
-            slots = self._slots_of(rows)
-            present = slots >= 0
-            if present.any():
-                keys = slots[present].astype(np.uint64)
-                found[present] = self._index.get(keys, dtype=np.float32)
+            return self._read(np.asarray(rows, dtype=np.int64))
+
+    def _read(self, rows: npt.NDArray[np.int64]) -> npt.NDArray[np.float32]:
+        """:meth:`vectors`, the lock held."""
+        found = np.zeros((len(rows), self.dim), dtype=np.float32)
+        slots = self._slots_of(rows)
+        present = slots >= 0
+        if present.any():
+            keys = slots[present].astype(np.uint64)
+            found[present] = self._index.get(keys, dtype=np.float32)
         return found
 
     # -- saving and restoring ---------------------------------------------------------------
