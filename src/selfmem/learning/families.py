@@ -148,18 +148,25 @@ class FamilyIndex:
     def _df(self, term: str) -> int:
         return sum(self.families[k].terms.get(term, 0) for k in self._by_term.get(term, ()))
 
-    def _words(self, terms: tuple[str, ...], family: ToolSequence) -> float:
-        """The idf-weighted share of the task's terms that are typical of the family. Terms
-        no family has seen say nothing about which family a task belongs to: left out."""
-        members = family.members.n
-        if not terms or members <= 0:
-            return 0.0
-        typical = total = 0.0
+    def _weights(self, terms: tuple[str, ...]) -> list[tuple[str, float]]:
+        """The task's terms with their idf weights, for :meth:`_words`. Terms no family has
+        seen say nothing about which family a task belongs to: left out."""
+        weighted = []
         for term in terms:
             df = self._df(term)
-            if df <= 0:
-                continue
-            weight = math.log(1.0 + (self._runs + 1) / (df + 1))
+            if df > 0:
+                weighted.append((term, math.log(1.0 + (self._runs + 1) / (df + 1))))
+        return weighted
+
+    @staticmethod
+    def _words(weighted: list[tuple[str, float]], family: ToolSequence) -> float:
+        """The idf-weighted share of the task's terms (:meth:`_weights`) that are typical of
+        the family."""
+        members = family.members.n
+        if not weighted or members <= 0:
+            return 0.0
+        typical = total = 0.0
+        for term, weight in weighted:
             total += weight
             typical += weight * min(1.0, family.terms.get(term, 0) / members)
         return typical / total if total else 0.0
@@ -208,18 +215,19 @@ class FamilyIndex:
         tools = set(ex.tool_path(episode))
         key = context_key(episode.context, episode.task_type)
         partial = not ex.succeeded(episode)
+        weighted = self._weights(terms)
         found = []
         for family_key in self._candidates(terms, tools):
             family = self.families[family_key]
             context = self._context(key, family)
             if tools:
                 score = (
-                    _WORDS * self._words(terms, family)
+                    _WORDS * self._words(weighted, family)
                     + _TOOLS * self._tools(tools, family, partial=partial)
                     + _CONTEXT * context
                 )
             else:
-                score = (_WORDS * self._words(terms, family) + _CONTEXT * context) / (
+                score = (_WORDS * self._words(weighted, family) + _CONTEXT * context) / (
                     _WORDS + _CONTEXT
                 )
             found.append((score, family_key))
@@ -245,10 +253,11 @@ class FamilyIndex:
         belong to, best first; only families that share a word with the task."""
         terms = task_terms(description)
         key = context_key(context, task_type) if context is not None else None
+        weighted = self._weights(terms)
         found = []
         for family_key in self._candidates(terms, ()):
             family = self.families[family_key]
-            words = self._words(terms, family)
+            words = self._words(weighted, family)
             if words <= 0:
                 continue
             if key is None:

@@ -21,6 +21,7 @@ from typing import TypeVar
 from ..config import LearningConfig
 from ..records.episodes import Episode, utc_now
 from ..records.learned import (
+    MAX_PROVENANCE,
     AnyPattern,
     ContextPattern,
     DecisionPoint,
@@ -45,6 +46,12 @@ _TWIN_EVERY_RUN = 16
 
 _P = TypeVar("_P", ToolSequence, DecisionPoint, ErrorRecovery, ContextPattern)
 
+#: Each record class's kind, as its ids are derived from it.
+_KINDS: dict[type, str] = {
+    cls: cls.model_fields["kind"].default.value
+    for cls in (ToolSequence, DecisionPoint, ErrorRecovery, ContextPattern)
+}
+
 
 class PatternLearner:
     """Incremental learner for one namespace."""
@@ -59,6 +66,7 @@ class PatternLearner:
         self._served: tuple[int, set[str]] = (-1, set())
         self._tests: serving.TestMemo = {}
         self._removed: list[str] = []  # ids of patterns merged away, until taken
+        self._ids: dict[tuple[type, str], str] = {}  # an episode counts in ~100 patterns
         #: Bumped by every change to the patterns, so readers can cache what they derive.
         self.version = 0
 
@@ -250,8 +258,15 @@ class PatternLearner:
         changed.update((pattern.id, pattern) for pattern in counted)
         return list(changed.values())
 
+    def _id(self, cls: type, key: str) -> str:
+        """The id of the pattern of this class and key (hashed once, then remembered)."""
+        pattern_id = self._ids.get((cls, key))
+        if pattern_id is None:
+            pattern_id = self._ids[cls, key] = stable_id(self.namespace, _KINDS[cls], key)
+        return pattern_id
+
     def _touch(self, cls: type[_P], key: str, episode: Episode, **fields: object) -> _P:
-        pattern_id = stable_id(self.namespace, cls.model_fields["kind"].default, key)
+        pattern_id = self._id(cls, key)
         pattern = self._patterns.get(pattern_id)
         if pattern is None:
             seen = episode.end_time or utc_now()
@@ -274,26 +289,33 @@ class PatternLearner:
             pattern = self._touch(cls, key, episode, **fields)
             self._note(pattern, episode, tally)
             return pattern
-        found = self._patterns.get(stable_id(self.namespace, cls.model_fields["kind"].default, key))
+        found = self._patterns.get(self._id(cls, key))
         return found if isinstance(found, cls) else None
+
+    # _note and _count run for every pattern an episode counts in (about a hundred): they
+    # write the learner's own counters into the record's fields directly, since pydantic's
+    # assignment hook (about 1 us a field) checks nothing for them.
 
     @staticmethod
     def _note(pattern: AnyPattern, episode: Episode, tally: Tally) -> None:
-        ids = pattern.episode_ids
+        fields = vars(pattern)
+        ids: list[str] = fields["episode_ids"]
         if ids and ids[-1] == tally.episode_id:
             return  # already noted (a new pattern is noted when it is created)
         merging.narrow_context(pattern, episode, first=False)
-        if tally.ended > pattern.last_seen:
-            pattern.last_seen = tally.ended
-        pattern.add_provenance(tally.episode_id)
+        if tally.ended > fields["last_seen"]:
+            fields["last_seen"] = tally.ended
+        if tally.episode_id not in ids:
+            fields["episode_ids"] = [*ids, tally.episode_id][-MAX_PROVENANCE:]
 
     @staticmethod
     def _count(pattern: AnyPattern, tally: Tally, sign: int) -> None:
-        pattern.support += sign
+        fields = vars(pattern)
+        fields["support"] += sign
         if tally.success:
-            pattern.successes += sign
-        pattern.reward_sum += sign * tally.reward
-        pattern.latency_ms_sum += sign * tally.latency_ms
+            fields["successes"] += sign
+        fields["reward_sum"] += sign * tally.reward
+        fields["latency_ms_sum"] += sign * tally.latency_ms
 
     def _count_decisions(
         self, family: str, episode: Episode, tally: Tally, sign: int

@@ -50,9 +50,10 @@ def count_choice(table: dict[str, ChoiceStats], key: str, sign: int, success: bo
     """Count one run (``sign`` 1) in, or out (-1), of a choice's stats; a choice no run
     made any more is dropped."""
     stats = table.setdefault(key, ChoiceStats())
-    stats.n += sign
-    stats.successes += sign * int(success)
-    if stats.n <= 0:
+    fields = vars(stats)  # plain writes: counted for every choice, tool and feature of a run
+    fields["n"] += sign
+    fields["successes"] += sign * int(success)
+    if fields["n"] <= 0:
         del table[key]
 
 
