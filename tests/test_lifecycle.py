@@ -230,6 +230,10 @@ def test_list_filters_through_the_api(memory: SelfLearningMemory) -> None:
     ]
     assert len(memory.list_episodes(limit=1)) == 1
     assert memory.list_episodes(limit=1, offset=1)[0].id != memory.list_episodes(limit=1)[0].id
+    newest = memory.list_episodes(limit=1)
+    assert memory.list_episodes(limit=2, after=newest[0]) == memory.list_episodes(offset=1)
+    with pytest.raises(InvalidInputError, match="after must be Episode"):
+        memory.list_episodes(after=ok)  # an id, not the episode
 
 
 def test_closed_memory_refuses_work(tmp_path: Path) -> None:

@@ -163,6 +163,31 @@ def test_list_filters_and_pages_newest_first(
     assert counted == (len(made) if "limit" in filters else len(expected))
 
 
+@pytest.mark.parametrize("oldest_first", [False, True])
+def test_pages_after_the_last_episode_list_each_once_in_order(
+    store: EpisodeStore, namespace: str, oldest_first: bool
+) -> None:
+    # seven episodes over three start times: pages must not lose or repeat one that shares
+    # its start time with the last of the page before
+    made = []
+    for i in range(7):
+        episode = make_episode(namespace, start_time=T0 + timedelta(minutes=i // 3))
+        store.create_episode(episode)
+        made.append(episode)
+    order = sorted(made, key=lambda e: (e.start_time, e.id), reverse=not oldest_first)
+    listed: list[Episode] = []
+    after = None
+    while True:
+        page = store.list_episodes(
+            EpisodeQuery(namespace=namespace, limit=2, oldest_first=oldest_first, after=after)
+        )
+        listed += page
+        if len(page) < 2:
+            break
+        after = (page[-1].start_time, page[-1].id)
+    assert [e.id for e in listed] == [e.id for e in order]
+
+
 def test_list_without_steps(store: EpisodeStore, namespace: str) -> None:
     _seed(store, namespace)
     listed = store.list_episodes(

@@ -121,22 +121,21 @@ def export_episodes(
 ) -> int:
     """Write every episode of the namespace to ``sink``, one JSON object per line.
 
-    Pages through ``list_episodes`` newest first; an episode started while exporting can
-    shift a page, so ids already written are skipped. Returns the episodes written.
+    Pages through ``list_episodes`` newest first, each page after the last episode of the
+    one before. Returns the episodes written.
     """
-    seen: set[str] = set()
-    offset = 0
+    written = 0
+    last: Episode | None = None
     while True:
-        page = memory.list_episodes(completed_only=completed_only, limit=PAGE, offset=offset)
+        page = memory.list_episodes(completed_only=completed_only, limit=PAGE, after=last)
         for episode in page:
-            if episode.id not in seen:
-                seen.add(episode.id)
-                sink.write(episode.model_dump_json() + "\n")
-        offset += len(page)
+            sink.write(episode.model_dump_json() + "\n")
+        written += len(page)
         if progress is not None:
-            progress(len(seen))
+            progress(written)
         if len(page) < PAGE:
-            return len(seen)
+            return written
+        last = page[-1]
 
 
 def parse_line(text: str | bytes, memory: SelfLearningMemory) -> Episode:

@@ -20,6 +20,7 @@ import random
 import threading
 import time
 from collections.abc import Callable, Sequence
+from datetime import datetime
 
 from ..config import LearningConfig
 from ..errors import ConflictError
@@ -364,14 +365,16 @@ class LearningEngine:
         total = self._store.count_episodes(EpisodeQuery(namespace, completed_only=True))
         learner = PatternLearner(namespace, self._config)
         done = 0
+        after: tuple[datetime, str] | None = None
         with self.lock:
             while done < total:
                 page = self._store.list_episodes(
                     EpisodeQuery(namespace, completed_only=True, oldest_first=True,
-                                 limit=_PAGE, offset=done)
+                                 limit=_PAGE, after=after)
                 )  # fmt: skip
                 if not page:
                     break
+                after = (page[-1].start_time, page[-1].id)
                 for episode in filter(teaches, page):
                     learner.observe(episode, defer_sequences=True)
                     used = episode.metadata.get(FEEDBACK_KEY) or []

@@ -356,17 +356,23 @@ class SelfLearningMemory(RetrievalAPI, LearningAPI, ItemsAPI):
         limit: int = 50,
         offset: int = 0,
         include_steps: bool = True,
+        after: Episode | None = None,
     ) -> list[Episode]:
         """Episodes of this namespace, newest first, filtered and paged.
 
         ``open_only=True`` finds episodes never completed (e.g. their process died); they
-        can be finished with :meth:`complete_episode` or :meth:`abandon_episode`.
+        can be finished with :meth:`complete_episode` or :meth:`abandon_episode`. To read
+        many pages, pass the last episode of the previous page as ``after``: each page then
+        costs the same, where ``offset`` costs the rows it skips.
         """
         self._check_open()
+        if after is not None:
+            validation.expect(after, Episode, "after")
         query = self._query(
             domain=domain, task_type=task_type, outcome=outcome, started_after=started_after,
             started_before=started_before, open_only=open_only, completed_only=completed_only,
             limit=limit, offset=offset, include_steps=include_steps,
+            after=(after.start_time, after.id) if after is not None else None,
         )  # fmt: skip
         self._core.flush()
         return self._core.store.list_episodes(query)

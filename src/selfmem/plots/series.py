@@ -65,7 +65,7 @@ def _read(memory: SelfLearningMemory, limit: int | None) -> list[Episode]:
     while limit is None or len(found) < limit:
         size = MAX_PAGE if limit is None else min(MAX_PAGE, limit - len(found))
         page = memory.list_episodes(completed_only=True, include_steps=False, limit=size,
-                                    offset=len(found))  # fmt: skip
+                                    after=found[-1] if found else None)  # fmt: skip
         found += page
         if len(page) < size:
             break

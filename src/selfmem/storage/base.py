@@ -28,6 +28,9 @@ class EpisodeQuery:
 
     ``open_only`` lists episodes that were started but never completed (e.g. the process
     died); ``completed_only`` the opposite. Time bounds apply to ``start_time``.
+    ``after`` pages by key: only the episodes listed after this ``(start_time, id)`` (the
+    last of the previous page), which costs the same on every page, where ``offset`` costs
+    the rows it skips.
     """
 
     namespace: str
@@ -42,6 +45,7 @@ class EpisodeQuery:
     offset: int = 0
     include_steps: bool = True
     oldest_first: bool = False
+    after: tuple[datetime, str] | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -278,6 +278,9 @@ class LibSQLStore(LibSQLLearning):
             if value is not None:
                 clauses.append(clause)
                 params.append(value)
+        if query.after is not None:
+            clauses.append(f"(start_time, id) {'>' if query.oldest_first else '<'} (?, ?)")
+            params += [query.after[0].timestamp(), query.after[1]]
         if query.open_only:
             clauses.append("end_time IS NULL")
         if query.completed_only:

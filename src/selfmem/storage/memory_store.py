@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Mapping, Sequence
+from datetime import datetime
 
 from ..errors import ConflictError, EpisodeStateError, StorageError
 from ..records.episodes import Episode, ExecutionStep
@@ -31,8 +32,14 @@ def matches_query(episode: Episode, query: EpisodeQuery) -> bool:
         query.started_before is None or episode.start_time < query.started_before,
         not query.open_only or not episode.is_complete,
         not query.completed_only or episode.is_complete,
+        query.after is None or _listed_after(episode, query.after, query.oldest_first),
     )
     return all(checks)
+
+
+def _listed_after(episode: Episode, after: tuple[datetime, str], oldest_first: bool) -> bool:
+    key = (episode.start_time, episode.id)
+    return key > after if oldest_first else key < after
 
 
 class InMemoryStore:

@@ -263,7 +263,7 @@ def _recent_completed(memory: SelfLearningMemory, most: int) -> list[Episode]:
     while len(found) < most:
         page = memory.list_episodes(
             completed_only=True, include_steps=False, limit=min(MAX_PAGE, most - len(found)),
-            offset=len(found),
+            after=found[-1] if found else None,
         )  # fmt: skip
         found += page
         if len(page) < MAX_PAGE:
