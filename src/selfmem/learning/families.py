@@ -81,17 +81,15 @@ def _task_type(value: str) -> TaskType | str:
         return value
 
 
-def stated_context(family: ToolSequence) -> None:
+def stated_context(family: ToolSequence, counts: list[dict[str, int]] | None = None) -> None:
     """Fill in the family's domain, task type and language where its runs differ but nearly
     all of them (``_CONTEXT_MAJORITY``) share one value: one stray run that joined by its
-    words and tools does not erase what the family is about. Tags stay those every run had."""
+    words and tools does not erase what the family is about. Tags stay those every run had.
+    ``counts``: the family's runs per value (:meth:`FamilyIndex.context_counts`), if known."""
     members = sum(family.context_keys.values())
     if members <= 0:
         return
-    fields: list[dict[str, int]] = [{}, {}, {}]
-    for key, count in family.context_keys.items():
-        for table, value in zip(fields, key.split("|"), strict=False):
-            table[value] = table.get(value, 0) + count
+    fields = (counts if counts is not None else _value_counts(family.context_keys))[:3]
     stated: list[str | None] = []
     for table in fields:
         value, count = max(table.items(), key=lambda item: (item[1], item[0]))
@@ -104,6 +102,17 @@ def stated_context(family: ToolSequence) -> None:
         context.task_type = _task_type(kind)  # type: ignore[assignment]
     if context.language is None:
         context.language = language
+
+
+def _value_counts(context_keys: dict[str, int]) -> list[dict[str, int]]:
+    """For each part of the context keys (domain, task type, language), the runs per value."""
+    tables: list[dict[str, int]] = []
+    for key, count in context_keys.items():
+        for position, value in enumerate(key.split("|")):
+            if position == len(tables):
+                tables.append({})
+            tables[position][value] = tables[position].get(value, 0) + count
+    return tables
 
 
 def _share(stats: ChoiceStats | None, members: int) -> float:
@@ -120,6 +129,9 @@ class FamilyIndex:
         self._by_tool: dict[str, set[str]] = {}
         self._runs = 0  # episodes counted over all families
         self._total_share: dict[str, float] = {}  # per family: the sum of its tool shares
+        self._term_runs: dict[str, int] = {}  # per term: the families' runs that have it
+        #: per family: for domain, task type and language, its runs per value
+        self._context_counts: dict[str, list[dict[str, int]]] = {}
 
     # -- index ------------------------------------------------------------------------------
 
@@ -127,9 +139,11 @@ class FamilyIndex:
         """Index a family's profile (a new one, or one loaded from the store)."""
         self.families[family.key] = family
         self._total_share.pop(family.key, None)
+        self._context_counts.pop(family.key, None)
         self._runs += family.members.n
-        for term in family.terms:
+        for term, count in family.terms.items():
             self._by_term.setdefault(term, set()).add(family.key)
+            self._term_runs[term] = self._term_runs.get(term, 0) + count
         for tool in family.tool_stats:
             self._by_tool.setdefault(tool, set()).add(family.key)
 
@@ -138,15 +152,37 @@ class FamilyIndex:
         if family is None:
             return
         self._runs -= family.members.n
-        for term in family.terms:
+        self._unindex(family)
+
+    def _unindex(self, family: ToolSequence) -> None:
+        key = family.key
+        self._total_share.pop(key, None)
+        self._context_counts.pop(key, None)
+        for term, count in family.terms.items():
             self._by_term.get(term, set()).discard(key)
+            self._term_count(term, -count)
         for tool in family.tool_stats:
             self._by_tool.get(tool, set()).discard(key)
+
+    def _term_count(self, term: str, change: int) -> None:
+        left = self._term_runs.get(term, 0) + change
+        if left > 0:
+            self._term_runs[term] = left
+        else:
+            self._term_runs.pop(term, None)
+
+    def context_counts(self, family: ToolSequence) -> list[dict[str, int]]:
+        """For the family's domain, task type and language, its runs per value (kept up to
+        date as runs are counted)."""
+        counts = self._context_counts.get(family.key)
+        if counts is None:
+            counts = self._context_counts[family.key] = _value_counts(family.context_keys)
+        return counts
 
     # -- similarity -------------------------------------------------------------------------
 
     def _df(self, term: str) -> int:
-        return sum(self.families[k].terms.get(term, 0) for k in self._by_term.get(term, ()))
+        return self._term_runs.get(term, 0)
 
     def _weights(self, terms: tuple[str, ...]) -> list[tuple[str, float]]:
         """The task's terms with their idf weights, for :meth:`_words`. Terms no family has
@@ -188,17 +224,15 @@ class FamilyIndex:
         spread = len(tools) + total - common
         return common / spread if spread > 0 else 0.0
 
-    @staticmethod
-    def _context(key: str, family: ToolSequence) -> float:
+    def _context(self, key: str, family: ToolSequence) -> float:
         """The average, over domain, task type and language, of the share of the family's
         runs that have the same value: another language alone costs a third."""
         members = family.members.n
         if members <= 0:
             return 0.0
+        counts = self.context_counts(family)
         ours = key.split("|")
-        same = 0
-        for theirs, count in family.context_keys.items():
-            same += count * sum(a == b for a, b in zip(ours, theirs.split("|"), strict=False))
+        same = sum(table.get(value, 0) for table, value in zip(counts, ours, strict=False))
         return same / (members * len(ours))
 
     def _candidates(self, terms: Iterable[str], tools: Iterable[str]) -> list[str]:
@@ -329,27 +363,72 @@ class FamilyIndex:
     # -- profiles ---------------------------------------------------------------------------
 
     def count(self, family: ToolSequence, episode: Episode, sign: int) -> None:
-        """Add (``sign`` 1) or remove (-1) one episode from a family's profile."""
+        """Add (``sign`` 1) or remove (-1) one episode from a family's profile, and the
+        index with it: only what the episode changes (an episode counts in one family, a
+        family may have hundreds of terms)."""
+        key = family.key
+        if self.families.get(key) is not family:
+            self.remove(key)
+            self.add(family)
+        before = family.members.n
+        self.families[key] = self.families.pop(key)  # the most recently counted last
+        self._total_share.pop(key, None)
         success = int(ex.succeeded(episode))
-        self.remove(family.key)
         family.members.n += sign
         family.members.successes += sign * success
         if sign > 0 and not family.sample_task:
             family.sample_task = episode.task_description[:_SAMPLE_CHARS]
-        for term in task_terms(episode.task_description):
-            _bump(family.terms, term, sign)
-        if len(family.terms) > _MAX_PROFILE_TERMS:
-            kept = sorted(family.terms.items(), key=lambda item: (-item[1], item[0]))
-            family.terms = dict(kept[:_MAX_PROFILE_TERMS])
+        self._count_terms(family, task_terms(episode.task_description), sign)
         failed = {step.tool for step in episode.steps if not step.success}
         for tool in set(ex.tool_path(episode)):
+            known = tool in family.tool_stats
             count_choice(family.tool_stats, tool, sign, success)
             count_choice(family.tool_calls, tool, sign, int(tool not in failed))
+            if known != (tool in family.tool_stats):
+                used = self._by_tool.setdefault(tool, set())
+                used.discard(key) if known else used.add(key)
         for feature in ex.context_features(episode):
             count_choice(family.feature_stats, feature, sign, success)
-        _bump(family.context_keys, context_key(episode.context, episode.task_type), sign)
+        self._count_context(family, context_key(episode.context, episode.task_type), sign)
         if family.members.n > 0:
-            self.add(family)
+            self._runs += family.members.n - before
+        else:
+            del self.families[key]
+            self._runs -= before
+            self._unindex(family)
+
+    def _count_terms(self, family: ToolSequence, terms: tuple[str, ...], sign: int) -> None:
+        key = family.key
+        for term in terms:
+            had = term in family.terms
+            _bump(family.terms, term, sign)
+            self._term_count(term, sign if had or sign > 0 else 0)
+            if had != (term in family.terms):
+                found = self._by_term.setdefault(term, set())
+                found.discard(key) if had else found.add(key)
+        if len(family.terms) > _MAX_PROFILE_TERMS:
+            kept = dict(
+                sorted(family.terms.items(), key=lambda item: (-item[1], item[0]))[
+                    :_MAX_PROFILE_TERMS
+                ]
+            )
+            for term, count in family.terms.items():
+                if term not in kept:
+                    self._term_count(term, -count)
+                    self._by_term.get(term, set()).discard(key)
+            family.terms = kept
+
+    def _count_context(self, family: ToolSequence, key: str, sign: int) -> None:
+        _bump(family.context_keys, key, sign)
+        counts = self._context_counts.get(family.key)
+        if counts is None:
+            return
+        parts = key.split("|")
+        if len(parts) > len(counts):
+            del self._context_counts[family.key]  # worked out again when next needed
+            return
+        for table, value in zip(counts, parts, strict=False):
+            _bump(table, value, sign)
 
 
 #: The share of a family's successful runs that use a tool for it to be in the family's core:

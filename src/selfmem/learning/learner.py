@@ -249,7 +249,7 @@ class PatternLearner:
         tally = Tally.of(episode, ex.succeeded(episode))
         if sign > 0:
             self._note(family, episode, tally)
-            stated_context(family)
+            stated_context(family, self.families.context_counts(family))
         counted: list[AnyPattern] = [
             *self._count_decisions(family.key, episode, tally, sign),
             *self._count_errors(episode, tally, sign),
