@@ -22,12 +22,16 @@ For each size:
    over the labelled queries, three rounds, and RSS after them; a start without a snapshot
    writes one in the background after its first answer (the queries run beside it), so its
    RSS is also taken once ``flush()`` has waited for that. The worst run is reported.
+3. With ``--cli-import``, **the CLI round trip**: ``selfmem export`` of that store to JSON
+   Lines, then ``selfmem import`` of the file into a new directory, relearning included
+   (the default), each in its own process, timed whole, with peak RSS.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import resource
 import shutil
 import subprocess
 import sys
@@ -122,6 +126,31 @@ def measure_start(path: Path, workdir: Path, snapshot: bool) -> dict[str, Any]:
     return result
 
 
+def _timed(command: list[str]) -> dict[str, Any]:
+    """Wall seconds and peak RSS of one CLI process."""
+    start = time.perf_counter()
+    done = subprocess.run(command, capture_output=True, text=True, check=False)
+    took = time.perf_counter() - start
+    if done.returncode != 0:
+        return {"error": done.stderr.strip().splitlines()[-3:]}
+    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    return {"s": took, "peak_rss_mb": peak, "said": done.stdout.strip()}
+
+
+def cli_round_trip(store: Path, workdir: Path, size: int) -> dict[str, Any]:
+    """``selfmem export`` of the store, then ``selfmem import`` into a new directory."""
+    selfmem = [sys.executable, "-c", "import sys; from selfmem.cli import main; sys.exit(main())"]
+    exported, target = workdir / "export.jsonl", workdir / "imported"
+    shutil.rmtree(target, ignore_errors=True)
+    progress(f"{size}: selfmem export")
+    export = _timed([*selfmem, "--path", str(store), "export", str(exported)])
+    progress(f"{size}: selfmem import, relearning included")
+    imported = _timed([*selfmem, "--path", str(target), "import", str(exported)])
+    exported.unlink(missing_ok=True)
+    shutil.rmtree(target, ignore_errors=True)
+    return {"export": export, "import": imported}
+
+
 def _worst(runs: list[dict[str, Any]]) -> dict[str, Any]:
     keys = ("first_retrieval_s", "first_retrieval_cpu_s", "p50_ms", "p95_ms", "rss_mb",
             "settled_mb", "open_s")  # fmt: skip
@@ -144,6 +173,12 @@ def _print_rows(size: int, report: dict[str, Any]) -> None:
         ("  once its snapshot is written", without.get("settled_mb"), "MB"),
         ("retrieval p95 right after a start without one", without.get("p95_ms"), "ms"),
     ]
+    trip = report.get("cli", {})
+    rows += [
+        ("selfmem export", trip.get("export", {}).get("s"), "s"),
+        ("selfmem import, relearning included", trip.get("import", {}).get("s"), "s"),
+        ("  its peak RSS", trip.get("import", {}).get("peak_rss_mb"), "MB"),
+    ]
     for name, value, unit in rows:
         shown = "-" if value is None else f"{value:,.2f}"
         print(f"{size:>9,}  {name:<45} {shown:>10} {unit}")
@@ -156,6 +191,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sizes", type=int, nargs="+", default=[1_000_000])
     parser.add_argument("--runs", type=int, default=2, help="starts of each kind; worst reported")
     parser.add_argument("--store-dir", default="/tmp/selfmem-bench-scale")
+    parser.add_argument(
+        "--cli-import", action="store_true",
+        help="also time selfmem export and selfmem import (relearning included)",
+    )  # fmt: skip
     args = parser.parse_args(argv)
     reports: dict[str, Any] = {"load_average_at_start": load_average()}
     for size in args.sizes:
@@ -170,6 +209,8 @@ def main(argv: list[str] | None = None) -> int:
         report["runs_without_snapshot"], report["runs_with_snapshot"] = runs[False], runs[True]
         report["worst_without_snapshot"] = _worst(runs[False])
         report["worst_with_snapshot"] = _worst(runs[True])
+        if args.cli_import:
+            report["cli"] = cli_round_trip(workdir / "store", workdir, size)
         reports[str(size)] = report
         _print_rows(size, report)
     reports["load_average_at_end"] = load_average()
