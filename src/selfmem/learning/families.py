@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable
+from operator import itemgetter
 
 from ..records.episodes import Episode, TaskContext, TaskType
 from ..records.learned import ChoiceStats, ToolSequence
@@ -407,11 +408,10 @@ class FamilyIndex:
                 found = self._by_term.setdefault(term, set())
                 found.discard(key) if had else found.add(key)
         if len(family.terms) > _MAX_PROFILE_TERMS:
-            kept = dict(
-                sorted(family.terms.items(), key=lambda item: (-item[1], item[0]))[
-                    :_MAX_PROFILE_TERMS
-                ]
-            )
+            # the most frequent first, ties by term: two stable C-keyed sorts (one per episode
+            # of a large family) instead of a Python key per term
+            ranked = sorted(sorted(family.terms.items()), key=itemgetter(1), reverse=True)
+            kept = dict(ranked[:_MAX_PROFILE_TERMS])
             for term, count in family.terms.items():
                 if term not in kept:
                     self._term_count(term, -count)
