@@ -305,14 +305,22 @@ class FamilyIndex:
         found.sort(key=lambda item: (-item[0], item[2]))
         return found
 
-    def _profile_words(self, family: ToolSequence, other: ToolSequence) -> float:
+    def _idf(self, term: str, known: dict[str, float]) -> float:
+        """A term's idf weight, remembered in ``known`` (for as long as no run is counted)."""
+        weight = known.get(term)
+        if weight is None:
+            weight = known[term] = math.log(1.0 + (self._runs + 1) / (self._df(term) + 1))
+        return weight
+
+    def _profile_words(
+        self, family: ToolSequence, other: ToolSequence, known: dict[str, float]
+    ) -> float:
         """How typical ``family``'s words are of ``other``: :meth:`_words` averaged over
         ``family``'s members (each term weighted by its share of them)."""
         members, theirs = family.members.n, other.members.n
         typical = total = 0.0
         for term, count in family.terms.items():
-            df = self._df(term)
-            weight = math.log(1.0 + (self._runs + 1) / (df + 1)) * count / members
+            weight = self._idf(term, known) * count / members
             total += weight
             typical += weight * min(1.0, other.terms.get(term, 0) / theirs)
         return typical / total if total else 0.0
@@ -335,13 +343,19 @@ class FamilyIndex:
             / members
         )
 
-    def profile_similarity(self, family: ToolSequence, other: ToolSequence) -> float:
+    def profile_similarity(
+        self, family: ToolSequence, other: ToolSequence, known: dict[str, float] | None = None
+    ) -> float:
         """The similarity of two families' profiles, on the scale an episode joins a family
         by: words and context each the lower of the two directions, tools the weighted
-        Jaccard of the tool shares."""
+        Jaccard of the tool shares. ``known``: idf weights already worked out (by
+        :meth:`_idf`) since the last run was counted."""
         if family.members.n <= 0 or other.members.n <= 0:
             return 0.0
-        words = min(self._profile_words(family, other), self._profile_words(other, family))
+        known = {} if known is None else known
+        words = min(
+            self._profile_words(family, other, known), self._profile_words(other, family, known)
+        )
         context = min(self._profile_context(family, other), self._profile_context(other, family))
         return _WORDS * words + _TOOLS * self._profile_tools(family, other) + _CONTEXT * context
 
@@ -349,6 +363,7 @@ class FamilyIndex:
         """Another family that has become the same kind of task as ``family`` (their profiles
         are as similar as an episode must be to join one), the most similar first."""
         found = []
+        known: dict[str, float] = {}
         for key in self._candidates((), family.tool_stats):
             other = self.families[key]
             if key == family.key:
@@ -356,7 +371,7 @@ class FamilyIndex:
             ours, theirs = _core(family), _core(other)
             if _different_work(ours, theirs) or _different_work(theirs, ours):
                 continue
-            similarity = self.profile_similarity(family, other)
+            similarity = self.profile_similarity(family, other, known)
             if similarity >= self.min_similarity:
                 found.append((similarity, key))
         return min(found, key=lambda item: (-item[0], item[1]))[1] if found else None
