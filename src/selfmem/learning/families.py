@@ -192,8 +192,12 @@ class FamilyIndex:
         for term in terms:
             df = self._df(term)
             if df > 0:
-                weighted.append((term, math.log(1.0 + (self._runs + 1) / (df + 1))))
+                weighted.append((term, self._idf(df)))
         return weighted
+
+    def _idf(self, df: int) -> float:
+        """The weight of a term that ``df`` of the families' runs have."""
+        return math.log(1.0 + (self._runs + 1) / (df + 1))
 
     @staticmethod
     def _words(weighted: list[tuple[str, float]], family: ToolSequence) -> float:
@@ -305,11 +309,11 @@ class FamilyIndex:
         found.sort(key=lambda item: (-item[0], item[2]))
         return found
 
-    def _idf(self, term: str, known: dict[str, float]) -> float:
-        """A term's idf weight, remembered in ``known`` (for as long as no run is counted)."""
+    def _known_idf(self, term: str, known: dict[str, float]) -> float:
+        """A term's :meth:`_idf`, remembered in ``known`` (valid until a run is counted)."""
         weight = known.get(term)
         if weight is None:
-            weight = known[term] = math.log(1.0 + (self._runs + 1) / (self._df(term) + 1))
+            weight = known[term] = self._idf(self._df(term))
         return weight
 
     def _profile_words(
@@ -320,7 +324,7 @@ class FamilyIndex:
         members, theirs = family.members.n, other.members.n
         typical = total = 0.0
         for term, count in family.terms.items():
-            weight = self._idf(term, known) * count / members
+            weight = self._known_idf(term, known) * count / members
             total += weight
             typical += weight * min(1.0, other.terms.get(term, 0) / theirs)
         return typical / total if total else 0.0
@@ -349,7 +353,7 @@ class FamilyIndex:
         """The similarity of two families' profiles, on the scale an episode joins a family
         by: words and context each the lower of the two directions, tools the weighted
         Jaccard of the tool shares. ``known``: idf weights already worked out (by
-        :meth:`_idf`) since the last run was counted."""
+        :meth:`_known_idf`) since the last run was counted."""
         if family.members.n <= 0 or other.members.n <= 0:
             return 0.0
         known = {} if known is None else known
