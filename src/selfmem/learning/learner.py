@@ -21,7 +21,6 @@ from typing import TypeVar
 from ..config import LearningConfig
 from ..records.episodes import Episode, utc_now
 from ..records.learned import (
-    MAX_PROVENANCE,
     AnyPattern,
     ContextPattern,
     DecisionPoint,
@@ -31,8 +30,8 @@ from ..records.learned import (
     stable_id,
 )
 from ..records.stats import wilson_lower_bound
+from . import counting, followed, merging, serving
 from . import extractors as ex
-from . import followed, merging, serving
 from .changes import new_way_runs
 from .families import FamilyIndex, stated_context
 from .settling import settle
@@ -248,7 +247,7 @@ class PatternLearner:
         self.families.count(family, episode, sign)
         tally = Tally.of(episode, ex.succeeded(episode))
         if sign > 0:
-            self._note(family, episode, tally)
+            counting.note(family, episode, tally)
             stated_context(family, self.families.context_counts(family))
         counted: list[AnyPattern] = [
             *self._count_decisions(family.key, episode, tally, sign),
@@ -287,35 +286,10 @@ class PatternLearner:
         """The pattern to count an episode in: created when learning, existing when forgetting."""
         if sign > 0:
             pattern = self._touch(cls, key, episode, **fields)
-            self._note(pattern, episode, tally)
+            counting.note(pattern, episode, tally)
             return pattern
         found = self._patterns.get(self._id(cls, key))
         return found if isinstance(found, cls) else None
-
-    # _note and _count run for every pattern an episode counts in (about a hundred): they
-    # write the learner's own counters into the record's fields directly, since pydantic's
-    # assignment hook (about 1 us a field) checks nothing for them.
-
-    @staticmethod
-    def _note(pattern: AnyPattern, episode: Episode, tally: Tally) -> None:
-        fields = vars(pattern)
-        ids: list[str] = fields["episode_ids"]
-        if ids and ids[-1] == tally.episode_id:
-            return  # already noted (a new pattern is noted when it is created)
-        merging.narrow_context(pattern, episode, first=False)
-        if tally.ended > fields["last_seen"]:
-            fields["last_seen"] = tally.ended
-        if tally.episode_id not in ids:
-            fields["episode_ids"] = [*ids, tally.episode_id][-MAX_PROVENANCE:]
-
-    @staticmethod
-    def _count(pattern: AnyPattern, tally: Tally, sign: int) -> None:
-        fields = vars(pattern)
-        fields["support"] += sign
-        if tally.success:
-            fields["successes"] += sign
-        fields["reward_sum"] += sign * tally.reward
-        fields["latency_ms_sum"] += sign * tally.latency_ms
 
     def _count_decisions(
         self, family: str, episode: Episode, tally: Tally, sign: int
@@ -332,7 +306,7 @@ class PatternLearner:
             )
             if pattern is None:
                 continue
-            self._count(pattern, tally, sign)
+            counting.count(pattern, tally, sign)
             for choice in choices:
                 count_choice(pattern.choices, choice, sign, success)
             changed.append(pattern)
@@ -349,7 +323,7 @@ class PatternLearner:
             )  # fmt: skip
             if pattern is None:
                 continue
-            self._count(pattern, tally, sign)
+            counting.count(pattern, tally, sign)
             if event.outcome == "fixed":
                 pattern.recovered += sign
                 for action in event.actions:
@@ -378,13 +352,13 @@ class PatternLearner:
                 key = f"{family}|{feature}|{tool}"
                 outcome = self._find(ContextPattern, key, episode, tally, sign, **fields)
                 if outcome is not None:
-                    self._count(outcome, tally, sign)
+                    counting.count(outcome, tally, sign)
                     changed.append(outcome)
                 calls = self._find(
                     ContextPattern, f"{key}|calls", episode, tally, sign, measure="calls", **fields
                 )
                 if calls is not None:
-                    self._count(calls, tally, sign)
+                    counting.count(calls, tally, sign)
                     calls.successes += sign * (int(tool not in failed) - int(tally.success))
                     changed.append(calls)
         return changed

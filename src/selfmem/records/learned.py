@@ -135,8 +135,10 @@ class _PatternBase(_Learned):
         return self.confidence * decay_factor(age, half_life_days)
 
     def add_provenance(self, episode_id: str) -> None:
-        if episode_id not in self.episode_ids:
-            self.episode_ids = [*self.episode_ids, episode_id][-MAX_PROVENANCE:]
+        ids = self.episode_ids
+        if episode_id not in ids:
+            # a plain write: the learner calls this for every pattern an episode counts in
+            vars(self)["episode_ids"] = [*ids, episode_id][-MAX_PROVENANCE:]
 
     def describe(self) -> str:  # pragma: no cover - every kind overrides
         raise NotImplementedError
