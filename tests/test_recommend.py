@@ -5,8 +5,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from selfmem import SelfLearningMemory, TaskContext, TaskOutcome, ToolSequence
 from selfmem.config import LearningConfig
+from selfmem.errors import InvalidInputError
 from selfmem.learning.extractors import procedure
 from selfmem.learning.sequences import neighbour_sequence, vote
 
@@ -186,3 +189,40 @@ def test_runs_in_another_language_never_vote_even_when_their_words_are_closer(
         run_episode(memory, "Pull in a date crate for the new feature",
                     ["cargo_add", "cargo_build", "cargo_test"], context=rust)  # fmt: skip
         assert first_tools(rust) == ["cargo_add", "cargo_build", "cargo_test"]
+
+
+def test_when_the_nearest_runs_all_failed_the_first_sequence_is_how_far_they_got(
+    tmp_path: Path,
+) -> None:
+    """Runs of another kind of work in the same context succeeded; every run of this task
+    failed after the same two steps. Asked for partial sequences, what is offered first is
+    those two steps, marked as partial (no run following them succeeded), not the other
+    kind's procedure; once a run of the task succeeds, its procedure takes the place."""
+    ctx = TaskContext(domain="backend", language="python")
+    profile = ["run_profiler", "read_logs", "edit_file", "run_pytest"]
+    with SelfLearningMemory.open(tmp_path, learn_inline=True) as memory:
+        for endpoint in ("orders", "users", "search", "login"):
+            run_episode(memory, f"The {endpoint} endpoint is slow; profile it", profile,
+                        context=ctx)  # fmt: skip
+        for module in ("parser", "invoice", "session"):
+            run_episode(memory, f"Fix the failing {module} unit test",
+                        ["run_pytest", "read_file", "run_linter"], context=ctx, fail_at=2,
+                        success=False)  # fmt: skip
+        task = "Fix the failing scheduler unit test"
+        # by default nothing that never worked is offered as a sequence
+        assert [s for s in memory.recommend_patterns(task, ctx) if "partial" in s.signals] == []
+        first = memory.recommend_patterns(task, ctx, include_partial=True)[0]
+        assert isinstance(first.pattern, ToolSequence)
+        assert first.pattern.tools == ["run_pytest", "read_file"]
+        assert first.pattern.successes == 0 and first.pattern.support == 3
+        assert first.signals["partial"] == 1.0
+        assert "none of the 3 most similar runs succeeded" in first.pattern.describe()
+        assert "as far as the most similar runs got" in first.heuristic.explain()
+        fix = ["run_pytest", "read_file", "edit_file", "run_pytest"]
+        run_episode(memory, "Fix the failing parser unit test", fix, context=ctx)
+        first = memory.recommend_patterns(task, ctx, include_partial=True)[0]
+        assert isinstance(first.pattern, ToolSequence)
+        assert first.pattern.tools == fix
+        assert "partial" not in first.signals
+        with pytest.raises(InvalidInputError, match="include_partial"):
+            memory.recommend_patterns(task, ctx, include_partial="yes")  # type: ignore[arg-type]

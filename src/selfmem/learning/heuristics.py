@@ -32,10 +32,16 @@ _Rule = tuple[HeuristicKind, str, str, list[str], HeuristicTrigger]
 
 def _sequence_rule(pattern: ToolSequence) -> _Rule:
     task = f"tasks like '{pattern.sample_task[:80]}'" if pattern.sample_task else "this task"
+    steps = " -> ".join(pattern.tools)
+    if pattern.key.startswith("progress:"):  # how far failed runs got: not a way that works
+        action = f"start with {steps}, which is as far as the most similar runs got"
+        action += " (none succeeded)"
+    else:
+        action = f"follow {steps}"
     return (
         HeuristicKind.FOLLOW_SEQUENCE,
         f"When working on {task} ({pattern.context.describe()})",
-        f"follow {' -> '.join(pattern.tools)}",
+        action,
         list(pattern.tools),
         HeuristicTrigger(family=pattern.key),
     )

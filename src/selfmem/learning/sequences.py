@@ -11,7 +11,7 @@ from ..records.episodes import Episode, TaskContext, utc_now
 from ..records.learned import PatternContext, ToolSequence, stable_id
 from . import extractors as ex
 
-__all__ = ["consensus", "neighbour_sequence", "same_stack", "vote"]
+__all__ = ["consensus", "neighbour_sequence", "progress_sequence", "same_stack", "vote"]
 
 
 def consensus(paths: Sequence[tuple[str, ...]], cfg: LearningConfig) -> tuple[str, ...]:
@@ -160,3 +160,37 @@ def neighbour_sequence(
         ),
     )
     return pattern
+
+
+def progress_sequence(
+    namespace: str,
+    task: str,
+    runs: Sequence[Episode],
+    cfg: LearningConfig,
+    scores: Sequence[float],
+) -> ToolSequence | None:
+    """How far the nearest runs of a task got when none of them succeeded: the steps that
+    worked in them (:func:`extractors.procedure`), as the runs agree on them (:func:`vote`,
+    weighted as in :func:`neighbour_sequence`), else the nearest run's. A pattern record
+    that is not stored, with ``successes`` 0: a place to start from, not a way known to
+    work. None when no run had a step that worked."""
+    paths = [ex.procedure(run) for run in runs]
+    if not any(paths):
+        return None
+    tools = vote(paths, _vote_weights(scores), cfg) or next(path for path in paths if path)
+    holding = [run for run, path in zip(runs, paths, strict=True) if ex.is_subsequence(tools, path)]
+    first = holding[0]
+    key = "progress:" + "|".join(tools)
+    return ToolSequence(
+        id=stable_id(namespace, "tool_sequence", key),
+        namespace=namespace,
+        key=key,
+        tools=list(tools),
+        support=len(runs),
+        successes=0,
+        sample_task=first.task_description[:200],
+        episode_ids=[run.id for run in holding],
+        first_seen=min(run.start_time for run in holding),
+        last_seen=max(run.end_time or run.start_time for run in holding),
+        context=PatternContext(domain=first.context.domain, task_type=first.task_type),
+    )

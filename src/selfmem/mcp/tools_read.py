@@ -94,12 +94,18 @@ def register_read_tools(server: MCPServer, memory: SelfLearningMemory) -> None:
         context: _Context = None,
         task_type: _TaskType = None,
         limit: Limit = 5,
+        include_partial: Annotated[bool, Field(description=(
+            "When no similar run has succeeded yet, offer how far the most similar runs got "
+            "(the steps that worked in them, signal 'partial'): a place to start from, not a "
+            "way known to work."))] = False,
     ) -> Recommendations:
         """What to try for a task: learned patterns ranked by effectiveness and fit, each
         with the rule (heuristic) it implies."""
         ctx = context.model_dump() if context is not None else None
         with tool_errors():
-            ranked = memory.recommend_patterns(task_description, ctx, limit, task_type=task_type)
+            ranked = memory.recommend_patterns(
+                task_description, ctx, limit, task_type=task_type, include_partial=include_partial
+            )
         return Recommendations(
             patterns=[scored_pattern_out(p) for p in ranked],
             heuristics=[heuristic_out(p.heuristic) for p in ranked],

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -10,7 +11,7 @@ from ..engine import telemetry
 from ..engine.runtime import twin
 from ..errors import InvalidInputError, NotFoundError
 from ..learning.extractors import procedure, succeeded
-from ..learning.sequences import neighbour_sequence
+from ..learning.sequences import neighbour_sequence, progress_sequence, same_stack
 from ..records.episodes import Episode, TaskContext, TaskType
 from ..records.learned import ToolSequence
 from ..retrieval.pattern_ranking import ScoredHeuristic, ScoredPattern, context_score
@@ -207,9 +208,11 @@ class RetrievalAPI(Handle):
         limit: int,
         vector: npt.NDArray[np.float32] | None = None,
         loaded: dict[str, Episode] | None = None,
+        partial: bool = False,
     ) -> tuple[list[ScoredPattern], list[ScoredHeuristic]]:
         """Served patterns and heuristics for a task; the sequence its nearest successful
-        runs agree on (if any) is the first tool sequence.
+        runs agree on (if any) is the first tool sequence. With ``partial``, when none of
+        the task's nearest runs succeeded, how far they got is (:meth:`_progress`).
 
         A family's sequence is what most runs of a family did, and one family may hold
         several procedures; the nearest runs of this very task are more specific. When a
@@ -217,7 +220,7 @@ class RetrievalAPI(Handle):
         the id for feedback); otherwise the runs' sequence is added there."""
         catalog = self._core.learning.catalog(self.namespace)
         ranked, heuristics = catalog.rank(description, ctx, task_type, limit)
-        similar = self._similar_runs_sequence(description, ctx, task_type, vector, loaded)
+        similar = self._similar_runs_sequence(description, ctx, task_type, vector, loaded, partial)
         if similar is None:
             return ranked, heuristics
         assert isinstance(similar.pattern, ToolSequence)
@@ -238,6 +241,7 @@ class RetrievalAPI(Handle):
         task_type: TaskType | None,
         vector: npt.NDArray[np.float32] | None = None,
         loaded: dict[str, Episode] | None = None,
+        partial: bool = False,
     ) -> ScoredPattern | None:
         """The sequence the nearest successful runs of this task agree on (not a stored
         pattern: tasks that need different tools can share a learned family; their nearest
@@ -246,40 +250,37 @@ class RetrievalAPI(Handle):
         score of the runs that followed it. ``loaded``: episodes the caller has read already,
         by id (the retrieval's own results: not read again)."""
         from ..retrieval.index import QueryFilters
-        from ..retrieval.ranking import rank
 
         engine = self._core.retrieval
         with engine.querying(self.namespace) as index:
             if index.size == 0:
                 return None
             wanted = task_type.value if task_type else None
-            filters = QueryFilters(success_only=True, task_type=wanted)
             runs: list[Episode] = []
             scores: dict[str, float] = {}
             fits: dict[str, float] = {}
             # the caller's query vector, when it gave one, also picks the voters
             vector = engine.query_vector(description) if vector is None else vector
+
+            nearest = functools.partial(
+                self._nearest, index, description, vector, ctx, task_type, loaded, scores, fits
+            )
+            if partial:
+                closest = [
+                    run
+                    for run in nearest(QueryFilters(task_type=wanted), _NEIGHBOURS)
+                    if same_stack(run.context, ctx)
+                ]
+                if closest and not any(succeeded(run) for run in closest):
+                    return self._progress(description, closest, scores)
+            filters = QueryFilters(success_only=True, task_type=wanted)
             for limit in (_NEIGHBOURS, _NEIGHBOURS * 4):  # wider when the nearest are superseded
-                ranked = rank(
-                    index, description, query_vector=vector, context=ctx, task_type=task_type,
-                    filters=filters, weights=self._ranking, limit=limit, diversify=False,
-                )  # fmt: skip
-                runs = []
-                for item in ranked:
-                    try:
-                        episode_id = index.ids[item.row]
-                        known = loaded.get(episode_id) if loaded else None
-                        episode = known or self._episode(episode_id, caught_up=True)
-                    except NotFoundError:
-                        continue
-                    runs.append(episode)
-                    scores[episode.id] = item.score
-                    fits[episode.id] = item.signals.get("context", 1.0)
-                old = self._superseded(runs)
-                failed = self._failed_when_followed(runs)
-                runs = [run for run in runs if run.id not in old and run.id not in failed]
+                found = nearest(filters, limit)
+                old = self._superseded(found)
+                failed = self._failed_when_followed(found)
+                runs = [run for run in found if run.id not in old and run.id not in failed]
                 runs = runs[:_NEIGHBOURS]
-                if not (old or failed) or len(ranked) < limit:
+                if not (old or failed) or len(found) < limit:
                     break
             if old:  # the task's family changed: its runs since the change vote, however worded
                 for episode, score, stand_in in self._new_ways(old, scores, {r.id for r in runs}):
@@ -303,6 +304,61 @@ class RetrievalAPI(Handle):
             }
             return ScoredPattern(pattern, score, signals)
 
+    def _nearest(
+        self,
+        index: Any,
+        description: str,
+        vector: npt.NDArray[np.float32] | None,
+        ctx: TaskContext | None,
+        task_type: TaskType | None,
+        loaded: dict[str, Episode] | None,
+        scores: dict[str, float],
+        fits: dict[str, float],
+        filters: QueryFilters,
+        limit: int,
+    ) -> list[Episode]:
+        """The runs nearest a task that pass ``filters``, best first (``loaded`` ones are
+        not read again); their retrieval scores and context fits go to ``scores`` and
+        ``fits``."""
+        from ..retrieval.ranking import rank
+
+        ranked = rank(
+            index, description, query_vector=vector, context=ctx, task_type=task_type,
+            filters=filters, weights=self._ranking, limit=limit, diversify=False,
+        )  # fmt: skip
+        found = []
+        for item in ranked:
+            try:
+                episode_id = index.ids[item.row]
+                known = loaded.get(episode_id) if loaded else None
+                episode = known or self._episode(episode_id, caught_up=True)
+            except NotFoundError:
+                continue
+            found.append(episode)
+            scores[episode.id] = item.score
+            fits[episode.id] = item.signals.get("context", 1.0)
+        return found
+
+    def _progress(
+        self, description: str, runs: list[Episode], scores: dict[str, float]
+    ) -> ScoredPattern | None:
+        """How far the nearest runs of a task got when none of them succeeded: the steps
+        that worked in them (:func:`progress_sequence`), to start from rather than start
+        blind. Marked with the signal ``partial``; its effectiveness is 0."""
+        pattern = progress_sequence(
+            self.namespace, description, runs, self.config.learning, [scores[r.id] for r in runs]
+        )
+        if pattern is None:
+            return None
+        relevance = sum(scores[r.id] for r in runs) / len(runs)
+        signals = {
+            "effectiveness": 0.0,
+            "relevance": relevance,
+            "neighbours": float(len(runs)),
+            "partial": 1.0,
+        }
+        return ScoredPattern(pattern, 0.0, signals)
+
     def recommend_patterns(
         self,
         description: str,
@@ -310,8 +366,15 @@ class RetrievalAPI(Handle):
         limit: int = 5,
         *,
         task_type: TaskType | str | None = None,
+        include_partial: bool = False,
     ) -> list[ScoredPattern]:
-        """What to try for this task: served patterns ranked by effectiveness and fit."""
+        """What to try for this task: served patterns ranked by effectiveness and fit.
+
+        With ``include_partial=True``, when none of the task's nearest runs succeeded, the
+        first tool sequence is how far they got: the steps that worked in them, with
+        ``successes`` 0 and the signal ``partial``. It is for agents that carry on
+        exploring after a plan runs out; one that runs a plan as the whole task would keep
+        repeating what failed, so it is off by default."""
         self._check_open()
         if not isinstance(description, str) or not description.strip():
             raise InvalidInputError("description must be a non-empty string", field="description")
@@ -322,7 +385,11 @@ class RetrievalAPI(Handle):
         # the nearest runs come from the index: this handle's completions first, and what
         # other processes completed or deleted
         self._core.catch_up()
-        return self._rank_patterns(description, stated, wanted, limit)[0]
+        if not isinstance(include_partial, bool):
+            raise InvalidInputError(
+                "include_partial must be true or false", field="include_partial"
+            )
+        return self._rank_patterns(description, stated, wanted, limit, partial=include_partial)[0]
 
     def reembed(self, progress: Callable[[int, int], None] | None = None) -> int:
         """Embed every episode of this namespace that has no vector from the current model

@@ -184,6 +184,11 @@ class ToolSequence(_PatternBase):
         task = f"tasks like '{self.sample_task[:80]}'" if self.sample_task else "this family"
         if not self.tools:
             return f"for {task} ({self.context.describe()}), no shared tool sequence yet"
+        if self.key.startswith("progress:"):
+            return (
+                f"none of the {self.support} most similar runs succeeded; they got through "
+                f"{' -> '.join(self.tools)} (e.g. '{self.sample_task[:80]}')"
+            )
         if self.key.startswith("similar:"):
             return (
                 f"{self.successes} of the {self.support} most similar successful runs "

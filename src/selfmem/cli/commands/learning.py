@@ -50,8 +50,9 @@ def run_heuristic_list(ctx: Context) -> int:
 def run_recommend(ctx: Context) -> int:
     args = ctx.args
     ranked = ctx.memory().recommend_patterns(
-        args.task, context_from(args), args.limit, task_type=args.task_type
-    )
+        args.task, context_from(args), args.limit, task_type=args.task_type,
+        include_partial=args.include_partial,
+    )  # fmt: skip
     if ctx.out.json_mode:
         ctx.out.json([
             {"score": s.score, "signals": s.signals, "pattern": pattern_record(s.pattern),
@@ -122,6 +123,10 @@ def register(commands: SubParsers, common: argparse.ArgumentParser) -> None:
     recommend.add_argument("task", help="the task, in words")
     add_context_options(recommend)
     recommend.add_argument("--limit", type=positive_int, default=5)
+    recommend.add_argument(
+        "--include-partial", action="store_true",
+        help="when no similar run succeeded yet, show how far the most similar runs got",
+    )  # fmt: skip
     recommend.set_defaults(handler=run_recommend)
 
     relearn = commands.add_parser(
