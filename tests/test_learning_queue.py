@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import os
+import sys
 import threading
 from collections.abc import Iterator, Sequence
+from pathlib import Path
 
 import pytest
 
-from selfmem import Episode, TaskOutcome
+from selfmem import Episode, SelfLearningMemory, TaskOutcome
+from selfmem.config import MemoryConfig
 from selfmem.engine.learning_queue import LearningQueue
-from selfmem.errors import StorageError
+from selfmem.errors import ConfigError, StorageError
 
 WAIT_S = 5.0  # generous upper bound for a thread to react; tests never sleep this long
 
@@ -255,3 +259,46 @@ def test_submit_after_close_still_learns(recorder: Recorder) -> None:
     q.submit(ep)
     q.drain()
     assert recorder.done == [ep.id]
+
+
+@pytest.mark.skipif(
+    not sys.platform.startswith("linux"), reason="a thread's own nice value is Linux only"
+)
+def test_the_learner_runs_at_a_lower_priority_than_the_threads_that_answer_queries(
+    tmp_path: Path,
+) -> None:
+    """Background learning gives way to queries and recording on a busy machine: the
+    worker's nice value is the process's plus ``learner_niceness`` (10 by default), the
+    caller's thread is left as it was, and 0 leaves the worker alone too."""
+    mine = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+    for niceness, expected in ((None, min(19, mine + 10)), (3, min(19, mine + 3)), (0, mine)):
+        options = {} if niceness is None else {"learner_niceness": niceness}
+        seen: list[int] = []
+
+        def work(episodes: Sequence[Episode], seen: list[int] = seen) -> None:
+            seen.append(os.getpriority(os.PRIO_PROCESS, threading.get_native_id()))
+
+        config = MemoryConfig().with_options(**options)
+        q = LearningQueue(work, niceness=config.learner_niceness)
+        q.submit(make(1)[0])
+        q.drain()
+        q.close()
+        assert seen == [expected]
+    assert os.getpriority(os.PRIO_PROCESS, threading.get_native_id()) == mine
+    with SelfLearningMemory.open(tmp_path) as memory:  # the handle's own learner too
+        eid = memory.start_episode("Deploy the api")
+        memory.complete_episode(eid, TaskOutcome.success())
+        memory.flush()
+        learners = [t for t in threading.enumerate() if t.name == "selfmem-learner"]
+        assert learners and all(
+            os.getpriority(os.PRIO_PROCESS, t.native_id or 0) == min(19, mine + 10)
+            for t in learners
+        )
+
+
+def test_learner_niceness_is_checked_and_read_from_the_environment() -> None:
+    with pytest.raises(ConfigError, match="learner_niceness must be between 0 and 19"):
+        MemoryConfig(learner_niceness=20)
+    with pytest.raises(ConfigError, match="learner_niceness"):
+        MemoryConfig(learner_niceness=-1)
+    assert MemoryConfig.from_env({"SELFMEM_LEARNER_NICENESS": "0"}).learner_niceness == 0

@@ -133,6 +133,9 @@ class MemoryConfig:
     ``redact_secrets``: scrub API keys, tokens, passwords and credentials before storage.
     ``learn_inline``: learn inside ``complete_episode`` instead of in the background worker
     (deterministic for tests and notebooks). ``learning_queue_size`` bounds the queue.
+    ``learner_niceness``: how much the background learner lowers its CPU priority (0-19,
+    added to its nice value; Linux only; ``0`` leaves it as it is), so that on a busy machine
+    queries and recording, in this process and others, go first.
     ``learning`` and ``reward`` hold the learner's thresholds and the reward's weights.
     ``ann_threshold``: with an embedder and ``usearch`` installed (extra ``[ann]``), an HNSW
     index is built in the background once this many episodes have vectors.
@@ -163,6 +166,7 @@ class MemoryConfig:
     learn_inline: bool = False
     ann_threshold: int = 20_000
     learning_queue_size: int = 1_000
+    learner_niceness: int = 10
     connect_timeout_s: float = 10.0
     request_timeout_s: float = 30.0
     retry_attempts: int = 8
@@ -183,6 +187,7 @@ class MemoryConfig:
             (self.cache_map_size >= 1 << 20, "cache_map_size must be at least 1 MiB"),
             (self.busy_timeout_ms >= 0, "busy_timeout_ms must not be negative"),
             (self.learning_queue_size >= 1, "learning_queue_size must be at least 1"),
+            (0 <= self.learner_niceness <= 19, "learner_niceness must be between 0 and 19"),
             (self.connect_timeout_s > 0, "connect_timeout_s must be positive"),
             (self.request_timeout_s > 0, "request_timeout_s must be positive"),
             (self.retry_attempts >= 1, "retry_attempts must be at least 1 (1: no retries)"),
@@ -219,6 +224,7 @@ class MemoryConfig:
         ``SELFMEM_RETRY_DEADLINE``       seconds after which a failing operation stops retrying
         ``SELFMEM_CACHE_MAX_STALENESS``  seconds a cache hit may go without a change check
         ``SELFMEM_CHANGE_POLL_INTERVAL`` seconds between reads of a server's change log
+        ``SELFMEM_LEARNER_NICENESS``     how much the background learner lowers its priority
         """
         env = os.environ if environ is None else environ
         try:
@@ -255,6 +261,7 @@ _NUMERIC_VARIABLES: dict[str, tuple[str, type[int] | type[float]]] = {
     "SELFMEM_RETRY_DEADLINE": ("retry_deadline_s", float),
     "SELFMEM_CACHE_MAX_STALENESS": ("cache_max_staleness_s", float),
     "SELFMEM_CHANGE_POLL_INTERVAL": ("change_poll_interval_s", float),
+    "SELFMEM_LEARNER_NICENESS": ("learner_niceness", int),
 }
 
 

@@ -75,6 +75,7 @@ class LearningEngine:
         *,
         inline: bool,
         queue_size: int,
+        niceness: int = 0,
         observer: EngineObserver = NO_OBSERVER,
     ) -> None:
         self._store = store
@@ -88,7 +89,7 @@ class LearningEngine:
         # so readers of the patterns never wait on the network.
         self._writing = threading.Lock()
         self._queue = LearningQueue(
-            self.learn, maxsize=queue_size, inline=inline, observer=observer
+            self.learn, maxsize=queue_size, inline=inline, niceness=niceness, observer=observer
         )
 
     # -- learners ---------------------------------------------------------------------------

@@ -9,12 +9,20 @@ that fails twice has its id kept in :attr:`LearningQueue.failed` (``relearn()`` 
 error is logged with the id. ``drain()`` waits until every submitted job has run.
 With ``inline=True`` there is no thread: ``submit`` runs the job at once, with the same
 retry-and-record handling. Each job (each try) runs inside the observer's ``learning`` hook.
+
+The worker lowers its own CPU priority by ``niceness`` (on Linux, where a thread has its
+own; elsewhere it is left as it is): learning is background work, and on a busy machine the
+threads that answer queries and record steps, in this process and in others, go first. When
+the CPU is free it runs as fast as ever; if it falls behind, the bounded queue hands the
+work back to the callers (above).
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import queue
+import sys
 import threading
 from collections.abc import Callable, Sequence
 
@@ -39,9 +47,11 @@ class LearningQueue:
         maxsize: int = 1_000,
         put_timeout_s: float = 5.0,
         inline: bool = False,
+        niceness: int = 0,
         observer: EngineObserver = NO_OBSERVER,
     ) -> None:
         self._work = work
+        self._niceness = niceness
         self._observer = observer
         self._queue: queue.Queue[object] = queue.Queue(maxsize=maxsize)
         self._put_timeout = put_timeout_s
@@ -101,6 +111,7 @@ class LearningQueue:
         return [item for item in items if isinstance(item, Episode)], stop
 
     def _run(self) -> None:
+        lower_priority(self._niceness)
         while True:
             batch, stop = self._take()
             try:
@@ -125,3 +136,17 @@ class LearningQueue:
             self._queue.put(_STOP)
             self._worker.join()
             self._worker = None
+
+
+def lower_priority(niceness: int) -> None:
+    """Add ``niceness`` to the calling thread's nice value (at most 19); Linux only, where
+    ``setpriority`` on a thread id changes that thread alone. Lowering a priority needs no
+    privilege; a refusal is logged and changes nothing else."""
+    if niceness <= 0 or not sys.platform.startswith("linux"):
+        return
+    thread = threading.get_native_id()
+    try:
+        current = os.getpriority(os.PRIO_PROCESS, thread)
+        os.setpriority(os.PRIO_PROCESS, thread, min(19, current + niceness))
+    except OSError as exc:  # e.g. a sandbox that forbids it: learn at normal priority
+        logger.debug("could not lower the learner's priority: %s", exc)

@@ -100,6 +100,7 @@ class MemoryCore:
             config.learning,
             inline=config.learn_inline,
             queue_size=config.learning_queue_size,
+            niceness=config.learner_niceness,
             observer=self.observer,
         )
         self._embedder = embedder
