@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import subprocess
 import sys
@@ -60,6 +61,8 @@ def _write(
         namespace=namespace,
         cache={"off": False, "on": True}.get(cache, cache),
         flush_interval_s=None,
+        # bench_server --learner-niceness: the writers' learners give way to the reader
+        learner_niceness=int(os.environ.get("SELFMEM_LEARNER_NICENESS", "0")),
     )
     for index in range(episodes):
         eid = memory.start_episode(

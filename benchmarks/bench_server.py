@@ -1,4 +1,6 @@
-"""``python -m benchmarks.bench_server [--quick] [--runs N] [--json]``: server mode vs embedded.
+"""Server mode vs embedded.
+
+``python -m benchmarks.bench_server [--quick] [--runs N] [--learner-niceness N] [--json]``
 
 Against a real sqld on 127.0.0.1 (run with ``--use-custom-wal libsql-wal``, as
 docs/deployment.md recommends), for 1, 4 and 8 writer processes each writing episodes
@@ -12,6 +14,9 @@ fetches what other processes completed, on its query path, as it did before.
 
 Then ``complete_episode`` of a 20-step episode, with the learner idle (a 20 ms pause before
 each call), embedded and against the server.
+
+``--learner-niceness N`` opens the writers with ``learner_niceness=N`` (their background
+learners give way to the reader; default 0, as the library's default).
 
 ``--runs N`` repeats everything N times and reports the worst of the runs for each figure
 (the machine may be shared: the load average is printed). Everything is real: sqld, files,
@@ -39,6 +44,8 @@ from .machine import summary
 from .workload import Workload
 
 WRITERS_DEADLINE_S = 600.0
+#: The writer processes' environment (``--learner-niceness`` sets SELFMEM_LEARNER_NICENESS).
+_WRITER_ENV = dict(os.environ)
 LAG_DEADLINE_S = 60.0
 
 
@@ -77,7 +84,7 @@ def _start_writers(url: str, namespace: str, writers: int, per_writer: int, star
             sys.executable, "-m", "benchmarks.bench_multiprocess", "--worker", url, namespace,
             str(worker), str(per_writer), f"{root}/writer-{worker}", str(start),
         ]  # fmt: skip
-        children.append(subprocess.Popen(command, stdout=subprocess.PIPE))
+        children.append(subprocess.Popen(command, stdout=subprocess.PIPE, env=_WRITER_ENV))
     return children
 
 
@@ -240,8 +247,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--seed", type=int, help="episodes seeded before writing (full run: 500)")
     parser.add_argument("--calls", type=int, help="timed complete_episode calls (full: 300)")
     parser.add_argument("--runs", type=int, default=1, help="repeat; report the worst figures")
+    parser.add_argument("--learner-niceness", type=int, default=0,
+                        help="the writers' learner_niceness (0-19; default 0)")
     parser.add_argument("--json", action="store_true")
     options = parser.parse_args(argv)
+    _WRITER_ENV["SELFMEM_LEARNER_NICENESS"] = str(options.learner_niceness)
     per_writer = options.per_writer or (20 if options.quick else 100)
     seed = options.seed if options.seed is not None else (100 if options.quick else 500)
     calls = options.calls or (100 if options.quick else 300)
@@ -249,7 +259,8 @@ def main(argv: list[str] | None = None) -> None:
     load_before = os.getloadavg()[0]
     runs = [run_once(per_writer, seed, calls, f"r{i}") for i in range(options.runs)]
     readers, completes = worst(runs)
-    label = (f"{per_writer} episodes per writer, {seed} seeded, {calls} completions; worst of "
+    label = (f"{per_writer} episodes per writer, {seed} seeded, {calls} completions, writers' "
+             f"learner_niceness {options.learner_niceness}; worst of "
              f"{options.runs} run(s), {time.perf_counter() - began:.0f} s; load average "
              f"{load_before:.1f} before, {os.getloadavg()[0]:.1f} after")  # fmt: skip
     if options.json:

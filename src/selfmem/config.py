@@ -134,8 +134,10 @@ class MemoryConfig:
     ``learn_inline``: learn inside ``complete_episode`` instead of in the background worker
     (deterministic for tests and notebooks). ``learning_queue_size`` bounds the queue.
     ``learner_niceness``: how much the background learner lowers its CPU priority (0-19,
-    added to its nice value; Linux only; ``0`` leaves it as it is), so that on a busy machine
-    queries and recording, in this process and others, go first.
+    added to its nice value; Linux only; ``0``, the default, leaves it as it is), so that
+    other processes' queries go first on a busy machine (many writer processes on few
+    cores). Its own process can wait for it instead: a lowered learner holding the GIL
+    delays the next call when other processes keep the cores busy.
     ``learning`` and ``reward`` hold the learner's thresholds and the reward's weights.
     ``ann_threshold``: with an embedder and ``usearch`` installed (extra ``[ann]``), an HNSW
     index is built in the background once this many episodes have vectors.
@@ -166,7 +168,7 @@ class MemoryConfig:
     learn_inline: bool = False
     ann_threshold: int = 20_000
     learning_queue_size: int = 1_000
-    learner_niceness: int = 10
+    learner_niceness: int = 0
     connect_timeout_s: float = 10.0
     request_timeout_s: float = 30.0
     retry_attempts: int = 8

@@ -10,11 +10,11 @@ error is logged with the id. ``drain()`` waits until every submitted job has run
 With ``inline=True`` there is no thread: ``submit`` runs the job at once, with the same
 retry-and-record handling. Each job (each try) runs inside the observer's ``learning`` hook.
 
-The worker lowers its own CPU priority by ``niceness`` (on Linux, where a thread has its
-own; elsewhere it is left as it is): learning is background work, and on a busy machine the
-threads that answer queries and record steps, in this process and in others, go first. When
+The worker can lower its own CPU priority by ``niceness`` (on Linux, where a thread has its
+own; elsewhere it is left as it is): other processes then go first on a busy machine. When
 the CPU is free it runs as fast as ever; if it falls behind, the bounded queue hands the
-work back to the callers (above).
+work back to the callers (above). Its own process's threads do not gain: while it waits for
+a core holding the GIL (or the learning lock), they wait for it.
 """
 
 from __future__ import annotations
