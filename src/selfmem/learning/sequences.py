@@ -7,7 +7,7 @@ import math
 from collections.abc import Sequence
 
 from ..config import LearningConfig
-from ..records.episodes import Episode, TaskContext, utc_now
+from ..records.episodes import Episode, TaskContext
 from ..records.learned import PatternContext, ToolSequence, stable_id
 from . import extractors as ex
 
@@ -138,36 +138,44 @@ def neighbour_sequence(
     followed = [
         ep for ep, path in zip(runs, procedures, strict=True) if ex.is_subsequence(tools, path)
     ]
-    key = "similar:" + "|".join(tools)
-    newest = max((ep.end_time or ep.start_time for ep in followed), default=utc_now())
-    first = followed[0]
-    same_domain = all(ep.context.domain == first.context.domain for ep in followed)
-    same_type = all(ep.task_type == first.task_type for ep in followed)
-    pattern = ToolSequence(
+    return _unstored(namespace, "similar:", tools, len(runs), followed, len(followed))
+
+
+def _unstored(
+    namespace: str,
+    prefix: str,
+    tools: Sequence[str],
+    support: int,
+    holding: Sequence[Episode],
+    successes: int,
+) -> ToolSequence:
+    """A sequence record that is not stored, keyed ``prefix`` + its tools, its evidence the
+    runs ``holding`` it (at least one); its domain and task type are theirs where they all
+    share one."""
+    key = prefix + "|".join(tools)
+    first = holding[0]
+    same_domain = all(ep.context.domain == first.context.domain for ep in holding)
+    same_type = all(ep.task_type == first.task_type for ep in holding)
+    return ToolSequence(
         id=stable_id(namespace, "tool_sequence", key),
         namespace=namespace,
         key=key,
         tools=list(tools),
-        support=len(runs),
-        successes=len(followed),
+        support=support,
+        successes=successes,
         sample_task=first.task_description[:200],
-        episode_ids=[ep.id for ep in followed],
-        first_seen=min(ep.start_time for ep in followed),
-        last_seen=newest,
+        episode_ids=[ep.id for ep in holding],
+        first_seen=min(ep.start_time for ep in holding),
+        last_seen=max(ep.end_time or ep.start_time for ep in holding),
         context=PatternContext(
             domain=first.context.domain if same_domain else None,
             task_type=first.task_type if same_type else None,
         ),
     )
-    return pattern
 
 
 def progress_sequence(
-    namespace: str,
-    task: str,
-    runs: Sequence[Episode],
-    cfg: LearningConfig,
-    scores: Sequence[float],
+    namespace: str, runs: Sequence[Episode], cfg: LearningConfig, scores: Sequence[float]
 ) -> ToolSequence | None:
     """How far the nearest runs of a task got when none of them succeeded: the steps that
     worked in them (:func:`extractors.procedure`), as the runs agree on them (:func:`vote`,
@@ -179,18 +187,4 @@ def progress_sequence(
         return None
     tools = vote(paths, _vote_weights(scores), cfg) or next(path for path in paths if path)
     holding = [run for run, path in zip(runs, paths, strict=True) if ex.is_subsequence(tools, path)]
-    first = holding[0]
-    key = "progress:" + "|".join(tools)
-    return ToolSequence(
-        id=stable_id(namespace, "tool_sequence", key),
-        namespace=namespace,
-        key=key,
-        tools=list(tools),
-        support=len(runs),
-        successes=0,
-        sample_task=first.task_description[:200],
-        episode_ids=[run.id for run in holding],
-        first_seen=min(run.start_time for run in holding),
-        last_seen=max(run.end_time or run.start_time for run in holding),
-        context=PatternContext(domain=first.context.domain, task_type=first.task_type),
-    )
+    return _unstored(namespace, "progress:", tools, len(runs), holding, 0)

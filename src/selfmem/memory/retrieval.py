@@ -272,7 +272,7 @@ class RetrievalAPI(Handle):
                     if same_stack(run.context, ctx)
                 ]
                 if closest and not any(succeeded(run) for run in closest):
-                    return self._progress(description, closest, scores)
+                    return self._progress(closest, scores)
             filters = QueryFilters(success_only=True, task_type=wanted)
             for limit in (_NEIGHBOURS, _NEIGHBOURS * 4):  # wider when the nearest are superseded
                 found = nearest(filters, limit)
@@ -339,14 +339,12 @@ class RetrievalAPI(Handle):
             fits[episode.id] = item.signals.get("context", 1.0)
         return found
 
-    def _progress(
-        self, description: str, runs: list[Episode], scores: dict[str, float]
-    ) -> ScoredPattern | None:
+    def _progress(self, runs: list[Episode], scores: dict[str, float]) -> ScoredPattern | None:
         """How far the nearest runs of a task got when none of them succeeded: the steps
         that worked in them (:func:`progress_sequence`), to start from rather than start
         blind. Marked with the signal ``partial``; its effectiveness is 0."""
         pattern = progress_sequence(
-            self.namespace, description, runs, self.config.learning, [scores[r.id] for r in runs]
+            self.namespace, runs, self.config.learning, [scores[r.id] for r in runs]
         )
         if pattern is None:
             return None
@@ -381,14 +379,14 @@ class RetrievalAPI(Handle):
         limit = validation.check_count(limit, "limit", 1, _MAX_LIMIT)
         ctx = validation.prepare_context(context, self.config.limits)
         wanted = validation.prepare_task_type(task_type) if task_type else None
-        stated = ctx if context is not None else None
-        # the nearest runs come from the index: this handle's completions first, and what
-        # other processes completed or deleted
-        self._core.catch_up()
         if not isinstance(include_partial, bool):
             raise InvalidInputError(
                 "include_partial must be true or false", field="include_partial"
             )
+        stated = ctx if context is not None else None
+        # the nearest runs come from the index: this handle's completions first, and what
+        # other processes completed or deleted
+        self._core.catch_up()
         return self._rank_patterns(description, stated, wanted, limit, partial=include_partial)[0]
 
     def reembed(self, progress: Callable[[int, int], None] | None = None) -> int:
