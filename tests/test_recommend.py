@@ -161,13 +161,14 @@ def test_runs_in_the_tasks_stated_context_outvote_runs_in_another(tmp_path: Path
             assert sequences and sequences[0].tools[0] == wanted
 
 
-def test_runs_in_another_language_never_vote_even_when_their_words_are_closer(
+def test_runs_in_another_language_are_offered_only_marked_until_one_in_its_own_succeeds(
     tmp_path: Path,
 ) -> None:
     """Only python runs of this very wording exist (two: too few for a learned family
     sequence, so only the nearest runs' vote could offer one), and a rust task asks: the
-    python procedure is not offered (pip_install does not add a rust crate); once a rust
-    run is recorded, even one worded differently, it decides."""
+    python procedure is offered marked as a transfer from another language (its
+    language-specific steps need adapting), never as this language's way. Once a rust run
+    is recorded, even one worded differently, it decides."""
     python, rust = TaskContext(domain="backend", language="python"), TaskContext(
         domain="backend", language="rust"
     )
@@ -184,11 +185,18 @@ def test_runs_in_another_language_never_vote_even_when_their_words_are_closer(
         def first_tools(ctx: TaskContext) -> list[str]:
             return sequences(ctx)[0].tools
 
-        assert sequences(rust) == []
+        transfer = sequences(rust)[0]
+        assert transfer.key.startswith("transfer:")
+        assert transfer.context.language is None
+        assert "no run in this task's language or framework has succeeded" in (
+            transfer.describe()
+        )
         assert first_tools(python) == ["pip_install", "update_lockfile", "run_pytest"]
+        assert sequences(python)[0].key.startswith("similar:")
         run_episode(memory, "Pull in a date crate for the new feature",
                     ["cargo_add", "cargo_build", "cargo_test"], context=rust)  # fmt: skip
         assert first_tools(rust) == ["cargo_add", "cargo_build", "cargo_test"]
+        assert not sequences(rust)[0].key.startswith("transfer:")
 
 
 def test_when_the_nearest_runs_all_failed_the_first_sequence_is_how_far_they_got(
@@ -226,3 +234,64 @@ def test_when_the_nearest_runs_all_failed_the_first_sequence_is_how_far_they_got
         assert "partial" not in first.signals
         with pytest.raises(InvalidInputError, match="include_partial"):
             memory.recommend_patterns(task, ctx, include_partial="yes")  # type: ignore[arg-type]
+
+
+INFRA = TaskContext(domain="infra", tags=["us"])
+LATENCY = ["read_metrics", "read_logs", "scale_service", "ack_alert"]
+
+
+def _infra_history(memory: SelfLearningMemory) -> str:
+    """One successful latency run worded unlike the task that will ask, runs of another
+    domain that share its words, and failing runs whose retries became error recoveries
+    (patterns that rank high for any task). Returns the latency run's id."""
+    latency = run_episode(memory, "Alert: response time of ledger degraded", LATENCY,
+                          context=INFRA)  # fmt: skip
+    for name in ("Alice", "Bob", "Carla", "Dev"):
+        run_episode(memory, f"Users report that {name} is locked out",
+                    ["lookup_user", "send_reset_link"], context=TaskContext(domain="accounts"))
+        eid = memory.start_episode(f"Sync the {name} mailbox", TaskContext(domain="mail"))
+        memory.log_step(eid, tool="fetch_mail", error="connection reset by peer")
+        memory.log_step(eid, tool="fetch_mail", observation="fetched")
+        memory.complete_episode(eid, TaskOutcome.success("synced"))
+    return latency
+
+
+def test_a_paraphrase_sharing_no_word_gets_the_runs_of_its_stated_context(
+    tmp_path: Path,
+) -> None:
+    """"Users report checkout-api is slow" shares no word with the one latency run of its
+    domain, and two words with runs of another domain (whose sequence ranks high): the
+    latency run's procedure is offered first, also among at most one; a task of another
+    domain is not offered it."""
+    task = "Users report checkout-api is slow"
+    with SelfLearningMemory.open(tmp_path, learn_inline=True) as memory:
+        _infra_history(memory)
+        assert memory.recommend_patterns(task, INFRA, limit=10)[0].pattern.tools == LATENCY
+        found = memory.recommend_patterns(task, INFRA, limit=1)
+        assert len(found) == 1 and isinstance(found[0].pattern, ToolSequence)
+        assert found[0].pattern.tools == LATENCY
+        other = memory.recommend_patterns(task, TaskContext(domain="storage"), limit=10)
+        assert all(getattr(s.pattern, "tools", None) != LATENCY for s in other)
+
+
+def test_a_run_that_failed_when_followed_still_votes_until_another_succeeds(
+    tmp_path: Path,
+) -> None:
+    """The only successful run of a task failed for the two runs that copied it (they were
+    in another region, say): it is still offered, as a start, since nothing else is known;
+    once another run succeeds, that run's procedure takes its place."""
+    task = "Alert: response time of ledger degraded"
+    with SelfLearningMemory.open(tmp_path, learn_inline=True) as memory:
+        past = _infra_history(memory)
+        for _ in range(2):
+            eid = memory.start_episode(task, INFRA)
+            memory.record_feedback(eid, followed_episode_ids=[past])
+            memory.log_step(eid, tool="read_metrics", observation="ok")
+            memory.log_step(eid, tool="scale_service", error="quota exceeded")
+            memory.complete_episode(eid, TaskOutcome.failure("still slow"))
+        first = memory.recommend_patterns(task, INFRA)[0].pattern
+        assert isinstance(first, ToolSequence) and first.tools == LATENCY
+        fixed = ["read_metrics", "request_quota", "scale_service", "ack_alert"]
+        run_episode(memory, task, fixed, context=INFRA)
+        first = memory.recommend_patterns(task, INFRA)[0].pattern
+        assert isinstance(first, ToolSequence) and first.tools == fixed

@@ -36,6 +36,9 @@ def _sequence_rule(pattern: ToolSequence) -> _Rule:
     if pattern.key.startswith("progress:"):  # how far failed runs got: not a way that works
         action = f"start with {steps}, which is as far as the most similar runs got"
         action += " (none succeeded)"
+    elif pattern.key.startswith("transfer:"):  # learned in another language or framework
+        action = f"follow {steps}, as runs in another language or framework did"
+        action += ", adapting their language-specific steps"
     else:
         action = f"follow {steps}"
     return (

@@ -106,6 +106,7 @@ def neighbour_sequence(
     scores: Sequence[float] | None = None,
     fits: Sequence[float] | None = None,
     context: TaskContext | None = None,
+    any_stack: bool = False,
 ) -> ToolSequence | None:
     """The sequence the nearest successful runs of a task agree on, as a pattern record that
     is not stored.
@@ -116,7 +117,9 @@ def neighbour_sequence(
     ``fits``, each run's match of the task's stated context (domain, language, tags...),
     only the runs that match it best vote: where the procedure depends on the context, runs
     in another context would outvote the right ones. With the task's ``context``, runs in
-    another language or framework do not vote at all (:func:`same_stack`).
+    another language or framework do not vote at all (:func:`same_stack`), unless
+    ``any_stack``: then every run votes and the record is keyed ``transfer:`` (for a task
+    whose own stack has no successful run yet; its stack-specific steps may differ).
     ``support`` counts the runs, ``successes`` those that followed the sequence, and
     ``confidence``, the Wilson lower bound of that share, says how much they agree. None
     when the vote singles out no sequence of at least two tools."""
@@ -124,7 +127,7 @@ def neighbour_sequence(
     found = [
         (ep, score, f)
         for ep, score, f in zip(neighbours, scores or [1.0] * len(neighbours), fit, strict=True)
-        if ex.succeeded(ep) and same_stack(ep.context, context)
+        if ex.succeeded(ep) and (any_stack or same_stack(ep.context, context))
     ]
     if not found:
         return None
@@ -138,7 +141,8 @@ def neighbour_sequence(
     followed = [
         ep for ep, path in zip(runs, procedures, strict=True) if ex.is_subsequence(tools, path)
     ]
-    return _unstored(namespace, "similar:", tools, len(runs), followed, len(followed))
+    prefix = "transfer:" if any_stack else "similar:"
+    return _unstored(namespace, prefix, tools, len(runs), followed, len(followed))
 
 
 def _unstored(

@@ -211,8 +211,9 @@ class RetrievalAPI(Handle):
         partial: bool = False,
     ) -> tuple[list[ScoredPattern], list[ScoredHeuristic]]:
         """Served patterns and heuristics for a task; the sequence its nearest successful
-        runs agree on (if any) is the first tool sequence. With ``partial``, when none of
-        the task's nearest runs succeeded, how far they got is (:meth:`_progress`).
+        runs agree on (if any) is the first tool sequence, and always among the ``limit``.
+        With ``partial``, when none of the task's nearest runs succeeded, how far they got is
+        (:meth:`_progress`).
 
         A family's sequence is what most runs of a family did, and one family may hold
         several procedures; the nearest runs of this very task are more specific. When a
@@ -231,7 +232,8 @@ class RetrievalAPI(Handle):
         top = max((s.score for s in sequences), default=first.score)
         promoted = ScoredPattern(first.pattern, max(first.score, top * 1.01), first.signals)
         rest = [s for s in ranked if s is not same]
-        ranked = sorted([promoted, *rest], key=lambda s: s.score, reverse=True)[:limit]
+        ranked = sorted(rest, key=lambda s: s.score, reverse=True)[: limit - 1]
+        ranked = sorted([promoted, *ranked], key=lambda s: s.score, reverse=True)
         return ranked, [ScoredHeuristic(s.heuristic, s.score) for s in ranked]
 
     def _similar_runs_sequence(
@@ -274,23 +276,20 @@ class RetrievalAPI(Handle):
                 if closest and not any(succeeded(run) for run in closest):
                     return self._progress(closest, scores)
             filters = QueryFilters(success_only=True, task_type=wanted)
-            for limit in (_NEIGHBOURS, _NEIGHBOURS * 4):  # wider when the nearest are superseded
-                found = nearest(filters, limit)
-                old = self._superseded(found)
-                failed = self._failed_when_followed(found)
-                runs = [run for run in found if run.id not in old and run.id not in failed]
-                runs = runs[:_NEIGHBOURS]
-                if not (old or failed) or len(found) < limit:
-                    break
+            same_context = functools.partial(self._same_context, index, ctx, wanted, scores, fits)
+            runs, old = self._voters(functools.partial(nearest, filters), same_context, ctx)
             if old:  # the task's family changed: its runs since the change vote, however worded
                 for episode, score, stand_in in self._new_ways(old, scores, {r.id for r in runs}):
                     if _passes(episode, filters):
                         runs.append(episode)
                         scores[episode.id], fits[episode.id] = score, fits[stand_in]
-            pattern = neighbour_sequence(
-                self.namespace, description, runs, self.config.learning,
+            vote = functools.partial(
+                neighbour_sequence, self.namespace, description, runs, self.config.learning,
                 [scores[r.id] for r in runs], [fits[r.id] for r in runs], ctx,
             )  # fmt: skip
+            pattern = vote()
+            if pattern is None and not any(same_stack(run.context, ctx) for run in runs):
+                pattern = vote(any_stack=True)  # none in its own stack has succeeded yet
             if pattern is None:
                 return None
             relevance = sum(scores[i] for i in pattern.episode_ids) / len(pattern.episode_ids)
@@ -338,6 +337,76 @@ class RetrievalAPI(Handle):
             scores[episode.id] = item.score
             fits[episode.id] = item.signals.get("context", 1.0)
         return found
+
+    def _voters(
+        self,
+        nearest: Callable[[int], list[Episode]],
+        same_context: Callable[[], list[Episode]],
+        ctx: TaskContext | None,
+    ) -> tuple[list[Episode], dict[str, str]]:
+        """The successful runs that vote for a task's sequence, and the superseded ones
+        among those found (by id, with their family's key). The nearest runs vote; when some
+        are superseded or failed when followed, the search widens. When no successful run
+        shares a word (or a meaning) with the task, or none is of its stated domain, the
+        latest of its domain (:meth:`_same_context`) do, if there are any. Runs that
+        failed when followed vote only when no other run can: a demoted plan is a better
+        start than none."""
+        found: list[Episode] = []
+        runs: list[Episode] = []
+        old: dict[str, str] = {}
+        for limit in (_NEIGHBOURS, _NEIGHBOURS * 4):  # wider when the nearest are superseded
+            found = nearest(limit)
+            if not any(_same_domain(run, ctx) for run in found):
+                found = same_context() or found
+            old = self._superseded(found)
+            failed = self._failed_when_followed(found)
+            runs = [run for run in found if run.id not in old and run.id not in failed]
+            runs = runs[:_NEIGHBOURS]
+            if not (old or failed) or len(found) < limit:
+                break
+        if not runs:
+            runs = [run for run in found if run.id not in old][:_NEIGHBOURS]
+        return runs, old
+
+    def _same_context(
+        self,
+        index: Any,
+        ctx: TaskContext | None,
+        wanted: str | None,
+        scores: dict[str, float],
+        fits: dict[str, float],
+    ) -> list[Episode]:
+        """The latest successful runs of the task's stated domain (and task type, if stated)
+        when none shares a word with it, or, with an embedder, a meaning: a paraphrase such
+        as "Users report ledger is slow" for "Alert: response time of ledger degraded".
+        Their score is their context fit, so the runs that match the task's context best
+        vote (:func:`neighbour_sequence`); nothing when the task states no domain."""
+        import numpy as np
+
+        from ..retrieval.index import QueryFilters
+
+        if ctx is None or ctx.domain is None:
+            return []
+        with index.lock:
+            mask = index.filter_mask(
+                QueryFilters(domain=ctx.domain, task_type=wanted, success_only=True)
+            )
+            rows = np.flatnonzero(mask)
+            rows = rows[np.argsort(-index.end_time[rows], kind="stable")][: _NEIGHBOURS * 4]
+            fit = index.context_scores(
+                rows, ctx.domain, ctx.language, ctx.framework, wanted, ctx.tags
+            )  # fmt: skip
+            ids = [index.ids[row] for row in rows.tolist()]
+        found = []
+        for episode_id, value in zip(ids, fit.tolist() if fit is not None else [], strict=True):
+            try:
+                episode = self._episode(episode_id, caught_up=True)
+            except NotFoundError:
+                continue
+            if same_stack(episode.context, ctx):
+                found.append(episode)
+                scores[episode.id] = fits[episode.id] = float(value)
+        return found[:_NEIGHBOURS]
 
     def _progress(self, runs: list[Episode], scores: dict[str, float]) -> ScoredPattern | None:
         """How far the nearest runs of a task got when none of them succeeded: the steps
@@ -419,6 +488,11 @@ def _demoted(
     else:
         return scored
     return ScoredEpisode(scored.episode, scored.score * 0.5, {**scored.signals, signal: 1.0})
+
+
+def _same_domain(episode: Episode, ctx: TaskContext | None) -> bool:
+    """Whether a run is of the task's stated domain (any run is, when it states none)."""
+    return ctx is None or ctx.domain is None or episode.context.domain == ctx.domain
 
 
 def _passes(episode: Episode, filters: QueryFilters) -> bool:

@@ -189,6 +189,13 @@ class ToolSequence(_PatternBase):
                 f"none of the {self.support} most similar runs succeeded; they got through "
                 f"{' -> '.join(self.tools)} (e.g. '{self.sample_task[:80]}')"
             )
+        if self.key.startswith("transfer:"):
+            return (
+                f"no run in this task's language or framework has succeeded yet; "
+                f"{self.successes} of the {self.support} most similar successful runs, in "
+                f"another, followed {' -> '.join(self.tools)} (e.g. '{self.sample_task[:80]}'): "
+                "adapt its language-specific steps"
+            )
         if self.key.startswith("similar:"):
             return (
                 f"{self.successes} of the {self.support} most similar successful runs "
