@@ -139,3 +139,48 @@ def test_feedback_lists_have_limits_and_a_refused_call_keeps_what_was_said(
     memory.complete_episode(eid, TaskOutcome.failure("not deployed"))  # still completes
     followed = memory.get_episode(eid).metadata["selfmem.followed_episodes"]
     assert len(followed) == 901 and followed[0] == past
+
+
+def test_a_failed_follower_in_another_setting_does_not_demote_the_episode(
+    memory: SelfLearningMemory,
+) -> None:
+    """Two runs tagged ``eu`` copy a run tagged ``us`` and fail (the eu procedure needs one
+    more step): that shows the setting matters, not that the us run's plan stopped working;
+    it stays undemoted. A follower in its own setting counts."""
+    us, eu = TaskContext(domain="web", tags=["us"]), TaskContext(domain="web", tags=["eu"])
+    past = run_episode(memory, TASK, PROCEDURE, context=us)
+    for _ in range(2):
+        eid = memory.start_episode(TASK, eu)
+        memory.record_feedback(eid, followed_episode_ids=[past])
+        memory.log_step(eid, ExecutionStep(tool="deploy_service", error="consent missing"))
+        memory.complete_episode(eid, TaskOutcome.failure("not deployed"))
+    assert "failed_when_followed" not in _signals(memory, past)
+    for _ in range(2):
+        eid = memory.start_episode(TASK, us)
+        memory.record_feedback(eid, followed_episode_ids=[past])
+        memory.log_step(eid, ExecutionStep(tool="deploy_service", error="410 gone: use helm"))
+        memory.complete_episode(eid, TaskOutcome.failure("not deployed"))
+    assert _signals(memory, past)["failed_when_followed"] == 1.0
+
+
+def test_feedback_on_the_nearest_runs_sequence_reaches_the_runs_that_held_it(
+    memory: SelfLearningMemory,
+) -> None:
+    """Two runs (too few for a learned family sequence) did the task; an agent follows the
+    sequence ``recommend_patterns`` offered from them (not a stored pattern) and says so
+    with ``pattern_ids``; twice it fails. The runs that held the sequence are then demoted,
+    and once a run doing something else succeeds, the offer is that run's procedure."""
+    for i in range(2):
+        run_episode(memory, f"{TASK} (run {i})", PROCEDURE, context=WEB)
+    offered = memory.recommend_patterns(TASK, WEB)[0].pattern
+    assert offered.key.startswith("similar:") and offered.tools == PROCEDURE
+    for _ in range(2):
+        eid = memory.start_episode(TASK, WEB)
+        memory.record_feedback(eid, pattern_ids=[offered.id])
+        memory.log_step(eid, ExecutionStep(tool="deploy_service", error="410 gone: use helm"))
+        memory.complete_episode(eid, TaskOutcome.failure("not deployed"))
+    held = offered.episode_ids
+    assert all("failed_when_followed" in _signals(memory, run) for run in held)
+    helm = ["build_image", "helm_upgrade", "verify_health"]
+    run_episode(memory, TASK, helm, context=WEB)
+    assert memory.recommend_patterns(TASK, WEB)[0].pattern.tools == helm

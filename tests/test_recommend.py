@@ -295,3 +295,24 @@ def test_a_run_that_failed_when_followed_still_votes_until_another_succeeds(
         run_episode(memory, task, fixed, context=INFRA)
         first = memory.recommend_patterns(task, INFRA)[0].pattern
         assert isinstance(first, ToolSequence) and first.tools == fixed
+
+
+def test_runs_of_another_domain_do_not_vote_for_a_task_that_states_its_own(
+    tmp_path: Path,
+) -> None:
+    """The only successful run sharing the task's words ("Bob Chen") is an accounts task:
+    a billing task is not offered its procedure, neither as the nearest runs' sequence nor
+    as how far they got; a billing run, once it succeeds, is offered."""
+    accounts, billing = TaskContext(domain="accounts"), TaskContext(domain="billing")
+    with SelfLearningMemory.open(tmp_path, learn_inline=True) as memory:
+        run_episode(memory, "Restore account access for Bob Chen",
+                    ["lookup_customer", "verify_identity", "send_reset_link"],
+                    context=accounts)  # fmt: skip
+        task = "Customer Bob Chen requests reimbursement of 89 EUR"
+        for partial in (False, True):
+            found = memory.recommend_patterns(task, billing, include_partial=partial)
+            assert not [s for s in found if isinstance(s.pattern, ToolSequence)]
+        refund = ["lookup_customer", "verify_order", "issue_refund"]
+        run_episode(memory, "Refund order A-10422 for Carla Diaz", refund, context=billing)
+        first = memory.recommend_patterns(task, billing)[0].pattern
+        assert isinstance(first, ToolSequence) and first.tools == refund

@@ -19,6 +19,7 @@ import logging
 import random
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from datetime import datetime
 
@@ -61,6 +62,9 @@ def teaches(episode: Episode) -> bool:
     return episode.outcome is not None and not episode.outcome.is_abandoned
 
 
+#: Offered sequences that are not stored, remembered for feedback on them.
+OFFERED_KEPT = 4096
+
 #: What a learning job changed: the patterns to write and the ids of patterns to remove.
 Change = tuple[list[AnyPattern], list[str]]
 
@@ -84,6 +88,9 @@ class LearningEngine:
         self._versions: dict[str, int] = {}  # the store's learning version of each learner
         self._stale: set[str] = set()  # namespaces another process may have changed
         self._catalogs: dict[str, tuple[PatternLearner, int, float, PatternCatalog]] = {}
+        # sequences offered that are not stored (the nearest runs' vote), by (namespace,
+        # id): the runs holding them, so feedback on one reaches those runs
+        self._offered: OrderedDict[tuple[str, str], tuple[str, ...]] = OrderedDict()
         self.lock = threading.RLock()
         # One learning write at a time; held across the store's write, which ``lock`` is not,
         # so readers of the patterns never wait on the network.
@@ -349,6 +356,22 @@ class LearningEngine:
             return [*changed, *self._followed(learner, episode, followed)], []
 
         self._update(episode.namespace, apply)
+
+    def offered(self, namespace: str, pattern_id: str, episode_ids: Sequence[str]) -> None:
+        """Remember an offered sequence that is not stored and the runs holding it (the
+        latest ``OFFERED_KEPT``)."""
+        with self.lock:
+            self._offered[(namespace, pattern_id)] = tuple(episode_ids)
+            self._offered.move_to_end((namespace, pattern_id))
+            while len(self._offered) > OFFERED_KEPT:
+                self._offered.popitem(last=False)
+
+    def runs_behind(self, namespace: str, pattern_ids: Sequence[str]) -> list[str]:
+        """The runs holding these offered sequences that are not stored (see
+        :meth:`offered`); nothing for other ids."""
+        with self.lock:
+            found = (self._offered.get((namespace, i), ()) for i in pattern_ids)
+            return list(dict.fromkeys(run for runs in found for run in runs))
 
     def pattern_ids_for(self, namespace: str, heuristic_ids: Sequence[str]) -> list[str]:
         """The patterns behind heuristics (a heuristic's id derives from its pattern's)."""

@@ -18,6 +18,7 @@ episode and as a follower (:func:`forget`).
 
 from __future__ import annotations
 
+from ..records.episodes import Episode
 from ..records.learned import ToolSequence
 
 __all__ = [
@@ -27,6 +28,7 @@ __all__ = [
     "forget",
     "merge",
     "note",
+    "same_setting",
 ]
 
 #: Followers kept per followed episode, and how many latest failures demote it.
@@ -34,6 +36,20 @@ FOLLOWERS_KEPT = 4
 FAILURES_TO_DEMOTE = 2
 #: Followed episodes remembered per family (the most recently followed).
 FOLLOWED_KEPT = 256
+
+
+def same_setting(past: Episode, follower: Episode) -> bool:
+    """Whether a follower ran in the past episode's setting: the same domain, language,
+    framework and tags. A follower that failed elsewhere (a task tagged ``eu`` copying one
+    tagged ``us``) is not counted: it shows that the setting matters, not that the plan
+    stopped working where it did."""
+    a, b = past.context, follower.context
+    return (
+        (a.domain or "").lower() == (b.domain or "").lower()
+        and (a.language or "").lower() == (b.language or "").lower()
+        and (a.framework or "").lower() == (b.framework or "").lower()
+        and {t.lower() for t in a.tags} == {t.lower() for t in b.tags}
+    )
 
 
 def note(family: ToolSequence, followed_id: str, follower_id: str, success: bool) -> None:

@@ -460,11 +460,14 @@ class PatternLearner:
 
     def record_followed(self, past: Episode, follower: Episode) -> ToolSequence | None:
         """Count a run that followed a past episode's plan (see :mod:`.followed`); returns
-        the past episode's family, whose record changed (None: it has no family)."""
+        the past episode's family, whose record changed (None: it has no family, or the
+        follower failed in another setting, :func:`.followed.same_setting`)."""
         key = self.family_of(past)
         family = self.families.families.get(key) if key else None
         if family is None or past.id == follower.id:
             return None
+        if not ex.succeeded(follower) and not followed.same_setting(past, follower):
+            return None  # failing elsewhere says the setting matters, not that it stopped working
         self.version += 1
         followed.note(family, past.id, follower.id, ex.succeeded(follower))
         return family

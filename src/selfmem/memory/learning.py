@@ -86,7 +86,9 @@ class LearningAPI(Handle):
         completed one its outcome is applied now. Patterns used in episodes that keep
         failing lose confidence and are eventually retired; a past episode whose latest two
         followers failed is put below the others in retrieval and no longer votes for a
-        task's sequence, until a run that follows it succeeds.
+        task's sequence, until a run that follows it succeeds. Feedback on a sequence that
+        ``recommend_patterns`` offered from the nearest runs (keyed ``similar:`` or
+        ``transfer:``, not stored) counts as following the runs that held it.
         """
         self._check_open()
         self._check_id(episode_id)
@@ -96,6 +98,9 @@ class LearningAPI(Handle):
         if episode_id in followed:
             raise InvalidInputError("an episode cannot follow itself", field="followed_episode_ids")
         learning = self._core.learning
+        # following a sequence offered from the nearest runs is following those runs
+        behind = learning.runs_behind(self.namespace, patterns)
+        followed = [*followed, *(run for run in behind if run != episode_id)]
         ids = list(
             dict.fromkeys([*patterns, *learning.pattern_ids_for(self.namespace, heuristics)])
         )

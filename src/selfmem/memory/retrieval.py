@@ -229,6 +229,10 @@ class RetrievalAPI(Handle):
         sequences = [s for s in ranked if isinstance(s.pattern, ToolSequence)]
         same = next((s for s in sequences if getattr(s.pattern, "tools", None) == tools), None)
         first = same or similar
+        if same is None and "partial" not in similar.signals:
+            # feedback on it reaches the successful runs that held it
+            learning = self._core.learning
+            learning.offered(self.namespace, similar.pattern.id, similar.pattern.episode_ids)
         top = max((s.score for s in sequences), default=first.score)
         promoted = ScoredPattern(first.pattern, max(first.score, top * 1.01), first.signals)
         rest = [s for s in ranked if s is not same]
@@ -247,9 +251,10 @@ class RetrievalAPI(Handle):
     ) -> ScoredPattern | None:
         """The sequence the nearest successful runs of this task agree on (not a stored
         pattern: tasks that need different tools can share a learned family; their nearest
-        runs tell them apart). A stated task type is a filter: runs of another kind of work do
-        not vote. Scored like a family's sequence, its relevance being the mean retrieval
-        score of the runs that followed it. ``loaded``: episodes the caller has read already,
+        runs tell them apart). A stated task type and domain are filters: runs of another kind
+        of work or another domain do not vote. Scored like a family's sequence, its relevance
+        being the mean retrieval score of the runs that followed it. ``loaded``: episodes the
+        caller has read already,
         by id (the retrieval's own results: not read again)."""
         from ..retrieval.index import QueryFilters
 
@@ -258,6 +263,7 @@ class RetrievalAPI(Handle):
             if index.size == 0:
                 return None
             wanted = task_type.value if task_type else None
+            domain = ctx.domain if ctx else None
             runs: list[Episode] = []
             scores: dict[str, float] = {}
             fits: dict[str, float] = {}
@@ -268,16 +274,14 @@ class RetrievalAPI(Handle):
                 self._nearest, index, description, vector, ctx, task_type, loaded, scores, fits
             )
             if partial:
-                closest = [
-                    run
-                    for run in nearest(QueryFilters(task_type=wanted), _NEIGHBOURS)
-                    if same_stack(run.context, ctx)
-                ]
+                closest = nearest(QueryFilters(task_type=wanted, domain=domain), _NEIGHBOURS)
+                closest = closest or self._same_context(index, ctx, wanted, scores, fits, False)
+                closest = [run for run in closest if same_stack(run.context, ctx)]
                 if closest and not any(succeeded(run) for run in closest):
                     return self._progress(closest, scores)
-            filters = QueryFilters(success_only=True, task_type=wanted)
+            filters = QueryFilters(success_only=True, task_type=wanted, domain=domain)
             same_context = functools.partial(self._same_context, index, ctx, wanted, scores, fits)
-            runs, old = self._voters(functools.partial(nearest, filters), same_context, ctx)
+            runs, old = self._voters(functools.partial(nearest, filters), same_context)
             if old:  # the task's family changed: its runs since the change vote, however worded
                 for episode, score, stand_in in self._new_ways(old, scores, {r.id for r in runs}):
                     if _passes(episode, filters):
@@ -342,22 +346,19 @@ class RetrievalAPI(Handle):
         self,
         nearest: Callable[[int], list[Episode]],
         same_context: Callable[[], list[Episode]],
-        ctx: TaskContext | None,
     ) -> tuple[list[Episode], dict[str, str]]:
         """The successful runs that vote for a task's sequence, and the superseded ones
         among those found (by id, with their family's key). The nearest runs vote; when some
         are superseded or failed when followed, the search widens. When no successful run
-        shares a word (or a meaning) with the task, or none is of its stated domain, the
-        latest of its domain (:meth:`_same_context`) do, if there are any. Runs that
+        shares a word (or a meaning) with the task, the latest of its context
+        (:meth:`_same_context`) do. Runs that
         failed when followed vote only when no other run can: a demoted plan is a better
         start than none."""
         found: list[Episode] = []
         runs: list[Episode] = []
         old: dict[str, str] = {}
         for limit in (_NEIGHBOURS, _NEIGHBOURS * 4):  # wider when the nearest are superseded
-            found = nearest(limit)
-            if not any(_same_domain(run, ctx) for run in found):
-                found = same_context() or found
+            found = nearest(limit) or same_context()
             old = self._superseded(found)
             failed = self._failed_when_followed(found)
             runs = [run for run in found if run.id not in old and run.id not in failed]
@@ -375,12 +376,14 @@ class RetrievalAPI(Handle):
         wanted: str | None,
         scores: dict[str, float],
         fits: dict[str, float],
+        success_only: bool = True,
     ) -> list[Episode]:
-        """The latest successful runs of the task's stated domain (and task type, if stated)
-        when none shares a word with it, or, with an embedder, a meaning: a paraphrase such
-        as "Users report ledger is slow" for "Alert: response time of ledger degraded".
-        Their score is their context fit, so the runs that match the task's context best
-        vote (:func:`neighbour_sequence`); nothing when the task states no domain."""
+        """The latest successful runs (any runs, without ``success_only``) of the task's
+        stated domain (and task type, if stated), for a task that no nearest run of its
+        domain shares a word with or, with an embedder, a meaning: a paraphrase such as
+        "Users report ledger is slow" for "Alert: response time of ledger degraded". Their
+        score is their context fit, so the runs that match the task's context best vote
+        (:func:`neighbour_sequence`); nothing when the task states no domain."""
         import numpy as np
 
         from ..retrieval.index import QueryFilters
@@ -389,7 +392,7 @@ class RetrievalAPI(Handle):
             return []
         with index.lock:
             mask = index.filter_mask(
-                QueryFilters(domain=ctx.domain, task_type=wanted, success_only=True)
+                QueryFilters(domain=ctx.domain, task_type=wanted, success_only=success_only)
             )
             rows = np.flatnonzero(mask)
             rows = rows[np.argsort(-index.end_time[rows], kind="stable")][: _NEIGHBOURS * 4]
@@ -488,11 +491,6 @@ def _demoted(
     else:
         return scored
     return ScoredEpisode(scored.episode, scored.score * 0.5, {**scored.signals, signal: 1.0})
-
-
-def _same_domain(episode: Episode, ctx: TaskContext | None) -> bool:
-    """Whether a run is of the task's stated domain (any run is, when it states none)."""
-    return ctx is None or ctx.domain is None or episode.context.domain == ctx.domain
 
 
 def _passes(episode: Episode, filters: QueryFilters) -> bool:
