@@ -1,5 +1,6 @@
-"""When a family's procedure changed: which runs followed its sequence, and the two ways a
-change shows (more failed runs than before, or runs breaking at one step that never broke)."""
+"""When a family's procedure changed: which runs followed its sequence, and the ways a change
+shows (more failed runs than before, runs breaking at one step that never broke, or at a step
+that often broke, with an error it never raised)."""
 
 from __future__ import annotations
 
@@ -15,9 +16,10 @@ def _ok(i: int, tools: tuple[str, ...] = SEQ) -> FamilyRun:
     return FamilyRun(f"r{i}", tools, True, len(tools), 1.0, attempted=tools)
 
 
-def _broke(i: int, attempted: tuple[str, ...], at: int) -> FamilyRun:
+def _broke(i: int, attempted: tuple[str, ...], at: int, error: str = "") -> FamilyRun:
     path = attempted[:at]
-    return FamilyRun(f"r{i}", path, False, len(attempted), 1.0, attempted=attempted, broke_at=at)
+    return FamilyRun(f"r{i}", path, False, len(attempted), 1.0, attempted=attempted, broke_at=at,
+                     broke_with=error)  # fmt: skip
 
 
 def test_a_failed_run_that_skipped_a_step_some_runs_skip_and_broke_later_followed() -> None:
@@ -68,3 +70,18 @@ def test_failures_at_the_step_that_usually_fails_are_not_a_change() -> None:
 def test_two_failures_are_never_a_change() -> None:
     runs, following = _family(failing_elsewhere=0, broken_now=2)
     assert change_point(runs, following, CFG) == 0
+
+
+def test_a_step_that_often_broke_breaking_with_a_new_error_is_a_change() -> None:
+    """A third of the runs broke at "restart" with "permission denied" (a context the
+    explorer often got wrong); now three of four break there with "internal error", which
+    no earlier run raised: a change. The same failures with the usual error are not."""
+    earlier = [
+        _broke(i, SEQ, at=3, error="permission denied") if i % 3 == 0 else _ok(i)
+        for i in range(20)
+    ]
+    for error, changed in (("internal error (request <hex>)", True), ("permission denied", False)):
+        runs = [*earlier, _broke(20, SEQ, at=3, error=error), _ok(21),
+                _broke(22, SEQ, at=3, error=error), _broke(23, SEQ, at=3, error=error)]  # fmt: skip
+        following = [i for i, run in enumerate(runs) if follows(SEQ, run)]
+        assert change_point(runs, following, CFG) == (20 if changed else 0)

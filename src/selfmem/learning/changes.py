@@ -93,7 +93,9 @@ def change_point(runs: Sequence[FamilyRun], following: Sequence[int], cfg: Learn
     runs, at the earlier failure rate of the runs; or as many runs that broke at one same
     step, at the rate the earlier runs broke there (a step that never failed and now fails
     run after run is a change even in a family whose runs often fail elsewhere). The
-    second is tested once per tool the earlier runs used (Bonferroni)."""
+    second is tested once per tool the earlier runs used, and again per step and error class
+    (a step that failed before, for some contexts, now failing with an error it never
+    raised); Bonferroni over both."""
     latest = following[-cfg.change_window :]
     failed = [i for i in latest if not runs[i].success]
     earlier = [runs[i] for i in following[: -cfg.change_window]]
@@ -103,16 +105,23 @@ def change_point(runs: Sequence[FamilyRun], following: Sequence[int], cfg: Learn
     fail_rate = (sum(not r.success for r in earlier) + 0.5) / (len(earlier) + 1)
     if failure_tail(len(failed), len(latest), fail_rate) <= cfg.change_alpha:
         return failed[0]
-    steps = {tool for i in failed if (tool := _broke_at(runs[i])) is not None}
     tests = max(1, len({tool for r in earlier for tool in r.path}))
-    for step in sorted(steps):
-        at_step = [i for i in failed if _broke_at(runs[i]) == step]
-        if len(at_step) < cfg.change_min_failures:
-            continue
-        rate = (sum(_broke_at(r) == step for r in earlier) + 0.5) / (len(earlier) + 1)
-        if tests * failure_tail(len(at_step), len(latest), rate) <= cfg.change_alpha:
-            return at_step[0]
+    for same in (_broke_at, _broke_with):
+        breaks = {key for i in failed if (key := same(runs[i])) is not None}
+        for key in sorted(breaks):
+            at_step = [i for i in failed if same(runs[i]) == key]
+            if len(at_step) < cfg.change_min_failures:
+                continue
+            rate = (sum(same(r) == key for r in earlier) + 0.5) / (len(earlier) + 1)
+            if 2 * tests * failure_tail(len(at_step), len(latest), rate) <= cfg.change_alpha:
+                return at_step[0]
     return 0
+
+
+def _broke_with(run: FamilyRun) -> str | None:
+    """Where a failed run broke and with which error class ("step|error")."""
+    step = _broke_at(run)
+    return None if step is None or not run.broke_with else f"{step}|{run.broke_with}"
 
 
 def new_way_runs(family: ToolSequence, runs: Sequence[FamilyRun]) -> list[str]:

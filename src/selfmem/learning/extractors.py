@@ -45,6 +45,16 @@ def tool_path(episode: Episode) -> tuple[str, ...]:
 def broke_at(episode: Episode) -> int:
     """The position in :func:`tool_path` of the episode's first failed call whose tool never
     succeeded afterwards (where the run broke, rather than recovered), or -1."""
+    return _breaking_call(episode)[0]
+
+
+def broke_with(episode: Episode) -> str:
+    """The error class of the call where the run broke (see :func:`broke_at`), or ""."""
+    step = _breaking_call(episode)[1]
+    return normalize_error(step.error) if step is not None else ""
+
+
+def _breaking_call(episode: Episode) -> tuple[int, ExecutionStep | None]:
     positions: list[int] = []
     position = -1
     previous = None
@@ -54,13 +64,13 @@ def broke_at(episode: Episode) -> int:
             previous = step.tool
         positions.append(position)
     succeeded_after: set[str] = set()
-    found = -1
+    found: tuple[int, ExecutionStep | None] = (-1, None)
     for index in range(len(episode.steps) - 1, -1, -1):
         step = episode.steps[index]
         if step.success:
             succeeded_after.add(step.tool)
         elif step.tool not in succeeded_after:
-            found = positions[index]
+            found = (positions[index], step)
     return found
 
 
@@ -210,4 +220,5 @@ def family_run(episode: Episode) -> FamilyRun:
         attempted,
         broke_at(episode),
         calls,
+        broke_with(episode),
     )

@@ -31,6 +31,8 @@ class FamilyRun:
     #: How many times the run called each tool: the calls of its procedure, and once each
     #: tool whose calls all failed (one replaced after an error was still part of its way).
     calls: dict[str, int] = field(default_factory=dict, compare=False, hash=False)
+    #: The error class of the call where the run broke ("" if it did not).
+    broke_with: str = ""
 
 
 @dataclass(frozen=True, slots=True)
