@@ -316,3 +316,26 @@ def test_runs_of_another_domain_do_not_vote_for_a_task_that_states_its_own(
         run_episode(memory, "Refund order A-10422 for Carla Diaz", refund, context=billing)
         first = memory.recommend_patterns(task, billing)[0].pattern
         assert isinstance(first, ToolSequence) and first.tools == refund
+
+
+def test_a_transfer_is_not_replaced_by_the_other_stacks_stored_sequence(tmp_path: Path) -> None:
+    """Enough python runs for a learned family sequence (stated language python), and a
+    rust run of other work: a rust task of the same kind is offered the python runs'
+    procedure as a transfer, whose context states no language, not as the stored python
+    sequence, whose context would rule it out for rust."""
+    python, rust = TaskContext(domain="backend", language="python"), TaskContext(
+        domain="backend", language="rust"
+    )
+    tools = ["pip_install", "update_lockfile", "run_pytest"]
+    with SelfLearningMemory.open(tmp_path, learn_inline=True) as memory:
+        for name in ("date", "yaml", "http", "json"):
+            run_episode(memory, f"Install a {name} library and wire it into the build", tools,
+                        context=python)  # fmt: skip
+        run_episode(memory, "Profile the slow endpoint", ["run_profiler", "edit_file"],
+                    context=rust)  # fmt: skip
+        stored = [p for p in memory.list_patterns(kind="tool_sequence") if p.tools == tools]
+        assert stored and stored[0].context.language == "python"
+        found = memory.recommend_patterns("Install a toml library and wire it into the build", rust)
+        first = next(s.pattern for s in found if isinstance(s.pattern, ToolSequence))
+        assert first.key.startswith("transfer:") and first.tools == tools
+        assert first.context.language is None

@@ -228,6 +228,8 @@ class RetrievalAPI(Handle):
         tools = similar.pattern.tools
         sequences = [s for s in ranked if isinstance(s.pattern, ToolSequence)]
         same = next((s for s in sequences if getattr(s.pattern, "tools", None) == tools), None)
+        if similar.pattern.key.startswith("transfer:"):
+            same = None  # a stored one with these tools is of the other stack: its context says so
         first = same or similar
         if same is None and "partial" not in similar.signals:
             # feedback on it reaches the successful runs that held it
@@ -289,11 +291,11 @@ class RetrievalAPI(Handle):
                         scores[episode.id], fits[episode.id] = score, fits[stand_in]
             vote = functools.partial(
                 neighbour_sequence, self.namespace, description, runs, self.config.learning,
-                [scores[r.id] for r in runs], [fits[r.id] for r in runs], ctx,
+                [scores[r.id] for r in runs],
             )  # fmt: skip
-            pattern = vote()
-            if pattern is None and not any(same_stack(run.context, ctx) for run in runs):
-                pattern = vote(any_stack=True)  # none in its own stack has succeeded yet
+            pattern = vote([fits[r.id] for r in runs], ctx)
+            if pattern is None:  # none in its own stack agree: the closest runs of any stack
+                pattern = vote(None, ctx, any_stack=True)
             if pattern is None:
                 return None
             relevance = sum(scores[i] for i in pattern.episode_ids) / len(pattern.episode_ids)
