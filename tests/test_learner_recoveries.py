@@ -145,6 +145,27 @@ def test_an_error_nothing_fixed_is_served_as_having_no_known_recovery() -> None:
     assert heuristic.kind is HeuristicKind.AVOID
 
 
+def test_an_error_many_tools_raise_says_no_known_recovery_for_none_of_them() -> None:
+    """"precondition not met" from five different tools, each retried in vain, is the state
+    of the task (a tool called out of turn), not five broken tools: none is served as
+    having no known recovery, while "health check failed" of one tool still is. With four
+    tools raising it, it is still each tool's own."""
+    for count, served in ((4, True), (5, False)):
+        learner = PatternLearner(NS)
+        minute = 0
+        for tool in ["deploy", "build", "migrate", "notify", "scale"][:count]:
+            for _ in range(4):
+                error = (tool, "precondition not met")
+                learner.observe(episode(["plan", error, error], success=False, minute=minute))
+                minute += 1
+        for _ in range(4):
+            failing = ("verify", "health check failed")
+            learner.observe(episode(["plan", failing, failing], success=False, minute=minute))
+            minute += 1
+        assert learner.is_served(recovery(learner, "verify"))
+        assert learner.is_served(recovery(learner, "deploy")) is served
+
+
 def test_calls_that_failed_themselves_get_no_credit_for_a_recovery() -> None:
     # An agent looking for a way out tries tools that do not apply (they fail) before the
     # one that fixes the error: only the call that worked is the recovery.

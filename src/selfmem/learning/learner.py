@@ -63,6 +63,7 @@ class PatternLearner:
         self._runs: dict[str, deque[FamilyRun]] = {}
         self._deferred: set[str] = set()
         self._served: tuple[int, set[str]] = (-1, set())
+        self._state_errors: tuple[int, set[str]] = (-1, set())
         self._tests: serving.TestMemo = {}
         self._removed: list[str] = []  # ids of patterns merged away, until taken
         self._ids: dict[tuple[type, str], str] = {}  # an episode counts in ~100 patterns
@@ -411,10 +412,22 @@ class PatternLearner:
             self._discoveries()  # may move feature-specific tools out of the sequence
             ok = serving.sequence_served(pattern, cfg)
         elif isinstance(pattern, ErrorRecovery):
-            ok = pattern.best_recovery is not None or serving.unrecoverable(pattern, cfg)
+            ok = pattern.best_recovery is not None or (
+                serving.unrecoverable(pattern, cfg)
+                and pattern.error_class not in self.state_errors()
+            )
         else:
             ok = pattern.id in self._discoveries()
         return ok and pattern.effectiveness(now, cfg.half_life_days) >= cfg.min_effectiveness
+
+    def state_errors(self) -> set[str]:
+        """Error classes that many different tools raised (:func:`serving.state_errors`)."""
+        version, found = self._state_errors
+        if version != self.version:
+            recoveries = [p for p in self._patterns.values() if isinstance(p, ErrorRecovery)]
+            found = serving.state_errors(recoveries)
+            self._state_errors = (self.version, found)
+        return found
 
     def patterns(
         self, kind: PatternKind | None = None, *, served_only: bool = True

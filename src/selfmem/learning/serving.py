@@ -354,6 +354,21 @@ def _replace(action: str) -> RecoveryMode:
     return "replace"
 
 
+#: How many different tools must have raised an error class for it to be a state error.
+STATE_ERROR_TOOLS = 5
+
+
+def state_errors(recoveries: Iterable[ErrorRecovery]) -> set[str]:
+    """Error classes raised by at least ``STATE_ERROR_TOOLS`` different tools: they say
+    what state the task was in ("precondition not met": a tool called out of turn), not
+    that a tool is broken, so "X failing with it has no known recovery" is not served for
+    each of them (a recovery that worked still is)."""
+    tools: dict[str, set[str]] = {}
+    for pattern in recoveries:
+        tools.setdefault(pattern.error_class, set()).add(pattern.tool)
+    return {error for error, raised in tools.items() if len(raised) >= STATE_ERROR_TOOLS}
+
+
 def unrecoverable(pattern: ErrorRecovery, cfg: LearningConfig) -> bool:
     """Nothing fixed the error in most of enough episodes, and something was tried: one
     way out (a retry, another tool) failed in at least ``min_support`` of them. Runs that
