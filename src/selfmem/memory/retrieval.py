@@ -384,8 +384,9 @@ class RetrievalAPI(Handle):
         stated domain (and task type, if stated), for a task that no nearest run of its
         domain shares a word with or, with an embedder, a meaning: a paraphrase such as
         "Users report ledger is slow" for "Alert: response time of ledger degraded". Their
-        score is their context fit, so the runs that match the task's context best vote
-        (:func:`neighbour_sequence`); nothing when the task states no domain."""
+        score is their context fit: the 8 that fit it best (the latest among equals) are
+        returned, and those that fit best vote (:func:`neighbour_sequence`); nothing when
+        the task states no domain."""
         import numpy as np
 
         from ..retrieval.index import QueryFilters
@@ -401,9 +402,11 @@ class RetrievalAPI(Handle):
             fit = index.context_scores(
                 rows, ctx.domain, ctx.language, ctx.framework, wanted, ctx.tags
             )  # fmt: skip
-            ids = [index.ids[row] for row in rows.tolist()]
-        found = []
-        for episode_id, value in zip(ids, fit.tolist() if fit is not None else [], strict=True):
+            values = fit.tolist() if fit is not None else [0.0] * len(rows)
+            ranked = sorted(zip(rows.tolist(), values, strict=True), key=lambda rv: -rv[1])
+            ids = [(index.ids[row], value) for row, value in ranked]  # latest first among equals
+        found: list[Episode] = []
+        for episode_id, value in ids:
             try:
                 episode = self._episode(episode_id, caught_up=True)
             except NotFoundError:
@@ -411,7 +414,9 @@ class RetrievalAPI(Handle):
             if same_stack(episode.context, ctx):
                 found.append(episode)
                 scores[episode.id] = fits[episode.id] = float(value)
-        return found[:_NEIGHBOURS]
+                if len(found) == _NEIGHBOURS:
+                    break
+        return found
 
     def _progress(self, runs: list[Episode], scores: dict[str, float]) -> ScoredPattern | None:
         """How far the nearest runs of a task got when none of them succeeded: the steps
