@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -10,15 +9,13 @@ from typing import TYPE_CHECKING, Any
 from ..engine import telemetry
 from ..engine.runtime import twin
 from ..errors import InvalidInputError, NotFoundError
-from ..learning.extractors import procedure, succeeded
-from ..learning.sequences import neighbour_sequence, progress_sequence, same_stack
 from ..records.episodes import Episode, TaskContext, TaskType
 from ..records.learned import ToolSequence
-from ..retrieval.pattern_ranking import ScoredHeuristic, ScoredPattern, context_score
+from ..retrieval.pattern_ranking import ScoredHeuristic, ScoredPattern
 from ..retrieval.result import RetrievalResult, ScoredEpisode
 from ..security import validation
 from ..security.values import check_text
-from .handle import Handle
+from .nearest_runs import NearestRuns, passes
 
 if TYPE_CHECKING:
     import numpy as np
@@ -29,13 +26,9 @@ if TYPE_CHECKING:
 __all__ = ["RetrievalAPI"]
 
 _MAX_LIMIT = 100
-#: How many of the most similar successful runs a recommendation looks at.
-_NEIGHBOURS = 8
-#: How many of a changed family's runs since the change stand in for its superseded runs.
-_NEW_WAYS = 8
 
 
-class RetrievalAPI(Handle):
+class RetrievalAPI(NearestRuns):
     """Finding the experience that helps most with a new task."""
 
     @telemetry.traced("selfmem.retrieve", telemetry.retrieve_attributes)
@@ -116,70 +109,6 @@ class RetrievalAPI(Handle):
                 query=description, episodes=episodes, patterns=patterns, heuristics=heuristics
             )
 
-    def _superseded(self, episodes: Sequence[Episode]) -> dict[str, str]:
-        """The episodes whose task family's procedure has changed since they ended and that
-        used a step which now fails, each with its family's key: what worked for them no
-        longer does (see ``ToolSequence.changed_at``). A run that ended earlier but already
-        did something else (the new way, found while the old one was failing) is not
-        superseded."""
-        engine = self._core.learning
-        with engine.lock:
-            learner = engine.learner(self.namespace)
-            changes = {
-                key: (family.changed_at, family.changed_tools)
-                for key, family in learner.families.families.items()
-                if family.changed_at is not None
-            }
-            if not changes:
-                return {}
-            found = {}
-            for episode in episodes:
-                key = learner.family_of(episode) or ""
-                changed, tools = changes.get(key, (None, []))
-                if (
-                    changed is not None
-                    and episode.end_time is not None
-                    and episode.end_time < changed
-                    and (not tools or not set(tools).isdisjoint(procedure(episode)))
-                ):
-                    found[episode.id] = key
-            return found
-
-    def _failed_when_followed(self, episodes: Sequence[Episode]) -> set[str]:
-        """The episodes whose latest followers all failed (see
-        :mod:`selfmem.learning.followed`)."""
-        engine = self._core.learning
-        with engine.lock:
-            return engine.learner(self.namespace).failed_when_followed(episodes)
-
-    def _new_ways(
-        self, superseded: dict[str, str], scores: dict[str, float], present: set[str]
-    ) -> list[tuple[Episode, float, str]]:
-        """The runs that show how a superseded episode's task is done now: its family's
-        successful runs since the change (:meth:`PatternLearner.new_way_runs`), which may be
-        worded quite differently from the query. Each comes with the score of the best
-        superseded episode of its family (it stands in for it) and that episode's id."""
-        engine = self._core.learning
-        best: dict[str, str] = {}
-        for episode_id, key in superseded.items():
-            if key not in best or scores[episode_id] > scores[best[key]]:
-                best[key] = episode_id
-        with engine.lock:
-            learner = engine.learner(self.namespace)
-            ways = {key: learner.new_way_runs(key)[:_NEW_WAYS] for key in best}
-        found = []
-        for key, ids in ways.items():
-            for episode_id in ids:
-                if episode_id in present:
-                    continue
-                try:
-                    episode = self._episode(episode_id, caught_up=True)
-                except NotFoundError:
-                    continue
-                present.add(episode_id)
-                found.append((episode, scores[best[key]], best[key]))
-        return found
-
     def _demote_outdated(
         self, episodes: list[ScoredEpisode], filters: QueryFilters, limit: int
     ) -> list[ScoredEpisode]:
@@ -196,7 +125,7 @@ class RetrievalAPI(Handle):
         kept = [_demoted(s, old, failed) for s in episodes]
         present = set(scores)
         for episode, score, _ in self._new_ways(old, scores, present):
-            if _passes(episode, filters):
+            if passes(episode, filters):
                 kept.append(ScoredEpisode(episode, score, {"new_way": 1.0}))
         return sorted(kept, key=lambda s: s.score, reverse=True)[:limit]
 
@@ -241,200 +170,6 @@ class RetrievalAPI(Handle):
         ranked = sorted(rest, key=lambda s: s.score, reverse=True)[: limit - 1]
         ranked = sorted([promoted, *ranked], key=lambda s: s.score, reverse=True)
         return ranked, [ScoredHeuristic(s.heuristic, s.score) for s in ranked]
-
-    def _similar_runs_sequence(
-        self,
-        description: str,
-        ctx: TaskContext | None,
-        task_type: TaskType | None,
-        vector: npt.NDArray[np.float32] | None = None,
-        loaded: dict[str, Episode] | None = None,
-        partial: bool = False,
-    ) -> ScoredPattern | None:
-        """The sequence the nearest successful runs of this task agree on (not a stored
-        pattern: tasks that need different tools can share a learned family; their nearest
-        runs tell them apart). A stated task type and domain are filters: runs of another kind
-        of work or another domain do not vote. Scored like a family's sequence, its relevance
-        being the mean retrieval score of the runs that followed it. ``loaded``: episodes the
-        caller has read already,
-        by id (the retrieval's own results: not read again)."""
-        from ..retrieval.index import QueryFilters
-
-        engine = self._core.retrieval
-        with engine.querying(self.namespace) as index:
-            if index.size == 0:
-                return None
-            wanted = task_type.value if task_type else None
-            domain = ctx.domain if ctx else None
-            runs: list[Episode] = []
-            scores: dict[str, float] = {}
-            fits: dict[str, float] = {}
-            # the caller's query vector, when it gave one, also picks the voters
-            vector = engine.query_vector(description) if vector is None else vector
-
-            nearest = functools.partial(
-                self._nearest, index, description, vector, ctx, task_type, loaded, scores, fits
-            )
-            if partial:
-                closest = nearest(QueryFilters(task_type=wanted, domain=domain), _NEIGHBOURS)
-                closest = closest or self._same_context(index, ctx, wanted, scores, fits, False)
-                closest = [run for run in closest if same_stack(run.context, ctx)]
-                if closest and not any(succeeded(run) for run in closest):
-                    return self._progress(closest, scores)
-            filters = QueryFilters(success_only=True, task_type=wanted, domain=domain)
-            same_context = functools.partial(self._same_context, index, ctx, wanted, scores, fits)
-            runs, old = self._voters(functools.partial(nearest, filters), same_context)
-            if old:  # the task's family changed: its runs since the change vote, however worded
-                for episode, score, stand_in in self._new_ways(old, scores, {r.id for r in runs}):
-                    if _passes(episode, filters):
-                        runs.append(episode)
-                        scores[episode.id], fits[episode.id] = score, fits[stand_in]
-            vote = functools.partial(
-                neighbour_sequence, self.namespace, description, runs, self.config.learning,
-                [scores[r.id] for r in runs],
-            )  # fmt: skip
-            pattern = vote([fits[r.id] for r in runs], ctx)
-            if pattern is None:  # none in its own stack agree: the closest runs of any stack
-                pattern = vote(None, ctx, any_stack=True)
-            if pattern is None:
-                return None
-            relevance = sum(scores[i] for i in pattern.episode_ids) / len(pattern.episode_ids)
-            effectiveness = pattern.confidence
-            ctx_fit = context_score(pattern.context, ctx, task_type)
-            score = effectiveness * (0.6 * relevance + 0.25 * ctx_fit + 0.15 * 1.0)
-            signals = {
-                "effectiveness": effectiveness,
-                "relevance": relevance,
-                "neighbours": float(len(runs)),
-            }
-            return ScoredPattern(pattern, score, signals)
-
-    def _nearest(
-        self,
-        index: Any,
-        description: str,
-        vector: npt.NDArray[np.float32] | None,
-        ctx: TaskContext | None,
-        task_type: TaskType | None,
-        loaded: dict[str, Episode] | None,
-        scores: dict[str, float],
-        fits: dict[str, float],
-        filters: QueryFilters,
-        limit: int,
-    ) -> list[Episode]:
-        """The runs nearest a task that pass ``filters``, best first (``loaded`` ones are
-        not read again); their retrieval scores and context fits go to ``scores`` and
-        ``fits``."""
-        from ..retrieval.ranking import rank
-
-        ranked = rank(
-            index, description, query_vector=vector, context=ctx, task_type=task_type,
-            filters=filters, weights=self._ranking, limit=limit, diversify=False,
-        )  # fmt: skip
-        found = []
-        for item in ranked:
-            try:
-                episode_id = index.ids[item.row]
-                known = loaded.get(episode_id) if loaded else None
-                episode = known or self._episode(episode_id, caught_up=True)
-            except NotFoundError:
-                continue
-            found.append(episode)
-            scores[episode.id] = item.score
-            fits[episode.id] = item.signals.get("context", 1.0)
-        return found
-
-    def _voters(
-        self,
-        nearest: Callable[[int], list[Episode]],
-        same_context: Callable[[], list[Episode]],
-    ) -> tuple[list[Episode], dict[str, str]]:
-        """The successful runs that vote for a task's sequence, and the superseded ones
-        among those found (by id, with their family's key). The nearest runs vote; when some
-        are superseded or failed when followed, the search widens. When no successful run
-        shares a word (or a meaning) with the task, the latest of its context
-        (:meth:`_same_context`) do. Runs that
-        failed when followed vote only when no other run can: a demoted plan is a better
-        start than none."""
-        found: list[Episode] = []
-        runs: list[Episode] = []
-        old: dict[str, str] = {}
-        for limit in (_NEIGHBOURS, _NEIGHBOURS * 4):  # wider when the nearest are superseded
-            found = nearest(limit) or same_context()
-            old = self._superseded(found)
-            failed = self._failed_when_followed(found)
-            runs = [run for run in found if run.id not in old and run.id not in failed]
-            runs = runs[:_NEIGHBOURS]
-            if not (old or failed) or len(found) < limit:
-                break
-        if not runs:
-            runs = [run for run in found if run.id not in old][:_NEIGHBOURS]
-        return runs, old
-
-    def _same_context(
-        self,
-        index: Any,
-        ctx: TaskContext | None,
-        wanted: str | None,
-        scores: dict[str, float],
-        fits: dict[str, float],
-        success_only: bool = True,
-    ) -> list[Episode]:
-        """The latest successful runs (any runs, without ``success_only``) of the task's
-        stated domain (and task type, if stated), for a task that no nearest run of its
-        domain shares a word with or, with an embedder, a meaning: a paraphrase such as
-        "Users report ledger is slow" for "Alert: response time of ledger degraded". Their
-        score is their context fit: the 8 that fit it best (the latest among equals) are
-        returned, and those that fit best vote (:func:`neighbour_sequence`); nothing when
-        the task states no domain."""
-        import numpy as np
-
-        from ..retrieval.index import QueryFilters
-
-        if ctx is None or ctx.domain is None:
-            return []
-        with index.lock:
-            mask = index.filter_mask(
-                QueryFilters(domain=ctx.domain, task_type=wanted, success_only=success_only)
-            )
-            rows = np.flatnonzero(mask)
-            rows = rows[np.argsort(-index.end_time[rows], kind="stable")][: _NEIGHBOURS * 4]
-            fit = index.context_scores(
-                rows, ctx.domain, ctx.language, ctx.framework, wanted, ctx.tags
-            )  # fmt: skip
-            values = fit.tolist() if fit is not None else [0.0] * len(rows)
-            ranked = sorted(zip(rows.tolist(), values, strict=True), key=lambda rv: -rv[1])
-            ids = [(index.ids[row], value) for row, value in ranked]  # latest first among equals
-        found: list[Episode] = []
-        for episode_id, value in ids:
-            try:
-                episode = self._episode(episode_id, caught_up=True)
-            except NotFoundError:
-                continue
-            if same_stack(episode.context, ctx):
-                found.append(episode)
-                scores[episode.id] = fits[episode.id] = float(value)
-                if len(found) == _NEIGHBOURS:
-                    break
-        return found
-
-    def _progress(self, runs: list[Episode], scores: dict[str, float]) -> ScoredPattern | None:
-        """How far the nearest runs of a task got when none of them succeeded: the steps
-        that worked in them (:func:`progress_sequence`), to start from rather than start
-        blind. Marked with the signal ``partial``; its effectiveness is 0."""
-        pattern = progress_sequence(
-            self.namespace, runs, self.config.learning, [scores[r.id] for r in runs]
-        )
-        if pattern is None:
-            return None
-        relevance = sum(scores[r.id] for r in runs) / len(runs)
-        signals = {
-            "effectiveness": 0.0,
-            "relevance": relevance,
-            "neighbours": float(len(runs)),
-            "partial": 1.0,
-        }
-        return ScoredPattern(pattern, 0.0, signals)
 
     def recommend_patterns(
         self,
@@ -498,16 +233,3 @@ def _demoted(
     else:
         return scored
     return ScoredEpisode(scored.episode, scored.score * 0.5, {**scored.signals, signal: 1.0})
-
-
-def _passes(episode: Episode, filters: QueryFilters) -> bool:
-    """Whether an episode added to a result passes the query's filters, as ranked ones do."""
-    ended = episode.end_time.timestamp() if episode.end_time else None
-    return (
-        (filters.domain is None or episode.context.domain == filters.domain)
-        and (filters.task_type is None or str(episode.task_type) == filters.task_type)
-        and (not filters.success_only or succeeded(episode))
-        and (filters.ended_after is None or (ended is not None and ended >= filters.ended_after))
-        and (filters.ended_before is None or (ended is not None and ended < filters.ended_before))
-        and set(filters.tags) <= {tag.lower() for tag in episode.context.tags}
-    )
