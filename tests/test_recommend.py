@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from selfmem import SelfLearningMemory, TaskContext, TaskOutcome, ToolSequence
+from selfmem import ExecutionStep, SelfLearningMemory, TaskContext, TaskOutcome, ToolSequence
 from selfmem.config import LearningConfig
 from selfmem.errors import InvalidInputError
 from selfmem.learning.extractors import procedure
@@ -339,3 +339,28 @@ def test_a_transfer_is_not_replaced_by_the_other_stacks_stored_sequence(tmp_path
         first = next(s.pattern for s in found if isinstance(s.pattern, ToolSequence))
         assert first.key.startswith("transfer:") and first.tools == tools
         assert first.context.language is None
+
+
+def test_the_nearest_runs_sequence_is_kept_when_limit_cuts_what_ranks_above_it(
+    tmp_path: Path,
+) -> None:
+    """A well-supported recovery outranks the sequence of the task's one similar successful
+    run; asked for one recommendation, the agent still gets the sequence (what to do),
+    and with room for both it gets both."""
+    ctx = TaskContext(domain="infra")
+    with SelfLearningMemory.open(tmp_path, learn_inline=True) as memory:
+        for port, svc in enumerate(["api", "web", "auth", "billing", "search"]):
+            eid = memory.start_episode(f"Migrate the {svc} database schema", ctx)
+            memory.log_step(eid, ExecutionStep(tool="migrate",
+                                               error=f"connection refused on port {5400 + port}"))
+            memory.log_step(eid, tool="start_db", observation="up")
+            memory.log_step(eid, tool="migrate", observation="ok")
+            memory.log_step(eid, ExecutionStep(tool="verify_schema", error="schema drift"))
+            memory.complete_episode(eid, TaskOutcome.failure("drift"))  # fmt: skip
+        rotate = ["find_key", "generate_key", "store_key"]
+        run_episode(memory, "Rotate the api service credentials", rotate, context=ctx)
+        task = "Rotate the search service credentials after the schema migrate"
+        both = memory.recommend_patterns(task, ctx, limit=10)
+        assert [s.pattern.kind for s in both] == ["error_recovery", "tool_sequence"]
+        only = memory.recommend_patterns(task, ctx, limit=1)
+        assert len(only) == 1 and getattr(only[0].pattern, "tools", None) == rotate
