@@ -166,6 +166,33 @@ def test_an_error_many_tools_raise_says_no_known_recovery_for_none_of_them() -> 
         assert learner.is_served(recovery(learner, "deploy")) is served
 
 
+def test_a_tool_called_out_of_turn_is_fixed_by_its_prerequisite_never_replaced() -> None:
+    """Once "precondition not met" is known as a state error (five tools raised it: three
+    others, ``refund`` and ``deploy``), a run that called ``refund`` too early, ran
+    ``verify`` and then ``refund`` again shows a prerequisite (served as a fix); one that
+    went on with ``notify`` instead of ``deploy`` does not show that ``notify`` replaces
+    ``deploy`` (not served). With four tools raising it, the replacement is served."""
+    for count, replaced in ((2, True), (3, False)):
+        learner = PatternLearner(NS)
+        minute = 0
+        for tool in ["build", "migrate", "scale", "rotate", "page"][:count]:
+            for _ in range(4):
+                error = (tool, "precondition not met")
+                learner.observe(episode(["plan", error, error], success=False, minute=minute))
+                minute += 1
+        for _ in range(3):
+            early = ("refund", "precondition not met")
+            learner.observe(episode(["plan", early, "verify", "refund"], minute=minute))
+            out_of_turn = ("deploy", "precondition not met")
+            learner.observe(episode(["plan", out_of_turn, "notify"], minute=minute + 1))
+            minute += 2
+        fix = recovery(learner, "refund")
+        assert (fix.best_mode, fix.best_recovery) == ("fix", "verify") and learner.is_served(fix)
+        replacement = recovery(learner, "deploy")
+        assert (replacement.best_mode, replacement.best_recovery) == ("replace", "notify")
+        assert learner.is_served(replacement) is replaced
+
+
 def test_calls_that_failed_themselves_get_no_credit_for_a_recovery() -> None:
     # An agent looking for a way out tries tools that do not apply (they fail) before the
     # one that fixes the error: only the call that worked is the recovery.

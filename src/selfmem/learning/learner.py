@@ -412,10 +412,11 @@ class PatternLearner:
             self._discoveries()  # may move feature-specific tools out of the sequence
             ok = serving.sequence_served(pattern, cfg)
         elif isinstance(pattern, ErrorRecovery):
-            ok = pattern.best_recovery is not None or (
-                serving.unrecoverable(pattern, cfg)
-                and pattern.error_class not in self.state_errors()
-            )
+            state = pattern.error_class in self.state_errors()
+            if pattern.best_recovery is not None:  # a state error's tool was not replaced
+                ok = not (state and pattern.best_mode == "replace")
+            else:
+                ok = serving.unrecoverable(pattern, cfg) and not state
         else:
             ok = pattern.id in self._discoveries()
         return ok and pattern.effectiveness(now, cfg.half_life_days) >= cfg.min_effectiveness
