@@ -42,19 +42,10 @@ def tool_path(episode: Episode) -> tuple[str, ...]:
     return tuple(path)
 
 
-def broke_at(episode: Episode) -> int:
-    """The position in :func:`tool_path` of the episode's first failed call whose tool never
-    succeeded afterwards (where the run broke, rather than recovered), or -1."""
-    return _breaking_call(episode)[0]
-
-
-def broke_with(episode: Episode) -> str:
-    """The error class of the call where the run broke (see :func:`broke_at`), or ""."""
-    step = _breaking_call(episode)[1]
-    return normalize_error(step.error) if step is not None else ""
-
-
-def _breaking_call(episode: Episode) -> tuple[int, ExecutionStep | None]:
+def broke_at(episode: Episode) -> tuple[int, str]:
+    """Where the run broke, rather than recovered: the position in :func:`tool_path` of the
+    episode's first failed call whose tool never succeeded afterwards, and that call's error
+    class; ``(-1, "")`` when it did not break."""
     positions: list[int] = []
     position = -1
     previous = None
@@ -64,14 +55,15 @@ def _breaking_call(episode: Episode) -> tuple[int, ExecutionStep | None]:
             previous = step.tool
         positions.append(position)
     succeeded_after: set[str] = set()
-    found: tuple[int, ExecutionStep | None] = (-1, None)
+    found = -1
+    breaking: ExecutionStep | None = None
     for index in range(len(episode.steps) - 1, -1, -1):
         step = episode.steps[index]
         if step.success:
             succeeded_after.add(step.tool)
         elif step.tool not in succeeded_after:
-            found = (positions[index], step)
-    return found
+            found, breaking = positions[index], step
+    return found, normalize_error(breaking.error) if breaking is not None else ""
 
 
 def procedure(episode: Episode) -> tuple[str, ...]:
@@ -208,6 +200,7 @@ def family_run(episode: Episode) -> FamilyRun:
     attempted = tool_path(episode)
     calls = dict(Counter(path))
     calls.update((tool, 1) for tool in attempted if tool not in calls)
+    position, error_class = broke_at(episode)
     return FamilyRun(
         episode.id,
         path,
@@ -218,7 +211,7 @@ def family_run(episode: Episode) -> FamilyRun:
         sum(step.latency_ms for step in episode.steps),
         episode.end_time.timestamp() if episode.end_time else 0.0,
         attempted,
-        broke_at(episode),
+        position,
         calls,
-        broke_with(episode),
+        error_class,
     )

@@ -361,8 +361,8 @@ STATE_ERROR_TOOLS = 5
 def state_errors(recoveries: Iterable[ErrorRecovery]) -> set[str]:
     """Error classes raised by at least ``STATE_ERROR_TOOLS`` different tools: they say
     what state the task was in ("precondition not met": a tool called out of turn), not
-    that a tool is broken, so "X failing with it has no known recovery" is not served for
-    each of them (a recovery that worked still is)."""
+    that a tool is broken, so neither "X failing with it has no known recovery" nor "use Y
+    instead of X" is served for them (a fix, the step to run before X, still is)."""
     tools: dict[str, set[str]] = {}
     for pattern in recoveries:
         tools.setdefault(pattern.error_class, set()).add(pattern.tool)

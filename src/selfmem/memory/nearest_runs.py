@@ -119,7 +119,6 @@ class NearestRuns(Handle):
                 return None
             wanted = task_type.value if task_type else None
             domain = ctx.domain if ctx else None
-            runs: list[Episode] = []
             scores: dict[str, float] = {}
             fits: dict[str, float] = {}
             # the caller's query vector, when it gave one, also picks the voters
