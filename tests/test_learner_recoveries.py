@@ -145,6 +145,18 @@ def test_an_error_nothing_fixed_is_served_as_having_no_known_recovery() -> None:
     assert heuristic.kind is HeuristicKind.AVOID
 
 
+def _retried_in_vain(learner: PatternLearner, tools: list[str]) -> int:
+    """Four failed episodes per tool in which it met "precondition not met" twice; returns
+    the minute after the last."""
+    minute = 0
+    for tool in tools:
+        for _ in range(4):
+            error = (tool, "precondition not met")
+            learner.observe(episode(["plan", error, error], success=False, minute=minute))
+            minute += 1
+    return minute
+
+
 def test_an_error_many_tools_raise_says_no_known_recovery_for_none_of_them() -> None:
     """"precondition not met" from five different tools, each retried in vain, is the state
     of the task (a tool called out of turn), not five broken tools: none is served as
@@ -152,12 +164,8 @@ def test_an_error_many_tools_raise_says_no_known_recovery_for_none_of_them() -> 
     tools raising it, it is still each tool's own."""
     for count, served in ((4, True), (5, False)):
         learner = PatternLearner(NS)
-        minute = 0
-        for tool in ["deploy", "build", "migrate", "notify", "scale"][:count]:
-            for _ in range(4):
-                error = (tool, "precondition not met")
-                learner.observe(episode(["plan", error, error], success=False, minute=minute))
-                minute += 1
+        tools = ["deploy", "build", "migrate", "notify", "scale"][:count]
+        minute = _retried_in_vain(learner, tools)
         for _ in range(4):
             failing = ("verify", "health check failed")
             learner.observe(episode(["plan", failing, failing], success=False, minute=minute))
@@ -174,12 +182,7 @@ def test_a_tool_called_out_of_turn_is_fixed_by_its_prerequisite_never_replaced()
     ``deploy`` (not served). With four tools raising it, the replacement is served."""
     for count, replaced in ((2, True), (3, False)):
         learner = PatternLearner(NS)
-        minute = 0
-        for tool in ["build", "migrate", "scale", "rotate", "page"][:count]:
-            for _ in range(4):
-                error = (tool, "precondition not met")
-                learner.observe(episode(["plan", error, error], success=False, minute=minute))
-                minute += 1
+        minute = _retried_in_vain(learner, ["build", "migrate", "scale", "rotate", "page"][:count])
         for _ in range(3):
             early = ("refund", "precondition not met")
             learner.observe(episode(["plan", early, "verify", "refund"], minute=minute))
