@@ -81,6 +81,37 @@ def test_recovery_confidence_counts_recoveries_not_episode_outcomes() -> None:
     assert (heuristic.evidence, heuristic.successes) == (28, 28)
 
 
+def test_a_step_after_which_every_run_failed_is_no_fix_the_tool_worked_when_run_again() -> None:
+    # a transient timeout: the agent ran a destructive step, then the charge went through,
+    # and every such run failed at the end
+    learner = PatternLearner(NS)
+    destructive: list[Step] = [
+        ("charge", "gateway timeout after 300 ms"), "wipe_ledger", "charge",
+        ("verify", "12 records inconsistent"),
+    ]  # fmt: skip
+    for i in range(3):
+        learner.observe(episode(destructive, success=False, minute=i))
+    pattern = recovery(learner, "charge")
+    assert pattern.recoveries == {"wipe_ledger": ChoiceStats(n=3, successes=3)}
+    assert pattern.fix_runs == {"wipe_ledger": ChoiceStats(n=3, successes=0)}
+    assert pattern.harmful == ["wipe_ledger"]
+    assert (pattern.best_recovery, pattern.best_mode) == ("retry", "retry")
+    assert learner.is_served(pattern)
+    assert pattern.describe() == (
+        "when charge fails with 'gateway timeout after <n> ms', retry recovered it 3 of 3 "
+        "times; do not run wipe_ledger first: every run that did failed"
+    )
+    heuristic = derive_heuristic(pattern)
+    assert heuristic.action == "retry charge"
+    assert (heuristic.evidence, heuristic.successes) == (3, 3)
+
+    # once a run that used it succeeds, it is a fix again
+    learner.observe(episode([*destructive[:3], "verify"], minute=3))
+    pattern = recovery(learner, "charge")
+    assert pattern.harmful == []
+    assert (pattern.best_recovery, pattern.best_mode) == ("wipe_ledger", "fix")
+
+
 def test_best_recovery_prefers_the_better_fix_rate_over_the_more_frequent_tool() -> None:
     # "lint" runs after every failure and fixes nothing by itself; "clean" is the real fix
     learner = PatternLearner(NS)

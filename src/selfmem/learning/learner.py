@@ -329,6 +329,8 @@ class PatternLearner:
                 pattern.recovered += sign
                 for action in event.actions:
                     count_choice(pattern.recoveries, action, sign, True)
+                    if action != "retry":
+                        count_choice(pattern.fix_runs, action, sign, success)
             elif event.outcome == "replaced":
                 pattern.recovered += sign
                 for tool in event.actions:

@@ -333,10 +333,25 @@ def sequence_served(pattern: ToolSequence, cfg: LearningConfig) -> bool:
     )
 
 
+def harmful_fixes(pattern: ErrorRecovery, cfg: LearningConfig) -> list[str]:
+    """The fixes after which the failing tool worked, but every one of at least
+    ``min_support`` runs that used them failed, while a run with the same error that did
+    without them succeeded. Such a step looks like a fix only because the failing tool
+    worked when run again (a transient error); what it did broke the run later (a
+    destructive step such as deleting the data the task needed)."""
+    return sorted(
+        action
+        for action, runs in pattern.fix_runs.items()
+        if runs.n >= cfg.min_support and runs.successes == 0 and action in pattern.recoveries
+    )
+
+
 def pick_recovery(pattern: ErrorRecovery, cfg: LearningConfig) -> None:
-    """Set the best recovery: the action with the most trustworthy fix rate."""
+    """Set the best recovery: the action with the most trustworthy fix rate. A harmful
+    fix (:func:`harmful_fixes`) is not one: its runs count for a retry."""
+    pattern.harmful = harmful_fixes(pattern, cfg)
     options: list[tuple[float, int, str, RecoveryMode]] = []
-    for tables, mode_of in ((pattern.recoveries, _fix_mode), (pattern.replacements, _replace)):
+    for tables, mode_of in ((pattern.fix_options(), _fix_mode), (pattern.replacements, _replace)):
         for action, stats in tables.items():
             if stats.n >= cfg.min_support and stats.confidence >= cfg.recovery_min_confidence:
                 options.append((stats.confidence, stats.n, action, mode_of(action)))

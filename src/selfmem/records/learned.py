@@ -257,7 +257,11 @@ class ErrorRecovery(_PatternBase):
     count, per tool used *instead* of the failing one (it never succeeded again), how often
     that tool succeeded and the task did too. ``support`` / ``successes`` count episodes
     with the error and their outcomes; ``recovered`` counts those in which the error was
-    overcome at all.
+    overcome at all. ``fix_runs`` count, per tool run between the error and the failing
+    tool's next success, the runs that did so and how many of them succeeded as a whole;
+    ``harmful`` names the fixes after which every run failed while runs with the same error
+    that did without them succeeded: they are not served, and their evidence counts for a
+    retry (the failing tool worked when run again).
     """
 
     kind: Literal[PatternKind.ERROR_RECOVERY] = PatternKind.ERROR_RECOVERY
@@ -265,6 +269,8 @@ class ErrorRecovery(_PatternBase):
     error_class: str
     recoveries: dict[str, ChoiceStats] = Field(default_factory=dict)
     replacements: dict[str, ChoiceStats] = Field(default_factory=dict)
+    fix_runs: dict[str, ChoiceStats] = Field(default_factory=dict)
+    harmful: list[str] = Field(default_factory=list)
     recovered: int = 0
     unrecovered: int = 0
     best_recovery: str | None = None
@@ -274,8 +280,19 @@ class ErrorRecovery(_PatternBase):
         """How often the best recovery was tried after the error, and how often it fixed it."""
         if self.best_recovery is None:
             return None
-        table = self.replacements if self.best_mode == "replace" else self.recoveries
+        table = self.replacements if self.best_mode == "replace" else self.fix_options()
         return table.get(self.best_recovery)
+
+    def fix_options(self) -> dict[str, ChoiceStats]:
+        """``recoveries`` without the ``harmful`` fixes, whose runs count for a retry."""
+        if not self.harmful:
+            return self.recoveries
+        options = {a: s for a, s in self.recoveries.items() if a not in self.harmful}
+        parts = [self.recoveries[a] for a in ("retry", *self.harmful) if a in self.recoveries]
+        options["retry"] = ChoiceStats(
+            n=sum(p.n for p in parts), successes=sum(p.successes for p in parts)
+        )
+        return options
 
     @property
     def confidence(self) -> float:
@@ -299,10 +316,13 @@ class ErrorRecovery(_PatternBase):
                 f"when {self.tool} fails with '{self.error_class}', using {self.best_recovery} "
                 f"instead worked {stats.successes} of {stats.n} times"
             )
-        return (
+        found = (
             f"when {self.tool} fails with '{self.error_class}', {self.best_recovery} "
             f"recovered it {stats.successes} of {stats.n} times"
         )
+        if self.harmful and self.best_mode == "retry":
+            found += f"; do not run {', '.join(self.harmful)} first: every run that did failed"
+        return found
 
 
 class ContextPattern(_PatternBase):
