@@ -105,6 +105,48 @@ def test_runs_that_broke_at_a_step_then_explored_retire_the_sequence(tmp_path: P
         for i in range(12, 15):
             _explore(memory, i, found=None)
         assert OLD not in _sequences(memory)
+        # nothing worked in push_image's place: no repaired way is guessed
+        found = memory.recommend_patterns("Release the billing service", OPS)
+        assert not any(s.pattern.key.startswith("repair:") for s in found)
+
+
+def _half_way(memory: SelfLearningMemory, i: int) -> str:
+    """The old way fails at push_image, publish_artifact then works in its place, and the run
+    still fails later (deploy times out)."""
+    eid = memory.start_episode(
+        f"Release the billing service {i}", OPS, start_time=START + timedelta(minutes=i)
+    )
+    memory.log_step(eid, tool="build", observation="ok")
+    memory.log_step(eid, tool="push_image", error="403 Forbidden: request rejected")
+    memory.log_step(eid, tool="read_logs", error="precondition failed")
+    memory.log_step(eid, tool="publish_artifact", parameters={"i": i}, observation="ok")
+    memory.log_step(eid, tool="deploy", error="timed out after 300 s")
+    memory.complete_episode(eid, TaskOutcome.failure("release blocked"))
+    return eid
+
+
+def test_with_no_success_since_a_change_the_old_way_is_offered_repaired(tmp_path: Path) -> None:
+    # No run has succeeded since push_image started failing, but in each of them
+    # publish_artifact worked in its place: the old way with that step replaced is the best
+    # guess, offered first and marked as not yet known to work. A run that succeeds the new
+    # way then takes its place.
+    with SelfLearningMemory.open(tmp_path, learn_inline=True) as memory:
+        for i in range(12):
+            _run(memory, i, OLD, works=True)
+        repaired = [_half_way(memory, i) for i in range(12, 15)]
+        first = memory.recommend_patterns("Release the billing service", OPS)[0]
+        assert isinstance(first.pattern, ToolSequence)
+        assert first.pattern.tools == NEW
+        assert first.pattern.key.startswith("repair:")
+        assert first.signals["repair"] == 1.0 and first.signals["effectiveness"] == 0.0
+        assert (first.pattern.support, first.pattern.successes) == (3, 0)
+        assert first.pattern.episode_ids == repaired
+        assert "none of the 3 runs since succeeded" in first.pattern.describe()
+        assert "not yet known to work" in first.pattern.describe()
+        _run(memory, 15, NEW, works=True)
+        first = memory.recommend_patterns("Release the billing service", OPS)[0]
+        assert first.pattern.tools == NEW
+        assert not first.pattern.key.startswith("repair:") and "repair" not in first.signals
 
 
 def test_a_run_that_found_the_new_way_while_the_old_one_failed_is_recommended(

@@ -85,3 +85,41 @@ def test_a_step_that_often_broke_breaking_with_a_new_error_is_a_change() -> None
                 _broke(22, SEQ, at=3, error=error), _broke(23, SEQ, at=3, error=error)]  # fmt: skip
         following = [i for i, run in enumerate(runs) if follows(SEQ, run)]
         assert change_point(runs, following, CFG) == (20 if changed else 0)
+
+
+def _since_change(i: int, path: tuple[str, ...]) -> FamilyRun:
+    """A run after the change: "restart" failed for good, ``path`` is what worked."""
+    attempted = ("read_logs", "query_metrics", "approve", "restart", *path[3:])
+    return FamilyRun(f"r{i}", path, False, len(attempted), 1.0, ended_at=100.0 + i,
+                     attempted=attempted, broke_at=3, broke_with="internal error")  # fmt: skip
+
+
+def test_a_broken_step_is_repaired_with_what_worked_in_its_place_in_most_runs_since() -> None:
+    from datetime import UTC, datetime
+
+    from selfmem.learning.changes import repaired_sequence
+    from selfmem.records.learned import ToolSequence
+
+    family = ToolSequence(id="f", namespace="ns", key="family:f", changed_tools=["restart"],
+                          changed_at=datetime.fromtimestamp(100.0, tz=UTC))  # fmt: skip
+    before = [
+        FamilyRun(f"r{i}", SEQ, True, 5, 1.0, ended_at=float(i), attempted=SEQ) for i in range(10)
+    ]
+    head = SEQ[:3]
+    since = [
+        _since_change(10, (*head, "redeploy", "wipe_disk")),
+        _since_change(11, (*head, "wipe_disk", "redeploy")),
+        _since_change(12, (*head, "redeploy", "notify")),
+    ]
+    # "redeploy" worked in all three runs; "wipe_disk" (a step that "works" anywhere) in two
+    assert repaired_sequence(family, before + since, CFG) == (
+        ("read_logs", "query_metrics", "approve", "redeploy", "notify"),
+        ["r10", "r11", "r12"],
+    )
+    # two runs are too few to say; as many runs with another tool, nothing to choose
+    assert repaired_sequence(family, before + since[:2], CFG) is None
+    tied = [*since, _since_change(13, (*head, "wipe_disk"))]
+    assert repaired_sequence(family, before + tied, CFG) is None
+    # a run that succeeded since shows the new way itself
+    done = FamilyRun("r15", (*head, "redeploy", "notify"), True, 5, 1.0, ended_at=115.0)
+    assert repaired_sequence(family, [*before, *since, done], CFG) is None

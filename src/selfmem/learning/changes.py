@@ -3,15 +3,24 @@ changed: the runs that followed it started failing more than it ever did before.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Sequence
 
 from ..config import LearningConfig
 from ..records.learned import ToolSequence
 from . import extractors as ex
+from .sequences import consensus
 from .significance import failure_tail
 from .state import FamilyRun
 
-__all__ = ["broken_tools", "change_point", "follows", "new_way_runs", "skippable"]
+__all__ = [
+    "broken_tools",
+    "change_point",
+    "follows",
+    "new_way_runs",
+    "repaired_sequence",
+    "skippable",
+]
 
 
 def _in_order(tools: Sequence[str], sequence: tuple[str, ...]) -> list[str] | None:
@@ -148,3 +157,42 @@ def new_way_runs(family: ToolSequence, runs: Sequence[FamilyRun]) -> list[str]:
             break  # the old way still worked then
         found.append(run.episode_id)
     return found
+
+
+def repaired_sequence(
+    family: ToolSequence, runs: Sequence[FamilyRun], cfg: LearningConfig
+) -> tuple[tuple[str, ...], list[str]] | None:
+    """For a family whose procedure changed and that no run has succeeded at since: the
+    sequence its runs agreed on before the change, each step that broke
+    (``ToolSequence.changed_tools``) replaced by the new tool that worked after it in most of
+    the runs since that broke there (at least ``min_support`` of them), with the ids of the
+    runs since. A guess at the new way, from what the runs since got right ("410 gone" from
+    the old step, then a new one that worked): None when no step has such a replacement,
+    when a run has succeeded since (its way is known), or with too few runs before.
+    ``runs``: the family's recent runs, oldest first."""
+    if family.changed_at is None or not family.changed_tools:
+        return None
+    since = family.changed_at.timestamp()
+    after = [run for run in runs if run.ended_at >= since]
+    if not after or any(run.success for run in after):
+        return None
+    old = consensus([run.path for run in runs if run.ended_at < since and run.success], cfg)
+    repaired = list(old)
+    for broken in family.changed_tools:
+        if broken not in repaired:
+            continue
+        broke = [run for run in after if broken in run.attempted and broken not in run.path]
+        counts = Counter(tool for run in broke for tool in set(run.path) - set(old))
+        ranked = counts.most_common(2)
+        if not ranked:
+            continue
+        tool, count = ranked[0]
+        if (
+            count >= cfg.min_support
+            and count * 2 > len(broke)
+            and (len(ranked) == 1 or ranked[1][1] < count)
+        ):
+            repaired[repaired.index(broken)] = tool
+    if len(old) < 2 or tuple(repaired) == old:
+        return None
+    return tuple(repaired), [run.episode_id for run in after]

@@ -32,7 +32,7 @@ from ..records.learned import (
 from ..records.stats import wilson_lower_bound
 from . import counting, followed, merging, serving
 from . import extractors as ex
-from .changes import new_way_runs
+from .changes import new_way_runs, repaired_sequence
 from .families import FamilyIndex, stated_context
 from .settling import settle
 from .state import FamilyRun, Tally, count_choice
@@ -110,6 +110,14 @@ class PatternLearner:
         (:func:`.changes.new_way_runs`)."""
         family = self.families.families.get(key)
         return new_way_runs(family, self._runs.get(key, ())) if family is not None else []
+
+    def repaired_sequence(self, key: str) -> tuple[tuple[str, ...], list[str]] | None:
+        """A changed family's old sequence with its broken steps replaced by what worked in
+        their place since, and the runs since (:func:`.changes.repaired_sequence`)."""
+        family = self.families.families.get(key)
+        if family is None:
+            return None
+        return repaired_sequence(family, self._runs.get(key, ()), self.config)
 
     def family_episode_ids(self, key: str) -> list[str]:
         """The most recent episodes of a family (its provenance), oldest first."""

@@ -12,6 +12,7 @@ from ..errors import NotFoundError
 from ..learning.extractors import procedure, succeeded
 from ..learning.sequences import neighbour_sequence, progress_sequence, same_stack
 from ..records.episodes import Episode, TaskContext, TaskType
+from ..records.learned import MAX_PROVENANCE, PatternContext, ToolSequence, stable_id
 from ..retrieval.pattern_ranking import ScoredPattern, context_score
 from .handle import Handle
 
@@ -137,10 +138,14 @@ class NearestRuns(Handle):
             same_context = functools.partial(self._same_context, index, ctx, wanted, scores, fits)
             runs, old = self._voters(functools.partial(nearest, filters), same_context)
             if old:  # the task's family changed: its runs since the change vote, however worded
-                for episode, score, stand_in in self._new_ways(old, scores, {r.id for r in runs}):
+                ways = self._new_ways(old, scores, {r.id for r in runs})
+                for episode, score, stand_in in ways:
                     if passes(episode, filters):
                         runs.append(episode)
                         scores[episode.id], fits[episode.id] = score, fits[stand_in]
+                repair = None if ways else self._repair(old, scores, runs)
+                if repair is not None:
+                    return repair
             vote = functools.partial(
                 neighbour_sequence, self.namespace, description, runs, self.config.learning,
                 [scores[r.id] for r in runs],
@@ -160,6 +165,46 @@ class NearestRuns(Handle):
                 "neighbours": float(len(runs)),
             }
             return ScoredPattern(pattern, score, signals)
+
+    def _repair(
+        self, superseded: dict[str, str], scores: dict[str, float], runs: list[Episode]
+    ) -> ScoredPattern | None:
+        """For a task whose nearest successful runs did what no longer works, when no run of
+        their family has succeeded since the change: the old way with each broken step
+        replaced by what worked in its place since (:func:`.changes.repaired_sequence`),
+        keyed ``repair:``, with the signal ``repair`` and effectiveness 0 (not yet known to
+        work). None when a run that is not superseded is nearer."""
+        top = max(superseded, key=lambda episode_id: scores[episode_id])
+        if any(scores[run.id] > scores[top] for run in runs):
+            return None
+        engine = self._core.learning
+        with engine.lock:
+            learner = engine.learner(self.namespace)
+            family = learner.families.families.get(superseded[top])
+            found = learner.repaired_sequence(superseded[top])
+            if family is None or found is None:
+                return None
+            tools, ids = found
+            key = "repair:" + "|".join(tools)
+            pattern = ToolSequence(
+                id=stable_id(self.namespace, "tool_sequence", key),
+                namespace=self.namespace,
+                key=key,
+                tools=list(tools),
+                support=len(ids),
+                sample_task=family.sample_task,
+                episode_ids=ids[-MAX_PROVENANCE:],
+                context=PatternContext(
+                    domain=family.context.domain, task_type=family.context.task_type
+                ),
+            )
+        signals = {
+            "effectiveness": 0.0,
+            "relevance": scores[top],
+            "neighbours": float(len(ids)),
+            "repair": 1.0,
+        }
+        return ScoredPattern(pattern, 0.0, signals)
 
     def _nearest(
         self,

@@ -160,7 +160,7 @@ class RetrievalAPI(NearestRuns):
         if similar.pattern.key.startswith("transfer:"):
             same = None  # a stored one with these tools is of the other stack: its context says so
         first = same or similar
-        if same is None and "partial" not in similar.signals:
+        if same is None and "partial" not in similar.signals and "repair" not in similar.signals:
             # feedback on it reaches the successful runs that held it
             learning = self._core.learning
             learning.offered(self.namespace, similar.pattern.id, similar.pattern.episode_ids)

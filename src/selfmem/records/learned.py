@@ -189,6 +189,13 @@ class ToolSequence(_PatternBase):
                 f"none of the {self.support} most similar runs succeeded; they got through "
                 f"{' -> '.join(self.tools)} (e.g. '{self.sample_task[:80]}')"
             )
+        if self.key.startswith("repair:"):
+            return (
+                f"the procedure of tasks like '{self.sample_task[:80]}' changed and none of the "
+                f"{self.support} runs since succeeded; where a step now fails, a new tool worked "
+                f"in its place in most of them: try {' -> '.join(self.tools)} "
+                "(not yet known to work)"
+            )
         if self.key.startswith("transfer:"):
             return (
                 f"no run in this task's language or framework has succeeded yet; "
