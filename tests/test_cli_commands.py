@@ -416,7 +416,7 @@ def test_serve_mcp_wires_options_to_the_transport(
     assert run("serve-mcp", "--read-only")[0] == 0
     assert run("serve-mcp", "--transport", "http", "--port", "9999", "--http-path", "/m")[0] == 0
     (stdio, _), (http, options) = served
-    assert len(stdio._tool_manager.list_tools()) == 6 and len(http._tool_manager.list_tools()) == 10
+    assert len(stdio._tool_manager.list_tools()) == 7 and len(http._tool_manager.list_tools()) == 11
     assert options == {"host": "127.0.0.1", "port": 9999, "path": "/m", "token": "from-env",
                        "log_level": "warning"}  # fmt: skip
 

@@ -34,8 +34,8 @@ from selfmem.mcp.http import build_http_app
 from .helpers import run_episode
 from .sqld_server import free_port
 
-READ_TOOLS = {"retrieve_context", "search_patterns", "recommend_patterns", "list_episodes",
-              "get_episode", "memory_stats"}  # fmt: skip
+READ_TOOLS = {"retrieve_context", "search_patterns", "recommend_patterns", "find_recovery",
+              "list_episodes", "get_episode", "memory_stats"}  # fmt: skip
 
 
 @pytest.fixture
@@ -201,6 +201,29 @@ async def test_a_custom_task_type_and_an_abandoned_run_through_the_tools(
         assert (stats["successes"], stats["failures"], stats["abandoned"]) == (1, 0, 1)
 
 
+async def test_a_failed_call_finds_what_recovered_from_it_before(
+    connect: Callable[[], mcp.Client],
+) -> None:
+    async with connect() as client:
+        nothing = await call(client, "find_recovery", tool="upload", error="403: token expired")
+        assert nothing["found"] is False and nothing["mode"] is None
+        assert "nothing has been learned" in nothing["advice"]
+        for minutes in (3, 12, 40):
+            eid = (await call(client, "start_episode", task_description="Publish the package"))[
+                "episode_id"
+            ]
+            for tool, error in (("upload", f"403: token expired {minutes} min ago"),
+                                ("refresh_token", None), ("upload", None)):  # fmt: skip
+                await call(client, "log_step", episode_id=eid, tool=tool, error=error)
+            await call(client, "complete_episode", episode_id=eid, status="success")
+        found = await call(client, "find_recovery", tool="upload",
+                           error="403: token expired 95 min ago")  # fmt: skip
+        assert (found["found"], found["mode"], found["recovery"]) == (True, "fix", "refresh_token")
+        assert "refresh_token recovered it 3 of 3 times" in found["advice"]
+        assert found["pattern"]["kind"] == "error_recovery"
+        assert "tool" in await fails(client, "find_recovery", tool="", error="boom")
+
+
 async def test_recommend_patterns_offers_partial_progress_when_asked(
     connect: Callable[[], mcp.Client], memory: SelfLearningMemory
 ) -> None:
@@ -358,7 +381,7 @@ async def test_stdio_session_with_a_real_subprocess(tmp_path: Path) -> None:
     )
     async with mcp.Client(params) as client:
         assert client.server_info is not None and client.server_info.name == "selfmem"
-        assert len((await client.list_tools()).tools) == 10
+        assert len((await client.list_tools()).tools) == 11
         eid = (await call(client, "start_episode", task_description="Rotate the API keys"))[
             "episode_id"
         ]

@@ -229,6 +229,9 @@ CALLS: dict[str, Call] = {
     ),
     "get_pattern": lambda w, d: partial(w.memory.get_pattern, d(arg("missing"))),
     "list_heuristics": lambda w, d: partial(w.memory.list_heuristics, limit=d(arg(10))),
+    "find_recovery": lambda w, d: partial(
+        w.memory.find_recovery, d(arg("vault_login")), d(arg("403: token expired 12 min ago"))
+    ),
     "record_feedback": lambda w, d: partial(
         w.memory.record_feedback, d(arg(w.open_id)), d(arg(["p1"])), d(arg([]))
     ),
@@ -359,6 +362,7 @@ TOOL_ARGUMENTS: dict[str, dict[str, Any]] = {
     "retrieve_context": {"task_description": "rotate keys", "context": _CONTEXT, "limit": 3},
     "search_patterns": {"query": "vault", "limit": 5},
     "recommend_patterns": {"task_description": "rotate keys", "task_type": "debugging"},
+    "find_recovery": {"tool": "vault_login", "error": "403: token expired 12 min ago"},
     "list_episodes": {"status": "any", "domain": "ops", "limit": 5, "offset": 0},
     "get_episode": {"episode_id": "OPEN"},
     "memory_stats": {},

@@ -27,7 +27,8 @@ You have a self-learning episodic memory (selfmem). Use it on every task:
    what to avoid, a suggested tool sequence and learned rules. Prefer what worked.
 2. Call `start_episode` with the same description and context. Keep the `episode_id`.
 3. After each tool call, call `log_step` with the episode_id, the tool name, its
-   parameters, and its result as `observation` (or the `error` if it failed).
+   parameters, and its result as `observation` (or the `error` if it failed). When a call
+   fails, `find_recovery` with the tool and the error says what recovered from it before.
 4. When you are done, call `complete_episode` with status `success`,
    `partial_success` or `failure` (a failure needs a `reason`); `abandoned` if the task
    was stopped before it finished (it is kept, but not learned from).
@@ -39,8 +40,9 @@ Never put secrets in descriptions; selfmem redacts the ones it recognizes.{task}
 _READ_ONLY = """\
 You have read access to a self-learning episodic memory (selfmem). Before a task, call
 `retrieve_context` with the task description and read what worked before, what to avoid
-and the suggested tool sequence; `recommend_patterns` and `search_patterns` show what it
-learned, `list_episodes` and `get_episode` the past tasks themselves.{task}"""
+and the suggested tool sequence; when a tool call fails, `find_recovery` says what recovered
+from that error before; `recommend_patterns` and `search_patterns` show what it learned,
+`list_episodes` and `get_episode` the past tasks themselves.{task}"""
 
 
 def usage_prompt(task: str = "", *, read_only: bool = False) -> str:

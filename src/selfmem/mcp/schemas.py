@@ -162,6 +162,22 @@ class PatternOut(BaseModel):
     retired: bool
 
 
+class RecoveryOut(BaseModel):
+    found: bool = Field(description="Whether anything was learned about this tool and error.")
+    mode: Literal["retry", "fix", "replace"] | None = Field(
+        default=None,
+        description=(
+            "What recovered it: 'retry' the tool, 'fix' (run 'recovery', then the tool again) "
+            "or 'replace' it with 'recovery'; null when nothing has (or nothing was learned)."
+        ),
+    )
+    recovery: str | None = Field(default=None, description="The fix or replacement tool.")
+    advice: str = Field(description="In one sentence, with its evidence.")
+    pattern: PatternOut | None = Field(
+        default=None, description="The error-recovery pattern (its id for record_feedback)."
+    )
+
+
 class ScoredPatternOut(BaseModel):
     pattern: PatternOut
     score: float

@@ -25,7 +25,7 @@ def build_server(
     name: str = "selfmem",
     log_level: LogLevel = "WARNING",
 ) -> MCPServer[Any]:
-    """An MCP server exposing ``memory``: ten tools (six with ``read_only=True``, which
+    """An MCP server exposing ``memory``: eleven tools (seven with ``read_only=True``, which
     leaves out every tool that writes), two resources and the ``use_memory`` prompt.
 
     The server does not own ``memory``: close it yourself after the server stops.

@@ -22,6 +22,7 @@ from .schemas import (
     Limit,
     PatternList,
     Recommendations,
+    RecoveryOut,
     StatsOut,
     Status,
     TaskText,
@@ -29,8 +30,8 @@ from .schemas import (
 
 __all__ = ["READ_TOOLS", "register_read_tools"]
 
-READ_TOOLS = ("retrieve_context", "search_patterns", "recommend_patterns", "list_episodes",
-              "get_episode", "memory_stats")  # fmt: skip
+READ_TOOLS = ("retrieve_context", "search_patterns", "recommend_patterns", "find_recovery",
+              "list_episodes", "get_episode", "memory_stats")  # fmt: skip
 
 _READS = ToolAnnotations(read_only_hint=True, idempotent_hint=True, open_world_hint=False)
 _Context = Annotated[
@@ -45,7 +46,7 @@ def _matches(words: list[str], text: str) -> bool:
 
 
 def register_read_tools(server: MCPServer, memory: SelfLearningMemory) -> None:
-    """Add the six reading tools, bound to ``memory``."""
+    """Add the seven reading tools, bound to ``memory``."""
 
     def retrieve_context(
         task_description: TaskText,
@@ -111,6 +112,35 @@ def register_read_tools(server: MCPServer, memory: SelfLearningMemory) -> None:
             heuristics=[heuristic_out(p.heuristic) for p in ranked],
         )
 
+    def find_recovery(
+        tool: Annotated[
+            str, Field(min_length=1, max_length=200, description="The tool whose call failed.")
+        ],
+        error: Annotated[
+            str,
+            Field(
+                min_length=1,
+                max_length=10_000,
+                description="The error message as the call returned it.",
+            ),
+        ],
+    ) -> RecoveryOut:
+        """After a failed tool call: what recovered from this tool failing with this error
+        before (retry it, run a fix first, or use another tool instead), or that nothing
+        has. The message's ids, numbers and secrets need not match the earlier ones."""
+        with tool_errors():
+            found = memory.find_recovery(tool, error)
+        if found is None:
+            advice = f"nothing has been learned yet about {tool} failing with this error"
+            return RecoveryOut(found=False, advice=advice)
+        return RecoveryOut(
+            found=True,
+            mode=found.best_mode,
+            recovery=None if found.best_mode == "retry" else found.best_recovery,
+            advice=found.describe(),
+            pattern=pattern_out(found),
+        )
+
     def list_episodes(
         status: Annotated[Status, Field(description="'open', 'completed' or 'any'.")] = "any",
         outcome: Annotated[OutcomeStatus | None, Field(description="Only this outcome.")] = None,
@@ -145,6 +175,6 @@ def register_read_tools(server: MCPServer, memory: SelfLearningMemory) -> None:
         with tool_errors():
             return StatsOut(**asdict(memory.stats()))
 
-    for tool in (retrieve_context, search_patterns, recommend_patterns, list_episodes,
-                 get_episode, memory_stats):  # fmt: skip
+    for tool in (retrieve_context, search_patterns, recommend_patterns, find_recovery,
+                 list_episodes, get_episode, memory_stats):  # fmt: skip
         server.add_tool(tool, annotations=_READS)

@@ -8,7 +8,7 @@ from ..config import MAX_PAGE
 from ..engine.learning import FEEDBACK_KEY, FOLLOWED_KEY
 from ..engine.runtime import twin
 from ..errors import InvalidInputError, NotFoundError
-from ..learning import AnyPattern, Heuristic, PatternKind
+from ..learning import AnyPattern, ErrorRecovery, Heuristic, PatternKind
 from ..security.arguments import check_count, check_id, check_ids, expect
 from ..security.values import INT64_MAX, show
 from .handle import Handle
@@ -63,6 +63,42 @@ class LearningAPI(Handle):
             if pattern is None:
                 raise NotFoundError("pattern", pattern_id, self.namespace)
             return _detached(pattern)
+
+    def find_recovery(self, tool: str, error: str) -> ErrorRecovery | None:
+        """What was learned about ``tool`` failing with ``error``: the served error-recovery
+        pattern of that tool and the error's class, or None when there is none.
+
+        ``error`` is the message as the agent sees it: it is size-limited and redacted as a
+        logged step's would be, then reduced to its class (ids, numbers, paths and versions
+        become placeholders), so it matches what was learned from the steps stored. On the
+        pattern, ``best_mode`` says what to do: ``"retry"`` the tool, ``"fix"`` (run
+        ``best_recovery``, then the tool again) or ``"replace"`` it with ``best_recovery``;
+        with no ``best_mode``, nothing has recovered from that error (``describe()`` says so).
+        """
+        from ..learning.error_classes import normalize_error
+        from ..records.learned import stable_id
+        from ..security import validation
+
+        self._check_open()
+        if not isinstance(error, str) or not error.strip():
+            raise InvalidInputError("error must be a non-empty string", field="error")
+        step = validation.prepare_step(
+            {"tool": expect(tool, str, "tool"), "error": error},
+            self.config.limits,
+            self.config.redact_secrets,
+        )
+        key = f"{step.tool}|{normalize_error(step.error)}"
+        pattern_id = stable_id(self.namespace, PatternKind.ERROR_RECOVERY.value, key)
+        self._core.catch_up()
+        learning = self._core.learning
+        with learning.lock:
+            learner = learning.learner(self.namespace)
+            pattern = learner.get(pattern_id)
+            if not isinstance(pattern, ErrorRecovery) or not learner.is_served(pattern):
+                return None
+            found = _detached(pattern)
+        assert isinstance(found, ErrorRecovery)
+        return found
 
     def list_heuristics(self, *, limit: int = 50) -> list[Heuristic]:
         """Heuristics derived from served patterns, most confident first."""
@@ -143,6 +179,7 @@ class LearningAPI(Handle):
 
     alist_patterns = twin(list_patterns)
     aget_pattern = twin(get_pattern)
+    afind_recovery = twin(find_recovery)
     alist_heuristics = twin(list_heuristics)
     arecord_feedback = twin(record_feedback)
     arelearn = twin(relearn)
