@@ -124,7 +124,10 @@ class LearningAPI(Handle):
         followers failed is put below the others in retrieval and no longer votes for a
         task's sequence, until a run that follows it succeeds. Feedback on a sequence that
         ``recommend_patterns`` offered from the nearest runs (keyed ``similar:`` or
-        ``transfer:``, not stored) counts as following the runs that held it.
+        ``transfer:``, not stored) counts as following the runs that held it; on one keyed
+        ``progress:`` or ``repair:`` (how far failed runs got, or a changed procedure's
+        guessed repair: not stored, and no run has succeeded with it yet) it is accepted and
+        changes nothing: the run's own outcome is what is learned from.
         """
         self._check_open()
         self._check_id(episode_id)
