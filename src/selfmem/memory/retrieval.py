@@ -186,7 +186,9 @@ class RetrievalAPI(NearestRuns):
         first tool sequence is how far they got: the steps that worked in them, with
         ``successes`` 0 and the signal ``partial``. It is for agents that carry on
         exploring after a plan runs out; one that runs a plan as the whole task would keep
-        repeating what failed, so it is off by default."""
+        repeating what failed, so it is off by default. Those steps "worked" in runs that
+        failed: one of them may be what made them fail (a destructive step), and each run
+        that follows the offer repeats it."""
         self._check_open()
         if not isinstance(description, str) or not description.strip():
             raise InvalidInputError("description must be a non-empty string", field="description")
