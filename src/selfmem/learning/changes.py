@@ -160,7 +160,10 @@ def new_way_runs(family: ToolSequence, runs: Sequence[FamilyRun]) -> list[str]:
 
 
 def repaired_sequence(
-    family: ToolSequence, runs: Sequence[FamilyRun], cfg: LearningConfig
+    family: ToolSequence,
+    runs: Sequence[FamilyRun],
+    cfg: LearningConfig,
+    idle: set[str] | frozenset[str] = frozenset(),
 ) -> tuple[tuple[str, ...], list[str]] | None:
     """For a family whose procedure changed and that no run has succeeded at since: the
     sequence its runs agreed on before the change, each step that broke
@@ -169,7 +172,8 @@ def repaired_sequence(
     runs since. A guess at the new way, from what the runs since got right ("410 gone" from
     the old step, then a new one that worked): None when no step has such a replacement,
     when a run has succeeded since (its way is known), or with too few runs before.
-    ``runs``: the family's recent runs, oldest first."""
+    ``runs``: the family's recent runs, oldest first; ``idle``: tools that work in any state
+    (:func:`.idle.idle_tools`), which replace nothing."""
     if family.changed_at is None or not family.changed_tools:
         return None
     since = family.changed_at.timestamp()
@@ -182,7 +186,7 @@ def repaired_sequence(
         if broken not in repaired:
             continue
         broke = [run for run in after if broken in run.attempted and broken not in run.path]
-        counts = Counter(tool for run in broke for tool in set(run.path) - set(old))
+        counts = Counter(tool for run in broke for tool in set(run.path) - set(old) - idle)
         ranked = counts.most_common(2)
         if not ranked:
             continue

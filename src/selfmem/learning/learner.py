@@ -34,6 +34,7 @@ from . import counting, followed, merging, serving
 from . import extractors as ex
 from .changes import new_way_runs, repaired_sequence
 from .families import FamilyIndex, stated_context
+from .idle import idle_tools
 from .settling import settle
 from .state import FamilyRun, Tally, count_choice
 
@@ -64,6 +65,7 @@ class PatternLearner:
         self._deferred: set[str] = set()
         self._served: tuple[int, set[str]] = (-1, set())
         self._state_errors: tuple[int, set[str]] = (-1, set())
+        self._idle: tuple[int, set[str]] = (-1, set())
         self._tests: serving.TestMemo = {}
         self._removed: list[str] = []  # ids of patterns merged away, until taken
         self._ids: dict[tuple[type, str], str] = {}  # an episode counts in ~100 patterns
@@ -117,7 +119,7 @@ class PatternLearner:
         family = self.families.families.get(key)
         if family is None:
             return None
-        return repaired_sequence(family, self._runs.get(key, ()), self.config)
+        return repaired_sequence(family, self._runs.get(key, ()), self.config, self.idle_tools())
 
     def family_episode_ids(self, key: str) -> list[str]:
         """The most recent episodes of a family (its provenance), oldest first."""
@@ -430,6 +432,20 @@ class PatternLearner:
         else:
             ok = pattern.id in self._discoveries()
         return ok and pattern.effectiveness(now, cfg.half_life_days) >= cfg.min_effectiveness
+
+    def idle_tools(self) -> set[str]:
+        """Tools that work in any state (see :func:`.idle.idle_tools`); none unless calls
+        out of turn fail in this namespace (some error class is a state error, raised by
+        many tools: see :meth:`state_errors`), since only then does a tool that never failed
+        stand out."""
+        version, found = self._idle
+        if version != self.version:
+            found = set()
+            if self.state_errors():
+                families = self.families.families.values()
+                found = idle_tools(families, self._runs.values(), self.config)
+            self._idle = (self.version, found)
+        return found
 
     def state_errors(self) -> set[str]:
         """Error classes that many different tools raised (:func:`serving.state_errors`)."""

@@ -179,14 +179,18 @@ def _unstored(
 
 
 def progress_sequence(
-    namespace: str, runs: Sequence[Episode], cfg: LearningConfig, scores: Sequence[float]
+    namespace: str,
+    runs: Sequence[Episode],
+    cfg: LearningConfig,
+    scores: Sequence[float],
+    idle: frozenset[str] | set[str] = frozenset(),
 ) -> ToolSequence | None:
     """How far the nearest runs of a task got when none of them succeeded: the steps that
     worked in them (:func:`extractors.procedure`), as the runs agree on them (:func:`vote`,
     weighted as in :func:`neighbour_sequence`), else the nearest run's. A pattern record
     that is not stored, with ``successes`` 0: a place to start from, not a way known to
     work. None when no run had a step that worked."""
-    paths = [ex.procedure(run) for run in runs]
+    paths = [tuple(t for t in ex.procedure(run) if t not in idle) for run in runs]
     if not any(paths):
         return None
     tools = vote(paths, _vote_weights(scores), cfg) or next(path for path in paths if path)

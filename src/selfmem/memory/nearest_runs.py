@@ -318,8 +318,11 @@ class NearestRuns(Handle):
         """How far the nearest runs of a task got when none of them succeeded: the steps
         that worked in them (:func:`progress_sequence`), to start from rather than start
         blind. Marked with the signal ``partial``; its effectiveness is 0."""
+        engine = self._core.learning
+        with engine.lock:
+            idle = engine.learner(self.namespace).idle_tools()
         pattern = progress_sequence(
-            self.namespace, runs, self.config.learning, [scores[r.id] for r in runs]
+            self.namespace, runs, self.config.learning, [scores[r.id] for r in runs], idle
         )
         if pattern is None:
             return None

@@ -1,0 +1,77 @@
+"""Tools that work in any state: where calls out of turn fail, a tool that never failed, even
+after other steps had worked, shows no progress; it is left out of how far failed runs got,
+and replaces nothing after a change."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from selfmem import SelfLearningMemory, TaskContext, TaskOutcome, ToolSequence
+from selfmem.learning import PatternLearner
+
+from .test_learner import Step, episode
+
+OUT_OF_TURN = "not applicable now"
+TICKET = ["open_ticket", "diagnose", "patch", "close_ticket"]
+
+
+def _out_of_turn(tools: list[str]) -> list[Step]:
+    return [(tool, OUT_OF_TURN) for tool in tools]
+
+
+def _runs() -> list[list[Step]]:
+    """Runs that start with ``triage`` and call tools out of turn (they fail without
+    effect), and call ``wipe_cache``, which works wherever it is called."""
+    return [
+        ["triage", "open_ticket", "wipe_cache", *_out_of_turn(["close_ticket", "deploy"])],
+        ["triage", "wipe_cache", *_out_of_turn(["diagnose", "patch"]), "open_ticket"],
+        ["triage", "open_ticket", "diagnose", "wipe_cache", *_out_of_turn(["restart"])],
+        ["triage", *_out_of_turn(["open_ticket", "rollback"]), "open_ticket", "diagnose"],
+    ]
+
+
+def test_a_tool_that_worked_in_any_state_where_calls_out_of_turn_fail_is_idle() -> None:
+    learner = PatternLearner("tests")
+    for i, tools in enumerate(_runs() * 2):
+        learner.observe(episode(tools, success=False, minute=i))
+    # "triage" never failed either, but only ever worked first: a procedure's first step
+    assert learner.idle_tools() == {"wipe_cache"}
+
+
+def test_without_calls_failing_out_of_turn_no_tool_is_idle() -> None:
+    learner = PatternLearner("tests")
+    for i in range(8):
+        tools: list[Step] = ["open_ticket", "wipe_cache", "diagnose", "patch"]
+        learner.observe(episode(tools, success=i % 2 == 0, minute=i))
+    assert learner.idle_tools() == set()
+
+
+def _log(memory: SelfLearningMemory, task: str, steps: list[Step], success: bool) -> None:
+    eid = memory.start_episode(task, TaskContext(domain="support"))
+    for step in steps:
+        if isinstance(step, tuple):
+            memory.log_step(eid, tool=step[0], error=step[1])
+        else:
+            memory.log_step(eid, tool=step, observation="ok")
+    outcome = TaskOutcome.success() if success else TaskOutcome.failure("not closed")
+    memory.complete_episode(eid, outcome)
+
+
+def test_how_far_failed_runs_got_leaves_out_a_step_that_works_anywhere(tmp_path: Path) -> None:
+    """Every run of the task failed; each did ``wipe_cache`` (it "worked", and is what made
+    the last step fail later), then the first two steps. Offered as how far they got, the
+    two steps come without it."""
+    with SelfLearningMemory.open(tmp_path, learn_inline=True) as memory:
+        for i, steps in enumerate(_runs()):
+            _log(memory, f"Billing export {i} is stuck", steps, success=False)
+        task = "The billing sync of tenant {} is stuck"
+        for tenant in ("acme", "globex", "initech"):
+            stuck: list[Step] = [
+                "wipe_cache", "triage", "open_ticket", *_out_of_turn(["patch", "close_ticket"]),
+            ]  # fmt: skip
+            _log(memory, task.format(tenant), stuck, success=False)
+        first = memory.recommend_patterns(
+            task.format("umbrella"), {"domain": "support"}, include_partial=True
+        )[0]
+        assert isinstance(first.pattern, ToolSequence) and "partial" in first.signals
+        assert first.pattern.tools == ["triage", "open_ticket"]
