@@ -335,10 +335,11 @@ def sequence_served(pattern: ToolSequence, cfg: LearningConfig) -> bool:
 
 def harmful_fixes(pattern: ErrorRecovery, cfg: LearningConfig) -> list[str]:
     """The fixes after which the failing tool worked, but every one of at least
-    ``min_support`` runs that used them failed, while a run with the same error that did
-    without them succeeded. Such a step looks like a fix only because the failing tool
-    worked when run again (a transient error); what it did broke the run later (a
-    destructive step such as deleting the data the task needed)."""
+    ``min_support`` runs that used them failed. Such a step looks like a fix only because
+    the failing tool worked when run again (a transient error); what it did may have broken
+    the run later (a destructive step such as deleting the data the task needed). A real fix
+    of a task that fails for other reasons is taken for one too: its runs still count, for a
+    retry, and one run that succeeds makes it a fix again."""
     return sorted(
         action
         for action, runs in pattern.fix_runs.items()

@@ -266,9 +266,9 @@ class ErrorRecovery(_PatternBase):
     with the error and their outcomes; ``recovered`` counts those in which the error was
     overcome at all. ``fix_runs`` count, per tool run between the error and the failing
     tool's next success, the runs that did so and how many of them succeeded as a whole;
-    ``harmful`` names the fixes after which every run failed while runs with the same error
-    that did without them succeeded: they are not served, and their evidence counts for a
-    retry (the failing tool worked when run again).
+    ``harmful`` names the fixes after which every one of at least ``min_support`` runs that
+    used them failed: they are not served, and their evidence counts for a retry (the
+    failing tool worked when run again).
     """
 
     kind: Literal[PatternKind.ERROR_RECOVERY] = PatternKind.ERROR_RECOVERY
