@@ -15,6 +15,8 @@ the import is interrupted, every episode it created is deleted again.
 
 from __future__ import annotations
 
+import contextlib
+import os
 import pickle
 import tempfile
 from collections.abc import Callable, Iterable, Iterator
@@ -71,34 +73,53 @@ class ImportScan:
 
 class CheckedEpisodes:
     """The episodes the checking pass accepted, as it prepared them, each with the length
-    of its line: kept in an anonymous temporary file, a chunk of at most 500 at a time, so
-    the write pass neither parses nor checks a line again and neither pass holds more than
-    a chunk of a large file in memory. The file is this process's own (created unlinked
-    where the platform allows), so reading back what was pickled into it is safe.
+    of its line: kept in a temporary file, a chunk of at most 500 at a time, so the write
+    pass neither parses nor checks a line again and neither pass holds more than a chunk of
+    a large file in memory. The file is this process's own (created unlinked where the
+    platform allows), so reading back what was pickled into it is safe.
+
+    ``named`` keeps the file under a path (:attr:`path`, removed on :meth:`close`) that a
+    process of this import's own can read chunks from; ``listener(offset, length, chunk)``
+    is told of each chunk once it is in the file.
     """
 
-    def __init__(self) -> None:
-        self._file = tempfile.TemporaryFile(prefix="selfmem-import-")  # noqa: SIM115
+    def __init__(self, *, named: bool = False) -> None:
+        self.path: str | None = None
+        if named:
+            fd, self.path = tempfile.mkstemp(prefix="selfmem-import-")
+            self._file = os.fdopen(fd, "w+b")
+        else:
+            self._file = tempfile.TemporaryFile(prefix="selfmem-import-")  # noqa: SIM115
         self.count = 0
+        self._end = 0
+        self.listener: Callable[[int, int, list[tuple[int, Episode]]], None] | None = None
 
     def add(self, chunk: list[tuple[int, Episode]]) -> None:
-        if chunk:
-            pickle.dump(chunk, self._file, protocol=pickle.HIGHEST_PROTOCOL)
-            self.count += len(chunk)
+        if not chunk:
+            return
+        data = pickle.dumps(chunk, protocol=pickle.HIGHEST_PROTOCOL)
+        self._file.seek(self._end)
+        self._file.write(data)
+        self.count += len(chunk)
+        offset, self._end = self._end, self._end + len(data)
+        if self.listener is not None:
+            self._file.flush()
+            self.listener(offset, len(data), chunk)
 
     def __iter__(self) -> Iterator[tuple[int, Episode]]:
         """``(line length, episode)`` in the order of the file, from the first again on
         each call."""
+        self._file.flush()
         self._file.seek(0)
-        while True:
-            try:
-                chunk: list[tuple[int, Episode]] = pickle.load(self._file)
-            except EOFError:
-                return
+        while self._file.tell() < self._end:
+            chunk: list[tuple[int, Episode]] = pickle.load(self._file)
             yield from chunk
 
     def close(self) -> None:
         self._file.close()
+        if self.path is not None:
+            with contextlib.suppress(OSError):
+                os.unlink(self.path)
 
     def __enter__(self) -> CheckedEpisodes:
         return self
@@ -121,13 +142,16 @@ def export_episodes(
 ) -> int:
     """Write every episode of the namespace to ``sink``, one JSON object per line.
 
-    Pages through ``list_episodes`` newest first, each page after the last episode of the
-    one before. Returns the episodes written.
+    Pages through ``list_episodes`` oldest first, each page after the last episode of the
+    one before: the order learning takes them in, so importing the file can learn beside
+    its writes (:mod:`.import_learning`). Returns the episodes written.
     """
     written = 0
     last: Episode | None = None
     while True:
-        page = memory.list_episodes(completed_only=completed_only, limit=PAGE, after=last)
+        page = memory.list_episodes(
+            completed_only=completed_only, limit=PAGE, after=last, oldest_first=True
+        )
         for episode in page:
             sink.write(episode.model_dump_json() + "\n")
         written += len(page)

@@ -20,7 +20,7 @@ import random
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import datetime
 
 from ..config import LearningConfig
@@ -387,18 +387,44 @@ class LearningEngine:
         """Rebuild the namespace's patterns and heuristics from every stored episode."""
         self.drain()
         total = self._store.count_episodes(EpisodeQuery(namespace, completed_only=True))
-        learner = PatternLearner(namespace, self._config)
+        return self.relearn_from(namespace, self.stored_pages(namespace, total), progress, total)
+
+    def stored_pages(
+        self, namespace: str, total: int | None = None, until: tuple[float, str] | None = None
+    ) -> Iterator[list[Episode]]:
+        """The namespace's completed episodes, oldest first, a page at a time (keyed by
+        ``(start_time, id)``, so every page costs the same): ``total`` of them at most, and
+        none after the key ``until`` (a Unix ``start_time`` and an id)."""
         done = 0
         after: tuple[datetime, str] | None = None
+        while total is None or done < total:
+            page = self._store.list_episodes(
+                EpisodeQuery(namespace, completed_only=True, oldest_first=True,
+                             limit=_PAGE, after=after)
+            )  # fmt: skip
+            if until is not None:
+                page = [e for e in page if (e.start_time.timestamp(), e.id) <= until]
+            if not page:
+                return
+            after = (page[-1].start_time, page[-1].id)
+            done += len(page)
+            yield page
+
+    def relearn_from(
+        self,
+        namespace: str,
+        pages: Iterable[Sequence[Episode]],
+        progress: Callable[[int, int], None] | None,
+        total: int = 0,
+    ) -> int:
+        """Rebuild the namespace's patterns and heuristics from ``pages`` of completed
+        episodes given oldest first (``relearn``'s from the store; an import's as it checks
+        them), replacing what was stored once the last page is learned. ``progress(done,
+        total)`` after each page. Returns the episodes seen."""
+        learner = PatternLearner(namespace, self._config)
+        done = 0
         with self.lock:
-            while done < total:
-                page = self._store.list_episodes(
-                    EpisodeQuery(namespace, completed_only=True, oldest_first=True,
-                                 limit=_PAGE, after=after)
-                )  # fmt: skip
-                if not page:
-                    break
-                after = (page[-1].start_time, page[-1].id)
+            for page in pages:
                 for episode in filter(teaches, page):
                     learner.observe(episode, defer_sequences=True)
                     used = episode.metadata.get(FEEDBACK_KEY) or []
@@ -409,7 +435,7 @@ class LearningEngine:
                 learner.take_removed()  # merged away: the store is rewritten below anyway
                 done += len(page)
                 if progress is not None:
-                    progress(done, total)
+                    progress(done, max(total, done))
             self._store.clear_learning(namespace)
             self._persist(learner, learner.all_patterns(), checked=False)
             self._learners[namespace] = learner

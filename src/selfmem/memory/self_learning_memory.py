@@ -357,8 +357,10 @@ class SelfLearningMemory(RetrievalAPI, LearningAPI, ItemsAPI):
         offset: int = 0,
         include_steps: bool = True,
         after: Episode | None = None,
+        oldest_first: bool = False,
     ) -> list[Episode]:
-        """Episodes of this namespace, newest first, filtered and paged.
+        """Episodes of this namespace, newest first (``oldest_first``: the other way), filtered
+        and paged.
 
         ``open_only=True`` finds episodes never completed (e.g. their process died); they
         can be finished with :meth:`complete_episode` or :meth:`abandon_episode`. To read
@@ -373,6 +375,7 @@ class SelfLearningMemory(RetrievalAPI, LearningAPI, ItemsAPI):
             started_before=started_before, open_only=open_only, completed_only=completed_only,
             limit=limit, offset=offset, include_steps=include_steps,
             after=(after.start_time, after.id) if after is not None else None,
+            oldest_first=bool(oldest_first),
         )  # fmt: skip
         self._core.flush()
         return self._core.store.list_episodes(query)

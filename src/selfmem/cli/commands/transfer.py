@@ -9,8 +9,12 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TextIO
 
+from ...config import resolve_location
+from ...memory import SelfLearningMemory
+from .. import import_learning
 from ..args import SubParsers
 from ..common import EXIT_OK, EXIT_USAGE, CommandError, Context
+from ..import_learning import LearningBeside
 from ..output import count as plural
 from ..progress import Progress
 from ..transfer import CheckedEpisodes, ImportScan, export_episodes, import_checked, scan_lines
@@ -85,7 +89,12 @@ def _report_bad(ctx: Context, scan: ImportScan, skip_existing: bool) -> None:
 def run_import(ctx: Context) -> int:
     args = ctx.args
     memory = ctx.memory(create=True)
-    with _source(args.file) as lines, CheckedEpisodes() as checked:
+    beside = _learns_beside(ctx)
+    with (
+        _source(args.file) as lines,
+        CheckedEpisodes(named=beside) as checked,
+        _learning(ctx, memory, checked, beside) as learning,
+    ):
         with Progress("checking") as bar:
             scan = scan_lines(memory, lines, progress=bar.update, keep=checked)
         blocking = len(scan.bad) + (0 if args.skip_existing else len(scan.existing))
@@ -98,10 +107,13 @@ def run_import(ctx: Context) -> int:
             )
         with Progress("importing", scan.good) as bar:
             count = import_checked(memory, checked, progress=bar.update)
-    relearned = None
-    if count and not args.no_relearn:
-        with Progress("relearning") as bar:
-            relearned = memory.relearn(progress=bar.update)
+        relearned = None
+        if count and not args.no_relearn:
+            with Progress("relearning") as bar:
+                if learning is not None:
+                    relearned = learning.finish(progress=bar.update)
+                if relearned is None:
+                    relearned = memory.relearn(progress=bar.update)
     skipped = {"bad": len(scan.bad), "existing": len(scan.existing)}
     if ctx.out.json_mode:
         ctx.out.json({"imported": count, "skipped": skipped, "relearned": relearned,
@@ -111,6 +123,32 @@ def run_import(ctx: Context) -> int:
         ctx.out.line(f"imported {imported} into namespace {memory.namespace!r} (skipped "
                      f"{skipped['bad']} bad, {skipped['existing']} existing)")  # fmt: skip
     return EXIT_OK
+
+
+def _learns_beside(ctx: Context) -> bool:
+    """Whether to relearn in a second process beside the import (see
+    :mod:`..import_learning`): a large file, relearning wanted, a store another process can
+    open."""
+    args = ctx.args
+    if args.no_relearn or args.file == "-":
+        return False
+    try:
+        size = Path(args.file).stat().st_size
+    except OSError:
+        return False  # the import reports it
+    return size >= import_learning.MIN_BYTES
+
+
+@contextmanager
+def _learning(
+    ctx: Context, memory: SelfLearningMemory, checked: CheckedEpisodes, beside: bool
+) -> Iterator[LearningBeside | None]:
+    if not beside:
+        yield None
+        return
+    location, token = resolve_location(ctx.args.url or ctx.args.path, None)
+    with LearningBeside(memory, location, token, checked) as learning:
+        yield learning
 
 
 def register(commands: SubParsers, common: argparse.ArgumentParser) -> None:
