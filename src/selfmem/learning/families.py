@@ -229,15 +229,20 @@ class FamilyIndex:
         spread = len(tools) + total - common
         return common / spread if spread > 0 else 0.0
 
-    def _context(self, key: str, family: ToolSequence) -> float:
+    def _context(self, key: str | list[str], family: ToolSequence) -> float:
         """The average, over domain, task type and language, of the share of the family's
-        runs that have the same value: another language alone costs a third."""
+        runs that have the same value: another language alone costs a third. ``key``: a
+        :func:`context_key`, or its values (split once for many families)."""
         members = family.members.n
         if members <= 0:
             return 0.0
-        counts = self.context_counts(family)
-        ours = key.split("|")
-        same = sum(table.get(value, 0) for table, value in zip(counts, ours, strict=False))
+        counts = self._context_counts.get(family.key)
+        if counts is None:
+            counts = self.context_counts(family)
+        ours = key.split("|") if isinstance(key, str) else key
+        same = 0
+        for table, value in zip(counts, ours, strict=False):
+            same += table.get(value, 0)
         return same / (members * len(ours))
 
     def _candidates(self, terms: Iterable[str], tools: Iterable[str]) -> list[str]:
@@ -252,7 +257,7 @@ class FamilyIndex:
         """Similarity of a completed episode to each family it shares a word or tool with."""
         terms = task_terms(episode.task_description)
         tools = set(ex.tool_path(episode))
-        key = context_key(episode.context, episode.task_type)
+        key = context_key(episode.context, episode.task_type).split("|")
         partial = not ex.succeeded(episode)
         weighted = self._weights(terms)
         found = []

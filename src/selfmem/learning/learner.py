@@ -205,7 +205,10 @@ class PatternLearner:
         target_id = stable_id(self.namespace, pattern.kind.value, key)
         target = self._patterns.get(target_id)
         if target is None:
-            target = pattern.model_copy(update={"id": target_id, "key": key, "family": keep})
+            target = pattern.model_copy(
+                update={"id": target_id, "key": key, "family": keep,
+                        "episode_ids": list(pattern.episode_ids)}
+            )  # fmt: skip
             self._patterns[target_id] = target
         else:
             merging.absorb(target, pattern, order)

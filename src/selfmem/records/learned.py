@@ -137,8 +137,10 @@ class _PatternBase(_Learned):
     def add_provenance(self, episode_id: str) -> None:
         ids = self.episode_ids
         if episode_id not in ids:
-            # a plain write: the learner calls this for every pattern an episode counts in
-            vars(self)["episode_ids"] = [*ids, episode_id][-MAX_PROVENANCE:]
+            # in place: the learner calls this for every pattern an episode counts in
+            ids.append(episode_id)
+            if len(ids) > MAX_PROVENANCE:
+                del ids[: len(ids) - MAX_PROVENANCE]
 
     def describe(self) -> str:  # pragma: no cover - every kind overrides
         raise NotImplementedError
