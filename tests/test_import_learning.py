@@ -7,6 +7,9 @@ from __future__ import annotations
 
 import io
 import json
+import os
+import signal
+import subprocess
 import sys
 import time
 from collections.abc import Callable
@@ -200,3 +203,42 @@ def test_an_import_refused_for_a_bad_line_learns_nothing(
     code, _, err = run("--path", str(target), "import", str(bad))
     assert code == 2 and "nothing was imported" in err
     assert _learned(target) == before
+
+
+_KILLED = """
+import sys, time
+from selfmem import SelfLearningMemory
+from selfmem.cli.import_learning import LearningBeside
+from selfmem.cli.transfer import CheckedEpisodes
+memory = SelfLearningMemory.open(sys.argv[1])
+checked = CheckedEpisodes(named=True)
+beside = LearningBeside(memory, sys.argv[1], None, checked)
+time.sleep(4)  # started, and waiting for chunks
+print(beside._process.pid, flush=True)
+time.sleep(60)
+"""
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="SIGKILL is POSIX")
+def test_the_learner_beside_does_not_outlive_a_killed_import(tmp_path: Path) -> None:
+    importer = subprocess.Popen(
+        [sys.executable, "-c", _KILLED, str(tmp_path / "target")], stdout=subprocess.PIPE, text=True
+    )
+    assert importer.stdout is not None
+    learner = int(importer.stdout.readline())
+    os.kill(importer.pid, signal.SIGKILL)
+    importer.wait()
+    deadline = time.monotonic() + 20
+    while _alive(learner) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not _alive(learner)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    # a child of the killed process is reaped by init; a zombie has exited
+    state = Path(f"/proc/{pid}/stat")
+    return not (state.exists() and state.read_text().split(") ")[1].startswith("Z"))

@@ -28,10 +28,8 @@ from types import TracebackType
 from typing import Any
 
 from ..config import MemoryConfig
-from ..engine.learning import FOLLOWED_KEY
 from ..memory import SelfLearningMemory
 from ..records.episodes import Episode
-from ..storage.base import EpisodeQuery
 from .transfer import CheckedEpisodes
 
 __all__ = ["MIN_BYTES", "LearningBeside"]
@@ -64,10 +62,10 @@ class LearningBeside:
         checked: CheckedEpisodes,
     ) -> None:
         self._memory = memory
-        store, namespace = memory._core.store, memory.namespace
-        newest = store.list_episodes(EpisodeQuery(namespace, completed_only=True, limit=1))
+        newest = memory.list_episodes(completed_only=True, limit=1, include_steps=False)
         self._last: Key | None = _key(newest[0]) if newest else None
-        self.total = store.count_episodes(EpisodeQuery(namespace, completed_only=True))
+        stats = memory.stats()
+        self.total = stats.episodes - stats.open_episodes
         context = multiprocessing.get_context("spawn")
         self._inbox: Queue[tuple[Any, ...]] = context.Queue()
         self._outbox: Queue[tuple[Any, ...]] = context.Queue()
@@ -169,7 +167,7 @@ def learn_beside(
     try:
         with open(path, "rb") as file:
             stored = engine.stored_pages(memory.namespace, until=until) if until else iter(())
-            pages = chain(stored, _checked_pages(file, inbox))
+            pages = chain(stored, _checked_pages(file, inbox, engine.reads_followed))
             learned = engine.relearn_from(
                 memory.namespace, pages, lambda done, _: outbox.put(("progress", done))
             )
@@ -182,12 +180,14 @@ def learn_beside(
         memory.close()
 
 
-def _checked_pages(file: Any, inbox: Queue[tuple[Any, ...]]) -> Iterator[list[Episode]]:
+def _checked_pages(
+    file: Any, inbox: Queue[tuple[Any, ...]], reads_followed: Callable[[Episode], bool]
+) -> Iterator[list[Episode]]:
     """The completed episodes of each chunk ``inbox`` names, until it says ``written``."""
     pending: deque[tuple[Any, ...]] = deque()
     all_written = False
     while True:
-        message = pending.popleft() if pending else inbox.get()
+        message = pending.popleft() if pending else _next(inbox)
         if message[0] == "stop":
             raise _Stopped
         if message[0] == "written":
@@ -196,12 +196,23 @@ def _checked_pages(file: Any, inbox: Queue[tuple[Any, ...]]) -> Iterator[list[Ep
         file.seek(offset)
         chunk: list[tuple[int, Episode]] = pickle.loads(file.read(length))
         page = [episode for _, episode in chunk if episode.is_complete]
-        if not all_written and any(e.metadata.get(FOLLOWED_KEY) for e in page):
+        if not all_written and any(map(reads_followed, page)):
             # the episodes these followed may not be written yet: wait until all are
-            while (message := inbox.get())[0] not in ("written", "stop"):
+            while (message := _next(inbox))[0] not in ("written", "stop"):
                 pending.append(message)
             pending.append(message)
             if message[0] == "stop":
                 raise _Stopped
             all_written = True
         yield page
+
+
+def _next(inbox: Queue[tuple[Any, ...]]) -> tuple[Any, ...]:
+    """The next message; ``stop`` if the importing process has gone (killed) meanwhile."""
+    while True:
+        try:
+            return inbox.get(timeout=_POLL_S)
+        except queue.Empty:
+            parent = multiprocessing.parent_process()
+            if parent is not None and not parent.is_alive():
+                return ("stop",)

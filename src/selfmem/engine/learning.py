@@ -410,6 +410,11 @@ class LearningEngine:
             done += len(page)
             yield page
 
+    @staticmethod
+    def reads_followed(episode: Episode) -> bool:
+        """Whether learning ``episode`` reads the past episodes it followed from the store."""
+        return bool(episode.metadata.get(FOLLOWED_KEY))
+
     def relearn_from(
         self,
         namespace: str,

@@ -29,9 +29,9 @@ one (:meth:`FamilyIndex.twin`), the learner merges them.
 
 from __future__ import annotations
 
+import heapq
 import math
 from collections.abc import Iterable
-from operator import itemgetter
 
 from ..records.episodes import Episode, TaskContext, TaskType
 from ..records.learned import ChoiceStats, ToolSequence
@@ -431,16 +431,19 @@ class FamilyIndex:
             if had != (term in family.terms):
                 found = self._by_term.setdefault(term, set())
                 found.discard(key) if had else found.add(key)
-        if len(family.terms) > _MAX_PROFILE_TERMS:
-            # the most frequent first, ties by term: two stable C-keyed sorts (one per episode
-            # of a large family) instead of a Python key per term
-            ranked = sorted(sorted(family.terms.items()), key=itemgetter(1), reverse=True)
-            kept = dict(ranked[:_MAX_PROFILE_TERMS])
-            for term, count in family.terms.items():
-                if term not in kept:
-                    self._term_count(term, -count)
-                    self._by_term.get(term, set()).discard(key)
-            family.terms = kept
+        excess = len(family.terms) - _MAX_PROFILE_TERMS
+        while excess > 0:
+            # keep the most frequent, ties by term: drop the rarest terms, the last in
+            # alphabetical order first (usually the few this episode brought in)
+            rarest = min(family.terms.values())
+            dropped = heapq.nlargest(
+                excess, [term for term, count in family.terms.items() if count == rarest]
+            )
+            for term in dropped:
+                del family.terms[term]
+                self._term_count(term, -rarest)
+                self._by_term.get(term, set()).discard(key)
+            excess -= len(dropped)
 
     def _count_context(self, family: ToolSequence, key: str, sign: int) -> None:
         _bump(family.context_keys, key, sign)

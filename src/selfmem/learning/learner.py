@@ -69,6 +69,7 @@ class PatternLearner:
         self._tests: serving.TestMemo = {}
         self._removed: list[str] = []  # ids of patterns merged away, until taken
         self._ids: dict[tuple[type, str], str] = {}  # an episode counts in ~100 patterns
+        self._pairs: dict[tuple[str, str, str], tuple[ContextPattern, ContextPattern]] = {}
         #: Bumped by every change to the patterns, so readers can cache what they derive.
         self.version = 0
 
@@ -361,23 +362,44 @@ class PatternLearner:
     ) -> list[ContextPattern]:
         tools = sorted(set(ex.tool_path(episode)))
         failed = {step.tool for step in episode.steps if not step.success}
-        changed = []
+        changed: list[ContextPattern] = []
         for feature in ex.context_features(episode):
             for tool in tools:
-                fields = {"family": family, "feature": feature, "tool": tool}
-                key = f"{family}|{feature}|{tool}"
-                outcome = self._find(ContextPattern, key, episode, tally, sign, **fields)
+                outcome, calls = self._context_pair(family, feature, tool, episode, tally, sign)
                 if outcome is not None:
                     counting.count(outcome, tally, sign)
                     changed.append(outcome)
-                calls = self._find(
-                    ContextPattern, f"{key}|calls", episode, tally, sign, measure="calls", **fields
-                )
                 if calls is not None:
                     counting.count(calls, tally, sign)
                     calls.successes += sign * (int(tool not in failed) - int(tally.success))
                     changed.append(calls)
         return changed
+
+    def _context_pair(
+        self, family: str, feature: str, tool: str, episode: Episode, tally: Tally, sign: int
+    ) -> tuple[ContextPattern | None, ContextPattern | None]:
+        """The outcome and calls patterns of a family, feature and tool, noted (learning) or
+        as found (forgetting). An episode counts in dozens of these, so the pair is kept
+        by its three names while both records are the learner's."""
+        known = self._pairs.get((family, feature, tool)) if sign > 0 else None
+        if known is not None:
+            outcome, calls = known
+            patterns = self._patterns
+            if patterns.get(outcome.id) is outcome and patterns.get(calls.id) is calls:
+                counting.note(outcome, episode, tally)
+                counting.note(calls, episode, tally)
+                return known
+        fields = {"family": family, "feature": feature, "tool": tool}
+        key = f"{family}|{feature}|{tool}"
+        found = (
+            self._find(ContextPattern, key, episode, tally, sign, **fields),
+            self._find(
+                ContextPattern, f"{key}|calls", episode, tally, sign, measure="calls", **fields
+            ),
+        )
+        if found[0] is not None and found[1] is not None and sign > 0:
+            self._pairs[family, feature, tool] = (found[0], found[1])
+        return found
 
     # -- tool sequences ---------------------------------------------------------------------
 
