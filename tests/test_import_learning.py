@@ -65,9 +65,9 @@ def _history(memory: SelfLearningMemory, runs: int = 24) -> list[str]:
     return ids
 
 
-def _learned(path: Path) -> list[str]:
+def _learned(path: Path, namespace: str = "default") -> list[str]:
     """Every stored pattern and heuristic, as comparable text."""
-    with SelfLearningMemory.open(path) as memory:
+    with SelfLearningMemory.open(path, namespace=namespace) as memory:
         patterns = memory.list_patterns(include_unserved=True, limit=10_000)
         heuristics = memory.list_heuristics(limit=10_000)
         return sorted(
@@ -76,10 +76,10 @@ def _learned(path: Path) -> list[str]:
         )
 
 
-def _relearned(path: Path) -> list[str]:
-    with SelfLearningMemory.open(path) as memory:
+def _relearned(path: Path, namespace: str = "default") -> list[str]:
+    with SelfLearningMemory.open(path, namespace=namespace) as memory:
         memory.relearn()
-    return _learned(path)
+    return _learned(path, namespace)
 
 
 @pytest.fixture
@@ -100,12 +100,14 @@ def test_import_learns_beside_the_write_what_relearn_learns(
     tmp_path: Path, exported: Path, run: Run
 ) -> None:
     target = tmp_path / "target"
-    code, out, err = run("--path", str(target), "--json", "import", str(exported))
+    ns = ("--namespace", "team")
+    code, out, err = run("--path", str(target), *ns, "--json", "import", str(exported))
     assert code == 0, err
     assert json.loads(out)["relearned"] == 48
-    learned = _learned(target)
+    learned = _learned(target, "team")
     assert len(learned) > 10  # sequences, a decision, a recovery, heuristics
-    assert learned == _relearned(target)
+    assert learned == _relearned(target, "team")
+    assert _learned(target) == []  # nothing in the default namespace
 
 
 def test_learning_beside_includes_the_episodes_stored_before(
