@@ -188,6 +188,24 @@ def test_pages_after_the_last_episode_list_each_once_in_order(
     assert [e.id for e in listed] == [e.id for e in order]
 
 
+def test_list_by_ids_reads_those_episodes_with_their_steps(
+    store: EpisodeStore, namespace: str
+) -> None:
+    ids = []
+    for i in range(5):
+        episode = make_episode(namespace, f"Task {i}", start_time=T0 + timedelta(minutes=i))
+        store.create_episode(episode)
+        finish(store, episode, TaskOutcome.success("ok"), steps("read", "write"))
+        ids.append(episode.id)
+    other = make_episode("elsewhere", "Task 9", id=ids[0] + "-other")
+    store.create_episode(other)
+    wanted = (ids[3], ids[1], "no-such-id", other.id)
+    found = store.list_episodes(EpisodeQuery(namespace=namespace, ids=wanted, limit=10))
+    assert [e.id for e in found] == [ids[3], ids[1]]  # newest first, this namespace only
+    assert [s.tool for s in found[0].steps] == ["read", "write"]
+    assert store.list_episodes(EpisodeQuery(namespace=namespace, ids=(), limit=10)) == []
+
+
 def test_list_without_steps(store: EpisodeStore, namespace: str) -> None:
     _seed(store, namespace)
     listed = store.list_episodes(

@@ -30,7 +30,9 @@ class EpisodeQuery:
     died); ``completed_only`` the opposite. Time bounds apply to ``start_time``.
     ``after`` pages by key: only the episodes listed after this ``(start_time, id)`` (the
     last of the previous page), which costs the same on every page, where ``offset`` costs
-    the rows it skips.
+    the rows it skips. ``ids`` keeps only episodes with these ids (several read in one
+    request; callers keep only the ids they asked for, so a store that does not filter by
+    it stays correct, only slower).
     """
 
     namespace: str
@@ -46,6 +48,7 @@ class EpisodeQuery:
     include_steps: bool = True
     oldest_first: bool = False
     after: tuple[datetime, str] | None = None
+    ids: tuple[str, ...] | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -281,6 +281,9 @@ class LibSQLStore(LibSQLLearning):
         if query.after is not None:
             clauses.append(f"(start_time, id) {'>' if query.oldest_first else '<'} (?, ?)")
             params += [query.after[0].timestamp(), query.after[1]]
+        if query.ids is not None:
+            clauses.append(f"id IN ({', '.join('?' * len(query.ids))})" if query.ids else "0")
+            params += query.ids
         if query.open_only:
             clauses.append("end_time IS NULL")
         if query.completed_only:

@@ -33,6 +33,7 @@ def matches_query(episode: Episode, query: EpisodeQuery) -> bool:
         not query.open_only or not episode.is_complete,
         not query.completed_only or episode.is_complete,
         query.after is None or _listed_after(episode, query.after, query.oldest_first),
+        query.ids is None or episode.id in query.ids,
     )
     return all(checks)
 
