@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -17,7 +18,8 @@ from selfmem import (
     TaskType,
 )
 from selfmem.learning import compute_reward, reflect
-from selfmem.storage import EpisodeQuery, EpisodeStore
+from selfmem.storage import EpisodeQuery, EpisodeStore, InMemoryStore
+from selfmem.storage.base import get_episodes
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 
@@ -204,6 +206,26 @@ def test_list_by_ids_reads_those_episodes_with_their_steps(
     assert [e.id for e in found] == [ids[3], ids[1]]  # newest first, this namespace only
     assert [s.tool for s in found[0].steps] == ["read", "write"]
     assert store.list_episodes(EpisodeQuery(namespace=namespace, ids=(), limit=10)) == []
+
+
+def test_get_episodes_is_right_with_a_store_that_does_not_filter_by_id(namespace: str) -> None:
+    """A store written before ``EpisodeQuery.ids`` lists the newest episodes instead: the
+    helper keeps only those asked for and reads the others one by one."""
+
+    class OlderStore(InMemoryStore):
+        def list_episodes(self, query: EpisodeQuery) -> list[Episode]:
+            return super().list_episodes(dataclasses.replace(query, ids=None))
+
+    store = OlderStore()
+    ids = []
+    for i in range(6):
+        episode = make_episode(namespace, f"Task {i}", start_time=T0 + timedelta(minutes=i))
+        store.create_episode(episode)
+        finish(store, episode, TaskOutcome.success("ok"), steps("read"))
+        ids.append(episode.id)
+    found = get_episodes(store, namespace, [ids[0], ids[4], "gone"])
+    assert sorted(found) == sorted([ids[0], ids[4]])
+    assert found[ids[0]].task_description == "Task 0" and found[ids[0]].steps[0].tool == "read"
 
 
 def test_list_without_steps(store: EpisodeStore, namespace: str) -> None:

@@ -33,7 +33,7 @@ from ..learning.state import FamilyRun
 from ..records.episodes import Episode
 from ..records.learned import AnyPattern, Heuristic, PatternKind, stable_id
 from ..retrieval.pattern_ranking import PatternCatalog
-from ..storage.base import EpisodeQuery, EpisodeStore
+from ..storage.base import EpisodeQuery, EpisodeStore, get_episodes
 from .learning_queue import LearningQueue
 from .observer import NO_OBSERVER, EngineObserver
 
@@ -270,26 +270,11 @@ class LearningEngine:
         wanted = [i for i in learner.family_episode_ids(key) if i != episode.id]
         history = [
             found
-            for found in self._episodes(episode.namespace, wanted)
+            for found in get_episodes(self._store, episode.namespace, wanted).values()
             if found.end_time is not None and (end is None or found.end_time < end)
         ]
         history.sort(key=lambda ep: (ep.end_time or ep.start_time, ep.id))
         learner.seed_family(key, history)
-
-    def _episodes(self, namespace: str, ids: Sequence[str]) -> list[Episode]:
-        """The stored episodes of these ids, in one request where the store can (a family's
-        history is up to 50 episodes: one round trip each to a server was most of a
-        writer's learning time)."""
-        wanted = set(ids)
-        if not wanted:
-            return []
-        query = EpisodeQuery(namespace, ids=tuple(sorted(wanted)), limit=len(wanted))
-        found = {e.id: e for e in self._store.list_episodes(query) if e.id in wanted}
-        for missing in sorted(wanted - found.keys()):  # a store that does not filter by id
-            episode = self._store.get_episode(namespace, missing)
-            if episode is not None:
-                found[missing] = episode
-        return list(found.values())
 
     def forget(self, episode: Episode) -> None:
         """Remove what a deleted episode taught from every pattern and heuristic."""

@@ -18,11 +18,12 @@ from ..config import MemoryConfig
 from ..errors import StorageError
 from ..learning import Reflector
 from ..records.episodes import (
+    Episode,
     ExecutionStep,
 )
 from ..records.json_once import episode_json, reuse_json
 from ..storage import sealing
-from ..storage.base import EpisodeStore, HotCache
+from ..storage.base import EpisodeStore, HotCache, get_episodes
 from ..storage.changes import DELETED, EPISODE, LEARNING, ChangeFeed, ChangeSet
 from . import telemetry
 from .episode_cache import EpisodeCache
@@ -221,7 +222,7 @@ class MemoryCore:
         """Apply what other processes changed since the last look: drop cache entries of
         deleted or re-revised episodes, take the new sealing key, unindex deleted episodes,
         index and cache episodes they completed, reload learning they changed. One query to
-        the store's change log, then one fetch per new episode of a loaded index."""
+        the store's change log, then one fetch of the new episodes of loaded indexes."""
         feed = self._feed
         if feed is None:
             return False
@@ -245,10 +246,11 @@ class MemoryCore:
         self.settle()  # no completion of ours may be cached again after a drop below
         dropped = False
         learned: set[str] = set()
+        fetched = self._new_episodes(changes)
         for change in changes.changes:
             namespace, episode_id = change.namespace, change.key
             if change.kind == EPISODE and self._retrieval is not None:
-                self._adopt(namespace, episode_id, change.revision)
+                self._adopt(namespace, episode_id, change.revision, fetched)
             if change.kind == LEARNING:
                 learned.add(namespace)
             elif change.kind == DELETED:
@@ -269,14 +271,37 @@ class MemoryCore:
                 self.learning.note_changed(namespace)
         return dropped
 
-    def _adopt(self, namespace: str, episode_id: str, revision: int) -> None:
-        """Index an episode another process completed, if its namespace's index is loaded,
-        and cache it: the queries that find it need not fetch it."""
+    def _new_episodes(self, changes: ChangeSet) -> dict[tuple[str, str], Episode]:
+        """The episodes other processes completed that a loaded index lacks, read before the
+        changes are applied (in one request per namespace)."""
+        retrieval = self._retrieval
+        if retrieval is None:
+            return {}
+        lacking: dict[str, list[str]] = {}
+        for change in changes.changes:
+            if change.kind == EPISODE and retrieval.lacks(change.namespace, change.key):
+                lacking.setdefault(change.namespace, []).append(change.key)
+        return {
+            (namespace, episode_id): episode
+            for namespace, ids in lacking.items()
+            for episode_id, episode in get_episodes(self.store, namespace, ids).items()
+        }
+
+    def _adopt(
+        self,
+        namespace: str,
+        episode_id: str,
+        revision: int,
+        fetched: dict[tuple[str, str], Episode],
+    ) -> None:
+        """Index an episode another process completed (``fetched`` by
+        :meth:`_new_episodes`), if its namespace's index is loaded, and cache it: the
+        queries that find it need not fetch it."""
         retrieval = self._retrieval
         assert retrieval is not None
         if not retrieval.lacks(namespace, episode_id):
             return
-        episode = self.store.get_episode(namespace, episode_id)
+        episode = fetched.get((namespace, episode_id))
         if episode is None or not episode.is_complete:
             return
         # kept first: a query that finds it in the index then finds it in memory (in memory

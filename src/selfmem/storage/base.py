@@ -19,6 +19,7 @@ __all__ = [
     "ItemRow",
     "ItemStore",
     "check_batch_ids",
+    "get_episodes",
 ]
 
 
@@ -95,8 +96,7 @@ def check_batch_ids(episodes: Sequence[Episode]) -> None:
     for episode in episodes:
         if episode.id in seen:
             raise StorageError(
-                f"episode id {episode.id!r} is twice in the batch; nothing of this batch "
-                "was stored"
+                f"episode id {episode.id!r} is twice in the batch; nothing of this batch was stored"
             )
         seen.add(episode.id)
 
@@ -212,3 +212,19 @@ class HotCache(Protocol):
     def clear(self) -> None: ...
 
     def close(self) -> None: ...
+
+
+def get_episodes(store: EpisodeStore, namespace: str, ids: Iterable[str]) -> dict[str, Episode]:
+    """The stored episodes of these ids by id (ids not stored are left out): one request
+    (``EpisodeQuery.ids``) where one round trip each to a server would cost far more, then
+    ``get_episode`` for any the store did not return (one that does not filter by id)."""
+    wanted = set(ids)
+    if not wanted:
+        return {}
+    query = EpisodeQuery(namespace, ids=tuple(sorted(wanted)), limit=len(wanted))
+    found = {e.id: e for e in store.list_episodes(query) if e.id in wanted}
+    for missing in sorted(wanted - found.keys()):
+        episode = store.get_episode(namespace, missing)
+        if episode is not None:
+            found[missing] = episode
+    return found
