@@ -50,12 +50,8 @@ _QUERIES = [
 # -- the writer (a child process) -----------------------------------------------------------
 
 
-def _write(
-    location: str, namespace: str, worker: int, episodes: int, cache: str, start: float
-) -> None:
-    pause = start - time.time()
-    if pause > 0:
-        time.sleep(pause)
+def _write(location: str, namespace: str, worker: int, episodes: int, cache: str) -> None:
+    """Open the memory, say so, and write once told to go (see :func:`start_writers`)."""
     memory = SelfLearningMemory.open(
         location,
         namespace=namespace,
@@ -64,6 +60,8 @@ def _write(
         # bench_server --learner-niceness: the writers' learners give way to the reader
         learner_niceness=int(os.environ.get("SELFMEM_LEARNER_NICENESS", "0")),
     )
+    print(json.dumps({"ready": time.time()}), flush=True)
+    sys.stdin.readline()  # go
     for index in range(episodes):
         eid = memory.start_episode(
             f"{_QUERIES[index % len(_QUERIES)]} (worker {worker}, run {index})",
@@ -74,6 +72,28 @@ def _write(
         memory.complete_episode(eid, TaskOutcome.success("done"))
     memory.close()
     print(json.dumps({"end": time.time()}), flush=True)
+
+
+def start_writers(
+    commands: list[list[str]], env: dict[str, str] | None = None
+) -> tuple[list[subprocess.Popen[bytes]], float]:
+    """Start the writer processes, wait until every one has imported selfmem and opened its
+    memory, then tell them all to go: the reader measures writers writing, not eight
+    processes starting on two cores. The children, and when they were told."""
+    children = [
+        subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env)
+        for command in commands
+    ]
+    for child in children:
+        assert child.stdout is not None
+        if not child.stdout.readline():
+            raise SystemExit("a writer failed to start")
+    start = time.time()
+    for child in children:
+        assert child.stdin is not None
+        child.stdin.write(b"go\n")
+        child.stdin.flush()  # communicate() closes it
+    return children, start
 
 
 # -- one measurement ------------------------------------------------------------------------
@@ -111,21 +131,17 @@ def _measure(
     reader_cache: bool | str = shared.get(cache, f"{cache}-reader")
     writer_cache = cache if cache in shared else f"{cache}-writer"
     _seed(location, namespace, seed, reader_cache)
-    start = time.time() + 2.0  # after every writer has imported selfmem
-    children = []
-    for worker in range(writers):
-        command = [
-            sys.executable, "-m", "benchmarks.bench_multiprocess", "--worker", location,
-            namespace, str(worker), str(per_writer), writer_cache, str(start),
-        ]  # fmt: skip
-        children.append(subprocess.Popen(command, stdout=subprocess.PIPE))
+    commands = [
+        [sys.executable, "-m", "benchmarks.bench_multiprocess", "--worker", location,
+         namespace, str(worker), str(per_writer), writer_cache]
+        for worker in range(writers)
+    ]  # fmt: skip
     latencies: list[float] = []
     with SelfLearningMemory.open(
         location, namespace=namespace, cache=reader_cache, flush_interval_s=None
     ) as reader:
         reader.retrieve_relevant_context(_QUERIES[0])  # builds the index and fills the cache
-        while time.time() < start:
-            time.sleep(0.01)
+        children, start = start_writers(commands)
         deadline = time.monotonic() + WRITERS_DEADLINE_S
         while any(child.poll() is None for child in children) or len(latencies) < 20:
             if time.monotonic() > deadline:
@@ -209,8 +225,8 @@ def _table(rows: list[Row], label: str, took: float) -> str:
 def main(argv: list[str] | None = None) -> None:
     args = argv if argv is not None else sys.argv[1:]
     if args and args[0] == "--worker":
-        location, namespace, worker, episodes, cache, start = args[1:7]
-        _write(location, namespace, int(worker), int(episodes), cache, float(start))
+        location, namespace, worker, episodes, cache = args[1:6]
+        _write(location, namespace, int(worker), int(episodes), cache)
         return
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--quick", action="store_true", help="20 episodes per writer, 100 seeded")

@@ -39,7 +39,7 @@ from pathlib import Path
 from selfmem import SelfLearningMemory
 from tests.sqld_server import SqldServer
 
-from .bench_multiprocess import _QUERIES, _seed
+from .bench_multiprocess import _QUERIES, _seed, start_writers
 from .machine import summary
 from .workload import Workload
 
@@ -76,16 +76,14 @@ def _quantile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
-def _start_writers(url: str, namespace: str, writers: int, per_writer: int, start: float,
-                   root: str) -> list[subprocess.Popen[bytes]]:  # fmt: skip
-    children = []
-    for worker in range(writers):
-        command = [
-            sys.executable, "-m", "benchmarks.bench_multiprocess", "--worker", url, namespace,
-            str(worker), str(per_writer), f"{root}/writer-{worker}", str(start),
-        ]  # fmt: skip
-        children.append(subprocess.Popen(command, stdout=subprocess.PIPE, env=_WRITER_ENV))
-    return children
+def _start_writers(url: str, namespace: str, writers: int, per_writer: int,
+                   root: str) -> tuple[list[subprocess.Popen[bytes]], float]:  # fmt: skip
+    commands = [
+        [sys.executable, "-m", "benchmarks.bench_multiprocess", "--worker", url, namespace,
+         str(worker), str(per_writer), f"{root}/writer-{worker}"]
+        for worker in range(writers)
+    ]  # fmt: skip
+    return start_writers(commands, _WRITER_ENV)
 
 
 def _wait_all(children: list[subprocess.Popen[bytes]]) -> float:
@@ -115,8 +113,6 @@ def measure_reader(url: str, root: str, writers: int, per_writer: int, seed: int
     namespace = f"server-{tag}-{writers}-{'on' if cache else 'off'}-{poll_s}"
     reader_cache: bool | str = f"{root}/reader-{namespace}" if cache else False
     _seed(url, namespace, seed, reader_cache)
-    start = time.time() + 2.0  # after every writer has imported selfmem
-    children = _start_writers(url, namespace, writers, per_writer, start, root)
     latencies: list[float] = []
     with SelfLearningMemory.open(
         url, namespace=namespace, cache=reader_cache, flush_interval_s=None,
@@ -124,8 +120,8 @@ def measure_reader(url: str, root: str, writers: int, per_writer: int, seed: int
     ) as reader:  # fmt: skip
         for query in _QUERIES:  # builds the index; the seeded results are fetched once
             reader.retrieve_relevant_context(query, limit=5)
-        while time.time() < start:
-            time.sleep(0.01)
+        # measured once every writer has started and opened its memory
+        children, start = _start_writers(url, namespace, writers, per_writer, root)
         deadline = time.monotonic() + WRITERS_DEADLINE_S
         while any(child.poll() is None for child in children) or len(latencies) < 50:
             if time.monotonic() > deadline:
