@@ -105,7 +105,10 @@ class LearningBeside:
             except queue.Empty:
                 if self._process.is_alive():
                     continue
-                message = ("failed", f"exit code {self._process.exitcode}")
+                try:  # it may have ended just after its last message
+                    message = self._outbox.get(timeout=_POLL_S)
+                except queue.Empty:
+                    message = ("failed", f"exit code {self._process.exitcode}")
             if message[0] == "progress":
                 if progress is not None:
                     progress(message[1], max(self.total, message[1]))
@@ -119,12 +122,13 @@ class LearningBeside:
             return None
 
     def stop(self) -> None:
-        """Stop the other process; it writes nothing."""
+        """Stop the other process; it writes nothing (it writes only once told that every
+        episode is written, so ending it before then loses nothing)."""
         if not self.running:
             return
         self.running = False
         self._inbox.put(("stop",))
-        self._process.join(timeout=10)
+        self._process.join(timeout=1)  # it reads it after the chunks queued before it
         if self._process.is_alive():
             self._process.terminate()
             self._process.join()
