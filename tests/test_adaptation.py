@@ -197,3 +197,33 @@ def test_after_a_change_tasks_worded_otherwise_get_the_new_way(tmp_path: Path) -
             "Release the billing service", OPS, limit=3, tags=["hotfix"]
         )
         assert not filtered.episodes
+
+
+def _follow_and_fail(memory: SelfLearningMemory, i: int, task: str) -> str:
+    """An agent follows the recommended sequence; its first step now fails (a step was added
+    before it), and the agent then tries tools of other tasks in vain."""
+    eid = memory.start_episode(task, OPS, start_time=START + timedelta(minutes=i))
+    plan = next(s.pattern for s in memory.recommend_patterns(task, OPS)
+                if isinstance(s.pattern, ToolSequence))  # fmt: skip
+    memory.record_feedback(eid, pattern_ids=[plan.id])
+    memory.log_step(eid, tool=plan.tools[0], error="no registered runner for this project")
+    for tool in ("rotate_keys", "scale_pool", "page_oncall"):
+        memory.log_step(eid, tool=tool, error="not applicable")
+    memory.complete_episode(eid, TaskOutcome.failure("budget spent"))
+    return eid
+
+
+def test_runs_that_followed_the_sequence_and_broke_at_its_first_step_retire_it(
+    tmp_path: Path,
+) -> None:
+    # The followers are worded otherwise and spent most of their calls on other tasks' tools:
+    # alike, they would start a family of their own. They said which sequence they followed
+    # (record_feedback), so they are its family's runs, and three of them in a row retire it.
+    with SelfLearningMemory.open(tmp_path, learn_inline=True) as memory:
+        for i in range(12):
+            _run(memory, i, OLD, works=True)
+        for i, task in enumerate(("Cut a billing build for customers", "Billing goes out now",
+                                  "Push out billing v2"), start=12):  # fmt: skip
+            assert _sequences(memory)[0] == OLD
+            _follow_and_fail(memory, i, task)
+        assert OLD not in _sequences(memory)

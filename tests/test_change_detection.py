@@ -77,8 +77,7 @@ def test_a_step_that_often_broke_breaking_with_a_new_error_is_a_change() -> None
     explorer often got wrong); now three of four break there with "internal error", which
     no earlier run raised: a change. The same failures with the usual error are not."""
     earlier = [
-        _broke(i, SEQ, at=3, error="permission denied") if i % 3 == 0 else _ok(i)
-        for i in range(20)
+        _broke(i, SEQ, at=3, error="permission denied") if i % 3 == 0 else _ok(i) for i in range(20)
     ]
     for error, changed in (("internal error (request <hex>)", True), ("permission denied", False)):
         runs = [*earlier, _broke(20, SEQ, at=3, error=error), _ok(21),
@@ -123,3 +122,38 @@ def test_a_broken_step_is_repaired_with_what_worked_in_its_place_in_most_runs_si
     # a run that succeeded since shows the new way itself
     done = FamilyRun("r15", (*head, "redeploy", "notify"), True, 5, 1.0, ended_at=115.0)
     assert repaired_sequence(family, [*before, *since, done], CFG) is None
+
+
+def test_a_failed_run_that_broke_at_the_first_step_followed_the_sequence() -> None:
+    # a step added before the first: the first step now fails and the agent looks elsewhere
+    first = _broke(1, ("read_logs", "page_oncall", "scale_up"), at=0)
+    assert follows(SEQ, first)
+    # a later step of the sequence tried before the first one: another way
+    later_first = _broke(2, ("approve", "read_logs", "page_oncall"), at=1)
+    assert not follows(SEQ, later_first)
+
+
+def test_a_new_step_the_old_first_step_needs_now_goes_before_it() -> None:
+    # Since the change "read_logs" fails until "grant_access" has run. In each run since, it
+    # failed, "grant_access" worked, "read_logs" then worked, and the run broke later, at
+    # "restart" (it came to it out of turn). "grant_access" is a step added before
+    # "read_logs", not one that took the place of the step where the runs broke.
+    from datetime import UTC, datetime
+
+    from selfmem.learning.changes import repaired_sequence
+    from selfmem.records.learned import ToolSequence
+
+    family = ToolSequence(id="f", namespace="ns", key="family:f", changed_tools=["restart"],
+                          changed_at=datetime.fromtimestamp(100.0, tz=UTC))  # fmt: skip
+    before = [
+        FamilyRun(f"r{i}", SEQ, True, 5, 1.0, ended_at=float(i), attempted=SEQ) for i in range(10)
+    ]
+    attempted = ("read_logs", "grant_access", "read_logs", "query_metrics", "approve", "restart")
+    path = ("grant_access", "read_logs", "query_metrics", "approve")
+    since = [
+        FamilyRun(f"r{i}", path, False, 6, 1.0, ended_at=100.0 + i, attempted=attempted, broke_at=5)
+        for i in range(10, 13)
+    ]
+    repaired, runs = repaired_sequence(family, before + since, CFG) or ((), [])
+    assert repaired == ("grant_access", *SEQ)
+    assert runs == ["r10", "r11", "r12"]

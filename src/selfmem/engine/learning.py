@@ -26,6 +26,7 @@ from datetime import datetime
 from ..config import LearningConfig
 from ..errors import ConflictError
 from ..learning import extractors as ex
+from ..learning import followed
 from ..learning.error_classes import normalize_error
 from ..learning.heuristics import derive_heuristic
 from ..learning.learner import PatternLearner
@@ -42,9 +43,9 @@ __all__ = ["FEEDBACK_KEY", "FOLLOWED_KEY", "LearningEngine", "teaches"]
 logger = logging.getLogger(__name__)
 
 #: Episode metadata key holding the ids of patterns used during the episode.
-FEEDBACK_KEY = "selfmem.used_patterns"
+FEEDBACK_KEY = followed.USED_PATTERNS_KEY
 #: Metadata key of an open episode: the past episodes whose plan it followed.
-FOLLOWED_KEY = "selfmem.followed_episodes"
+FOLLOWED_KEY = followed.FOLLOWED_KEY
 _PAGE = 500
 #: A served-pattern catalog is rebuilt after any change to the patterns, and at least this
 #: often, because effectiveness decays with time.

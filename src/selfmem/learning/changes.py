@@ -84,7 +84,9 @@ def follows(
     before = [tool for tool in run.attempted[: run.broke_at] if tool in sequence]
     before = [tool for i, tool in enumerate(before) if not i or before[i - 1] != tool]
     return (
-        bool(before) and ex.is_subsequence(before, prefix) and set(prefix) - set(before) <= optional
+        (bool(before) or not prefix)
+        and ex.is_subsequence(before, prefix)
+        and set(prefix) - set(before) <= optional
     )
 
 
@@ -159,6 +161,26 @@ def new_way_runs(family: ToolSequence, runs: Sequence[FamilyRun]) -> list[str]:
     return found
 
 
+def _precedes(run: FamilyRun, new: str, step: str) -> bool:
+    """Whether a run shows ``new`` to be a step to run before ``step``: ``step`` was tried
+    first and did not work, ``new`` then worked, and ``step`` worked after it."""
+    if new not in run.path or step not in run.path:
+        return False
+    tried = run.attempted
+    return tried.index(step) < tried.index(new) and run.path.index(new) < run.path.index(step)
+
+
+def _place(repaired: list[str], new: str, broken: str, after: Sequence[FamilyRun]) -> None:
+    """Put the new tool into the repaired sequence: before the first step that runs since
+    showed needs it first (:func:`_precedes`: a new precondition, such as a step added at
+    the start of the procedure), else in place of the step that broke."""
+    for step in repaired:
+        if any(_precedes(run, new, step) for run in after):
+            repaired.insert(repaired.index(step), new)
+            return
+    repaired[repaired.index(broken)] = new
+
+
 def repaired_sequence(
     family: ToolSequence,
     runs: Sequence[FamilyRun],
@@ -166,14 +188,16 @@ def repaired_sequence(
     idle: set[str] | frozenset[str] = frozenset(),
 ) -> tuple[tuple[str, ...], list[str]] | None:
     """For a family whose procedure changed and that no run has succeeded at since: the
-    sequence its runs agreed on before the change, each step that broke
-    (``ToolSequence.changed_tools``) replaced by the new tool that worked after it in most of
-    the runs since that broke there (at least ``min_support`` of them), with the ids of the
-    runs since. A guess at the new way, from what the runs since got right ("410 gone" from
-    the old step, then a new one that worked): None when no step has such a replacement,
-    when a run has succeeded since (its way is known), or with too few runs before.
-    ``runs``: the family's recent runs, oldest first; ``idle``: tools that work in any state
-    (:func:`.idle.idle_tools`), which replace nothing."""
+    sequence its runs agreed on before the change, repaired with the new tool that worked
+    after a step that broke (``ToolSequence.changed_tools``) in most of the runs since that
+    broke there (at least ``min_support`` of them), with the ids of the runs since. The
+    new tool goes before a step that a run since tried first, failing, and that worked
+    once the new tool had (a step added before it); otherwise it takes the broken step's
+    place (a step replaced). A guess at the new way, from what the runs since got right
+    ("410 gone" from the old step, then a new one that worked): None when no step has
+    such a new tool, when a run has succeeded since (its way is known), or with too few
+    runs before. ``runs``: the family's recent runs, oldest first; ``idle``: tools that
+    work in any state (:func:`.idle.idle_tools`), which repair nothing."""
     if family.changed_at is None or not family.changed_tools:
         return None
     since = family.changed_at.timestamp()
@@ -186,7 +210,7 @@ def repaired_sequence(
         if broken not in repaired:
             continue
         broke = [run for run in after if broken in run.attempted and broken not in run.path]
-        counts = Counter(tool for run in broke for tool in set(run.path) - set(old) - idle)
+        counts = Counter(tool for run in broke for tool in set(run.path) - set(repaired) - idle)
         ranked = counts.most_common(2)
         if not ranked:
             continue
@@ -196,7 +220,7 @@ def repaired_sequence(
             and count * 2 > len(broke)
             and (len(ranked) == 1 or ranked[1][1] < count)
         ):
-            repaired[repaired.index(broken)] = tool
+            _place(repaired, tool, broken, after)
     if len(old) < 2 or tuple(repaired) == old:
         return None
     return tuple(repaired), [run.episode_id for run in after]

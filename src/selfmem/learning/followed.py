@@ -22,6 +22,8 @@ from ..records.episodes import Episode
 from ..records.learned import ToolSequence
 
 __all__ = [
+    "FOLLOWED_KEY",
+    "USED_PATTERNS_KEY",
     "FAILURES_TO_DEMOTE",
     "FOLLOWERS_KEPT",
     "failed_when_followed",
@@ -31,6 +33,12 @@ __all__ = [
     "same_setting",
 ]
 
+#: Episode metadata key holding the ids of the patterns an episode used
+#: (``record_feedback(pattern_ids=...)``).
+USED_PATTERNS_KEY = "selfmem.used_patterns"
+#: Episode metadata key holding the ids of the past episodes whose plan it followed
+#: (``record_feedback(followed_episode_ids=...)``).
+FOLLOWED_KEY = "selfmem.followed_episodes"
 #: Followers kept per followed episode, and how many latest failures demote it.
 FOLLOWERS_KEPT = 4
 FAILURES_TO_DEMOTE = 2

@@ -147,7 +147,7 @@ class PatternLearner:
         if episode.outcome is None:
             raise ValueError("the learner needs a completed episode")
         self.version += 1
-        key = self.families.best(episode)
+        key = self._followed_family(episode) or self.families.best(episode)
         family = self._family(key, episode)
         self._window(family.key).append(ex.family_run(episode))
         changed = self._count_all(family, episode, +1)
@@ -156,6 +156,19 @@ class PatternLearner:
         else:
             self._settle(family)
         return changed + self._merge_twin(family, defer_sequences)
+
+    def _followed_family(self, episode: Episode) -> str | None:
+        """The family whose tool sequence a failed run followed, as its agent said
+        (``record_feedback(pattern_ids=...)`` with a family's sequence). Such a run is that
+        family's run: what it tried after the plan broke was a way out, not another task,
+        and its failure is what tells that the family's procedure changed."""
+        if ex.succeeded(episode):
+            return None
+        for pattern_id in episode.metadata.get(followed.USED_PATTERNS_KEY) or ():
+            pattern = self._patterns.get(pattern_id)
+            if isinstance(pattern, ToolSequence) and pattern.key in self.families.families:
+                return pattern.key
+        return None
 
     def take_removed(self) -> list[str]:
         """Ids of the patterns that learning removed (merged into others) since last asked:
