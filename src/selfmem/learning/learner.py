@@ -5,10 +5,11 @@ completed episodes, and persists the patterns each call reports as changed.
 
 Every episode first joins a task family (:mod:`.families`), found from the task itself.
 Sequences, decision points and context patterns are learned inside families; error
-recoveries are learned per tool and error class. Observing an episode and forgetting a
-deleted one are the same counting with opposite signs (:meth:`PatternLearner._count_all`),
-so what an episode taught is exactly what its deletion removes. Which patterns are served is
-decided by :mod:`.serving`.
+recoveries are learned per tool and error class (the records and the counting:
+:mod:`.pattern_counts`). Observing an episode and forgetting a deleted one are the same
+counting with opposite signs (:meth:`PatternLearner._count_all`), so what an episode taught
+is exactly what its deletion removes. Which patterns are served is decided by
+:mod:`.serving`.
 """
 
 from __future__ import annotations
@@ -16,14 +17,11 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Iterable
 from datetime import datetime
-from typing import TypeVar
 
 from ..config import LearningConfig
 from ..records.episodes import Episode, utc_now
 from ..records.learned import (
     AnyPattern,
-    ContextPattern,
-    DecisionPoint,
     ErrorRecovery,
     PatternKind,
     ToolSequence,
@@ -35,22 +33,15 @@ from . import extractors as ex
 from .changes import new_way_runs, repaired_sequence
 from .families import FamilyIndex, stated_context
 from .idle import idle_tools
+from .pattern_counts import PatternCounts
 from .settling import settle
-from .state import FamilyRun, Tally, count_choice
+from .state import FamilyRun, Tally
 
 __all__ = ["PatternLearner"]
 
 #: A family is compared with the others for a merge after each of its first runs up to this
 #: many, then after every this-many runs.
 _TWIN_EVERY_RUN = 16
-
-_P = TypeVar("_P", ToolSequence, DecisionPoint, ErrorRecovery, ContextPattern)
-
-#: Each record class's kind, as its ids are derived from it.
-_KINDS: dict[type, str] = {
-    cls: cls.model_fields["kind"].default.value
-    for cls in (ToolSequence, DecisionPoint, ErrorRecovery, ContextPattern)
-}
 
 
 class PatternLearner:
@@ -59,7 +50,8 @@ class PatternLearner:
     def __init__(self, namespace: str, config: LearningConfig | None = None) -> None:
         self.namespace = namespace
         self.config = config or LearningConfig()
-        self._patterns: dict[str, AnyPattern] = {}
+        self._counts = PatternCounts(namespace, self.config)
+        self._patterns = self._counts.patterns  # the same dict
         self.families = FamilyIndex(self.config.family_min_similarity)
         self._runs: dict[str, deque[FamilyRun]] = {}
         self._deferred: set[str] = set()
@@ -68,8 +60,6 @@ class PatternLearner:
         self._idle: tuple[int, set[str]] = (-1, set())
         self._tests: serving.TestMemo = {}
         self._removed: list[str] = []  # ids of patterns merged away, until taken
-        self._ids: dict[tuple[type, str], str] = {}  # an episode counts in ~100 patterns
-        self._pairs: dict[tuple[str, str, str], tuple[ContextPattern, ContextPattern]] = {}
         #: Bumped by every change to the patterns, so readers can cache what they derive.
         self.version = 0
 
@@ -266,7 +256,7 @@ class PatternLearner:
         if key is not None:
             return self.families.families[key]
         new_key = f"family:{episode.id}"
-        family = self._touch(ToolSequence, new_key, episode)
+        family = self._counts.touch(ToolSequence, new_key, episode)
         self.families.add(family)
         return family
 
@@ -278,141 +268,12 @@ class PatternLearner:
             counting.note(family, episode, tally)
             stated_context(family, self.families.context_counts(family))
         counted: list[AnyPattern] = [
-            *self._count_decisions(family.key, episode, tally, sign),
-            *self._count_errors(episode, tally, sign),
-            *self._count_context(family.key, episode, tally, sign),
+            *self._counts.decisions(family.key, episode, tally, sign),
+            *self._counts.errors(episode, tally, sign),
+            *self._counts.context(family.key, episode, tally, sign),
         ]
         changed.update((pattern.id, pattern) for pattern in counted)
         return list(changed.values())
-
-    def _id(self, cls: type, key: str) -> str:
-        """The id of the pattern of this class and key (hashed once, then remembered)."""
-        pattern_id = self._ids.get((cls, key))
-        if pattern_id is None:
-            pattern_id = self._ids[cls, key] = stable_id(self.namespace, _KINDS[cls], key)
-        return pattern_id
-
-    def _touch(self, cls: type[_P], key: str, episode: Episode, **fields: object) -> _P:
-        pattern_id = self._id(cls, key)
-        pattern = self._patterns.get(pattern_id)
-        if pattern is None:
-            seen = episode.end_time or utc_now()
-            created = cls(
-                id=pattern_id, namespace=self.namespace, key=key, first_seen=seen, last_seen=seen,
-                **fields,
-            )  # fmt: skip
-            self._patterns[pattern_id] = created
-            merging.narrow_context(created, episode, first=True)
-            created.add_provenance(episode.id)
-            return created
-        assert isinstance(pattern, cls)
-        return pattern
-
-    def _find(
-        self, cls: type[_P], key: str, episode: Episode, tally: Tally, sign: int, **fields: object
-    ) -> _P | None:
-        """The pattern to count an episode in: created when learning, existing when forgetting."""
-        if sign > 0:
-            pattern = self._touch(cls, key, episode, **fields)
-            counting.note(pattern, episode, tally)
-            return pattern
-        found = self._patterns.get(self._id(cls, key))
-        return found if isinstance(found, cls) else None
-
-    def _count_decisions(
-        self, family: str, episode: Episode, tally: Tally, sign: int
-    ) -> list[DecisionPoint]:
-        success = tally.success
-        by_tool: dict[str, set[str]] = {}
-        for before, after in ex.decision_transitions(episode):
-            by_tool.setdefault(before, set()).add(after)
-        changed = []
-        for before, choices in sorted(by_tool.items()):
-            key = f"{family}|{before}"
-            pattern = self._find(
-                DecisionPoint, key, episode, tally, sign, family=family, after_tool=before
-            )
-            if pattern is None:
-                continue
-            counting.count(pattern, tally, sign)
-            for choice in choices:
-                count_choice(pattern.choices, choice, sign, success)
-            changed.append(pattern)
-        return changed
-
-    def _count_errors(self, episode: Episode, tally: Tally, sign: int) -> list[ErrorRecovery]:
-        success = tally.success
-        changed = []
-        for event in ex.error_events(episode):
-            key = f"{event.tool}|{event.error_class}"
-            pattern = self._find(
-                ErrorRecovery, key, episode, tally, sign,
-                tool=event.tool, error_class=event.error_class,
-            )  # fmt: skip
-            if pattern is None:
-                continue
-            counting.count(pattern, tally, sign)
-            if event.outcome == "fixed":
-                pattern.recovered += sign
-                for action in event.actions:
-                    count_choice(pattern.recoveries, action, sign, True)
-                    if action != "retry":
-                        count_choice(pattern.fix_runs, action, sign, success)
-            elif event.outcome == "replaced":
-                pattern.recovered += sign
-                for tool in event.actions:
-                    count_choice(pattern.replacements, tool, sign, success)
-            else:
-                pattern.unrecovered = max(0, pattern.unrecovered + sign)
-                for action in event.actions:
-                    count_choice(pattern.recoveries, action, sign, False)
-            serving.pick_recovery(pattern, self.config)
-            changed.append(pattern)
-        return changed
-
-    def _count_context(
-        self, family: str, episode: Episode, tally: Tally, sign: int
-    ) -> list[ContextPattern]:
-        tools = sorted(set(ex.tool_path(episode)))
-        failed = {step.tool for step in episode.steps if not step.success}
-        changed: list[ContextPattern] = []
-        for feature in ex.context_features(episode):
-            for tool in tools:
-                outcome, calls = self._context_pair(family, feature, tool, episode, tally, sign)
-                if outcome is not None:
-                    counting.count(outcome, tally, sign)
-                    changed.append(outcome)
-                if calls is not None:
-                    counting.count(calls, tally, sign)
-                    calls.successes += sign * (int(tool not in failed) - int(tally.success))
-                    changed.append(calls)
-        return changed
-
-    def _context_pair(
-        self, family: str, feature: str, tool: str, episode: Episode, tally: Tally, sign: int
-    ) -> tuple[ContextPattern | None, ContextPattern | None]:
-        """The outcome and calls patterns of a family, feature and tool, noted (learning) or
-        as found (forgetting). An episode counts in dozens of these, so the pair is kept
-        by its three names while both records are the learner's."""
-        known = self._pairs.get((family, feature, tool)) if sign > 0 else None
-        if known is not None:
-            outcome, calls = known
-            patterns = self._patterns
-            if patterns.get(outcome.id) is outcome and patterns.get(calls.id) is calls:
-                counting.note(outcome, episode, tally)
-                counting.note(calls, episode, tally)
-                return known
-        fields = {"family": family, "feature": feature, "tool": tool}
-        key = f"{family}|{feature}|{tool}"
-        found = (
-            self._find(ContextPattern, key, episode, tally, sign, **fields),
-            self._find(
-                ContextPattern, f"{key}|calls", episode, tally, sign, measure="calls", **fields
-            ),
-        )
-        if found[0] is not None and found[1] is not None and sign > 0:
-            self._pairs[family, feature, tool] = (found[0], found[1])
-        return found
 
     # -- tool sequences ---------------------------------------------------------------------
 

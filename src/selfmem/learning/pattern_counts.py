@@ -1,0 +1,177 @@
+"""The learner's records, and the counting of one episode into the ones it bears on.
+
+:class:`PatternCounts` holds every pattern record of a namespace by id. Learning an episode
+(``sign`` 1) creates the records it needs and counts it in; forgetting a deleted one (``sign``
+-1) counts it out of the records it finds, so what an episode taught is exactly what its
+deletion removes. Decision points and context patterns are counted inside the episode's task
+family; error recoveries per tool and error class. Which of them are served is decided by
+:mod:`.serving`.
+"""
+
+from __future__ import annotations
+
+from typing import TypeVar
+
+from ..config import LearningConfig
+from ..records.episodes import Episode, utc_now
+from ..records.learned import (
+    AnyPattern,
+    ContextPattern,
+    DecisionPoint,
+    ErrorRecovery,
+    ToolSequence,
+    stable_id,
+)
+from . import counting, merging, serving
+from . import extractors as ex
+from .state import Tally, count_choice
+
+__all__ = ["PatternCounts"]
+
+_P = TypeVar("_P", ToolSequence, DecisionPoint, ErrorRecovery, ContextPattern)
+
+#: Each record class's kind, as its ids are derived from it.
+_KINDS: dict[type, str] = {
+    cls: cls.model_fields["kind"].default.value
+    for cls in (ToolSequence, DecisionPoint, ErrorRecovery, ContextPattern)
+}
+
+
+class PatternCounts:
+    """A namespace's pattern records by id, and the counting of episodes into them."""
+
+    def __init__(self, namespace: str, config: LearningConfig) -> None:
+        self.namespace = namespace
+        self._config = config
+        self.patterns: dict[str, AnyPattern] = {}
+        self._ids: dict[tuple[type, str], str] = {}  # an episode counts in ~100 patterns
+        self._pairs: dict[tuple[str, str, str], tuple[ContextPattern, ContextPattern]] = {}
+
+    def id(self, cls: type, key: str) -> str:
+        """The id of the pattern of this class and key (hashed once, then remembered)."""
+        pattern_id = self._ids.get((cls, key))
+        if pattern_id is None:
+            pattern_id = self._ids[cls, key] = stable_id(self.namespace, _KINDS[cls], key)
+        return pattern_id
+
+    def touch(self, cls: type[_P], key: str, episode: Episode, **fields: object) -> _P:
+        pattern_id = self.id(cls, key)
+        pattern = self.patterns.get(pattern_id)
+        if pattern is None:
+            seen = episode.end_time or utc_now()
+            created = cls(
+                id=pattern_id, namespace=self.namespace, key=key, first_seen=seen, last_seen=seen,
+                **fields,
+            )  # fmt: skip
+            self.patterns[pattern_id] = created
+            merging.narrow_context(created, episode, first=True)
+            created.add_provenance(episode.id)
+            return created
+        assert isinstance(pattern, cls)
+        return pattern
+
+    def find(
+        self, cls: type[_P], key: str, episode: Episode, tally: Tally, sign: int, **fields: object
+    ) -> _P | None:
+        """The pattern to count an episode in: created when learning, existing when forgetting."""
+        if sign > 0:
+            pattern = self.touch(cls, key, episode, **fields)
+            counting.note(pattern, episode, tally)
+            return pattern
+        found = self.patterns.get(self.id(cls, key))
+        return found if isinstance(found, cls) else None
+
+    def decisions(
+        self, family: str, episode: Episode, tally: Tally, sign: int
+    ) -> list[DecisionPoint]:
+        success = tally.success
+        by_tool: dict[str, set[str]] = {}
+        for before, after in ex.decision_transitions(episode):
+            by_tool.setdefault(before, set()).add(after)
+        changed = []
+        for before, choices in sorted(by_tool.items()):
+            key = f"{family}|{before}"
+            pattern = self.find(
+                DecisionPoint, key, episode, tally, sign, family=family, after_tool=before
+            )
+            if pattern is None:
+                continue
+            counting.count(pattern, tally, sign)
+            for choice in choices:
+                count_choice(pattern.choices, choice, sign, success)
+            changed.append(pattern)
+        return changed
+
+    def errors(self, episode: Episode, tally: Tally, sign: int) -> list[ErrorRecovery]:
+        success = tally.success
+        changed = []
+        for event in ex.error_events(episode):
+            key = f"{event.tool}|{event.error_class}"
+            pattern = self.find(
+                ErrorRecovery, key, episode, tally, sign,
+                tool=event.tool, error_class=event.error_class,
+            )  # fmt: skip
+            if pattern is None:
+                continue
+            counting.count(pattern, tally, sign)
+            if event.outcome == "fixed":
+                pattern.recovered += sign
+                for action in event.actions:
+                    count_choice(pattern.recoveries, action, sign, True)
+                    if action != "retry":
+                        count_choice(pattern.fix_runs, action, sign, success)
+            elif event.outcome == "replaced":
+                pattern.recovered += sign
+                for tool in event.actions:
+                    count_choice(pattern.replacements, tool, sign, success)
+            else:
+                pattern.unrecovered = max(0, pattern.unrecovered + sign)
+                for action in event.actions:
+                    count_choice(pattern.recoveries, action, sign, False)
+            serving.pick_recovery(pattern, self._config)
+            changed.append(pattern)
+        return changed
+
+    def context(
+        self, family: str, episode: Episode, tally: Tally, sign: int
+    ) -> list[ContextPattern]:
+        tools = sorted(set(ex.tool_path(episode)))
+        failed = {step.tool for step in episode.steps if not step.success}
+        changed: list[ContextPattern] = []
+        for feature in ex.context_features(episode):
+            for tool in tools:
+                outcome, calls = self._pair(family, feature, tool, episode, tally, sign)
+                if outcome is not None:
+                    counting.count(outcome, tally, sign)
+                    changed.append(outcome)
+                if calls is not None:
+                    counting.count(calls, tally, sign)
+                    calls.successes += sign * (int(tool not in failed) - int(tally.success))
+                    changed.append(calls)
+        return changed
+
+    def _pair(
+        self, family: str, feature: str, tool: str, episode: Episode, tally: Tally, sign: int
+    ) -> tuple[ContextPattern | None, ContextPattern | None]:
+        """The outcome and calls patterns of a family, feature and tool, noted (learning) or
+        as found (forgetting). An episode counts in dozens of these, so the pair is kept
+        by its three names while both records are the learner's."""
+        known = self._pairs.get((family, feature, tool)) if sign > 0 else None
+        if known is not None:
+            outcome, calls = known
+            patterns = self.patterns
+            if patterns.get(outcome.id) is outcome and patterns.get(calls.id) is calls:
+                counting.note(outcome, episode, tally)
+                counting.note(calls, episode, tally)
+                return known
+        fields = {"family": family, "feature": feature, "tool": tool}
+        key = f"{family}|{feature}|{tool}"
+        found = (
+            self.find(ContextPattern, key, episode, tally, sign, **fields),
+            self.find(
+                ContextPattern, f"{key}|calls", episode, tally, sign, measure="calls", **fields
+            ),
+        )
+        if found[0] is not None and found[1] is not None and sign > 0:
+            self._pairs[family, feature, tool] = (found[0], found[1])
+        return found
