@@ -170,18 +170,21 @@ def test_delete_asks_on_a_terminal(run: Run, monkeypatch: pytest.MonkeyPatch) ->
 # -- learning -------------------------------------------------------------------------------
 
 
-def test_recommend_shows_how_far_failed_runs_got_only_when_asked(run: Run, store: Path) -> None:
+def test_recommend_shows_how_far_failed_runs_got_unless_told_not_to(
+    run: Run, store: Path
+) -> None:
     with SelfLearningMemory.open(store, flush_interval_s=None, learn_inline=True) as memory:
         for module in ("parser", "invoice", "session"):
             run_episode(memory, f"Fix the failing {module} unit test",
                         ["run_pytest", "read_file", "run_linter"], fail_at=2,
                         success=False)  # fmt: skip
     task = "Fix the failing scheduler unit test"
-    assert as_json(run, "recommend", task) == []
-    advice = as_json(run, "recommend", task, "--include-partial")
-    assert advice[0]["pattern"]["tools"] == ["run_pytest", "read_file"]
-    assert advice[0]["signals"]["partial"] == 1.0
-    code, out, _ = run("recommend", task, "--include-partial")
+    assert as_json(run, "recommend", task, "--no-partial") == []
+    for asked in ((), ("--include-partial",)):
+        advice = as_json(run, "recommend", task, *asked)
+        assert advice[0]["pattern"]["tools"] == ["run_pytest", "read_file"]
+        assert advice[0]["signals"]["partial"] == 1.0
+    code, out, _ = run("recommend", task)
     assert code == 0 and "as far as the most similar runs got" in out
 
 

@@ -224,7 +224,7 @@ async def test_a_failed_call_finds_what_recovered_from_it_before(
         assert "tool" in await fails(client, "find_recovery", tool="", error="boom")
 
 
-async def test_recommend_patterns_offers_partial_progress_when_asked(
+async def test_recommend_patterns_offers_partial_progress_unless_told_not_to(
     connect: Callable[[], mcp.Client], memory: SelfLearningMemory
 ) -> None:
     for module in ("parser", "invoice", "session"):
@@ -233,10 +233,10 @@ async def test_recommend_patterns_offers_partial_progress_when_asked(
                     success=False)  # fmt: skip
     task = "Fix the failing scheduler unit test"
     async with connect() as client:
-        plain = await call(client, "recommend_patterns", task_description=task)
+        plain = await call(client, "recommend_patterns", task_description=task,
+                           include_partial=False)  # fmt: skip
         assert plain["patterns"] == []
-        found = await call(client, "recommend_patterns", task_description=task,
-                           include_partial=True)  # fmt: skip
+        found = await call(client, "recommend_patterns", task_description=task)
         first = found["patterns"][0]
         assert first["signals"]["partial"] == 1.0
         assert "none of the 3 most similar runs succeeded" in first["pattern"]["description"]

@@ -203,9 +203,9 @@ def test_when_the_nearest_runs_all_failed_the_first_sequence_is_how_far_they_got
     tmp_path: Path,
 ) -> None:
     """Runs of another kind of work in the same context succeeded; every run of this task
-    failed after the same two steps. Asked for partial sequences, what is offered first is
-    those two steps, marked as partial (no run following them succeeded), not the other
-    kind's procedure; once a run of the task succeeds, its procedure takes the place."""
+    failed after the same two steps. What is offered first (by default) is those two steps,
+    marked as partial (no run following them succeeded), not the other kind's procedure;
+    once a run of the task succeeds, its procedure takes the place."""
     ctx = TaskContext(domain="backend", language="python")
     profile = ["run_profiler", "read_logs", "edit_file", "run_pytest"]
     with SelfLearningMemory.open(tmp_path, learn_inline=True) as memory:
@@ -217,9 +217,10 @@ def test_when_the_nearest_runs_all_failed_the_first_sequence_is_how_far_they_got
                         ["run_pytest", "read_file", "run_linter"], context=ctx, fail_at=2,
                         success=False)  # fmt: skip
         task = "Fix the failing scheduler unit test"
-        # by default nothing that never worked is offered as a sequence
-        assert [s for s in memory.recommend_patterns(task, ctx) if "partial" in s.signals] == []
-        first = memory.recommend_patterns(task, ctx, include_partial=True)[0]
+        # asked not to, nothing that never worked is offered as a sequence
+        found = memory.recommend_patterns(task, ctx, include_partial=False)
+        assert [s for s in found if "partial" in s.signals] == []
+        first = memory.recommend_patterns(task, ctx)[0]
         assert isinstance(first.pattern, ToolSequence)
         assert first.pattern.tools == ["run_pytest", "read_file"]
         assert first.pattern.successes == 0 and first.pattern.support == 3
@@ -234,6 +235,42 @@ def test_when_the_nearest_runs_all_failed_the_first_sequence_is_how_far_they_got
         assert "partial" not in first.signals
         with pytest.raises(InvalidInputError, match="include_partial"):
             memory.recommend_patterns(task, ctx, include_partial="yes")  # type: ignore[arg-type]
+
+
+def test_how_far_runs_got_is_no_longer_offered_to_an_agent_that_stops_there(
+    tmp_path: Path,
+) -> None:
+    """An agent that runs the first sequence as the whole task, and nothing after it, only
+    repeats the failed runs' steps when offered how far they got. Once two of the nearest
+    runs called nothing but the offered steps, the offer is withdrawn; runs that went on
+    trying other tools (an agent exploring past the plan) never withdraw it."""
+    ctx = TaskContext(domain="backend", language="python")
+    task = "Fix the failing scheduler unit test"
+    with SelfLearningMemory.open(tmp_path, learn_inline=True) as memory:
+        for module in ("parser", "invoice"):
+            run_episode(memory, f"Fix the failing {module} unit test",
+                        ["run_pytest", "read_file", "run_linter"], context=ctx, fail_at=2,
+                        success=False)  # fmt: skip
+
+        def offered() -> list[str] | None:
+            first = memory.recommend_patterns(task, ctx)
+            partial = [s.pattern for s in first if "partial" in s.signals]
+            return partial[0].tools if partial else None  # type: ignore[union-attr]
+
+        assert offered() == ["run_pytest", "read_file"]
+        # explorers: they followed the offer, then tried tools it does not hold
+        for module in ("session", "billing"):
+            run_episode(memory, f"Fix the failing {module} unit test",
+                        ["run_pytest", "read_file", "git_blame", "run_mypy"], context=ctx,
+                        fail_at=3, success=False)  # fmt: skip
+        assert offered() == ["run_pytest", "read_file"]
+        # one run that did the offered steps and stopped: still offered
+        run_episode(memory, "Fix the failing cache unit test", ["run_pytest", "read_file"],
+                    context=ctx, success=False)  # fmt: skip
+        assert offered() == ["run_pytest", "read_file"]
+        run_episode(memory, "Fix the failing queue unit test", ["run_pytest", "read_file"],
+                    context=ctx, success=False)  # fmt: skip
+        assert offered() is None
 
 
 INFRA = TaskContext(domain="infra", tags=["us"])

@@ -178,6 +178,11 @@ def _unstored(
     )
 
 
+#: How many of the nearest failed runs that called nothing but the offered steps withdraw
+#: the offer of how far they got (:func:`progress_sequence`).
+STALLED_RUNS = 2
+
+
 def progress_sequence(
     namespace: str,
     runs: Sequence[Episode],
@@ -189,10 +194,16 @@ def progress_sequence(
     worked in them (:func:`extractors.procedure`), as the runs agree on them (:func:`vote`,
     weighted as in :func:`neighbour_sequence`), else the nearest run's. A pattern record
     that is not stored, with ``successes`` 0: a place to start from, not a way known to
-    work. None when no run had a step that worked."""
+    work. None when no run had a step that worked, or when ``STALLED_RUNS`` of the runs
+    called nothing but the offered steps (and tools that work in any state): the agent
+    stops where the offer ends, and offering it again would only have it repeated."""
     paths = [tuple(t for t in ex.procedure(run) if t not in idle) for run in runs]
     if not any(paths):
         return None
     tools = vote(paths, _vote_weights(scores), cfg) or next(path for path in paths if path)
+    offered = set(tools) | set(idle)
+    stalled = [run for run in runs if set(ex.tool_path(run)) <= offered]
+    if len(stalled) >= STALLED_RUNS:
+        return None  # runs stop where the offer ends: it leads nowhere for this agent
     holding = [run for run, path in zip(runs, paths, strict=True) if ex.is_subsequence(tools, path)]
     return _unstored(namespace, "progress:", tools, len(runs), holding, 0)

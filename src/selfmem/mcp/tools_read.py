@@ -98,7 +98,7 @@ def register_read_tools(server: MCPServer, memory: SelfLearningMemory) -> None:
         include_partial: Annotated[bool, Field(description=(
             "When no similar run has succeeded yet, offer how far the most similar runs got "
             "(the steps that worked in them, signal 'partial'): a place to start from, not a "
-            "way known to work."))] = False,
+            "way known to work. Not offered once runs stopped where it ends."))] = True,
     ) -> Recommendations:
         """What to try for a task: learned patterns ranked by effectiveness and fit, each
         with the rule (heuristic) it implies."""

@@ -178,17 +178,18 @@ class RetrievalAPI(NearestRuns):
         limit: int = 5,
         *,
         task_type: TaskType | str | None = None,
-        include_partial: bool = False,
+        include_partial: bool = True,
     ) -> list[ScoredPattern]:
         """What to try for this task: served patterns ranked by effectiveness and fit.
 
-        With ``include_partial=True``, when none of the task's nearest runs succeeded, the
-        first tool sequence is how far they got: the steps that worked in them, with
-        ``successes`` 0 and the signal ``partial``. It is for agents that carry on
-        exploring after a plan runs out; one that runs a plan as the whole task would keep
-        repeating what failed, so it is off by default. Those steps "worked" in runs that
-        failed: one of them may be what made them fail (a destructive step), and each run
-        that follows the offer repeats it."""
+        When none of the task's nearest runs succeeded, the first tool sequence is how far
+        they got (``include_partial=False`` turns this off): the steps that worked in them,
+        with ``successes`` 0 and the signal ``partial``, a place to start from for an agent
+        that carries on exploring after a plan runs out. Once two of the nearest runs
+        called nothing but the offered steps (an agent that runs a plan as the whole task
+        and stops), it is no longer offered: it would only be repeated. Those steps
+        "worked" in runs that failed: one of them may be what made them fail (a
+        destructive step), and each run that follows the offer repeats it."""
         self._check_open()
         if not isinstance(description, str) or not description.strip():
             raise InvalidInputError("description must be a non-empty string", field="description")

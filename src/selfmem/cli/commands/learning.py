@@ -123,9 +123,15 @@ def register(commands: SubParsers, common: argparse.ArgumentParser) -> None:
     recommend.add_argument("task", help="the task, in words")
     add_context_options(recommend)
     recommend.add_argument("--limit", type=positive_int, default=5)
-    recommend.add_argument(
-        "--include-partial", action="store_true",
-        help="when no similar run succeeded yet, show how far the most similar runs got",
+    partial = recommend.add_mutually_exclusive_group()
+    partial.add_argument(
+        "--include-partial", dest="include_partial", action="store_true", default=True,
+        help="when no similar run succeeded yet, show how far the most similar runs got "
+        "(the default)",
+    )  # fmt: skip
+    partial.add_argument(
+        "--no-partial", dest="include_partial", action="store_false",
+        help="show only what has worked: nothing when no similar run succeeded yet",
     )  # fmt: skip
     recommend.set_defaults(handler=run_recommend)
 
