@@ -398,3 +398,23 @@ def test_first_and_last_seen_follow_episode_end_times() -> None:
     assert pattern.last_seen == BASE + timedelta(minutes=5)
     learner.observe(episode([("fetch", "timeout"), "fetch"], minute=9))
     assert pattern.last_seen == BASE + timedelta(minutes=9)
+
+
+def test_a_step_after_which_the_tool_failed_again_fixed_nothing() -> None:
+    # refresh_token used to fix the expired token; now the deploy fails again after it and
+    # only rotate_key fixes it. refresh_token is counted as tried in vain, not as a fix
+    # (both used to be credited), so rotate_key takes its place.
+    learner = PatternLearner(NS)
+    expired = ("deploy", "token expired")
+    for i in range(6):
+        learner.observe(episode(["build", expired, "refresh_token", "deploy"], minute=i))
+    pattern = recovery(learner, "deploy")
+    assert pattern.best_recovery == "refresh_token"
+    for i in range(6, 12):
+        learner.observe(episode(
+            ["build", expired, "refresh_token", expired, "rotate_key", "deploy"], minute=i
+        ))  # fmt: skip
+    stats = pattern.recoveries["refresh_token"]
+    assert (stats.n, stats.successes) == (12, 6)
+    assert (pattern.best_recovery, pattern.best_mode) == ("rotate_key", "fix")
+    assert learner.is_served(pattern)

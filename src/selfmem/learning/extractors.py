@@ -122,8 +122,10 @@ class ErrorEvent:
     """A failed step and what followed it.
 
     ``outcome`` is ``"fixed"`` when the same tool later succeeded (``actions`` are the
-    other tools that ran successfully in between, or ``("retry",)`` when there were none:
-    a call that failed itself fixed nothing), ``"replaced"`` when
+    other tools that ran successfully since its last failed call, or ``("retry",)`` when
+    there were none: a call that failed itself fixed nothing; ``tried`` are the tools that
+    ran successfully before a call of it that still failed: they did not fix it),
+    ``"replaced"`` when
     it never succeeded again but the task did, with a tool it had not used before the error
     succeeding after it (``actions`` is the first such tool: what took the failing one's
     place), and ``"unrecovered"`` otherwise
@@ -135,6 +137,7 @@ class ErrorEvent:
     error_class: str
     outcome: str
     actions: tuple[str, ...]
+    tried: tuple[str, ...] = ()
 
 
 def _after_failure(episode: Episode, index: int) -> ErrorEvent:
@@ -143,12 +146,17 @@ def _after_failure(episode: Episode, index: int) -> ErrorEvent:
     error_class = normalize_error(failed.error)
     between: list[str] = []
     worked: list[str] = []
+    in_vain: list[str] = []
     retried = False
     for later in steps[index + 1 :]:
         if later.tool == failed.tool:
             if later.success:
-                return ErrorEvent(failed.tool, error_class, "fixed", tuple(worked) or ("retry",))
+                fixes = tuple(worked) or ("retry",)
+                tried = tuple(tool for tool in in_vain if tool not in worked)
+                return ErrorEvent(failed.tool, error_class, "fixed", fixes, tried)
             retried = True
+            in_vain.extend(tool for tool in worked if tool not in in_vain)
+            worked = []  # what ran before a call that still failed did not fix it
         else:
             if later.tool not in between:
                 between.append(later.tool)

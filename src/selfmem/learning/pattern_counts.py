@@ -120,6 +120,8 @@ class PatternCounts:
                     count_choice(pattern.recoveries, action, sign, True)
                     if action != "retry":
                         count_choice(pattern.fix_runs, action, sign, success)
+                for action in event.tried:
+                    count_choice(pattern.recoveries, action, sign, False)
             elif event.outcome == "replaced":
                 pattern.recovered += sign
                 for tool in event.actions:
