@@ -264,3 +264,67 @@ def test_a_noise_tool_never_becomes_a_served_comparison() -> None:
         if isinstance(p, DecisionPoint | ContextPattern) and p.p_value < 1.0
     ]
     assert tested  # comparisons were made; none survived
+
+
+# --- the false-discovery control -------------------------------------------------------
+
+
+def test_benjamini_hochberg_serves_the_p_values_up_to_the_last_that_passes() -> None:
+    from selfmem.learning.significance import benjamini_hochberg, bh_threshold
+
+    # q = 0.05 over 10 tests: rank k passes at p <= 0.005 k. The first two pass; 0.039 at
+    # rank 3 needs 0.015, and no later rank catches up.
+    p = [0.001, 0.008, 0.039, 0.041, 0.042, 0.06, 0.074, 0.205, 0.212, 0.216]
+    tests = {f"t{i}": value for i, value in enumerate(p)}
+    assert benjamini_hochberg(tests, 0.05) == {"t0", "t1"}
+    assert bh_threshold(p, 0.05) == 0.008
+    # a later rank that passes takes every smaller p-value with it (step-up)
+    late = {"a": 0.02, "b": 0.03, "c": 0.03, "d": 0.04}
+    assert benjamini_hochberg(late, 0.05) == {"a", "b", "c", "d"}
+    assert bh_threshold(late.values(), 0.05) == 0.04
+    assert bh_threshold([0.5, 0.9], 0.05) is None and bh_threshold([], 0.05) is None
+    rng = random.Random(3)
+    for _ in range(200):
+        values = {str(i): round(rng.random() ** 3, 3) for i in range(rng.randrange(1, 40))}
+        threshold = bh_threshold(values.values(), 0.05)
+        by_threshold = set() if threshold is None else {
+            k for k, v in values.items() if v <= threshold
+        }  # fmt: skip
+        assert by_threshold == benjamini_hochberg(values, 0.05)
+
+
+def test_serving_passes_that_test_only_changed_families_find_what_a_full_pass_finds() -> None:
+    """A learner asked what it serves after every episode tests again only the families
+    the episode changed; its answers (and the p-values and aliases its tests set) equal
+    those of a learner that learns the same episodes and deletions and is asked once."""
+    rng = random.Random(11)
+    tasks = [
+        ("Migrate the orders schema", ["checkout", "backup", "migrate"], "backup"),
+        ("Deploy the api service", ["build", "push_image", "deploy"], "push_image"),
+        ("Rotate the api keys", ["list_keys", "revoke", "issue"], "revoke"),
+    ]
+    runs = []
+    for i in range(600):
+        task, tools, optional = tasks[i % 3]
+        legacy = rng.random() < 0.5
+        path = [t for t in tools if t != optional or rng.random() < 0.5]
+        rate = 0.85 if (optional in path) == legacy else 0.45
+        tags = ["legacy"] if legacy else []
+        runs.append(episode(path, task=task, success=rng.random() < rate, tags=tags, minute=i))
+    asked, once = PatternLearner(NS), PatternLearner(NS)
+    for i, run in enumerate(runs):
+        for learner in (asked, once):
+            learner.observe(run)
+            if i % 50 == 49:
+                learner.forget(runs[i - 25])
+        asked.patterns()
+
+    def findings(learner: PatternLearner) -> list[tuple[str, ...]]:
+        return sorted(
+            (p.id, str(p.p_value), ",".join(getattr(p, "aliases", [])))
+            for p in learner.patterns()
+            if isinstance(p, DecisionPoint | ContextPattern)
+        )
+
+    found = findings(asked)
+    assert found and found == findings(once)

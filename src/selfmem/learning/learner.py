@@ -58,7 +58,8 @@ class PatternLearner:
         self._served: tuple[int, set[str]] = (-1, set())
         self._state_errors: tuple[int, set[str]] = (-1, set())
         self._idle: tuple[int, set[str]] = (-1, set())
-        self._tests: serving.TestMemo = {}
+        self._tests = serving.Tests()
+        self._dirty: set[str] = set()  # families counted since the last serving pass
         self._removed: list[str] = []  # ids of patterns merged away, until taken
         #: Bumped by every change to the patterns, so readers can cache what they derive.
         self.version = 0
@@ -68,6 +69,7 @@ class PatternLearner:
     def load(self, patterns: Iterable[AnyPattern]) -> None:
         """Adopt stored patterns (e.g. on open)."""
         self.version += 1
+        self._tests.complete = False  # the next serving pass tests every pattern
         for pattern in patterns:
             self._patterns[pattern.id] = pattern
             if isinstance(pattern, ToolSequence) and pattern.members.n > 0:
@@ -184,6 +186,7 @@ class PatternLearner:
         runs = merging.merged_runs(self._runs[keep.key], self._runs.pop(gone.key))
         order = {run.episode_id: i for i, run in enumerate(runs)}
         self._runs[keep.key] = deque(runs, maxlen=self.config.max_family_runs)
+        self._dirty.update((gone.key, keep.key))
         self.families.remove(gone.key)
         self.families.remove(keep.key)
         merging.absorb_profile(keep, gone, order)
@@ -262,6 +265,7 @@ class PatternLearner:
 
     def _count_all(self, family: ToolSequence, episode: Episode, sign: int) -> list[AnyPattern]:
         changed: dict[str, AnyPattern] = {family.id: family}
+        self._dirty.add(family.key)
         self.families.count(family, episode, sign)
         tally = Tally.of(episode, ex.succeeded(episode))
         if sign > 0:
@@ -298,10 +302,11 @@ class PatternLearner:
         version, found = self._served
         if version != self.version:
             found = serving.discoveries(
-                self._patterns.values(), self.families.families, self.config, self._tests
+                self._patterns, self.families.families, self.config, self._tests, self._dirty
             )
+            self._dirty = set()
             conditional = serving.conditional_tools(
-                [p for p in self._patterns.values() if p.id in found], self.families.families
+                [self._patterns[i] for i in sorted(found)], self.families.families
             )
             for key, family in self.families.families.items():
                 wanted = conditional.get(key, {})

@@ -26,7 +26,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Literal
 
 from ..config import LearningConfig
@@ -41,7 +41,7 @@ from ..records.learned import (
 )
 from ..records.stats import wilson_lower_bound
 from .significance import (
-    benjamini_hochberg,
+    bh_threshold,
     difference_p,
     interaction_p,
     smallest_difference_p,
@@ -215,80 +215,95 @@ def _merge_duplicates(found: list[ContextPattern]) -> set[str]:
     return hidden
 
 
-#: The tests made by earlier passes, by pattern id: the pattern tested, what the test read,
-#: and its result. A pattern whose counts and whose family's counts did not change since is
-#: not tested again (its fields still hold what the test set).
-TestMemo = dict[str, tuple[AnyPattern, tuple[object, ...], _Test]]
+class Tests:
+    """What the comparison tests of earlier passes found, kept between passes.
 
+    A pattern's test reads only its own counts and its family's, and both change only when
+    an episode of that family is counted in or out, or when the family absorbs another
+    (:class:`~selfmem.learning.learner.PatternLearner` reports those families as
+    ``dirty``). A pass therefore tests again only the patterns of the families it changed;
+    the others keep their p-values (and the fields their test set)."""
 
-def _inputs(pattern: DecisionPoint | ContextPattern, family: ToolSequence) -> tuple[object, ...]:
-    """Every count a pattern's test reads."""
-    members = _pair(family.members)
-    if isinstance(pattern, DecisionPoint):
-        choices = tuple(sorted((c, s.n, s.successes) for c, s in pattern.choices.items()))
-        return (family.key, members, _pair(family.tool_stats.get(pattern.after_tool)), choices)
-    own = (family.key, pattern.measure, pattern.support, pattern.successes)
-    if pattern.measure == "calls":
-        return (*own, _pair(family.tool_calls.get(pattern.tool)))
-    feature = _pair(family.feature_stats.get(pattern.feature))
-    return (*own, members, feature, _pair(family.tool_stats.get(pattern.tool)))
+    def __init__(self) -> None:
+        self.reset()
 
+    def reset(self) -> None:
+        self.results: dict[str, _Test] = {}  # by pattern id
+        self.p_values: dict[str, float] = {}  # tested ones only
+        self.big: set[str] = set()  # effect large enough to serve
+        self.by_family: dict[str, set[str]] = {}  # family key -> ids tested in it
+        self.aliased: set[str] = set()  # context findings given aliases by the last pass
+        self.complete = False  # whether every pattern has a result
 
-def _tested(
-    pattern: DecisionPoint | ContextPattern,
-    family: ToolSequence | None,
-    cfg: LearningConfig,
-    memo: TestMemo,
-) -> _Test:
-    test = _test_decision if isinstance(pattern, DecisionPoint) else _test_context
-    if family is None:
-        return test(pattern, family, cfg)  # type: ignore[arg-type]
-    inputs = _inputs(pattern, family)
-    kept = memo.get(pattern.id)
-    if kept is not None and kept[0] is pattern and kept[1] == inputs:
-        return kept[2]
-    result = test(pattern, family, cfg)  # type: ignore[arg-type]
-    memo[pattern.id] = (pattern, inputs, result)
-    return result
+    def forget_family(self, key: str) -> None:
+        for pattern_id in self.by_family.pop(key, ()):
+            self.results.pop(pattern_id, None)
+            self.p_values.pop(pattern_id, None)
+            self.big.discard(pattern_id)
+
+    def keep(self, pattern: DecisionPoint | ContextPattern, result: _Test) -> None:
+        pattern_id = pattern.id
+        self.results[pattern_id] = result
+        self.by_family.setdefault(pattern.family, set()).add(pattern_id)
+        p, large = result
+        if p is not None:
+            self.p_values[pattern_id] = p
+            if large:
+                self.big.add(pattern_id)
 
 
 def discoveries(
-    patterns: Iterable[AnyPattern],
+    patterns: Mapping[str, AnyPattern],
     families: dict[str, ToolSequence],
     cfg: LearningConfig,
-    memo: TestMemo | None = None,
+    tests: Tests | None = None,
+    dirty: Iterable[str] | None = None,
 ) -> set[str]:
-    """Ids of the decision points and context patterns that are served. With ``memo``
-    (kept between calls), only the patterns whose counts changed are tested again."""
-    memo = {} if memo is None else memo
-    patterns_by_id = {pattern.id: pattern for pattern in patterns}
-    for gone in memo.keys() - patterns_by_id.keys():
-        del memo[gone]
-    p_values: dict[str, float] = {}
-    big: set[str] = set()
-    contexts: dict[str, ContextPattern] = {}
-    for pattern in patterns_by_id.values():
-        if isinstance(pattern, DecisionPoint):
-            p, large = _tested(pattern, families.get(pattern.family), cfg, memo)
-        elif isinstance(pattern, ContextPattern):
-            pattern.aliases = []
-            contexts[pattern.id] = pattern
-            p, large = _tested(pattern, families.get(pattern.family), cfg, memo)
-        else:
+    """Ids of the decision points and context patterns that are served (``patterns``: every
+    pattern of the namespace, by id). With ``tests`` (kept between calls) and ``dirty`` (the
+    families whose counts changed since the last call), only the patterns of those families
+    are tested again; without them, every pattern is."""
+    tests = Tests() if tests is None else tests
+    full = dirty is None or not tests.complete
+    changed: set[str] = set() if full or dirty is None else set(dirty)
+    if full:
+        tests.reset()
+    for key in changed:
+        tests.forget_family(key)
+    for pattern in patterns.values():
+        if not isinstance(pattern, DecisionPoint | ContextPattern):
             continue
-        if p is not None:
-            p_values[pattern.id] = p
-            if large:
-                big.add(pattern.id)
-    passed = benjamini_hochberg(p_values, cfg.fdr_q) & big
-    served_contexts = [contexts[i] for i in sorted(passed) if i in contexts]
+        if isinstance(pattern, ContextPattern) and full:
+            pattern.aliases = []
+        if full or pattern.family in changed:
+            family = families.get(pattern.family)
+            if isinstance(pattern, DecisionPoint):
+                tests.keep(pattern, _test_decision(pattern, family, cfg))
+            else:
+                tests.keep(pattern, _test_context(pattern, family, cfg))
+    tests.complete = True
+    threshold = bh_threshold(tests.p_values.values(), cfg.fdr_q)
+    p_values = tests.p_values
+    passed = (
+        set()
+        if threshold is None
+        else {pid for pid in tests.big if p_values[pid] <= threshold}
+    )
+    for pattern_id in tests.aliased:
+        aliased = patterns.get(pattern_id)
+        if isinstance(aliased, ContextPattern):
+            aliased.aliases = []
+    served_contexts = [
+        found for i in sorted(passed) if isinstance(found := patterns[i], ContextPattern)
+    ]
     hidden = _merge_duplicates(served_contexts)
-    hidden |= _explained_decisions(patterns_by_id, passed, served_contexts, cfg)
+    tests.aliased = {p.id for p in served_contexts if p.aliases}
+    hidden |= _explained_decisions(patterns, passed, served_contexts, cfg)
     return passed - hidden
 
 
 def _explained_decisions(
-    patterns: dict[str, AnyPattern],
+    patterns: Mapping[str, AnyPattern],
     passed: set[str],
     contexts: list[ContextPattern],
     cfg: LearningConfig,

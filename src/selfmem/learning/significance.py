@@ -11,10 +11,11 @@ ones stays below ``q`` however many comparisons are made.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 
 __all__ = [
     "benjamini_hochberg",
+    "bh_threshold",
     "difference_p",
     "failure_tail",
     "fisher_exact_p",
@@ -118,3 +119,19 @@ def benjamini_hochberg(p_values: Mapping[str, float], q: float) -> set[str]:
         if p <= q * rank / m:
             cutoff = rank
     return {key for key, _ in ranked[:cutoff]} if cutoff > 0 else set()
+
+
+def bh_threshold(p_values: Iterable[float], q: float) -> float | None:
+    """The largest p-value that is a discovery at false discovery rate ``q`` (every p-value
+    at or below it is one: :func:`benjamini_hochberg`), or None when there is none. Sorted
+    with numpy (imported here: ``import selfmem`` stays light): a learning pass ranks the
+    p-values of every comparison of the namespace."""
+    import numpy as np
+
+    values = np.fromiter(p_values, dtype=np.float64)
+    m = len(values)
+    if m == 0:
+        return None
+    values.sort()
+    ok = np.flatnonzero(values <= q * np.arange(1, m + 1, dtype=np.float64) / m)
+    return float(values[ok[-1]]) if len(ok) else None
