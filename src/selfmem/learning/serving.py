@@ -27,7 +27,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from typing import Literal
+from typing import Literal, cast
 
 from ..config import LearningConfig
 from ..records.learned import (
@@ -215,6 +215,10 @@ def _merge_duplicates(found: list[ContextPattern]) -> set[str]:
     return hidden
 
 
+#: The record classes that are comparisons, tested under the false-discovery control.
+_TESTED = frozenset({DecisionPoint, ContextPattern})
+
+
 class Tests:
     """What the comparison tests of earlier passes found, kept between passes.
 
@@ -265,22 +269,24 @@ def discoveries(
     are tested again; without them, every pattern is."""
     tests = Tests() if tests is None else tests
     full = dirty is None or not tests.complete
-    changed: set[str] = set() if full or dirty is None else set(dirty)
     if full:
         tests.reset()
-    for key in changed:
-        tests.forget_family(key)
-    for pattern in patterns.values():
-        if not isinstance(pattern, DecisionPoint | ContextPattern):
-            continue
-        if isinstance(pattern, ContextPattern) and full:
-            pattern.aliases = []
-        if full or pattern.family in changed:
-            family = families.get(pattern.family)
-            if isinstance(pattern, DecisionPoint):
-                tests.keep(pattern, _test_decision(pattern, family, cfg))
-            else:
-                tests.keep(pattern, _test_context(pattern, family, cfg))
+        todo = [p for p in patterns.values() if p.__class__ in _TESTED]
+        for pattern in todo:
+            if isinstance(pattern, ContextPattern):
+                pattern.aliases = []
+    else:
+        changed = set(dirty or ())
+        for key in changed:
+            tests.forget_family(key)
+        # the class, not isinstance: this runs over every pattern of the namespace each pass
+        todo = [p for p in patterns.values() if p.__class__ in _TESTED and p.family in changed]
+    for pattern in cast(list[DecisionPoint | ContextPattern], todo):
+        family = families.get(pattern.family)
+        if isinstance(pattern, DecisionPoint):
+            tests.keep(pattern, _test_decision(pattern, family, cfg))
+        else:
+            tests.keep(pattern, _test_context(pattern, family, cfg))
     tests.complete = True
     threshold = bh_threshold(tests.p_values.values(), cfg.fdr_q)
     p_values = tests.p_values
