@@ -232,22 +232,19 @@ class Tests:
         self.reset()
 
     def reset(self) -> None:
-        self.results: dict[str, _Test] = {}  # by pattern id
-        self.p_values: dict[str, float] = {}  # tested ones only
+        self.p_values: dict[str, float] = {}  # by pattern id, those a test could serve
         self.big: set[str] = set()  # effect large enough to serve
         self.by_family: dict[str, set[str]] = {}  # family key -> ids tested in it
         self.aliased: set[str] = set()  # context findings given aliases by the last pass
-        self.complete = False  # whether every pattern has a result
+        self.complete = False  # whether every pattern was tested since the last reset
 
     def forget_family(self, key: str) -> None:
         for pattern_id in self.by_family.pop(key, ()):
-            self.results.pop(pattern_id, None)
             self.p_values.pop(pattern_id, None)
             self.big.discard(pattern_id)
 
     def keep(self, pattern: DecisionPoint | ContextPattern, result: _Test) -> None:
         pattern_id = pattern.id
-        self.results[pattern_id] = result
         self.by_family.setdefault(pattern.family, set()).add(pattern_id)
         p, large = result
         if p is not None:
