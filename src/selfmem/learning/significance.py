@@ -111,19 +111,18 @@ def interaction_p(cells: tuple[tuple[int, int], ...]) -> float:
 
 
 def benjamini_hochberg(p_values: Mapping[str, float], q: float) -> set[str]:
-    """The keys whose p-values are discoveries at false discovery rate ``q``."""
-    ranked = sorted(p_values.items(), key=lambda item: (item[1], item[0]))
-    m = len(ranked)
-    cutoff = -1
-    for rank, (_, p) in enumerate(ranked, start=1):
-        if p <= q * rank / m:
-            cutoff = rank
-    return {key for key, _ in ranked[:cutoff]} if cutoff > 0 else set()
+    """The keys whose p-values are discoveries at false discovery rate ``q`` (Benjamini-
+    Hochberg's step-up: every p-value up to the largest one, of rank k among m, that is at
+    most ``q * k / m``)."""
+    threshold = bh_threshold(p_values.values(), q)
+    if threshold is None:
+        return set()
+    return {key for key, p in p_values.items() if p <= threshold}
 
 
 def bh_threshold(p_values: Iterable[float], q: float) -> float | None:
     """The largest p-value that is a discovery at false discovery rate ``q`` (every p-value
-    at or below it is one: :func:`benjamini_hochberg`), or None when there is none. Sorted
+    at or below it is one, :func:`benjamini_hochberg`), or None when there is none. Sorted
     with numpy (imported here: ``import selfmem`` stays light): a learning pass ranks the
     p-values of every comparison of the namespace."""
     import numpy as np
