@@ -4,8 +4,9 @@
 [--tasks 300] [--json]`
 
 Written from a fixed written spec without reading selfmem's learner, memory or retrieval code
-(nor the earlier closed-loop benchmarks); the world is `loop3_world`, the policy and the memory
-arms are `loop3_agents` (their docstrings state the spec). For each arm and seed, the same
+(nor the earlier closed-loop benchmarks); the world is `loop3_world` (its data in
+`loop3_catalog`), the policy and the memory arms are `loop3_agents` (their docstrings state
+the spec). For each arm and seed, the same
 `make_tasks(seed, n)` sequence is run by the same policy over a fresh memory. Reported per arm
 and seed: the success rate over the last third (tasks 201-300 of 300), the overall success
 rate, the last third's successes per family, and, for each family whose procedure changes at
