@@ -174,3 +174,38 @@ def test_once_the_graph_is_ready_the_vectors_are_kept_once(tmp_path: Path) -> No
         memory.flush()
         found = memory.retrieve_relevant_context("migrate billing database", limit=1)
         assert [s.episode.id for s in found.episodes] == [late]
+
+
+def test_the_nearest_runs_vote_the_same_with_hnsw_when_most_runs_failed(tmp_path: Path) -> None:
+    """The runs that vote are the successful ones: here fewer than half of all, so HNSW's
+    usual search is filtered down to them instead of searched again wider."""
+    procedures = {
+        "billing": ["fetch_invoice", "verify_order", "issue_refund"],
+        "search": ["read_metrics", "scale_service", "ack_alert"],
+        "auth": ["verify_identity", "send_reset_link", "notify_user"],
+    }
+    with SelfLearningMemory.open(tmp_path, embedder=HashingEmbedder(), learn_inline=True) as m:
+        for thing, tools in procedures.items():
+            for i in range(30):
+                eid = m.start_episode(f"handle the {thing} request number {i}",
+                                      TaskContext(domain="ops"))  # fmt: skip
+                ok = i % 5 < 2  # 36 of 90 succeed
+                for tool in tools if ok else [*tools[:1], "guess"]:
+                    m.log_step(eid, tool=tool, observation="done")
+                outcome = TaskOutcome.success() if ok else TaskOutcome.failure("stuck")
+                m.complete_episode(eid, outcome)
+        m.flush()
+    first = {}
+    for threshold in (10**9, 1):
+        with SelfLearningMemory.open(tmp_path, embedder=HashingEmbedder(),
+                                     ann_threshold=threshold) as memory:  # fmt: skip
+            index = memory._core.retrieval.index(memory.namespace)
+            while index.ann is not None and not index.ann.ready:
+                time.sleep(0.01)
+            assert (index.ann is not None) == (threshold == 1)
+            found = memory.retrieve_relevant_context(
+                "handle the search request number 77", TaskContext(domain="ops")
+            )
+            sequences = [p.pattern for p in found.patterns if p.pattern.kind == "tool_sequence"]
+            first[threshold] = sequences[0].tools if sequences else None
+    assert first[1] == first[10**9] == procedures["search"]

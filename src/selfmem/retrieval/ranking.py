@@ -50,6 +50,7 @@ import numpy as np
 import numpy.typing as npt
 
 from ..records.episodes import TaskContext, TaskType
+from .ann import AnnIndex
 from .index import EpisodeIndex, QueryFilters
 from .weights import RankingWeights
 
@@ -106,24 +107,38 @@ def _top(values: F32, mask: npt.NDArray[np.bool_], k: int) -> npt.NDArray[np.int
 
 
 def _semantic_pool(
-    index: EpisodeIndex, query: F32, mask: npt.NDArray[np.bool_], k: int
+    index: EpisodeIndex, query: F32, mask: npt.NDArray[np.bool_], k: int, enough: int = 0
 ) -> tuple[npt.NDArray[np.int64], F32 | None]:
     """Rows most similar to the query: HNSW when ready, else an exact matrix product (and
     then the similarity of every row, so that it is not computed again for the pool).
 
     HNSW is asked for twice ``k`` rows, or four times when the filters keep less than half
     of them, so that ``k`` are left once filtered. Asking for more than the graph's search
-    breadth (400) makes every search wider: 800 rows took twice as long."""
+    breadth (400) makes every search wider: 800 rows took twice as long. With ``enough``,
+    a caller that needs only a few rows (the nearest runs of a task, for a vote) takes the
+    usual search when ``enough`` rows of it pass the filters: a retrieval's own ranking
+    has just made that search with the same query, and the wider one is not needed."""
     n = index.size
     ann = index.ann
     if ann is not None and ann.ready:
         wide = 2 * int(np.count_nonzero(mask[:n])) < n
-        rows, _ = ann.search(query, min(n, (4 if wide else 2) * k))
-        rows = rows[(rows >= 0) & (rows < n)]
-        return rows[mask[rows]][:k], None
+        if wide and enough:
+            kept = _searched(ann, query, min(n, 2 * k), mask, n)
+            if len(kept) >= enough:
+                return kept[:k], None
+        return _searched(ann, query, min(n, (4 if wide else 2) * k), mask, n)[:k], None
     assert index.vectors is not None
     every = _dot(index.vectors[:n], query)
     return _top(np.where(index.has_vector[:n], every, 0.0).astype(np.float32), mask, k), every
+
+
+def _searched(
+    ann: AnnIndex, query: F32, k: int, mask: npt.NDArray[np.bool_], n: int
+) -> npt.NDArray[np.int64]:
+    """The rows of HNSW's ``k`` nearest that the filters keep, nearest first."""
+    rows, _ = ann.search(query, k)
+    rows = rows[(rows >= 0) & (rows < n)]
+    return rows[mask[rows]]
 
 
 def _semantic_signal(
@@ -330,7 +345,8 @@ def rank(
         similar = None
         if query_vector is not None and index.vectors is not None and weights.semantic > 0:
             query_vector = query_vector.astype(np.float32)
-            semantic, similar = _semantic_pool(index, query_vector, mask, k)
+            enough = 0 if diversify else min(k, 4 * limit)
+            semantic, similar = _semantic_pool(index, query_vector, mask, k, enough)
             parts.append(semantic)
         pool = np.unique(np.concatenate(parts)) if parts else np.zeros(0, dtype=np.int64)
         if len(pool) == 0:
