@@ -258,19 +258,44 @@ def test_how_far_runs_got_is_no_longer_offered_to_an_agent_that_stops_there(
             return partial[0].tools if partial else None  # type: ignore[union-attr]
 
         assert offered() == ["run_pytest", "read_file"]
-        # explorers: they followed the offer, then tried tools it does not hold
+        # explorers: they followed the offer, then tried tools it does not hold; one more
+        # step worked for them, so the offer now goes that far
         for module in ("session", "billing"):
             run_episode(memory, f"Fix the failing {module} unit test",
                         ["run_pytest", "read_file", "git_blame", "run_mypy"], context=ctx,
                         fail_at=3, success=False)  # fmt: skip
-        assert offered() == ["run_pytest", "read_file"]
+        further = ["run_pytest", "read_file", "git_blame"]
+        assert offered() == further
         # one run that did the offered steps and stopped: still offered
-        run_episode(memory, "Fix the failing cache unit test", ["run_pytest", "read_file"],
-                    context=ctx, success=False)  # fmt: skip
-        assert offered() == ["run_pytest", "read_file"]
-        run_episode(memory, "Fix the failing queue unit test", ["run_pytest", "read_file"],
-                    context=ctx, success=False)  # fmt: skip
+        run_episode(memory, "Fix the failing cache unit test", further, context=ctx,
+                    success=False)  # fmt: skip
+        assert offered() == further
+        run_episode(memory, "Fix the failing queue unit test", further, context=ctx,
+                    success=False)  # fmt: skip
         assert offered() is None
+
+
+def test_the_offer_goes_as_far_as_the_furthest_run_that_agrees_with_the_others(
+    tmp_path: Path,
+) -> None:
+    """How far the nearest runs got: the steps they agree on, extended by the run that got
+    furthest through them (its later steps worked too). A run that did something else does
+    not extend it, however far it got."""
+    ctx = TaskContext(domain="backend", language="python")
+    with SelfLearningMemory.open(tmp_path, learn_inline=True) as memory:
+        for module in ("parser", "invoice", "session"):
+            run_episode(memory, f"Fix the failing {module} unit test",
+                        ["run_pytest", "read_file", "run_linter"], context=ctx, fail_at=2,
+                        success=False)  # fmt: skip
+        run_episode(memory, "Fix the failing billing unit test",
+                    ["run_pytest", "read_file", "edit_file", "run_mypy"], context=ctx,
+                    fail_at=3, success=False)  # fmt: skip
+        run_episode(memory, "Fix the failing cache unit test",
+                    ["open_ticket", "page_oncall", "write_postmortem", "close_ticket"],
+                    context=ctx, fail_at=3, success=False)  # fmt: skip
+        first = memory.recommend_patterns("Fix the failing scheduler unit test", ctx)[0]
+        assert first.signals["partial"] == 1.0
+        assert first.pattern.tools == ["run_pytest", "read_file", "edit_file"]  # type: ignore[union-attr]
 
 
 INFRA = TaskContext(domain="infra", tags=["us"])

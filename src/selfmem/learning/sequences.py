@@ -200,7 +200,16 @@ def progress_sequence(
     paths = [tuple(t for t in ex.procedure(run) if t not in idle) for run in runs]
     if not any(paths):
         return None
-    tools = vote(paths, _vote_weights(scores), cfg) or next(path for path in paths if path)
+    weights = _vote_weights(scores)
+    tools = vote(paths, weights, cfg) or next(path for path in paths if path)
+    # of the runs that got through those steps, the one that got furthest shows the most
+    further = [
+        (len(path), weight, path)
+        for path, weight in zip(paths, weights, strict=True)
+        if len(path) > len(tools) and ex.is_subsequence(tools, path)
+    ]
+    if further:
+        tools = max(further)[2]
     offered = set(tools) | set(idle)
     stalled = [run for run in runs if set(ex.tool_path(run)) <= offered]
     if len(stalled) >= STALLED_RUNS:
