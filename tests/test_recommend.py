@@ -426,3 +426,34 @@ def test_the_nearest_runs_sequence_is_kept_when_limit_cuts_what_ranks_above_it(
         assert [s.pattern.kind for s in both] == ["error_recovery", "tool_sequence"]
         only = memory.recommend_patterns(task, ctx, limit=1)
         assert len(only) == 1 and getattr(only[0].pattern, "tools", None) == rotate
+
+
+def test_a_learned_sequence_that_goes_on_from_where_the_runs_got_comes_first(
+    tmp_path: Path,
+) -> None:
+    """The runs nearest a task all failed after two steps, but a learned sequence of the
+    task's stack starts with those steps and is known to work: it is what they were on the
+    way to, so it is offered first, not how far they got."""
+    node = TaskContext(domain="ci", language="node")
+    procedure = ["rerun_job", "jest", "quarantine_test", "open_pull_request"]
+    with SelfLearningMemory.open(tmp_path, learn_inline=True) as memory:
+        for service in ("checkout", "search", "profile", "orders"):
+            run_episode(memory, f"Quarantine the unstable {service} browser suite", procedure,
+                        context=node)  # fmt: skip
+        for service in ("ledger", "payments"):
+            run_episode(memory, f"The e2e job on {service} flakes, deal with it",
+                        [*procedure[:2], "request_approval"], context=node, fail_at=2,
+                        success=False)  # fmt: skip
+        task = "The e2e job on billing flakes, deal with it"
+        first = memory.recommend_patterns(task, node)[0]
+        assert isinstance(first.pattern, ToolSequence)
+        assert first.pattern.tools == procedure
+        assert "partial" not in first.signals
+        # where no learned sequence goes on from there, how far the runs got is offered
+        other = TaskContext(domain="ci", language="go")
+        run_episode(memory, "The e2e job on wallet flakes, deal with it",
+                    ["rerun_job", "go_vet", "request_approval"], context=other, fail_at=2,
+                    success=False)  # fmt: skip
+        offered = memory.recommend_patterns(task, other)[0]
+        assert offered.signals.get("partial") == 1.0
+        assert offered.pattern.tools == ["rerun_job", "go_vet"]  # type: ignore[union-attr]

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 from ..engine import telemetry
 from ..engine.runtime import twin
 from ..errors import InvalidInputError, NotFoundError
+from ..learning.extractors import is_subsequence
 from ..records.episodes import Episode, TaskContext, TaskType
 from ..records.learned import ToolSequence
 from ..retrieval.pattern_ranking import ScoredHeuristic, ScoredPattern
@@ -159,6 +160,10 @@ class RetrievalAPI(NearestRuns):
         same = next((s for s in sequences if getattr(s.pattern, "tools", None) == tools), None)
         if similar.pattern.key.startswith("transfer:"):
             same = None  # a stored one with these tools is of the other stack: its context says so
+        if "partial" in similar.signals:
+            # a learned sequence that goes on from where the runs got is where they were going
+            going_on = (s for s in sequences if _goes_on(s.pattern, tools, ctx))
+            same = same or next(going_on, None)
         first = same or similar
         if same is None and "partial" not in similar.signals and "repair" not in similar.signals:
             # feedback on it reaches the successful runs that held it
@@ -216,6 +221,23 @@ class RetrievalAPI(NearestRuns):
     aretrieve_relevant_context = twin(retrieve_relevant_context)
     arecommend_patterns = twin(recommend_patterns)
     areembed = twin(reembed)
+
+
+def _goes_on(pattern: Any, tools: Sequence[str], ctx: TaskContext | None) -> bool:
+    """Whether a stored sequence holds the steps runs got through and goes further, known
+    to work, stating no other language than the task (a family whose runs were in several
+    languages states none: its steps are those they shared)."""
+    if not isinstance(pattern, ToolSequence):
+        return False
+    language = pattern.context.language
+    return (
+        not pattern.stale
+        and pattern.successes > 0
+        and len(pattern.tools) > len(tools)
+        and is_subsequence(tools, pattern.tools)
+        and (ctx is None or ctx.language is None or language is None
+             or language.lower() == ctx.language.lower())
+    )  # fmt: skip
 
 
 def _tags(tags: object) -> list[str]:
