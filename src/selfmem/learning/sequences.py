@@ -192,7 +192,8 @@ def progress_sequence(
 ) -> ToolSequence | None:
     """How far the nearest runs of a task got when none of them succeeded: the steps that
     worked in them (:func:`extractors.procedure`), as the runs agree on them (:func:`vote`,
-    weighted as in :func:`neighbour_sequence`), else the nearest run's. A pattern record
+    weighted as in :func:`neighbour_sequence`), else the nearest run's, extended by the run
+    that got furthest through those steps (the closest among equals). A pattern record
     that is not stored, with ``successes`` 0: a place to start from, not a way known to
     work. None when no run had a step that worked, or when ``STALLED_RUNS`` of the runs
     called nothing but the offered steps (and tools that work in any state): the agent

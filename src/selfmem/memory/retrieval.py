@@ -189,8 +189,10 @@ class RetrievalAPI(NearestRuns):
 
         When none of the task's nearest runs succeeded, the first tool sequence is how far
         they got (``include_partial=False`` turns this off): the steps that worked in them,
-        with ``successes`` 0 and the signal ``partial``, a place to start from for an agent
-        that carries on exploring after a plan runs out. Once two of the nearest runs
+        as far as the furthest of them got, with ``successes`` 0 and the signal ``partial``,
+        a place to start from for an agent that carries on exploring after a plan runs out
+        (a learned sequence known to work that goes on from those steps comes first
+        instead). Once two of the nearest runs
         called nothing but the offered steps (an agent that runs a plan as the whole task
         and stops), it is no longer offered: it would only be repeated. Those steps
         "worked" in runs that failed: one of them may be what made them fail (a
