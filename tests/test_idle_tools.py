@@ -59,8 +59,8 @@ def _log(memory: SelfLearningMemory, task: str, steps: list[Step], success: bool
 
 def test_how_far_failed_runs_got_leaves_out_a_step_that_works_anywhere(tmp_path: Path) -> None:
     """Every run of the task failed; each did ``wipe_cache`` (it "worked", and is what made
-    the last step fail later), then the first two steps. Offered as how far they got, the
-    two steps come without it."""
+    the last step fail later), then the first two steps; one of the earlier runs got a step
+    further. Offered as how far they got, the steps come without it."""
     with SelfLearningMemory.open(tmp_path, learn_inline=True) as memory:
         for i, steps in enumerate(_runs()):
             _log(memory, f"Billing export {i} is stuck", steps, success=False)
@@ -74,4 +74,4 @@ def test_how_far_failed_runs_got_leaves_out_a_step_that_works_anywhere(tmp_path:
             task.format("umbrella"), {"domain": "support"}, include_partial=True
         )[0]
         assert isinstance(first.pattern, ToolSequence) and "partial" in first.signals
-        assert first.pattern.tools == ["triage", "open_ticket"]
+        assert first.pattern.tools == ["triage", "open_ticket", "diagnose"]
