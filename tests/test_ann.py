@@ -4,13 +4,17 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
 import numpy as np
 
-from selfmem import SelfLearningMemory, TaskContext, TaskOutcome
+from selfmem import SelfLearningMemory, TaskContext, TaskOutcome, ToolSequence
 from selfmem.embeddings.base import HashingEmbedder
 from selfmem.retrieval.ann import AnnIndex
+
+T = TypeVar("T")
 
 
 def _unit(rng: np.random.Generator, n: int, dim: int = 32) -> np.ndarray:
@@ -135,20 +139,25 @@ def test_retrieval_with_hnsw_matches_exact_search(tmp_path: Path) -> None:
             m.log_step(eid, tool="kubectl", observation="ok")
             m.complete_episode(eid, TaskOutcome.success())
         m.flush()
+    exact, hnsw = _exact_and_hnsw(tmp_path, lambda memory: [
+        [s.episode.task_description for s in memory.retrieve_relevant_context(q, limit=3).episodes]
+        for q in ("deploy billing to staging", "restart auth in prod", "scale mail")
+    ])  # fmt: skip
+    assert hnsw == exact
+
+
+def _exact_and_hnsw(path: Path, ask: Callable[[SelfLearningMemory], T]) -> tuple[T, T]:
+    """``ask``'s answer over the store at ``path`` with exact search, then with HNSW."""
     answers = {}
     for threshold in (10**9, 1):
-        with SelfLearningMemory.open(tmp_path, embedder=HashingEmbedder(),
+        with SelfLearningMemory.open(path, embedder=HashingEmbedder(),
                                      ann_threshold=threshold) as memory:  # fmt: skip
             index = memory._core.retrieval.index(memory.namespace)
             while index.ann is not None and not index.ann.ready:
                 time.sleep(0.01)
             assert (index.ann is not None) == (threshold == 1)
-            answers[threshold] = [
-                [s.episode.task_description
-                 for s in memory.retrieve_relevant_context(q, limit=3).episodes]
-                for q in ("deploy billing to staging", "restart auth in prod", "scale mail")
-            ]  # fmt: skip
-    assert answers[1] == answers[10**9]
+            answers[threshold] = ask(memory)
+    return answers[10**9], answers[1]
 
 
 def test_once_the_graph_is_ready_the_vectors_are_kept_once(tmp_path: Path) -> None:
@@ -195,17 +204,13 @@ def test_the_nearest_runs_vote_the_same_with_hnsw_when_most_runs_failed(tmp_path
                 outcome = TaskOutcome.success() if ok else TaskOutcome.failure("stuck")
                 m.complete_episode(eid, outcome)
         m.flush()
-    first = {}
-    for threshold in (10**9, 1):
-        with SelfLearningMemory.open(tmp_path, embedder=HashingEmbedder(),
-                                     ann_threshold=threshold) as memory:  # fmt: skip
-            index = memory._core.retrieval.index(memory.namespace)
-            while index.ann is not None and not index.ann.ready:
-                time.sleep(0.01)
-            assert (index.ann is not None) == (threshold == 1)
-            found = memory.retrieve_relevant_context(
-                "handle the search request number 77", TaskContext(domain="ops")
-            )
-            sequences = [p.pattern for p in found.patterns if p.pattern.kind == "tool_sequence"]
-            first[threshold] = sequences[0].tools if sequences else None
-    assert first[1] == first[10**9] == procedures["search"]
+
+    def first_sequence(memory: SelfLearningMemory) -> list[str] | None:
+        found = memory.retrieve_relevant_context(
+            "handle the search request number 77", TaskContext(domain="ops")
+        )
+        sequences = [p.pattern for p in found.patterns if isinstance(p.pattern, ToolSequence)]
+        return sequences[0].tools if sequences else None
+
+    exact, hnsw = _exact_and_hnsw(tmp_path, first_sequence)
+    assert hnsw == exact == procedures["search"]
