@@ -163,6 +163,49 @@ def test_a_failed_follower_in_another_setting_does_not_demote_the_episode(
     assert _signals(memory, past)["failed_when_followed"] == 1.0
 
 
+def test_failed_followers_in_another_setting_demote_the_episode_for_that_setting_only(
+    memory: SelfLearningMemory,
+) -> None:
+    """Two runs tagged ``eu`` copy a run tagged ``us`` and fail: for ``eu`` tasks the us
+    run's plan no longer works. Retrieval for an eu task demotes it, and recommend_patterns
+    offers how far the eu runs got instead of its plan; for a us task nothing changes. An
+    eu follower that succeeds restores it for eu tasks."""
+    us, eu = TaskContext(domain="web", tags=["us"]), TaskContext(domain="web", tags=["eu"])
+    past = run_episode(memory, TASK, PROCEDURE, context=us)
+
+    def follow(success: bool) -> None:
+        eid = memory.start_episode(TASK, eu)
+        memory.record_feedback(eid, followed_episode_ids=[past])
+        memory.log_step(eid, tool="build_image", observation="built")
+        if success:
+            memory.log_step(eid, tool="check_consent", observation="consent on file")
+            memory.log_step(eid, tool="deploy_service", observation="deployed")
+        else:
+            memory.log_step(eid, ExecutionStep(tool="deploy_service", error="consent missing"))
+        outcome = TaskOutcome.success("live") if success else TaskOutcome.failure("not deployed")
+        memory.complete_episode(eid, outcome)
+
+    def signals(context: TaskContext) -> dict[str, float]:
+        found = memory.retrieve_relevant_context(TASK, context, limit=10).episodes
+        return next(s.signals for s in found if s.episode.id == past)
+
+    def first_tools(context: TaskContext) -> list[str]:
+        first = memory.recommend_patterns(TASK, context)[0].pattern
+        return first.tools  # type: ignore[union-attr, no-any-return]
+
+    follow(success=False)
+    assert "failed_when_followed" not in signals(eu)  # one failure is not enough
+    follow(success=False)
+    assert signals(eu)["failed_when_followed"] == 1.0
+    assert "failed_when_followed" not in signals(us)
+    assert first_tools(us) == PROCEDURE
+    offered = memory.recommend_patterns(TASK, eu)[0]
+    assert offered.signals.get("partial") == 1.0
+    assert first_tools(eu) == ["build_image"]
+    follow(success=True)
+    assert "failed_when_followed" not in signals(eu)
+
+
 def test_feedback_on_the_nearest_runs_sequence_reaches_the_runs_that_held_it(
     memory: SelfLearningMemory,
 ) -> None:

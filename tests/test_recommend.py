@@ -339,9 +339,11 @@ def test_a_paraphrase_sharing_no_word_gets_the_runs_of_its_stated_context(
 def test_a_run_that_failed_when_followed_still_votes_until_another_succeeds(
     tmp_path: Path,
 ) -> None:
-    """The only successful run of a task failed for the two runs that copied it (they were
-    in another region, say): it is still offered, as a start, since nothing else is known;
-    once another run succeeds, that run's procedure takes its place."""
+    """The only successful run of a task failed for the two runs that copied it. Without
+    the offer of how far runs got, it is still offered, as a start, since nothing else is
+    known; with it, how far those two runs got comes first instead (following the plan
+    again would repeat what failed twice). Once another run succeeds, that run's procedure
+    takes its place."""
     task = "Alert: response time of ledger degraded"
     with SelfLearningMemory.open(tmp_path, learn_inline=True) as memory:
         past = _infra_history(memory)
@@ -351,8 +353,11 @@ def test_a_run_that_failed_when_followed_still_votes_until_another_succeeds(
             memory.log_step(eid, tool="read_metrics", observation="ok")
             memory.log_step(eid, tool="scale_service", error="quota exceeded")
             memory.complete_episode(eid, TaskOutcome.failure("still slow"))
-        first = memory.recommend_patterns(task, INFRA)[0].pattern
+        first = memory.recommend_patterns(task, INFRA, include_partial=False)[0].pattern
         assert isinstance(first, ToolSequence) and first.tools == LATENCY
+        offered = memory.recommend_patterns(task, INFRA)[0]
+        assert offered.signals.get("partial") == 1.0
+        assert offered.pattern.tools == ["read_metrics"]  # type: ignore[union-attr]
         fixed = ["read_metrics", "request_quota", "scale_service", "ack_alert"]
         run_episode(memory, task, fixed, context=INFRA)
         first = memory.recommend_patterns(task, INFRA)[0].pattern

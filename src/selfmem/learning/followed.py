@@ -12,13 +12,20 @@ puts it below the others and it no longer votes for a task's sequence, until a r
 follows it succeeds again. Recent followers decide, not all-time counts, so a plan that
 stops working is demoted after two failures however often it worked before.
 
+A follower in another setting (:func:`same_setting`: another domain, language, framework
+or tags) is kept with that setting, ``-<id>@<setting>``: its failure says the setting
+matters, not that the plan stopped working where it ran, so it does not count for the
+episode's own setting. It counts for tasks in the follower's setting: when the latest
+``FAILURES_TO_DEMOTE`` followers there failed, the episode *failed when followed there*
+(:func:`failed_when_followed_in`), and tasks in that setting no longer get its plan.
+
 Plain functions over the family record; deleting an episode removes it both as a followed
 episode and as a follower (:func:`forget`).
 """
 
 from __future__ import annotations
 
-from ..records.episodes import Episode
+from ..records.episodes import Episode, TaskContext
 from ..records.learned import ToolSequence
 
 __all__ = [
@@ -27,10 +34,12 @@ __all__ = [
     "FAILURES_TO_DEMOTE",
     "FOLLOWERS_KEPT",
     "failed_when_followed",
+    "failed_when_followed_in",
     "forget",
     "merge",
     "note",
     "same_setting",
+    "setting",
 ]
 
 #: Episode metadata key holding the ids of the patterns an episode used
@@ -39,39 +48,58 @@ USED_PATTERNS_KEY = "selfmem.used_patterns"
 #: Episode metadata key holding the ids of the past episodes whose plan it followed
 #: (``record_feedback(followed_episode_ids=...)``).
 FOLLOWED_KEY = "selfmem.followed_episodes"
-#: Followers kept per followed episode, and how many latest failures demote it.
-FOLLOWERS_KEPT = 4
+#: Followers kept per followed episode (in every setting), and how many latest failures
+#: demote it.
+FOLLOWERS_KEPT = 8
 FAILURES_TO_DEMOTE = 2
 #: Followed episodes remembered per family (the most recently followed).
 FOLLOWED_KEPT = 256
 
 
+def setting(context: TaskContext) -> str:
+    """A context's setting as one key: domain, language, framework and tags, lower-cased."""
+    tags = ",".join(sorted({t.lower() for t in context.tags}))
+    fields = (context.domain, context.language, context.framework)
+    return "|".join((field or "").lower() for field in fields) + "|" + tags
+
+
 def same_setting(past: Episode, follower: Episode) -> bool:
     """Whether a follower ran in the past episode's setting: the same domain, language,
     framework and tags. A follower that failed elsewhere (a task tagged ``eu`` copying one
-    tagged ``us``) is not counted: it shows that the setting matters, not that the plan
-    stopped working where it did."""
-    a, b = past.context, follower.context
-    return (
-        (a.domain or "").lower() == (b.domain or "").lower()
-        and (a.language or "").lower() == (b.language or "").lower()
-        and (a.framework or "").lower() == (b.framework or "").lower()
-        and {t.lower() for t in a.tags} == {t.lower() for t in b.tags}
-    )
+    tagged ``us``) does not count for the past episode's own setting: it shows that the
+    setting matters, not that the plan stopped working where it did."""
+    return setting(past.context) == setting(follower.context)
 
 
-def note(family: ToolSequence, followed_id: str, follower_id: str, success: bool) -> None:
-    """Count one run that followed ``followed_id``'s plan, with its outcome."""
-    followers = [f for f in family.followed.pop(followed_id, []) if f[1:] != follower_id]
-    followers.append(("+" if success else "-") + follower_id)
+def _id(entry: str) -> str:
+    return entry[1:].partition("@")[0]
+
+
+def note(
+    family: ToolSequence, followed_id: str, follower_id: str, success: bool, where: str = ""
+) -> None:
+    """Count one run that followed ``followed_id``'s plan, with its outcome; ``where``: the
+    follower's setting when it is not the followed episode's."""
+    followers = [f for f in family.followed.pop(followed_id, []) if _id(f) != follower_id]
+    followers.append(("+" if success else "-") + follower_id + (f"@{where}" if where else ""))
     family.followed[followed_id] = followers[-FOLLOWERS_KEPT:]  # re-inserted: most recent last
     while len(family.followed) > FOLLOWED_KEPT:
         del family.followed[next(iter(family.followed))]
 
 
 def failed_when_followed(family: ToolSequence, episode_id: str) -> bool:
-    """Whether the latest runs that followed this episode all failed."""
-    latest = family.followed.get(episode_id, [])[-FAILURES_TO_DEMOTE:]
+    """Whether the latest runs that followed this episode all failed (failures in other
+    settings left out; successes anywhere count)."""
+    here = [f for f in family.followed.get(episode_id, []) if "@" not in f or f[0] == "+"]
+    latest = here[-FAILURES_TO_DEMOTE:]
+    return len(latest) == FAILURES_TO_DEMOTE and all(f.startswith("-") for f in latest)
+
+
+def failed_when_followed_in(family: ToolSequence, episode_id: str, where: str) -> bool:
+    """Whether the latest runs that followed this episode in another setting, ``where``,
+    all failed."""
+    there = [f for f in family.followed.get(episode_id, []) if f.endswith(f"@{where}")]
+    latest = there[-FAILURES_TO_DEMOTE:]
     return len(latest) == FAILURES_TO_DEMOTE and all(f.startswith("-") for f in latest)
 
 
@@ -79,7 +107,7 @@ def forget(family: ToolSequence, episode_id: str) -> bool:
     """Remove a deleted episode as a followed one and as a follower; whether it was there."""
     changed = family.followed.pop(episode_id, None) is not None
     for followed_id, followers in list(family.followed.items()):
-        kept = [f for f in followers if f[1:] != episode_id]
+        kept = [f for f in followers if _id(f) != episode_id]
         if len(kept) != len(followers):
             changed = True
             if kept:

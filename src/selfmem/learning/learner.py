@@ -19,7 +19,7 @@ from collections.abc import Iterable
 from datetime import datetime
 
 from ..config import LearningConfig
-from ..records.episodes import Episode, utc_now
+from ..records.episodes import Episode, TaskContext, utc_now
 from ..records.learned import (
     AnyPattern,
     ErrorRecovery,
@@ -403,27 +403,37 @@ class PatternLearner:
         return changed
 
     def record_followed(self, past: Episode, follower: Episode) -> ToolSequence | None:
-        """Count a run that followed a past episode's plan (see :mod:`.followed`); returns
-        the past episode's family, whose record changed (None: it has no family, or the
-        follower failed in another setting, :func:`.followed.same_setting`)."""
+        """Count a run that followed a past episode's plan (see :mod:`.followed`; a follower
+        in another setting with that setting); returns the past episode's family, whose
+        record changed (None: it has no family)."""
         key = self.family_of(past)
         family = self.families.families.get(key) if key else None
         if family is None or past.id == follower.id:
             return None
-        if not ex.succeeded(follower) and not followed.same_setting(past, follower):
-            return None  # failing elsewhere says the setting matters, not that it stopped working
         self.version += 1
-        followed.note(family, past.id, follower.id, ex.succeeded(follower))
+        where = "" if followed.same_setting(past, follower) else followed.setting(follower.context)
+        followed.note(family, past.id, follower.id, ex.succeeded(follower), where)
         return family
 
-    def failed_when_followed(self, episodes: Iterable[Episode]) -> set[str]:
-        """Ids of the episodes whose latest followers all failed."""
+    def failed_when_followed(
+        self, episodes: Iterable[Episode], context: TaskContext | None = None
+    ) -> set[str]:
+        """Ids of the episodes whose latest followers all failed; with a task's
+        ``context``, also those whose latest followers in its setting, another than
+        theirs, all failed (:func:`.followed.failed_when_followed_in`)."""
         if not any(f.followed for f in self.families.families.values()):
             return set()
+        where = followed.setting(context) if context is not None else None
         found = set()
         for episode in episodes:
             key = self.family_of(episode)
             family = self.families.families.get(key) if key else None
-            if family is not None and followed.failed_when_followed(family, episode.id):
+            if family is None:
+                continue
+            if followed.failed_when_followed(family, episode.id) or (
+                where is not None
+                and where != followed.setting(episode.context)
+                and followed.failed_when_followed_in(family, episode.id, where)
+            ):
                 found.add(episode.id)
         return found

@@ -62,12 +62,14 @@ class NearestRuns(Handle):
                     found[episode.id] = key
             return found
 
-    def _failed_when_followed(self, episodes: Sequence[Episode]) -> set[str]:
-        """The episodes whose latest followers all failed (see
-        :mod:`selfmem.learning.followed`)."""
+    def _failed_when_followed(
+        self, episodes: Sequence[Episode], ctx: TaskContext | None = None
+    ) -> set[str]:
+        """The episodes whose latest followers all failed, or, for a task's ``ctx``, whose
+        latest followers in its setting did (see :mod:`selfmem.learning.followed`)."""
         engine = self._core.learning
         with engine.lock:
-            return engine.learner(self.namespace).failed_when_followed(episodes)
+            return engine.learner(self.namespace).failed_when_followed(episodes, ctx)
 
     def _new_ways(
         self, superseded: dict[str, str], scores: dict[str, float], present: set[str]
@@ -132,11 +134,14 @@ class NearestRuns(Handle):
                 closest = nearest(QueryFilters(task_type=wanted, domain=domain), _NEIGHBOURS)
                 closest = closest or self._same_context(index, ctx, wanted, scores, fits, False)
                 closest = [run for run in closest if same_stack(run.context, ctx)]
+                # a success whose plan failed for the task's setting shows no way here
+                failed_here = self._failed_when_followed(closest, ctx) if ctx else set()
+                closest = [run for run in closest if run.id not in failed_here]
                 if closest and not any(succeeded(run) for run in closest):
                     return self._progress(closest, scores)
             filters = QueryFilters(success_only=True, task_type=wanted, domain=domain)
             same_context = functools.partial(self._same_context, index, ctx, wanted, scores, fits)
-            runs, old = self._voters(functools.partial(nearest, filters), same_context)
+            runs, old = self._voters(functools.partial(nearest, filters), same_context, ctx)
             if old:  # the task's family changed: its runs since the change vote, however worded
                 ways = self._new_ways(old, scores, {r.id for r in runs})
                 for episode, score, stand_in in ways:
@@ -245,12 +250,15 @@ class NearestRuns(Handle):
         self,
         nearest: Callable[[int], list[Episode]],
         same_context: Callable[[], list[Episode]],
+        ctx: TaskContext | None = None,
     ) -> tuple[list[Episode], dict[str, str]]:
         """The successful runs that vote for a task's sequence, and the superseded ones
         among those found (by id, with their family's key). The nearest runs vote; when some
         are superseded or failed when followed, the search widens. When no successful run
         shares a word (or a meaning) with the task, those of its context that fit it best do
-        (:meth:`_same_context`). Runs that failed when followed vote only when no other run
+        (:meth:`_same_context`). With the task's ``ctx``, a run whose latest followers in
+        its setting failed counts as failed when followed. Runs that failed when followed
+        vote only when no other run
         can: a demoted plan is a better start than none."""
         found: list[Episode] = []
         runs: list[Episode] = []
@@ -258,7 +266,7 @@ class NearestRuns(Handle):
         for limit in (_NEIGHBOURS, _NEIGHBOURS * 4):  # wider when the nearest are superseded
             found = nearest(limit) or same_context()
             old = self._superseded(found)
-            failed = self._failed_when_followed(found)
+            failed = self._failed_when_followed(found, ctx)
             runs = [run for run in found if run.id not in old and run.id not in failed]
             runs = runs[:_NEIGHBOURS]
             if not (old or failed) or len(found) < limit:

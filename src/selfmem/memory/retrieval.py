@@ -101,7 +101,7 @@ class RetrievalAPI(NearestRuns):
                 except NotFoundError:  # deleted by another handle since the index was built
                     continue
                 episodes.append(ScoredEpisode(episode, item.score, item.signals))
-            episodes = self._demote_outdated(episodes, filters, limit)
+            episodes = self._demote_outdated(episodes, filters, limit, stated)
             loaded = {scored.episode.id: scored.episode for scored in episodes}
             patterns, heuristics = self._rank_patterns(
                 description, stated, wanted_type, limit, vector, loaded
@@ -111,15 +111,20 @@ class RetrievalAPI(NearestRuns):
             )
 
     def _demote_outdated(
-        self, episodes: list[ScoredEpisode], filters: QueryFilters, limit: int
+        self,
+        episodes: list[ScoredEpisode],
+        filters: QueryFilters,
+        limit: int,
+        ctx: TaskContext | None = None,
     ) -> list[ScoredEpisode]:
         """Superseded episodes keep their place only below the others, at half their score,
         marked with the signal ``superseded``; their family's runs since the change that pass
         the query's filters take their place, marked ``new_way``. Episodes whose latest
-        followers failed are demoted alike, marked ``failed_when_followed``."""
+        followers failed (or, for a task's ``ctx``, whose latest followers in its setting
+        did) are demoted alike, marked ``failed_when_followed``."""
         found = [s.episode for s in episodes]
         old = self._superseded(found)
-        failed = self._failed_when_followed(found)
+        failed = self._failed_when_followed(found, ctx)
         if not old and not failed:
             return episodes
         scores = {s.episode.id: s.score for s in episodes}
