@@ -173,7 +173,7 @@ def test_failed_followers_in_another_setting_demote_the_episode_for_that_setting
     us, eu = TaskContext(domain="web", tags=["us"]), TaskContext(domain="web", tags=["eu"])
     past = run_episode(memory, TASK, PROCEDURE, context=us)
 
-    def follow(success: bool) -> None:
+    def follow(success: bool) -> str:
         eid = memory.start_episode(TASK, eu)
         memory.record_feedback(eid, followed_episode_ids=[past])
         memory.log_step(eid, tool="build_image", observation="built")
@@ -184,6 +184,7 @@ def test_failed_followers_in_another_setting_demote_the_episode_for_that_setting
             memory.log_step(eid, ExecutionStep(tool="deploy_service", error="consent missing"))
         outcome = TaskOutcome.success("live") if success else TaskOutcome.failure("not deployed")
         memory.complete_episode(eid, outcome)
+        return eid
 
     def signals(context: TaskContext) -> dict[str, float]:
         found = memory.retrieve_relevant_context(TASK, context, limit=10).episodes
@@ -195,6 +196,10 @@ def test_failed_followers_in_another_setting_demote_the_episode_for_that_setting
 
     follow(success=False)
     assert "failed_when_followed" not in signals(eu)  # one failure is not enough
+    second = follow(success=False)
+    assert signals(eu)["failed_when_followed"] == 1.0
+    memory.delete_episode(second)  # a deleted follower no longer counts
+    assert "failed_when_followed" not in signals(eu)
     follow(success=False)
     assert signals(eu)["failed_when_followed"] == 1.0
     assert "failed_when_followed" not in signals(us)

@@ -134,8 +134,8 @@ class NearestRuns(Handle):
                 closest = nearest(QueryFilters(task_type=wanted, domain=domain), _NEIGHBOURS)
                 closest = closest or self._same_context(index, ctx, wanted, scores, fits, False)
                 closest = [run for run in closest if same_stack(run.context, ctx)]
-                # a success whose plan failed for the task's setting shows no way here
-                failed_here = self._failed_when_followed(closest, ctx) if ctx else set()
+                # a success whose plan failed when followed (here) shows no way here
+                failed_here = self._failed_when_followed(closest, ctx)
                 closest = [run for run in closest if run.id not in failed_here]
                 if closest and not any(succeeded(run) for run in closest):
                     return self._progress(closest, scores)
@@ -258,8 +258,7 @@ class NearestRuns(Handle):
         shares a word (or a meaning) with the task, those of its context that fit it best do
         (:meth:`_same_context`). With the task's ``ctx``, a run whose latest followers in
         its setting failed counts as failed when followed. Runs that failed when followed
-        vote only when no other run
-        can: a demoted plan is a better start than none."""
+        vote only when no other run can: a demoted plan is a better start than none."""
         found: list[Episode] = []
         runs: list[Episode] = []
         old: dict[str, str] = {}
