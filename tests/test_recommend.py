@@ -462,3 +462,28 @@ def test_a_learned_sequence_that_goes_on_from_where_the_runs_got_comes_first(
         offered = memory.recommend_patterns(task, other)[0]
         assert offered.signals.get("partial") == 1.0
         assert offered.pattern.tools == ["rerun_job", "go_vet"]  # type: ignore[union-attr]
+
+
+def test_recommended_patterns_are_copies_the_caller_may_change(tmp_path: Path) -> None:
+    """What recommend_patterns returns is the learned record as it is, field for field, and
+    shares nothing with it: a caller that edits it (or the learner, learning on) changes
+    nothing the other sees."""
+    ctx = TaskContext(domain="backend", language="python")
+    fix = ["run_pytest", "read_file", "edit_file", "run_pytest"]
+    with SelfLearningMemory.open(tmp_path, learn_inline=True) as memory:
+        for module in ("parser", "invoice", "session", "billing"):
+            run_episode(memory, f"Fix the failing {module} unit test", fix, context=ctx)
+        task = "Fix the failing scheduler unit test"
+        stored = {p.id: p for p in memory.list_patterns(include_unserved=True, limit=100)}
+        found = memory.recommend_patterns(task, ctx, limit=10)
+        family = next(s.pattern for s in found if isinstance(s.pattern, ToolSequence)
+                      and s.pattern.key.startswith("family:"))  # fmt: skip
+        assert family == stored[family.id]
+        family.tools.append("rm_rf")
+        family.terms.clear()
+        family.tool_stats["run_pytest"].n = 0
+        family.context.tags.append("edited")
+        again = next(s.pattern for s in memory.recommend_patterns(task, ctx, limit=10)
+                     if s.pattern.id == family.id)  # fmt: skip
+        assert again == stored[family.id] != family
+        assert again.tools == fix

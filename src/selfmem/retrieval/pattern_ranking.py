@@ -178,13 +178,13 @@ class PatternCatalog:
         ]
         self._families = FamilyIndex(min_similarity=1.0)
         for family in families:
-            self._families.add(family.model_copy(deep=True))
+            self._families.add(family.detached())
         for entry in self._entries:
             if (
                 isinstance(entry.pattern, ToolSequence)
                 and entry.pattern.key not in self._families.families
             ):
-                self._families.add(entry.pattern.model_copy(deep=True))
+                self._families.add(entry.pattern.detached())
 
     def __len__(self) -> int:
         return len(self._entries)
@@ -234,7 +234,7 @@ class PatternCatalog:
             scored.append(ScoredPattern(entry.pattern, score, signals))
         scored.sort(key=lambda s: (s.score, s.pattern.support, s.pattern.id), reverse=True)
         # copies: the learner keeps changing its records after this returns
-        top = [ScoredPattern(s.pattern.model_copy(deep=True), s.score, s.signals)
+        top = [ScoredPattern(s.pattern.detached(), s.score, s.signals)
                for s in scored[:limit]]  # fmt: skip
         heuristics = [ScoredHeuristic(derive_heuristic(s.pattern), s.score) for s in top]
         return top, heuristics
