@@ -204,6 +204,12 @@ def test_family_of_finds_the_family_without_learning_from_the_episode() -> None:
     assert family.model_dump() == before
     unrelated = episode(["x", "y"], task="Write release notes", context=TaskContext(domain="docs"))
     assert learner.family_of(unrelated) is None
+    # the answer is remembered only while the learner is unchanged: once runs like it are
+    # learned, it is theirs
+    notes = TaskContext(domain="docs")
+    observe_all(learner, [episode(["x", "y"], task="Write release notes", context=notes,
+                                  minute=20 + i) for i in range(3)])  # fmt: skip
+    assert learner.family_of(unrelated) not in (None, family.key)
 
 
 # --- tool sequences --------------------------------------------------------------------

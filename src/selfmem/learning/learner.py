@@ -44,6 +44,10 @@ __all__ = ["PatternLearner"]
 _TWIN_EVERY_RUN = 16
 
 
+#: Runs whose family :meth:`PatternLearner.family_of` remembers while the learner is unchanged.
+_FAMILY_MEMO = 65_536
+
+
 class PatternLearner:
     """Incremental learner for one namespace."""
 
@@ -63,6 +67,7 @@ class PatternLearner:
         self._removed: list[str] = []  # ids of patterns merged away, until taken
         #: Bumped by every change to the patterns, so readers can cache what they derive.
         self.version = 0
+        self._family_memo: tuple[int, dict[str, str | None]] = (-1, {})
 
     # -- state ------------------------------------------------------------------------------
 
@@ -94,11 +99,23 @@ class PatternLearner:
             runs.append(ex.family_run(episode))
 
     def family_of(self, episode: Episode) -> str | None:
-        """The family an episode belongs (or would belong) to, without learning from it."""
-        for key, family in self.families.families.items():
-            if episode.id in family.episode_ids:
-                return key
-        return self.families.best(episode)
+        """The family an episode belongs (or would belong) to, without learning from it.
+        Remembered until the learner changes (a retrieval asks it of every run it looks
+        at, and comparing a run with the families costs far more than a lookup)."""
+        version, memo = self._family_memo
+        if version != self.version:
+            memo = {}
+            self._family_memo = (self.version, memo)
+        elif episode.id in memo:
+            return memo[episode.id]
+        found = next(
+            (key for key, family in self.families.families.items()
+             if episode.id in family.episode_ids),
+            None,
+        ) or self.families.best(episode)  # fmt: skip
+        if len(memo) < _FAMILY_MEMO:
+            memo[episode.id] = found
+        return found
 
     def new_way_runs(self, key: str) -> list[str]:
         """Ids of the family's successful runs since its procedure changed, newest first
