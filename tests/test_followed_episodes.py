@@ -14,7 +14,15 @@ from pathlib import Path
 
 import pytest
 
-from selfmem import ExecutionStep, InvalidInputError, SelfLearningMemory, TaskContext, TaskOutcome
+from selfmem import (
+    ExecutionStep,
+    InvalidInputError,
+    SelfLearningMemory,
+    TaskContext,
+    TaskOutcome,
+    ToolSequence,
+)
+from selfmem.learning import followed
 
 from .helpers import run_episode
 
@@ -232,3 +240,19 @@ def test_feedback_on_the_nearest_runs_sequence_reaches_the_runs_that_held_it(
     helm = ["build_image", "helm_upgrade", "verify_health"]
     run_episode(memory, TASK, helm, context=WEB)
     assert memory.recommend_patterns(TASK, WEB)[0].pattern.tools == helm
+
+
+def test_follower_records_keep_their_setting_apart_from_the_id_whatever_the_tags() -> None:
+    """A tag may hold any character (``@`` and control characters included); a follower
+    recorded in another setting counts for exactly that setting and is forgotten with its
+    episode."""
+    family = ToolSequence(id="x", namespace="t", key="family:x", tools=["a", "b"])
+    odd = followed.setting(TaskContext(domain="web", tags=["eu@west", "a\x1fb"]))
+    near = followed.setting(TaskContext(domain="web", tags=["eu@west"]))
+    for follower in ("f1", "f2"):
+        followed.note(family, "past", follower, success=False, where=odd)
+    assert followed.failed_when_followed_in(family, "past", odd)
+    assert not followed.failed_when_followed_in(family, "past", near)
+    assert not followed.failed_when_followed(family, "past")  # not the past run's own setting
+    assert followed.forget(family, "f2")
+    assert not followed.failed_when_followed_in(family, "past", odd)

@@ -13,11 +13,12 @@ follows it succeeds again. Recent followers decide, not all-time counts, so a pl
 stops working is demoted after two failures however often it worked before.
 
 A follower in another setting (:func:`same_setting`: another domain, language, framework
-or tags) is kept with that setting, ``-<id>@<setting>``: its failure says the setting
-matters, not that the plan stopped working where it ran, so it does not count for the
-episode's own setting. It counts for tasks in the follower's setting: when the latest
-``FAILURES_TO_DEMOTE`` followers there failed, the episode *failed when followed there*
-(:func:`failed_when_followed_in`), and tasks in that setting no longer get its plan.
+or tags) is kept with that setting (after its id and a control character, which no id
+holds): its failure says the setting matters, not that the plan stopped working where it
+ran, so it does not count for the episode's own setting. It counts for tasks in the
+follower's setting: when the latest ``FAILURES_TO_DEMOTE`` followers there failed, the
+episode *failed when followed there* (:func:`failed_when_followed_in`), and tasks in that
+setting no longer get its plan.
 
 Plain functions over the family record; deleting an episode removes it both as a followed
 episode and as a follower (:func:`forget`).
@@ -54,6 +55,9 @@ FOLLOWERS_KEPT = 8
 FAILURES_TO_DEMOTE = 2
 #: Followed episodes remembered per family (the most recently followed).
 FOLLOWED_KEPT = 256
+#: Between a follower's id and its setting, when it is not the followed episode's: a
+#: control character, which ids never hold.
+_SETTING = "\x1f"
 
 
 def setting(context: TaskContext) -> str:
@@ -72,7 +76,7 @@ def same_setting(past: Episode, follower: Episode) -> bool:
 
 
 def _id(entry: str) -> str:
-    return entry[1:].partition("@")[0]
+    return entry[1:].partition(_SETTING)[0]
 
 
 def note(
@@ -81,7 +85,7 @@ def note(
     """Count one run that followed ``followed_id``'s plan, with its outcome; ``where``: the
     follower's setting when it is not the followed episode's."""
     followers = [f for f in family.followed.pop(followed_id, []) if _id(f) != follower_id]
-    followers.append(("+" if success else "-") + follower_id + (f"@{where}" if where else ""))
+    followers.append(("+" if success else "-") + follower_id + (_SETTING + where if where else ""))
     family.followed[followed_id] = followers[-FOLLOWERS_KEPT:]  # re-inserted: most recent last
     while len(family.followed) > FOLLOWED_KEPT:
         del family.followed[next(iter(family.followed))]
@@ -90,7 +94,7 @@ def note(
 def failed_when_followed(family: ToolSequence, episode_id: str) -> bool:
     """Whether the latest runs that followed this episode all failed (failures in other
     settings left out; successes anywhere count)."""
-    here = [f for f in family.followed.get(episode_id, []) if "@" not in f or f[0] == "+"]
+    here = [f for f in family.followed.get(episode_id, []) if _SETTING not in f or f[0] == "+"]
     latest = here[-FAILURES_TO_DEMOTE:]
     return len(latest) == FAILURES_TO_DEMOTE and all(f.startswith("-") for f in latest)
 
@@ -98,7 +102,7 @@ def failed_when_followed(family: ToolSequence, episode_id: str) -> bool:
 def failed_when_followed_in(family: ToolSequence, episode_id: str, where: str) -> bool:
     """Whether the latest runs that followed this episode in another setting, ``where``,
     all failed."""
-    there = [f for f in family.followed.get(episode_id, []) if f.endswith(f"@{where}")]
+    there = [f for f in family.followed.get(episode_id, []) if f.endswith(_SETTING + where)]
     latest = there[-FAILURES_TO_DEMOTE:]
     return len(latest) == FAILURES_TO_DEMOTE and all(f.startswith("-") for f in latest)
 
