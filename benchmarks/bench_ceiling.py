@@ -153,6 +153,8 @@ class Loop3Reference:
 
     def recovery(self, tool: str, error: str) -> list[loop3_agents.Recovery]:
         assert self.task is not None
+        if _not_yet(error):
+            return []
         for rule in self.task.rules:
             if rule.tool == tool and self.known.knows(self.task.family, tool, rule.condition):
                 return [loop3_agents.Recovery(rule.mode, rule.remedy)]
