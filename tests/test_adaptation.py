@@ -7,7 +7,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from selfmem import SelfLearningMemory, TaskContext, TaskOutcome, ToolSequence
+from selfmem import ScoredPattern, SelfLearningMemory, TaskContext, TaskOutcome, ToolSequence
 
 OPS = TaskContext(domain="ops", language="python")
 OLD = ["build", "push_image", "deploy", "verify"]
@@ -108,6 +108,38 @@ def test_runs_that_broke_at_a_step_then_explored_retire_the_sequence(tmp_path: P
         # nothing worked in push_image's place: no repaired way is guessed
         found = memory.recommend_patterns("Release the billing service", OPS)
         assert not any(s.pattern.key.startswith("repair:") for s in found)
+
+
+def test_with_no_new_way_known_the_offer_is_how_far_the_old_way_still_goes(
+    tmp_path: Path,
+) -> None:
+    # The old way broke at push_image and nothing has worked in its place yet: the first
+    # sequence offered is the part of the old way before the broken step, marked partial
+    # (with include_partial=False, nothing). Once a run gets further, the offer does too.
+    with SelfLearningMemory.open(tmp_path, learn_inline=True) as memory:
+        for i in range(12):
+            _run(memory, i, OLD, works=True)
+        for i in range(12, 15):
+            _explore(memory, i, found=None)
+        first = _first_sequence(memory)
+        assert first.pattern.tools == ["build"]  # type: ignore[union-attr]
+        assert first.signals["partial"] == 1.0 and first.pattern.successes == 0  # type: ignore[union-attr]
+        asked_not_to = memory.recommend_patterns(
+            "Release the billing service", OPS, include_partial=False
+        )
+        assert not any("partial" in s.signals for s in asked_not_to)
+        assert OLD not in _sequences(memory)
+        # a run since got further: the offer goes as far (the old runs are nearer the task,
+        # by their outcome, but the runs since are looked at too)
+        _half_way(memory, 15)
+        first = _first_sequence(memory)
+        assert first.pattern.tools == ["build", "publish_artifact"]  # type: ignore[union-attr]
+        assert first.signals["partial"] == 1.0
+
+
+def _first_sequence(memory: SelfLearningMemory) -> ScoredPattern:
+    found = memory.recommend_patterns("Release the billing service", OPS)
+    return next(s for s in found if isinstance(s.pattern, ToolSequence))
 
 
 def _half_way(memory: SelfLearningMemory, i: int) -> str:

@@ -298,6 +298,59 @@ def test_the_offer_goes_as_far_as_the_furthest_run_that_agrees_with_the_others(
         assert first.pattern.tools == ["run_pytest", "read_file", "edit_file"]  # type: ignore[union-attr]
 
 
+def test_the_offer_stops_before_a_step_that_no_longer_works(tmp_path: Path) -> None:
+    """How far runs got, when a step that worked in the earlier runs failed in the latest
+    one that called it ("410 Gone"): the offer ends before it, since what worked for the
+    earlier runs does not now. A call made out of turn (an error many tools raise) says
+    nothing about the tool and does not cut the offer."""
+    ctx = TaskContext(domain="release")
+    steps = ["create_flag", "set_flag_rollout", "deploy_service"]
+    task = "Add a feature flag for the {} page"
+    with SelfLearningMemory.open(tmp_path, learn_inline=True) as memory:
+        for page in ("pricing", "search", "cart"):
+            run_episode(memory, task.format(page), steps, context=ctx, fail_at=2,
+                        success=False)  # fmt: skip
+
+        def offered() -> list[str]:
+            first = memory.recommend_patterns(task.format("checkout"), ctx)[0]
+            assert first.signals["partial"] == 1.0
+            return first.pattern.tools  # type: ignore[union-attr,no-any-return]
+
+        assert offered() == ["create_flag", "set_flag_rollout"]
+        eid = memory.start_episode(task.format("login"), ctx)
+        memory.log_step(eid, ExecutionStep(tool="create_flag", observation="created"))
+        memory.log_step(eid, ExecutionStep(tool="set_flag_rollout", error="410 Gone: removed"))
+        memory.complete_episode(eid, TaskOutcome.failure("could not roll out"))
+        assert offered() == ["create_flag"]
+        # the latest call is what counts: once it works again, so does the offer
+        run_episode(memory, task.format("admin"), steps, context=ctx, fail_at=2, success=False)
+        assert offered() == ["create_flag", "set_flag_rollout"]
+
+
+def test_a_call_out_of_turn_does_not_cut_the_offer(tmp_path: Path) -> None:
+    """An error class raised by many tools says the call came out of turn, not that the
+    tool stopped working: a latest run that called a step too early keeps it offered."""
+    ctx = TaskContext(domain="release")
+    steps = ["create_flag", "set_flag_rollout", "deploy_service"]
+    task = "Add a feature flag for the {} page"
+    others = ["tag_release", "open_ticket", "notify_team", "bump_version", "build_image"]
+    with SelfLearningMemory.open(tmp_path, learn_inline=True) as memory:
+        for page in ("pricing", "search", "cart"):
+            run_episode(memory, task.format(page), steps, context=ctx, fail_at=2,
+                        success=False)  # fmt: skip
+        # five tools, each called out of turn in three runs: "not applicable now" is the
+        # task's state, not a tool's fault
+        for n in range(3):
+            eid = memory.start_episode(task.format(f"beta {n}"), ctx)
+            memory.log_step(eid, ExecutionStep(tool="create_flag", observation="created"))
+            for tool in [*others, "set_flag_rollout"]:
+                memory.log_step(eid, ExecutionStep(tool=tool, error="not applicable now"))
+            memory.complete_episode(eid, TaskOutcome.failure("gave up"))
+        first = memory.recommend_patterns(task.format("checkout"), ctx)[0]
+        assert first.signals["partial"] == 1.0
+        assert first.pattern.tools == ["create_flag", "set_flag_rollout"]  # type: ignore[union-attr]
+
+
 INFRA = TaskContext(domain="infra", tags=["us"])
 LATENCY = ["read_metrics", "read_logs", "scale_service", "ack_alert"]
 

@@ -123,6 +123,15 @@ class PatternLearner:
         family = self.families.families.get(key)
         return new_way_runs(family, self._runs.get(key, ())) if family is not None else []
 
+    def runs_since_change(self, key: str) -> list[str]:
+        """Ids of the family's runs, of any outcome, since its procedure changed, newest
+        first (none when it has not changed)."""
+        family = self.families.families.get(key)
+        if family is None or family.changed_at is None:
+            return []
+        since = family.changed_at.timestamp()
+        return [r.episode_id for r in reversed(self._runs.get(key, ())) if r.ended_at >= since]
+
     def repaired_sequence(self, key: str) -> tuple[tuple[str, ...], list[str]] | None:
         """A changed family's old sequence with its broken steps replaced by what worked in
         their place since, and the runs since (:func:`.changes.repaired_sequence`)."""

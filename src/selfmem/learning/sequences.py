@@ -4,12 +4,13 @@ sequence the nearest successful runs of a new task share."""
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from ..config import LearningConfig
 from ..records.episodes import Episode, TaskContext
 from ..records.learned import PatternContext, ToolSequence, stable_id
 from . import extractors as ex
+from .error_classes import normalize_error
 
 __all__ = ["consensus", "neighbour_sequence", "progress_sequence", "same_stack", "vote"]
 
@@ -183,22 +184,69 @@ def _unstored(
 STALLED_RUNS = 2
 
 
+def stopped_working(
+    runs: Sequence[Episode], state_errors: frozenset[str] | set[str] = frozenset()
+) -> set[str]:
+    """Tools that worked in some of ``runs`` but not in the latest run that called them,
+    where they failed with an error that is not in ``state_errors`` (an error that only says
+    the call came out of turn) and were never made to work: the latest evidence says what
+    worked for the earlier runs no longer does (a tool removed, "410 Gone")."""
+    latest: dict[str, tuple[float, bool]] = {}
+    worked: set[str] = set()
+    for run in runs:
+        ended = run.end_time.timestamp() if run.end_time else 0.0
+        done = set(ex.procedure(run))
+        worked |= done
+        for step in run.steps:
+            if step.tool in done:
+                outcome = True
+            elif step.success or normalize_error(step.error) in state_errors:
+                continue
+            else:
+                outcome = False
+            if step.tool not in latest or latest[step.tool][0] < ended:
+                latest[step.tool] = (ended, outcome)
+    return {tool for tool, (_, ok) in latest.items() if not ok and tool in worked}
+
+
+def _until(path: tuple[str, ...], broken: set[str]) -> tuple[str, ...]:
+    """``path`` up to its first step in ``broken``: what came after it relied on it."""
+    for at, tool in enumerate(path):
+        if tool in broken:
+            return path[:at]
+    return path
+
+
 def progress_sequence(
     namespace: str,
     runs: Sequence[Episode],
     cfg: LearningConfig,
     scores: Sequence[float],
     idle: frozenset[str] | set[str] = frozenset(),
+    state_errors: frozenset[str] | set[str] = frozenset(),
+    broken: Mapping[str, set[str]] | None = None,
 ) -> ToolSequence | None:
-    """How far the nearest runs of a task got when none of them succeeded: the steps that
-    worked in them (:func:`extractors.procedure`), as the runs agree on them (:func:`vote`,
+    """How far the nearest runs of a task got when none of them succeeded (or when what
+    worked for them has changed since, ``broken`` giving by run id the steps that broke):
+    the steps that worked in them (:func:`extractors.procedure`), each run's cut before a
+    step that has stopped working (:func:`stopped_working`, where ``state_errors`` are error
+    classes that only say a call came out of turn, or the run's ``broken`` ones), as the
+    runs agree on them (:func:`vote`,
     weighted as in :func:`neighbour_sequence`), else the nearest run's, extended by the run
     that got furthest through those steps (the closest among equals). A pattern record
     that is not stored, with ``successes`` 0: a place to start from, not a way known to
     work. None when no run had a step that worked, or when ``STALLED_RUNS`` of the runs
     called nothing but the offered steps (and tools that work in any state): the agent
     stops where the offer ends, and offering it again would only have it repeated."""
-    paths = [tuple(t for t in ex.procedure(run) if t not in idle) for run in runs]
+    stopped = stopped_working(runs, state_errors)
+    broken = broken or {}
+    paths = [
+        _until(
+            tuple(t for t in ex.procedure(run) if t not in idle),
+            stopped | broken.get(run.id, set()),
+        )
+        for run in runs
+    ]
     if not any(paths):
         return None
     weights = _vote_weights(scores)

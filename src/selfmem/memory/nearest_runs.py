@@ -72,12 +72,17 @@ class NearestRuns(Handle):
             return engine.learner(self.namespace).failed_when_followed(episodes, ctx)
 
     def _new_ways(
-        self, superseded: dict[str, str], scores: dict[str, float], present: set[str]
+        self,
+        superseded: dict[str, str],
+        scores: dict[str, float],
+        present: set[str],
+        failed_too: bool = False,
     ) -> list[tuple[Episode, float, str]]:
         """The runs that show how a superseded episode's task is done now: its family's
-        successful runs since the change (:meth:`PatternLearner.new_way_runs`), which may be
-        worded quite differently from the query. Each comes with the score of the best
-        superseded episode of its family (it stands in for it) and that episode's id."""
+        successful runs since the change (:meth:`PatternLearner.new_way_runs`; with
+        ``failed_too``, all its runs since, :meth:`PatternLearner.runs_since_change`), which
+        may be worded quite differently from the query. Each comes with the score of the
+        best superseded episode of its family (it stands in for it) and that episode's id."""
         engine = self._core.learning
         best: dict[str, str] = {}
         for episode_id, key in superseded.items():
@@ -85,7 +90,8 @@ class NearestRuns(Handle):
                 best[key] = episode_id
         with engine.lock:
             learner = engine.learner(self.namespace)
-            ways = {key: learner.new_way_runs(key)[:_NEW_WAYS] for key in best}
+            since = learner.runs_since_change if failed_too else learner.new_way_runs
+            ways = {key: since(key)[:_NEW_WAYS] for key in best}
         found = []
         for key, ids in ways.items():
             for episode_id in ids:
@@ -130,15 +136,12 @@ class NearestRuns(Handle):
             nearest = functools.partial(
                 self._nearest, index, description, vector, ctx, task_type, loaded, scores, fits
             )
+            changed_only: list[Episode] = []  # the nearest runs, when the successes are stale
             if partial:
-                closest = nearest(QueryFilters(task_type=wanted, domain=domain), _NEIGHBOURS)
-                closest = closest or self._same_context(index, ctx, wanted, scores, fits, False)
-                closest = [run for run in closest if same_stack(run.context, ctx)]
-                # a success whose plan failed when followed (here) shows no way here
-                failed_here = self._failed_when_followed(closest, ctx)
-                closest = [run for run in closest if run.id not in failed_here]
+                closest = self._closest(nearest, index, ctx, wanted, scores, fits)
                 if closest and not any(succeeded(run) for run in closest):
                     return self._progress(closest, scores)
+                changed_only = self._if_changed(closest)
             filters = QueryFilters(success_only=True, task_type=wanted, domain=domain)
             same_context = functools.partial(self._same_context, index, ctx, wanted, scores, fits)
             runs, old = self._voters(functools.partial(nearest, filters), same_context, ctx)
@@ -151,6 +154,8 @@ class NearestRuns(Handle):
                 repair = None if ways else self._repair(old, scores, runs)
                 if repair is not None:
                     return repair
+                if changed_only and not self._found_new_way(old):  # nor a guess at one
+                    return self._progress_since_change(old, changed_only, scores)
             vote = functools.partial(
                 neighbour_sequence, self.namespace, description, runs, self.config.learning,
                 [scores[r.id] for r in runs],
@@ -158,18 +163,47 @@ class NearestRuns(Handle):
             pattern = vote([fits[r.id] for r in runs], ctx)
             if pattern is None:  # none in its own stack agree: the closest runs of any stack
                 pattern = vote(None, ctx, any_stack=True)
-            if pattern is None:
-                return None
-            relevance = sum(scores[i] for i in pattern.episode_ids) / len(pattern.episode_ids)
-            effectiveness = pattern.confidence
-            ctx_fit = context_score(pattern.context, ctx, task_type)
-            score = effectiveness * (0.6 * relevance + 0.25 * ctx_fit + 0.15 * 1.0)
-            signals = {
-                "effectiveness": effectiveness,
-                "relevance": relevance,
-                "neighbours": float(len(runs)),
-            }
-            return ScoredPattern(pattern, score, signals)
+            return None if pattern is None else _scored(pattern, scores, ctx, task_type, runs)
+
+    def _closest(
+        self,
+        nearest: Callable[[QueryFilters, int], list[Episode]],
+        index: Any,
+        ctx: TaskContext | None,
+        wanted: str | None,
+        scores: dict[str, float],
+        fits: dict[str, float],
+    ) -> list[Episode]:
+        """The nearest runs of a task, of any outcome, in its stack (the latest of its
+        context when none shares a word with it), less the successes whose plan failed when
+        followed in its setting: they show no way there."""
+        from ..retrieval.index import QueryFilters
+
+        domain = ctx.domain if ctx else None
+        closest = nearest(QueryFilters(task_type=wanted, domain=domain), _NEIGHBOURS)
+        closest = closest or self._same_context(index, ctx, wanted, scores, fits, False)
+        closest = [run for run in closest if same_stack(run.context, ctx)]
+        failed_here = self._failed_when_followed(closest, ctx)
+        return [run for run in closest if run.id not in failed_here]
+
+    def _if_changed(self, closest: list[Episode]) -> list[Episode]:
+        """``closest`` when the nearest success among them did what has changed since (it
+        shows how far that way still goes), else nothing."""
+        best = next((run for run in closest if succeeded(run)), None)
+        return closest if best is not None and self._superseded([best]) else []
+
+    def _progress_since_change(
+        self, superseded: dict[str, str], closest: list[Episode], scores: dict[str, float]
+    ) -> ScoredPattern | None:
+        """How far the way of a task's changed family still goes, when no run has succeeded
+        since the change: its nearest runs, each superseded one cut before the step that
+        broke, and the family's runs since the change, however worded."""
+        since = []
+        present = {run.id for run in closest}
+        for episode, score, _ in self._new_ways(superseded, scores, present, failed_too=True):
+            scores[episode.id] = score
+            since.append(episode)
+        return self._progress([*since, *closest], scores, self._broken(closest))
 
     def _repair(
         self, superseded: dict[str, str], scores: dict[str, float], runs: list[Episode]
@@ -321,16 +355,45 @@ class NearestRuns(Handle):
                     break
         return found
 
-    def _progress(self, runs: list[Episode], scores: dict[str, float]) -> ScoredPattern | None:
-        """How far the nearest runs of a task got when none of them succeeded: the steps
-        that worked in them (:func:`progress_sequence`), to start from rather than start
-        blind. Marked with the signal ``partial``; its effectiveness is 0."""
+    def _found_new_way(self, superseded: dict[str, str]) -> bool:
+        """Whether a run of these episodes' changed families has succeeded since."""
         engine = self._core.learning
         with engine.lock:
-            idle = engine.learner(self.namespace).idle_tools()
+            learner = engine.learner(self.namespace)
+            return any(learner.new_way_runs(key) for key in set(superseded.values()))
+
+    def _broken(self, runs: list[Episode]) -> dict[str, set[str]]:
+        """For each of ``runs`` that is superseded, the steps of its procedure that broke
+        when its family's procedure changed."""
+        superseded = self._superseded(runs)
+        engine = self._core.learning
+        with engine.lock:
+            families = engine.learner(self.namespace).families.families
+            changed = {
+                key: set(family.changed_tools)
+                for key in set(superseded.values())
+                if (family := families.get(key)) is not None
+            }
+        return {episode_id: changed.get(key, set()) for episode_id, key in superseded.items()}
+
+    def _progress(
+        self,
+        runs: list[Episode],
+        scores: dict[str, float],
+        broken: dict[str, set[str]] | None = None,
+    ) -> ScoredPattern | None:
+        """How far the nearest runs of a task got when none of them succeeded, or when the
+        way of those that did has changed since (``broken``: by run, the steps that broke): the
+        steps that worked in them (:func:`progress_sequence`), to start from rather than
+        start blind. Marked with the signal ``partial``; its effectiveness is 0."""
+        engine = self._core.learning
+        with engine.lock:
+            learner = engine.learner(self.namespace)
+            idle, state = learner.idle_tools(), learner.state_errors()
         pattern = progress_sequence(
-            self.namespace, runs, self.config.learning, [scores[r.id] for r in runs], idle
-        )
+            self.namespace, runs, self.config.learning, [scores[r.id] for r in runs], idle, state,
+            broken or {},
+        )  # fmt: skip
         if pattern is None:
             return None
         relevance = sum(scores[r.id] for r in runs) / len(runs)
@@ -341,6 +404,27 @@ class NearestRuns(Handle):
             "partial": 1.0,
         }
         return ScoredPattern(pattern, 0.0, signals)
+
+
+def _scored(
+    pattern: ToolSequence,
+    scores: dict[str, float],
+    ctx: TaskContext | None,
+    task_type: TaskType | None,
+    runs: list[Episode],
+) -> ScoredPattern:
+    """The nearest runs' sequence scored like a family's: its relevance is the mean
+    retrieval score of the runs that followed it."""
+    relevance = sum(scores[i] for i in pattern.episode_ids) / len(pattern.episode_ids)
+    effectiveness = pattern.confidence
+    ctx_fit = context_score(pattern.context, ctx, task_type)
+    score = effectiveness * (0.6 * relevance + 0.25 * ctx_fit + 0.15 * 1.0)
+    signals = {
+        "effectiveness": effectiveness,
+        "relevance": relevance,
+        "neighbours": float(len(runs)),
+    }
+    return ScoredPattern(pattern, score, signals)
 
 
 def passes(episode: Episode, filters: QueryFilters) -> bool:
