@@ -4,7 +4,7 @@ sequence the nearest successful runs of a new task share."""
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 
 from ..config import LearningConfig
 from ..records.episodes import Episode, TaskContext
@@ -209,10 +209,15 @@ def stopped_working(
     return {tool for tool, (_, ok) in latest.items() if not ok and tool in worked}
 
 
-def _until(path: tuple[str, ...], broken: set[str]) -> tuple[str, ...]:
-    """``path`` up to its first step in ``broken``: what came after it relied on it."""
+def _until(
+    path: tuple[str, ...], stopped: set[str], through: Collection[str] = ()
+) -> tuple[str, ...]:
+    """``path`` up to its first step in ``stopped`` (left out) or in ``through`` (kept):
+    what came after it relied on it."""
     for at, tool in enumerate(path):
-        if tool in broken:
+        if tool in through:
+            return path[: at + 1]
+        if tool in stopped:
             return path[:at]
     return path
 
@@ -240,13 +245,10 @@ def progress_sequence(
     stops where the offer ends, and offering it again would only have it repeated."""
     stopped = stopped_working(runs, state_errors)
     broken = broken or {}
-    paths = [
-        _until(
-            tuple(t for t in ex.procedure(run) if t not in idle),
-            stopped | broken.get(run.id, set()),
-        )
-        for run in runs
-    ]
+    paths = []
+    for run in runs:
+        path = tuple(t for t in ex.procedure(run) if t not in idle)
+        paths.append(_until(path, stopped, broken.get(run.id, ())))
     if not any(paths):
         return None
     weights = _vote_weights(scores)
@@ -260,7 +262,7 @@ def progress_sequence(
     if further:
         tools = max(further)[2]
     offered = set(tools) | set(idle)
-    stalled = [run for run in runs if set(ex.tool_path(run)) <= offered]
+    stalled = [run for run in runs if run.id not in broken and set(ex.tool_path(run)) <= offered]
     if len(stalled) >= STALLED_RUNS:
         return None  # runs stop where the offer ends: it leads nowhere for this agent
     holding = [run for run, path in zip(runs, paths, strict=True) if ex.is_subsequence(tools, path)]
