@@ -4,6 +4,8 @@ that often broke, with an error it never raised)."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from selfmem.config import LearningConfig
 from selfmem.learning.changes import change_point, follows, skippable
 from selfmem.learning.state import FamilyRun
@@ -157,3 +159,58 @@ def test_a_new_step_the_old_first_step_needs_now_goes_before_it() -> None:
     repaired, runs = repaired_sequence(family, before + since, CFG) or ((), [])
     assert repaired == ("grant_access", *SEQ)
     assert runs == ["r10", "r11", "r12"]
+
+
+def test_a_success_since_the_change_with_a_new_step_is_the_new_way() -> None:
+    # "read_logs" broke (a step now needs "grant_access" first). Runs since that succeeded
+    # with the new step are the new way, although they call the step that broke; a success
+    # since that did only what the old runs did (the change point is an estimate) is not,
+    # and the runs before it are the old way.
+    from datetime import UTC, datetime
+
+    from selfmem.learning.changes import new_way_runs
+    from selfmem.records.learned import ToolSequence
+
+    family = ToolSequence(id="f", namespace="ns", key="family:f", changed_tools=["read_logs"],
+                          changed_at=datetime.fromtimestamp(100.0, tz=UTC))  # fmt: skip
+    before = [
+        FamilyRun(f"r{i}", SEQ, True, 5, 1.0, ended_at=float(i), attempted=SEQ) for i in range(10)
+    ]
+    old_way_late = FamilyRun("r10", SEQ, True, 5, 1.0, ended_at=101.0, attempted=SEQ)
+    new = ("grant_access", *SEQ)
+    since = [
+        FamilyRun(f"r{i}", new, True, 6, 1.0, ended_at=100.0 + i, attempted=new)
+        for i in range(11, 13)
+    ]
+    assert new_way_runs(family, [*before, old_way_late, *since]) == ["r12", "r11"]
+    # a success since that did what the old runs did ends the new way, going back
+    assert new_way_runs(family, [*before, *since, old_way_late]) == []
+
+
+def test_a_new_tool_goes_before_a_step_that_only_failed_out_of_turn() -> None:
+    # Since the change "read_logs" answers only that it came out of turn (an error many
+    # tools raise), "grant_access" worked in each run since, and no run got "read_logs" to
+    # work after it. The step is not gone: the new tool goes before it. When the runs broke
+    # there with an error of the step's own ("410 Gone"), the new tool takes its place.
+    from datetime import UTC, datetime
+
+    from selfmem.learning.changes import repaired_sequence
+    from selfmem.records.learned import ToolSequence
+
+    family = ToolSequence(id="f", namespace="ns", key="family:f", changed_tools=["read_logs"],
+                          changed_at=datetime.fromtimestamp(100.0, tz=UTC))  # fmt: skip
+    before = [
+        FamilyRun(f"r{i}", SEQ, True, 5, 1.0, ended_at=float(i), attempted=SEQ) for i in range(10)
+    ]
+
+    def since(error: str) -> list[FamilyRun]:
+        tried = ("read_logs", "grant_access", "approve")
+        run = FamilyRun("r", ("grant_access",), False, 3, 1.0, attempted=tried, broke_at=0)
+        return [replace(run, episode_id=f"r{i}", ended_at=100.0 + i, broke_with=error)
+                for i in range(10, 13)]  # fmt: skip
+
+    state = {"not applicable now"}
+    inserted = repaired_sequence(family, before + since("not applicable now"), CFG, set(), state)
+    assert inserted is not None and inserted[0] == ("grant_access", *SEQ)
+    replaced = repaired_sequence(family, before + since("410 gone"), CFG, set(), state)
+    assert replaced is not None and replaced[0] == ("grant_access", *SEQ[1:])

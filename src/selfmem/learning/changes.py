@@ -4,7 +4,7 @@ changed: the runs that followed it started failing more than it ever did before.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 
 from ..config import LearningConfig
 from ..records.learned import ToolSequence
@@ -142,12 +142,15 @@ def new_way_runs(family: ToolSequence, runs: Sequence[FamilyRun]) -> list[str]:
 
     With the steps that broke known (``ToolSequence.changed_tools``), these are the
     successful runs that used none of them, back to the last run that still succeeded with
-    one (a run may have found the new way before the change showed); otherwise the
-    successful runs since ``changed_at``."""
+    one (a run may have found the new way before the change showed), and those since
+    ``changed_at`` that used a tool no successful run before it did (a step added before the
+    one that broke leaves that one in the new way); otherwise the successful runs since
+    ``changed_at``."""
     if family.changed_at is None:
         return []
     since = family.changed_at.timestamp()
     broken = set(family.changed_tools)
+    known = {tool for run in runs if run.success and run.ended_at < since for tool in run.path}
     found = []
     for run in reversed(runs):
         if not run.success:
@@ -155,7 +158,7 @@ def new_way_runs(family: ToolSequence, runs: Sequence[FamilyRun]) -> list[str]:
         if not broken:
             if run.ended_at < since:
                 break
-        elif not broken.isdisjoint(run.path):
+        elif not broken.isdisjoint(run.path) and (run.ended_at < since or set(run.path) <= known):
             break  # the old way still worked then
         found.append(run.episode_id)
     return found
@@ -170,15 +173,30 @@ def _precedes(run: FamilyRun, new: str, step: str) -> bool:
     return tried.index(step) < tried.index(new) and run.path.index(new) < run.path.index(step)
 
 
-def _place(repaired: list[str], new: str, broken: str, after: Sequence[FamilyRun]) -> None:
+def _place(
+    repaired: list[str],
+    new: str,
+    broken: str,
+    after: Sequence[FamilyRun],
+    state_errors: Collection[str] = (),
+) -> None:
     """Put the new tool into the repaired sequence: before the first step that runs since
     showed needs it first (:func:`_precedes`: a new precondition, such as a step added at
-    the start of the procedure), else in place of the step that broke."""
+    the start of the procedure); before the step that broke when most runs since that broke
+    there did so with an error that only says the call came out of turn (``state_errors``:
+    the step is not gone, something must now come before it); else in place of the step
+    that broke."""
     for step in repaired:
         if any(_precedes(run, new, step) for run in after):
             repaired.insert(repaired.index(step), new)
             return
-    repaired[repaired.index(broken)] = new
+    there = [run.broke_with for run in after if _broke_at(run) == broken]
+    out_of_turn = sum(error in state_errors for error in there)
+    at = repaired.index(broken)
+    if there and out_of_turn * 2 > len(there):
+        repaired.insert(at, new)
+    else:
+        repaired[at] = new
 
 
 def repaired_sequence(
@@ -186,6 +204,7 @@ def repaired_sequence(
     runs: Sequence[FamilyRun],
     cfg: LearningConfig,
     idle: set[str] | frozenset[str] = frozenset(),
+    state_errors: Collection[str] = (),
 ) -> tuple[tuple[str, ...], list[str]] | None:
     """For a family whose procedure changed and that no run has succeeded at since: the
     sequence its runs agreed on before the change, repaired with the new tool that worked
@@ -220,7 +239,7 @@ def repaired_sequence(
             and count * 2 > len(broke)
             and (len(ranked) == 1 or ranked[1][1] < count)
         ):
-            _place(repaired, tool, broken, after)
+            _place(repaired, tool, broken, after, state_errors)
     if len(old) < 2 or tuple(repaired) == old:
         return None
     return tuple(repaired), [run.episode_id for run in after]

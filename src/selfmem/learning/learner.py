@@ -138,7 +138,9 @@ class PatternLearner:
         family = self.families.families.get(key)
         if family is None:
             return None
-        return repaired_sequence(family, self._runs.get(key, ()), self.config, self.idle_tools())
+        return repaired_sequence(
+            family, self._runs.get(key, ()), self.config, self.idle_tools(), self.state_errors()
+        )
 
     def family_episode_ids(self, key: str) -> list[str]:
         """The most recent episodes of a family (its provenance), oldest first."""
