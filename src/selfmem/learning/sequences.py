@@ -235,13 +235,15 @@ def progress_sequence(
     worked for them has changed since, ``broken`` giving by run id the steps that broke):
     the steps that worked in them (:func:`extractors.procedure`), each run's cut before a
     step that has stopped working (:func:`stopped_working`, where ``state_errors`` are error
-    classes that only say a call came out of turn, or the run's ``broken`` ones), as the
-    runs agree on them (:func:`vote`,
+    classes that only say a call came out of turn), or after one of the run's ``broken``
+    steps (kept, so that the agent meets what it now answers), as the runs agree on them
+    (:func:`vote`,
     weighted as in :func:`neighbour_sequence`), else the nearest run's, extended by the run
     that got furthest through those steps (the closest among equals). A pattern record
     that is not stored, with ``successes`` 0: a place to start from, not a way known to
     work. None when no run had a step that worked, or when ``STALLED_RUNS`` of the runs
-    called nothing but the offered steps (and tools that work in any state): the agent
+    (those in ``broken`` aside) called nothing but the offered steps (and tools that work in
+    any state): the agent
     stops where the offer ends, and offering it again would only have it repeated."""
     stopped = stopped_working(runs, state_errors)
     broken = broken or {}

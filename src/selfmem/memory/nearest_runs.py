@@ -196,8 +196,9 @@ class NearestRuns(Handle):
         self, superseded: dict[str, str], closest: list[Episode], scores: dict[str, float]
     ) -> ScoredPattern | None:
         """How far the way of a task's changed family still goes, when no run has succeeded
-        since the change: its nearest runs, each superseded one cut before the step that
-        broke, and the family's runs since the change, however worded."""
+        since the change: its nearest runs, each superseded one up to the step that broke
+        (kept: the agent meets what it now answers), and the family's runs since the change,
+        however worded."""
         since = []
         present = {run.id for run in closest}
         for episode, score, _ in self._new_ways(superseded, scores, present, failed_too=True):
