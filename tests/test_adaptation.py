@@ -125,6 +125,8 @@ def test_with_no_new_way_known_the_offer_is_how_far_the_old_way_still_goes(
         first = _first_sequence(memory)
         assert first.pattern.tools == ["build", "push_image"]  # type: ignore[union-attr]
         assert first.signals["partial"] == 1.0 and first.pattern.successes == 0  # type: ignore[union-attr]
+        assert "changed (push_image stopped working)" in first.pattern.describe()
+        assert "still goes as far as build -> push_image" in first.pattern.describe()
         asked_not_to = memory.recommend_patterns(
             "Release the billing service", OPS, include_partial=False
         )

@@ -268,4 +268,6 @@ def progress_sequence(
     if len(stalled) >= STALLED_RUNS:
         return None  # runs stop where the offer ends: it leads nowhere for this agent
     holding = [run for run, path in zip(runs, paths, strict=True) if ex.is_subsequence(tools, path)]
-    return _unstored(namespace, "progress:", tools, len(runs), holding, 0)
+    pattern = _unstored(namespace, "progress:", tools, len(runs), holding, 0)
+    pattern.changed_tools = sorted({tool for steps in broken.values() for tool in steps})
+    return pattern

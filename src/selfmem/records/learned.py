@@ -168,7 +168,9 @@ class ToolSequence(_PatternBase):
     failing; ``changed_at`` is when the latest such change began and ``changed_tools`` the
     steps of the sequence at which those runs broke (episodes of the family that ended
     before it and used one of those tools did what no longer works; a run that already did
-    something else is not superseded by the change). ``followed`` keeps, for episodes of the
+    something else is not superseded by the change; on an offer of how far runs got, keyed
+    ``progress:``, the steps that broke when the runs' way changed). ``followed`` keeps, for
+    episodes of the
     family whose plan later runs followed (``record_feedback(followed_episode_ids=...)``),
     those runs, oldest first, ``+<id>`` or ``-<id>`` by outcome (see
     :mod:`selfmem.learning.followed`).
@@ -193,6 +195,12 @@ class ToolSequence(_PatternBase):
         task = f"tasks like '{self.sample_task[:80]}'" if self.sample_task else "this family"
         if not self.tools:
             return f"for {task} ({self.context.describe()}), no shared tool sequence yet"
+        if self.key.startswith("progress:") and self.changed_tools:
+            return (
+                f"the procedure of tasks like '{self.sample_task[:80]}' changed "
+                f"({', '.join(self.changed_tools)} stopped working) and no run has succeeded "
+                f"since; the old way still goes as far as {' -> '.join(self.tools)}"
+            )
         if self.key.startswith("progress:"):
             return (
                 f"none of the {self.support} most similar runs succeeded; they got through "
