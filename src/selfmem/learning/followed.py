@@ -95,15 +95,19 @@ def failed_when_followed(family: ToolSequence, episode_id: str) -> bool:
     """Whether the latest runs that followed this episode all failed (failures in other
     settings left out; successes anywhere count)."""
     here = [f for f in family.followed.get(episode_id, []) if _SETTING not in f or f[0] == "+"]
-    latest = here[-FAILURES_TO_DEMOTE:]
-    return len(latest) == FAILURES_TO_DEMOTE and all(f.startswith("-") for f in latest)
+    return _latest_failed(here)
 
 
 def failed_when_followed_in(family: ToolSequence, episode_id: str, where: str) -> bool:
     """Whether the latest runs that followed this episode in another setting, ``where``,
     all failed."""
     there = [f for f in family.followed.get(episode_id, []) if f.endswith(_SETTING + where)]
-    latest = there[-FAILURES_TO_DEMOTE:]
+    return _latest_failed(there)
+
+
+def _latest_failed(followers: list[str]) -> bool:
+    """Whether the latest ``FAILURES_TO_DEMOTE`` of these followers all failed."""
+    latest = followers[-FAILURES_TO_DEMOTE:]
     return len(latest) == FAILURES_TO_DEMOTE and all(f.startswith("-") for f in latest)
 
 

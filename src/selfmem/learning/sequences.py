@@ -185,17 +185,22 @@ STALLED_RUNS = 2
 
 
 def stopped_working(
-    runs: Sequence[Episode], state_errors: frozenset[str] | set[str] = frozenset()
+    runs: Sequence[Episode],
+    state_errors: frozenset[str] | set[str] = frozenset(),
+    procedures: Sequence[tuple[str, ...]] | None = None,
 ) -> set[str]:
     """Tools that worked in some of ``runs`` but not in the latest run that called them,
     where they failed with an error that is not in ``state_errors`` (an error that only says
     the call came out of turn) and were never made to work: the latest evidence says what
-    worked for the earlier runs no longer does (a tool removed, "410 Gone")."""
+    worked for the earlier runs no longer does (a tool removed, "410 Gone").
+    ``procedures``: the runs' :func:`extractors.procedure`, when the caller has them."""
     latest: dict[str, tuple[float, bool]] = {}
     worked: set[str] = set()
-    for run in runs:
+    if procedures is None:
+        procedures = [ex.procedure(run) for run in runs]
+    for run, procedure in zip(runs, procedures, strict=True):
         ended = run.end_time.timestamp() if run.end_time else 0.0
-        done = set(ex.procedure(run))
+        done = set(procedure)
         worked |= done
         for step in run.steps:
             if step.tool in done:
@@ -237,19 +242,19 @@ def progress_sequence(
     step that has stopped working (:func:`stopped_working`, where ``state_errors`` are error
     classes that only say a call came out of turn), or after one of the run's ``broken``
     steps (kept, so that the agent meets what it now answers), as the runs agree on them
-    (:func:`vote`,
-    weighted as in :func:`neighbour_sequence`), else the nearest run's, extended by the run
-    that got furthest through those steps (the closest among equals). A pattern record
-    that is not stored, with ``successes`` 0: a place to start from, not a way known to
-    work. None when no run had a step that worked, or when ``STALLED_RUNS`` of the runs
-    (those in ``broken`` aside) called nothing but the offered steps (and tools that work in
-    any state): the agent
-    stops where the offer ends, and offering it again would only have it repeated."""
-    stopped = stopped_working(runs, state_errors)
+    (:func:`vote`, weighted as in :func:`neighbour_sequence`), else the nearest run's,
+    extended by the run that got furthest through those steps (the closest among equals).
+    A pattern record that is not stored, with ``successes`` 0: a place to start from, not a
+    way known to work. None when no run had a step that worked, or when ``STALLED_RUNS`` of
+    the runs (those in ``broken`` aside) called nothing but the offered steps (and tools
+    that work in any state): the agent stops where the offer ends, and offering it again
+    would only have it repeated."""
+    procedures = [ex.procedure(run) for run in runs]
+    stopped = stopped_working(runs, state_errors, procedures)
     broken = broken or {}
     paths = []
-    for run in runs:
-        path = tuple(t for t in ex.procedure(run) if t not in idle)
+    for run, procedure in zip(runs, procedures, strict=True):
+        path = tuple(t for t in procedure if t not in idle)
         paths.append(_until(path, stopped, broken.get(run.id, ())))
     if not any(paths):
         return None
