@@ -12,7 +12,15 @@ from ..records.learned import PatternContext, ToolSequence, stable_id
 from . import extractors as ex
 from .error_classes import normalize_error
 
-__all__ = ["consensus", "neighbour_sequence", "progress_sequence", "same_stack", "vote"]
+__all__ = [
+    "consensus",
+    "neighbour_sequence",
+    "of_nearest_task",
+    "progress_sequence",
+    "same_stack",
+    "same_task",
+    "vote",
+]
 
 
 def consensus(paths: Sequence[tuple[str, ...]], cfg: LearningConfig) -> tuple[str, ...]:
@@ -99,6 +107,38 @@ def same_stack(run: TaskContext, task: TaskContext | None) -> bool:
     return _same(task.language, run.language) and _same(task.framework, run.framework)
 
 
+def same_task(
+    path: Sequence[str], nearest: Sequence[str], idle: Collection[str] = frozenset()
+) -> bool:
+    """Whether a run whose procedure is ``path`` did the task the nearest run did: they
+    share at least half the tools of the shorter procedure, ``idle`` tools (which work in
+    any state, :meth:`PatternLearner.idle_tools`) aside. Runs of one task in different
+    settings differ by a step or two (an approval in production); runs that share a domain
+    and some words but do another task share few or none."""
+    ours, theirs = set(path) - set(idle), set(nearest) - set(idle)
+    return 2 * len(ours & theirs) >= min(len(ours), len(theirs))
+
+
+def of_nearest_task(
+    runs: Sequence[Episode], scores: Sequence[float], idle: Collection[str] = frozenset()
+) -> list[bool]:
+    """For each of ``runs`` (with their retrieval ``scores``), whether it may stand for the
+    task of the nearest one: it is about as close (within ``VOTE_TEMPERATURE``), or in
+    another stack (its tools differ anyway), or did the same task (:func:`same_task`). A
+    distant run of another task that shares a domain and a few words (a release and a
+    feature flag, both "deployment") shows nothing about this one, whatever its context."""
+    if not runs:
+        return []
+    top = max(range(len(runs)), key=lambda at: scores[at])
+    nearest = ex.procedure(runs[top])
+    return [
+        score >= scores[top] - VOTE_TEMPERATURE
+        or not same_stack(run.context, runs[top].context)
+        or same_task(ex.procedure(run), nearest, idle)
+        for run, score in zip(runs, scores, strict=True)
+    ]
+
+
 def neighbour_sequence(
     namespace: str,
     task: str,
@@ -117,7 +157,8 @@ def neighbour_sequence(
     close as the nearest one count fully, distant ones barely (see :func:`vote`). With
     ``fits``, each run's match of the task's stated context (domain, language, tags...),
     only the runs that match it best vote: where the procedure depends on the context, runs
-    in another context would outvote the right ones. With the task's ``context``, runs in
+    in another context would outvote the right ones; a distant run of another task than the
+    nearest run's never does (:func:`of_nearest_task`). With the task's ``context``, runs in
     another language or framework do not vote at all (:func:`same_stack`), unless
     ``any_stack``: then every run votes and the record is keyed ``transfer:`` (for a task
     whose own stack has no successful run yet; its stack-specific steps may differ).
@@ -132,6 +173,8 @@ def neighbour_sequence(
     ]
     if not found:
         return None
+    kept = of_nearest_task([ep for ep, _, _ in found], [score for _, score, _ in found])
+    found = [item for item, keep in zip(found, kept, strict=True) if keep]
     best_fit = max(f for _, _, f in found)
     pairs = [(ep, score) for ep, score, f in found if f >= best_fit - 1e-9]
     runs = [ep for ep, _ in pairs]

@@ -10,7 +10,12 @@ from typing import TYPE_CHECKING, Any
 
 from ..errors import NotFoundError
 from ..learning.extractors import procedure, succeeded
-from ..learning.sequences import neighbour_sequence, progress_sequence, same_stack
+from ..learning.sequences import (
+    neighbour_sequence,
+    of_nearest_task,
+    progress_sequence,
+    same_stack,
+)
 from ..records.episodes import Episode, TaskContext, TaskType
 from ..records.learned import MAX_PROVENANCE, PatternContext, ToolSequence, stable_id
 from ..retrieval.pattern_ranking import ScoredPattern, context_score
@@ -176,13 +181,21 @@ class NearestRuns(Handle):
     ) -> list[Episode]:
         """The nearest runs of a task, of any outcome, in its stack (the latest of its
         context when none shares a word with it), less the successes whose plan failed when
-        followed in its setting: they show no way there."""
+        followed in its setting and the distant successes of another task than the nearest
+        run's (:func:`of_nearest_task`): they show no way there. When the nearest runs
+        failed, a success of another task in the same domain does not hide how far they
+        got."""
         from ..retrieval.index import QueryFilters
 
         domain = ctx.domain if ctx else None
         closest = nearest(QueryFilters(task_type=wanted, domain=domain), _NEIGHBOURS)
         closest = closest or self._same_context(index, ctx, wanted, scores, fits, False)
-        closest = [run for run in closest if same_stack(run.context, ctx)]
+        kept = of_nearest_task(closest, [scores[run.id] for run in closest], self._idle())
+        closest = [
+            run
+            for run, keep in zip(closest, kept, strict=True)
+            if (keep or not succeeded(run)) and same_stack(run.context, ctx)
+        ]
         failed_here = self._failed_when_followed(closest, ctx)
         return [run for run in closest if run.id not in failed_here]
 
@@ -355,6 +368,11 @@ class NearestRuns(Handle):
                 if len(found) == _NEIGHBOURS:
                     break
         return found
+
+    def _idle(self) -> set[str]:
+        engine = self._core.learning
+        with engine.lock:
+            return engine.learner(self.namespace).idle_tools()
 
     def _found_new_way(self, superseded: dict[str, str]) -> bool:
         """Whether a run of these episodes' changed families has succeeded since."""
