@@ -237,6 +237,62 @@ def test_when_the_nearest_runs_all_failed_the_first_sequence_is_how_far_they_got
             memory.recommend_patterns(task, ctx, include_partial="yes")  # type: ignore[arg-type]
 
 
+def test_a_distant_success_of_another_task_does_not_hide_how_far_the_tasks_runs_got(
+    tmp_path: Path,
+) -> None:
+    """A release and a feature flag are both deployments of one domain and share a few
+    words. Every release run failed after the same two steps; feature-flag runs succeeded.
+    A new release is offered how far the release runs got, not the feature flag's
+    procedure, which its words only brush."""
+    ctx = TaskContext(domain="release", language="python")
+    flag = ["create_flag", "configure_rollout_rule", "deploy_service"]
+    with SelfLearningMemory.open(tmp_path, learn_inline=True) as memory:
+        for name in ("dark-mode", "beta-search", "fast-checkout"):
+            run_episode(memory, f"Roll out {name} gradually so it can go out to users", flag,
+                        context=TaskContext(domain="release"))  # fmt: skip
+        for person, library in (("Priya", "requests"), ("Marco", "httpx"), ("Lena", "attrs")):
+            run_episode(memory, f"{person} asked for a new version of the {library} library "
+                        "to go out", ["bump_version", "build_wheel", "tag_release"],
+                        context=ctx, fail_at=2, success=False)  # fmt: skip
+        task = "Aiko asked for a new version of the pydantic library to go out"
+        sequences = [
+            s for s in memory.recommend_patterns(task, ctx) if isinstance(s.pattern, ToolSequence)
+        ]
+        assert sequences[0].pattern.tools == ["bump_version", "build_wheel"]
+        assert sequences[0].signals["partial"] == 1.0
+        # a run of the release task that succeeds is what it is offered then
+        release = ["bump_version", "build_wheel", "tag_release", "upload_to_registry"]
+        run_episode(memory, "Priya asked for a new version of the rich library to go out",
+                    release, context=ctx)  # fmt: skip
+        first = memory.recommend_patterns(task, ctx)[0]
+        assert isinstance(first.pattern, ToolSequence)
+        assert first.pattern.tools == release
+
+
+def test_a_distant_run_of_another_task_does_not_outvote_the_nearest_by_its_context(
+    tmp_path: Path,
+) -> None:
+    """The only feature-flag success ran in production; release runs, which share the
+    domain and a word with the task, ran in the task's own setting. The context decides
+    among runs of the task, not between tasks: the feature flag's procedure is offered."""
+    staging = TaskContext(domain="release", tags=["staging", "hotfix"])
+    flag = ["create_flag", "configure_rollout_rule", "deploy_service"]
+    release = ["bump_version", "build_wheel", "tag_release", "upload_to_registry"]
+    with SelfLearningMemory.open(tmp_path, learn_inline=True) as memory:
+        run_episode(memory, "Roll out dark-mode gradually to 7% of users", flag,
+                    context=TaskContext(domain="release", tags=["prod"]))  # fmt: skip
+        for version in ("1.2.0", "2.0.1", "3.4.5"):
+            run_episode(memory, f"Publish release {version} of lodash for our users", release,
+                        context=staging)  # fmt: skip
+        task = "Roll out beta-search gradually to 24% of users"
+        sequences = [
+            s.pattern
+            for s in memory.recommend_patterns(task, staging)
+            if isinstance(s.pattern, ToolSequence)
+        ]
+        assert sequences[0].tools == flag
+
+
 def test_how_far_runs_got_is_no_longer_offered_to_an_agent_that_stops_there(
     tmp_path: Path,
 ) -> None:
