@@ -157,8 +157,9 @@ def neighbour_sequence(
     close as the nearest one count fully, distant ones barely (see :func:`vote`). With
     ``fits``, each run's match of the task's stated context (domain, language, tags...),
     only the runs that match it best vote: where the procedure depends on the context, runs
-    in another context would outvote the right ones; a distant run of another task than the
-    nearest run's never does (:func:`of_nearest_task`). With the task's ``context``, runs in
+    in another context would outvote the right ones. Which context fits best is decided
+    among the runs of the nearest run's task (:func:`of_nearest_task`): a distant run of
+    another task that fits better never shuts them out. With the task's ``context``, runs in
     another language or framework do not vote at all (:func:`same_stack`), unless
     ``any_stack``: then every run votes and the record is keyed ``transfer:`` (for a task
     whose own stack has no successful run yet; its stack-specific steps may differ).
@@ -174,8 +175,7 @@ def neighbour_sequence(
     if not found:
         return None
     kept = of_nearest_task([ep for ep, _, _ in found], [score for _, score, _ in found])
-    found = [item for item, keep in zip(found, kept, strict=True) if keep]
-    best_fit = max(f for _, _, f in found)
+    best_fit = max(f for (_, _, f), keep in zip(found, kept, strict=True) if keep)
     pairs = [(ep, score) for ep, score, f in found if f >= best_fit - 1e-9]
     runs = [ep for ep, _ in pairs]
     procedures = [ex.procedure(ep) for ep in runs]
