@@ -11,7 +11,7 @@ from selfmem import ExecutionStep, SelfLearningMemory, TaskContext, TaskOutcome,
 from selfmem.config import LearningConfig
 from selfmem.errors import InvalidInputError
 from selfmem.learning.extractors import procedure
-from selfmem.learning.sequences import neighbour_sequence, vote
+from selfmem.learning.sequences import neighbour_sequence, of_nearest_task, same_task, vote
 
 from .helpers import run_episode
 
@@ -78,6 +78,36 @@ def test_the_nearest_run_decides_when_the_others_are_clearly_further() -> None:
     # every run differs by a noise step: what most of the close runs share
     noisy = [("a", "n1", "b", "c"), ("a", "b", "n2", "c"), ("a", "b", "c", "n3")]
     assert vote(noisy, [1.0, 1.0, 1.0], cfg) == ("a", "b", "c")
+
+
+def test_a_run_is_of_another_task_only_when_distant_in_its_stack_and_sharing_few_tools(
+    tmp_path: Path,
+) -> None:
+    release = ["bump_version", "build_wheel", "tag_release", "upload_to_registry"]
+    flag = ["create_flag", "configure_rollout_rule", "deploy_service"]
+    with SelfLearningMemory.open(tmp_path, learn_inline=True) as memory:
+        python, go = (
+            TaskContext(domain="web", language="python"),
+            TaskContext(domain="web", language="go"),
+        )
+        ids = [
+            run_episode(memory, "Publish release 1.0", release, context=python),  # the nearest
+            run_episode(memory, "Publish release 1.1 with approval", [*release, "approve"]),
+            run_episode(memory, "Roll out a flag", flag),
+            run_episode(memory, "Roll out a flag, close", flag),
+            run_episode(memory, "Roll out a flag in go", flag, context=go),
+            run_episode(memory, "Roll out a flag, listing first", ["ls", *flag[:1]]),
+        ]
+        runs = [memory.get_episode(eid) for eid in ids]
+        scores = [0.9, 0.5, 0.5, 0.85, 0.5, 0.5]
+        # a step more is the same task; a distant run sharing no tool is another, unless it
+        # is about as close or in another stack (whose tools differ anyway)
+        assert of_nearest_task(runs, scores) == [True, True, False, True, True, False]
+        assert of_nearest_task([], []) == []
+        # a tool that works in any state ("ls") shared is no sign of the same task
+        assert same_task(["ls", "create_flag"], ["ls", "bump_version"]) is True
+        assert same_task(["ls", "create_flag"], ["ls", "bump_version"], {"ls"}) is False
+        assert same_task(["ls"], ["ls", *release], {"ls"}) is True  # nothing left to compare
 
 
 def test_calls_whose_arguments_were_redacted_are_not_merged_as_repeats(tmp_path: Path) -> None:

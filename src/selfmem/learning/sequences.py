@@ -148,6 +148,7 @@ def neighbour_sequence(
     fits: Sequence[float] | None = None,
     context: TaskContext | None = None,
     any_stack: bool = False,
+    idle: Collection[str] = frozenset(),
 ) -> ToolSequence | None:
     """The sequence the nearest successful runs of a task agree on, as a pattern record that
     is not stored.
@@ -159,7 +160,8 @@ def neighbour_sequence(
     only the runs that match it best vote: where the procedure depends on the context, runs
     in another context would outvote the right ones. Which context fits best is decided
     among the runs of the nearest run's task (:func:`of_nearest_task`): a distant run of
-    another task that fits better never shuts them out. With the task's ``context``, runs in
+    another task that fits better never shuts them out (``idle``: tools that work in any
+    state, left out of that comparison). With the task's ``context``, runs in
     another language or framework do not vote at all (:func:`same_stack`), unless
     ``any_stack``: then every run votes and the record is keyed ``transfer:`` (for a task
     whose own stack has no successful run yet; its stack-specific steps may differ).
@@ -174,7 +176,7 @@ def neighbour_sequence(
     ]
     if not found:
         return None
-    kept = of_nearest_task([ep for ep, _, _ in found], [score for _, score, _ in found])
+    kept = of_nearest_task([ep for ep, _, _ in found], [score for _, score, _ in found], idle)
     best_fit = max(f for (_, _, f), keep in zip(found, kept, strict=True) if keep)
     pairs = [(ep, score) for ep, score, f in found if f >= best_fit - 1e-9]
     runs = [ep for ep, _ in pairs]

@@ -165,9 +165,10 @@ class NearestRuns(Handle):
                 neighbour_sequence, self.namespace, description, runs, self.config.learning,
                 [scores[r.id] for r in runs],
             )  # fmt: skip
-            pattern = vote([fits[r.id] for r in runs], ctx)
+            idle = self._idle()
+            pattern = vote([fits[r.id] for r in runs], ctx, idle=idle)
             if pattern is None:  # none in its own stack agree: the closest runs of any stack
-                pattern = vote(None, ctx, any_stack=True)
+                pattern = vote(None, ctx, any_stack=True, idle=idle)
             return None if pattern is None else _scored(pattern, scores, ctx, task_type, runs)
 
     def _closest(
