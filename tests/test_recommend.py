@@ -323,6 +323,29 @@ def test_a_distant_run_of_another_task_does_not_outvote_the_nearest_by_its_conte
         assert sequences[0].tools == flag
 
 
+def test_how_far_runs_got_comes_from_the_nearest_runs_in_the_tasks_own_stack(
+    tmp_path: Path,
+) -> None:
+    """Nine go runs are worded exactly like the task and failed at once; the two python
+    runs, worded otherwise, failed after two steps. A python task is offered those two
+    steps: the nearest runs looked at are the nearest in its own stack, not the python
+    ones among the nearest of any stack (there are none)."""
+    python = TaskContext(domain="backend", language="python")
+    go = TaskContext(domain="backend", language="go")
+    task = "Move the billing service onto the latest release of its web framework"
+    with SelfLearningMemory.open(tmp_path, learn_inline=True) as memory:
+        for _ in range(9):
+            run_episode(memory, task, ["go_get"], context=go, fail_at=0, success=False)
+        for name in ("django", "flask"):
+            run_episode(memory, f"Upgrade {name} in the billing service",
+                        ["checkout_branch", "pip_install", "pytest"], context=python,
+                        fail_at=2, success=False)  # fmt: skip
+        first = memory.recommend_patterns(task, python)[0]
+        assert isinstance(first.pattern, ToolSequence)
+        assert first.pattern.tools == ["checkout_branch", "pip_install"]
+        assert first.signals["partial"] == 1.0
+
+
 def test_how_far_runs_got_is_no_longer_offered_to_an_agent_that_stops_there(
     tmp_path: Path,
 ) -> None:

@@ -180,8 +180,9 @@ class NearestRuns(Handle):
         scores: dict[str, float],
         fits: dict[str, float],
     ) -> list[Episode]:
-        """The nearest runs of a task, of any outcome, in its stack (the latest of its
-        context when none shares a word with it), less the successes whose plan failed when
+        """The 8 nearest runs of a task, of any outcome, in its stack (of its 32 nearest
+        runs: those of another stack may come first; the latest of its context when none
+        shares a word with it), less the successes whose plan failed when
         followed in its setting and the distant successes of another task than the nearest
         run's (:func:`of_nearest_task`): they show no way there. When the nearest runs
         failed, a success of another task in the same domain does not hide how far they
@@ -189,14 +190,14 @@ class NearestRuns(Handle):
         from ..retrieval.index import QueryFilters
 
         domain = ctx.domain if ctx else None
-        closest = nearest(QueryFilters(task_type=wanted, domain=domain), _NEIGHBOURS)
+        closest = nearest(QueryFilters(task_type=wanted, domain=domain), _NEIGHBOURS * 4)
         closest = closest or self._same_context(index, ctx, wanted, scores, fits, False)
         kept = of_nearest_task(closest, [scores[run.id] for run in closest], self._idle())
         closest = [
             run
             for run, keep in zip(closest, kept, strict=True)
             if (keep or not succeeded(run)) and same_stack(run.context, ctx)
-        ]
+        ][:_NEIGHBOURS]
         failed_here = self._failed_when_followed(closest, ctx)
         return [run for run in closest if run.id not in failed_here]
 
