@@ -189,15 +189,21 @@ class NearestRuns(Handle):
         got."""
         from ..retrieval.index import QueryFilters
 
-        domain = ctx.domain if ctx else None
-        closest = nearest(QueryFilters(task_type=wanted, domain=domain), _NEIGHBOURS * 4)
-        closest = closest or self._same_context(index, ctx, wanted, scores, fits, False)
-        kept = of_nearest_task(closest, [scores[run.id] for run in closest], self._idle())
-        closest = [
-            run
-            for run, keep in zip(closest, kept, strict=True)
-            if (keep or not succeeded(run)) and same_stack(run.context, ctx)
-        ][:_NEIGHBOURS]
+        filters = QueryFilters(task_type=wanted, domain=ctx.domain if ctx else None)
+        idle = self._idle()
+        closest: list[Episode] = []
+        for limit in (_NEIGHBOURS, _NEIGHBOURS * 4):  # wider when other stacks' runs come first
+            found = nearest(filters, limit)
+            found = found or self._same_context(index, ctx, wanted, scores, fits, False)
+            kept = of_nearest_task(found, [scores[run.id] for run in found], idle)
+            in_stack = [same_stack(run.context, ctx) for run in found]
+            closest = [
+                run
+                for run, keep, ours in zip(found, kept, in_stack, strict=True)
+                if (keep or not succeeded(run)) and ours
+            ][:_NEIGHBOURS]
+            if all(in_stack) or len(found) < limit:
+                break
         failed_here = self._failed_when_followed(closest, ctx)
         return [run for run in closest if run.id not in failed_here]
 
