@@ -180,13 +180,12 @@ class NearestRuns(Handle):
         scores: dict[str, float],
         fits: dict[str, float],
     ) -> list[Episode]:
-        """The 8 nearest runs of a task, of any outcome, in its stack (of its 32 nearest
-        runs: those of another stack may come first; the latest of its context when none
-        shares a word with it), less the successes whose plan failed when
-        followed in its setting and the distant successes of another task than the nearest
-        run's (:func:`of_nearest_task`): they show no way there. When the nearest runs
-        failed, a success of another task in the same domain does not hide how far they
-        got."""
+        """The 8 nearest runs of a task, of any outcome, in its stack (looked for among its
+        32 nearest when runs of another stack come first; the latest of its context when
+        none shares a word with it), less the successes whose plan failed when followed in
+        its setting and the distant successes of another task than the nearest run's
+        (:func:`of_nearest_task`): they show no way there. When the nearest runs failed, a
+        success of another task in the same domain does not hide how far they got."""
         from ..retrieval.index import QueryFilters
 
         filters = QueryFilters(task_type=wanted, domain=ctx.domain if ctx else None)
