@@ -135,6 +135,7 @@ class NearestRuns(Handle):
             domain = ctx.domain if ctx else None
             scores: dict[str, float] = {}
             fits: dict[str, float] = {}
+            idle = self._idle()  # tools that work in any state: no sign of the same task
             # the caller's query vector, when it gave one, also picks the voters
             vector = engine.query_vector(description) if vector is None else vector
 
@@ -143,7 +144,7 @@ class NearestRuns(Handle):
             )
             changed_only: list[Episode] = []  # the nearest runs, when the successes are stale
             if partial:
-                closest = self._closest(nearest, index, ctx, wanted, scores, fits)
+                closest = self._closest(nearest, index, ctx, wanted, scores, fits, idle)
                 if closest and not any(succeeded(run) for run in closest):
                     return self._progress(closest, scores)
                 changed_only = self._if_changed(closest)
@@ -165,7 +166,6 @@ class NearestRuns(Handle):
                 neighbour_sequence, self.namespace, description, runs, self.config.learning,
                 [scores[r.id] for r in runs],
             )  # fmt: skip
-            idle = self._idle()
             pattern = vote([fits[r.id] for r in runs], ctx, idle=idle)
             if pattern is None:  # none in its own stack agree: the closest runs of any stack
                 pattern = vote(None, ctx, any_stack=True, idle=idle)
@@ -179,6 +179,7 @@ class NearestRuns(Handle):
         wanted: str | None,
         scores: dict[str, float],
         fits: dict[str, float],
+        idle: set[str],
     ) -> list[Episode]:
         """The 8 nearest runs of a task, of any outcome, in its stack (looked for among its
         32 nearest when runs of another stack come first; the latest of its context when
@@ -189,7 +190,6 @@ class NearestRuns(Handle):
         from ..retrieval.index import QueryFilters
 
         filters = QueryFilters(task_type=wanted, domain=ctx.domain if ctx else None)
-        idle = self._idle()
         closest: list[Episode] = []
         for limit in (_NEIGHBOURS, _NEIGHBOURS * 4):  # wider when other stacks' runs come first
             found = nearest(filters, limit)

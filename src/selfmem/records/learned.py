@@ -170,10 +170,9 @@ class ToolSequence(_PatternBase):
     before it and used one of those tools did what no longer works; a run that already did
     something else is not superseded by the change; on an offer of how far runs got, keyed
     ``progress:``, the steps that broke when the runs' way changed). ``followed`` keeps, for
-    episodes of the
-    family whose plan later runs followed (``record_feedback(followed_episode_ids=...)``),
-    those runs, oldest first, ``+<id>`` or ``-<id>`` by outcome (see
-    :mod:`selfmem.learning.followed`).
+    episodes of the family whose plan later runs followed
+    (``record_feedback(followed_episode_ids=...)``), those runs, oldest first, ``+<id>`` or
+    ``-<id>`` by outcome (see :mod:`selfmem.learning.followed`).
     """
 
     kind: Literal[PatternKind.TOOL_SEQUENCE] = PatternKind.TOOL_SEQUENCE
