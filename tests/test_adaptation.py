@@ -60,6 +60,39 @@ def test_a_changed_procedure_is_dropped_and_replaced(tmp_path: Path) -> None:
         assert all(n > max(s.score for s in old) for n in newest)
 
 
+def _replacing(memory: SelfLearningMemory, i: int) -> str:
+    """The old way's push_image now answers "410 Gone"; the agent gets past it with
+    publish_artifact and the run succeeds."""
+    eid = memory.start_episode(
+        f"Release the billing service {i}", OPS, start_time=START + timedelta(minutes=i)
+    )
+    memory.log_step(eid, tool="build", observation="ok")
+    memory.log_step(eid, tool="push_image", error="410 Gone: this endpoint was removed")
+    for tool in ("publish_artifact", "deploy", "verify"):
+        memory.log_step(eid, tool=tool, parameters={"i": i}, observation="ok")
+    memory.complete_episode(eid, TaskOutcome.success("released"))
+    return eid
+
+
+def test_runs_that_succeed_only_by_replacing_a_step_retire_the_old_way(tmp_path: Path) -> None:
+    # Every run since push_image started answering "410 Gone" still succeeded, by another
+    # tool: no failure says the procedure changed, the step that broke does. Three such
+    # runs in a row retire the old sequence, and what they did takes its place at once
+    # (before, the twelve earlier successes kept the old way first).
+    with SelfLearningMemory.open(tmp_path, learn_inline=True) as memory:
+        for i in range(12):
+            _run(memory, i, OLD, works=True)
+        for i in range(12, 14):
+            _replacing(memory, i)
+        assert _sequences(memory)[0] == OLD, "two runs are not yet a change"
+        _replacing(memory, 14)
+        assert _sequences(memory)[0] == NEW
+        assert OLD not in _sequences(memory)
+        family = next(p for p in memory.list_patterns() if isinstance(p, ToolSequence)
+                      and p.key.startswith("family:"))  # fmt: skip
+        assert family.changed_tools == ["push_image"]
+
+
 def test_a_replayed_run_keeps_its_own_end_time(tmp_path: Path) -> None:
     import pytest
 

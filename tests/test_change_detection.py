@@ -214,3 +214,48 @@ def test_a_new_tool_goes_before_a_step_that_only_failed_out_of_turn() -> None:
     assert inserted is not None and inserted[0] == ("grant_access", *SEQ)
     replaced = repaired_sequence(family, before + since("410 gone"), CFG, set(), state)
     assert replaced is not None and replaced[0] == ("grant_access", *SEQ[1:])
+
+
+def _replaced(i: int, step: str = "restart", by: str = "redeploy") -> FamilyRun:
+    """A successful run that saw ``step`` fail and did its work with ``by``."""
+    at = SEQ.index(step)
+    attempted = (*SEQ[:at], step, by, *SEQ[at + 1 :])
+    path = (*SEQ[:at], by, *SEQ[at + 1 :])
+    return FamilyRun(f"r{i}", path, True, len(attempted), 1.0, attempted=attempted,
+                     broke_at=at)  # fmt: skip
+
+
+def test_a_step_that_successful_runs_now_replace_run_after_run_is_a_change() -> None:
+    from selfmem.learning.changes import broken_tools, replaced, replacements
+
+    runs = [_ok(i) for i in range(20)] + [_replaced(i) for i in range(20, 23)]
+    assert replaced(SEQ, runs[20]) == "restart"
+    assert replaced(SEQ, runs[0]) is None
+    following = [i for i, run in enumerate(runs) if follows(SEQ, run)]
+    assert following == list(range(20)), "a run without the step did not follow the sequence"
+    assert change_point(runs, following, CFG) == 0, "without the replacements: no change"
+    replacing = replacements(SEQ, runs)
+    assert change_point(runs, following, CFG, replacing) == 20
+    assert broken_tools(SEQ, runs[20:]) == ["restart"]
+
+
+def test_a_step_replaced_as_often_as_before_is_not_a_change() -> None:
+    # a third of the runs always got past "restart" by "redeploy" (a context where it
+    # fails): three more in four runs are not rare at that rate
+    runs = [_replaced(i) if i % 3 == 0 else _ok(i) for i in range(20)]
+    runs += [_replaced(20), _ok(21), _replaced(22), _replaced(23)]
+    following = [i for i, run in enumerate(runs) if follows(SEQ, run)]
+    from selfmem.learning.changes import replacements
+
+    assert change_point(runs, following, CFG, replacements(SEQ, runs)) == 0
+
+
+def test_a_run_that_skipped_the_steps_before_the_failed_one_replaced_nothing() -> None:
+    from selfmem.learning.changes import replaced
+
+    # it never ran "read_logs" and "query_metrics": it went another way
+    tried = ("approve", "restart", "redeploy", "notify")
+    other = FamilyRun("x", ("approve", "redeploy", "notify"), True, 4, 1.0, attempted=tried)
+    assert replaced(SEQ, other) is None
+    failed = replace(_replaced(1), success=False)
+    assert replaced(SEQ, failed) is None

@@ -4,7 +4,7 @@ changed: the runs that followed it started failing more than it ever did before.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Collection, Sequence
+from collections.abc import Callable, Collection, Sequence
 
 from ..config import LearningConfig
 from ..records.learned import ToolSequence
@@ -19,6 +19,8 @@ __all__ = [
     "follows",
     "new_way_runs",
     "repaired_sequence",
+    "replaced",
+    "replacements",
     "skippable",
 ]
 
@@ -37,15 +39,32 @@ def _in_order(tools: Sequence[str], sequence: tuple[str, ...]) -> list[str] | No
 def broken_tools(
     sequence: tuple[str, ...], runs: Sequence[FamilyRun], optional: frozenset[str] = frozenset()
 ) -> list[str]:
-    """The sequence's tools at which the failed runs that followed it broke (their first
-    failed call never made good), in sequence order; the whole sequence when none shows
-    where."""
+    """The sequence's tools at which the runs that followed it broke (the failed runs' first
+    failed call never made good, the step a successful run did without after it failed,
+    :func:`replaced`), in sequence order; the whole sequence when none shows where."""
     broken = {
         run.attempted[run.broke_at]
         for run in runs
         if not run.success and run.broke_at >= 0 and follows(sequence, run, optional)
     }
+    broken |= {step for run in runs if (step := replaced(sequence, run, optional)) is not None}
     return [tool for tool in sequence if tool in broken] or list(sequence)
+
+
+def replaced(
+    sequence: tuple[str, ...], run: FamilyRun, optional: frozenset[str] = frozenset()
+) -> str | None:
+    """The step of the sequence a successful run called, saw fail and then did without
+    (another tool did its work: "410 gone, use the new endpoint"), having done the steps
+    before it in order (the ``optional`` ones aside); None for other runs."""
+    if not run.success:
+        return None
+    done = set(run.path)
+    step = next((tool for tool in run.attempted if tool in sequence and tool not in done), None)
+    if step is None:
+        return None
+    prefix = [tool for tool in sequence[: sequence.index(step)] if tool not in optional]
+    return step if ex.is_subsequence(prefix, run.path) else None
 
 
 def skippable(
@@ -94,39 +113,75 @@ def _broke_at(run: FamilyRun) -> str | None:
     return run.attempted[run.broke_at] if not run.success and run.broke_at >= 0 else None
 
 
-def change_point(runs: Sequence[FamilyRun], following: Sequence[int], cfg: LearningConfig) -> int:
+def change_point(
+    runs: Sequence[FamilyRun],
+    following: Sequence[int],
+    cfg: LearningConfig,
+    replacing: Sequence[tuple[int, str]] = (),
+) -> int:
     """Where the family's procedure changed: the first of the latest failures of the runs
     that followed the sequence its successes share (``following``), or 0 when it still
-    works.
+    works. ``replacing``: the successful runs that followed it but did without a step they
+    saw fail (:func:`replaced`, given as ``(index, step)`` by :func:`replacements`).
 
     Two ways to tell, each needing ``change_min_failures`` of the last ``change_window``
     followers failed, at most ``change_alpha`` likely had nothing changed: as many failed
     runs, at the earlier failure rate of the runs; or as many runs that broke at one same
-    step, at the rate the earlier runs broke there (a step that never failed and now fails
-    run after run is a change even in a family whose runs often fail elsewhere). The
-    second is tested once per tool the earlier runs used, and again per step and error class
-    (a step that failed before, for some contexts, now failing with an error it never
-    raised); Bonferroni over both."""
-    latest = following[-cfg.change_window :]
+    step (failed there, or got past it only by another tool), at the rate the earlier runs
+    broke there (a step that never failed and now fails run after run is a change even in
+    a family whose runs often fail elsewhere, or get by without it). The second is tested
+    once per tool the earlier runs used, and again per step and error class (a step that
+    failed before, for some contexts, now failing with an error it never raised);
+    Bonferroni over both."""
+    dropped = dict(replacing)
+    ordered = sorted({*following, *dropped})
+    latest = ordered[-cfg.change_window :]
     failed = [i for i in latest if not runs[i].success]
-    earlier = [runs[i] for i in following[: -cfg.change_window]]
-    if len(failed) < cfg.change_min_failures or len(earlier) < cfg.min_support:
+    broke = [i for i in latest if not runs[i].success or i in dropped]
+    earlier = ordered[: -cfg.change_window]
+    if len(broke) < cfg.change_min_failures or len(earlier) < cfg.min_support:
         return 0
     # as many failures would be rare if the sequence still worked as well as before
-    fail_rate = (sum(not r.success for r in earlier) + 0.5) / (len(earlier) + 1)
-    if failure_tail(len(failed), len(latest), fail_rate) <= cfg.change_alpha:
+    fail_rate = (sum(not runs[i].success for i in earlier) + 0.5) / (len(earlier) + 1)
+    if (
+        len(failed) >= cfg.change_min_failures
+        and failure_tail(len(failed), len(latest), fail_rate) <= cfg.change_alpha
+    ):
         return failed[0]
-    tests = max(1, len({tool for r in earlier for tool in r.path}))
+    tests = max(1, len({tool for i in earlier for tool in runs[i].path}))
     for same in (_broke_at, _broke_with):
-        breaks = {key for i in failed if (key := same(runs[i])) is not None}
-        for key in sorted(breaks):
-            at_step = [i for i in failed if same(runs[i]) == key]
+        keys = {i: _break_key(runs[i], same, dropped.get(i)) for i in ordered}
+        for key in sorted({key for i in broke if (key := keys[i]) is not None}):
+            at_step = [i for i in broke if keys[i] == key]
             if len(at_step) < cfg.change_min_failures:
                 continue
-            rate = (sum(same(r) == key for r in earlier) + 0.5) / (len(earlier) + 1)
+            rate = (sum(keys[i] == key for i in earlier) + 0.5) / (len(earlier) + 1)
             if 2 * tests * failure_tail(len(at_step), len(latest), rate) <= cfg.change_alpha:
                 return at_step[0]
     return 0
+
+
+def replacements(
+    sequence: tuple[str, ...], runs: Sequence[FamilyRun], optional: frozenset[str] = frozenset()
+) -> list[tuple[int, str]]:
+    """``(index, step)`` of the successful runs that followed the sequence but did without
+    a step they saw fail (:func:`replaced`)."""
+    return [
+        (i, step)
+        for i, run in enumerate(runs)
+        if (step := replaced(sequence, run, optional)) is not None
+    ]
+
+
+def _break_key(
+    run: FamilyRun, same: Callable[[FamilyRun], str | None], step: str | None
+) -> str | None:
+    """Where a run broke, by ``same`` (:func:`_broke_at` or :func:`_broke_with`); for a
+    successful run, the ``step`` it did without after it failed (:func:`replaced`), by step
+    only."""
+    if run.success:
+        return step if same is _broke_at else None
+    return same(run)
 
 
 def _broke_with(run: FamilyRun) -> str | None:

@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 
 from ..config import LearningConfig
 from ..records.learned import ToolSequence
-from .changes import broken_tools, change_point, follows, skippable
+from .changes import broken_tools, change_point, follows, replacements, skippable
 from .optional_tools import pays_off
 from .sequences import consensus
 from .state import FamilyRun
@@ -22,7 +22,10 @@ def settle(family: ToolSequence, runs: list[FamilyRun], cfg: LearningConfig) -> 
     """Recount the family's sequence from its recent ``runs`` (oldest first), in place."""
     shared = _consensus(runs, cfg)
     following = _followers(shared, runs, 0, cfg)
-    start = change_point(runs, following, cfg) if len(shared) >= 2 else 0
+    start = 0
+    if len(shared) >= 2:
+        replacing = replacements(shared, runs, skippable(shared, runs, cfg))
+        start = change_point(runs, following, cfg, replacing)
     family.stale = start > 0
     if start and runs[start].ended_at:
         family.changed_at = datetime.fromtimestamp(runs[start].ended_at, tz=UTC)
