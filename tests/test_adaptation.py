@@ -277,3 +277,47 @@ def test_runs_that_followed_the_sequence_and_broke_at_its_first_step_retire_it(
             assert _sequences(memory)[0] == OLD
             _follow_and_fail(memory, i, task)
         assert OLD not in _sequences(memory)
+
+
+def _register_first(
+    memory: SelfLearningMemory, i: int, task: str, *, found: bool, plan_of: bool = False
+) -> str:
+    """The procedure changed: a runner must now be registered before build. The run meets
+    "no registered runner", tries tools that do not apply and, when ``found``, gets
+    register_runner and then build to work before it runs out of calls. With ``plan_of``
+    it says it followed the first sequence offered."""
+    eid = memory.start_episode(task, OPS, start_time=START + timedelta(minutes=i))
+    if plan_of:
+        memory.record_feedback(eid, pattern_ids=[_first_sequence(memory).pattern.id])
+    memory.log_step(eid, tool="build", error="no registered runner for this project")
+    for tool in ("page_oncall", "scale_pool"):
+        memory.log_step(eid, tool=tool, error="not applicable")
+    if found:
+        memory.log_step(eid, tool="register_runner", observation="ok")
+        memory.log_step(eid, tool="build", observation="ok")
+    memory.complete_episode(eid, TaskOutcome.failure("budget spent"))
+    return eid
+
+
+def test_a_new_first_step_found_since_a_change_comes_with_the_rest_of_the_old_way(
+    tmp_path: Path,
+) -> None:
+    # No run has succeeded since build started failing, and no tool worked in its place:
+    # register_runner worked before it. The run since got as far as register_runner ->
+    # build; the old way's later steps were never reached and are offered after them, as a
+    # guess (repair:, effectiveness 0). A run worded otherwise that follows the guess counts
+    # in the family.
+    with SelfLearningMemory.open(tmp_path, learn_inline=True) as memory:
+        for i in range(12):
+            _run(memory, i, OLD, works=True)
+        for i in range(12, 15):
+            _register_first(memory, i, f"Release the billing service {i}", found=False)
+        assert OLD not in _sequences(memory)
+        _register_first(memory, 15, "Release the billing service 15", found=True)
+        first = _first_sequence(memory)
+        assert first.pattern.tools == ["register_runner", *OLD]  # type: ignore[union-attr]
+        assert first.pattern.key.startswith("repair:") and first.signals["repair"] == 1.0
+        assert first.signals["effectiveness"] == 0.0
+        follower = _register_first(memory, 16, "Ship payments to prod", found=True, plan_of=True)
+        # the follower is the family's run: the next guess comes from it too
+        assert follower in _first_sequence(memory).pattern.episode_ids

@@ -259,3 +259,26 @@ def test_a_run_that_skipped_the_steps_before_the_failed_one_replaced_nothing() -
     assert replaced(SEQ, other) is None
     failed = replace(_replaced(1), success=False)
     assert replaced(SEQ, failed) is None
+
+
+def test_a_new_step_found_since_the_change_is_followed_by_the_rest_of_the_old_way() -> None:
+    from datetime import UTC, datetime
+
+    from selfmem.learning.changes import continued
+    from selfmem.records.learned import ToolSequence
+
+    family = ToolSequence(id="f", namespace="ns", key="family:f", changed_tools=["read_logs"],
+                          changed_at=datetime.fromtimestamp(100.0, tz=UTC))  # fmt: skip
+    before = [
+        FamilyRun(f"r{i}", SEQ, True, 5, 1.0, ended_at=float(i), attempted=SEQ) for i in range(10)
+    ]
+    # runs since got "grant_access" to work, once also "read_logs" after it: the old way's
+    # later steps were never reached, and come next
+    assert continued(("grant_access",), family, before, CFG) == ("grant_access", *SEQ)
+    assert continued(("grant_access", "read_logs"), family, before, CFG) == ("grant_access", *SEQ)
+    # steps of the old way only: nothing new was found, no guess
+    assert continued(("read_logs", "query_metrics"), family, before, CFG) is None
+    # nothing left to add after the last old step reached
+    assert continued(("grant_access", "notify"), family, before, CFG) is None
+    unchanged = family.model_copy(update={"changed_at": None})
+    assert continued(("grant_access",), unchanged, before, CFG) is None

@@ -16,6 +16,7 @@ from .state import FamilyRun
 __all__ = [
     "broken_tools",
     "change_point",
+    "continued",
     "follows",
     "new_way_runs",
     "repaired_sequence",
@@ -289,12 +290,36 @@ def repaired_sequence(
         if not ranked:
             continue
         tool, count = ranked[0]
+        tried = sum(tool in run.attempted for run in broke)
         if (
             count >= cfg.min_support
-            and count * 2 > len(broke)
+            and count * 2 > tried
             and (len(ranked) == 1 or ranked[1][1] < count)
         ):
             _place(repaired, tool, broken, after, state_errors)
     if len(old) < 2 or tuple(repaired) == old:
         return None
     return tuple(repaired), [run.episode_id for run in after]
+
+
+def continued(
+    found: Sequence[str], family: ToolSequence, runs: Sequence[FamilyRun], cfg: LearningConfig
+) -> tuple[str, ...] | None:
+    """For a changed family that no run has succeeded at since: how far its runs got
+    (``found``, :func:`~.sequences.progress_sequence`) followed by the rest of the sequence
+    its runs agreed on before the change, when those steps hold a tool the old sequence does
+    not (a new step found since: ``register_ci_runner``, now needed before
+    ``write_ci_config``). The rest starts after the last step of the old sequence the runs
+    got through, or at its start. A guess at the new way, not known to work: the old way's
+    later steps were not reached since, and are likely still needed. None when no new tool
+    was found or nothing is left to add. ``runs``: the family's recent runs, oldest first."""
+    if family.changed_at is None:
+        return None
+    since = family.changed_at.timestamp()
+    old = consensus([run.path for run in runs if run.ended_at < since and run.success], cfg)
+    if len(old) < 2 or all(tool in old for tool in found):
+        return None
+    reached = [old.index(tool) for tool in found if tool in old]
+    rest = [tool for tool in old[max(reached) + 1 if reached else 0 :] if tool not in found]
+    return (*found, *rest) if rest else None
+

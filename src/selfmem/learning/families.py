@@ -290,6 +290,11 @@ class FamilyIndex:
                 return key
         return None
 
+    def does_work_of(self, episode: Episode, key: str) -> bool:
+        """Whether the episode did the work of family ``key``: most of the tools its
+        successful runs share (:func:`_different_work`)."""
+        return not _different_work(set(ex.tool_path(episode)), _core(self.families[key]))
+
     def match(
         self, description: str, context: TaskContext | None, task_type: TaskType | str | None
     ) -> list[tuple[float, float, str]]:

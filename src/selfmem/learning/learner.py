@@ -14,8 +14,8 @@ is exactly what its deletion removes. Which patterns are served is decided by
 
 from __future__ import annotations
 
-from collections import deque
-from collections.abc import Iterable
+from collections import OrderedDict, deque
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 
 from ..config import LearningConfig
@@ -30,7 +30,7 @@ from ..records.learned import (
 from ..records.stats import wilson_lower_bound
 from . import counting, followed, merging, serving
 from . import extractors as ex
-from .changes import new_way_runs, repaired_sequence
+from .changes import continued, new_way_runs, repaired_sequence
 from .families import FamilyIndex, stated_context
 from .idle import idle_tools
 from .pattern_counts import PatternCounts
@@ -46,6 +46,8 @@ _TWIN_EVERY_RUN = 16
 
 #: Runs whose family :meth:`PatternLearner.family_of` remembers while the learner is unchanged.
 _FAMILY_MEMO = 65_536
+#: Offers from changed families' runs remembered (:meth:`PatternLearner.offered`).
+_OFFERS_KEPT = 256
 
 
 class PatternLearner:
@@ -68,6 +70,8 @@ class PatternLearner:
         #: Bumped by every change to the patterns, so readers can cache what they derive.
         self.version = 0
         self._family_memo: tuple[int, dict[str, str | None]] = (-1, {})
+        #: Sequences offered from a changed family's runs (not stored), by id: that family
+        self._offers: OrderedDict[str, str] = OrderedDict()
 
     # -- state ------------------------------------------------------------------------------
 
@@ -142,6 +146,14 @@ class PatternLearner:
             family, self._runs.get(key, ()), self.config, self.idle_tools(), self.state_errors()
         )
 
+    def continued(self, key: str, found: Sequence[str]) -> tuple[str, ...] | None:
+        """How far a changed family's runs got since, then the rest of its old way
+        (:func:`.changes.continued`)."""
+        family = self.families.families.get(key)
+        if family is None:
+            return None
+        return continued(found, family, self._runs.get(key, ()), self.config)
+
     def family_episode_ids(self, key: str) -> list[str]:
         """The most recent episodes of a family (its provenance), oldest first."""
         family = self.families.families.get(key)
@@ -178,17 +190,38 @@ class PatternLearner:
         return changed + self._merge_twin(family, defer_sequences)
 
     def _followed_family(self, episode: Episode) -> str | None:
-        """The family whose tool sequence a failed run followed, as its agent said
-        (``record_feedback(pattern_ids=...)`` with a family's sequence). Such a run is that
-        family's run: what it tried after the plan broke was a way out, not another task,
-        and its failure is what tells that the family's procedure changed."""
-        if ex.succeeded(episode):
-            return None
+        """The family whose plan a run followed, as its agent said
+        (``record_feedback(pattern_ids=...)``): a family's stored sequence, for a failed run,
+        or what was offered from a changed family's runs (:meth:`offered`: how far they
+        got, a guessed repair), unless the run succeeded by work that is not that family's.
+        Such a run is that family's run however its task was worded: what it tried after
+        the plan broke was a way out, not another task; its failure is what tells that the
+        family's procedure changed, and its success how the family's task is done now."""
+        success = ex.succeeded(episode)
         for pattern_id in episode.metadata.get(followed.USED_PATTERNS_KEY) or ():
             pattern = self._patterns.get(pattern_id)
-            if isinstance(pattern, ToolSequence) and pattern.key in self.families.families:
+            if (
+                not success
+                and isinstance(pattern, ToolSequence)
+                and pattern.key in self.families.families
+            ):
                 return pattern.key
+            key = self._offers.get(pattern_id)
+            if key in self.families.families and (
+                not success or self.families.does_work_of(episode, key)
+            ):
+                return key
         return None
+
+    def offered(self, pattern_id: str, key: str) -> None:
+        """Remember that a sequence offered to tasks but not stored (how far a changed
+        family's runs got, its guessed repair) came from family ``key``'s runs: a run that
+        says it used it is that family's run (:meth:`_followed_family`). The latest
+        ``_OFFERS_KEPT`` are kept."""
+        self._offers[pattern_id] = key
+        self._offers.move_to_end(pattern_id)
+        while len(self._offers) > _OFFERS_KEPT:
+            self._offers.popitem(last=False)
 
     def take_removed(self) -> list[str]:
         """Ids of the patterns that learning removed (merged into others) since last asked:

@@ -218,13 +218,29 @@ class NearestRuns(Handle):
         """How far the way of a task's changed family still goes, when no run has succeeded
         since the change: its nearest runs, each superseded one up to the step that broke
         (kept: the agent meets what it now answers), and the family's runs since the change,
-        however worded."""
+        however worded. When those steps hold a new tool, the rest of the old way follows
+        them, as a guess (:func:`.changes.continued`, keyed ``repair:``)."""
         since = []
         present = {run.id for run in closest}
         for episode, score, _ in self._new_ways(superseded, scores, present, failed_too=True):
             scores[episode.id] = score
             since.append(episode)
-        return self._progress([*since, *closest], scores, self._broken(closest))
+        found = self._progress([*since, *closest], scores, self._broken(closest))
+        if found is None:
+            return None
+        assert isinstance(found.pattern, ToolSequence)
+        top = max(superseded, key=lambda episode_id: scores.get(episode_id, 0.0))
+        key = superseded[top]
+        engine = self._core.learning
+        with engine.lock:
+            learner = engine.learner(self.namespace)
+            guess = learner.continued(key, found.pattern.tools)
+            family = learner.families.families.get(key)
+            if guess is not None and family is not None:
+                ids = found.pattern.episode_ids
+                found = _guessed(self.namespace, guess, ids, family, found.signals["relevance"])
+            learner.offered(found.pattern.id, key)  # who follows it is that family's run
+        return found
 
     def _repair(
         self, superseded: dict[str, str], scores: dict[str, float], runs: list[Episode]
@@ -245,26 +261,9 @@ class NearestRuns(Handle):
             if family is None or found is None:
                 return None
             tools, ids = found
-            key = "repair:" + "|".join(tools)
-            pattern = ToolSequence(
-                id=stable_id(self.namespace, "tool_sequence", key),
-                namespace=self.namespace,
-                key=key,
-                tools=list(tools),
-                support=len(ids),
-                sample_task=family.sample_task,
-                episode_ids=ids[-MAX_PROVENANCE:],
-                context=PatternContext(
-                    domain=family.context.domain, task_type=family.context.task_type
-                ),
-            )
-        signals = {
-            "effectiveness": 0.0,
-            "relevance": scores[top],
-            "neighbours": float(len(ids)),
-            "repair": 1.0,
-        }
-        return ScoredPattern(pattern, 0.0, signals)
+            guess = _guessed(self.namespace, tools, ids, family, scores[top])
+            learner.offered(guess.pattern.id, superseded[top])
+        return guess
 
     def _nearest(
         self,
@@ -430,6 +429,27 @@ class NearestRuns(Handle):
             "partial": 1.0,
         }
         return ScoredPattern(pattern, 0.0, signals)
+
+
+def _guessed(
+    namespace: str, tools: Sequence[str], ids: Sequence[str], family: ToolSequence, score: float
+) -> ScoredPattern:
+    """A guess at a changed family's new way (not stored, not yet known to work): keyed
+    ``repair:``, effectiveness 0, with the signal ``repair``; ``ids``: the runs it comes
+    from, ``score``: its relevance."""
+    key = "repair:" + "|".join(tools)
+    pattern = ToolSequence(
+        id=stable_id(namespace, "tool_sequence", key),
+        namespace=namespace,
+        key=key,
+        tools=list(tools),
+        support=len(ids),
+        sample_task=family.sample_task,
+        episode_ids=list(ids)[-MAX_PROVENANCE:],
+        context=PatternContext(domain=family.context.domain, task_type=family.context.task_type),
+    )
+    signals = {"effectiveness": 0.0, "relevance": score, "neighbours": float(len(ids))}
+    return ScoredPattern(pattern, 0.0, {**signals, "repair": 1.0})
 
 
 def _scored(
