@@ -320,4 +320,8 @@ def test_a_new_first_step_found_since_a_change_comes_with_the_rest_of_the_old_wa
         assert first.signals["effectiveness"] == 0.0
         follower = _register_first(memory, 16, "Ship payments to prod", found=True, plan_of=True)
         # the follower is the family's run: the next guess comes from it too
-        assert follower in _first_sequence(memory).pattern.episode_ids
+        guess = _first_sequence(memory).pattern
+        assert follower in guess.episode_ids
+        # the episode keeps which family's offer it followed: relearning finds the same
+        memory.relearn()
+        assert _first_sequence(memory).pattern.episode_ids == guess.episode_ids

@@ -38,7 +38,7 @@ from ..storage.base import EpisodeQuery, EpisodeStore, get_episodes
 from .learning_queue import LearningQueue
 from .observer import NO_OBSERVER, EngineObserver
 
-__all__ = ["FEEDBACK_KEY", "FOLLOWED_KEY", "LearningEngine", "teaches"]
+__all__ = ["FEEDBACK_KEY", "FOLLOWED_KEY", "OFFER_FAMILIES_KEY", "LearningEngine", "teaches"]
 
 logger = logging.getLogger(__name__)
 
@@ -46,6 +46,8 @@ logger = logging.getLogger(__name__)
 FEEDBACK_KEY = followed.USED_PATTERNS_KEY
 #: Metadata key of an open episode: the past episodes whose plan it followed.
 FOLLOWED_KEY = followed.FOLLOWED_KEY
+#: Metadata key of an open episode: the changed families whose offers it used.
+OFFER_FAMILIES_KEY = followed.OFFER_FAMILIES_KEY
 _PAGE = 500
 #: A served-pattern catalog is rebuilt after any change to the patterns, and at least this
 #: often, because effectiveness decays with time.
@@ -368,6 +370,12 @@ class LearningEngine:
         with self.lock:
             found = (self._offered.get((namespace, i), ()) for i in pattern_ids)
             return list(dict.fromkeys(run for runs in found for run in runs))
+
+    def offer_families(self, namespace: str, pattern_ids: Sequence[str]) -> list[str]:
+        """The changed families whose runs these offered sequences came from (see
+        :meth:`PatternLearner.offered`)."""
+        with self.lock:
+            return self.learner(namespace).offer_families(pattern_ids)
 
     def pattern_ids_for(self, namespace: str, heuristic_ids: Sequence[str]) -> list[str]:
         """The patterns behind heuristics (a heuristic's id derives from its pattern's)."""

@@ -31,6 +31,7 @@ from ..records.learned import ToolSequence
 
 __all__ = [
     "FOLLOWED_KEY",
+    "OFFER_FAMILIES_KEY",
     "USED_PATTERNS_KEY",
     "FAILURES_TO_DEMOTE",
     "FOLLOWERS_KEPT",
@@ -49,6 +50,9 @@ USED_PATTERNS_KEY = "selfmem.used_patterns"
 #: Episode metadata key holding the ids of the past episodes whose plan it followed
 #: (``record_feedback(followed_episode_ids=...)``).
 FOLLOWED_KEY = "selfmem.followed_episodes"
+#: Episode metadata key holding the keys of the changed families whose offers (a guessed
+#: repair, how far their runs got: sequences not stored) the episode used.
+OFFER_FAMILIES_KEY = "selfmem.offer_families"
 #: Followers kept per followed episode (in every setting), and how many latest failures
 #: demote it.
 FOLLOWERS_KEPT = 8

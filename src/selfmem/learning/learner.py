@@ -193,35 +193,38 @@ class PatternLearner:
         """The family whose plan a run followed, as its agent said
         (``record_feedback(pattern_ids=...)``): a family's stored sequence, for a failed run,
         or what was offered from a changed family's runs (:meth:`offered`: how far they
-        got, a guessed repair), unless the run succeeded by work that is not that family's.
-        Such a run is that family's run however its task was worded: what it tried after
-        the plan broke was a way out, not another task; its failure is what tells that the
-        family's procedure changed, and its success how the family's task is done now."""
+        got, a guessed repair; kept in the episode's metadata, so relearning finds it),
+        unless the run succeeded by work that is not that family's. Such a run is that
+        family's run however its task was worded: what it tried after the plan broke was a
+        way out, not another task; its failure is what tells that the family's procedure
+        changed, and its success how the family's task is done now."""
         success = ex.succeeded(episode)
-        for pattern_id in episode.metadata.get(followed.USED_PATTERNS_KEY) or ():
-            pattern = self._patterns.get(pattern_id)
-            if (
-                not success
-                and isinstance(pattern, ToolSequence)
-                and pattern.key in self.families.families
-            ):
-                return pattern.key
-            key = self._offers.get(pattern_id)
+        if not success:
+            for pattern_id in episode.metadata.get(followed.USED_PATTERNS_KEY) or ():
+                pattern = self._patterns.get(pattern_id)
+                if isinstance(pattern, ToolSequence) and pattern.key in self.families.families:
+                    return pattern.key
+        for key in episode.metadata.get(followed.OFFER_FAMILIES_KEY) or ():
             if key in self.families.families and (
                 not success or self.families.does_work_of(episode, key)
             ):
-                return key
+                return str(key)
         return None
 
     def offered(self, pattern_id: str, key: str) -> None:
         """Remember that a sequence offered to tasks but not stored (how far a changed
         family's runs got, its guessed repair) came from family ``key``'s runs: a run that
-        says it used it is that family's run (:meth:`_followed_family`). The latest
+        says it used it is that family's run (:meth:`offer_families`). The latest
         ``_OFFERS_KEPT`` are kept."""
         self._offers[pattern_id] = key
         self._offers.move_to_end(pattern_id)
         while len(self._offers) > _OFFERS_KEPT:
             self._offers.popitem(last=False)
+
+    def offer_families(self, pattern_ids: Iterable[str]) -> list[str]:
+        """The families whose runs these offered sequences came from (:meth:`offered`)."""
+        found = (self._offers.get(pattern_id) for pattern_id in pattern_ids)
+        return list(dict.fromkeys(key for key in found if key is not None))
 
     def take_removed(self) -> list[str]:
         """Ids of the patterns that learning removed (merged into others) since last asked:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 
 from ..config import MAX_PAGE
-from ..engine.learning import FEEDBACK_KEY, FOLLOWED_KEY
+from ..engine.learning import FEEDBACK_KEY, FOLLOWED_KEY, OFFER_FAMILIES_KEY
 from ..engine.runtime import twin
 from ..errors import InvalidInputError, NotFoundError
 from ..learning import AnyPattern, ErrorRecovery, Heuristic, PatternKind
@@ -140,6 +140,8 @@ class LearningAPI(Handle):
         # following a sequence offered from the nearest runs is following those runs
         behind = learning.runs_behind(self.namespace, patterns)
         followed = [*followed, *(run for run in behind if run != episode_id)]
+        # following what was offered from a changed family's runs makes it that family's run
+        families = learning.offer_families(self.namespace, patterns)
         ids = list(
             dict.fromkeys([*patterns, *learning.pattern_ids_for(self.namespace, heuristics)])
         )
@@ -154,7 +156,9 @@ class LearningAPI(Handle):
             metadata = state.header.metadata
             fresh = {
                 key: [i for i in dict.fromkeys(new) if i not in metadata.get(key, ())]
-                for key, new in ((FEEDBACK_KEY, ids), (FOLLOWED_KEY, followed))
+                for key, new in (
+                    (FEEDBACK_KEY, ids), (FOLLOWED_KEY, followed), (OFFER_FAMILIES_KEY, families)
+                )
             }
             for key, new in fresh.items():  # all checked before anything is kept
                 if len(metadata.get(key, ())) + len(new) > _MAX_LINKS:
