@@ -129,6 +129,30 @@ def test_bad_followed_ids_are_refused_and_unknown_ones_change_nothing(
     assert "failed_when_followed" not in _signals(memory, past)
 
 
+def test_feedback_keys_the_caller_filled_with_other_values_link_nothing(
+    memory: SelfLearningMemory,
+) -> None:
+    # the metadata is the caller's: keys of the library's feedback holding something other
+    # than a list of ids (nested lists, a string, a mapping) must not stop the run from being
+    # learned, nor later feedback from being kept
+    past = _history(memory)
+    odd = {"selfmem.used_patterns": [[1], 2], "selfmem.followed_episodes": "not a list",
+           "selfmem.offer_families": {"a": 1}}  # fmt: skip
+    eid = memory.start_episode(TASK, WEB, metadata=odd)
+    memory.record_feedback(eid, followed_episode_ids=[past])
+    memory.log_step(eid, ExecutionStep(tool="deploy_service", error="410 gone: use helm"))
+    memory.complete_episode(eid, TaskOutcome.failure("not deployed"))
+    memory.flush()
+    assert memory.learning_failures == []
+    kept = memory.get_episode(eid).metadata
+    assert kept["selfmem.followed_episodes"] == [past]
+    assert kept["selfmem.used_patterns"] == [[1], 2], "a key no feedback touched stays as given"
+    stray = memory.start_episode(TASK, WEB, metadata=odd)
+    memory.complete_episode(stray, TaskOutcome.failure("no"))
+    memory.flush()
+    assert memory.learning_failures == []
+
+
 def test_feedback_lists_have_limits_and_a_refused_call_keeps_what_was_said(
     memory: SelfLearningMemory,
 ) -> None:

@@ -38,6 +38,7 @@ __all__ = [
     "failed_when_followed",
     "failed_when_followed_in",
     "forget",
+    "links",
     "merge",
     "note",
     "same_setting",
@@ -62,6 +63,16 @@ FOLLOWED_KEPT = 256
 #: Between a follower's id and its setting, when it is not the followed episode's: a
 #: control character, which ids never hold.
 _SETTING = "\x1f"
+
+
+def links(episode: Episode, key: str) -> list[str]:
+    """The ids an episode's metadata holds under one of the feedback keys above. The metadata
+    is the caller's too (an imported episode brings its own): anything but a list of strings
+    there links nothing."""
+    value = episode.metadata.get(key)
+    if not isinstance(value, list):
+        return []
+    return [item for item in value if isinstance(item, str)]
 
 
 def setting(context: TaskContext) -> str:

@@ -202,15 +202,15 @@ class PatternLearner:
         changed, and its success how the family's task is done now."""
         success = ex.succeeded(episode)
         if not success:
-            for pattern_id in episode.metadata.get(followed.USED_PATTERNS_KEY) or ():
+            for pattern_id in followed.links(episode, followed.USED_PATTERNS_KEY):
                 pattern = self._patterns.get(pattern_id)
                 if isinstance(pattern, ToolSequence) and pattern.key in self.families.families:
                     return pattern.key
-        for key in episode.metadata.get(followed.OFFER_FAMILIES_KEY) or ():
+        for key in followed.links(episode, followed.OFFER_FAMILIES_KEY):
             if key in self.families.families and (
                 not success or self.families.does_work_of(episode, key)
             ):
-                return str(key)
+                return key
         return None
 
     def offered(self, pattern_id: str, key: str) -> None:

@@ -154,21 +154,20 @@ class LearningAPI(Handle):
             state = self._open_state(episode_id)
         with self._core.buffer.lock:
             metadata = state.header.metadata
+            kinds = ((FEEDBACK_KEY, ids), (FOLLOWED_KEY, followed), (OFFER_FAMILIES_KEY, families))
+            held = {key: _held(metadata.get(key)) for key, _ in kinds}
             fresh = {
-                key: [i for i in dict.fromkeys(new) if i not in metadata.get(key, ())]
-                for key, new in (
-                    (FEEDBACK_KEY, ids), (FOLLOWED_KEY, followed), (OFFER_FAMILIES_KEY, families)
-                )
+                key: [i for i in dict.fromkeys(new) if i not in held[key]] for key, new in kinds
             }
             for key, new in fresh.items():  # all checked before anything is kept
-                if len(metadata.get(key, ())) + len(new) > _MAX_LINKS:
+                if len(held[key]) + len(new) > _MAX_LINKS:
                     raise InvalidInputError(
                         f"an episode keeps at most {_MAX_LINKS} ids of each kind of feedback",
                         field="followed_episode_ids" if key == FOLLOWED_KEY else "pattern_ids",
                     )
             for key, new in fresh.items():
                 if new:
-                    metadata.setdefault(key, []).extend(new)
+                    metadata[key] = [*held[key], *new]
 
     def relearn(self, progress: Callable[[int, int], None] | None = None) -> int:
         """Rebuild every pattern and heuristic of this namespace from the stored episodes.
@@ -190,6 +189,12 @@ class LearningAPI(Handle):
     alist_heuristics = twin(list_heuristics)
     arecord_feedback = twin(record_feedback)
     arelearn = twin(relearn)
+
+
+def _held(value: object) -> list[str]:
+    """The ids a feedback key of an open episode's metadata holds: the caller may have set
+    the key itself, and anything but a list of strings holds none."""
+    return [i for i in value if isinstance(i, str)] if isinstance(value, list) else []
 
 
 def _detached(pattern: AnyPattern) -> AnyPattern:
