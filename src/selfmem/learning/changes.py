@@ -290,10 +290,9 @@ def repaired_sequence(
         if not ranked:
             continue
         tool, count = ranked[0]
-        tried = sum(tool in run.attempted for run in broke)
         if (
             count >= cfg.min_support
-            and count * 2 > tried
+            and count * 2 > len(broke)
             and (len(ranked) == 1 or ranked[1][1] < count)
         ):
             _place(repaired, tool, broken, after, state_errors)
@@ -322,4 +321,3 @@ def continued(
     reached = [old.index(tool) for tool in found if tool in old]
     rest = [tool for tool in old[max(reached) + 1 if reached else 0 :] if tool not in found]
     return (*found, *rest) if rest else None
-

@@ -208,9 +208,8 @@ class ToolSequence(_PatternBase):
         if self.key.startswith("repair:"):
             return (
                 f"the procedure of tasks like '{self.sample_task[:80]}' changed and none of the "
-                f"{self.support} runs since succeeded; where a step now fails, a new tool worked "
-                f"in its place in most of them: try {' -> '.join(self.tools)} "
-                "(not yet known to work)"
+                f"{self.support} runs since succeeded; from the new steps that worked in them: "
+                f"try {' -> '.join(self.tools)} (not yet known to work)"
             )
         if self.key.startswith("transfer:"):
             return (
