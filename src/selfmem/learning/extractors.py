@@ -11,7 +11,7 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from ..records.episodes import Episode, ExecutionStep, OutcomeStatus, TaskContext, TaskType
+from ..records.episodes import Episode, ExecutionStep, OutcomeStatus
 from ..security.redaction import REDACTED
 from .error_classes import normalize_error
 from .state import FamilyRun
@@ -22,7 +22,6 @@ __all__ = [
     "decision_transitions",
     "error_events",
     "family_run",
-    "features_of",
     "is_subsequence",
     "procedure",
     "succeeded",
@@ -193,14 +192,8 @@ def error_events(episode: Episode) -> list[ErrorEvent]:
 
 def context_features(episode: Episode) -> list[str]:
     """``name=value`` features of the episode's context (domain, language, task type, tags)."""
-    return features_of(episode.context, episode.task_type)
-
-
-def features_of(ctx: TaskContext, task_type: TaskType | None) -> list[str]:
-    """``name=value`` features of a context and task type (:func:`context_features`)."""
-    features = [f"domain={ctx.domain}"]
-    if task_type is not None:
-        features.append(f"task_type={task_type.value}")
+    ctx = episode.context
+    features = [f"domain={ctx.domain}", f"task_type={episode.task_type.value}"]
     if ctx.language:
         features.append(f"language={ctx.language.lower()}")
     if ctx.framework:

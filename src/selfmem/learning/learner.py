@@ -34,7 +34,6 @@ from .changes import continued, new_way_runs, repaired_sequence
 from .families import FamilyIndex, stated_context
 from .idle import idle_tools
 from .pattern_counts import PatternCounts
-from .setting_steps import UnfitSteps, unfit_steps
 from .settling import settle
 from .state import FamilyRun, Tally
 
@@ -65,7 +64,6 @@ class PatternLearner:
         self._served: tuple[int, set[str]] = (-1, set())
         self._state_errors: tuple[int, set[str]] = (-1, set())
         self._idle: tuple[int, set[str]] = (-1, set())
-        self._unfit: tuple[int, UnfitSteps] = (-1, {})
         self._tests = serving.Tests()
         self._dirty: set[str] = set()  # families counted since the last serving pass
         self._removed: list[str] = []  # ids of patterns merged away, until taken
@@ -415,15 +413,6 @@ class PatternLearner:
                 families = self.families.families.values()
                 found = idle_tools(families, self._runs.values(), self.config)
             self._idle = (self.version, found)
-        return found
-
-    def unfit_steps(self) -> UnfitSteps:
-        """The steps that do not fit a setting, by family, feature and tool
-        (:func:`.setting_steps.unfit_steps`)."""
-        version, found = self._unfit
-        if version != self.version:
-            found = unfit_steps(self._patterns.values(), self.is_served, self.state_errors())
-            self._unfit = (self.version, found)
         return found
 
     def state_errors(self) -> set[str]:

@@ -9,14 +9,13 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from ..errors import NotFoundError
-from ..learning.extractors import features_of, procedure, succeeded
+from ..learning.extractors import procedure, succeeded
 from ..learning.sequences import (
     neighbour_sequence,
     of_nearest_task,
     progress_sequence,
     same_stack,
 )
-from ..learning.setting_steps import fitted
 from ..records.episodes import Episode, TaskContext, TaskType
 from ..records.learned import MAX_PROVENANCE, PatternContext, ToolSequence, stable_id
 from ..retrieval.pattern_ranking import ScoredPattern, context_score
@@ -170,36 +169,7 @@ class NearestRuns(Handle):
             pattern = vote([fits[r.id] for r in runs], ctx, idle=idle)
             if pattern is None:  # none in its own stack agree: the closest runs of any stack
                 pattern = vote(None, ctx, any_stack=True, idle=idle)
-            pattern = self._fitted(pattern, ctx, task_type, runs)
             return None if pattern is None else _scored(pattern, scores, ctx, task_type, runs)
-
-    def _fitted(
-        self,
-        pattern: ToolSequence | None,
-        ctx: TaskContext | None,
-        task_type: TaskType | None,
-        runs: list[Episode],
-    ) -> ToolSequence | None:
-        """The runs' sequence fitted to the task's setting: a step whose calls fail under a
-        feature of the task, in the runs' families, left out or replaced
-        (:mod:`selfmem.learning.setting_steps`)."""
-        if pattern is None or ctx is None:
-            return pattern
-        engine = self._core.learning
-        with engine.lock:
-            learner = engine.learner(self.namespace)
-            unfit = learner.unfit_steps()
-            if not unfit:
-                return pattern
-            families = {key for run in runs if (key := learner.family_of(run)) is not None}
-        features = set(features_of(ctx, task_type))
-        tools = fitted(pattern.tools, features, families, unfit)
-        if tools == pattern.tools or len(tools) < 2:
-            return pattern
-        prefix = pattern.key.partition(":")[0] + ":"
-        key = prefix + "|".join(tools)
-        update = {"tools": tools, "key": key, "id": stable_id(self.namespace, "tool_sequence", key)}
-        return pattern.model_copy(update=update)
 
     def _closest(
         self,
