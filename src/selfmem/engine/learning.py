@@ -221,7 +221,7 @@ class LearningEngine:
                 for episode in batch:
                     self._seed(learner, episode)
                     changed.extend(learner.observe(episode))
-                    used = followed.links(episode, FEEDBACK_KEY)
+                    used = followed.links(episode.metadata, FEEDBACK_KEY)
                     if used:
                         changed.extend(learner.record_feedback(used, ex.succeeded(episode)))
                     changed.extend(self._followed(learner, episode))
@@ -330,7 +330,7 @@ class LearningEngine:
         """Count the episode as a run that followed each past episode in ``ids`` (by default
         those its metadata names); returns the families whose records changed."""
         if ids is None:
-            ids = followed.links(episode, FOLLOWED_KEY)
+            ids = followed.links(episode.metadata, FOLLOWED_KEY)
         changed: list[AnyPattern] = []
         for past_id in ids:
             past = self._store.get_episode(episode.namespace, past_id)
@@ -417,7 +417,7 @@ class LearningEngine:
     @staticmethod
     def reads_followed(episode: Episode) -> bool:
         """Whether learning ``episode`` reads the past episodes it followed from the store."""
-        return bool(followed.links(episode, FOLLOWED_KEY))
+        return bool(followed.links(episode.metadata, FOLLOWED_KEY))
 
     def relearn_from(
         self,
@@ -436,7 +436,7 @@ class LearningEngine:
             for page in pages:
                 for episode in filter(teaches, page):
                     learner.observe(episode, defer_sequences=True)
-                    used = followed.links(episode, FEEDBACK_KEY)
+                    used = followed.links(episode.metadata, FEEDBACK_KEY)
                     if used:
                         learner.record_feedback(used, ex.succeeded(episode))
                     self._followed(learner, episode)

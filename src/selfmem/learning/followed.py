@@ -26,6 +26,9 @@ episode and as a follower (:func:`forget`).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 from ..records.episodes import Episode, TaskContext
 from ..records.learned import ToolSequence
 
@@ -65,11 +68,11 @@ FOLLOWED_KEPT = 256
 _SETTING = "\x1f"
 
 
-def links(episode: Episode, key: str) -> list[str]:
-    """The ids an episode's metadata holds under one of the feedback keys above. The metadata
-    is the caller's too (an imported episode brings its own): anything but a list of strings
-    there links nothing."""
-    value = episode.metadata.get(key)
+def links(metadata: Mapping[str, Any], key: str) -> list[str]:
+    """The ids an episode's ``metadata`` holds under one of the feedback keys above. The
+    metadata is the caller's too (an imported episode brings its own): anything but a list
+    of strings there links nothing."""
+    value = metadata.get(key)
     if not isinstance(value, list):
         return []
     return [item for item in value if isinstance(item, str)]

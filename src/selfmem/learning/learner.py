@@ -200,11 +200,11 @@ class PatternLearner:
         changed, and its success how the family's task is done now."""
         success = ex.succeeded(episode)
         if not success:
-            for pattern_id in followed.links(episode, followed.USED_PATTERNS_KEY):
+            for pattern_id in followed.links(episode.metadata, followed.USED_PATTERNS_KEY):
                 pattern = self._patterns.get(pattern_id)
                 if isinstance(pattern, ToolSequence) and pattern.key in self.families.families:
                     return pattern.key
-        for key in followed.links(episode, followed.OFFER_FAMILIES_KEY):
+        for key in followed.links(episode.metadata, followed.OFFER_FAMILIES_KEY):
             if key in self.families.families and (
                 not success or self.families.does_work_of(episode, key)
             ):

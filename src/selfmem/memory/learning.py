@@ -9,6 +9,7 @@ from ..engine.learning import FEEDBACK_KEY, FOLLOWED_KEY, OFFER_FAMILIES_KEY
 from ..engine.runtime import twin
 from ..errors import InvalidInputError, NotFoundError
 from ..learning import AnyPattern, ErrorRecovery, Heuristic, PatternKind
+from ..learning.followed import links
 from ..security.arguments import check_count, check_id, check_ids, expect
 from ..security.values import INT64_MAX, show
 from .handle import Handle
@@ -155,7 +156,7 @@ class LearningAPI(Handle):
         with self._core.buffer.lock:
             metadata = state.header.metadata
             kinds = ((FEEDBACK_KEY, ids), (FOLLOWED_KEY, followed), (OFFER_FAMILIES_KEY, families))
-            held = {key: _held(metadata.get(key)) for key, _ in kinds}
+            held = {key: links(metadata, key) for key, _ in kinds}
             fresh = {
                 key: [i for i in dict.fromkeys(new) if i not in held[key]] for key, new in kinds
             }
@@ -189,12 +190,6 @@ class LearningAPI(Handle):
     alist_heuristics = twin(list_heuristics)
     arecord_feedback = twin(record_feedback)
     arelearn = twin(relearn)
-
-
-def _held(value: object) -> list[str]:
-    """The ids a feedback key of an open episode's metadata holds: the caller may have set
-    the key itself, and anything but a list of strings holds none."""
-    return [i for i in value if isinstance(i, str)] if isinstance(value, list) else []
 
 
 def _detached(pattern: AnyPattern) -> AnyPattern:
