@@ -91,9 +91,12 @@ class LearningEngine:
         self._versions: dict[str, int] = {}  # the store's learning version of each learner
         self._stale: set[str] = set()  # namespaces another process may have changed
         self._catalogs: dict[str, tuple[PatternLearner, int, float, PatternCatalog]] = {}
-        # sequences offered that are not stored (the nearest runs' vote), by (namespace,
-        # id): the runs holding them, so feedback on one reaches those runs
-        self._offered: OrderedDict[tuple[str, str], tuple[str, ...]] = OrderedDict()
+        # sequences offered that are not stored, by (namespace, id): the runs holding them
+        # (the nearest runs' vote), so feedback on one reaches those runs, or the changed
+        # family they come from (how far its runs got, a guessed repair)
+        self._offered: OrderedDict[tuple[str, str], tuple[tuple[str, ...], str | None]] = (
+            OrderedDict()
+        )
         self.lock = threading.RLock()
         # One learning write at a time; held across the store's write, which ``lock`` is not,
         # so readers of the patterns never wait on the network.
@@ -355,11 +358,18 @@ class LearningEngine:
 
         self._update(episode.namespace, apply)
 
-    def offered(self, namespace: str, pattern_id: str, episode_ids: Sequence[str]) -> None:
-        """Remember an offered sequence that is not stored and the runs holding it (the
-        latest ``OFFERED_KEPT``)."""
+    def offered(
+        self,
+        namespace: str,
+        pattern_id: str,
+        episode_ids: Sequence[str] = (),
+        family: str | None = None,
+    ) -> None:
+        """Remember an offered sequence that is not stored: the runs holding it, whose
+        followers a run that uses it becomes, or the changed ``family`` whose runs it came
+        from, whose run a run that uses it becomes (the latest ``OFFERED_KEPT``)."""
         with self.lock:
-            self._offered[(namespace, pattern_id)] = tuple(episode_ids)
+            self._offered[(namespace, pattern_id)] = (tuple(episode_ids), family)
             self._offered.move_to_end((namespace, pattern_id))
             while len(self._offered) > OFFERED_KEPT:
                 self._offered.popitem(last=False)
@@ -368,14 +378,15 @@ class LearningEngine:
         """The runs holding these offered sequences that are not stored (see
         :meth:`offered`); nothing for other ids."""
         with self.lock:
-            found = (self._offered.get((namespace, i), ()) for i in pattern_ids)
+            found = (self._offered.get((namespace, i), ((), None))[0] for i in pattern_ids)
             return list(dict.fromkeys(run for runs in found for run in runs))
 
     def offer_families(self, namespace: str, pattern_ids: Sequence[str]) -> list[str]:
         """The changed families whose runs these offered sequences came from (see
-        :meth:`PatternLearner.offered`)."""
+        :meth:`offered`)."""
         with self.lock:
-            return self.learner(namespace).offer_families(pattern_ids)
+            found = (self._offered.get((namespace, i), ((), None))[1] for i in pattern_ids)
+            return list(dict.fromkeys(key for key in found if key is not None))
 
     def pattern_ids_for(self, namespace: str, heuristic_ids: Sequence[str]) -> list[str]:
         """The patterns behind heuristics (a heuristic's id derives from its pattern's)."""

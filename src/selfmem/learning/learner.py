@@ -14,7 +14,7 @@ is exactly what its deletion removes. Which patterns are served is decided by
 
 from __future__ import annotations
 
-from collections import OrderedDict, deque
+from collections import deque
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 
@@ -46,8 +46,6 @@ _TWIN_EVERY_RUN = 16
 
 #: Runs whose family :meth:`PatternLearner.family_of` remembers while the learner is unchanged.
 _FAMILY_MEMO = 65_536
-#: Offers from changed families' runs remembered (:meth:`PatternLearner.offered`).
-_OFFERS_KEPT = 256
 
 
 class PatternLearner:
@@ -70,8 +68,6 @@ class PatternLearner:
         #: Bumped by every change to the patterns, so readers can cache what they derive.
         self.version = 0
         self._family_memo: tuple[int, dict[str, str | None]] = (-1, {})
-        #: Sequences offered from a changed family's runs (not stored), by id: that family
-        self._offers: OrderedDict[str, str] = OrderedDict()
 
     # -- state ------------------------------------------------------------------------------
 
@@ -192,8 +188,9 @@ class PatternLearner:
     def _followed_family(self, episode: Episode) -> str | None:
         """The family whose plan a run followed, as its agent said
         (``record_feedback(pattern_ids=...)``): a family's stored sequence, for a failed run,
-        or what was offered from a changed family's runs (:meth:`offered`: how far they
-        got, a guessed repair; kept in the episode's metadata, so relearning finds it),
+        or what was offered from a changed family's runs (how far they got, a guessed
+        repair: ``LearningEngine.offered``; kept in the episode's metadata, so relearning
+        finds it),
         unless the run succeeded by work that is not that family's. Such a run is that
         family's run however its task was worded: what it tried after the plan broke was a
         way out, not another task; its failure is what tells that the family's procedure
@@ -210,21 +207,6 @@ class PatternLearner:
             ):
                 return key
         return None
-
-    def offered(self, pattern_id: str, key: str) -> None:
-        """Remember that a sequence offered to tasks but not stored (how far a changed
-        family's runs got, its guessed repair) came from family ``key``'s runs: a run that
-        says it used it is that family's run (:meth:`offer_families`). The latest
-        ``_OFFERS_KEPT`` are kept."""
-        self._offers[pattern_id] = key
-        self._offers.move_to_end(pattern_id)
-        while len(self._offers) > _OFFERS_KEPT:
-            self._offers.popitem(last=False)
-
-    def offer_families(self, pattern_ids: Iterable[str]) -> list[str]:
-        """The families whose runs these offered sequences came from (:meth:`offered`)."""
-        found = (self._offers.get(pattern_id) for pattern_id in pattern_ids)
-        return list(dict.fromkeys(key for key in found if key is not None))
 
     def take_removed(self) -> list[str]:
         """Ids of the patterns that learning removed (merged into others) since last asked:

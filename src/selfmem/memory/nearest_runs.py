@@ -239,7 +239,7 @@ class NearestRuns(Handle):
             if guess is not None and family is not None:
                 ids = found.pattern.episode_ids
                 found = _guessed(self.namespace, guess, ids, family, found.signals["relevance"])
-            learner.offered(found.pattern.id, key)  # who follows it is that family's run
+        engine.offered(self.namespace, found.pattern.id, family=key)  # its followers: key's runs
         return found
 
     def _repair(
@@ -262,7 +262,7 @@ class NearestRuns(Handle):
                 return None
             tools, ids = found
             guess = _guessed(self.namespace, tools, ids, family, scores[top])
-            learner.offered(guess.pattern.id, superseded[top])
+        engine.offered(self.namespace, guess.pattern.id, family=superseded[top])
         return guess
 
     def _nearest(
