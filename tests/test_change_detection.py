@@ -282,3 +282,27 @@ def test_a_new_step_found_since_the_change_is_followed_by_the_rest_of_the_old_wa
     assert continued(("grant_access", "notify"), family, before, CFG) is None
     unchanged = family.model_copy(update={"changed_at": None})
     assert continued(("grant_access",), unchanged, before, CFG) is None
+
+
+def _in(run: FamilyRun, *setting: str) -> FamilyRun:
+    return replace(run, setting=frozenset(setting))
+
+
+def test_a_step_that_never_worked_in_the_runs_setting_breaking_there_is_not_a_change() -> None:
+    # "restart" fails under tag=prod (a transient error nobody retried); staging runs
+    # succeed. The two earlier prod runs broke there too, so a streak of prod runs
+    # breaking there says nothing about time
+    runs = []
+    for i in range(16):
+        prod = i % 8 == 0
+        runs.append(_in(_broke(i, SEQ, at=3), "tag=prod") if prod else _in(_ok(i), "tag=staging"))
+    streak = [_in(_broke(i, SEQ, at=3), "tag=prod", "tag=hotfix") for i in range(16, 20)]
+    following = list(range(20))
+    assert all(follows(SEQ, run) for run in [*runs, *streak])
+    assert change_point([*runs, *streak], following, CFG) == 0
+    # the same streak where earlier prod runs got past "restart" is a change
+    past = [_in(_ok(i), "tag=prod") if i % 8 == 0 else run for i, run in enumerate(runs)]
+    assert change_point([*past, *streak], following, CFG) == 16
+    # and so is one that spans settings: a staging run breaks there too
+    mixed = [*streak[:3], _in(_broke(19, SEQ, at=3), "tag=staging")]
+    assert change_point([*runs, *mixed], following, CFG) == 16

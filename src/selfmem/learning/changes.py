@@ -133,7 +133,12 @@ def change_point(
     a family whose runs often fail elsewhere, or get by without it). The second is tested
     once per tool the earlier runs used, and again per step and error class (a step that
     failed before, for some contexts, now failing with an error it never raised);
-    Bonferroni over both."""
+    Bonferroni over both.
+
+    Neither counts when the runs that failed share a setting in which the runs before them
+    mostly failed the same way (:func:`_setting_explains`): a step that fails under
+    ``tag=prod`` only, met by a streak of production tasks, is a setting it never worked
+    in, not a change."""
     dropped = dict(replacing)
     ordered = sorted({*following, *dropped})
     latest = ordered[-cfg.change_window :]
@@ -147,6 +152,7 @@ def change_point(
     if (
         len(failed) >= cfg.change_min_failures
         and failure_tail(len(failed), len(latest), fail_rate) <= cfg.change_alpha
+        and not _setting_explains(runs, failed, latest[0], _failed)
     ):
         return failed[0]
     tests = max(1, len({tool for i in earlier for tool in runs[i].path}))
@@ -157,9 +163,52 @@ def change_point(
             if len(at_step) < cfg.change_min_failures:
                 continue
             rate = (sum(keys[i] == key for i in earlier) + 0.5) / (len(earlier) + 1)
-            if 2 * tests * failure_tail(len(at_step), len(latest), rate) <= cfg.change_alpha:
+            if 2 * tests * failure_tail(
+                len(at_step), len(latest), rate
+            ) <= cfg.change_alpha and not _setting_explains(
+                runs, at_step, latest[0], _breaks_at(key, same, dropped)
+            ):
                 return at_step[0]
     return 0
+
+
+def _setting_explains(
+    runs: Sequence[FamilyRun],
+    broke: Sequence[int],
+    before: int,
+    fell: Callable[[FamilyRun, int], bool | None],
+) -> bool:
+    """Whether the runs that ``broke`` share a feature of their setting under which most
+    of the runs before index ``before`` that got that far fell the same way (``fell``,
+    given a run and its index: True when it fell so, False when it got past, None when it
+    did not get there): the way never worked there, so their breaking is no sign that it
+    changed. A feature no earlier run had explains nothing."""
+    shared = frozenset.intersection(*(runs[i].setting for i in broke))
+    for feature in sorted(shared):
+        there = [fell(runs[i], i) for i in range(before) if feature in runs[i].setting]
+        falls = sum(outcome is True for outcome in there)
+        if falls * 2 > sum(outcome is not None for outcome in there):
+            return True
+    return False
+
+
+def _failed(run: FamilyRun, index: int) -> bool:
+    return not run.success
+
+
+def _breaks_at(
+    key: str, same: Callable[[FamilyRun], str | None], dropped: dict[int, str]
+) -> Callable[[FamilyRun, int], bool | None]:
+    """Whether a run broke where ``key`` says (see :func:`_break_key`), got past that step
+    (False) or never reached it (None)."""
+    step = key.split("|", 1)[0]
+
+    def fell(run: FamilyRun, index: int) -> bool | None:
+        if _break_key(run, same, dropped.get(index)) == key:
+            return True
+        return False if step in run.path else None
+
+    return fell
 
 
 def replacements(

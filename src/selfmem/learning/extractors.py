@@ -222,4 +222,9 @@ def family_run(episode: Episode) -> FamilyRun:
         position,
         calls,
         error_class,
+        frozenset(
+            feature
+            for feature in context_features(episode)
+            if not feature.startswith(("domain=", "task_type="))
+        ),
     )

@@ -33,6 +33,9 @@ class FamilyRun:
     calls: dict[str, int] = field(default_factory=dict, compare=False, hash=False)
     #: The error class of the call where the run broke ("" if it did not).
     broke_with: str = ""
+    #: The setting it ran in: ``name=value`` features of its context other than the domain
+    #: and task type, which every run of a family shares (``tag=prod``, ``language=go``).
+    setting: frozenset[str] = field(default=frozenset(), compare=False, hash=False)
 
 
 @dataclass(frozen=True, slots=True)
