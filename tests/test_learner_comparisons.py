@@ -142,6 +142,22 @@ def test_context_pattern_is_not_served_when_the_tool_helps_as_much_without_the_f
     assert pattern.other_with == ChoiceStats(n=8, successes=8)
 
 
+def test_context_pattern_is_not_served_when_the_tool_helps_much_without_the_feature_too() -> None:
+    # under legacy 16/16 with backup against 0/16 without; elsewhere 14/16 against 4/16:
+    # backup is a step of the family, if a bigger one under legacy
+    learner = PatternLearner(NS)
+    backup_under_legacy(learner, legacy=(16, 16, 0, 16), modern=(14, 16, 4, 16))
+    assert not learner.is_served(context_pattern(learner, "tag=legacy", "backup"))
+    # most of the effect under legacy, but a clear one of 0.3 without it: still the family's
+    learner = PatternLearner(NS)
+    backup_under_legacy(learner, legacy=(16, 16, 0, 16), modern=(30, 60, 12, 60))
+    assert not learner.is_served(context_pattern(learner, "tag=legacy", "backup"))
+    # a small effect without the feature (0.1 on few runs) leaves the feature's own
+    learner = PatternLearner(NS)
+    backup_under_legacy(learner, legacy=(16, 16, 0, 16), modern=(6, 10, 5, 10))
+    assert learner.is_served(context_pattern(learner, "tag=legacy", "backup"))
+
+
 def test_features_shared_by_every_run_are_not_compared() -> None:
     learner = PatternLearner(NS)
     backup_under_legacy(learner)
