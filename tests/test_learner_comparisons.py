@@ -148,13 +148,9 @@ def test_context_pattern_is_not_served_when_the_tool_helps_much_without_the_feat
     learner = PatternLearner(NS)
     backup_under_legacy(learner, legacy=(16, 16, 0, 16), modern=(14, 16, 4, 16))
     assert not learner.is_served(context_pattern(learner, "tag=legacy", "backup"))
-    # most of the effect under legacy, but a clear one of 0.3 without it: still the family's
+    # without legacy 0.3 (less than half the effect under it): the effect is legacy's
     learner = PatternLearner(NS)
     backup_under_legacy(learner, legacy=(16, 16, 0, 16), modern=(30, 60, 12, 60))
-    assert not learner.is_served(context_pattern(learner, "tag=legacy", "backup"))
-    # a small effect without the feature (0.1 on few runs) leaves the feature's own
-    learner = PatternLearner(NS)
-    backup_under_legacy(learner, legacy=(16, 16, 0, 16), modern=(6, 10, 5, 10))
     assert learner.is_served(context_pattern(learner, "tag=legacy", "backup"))
 
 

@@ -169,19 +169,10 @@ def _test_outcome(pattern: ContextPattern, family: ToolSequence, cfg: LearningCo
     p = difference_p(inside[1], inside[0], baseline[1], baseline[0])
     if other_with[0] >= arm and other_without[0] >= arm:
         outside = _rate(other_with) - _rate(other_without)
-        # most of the effect is the feature's, and without the feature the tool shows none
-        # worth naming: a step that helps everywhere, and more under one language (or, by
-        # chance, under a tag few runs have), is a step of the family, not of that feature
-        helps_outside = (
-            outside * effect > 0
-            and abs(outside) >= cfg.context_min_effect / 2
-            and difference_p(other_with[1], other_with[0], other_without[1], other_without[0])
-            <= cfg.fdr_q
-        )
+        # most of the effect is the feature's: a step that helps everywhere, and more under
+        # one language, is a step of the family, not of that language
         specific = (
-            abs(effect - outside) >= cfg.context_min_effect / 2
-            and outside * effect < effect**2 / 2
-            and not helps_outside
+            abs(effect - outside) >= cfg.context_min_effect / 2 and outside * effect < effect**2 / 2
         )
         cells = tuple((s, n) for n, s in (inside, baseline, other_with, other_without))
         p = max(p, interaction_p(cells))
