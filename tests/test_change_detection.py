@@ -300,8 +300,13 @@ def test_a_step_that_never_worked_in_the_runs_setting_breaking_there_is_not_a_ch
     following = list(range(20))
     assert all(follows(SEQ, run) for run in [*runs, *streak])
     assert change_point([*runs, *streak], following, CFG) == 0
+    # nor is a streak in a setting no earlier run had: nothing shows the way worked there
+    staging = [_in(_ok(i), "tag=staging") for i in range(16)]
+    assert change_point([*staging, *streak], following, CFG) == 0
     # the same streak where earlier prod runs got past "restart" is a change
-    past = [_in(_ok(i), "tag=prod") if i % 8 == 0 else run for i, run in enumerate(runs)]
+    past = [
+        _in(_ok(i), "tag=prod", "tag=hotfix") if i % 8 == 0 else run for i, run in enumerate(runs)
+    ]
     assert change_point([*past, *streak], following, CFG) == 16
     # and so is one that spans settings: a staging run breaks there too
     mixed = [*streak[:3], _in(_broke(19, SEQ, at=3), "tag=staging")]

@@ -135,10 +135,10 @@ def change_point(
     failed before, for some contexts, now failing with an error it never raised);
     Bonferroni over both.
 
-    Neither counts when the runs that failed share a setting in which the runs before them
-    mostly failed the same way (:func:`_setting_explains`): a step that fails under
-    ``tag=prod`` only, met by a streak of production tasks, is a setting it never worked
-    in, not a change."""
+    Neither counts when the runs that failed share a feature of their setting under which
+    no earlier run got past that point, or most that got there fell the same way
+    (:func:`_setting_explains`): a step that fails under ``tag=prod`` only, met by a
+    streak of production tasks, is a setting it never worked in, not a change."""
     dropped = dict(replacing)
     ordered = sorted({*following, *dropped})
     latest = ordered[-cfg.change_window :]
@@ -178,16 +178,17 @@ def _setting_explains(
     before: int,
     fell: Callable[[FamilyRun, int], bool | None],
 ) -> bool:
-    """Whether the runs that ``broke`` share a feature of their setting under which most
-    of the runs before index ``before`` that got that far fell the same way (``fell``,
-    given a run and its index: True when it fell so, False when it got past, None when it
-    did not get there): the way never worked there, so their breaking is no sign that it
-    changed. A feature no earlier run had explains nothing."""
+    """Whether the runs that ``broke`` share a feature of their setting under which none of
+    the runs before index ``before`` got past that point, or most of those that got there
+    fell the same way (``fell``, given a run and its index: True when it fell so, False
+    when it got past, None when it did not get there): nothing shows that the way ever
+    worked there, so their breaking is no sign that it changed."""
     shared = frozenset.intersection(*(runs[i].setting for i in broke))
     for feature in sorted(shared):
         there = [fell(runs[i], i) for i in range(before) if feature in runs[i].setting]
         falls = sum(outcome is True for outcome in there)
-        if falls * 2 > sum(outcome is not None for outcome in there):
+        passes = sum(outcome is False for outcome in there)
+        if passes == 0 or falls > passes:
             return True
     return False
 
