@@ -53,14 +53,14 @@ from selfmem.learning import (
     ToolSequence,
 )
 
-from .planted_third import (
+from .planted_third import generate
+from .planted_third_truth import (
     CONTEXT_EFFECTS,
     DECISIONS,
     ERRORS,
     FAMILIES,
     Decision,
     canonical_variants,
-    generate,
 )
 
 KINDS = ("sequence", "decision", "context", "error")
