@@ -38,6 +38,25 @@ def test_a_tool_that_worked_in_any_state_where_calls_out_of_turn_fail_is_idle() 
     assert learner.idle_tools() == {"wipe_cache"}
 
 
+def test_a_tool_only_ever_called_first_is_idle_once_the_next_step_starts_other_runs() -> None:
+    """Every run that got anywhere called ``wipe_cache`` first (an offer of how far runs got
+    that starts with it has every follower call it there), then ``triage``: like a first
+    step, it never failed and never came after one. Once ``triage`` starts runs without it,
+    ``wipe_cache`` did nothing ``triage`` needed."""
+    learner = PatternLearner("tests")
+    led = [
+        ["wipe_cache", "triage", "open_ticket", *_out_of_turn(["close_ticket", "triage"])],
+        ["wipe_cache", "triage", *_out_of_turn(["diagnose", "patch"]), "open_ticket"],
+        ["wipe_cache", *_out_of_turn(["open_ticket", "rollback"]), "triage", "open_ticket"],
+    ]
+    for i, tools in enumerate(led * 2):
+        learner.observe(episode(tools, success=False, minute=i))
+    assert "wipe_cache" not in learner.idle_tools()
+    started = ["triage", "open_ticket", *_out_of_turn(["patch"])]
+    learner.observe(episode(started, success=False, minute=9))
+    assert "wipe_cache" in learner.idle_tools()
+
+
 def test_without_calls_failing_out_of_turn_no_tool_is_idle() -> None:
     learner = PatternLearner("tests")
     for i in range(8):
