@@ -164,7 +164,7 @@ def test_a_database_from_an_older_version_is_upgraded_in_place(tmp_path: Path) -
         kept = run_episode(memory, "Written by the older version", ["build", "deploy"])
         gone = run_episode(memory, "Also written by it", ["build", "deploy"])
     old = LibSQLStore(str(tmp_path / "selfmem.db"))
-    # the schema before the last four migrations
+    # the schema before the last five migrations (the last one rewrites no row here)
     old._run("DROP INDEX idx_episodes_index_rows")
     old._run("DROP INDEX idx_episodes_seq")
     old._run("DROP TABLE selfmem_deletions")
@@ -172,7 +172,7 @@ def test_a_database_from_an_older_version_is_upgraded_in_place(tmp_path: Path) -
         "CREATE VIRTUAL TABLE episodes_fts USING fts5(task_text, step_text, content='', "
         "contentless_delete=1, tokenize='unicode61')"
     )
-    old._run("UPDATE selfmem_schema SET version = ?", (SCHEMA_VERSION - 4,))
+    old._run("UPDATE selfmem_schema SET version = ?", (SCHEMA_VERSION - 5,))
     old.close()
     with SelfLearningMemory.open(tmp_path) as memory:
         store = memory._core.store

@@ -35,6 +35,10 @@ __all__ = ["LibSQLStore"]
 logger = logging.getLogger(__name__)
 
 _DELETION_TOKEN_TTL_S = 3600.0  # far longer than any retry of the delete
+#: Stores an index row rebuilt from its episode; a row a writer stored since is kept.
+_STORE_ROW = (
+    "UPDATE episodes SET index_row = ? WHERE namespace = ? AND id = ? AND index_row IS NULL"
+)
 
 
 class LibSQLStore(LibSQLLearning):
@@ -335,13 +339,22 @@ class LibSQLStore(LibSQLLearning):
             pages: Iterator[tuple[Any, ...]] = self._paged(read)
         else:
             pages = self._local_index_pages(namespace)
+        rebuilt: list[Statement] = []
         for episode_id, text in pages:
             if text is not None:
                 yield decode_row(episode_id, text)
                 continue
-            episode = self.get_episode(namespace, episode_id)  # written before schema 3
+            # written before schema 3, or cleared by schema 11 (terms in any script)
+            episode = self.get_episode(namespace, episode_id)
             if episode is not None and episode.is_complete:
-                yield index_row(episode)
+                row = index_row(episode)
+                rebuilt.append(Statement(_STORE_ROW, (encode_row(row), namespace, episode_id)))
+                if len(rebuilt) == PAGE_ROWS:
+                    self._write(rebuilt)
+                    rebuilt = []
+                yield row
+        if rebuilt:
+            self._write(rebuilt)
 
     def _local_index_pages(self, namespace: str) -> Iterator[tuple[Any, ...]]:
         """``(id, index_row)`` of a file's completed episodes in plain keyset pages. No

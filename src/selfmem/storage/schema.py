@@ -186,8 +186,23 @@ _V10 = (
     "WHERE end_time IS NOT NULL",
 )
 
+# v11: words in any script. The retrieval index's terms were runs of ASCII letters and
+# digits, so "Zählbestand" was counted as "z" and "hlbestand", and a task written in Japanese
+# had no terms at all. The rows of completed episodes whose text holds a character outside
+# ASCII are cleared; reading the index rebuilds them from their episodes and stores them
+# again (``LibSQLStore.index_rows``).
+_NON_ASCII = "('*[^' || char(1) || '-' || char(127) || ']*')"
+_V11 = (
+    f"""UPDATE episodes SET index_row = NULL
+    WHERE end_time IS NOT NULL AND index_row IS NOT NULL AND (
+        data GLOB {_NON_ASCII}
+        OR EXISTS (SELECT 1 FROM steps WHERE steps.episode_id = episodes.id
+                   AND steps.data GLOB {_NON_ASCII})
+    )""",
+)
+
 #: Each entry is the list of statements of one migration; index 0 is version 1.
 MIGRATIONS: tuple[tuple[str, ...], ...] = (
-    _V1, _V2, _V3, _V4, _V5, _V6, _V7, _V8, _V9, _V10,
+    _V1, _V2, _V3, _V4, _V5, _V6, _V7, _V8, _V9, _V10, _V11,
 )  # fmt: skip
 SCHEMA_VERSION = len(MIGRATIONS)
