@@ -46,7 +46,9 @@ logger = logging.getLogger(__name__)
 
 #: The cache kind that held snapshots before they became files (removed when one is saved).
 _LEGACY_KIND = "index_snapshot"
-_FORMAT = 3  # 3: postings in both layouts, 16-bit frequencies, ids as bytes
+#: 3: postings in both layouts, 16-bit frequencies, ids as bytes; 4: terms in any script (a
+#: snapshot of format 3 holds ASCII-only terms of non-ASCII texts: the store is read again)
+_FORMAT = 4
 _MAGIC = b"SMIX"
 _FILE_MAGIC = b"SMINDEX1"
 _LENGTH = struct.Struct(">I")
