@@ -38,21 +38,10 @@ Judge rules (fixed before any result was seen)
 
 from __future__ import annotations
 
-import argparse
-import json
-import time
-from collections import Counter
-from dataclasses import asdict, dataclass, field
-from typing import Any
+from selfmem.learning import ContextPattern, DecisionPoint, ErrorRecovery, ToolSequence
 
-from selfmem.learning import (
-    ContextPattern,
-    DecisionPoint,
-    ErrorRecovery,
-    PatternLearner,
-    ToolSequence,
-)
-
+from . import planted_report as report
+from .planted_report import Pattern, Result, Verdict
 from .planted_third import generate
 from .planted_third_truth import (
     CONTEXT_EFFECTS,
@@ -62,10 +51,6 @@ from .planted_third_truth import (
     Decision,
     canonical_variants,
 )
-
-KINDS = ("sequence", "decision", "context", "error")
-
-Pattern = ToolSequence | DecisionPoint | ContextPattern | ErrorRecovery
 
 # ---------------------------------------------------------------------------------------
 # The planted facts
@@ -92,8 +77,6 @@ def planted_facts() -> dict[str, list[str]]:
 # ---------------------------------------------------------------------------------------
 # Judging one pattern: (kind, verdict, fact); verdict None = skipped
 # ---------------------------------------------------------------------------------------
-
-Verdict = tuple[str, bool | None, str | None]
 
 
 def judge(pattern: Pattern) -> Verdict:
@@ -151,197 +134,17 @@ def _judge_error(p: ErrorRecovery) -> Verdict:
     return "error", False, None
 
 
-def describe(pattern: Pattern) -> dict[str, Any]:
-    """The pattern's public fields that the judge reads, plus its evidence."""
-    common = {
-        "kind": pattern.kind.value,
-        "key": pattern.key,
-        "support": pattern.support,
-        "successes": pattern.successes,
-        "context": pattern.context.describe(),
-    }
-    if isinstance(pattern, ToolSequence):
-        return common | {
-            "tools": pattern.tools,
-            "stale": pattern.stale,
-            "conditional": pattern.conditional,
-            "sample_task": pattern.sample_task,
-        }
-    if isinstance(pattern, DecisionPoint):
-        choices = {k: f"{v.successes}/{v.n}" for k, v in pattern.choices.items()}
-        return common | {
-            "after_tool": pattern.after_tool,
-            "best": pattern.best,
-            "worst": pattern.worst,
-            "choices": choices,
-            "p_value": round(pattern.p_value, 5),
-        }
-    if isinstance(pattern, ContextPattern):
-        return common | {
-            "feature": pattern.feature,
-            "tool": pattern.tool,
-            "association": pattern.association,
-            "measure": pattern.measure,
-            "baseline": f"{pattern.baseline.successes}/{pattern.baseline.n}",
-            "aliases": pattern.aliases,
-            "p_value": round(pattern.p_value, 5),
-        }
-    return common | {
-        "tool": pattern.tool,
-        "error_class": pattern.error_class,
-        "best_recovery": pattern.best_recovery,
-        "best_mode": pattern.best_mode,
-    }
-
-
 # ---------------------------------------------------------------------------------------
-# One run
+# The runs and the report (shared with the other planted judges)
 # ---------------------------------------------------------------------------------------
-
-
-@dataclass
-class Result:
-    size: int
-    seed: int
-    generate_s: float = 0.0
-    learn_s: float = 0.0
-    served: int = 0
-    judged: dict[str, int] = field(default_factory=lambda: dict.fromkeys(KINDS, 0))
-    true: dict[str, int] = field(default_factory=lambda: dict.fromkeys(KINDS, 0))
-    skipped: int = 0
-    found: dict[str, list[str]] = field(default_factory=dict)
-    duplicates: dict[str, int] = field(default_factory=dict)
-    missed: list[str] = field(default_factory=list)
-    false_positives: list[dict[str, Any]] = field(default_factory=list)
-
-    @property
-    def precision(self) -> float:
-        judged = sum(self.judged.values())
-        return sum(self.true.values()) / judged if judged else 1.0
-
-    def recall(self, kind: str | None = None) -> float:
-        facts = planted_facts()
-        kinds = [kind] if kind else list(KINDS)
-        total = sum(len(facts[k]) for k in kinds)
-        return sum(len(self.found.get(k, [])) for k in kinds) / total
 
 
 def run_one(size: int, seed: int) -> Result:
-    result = Result(size, seed)
-    started = time.perf_counter()
-    episodes = list(generate(size, seed))
-    result.generate_s = time.perf_counter() - started
-    learner = PatternLearner("default")
-    started = time.perf_counter()
-    for episode in episodes:
-        learner.observe(episode)
-    served = learner.patterns()
-    result.learn_s = time.perf_counter() - started
-    result.served = len(served)
-    _score(result, served)
-    return result
-
-
-def _score(result: Result, served: list[Any]) -> None:
-    hits: Counter[str] = Counter()
-    for pattern in served:
-        kind, verdict, fact = judge(pattern)
-        if verdict is None:
-            result.skipped += 1
-            continue
-        result.judged[kind] += 1
-        if verdict:
-            result.true[kind] += 1
-            hits[fact or ""] += 1
-        else:
-            result.false_positives.append(describe(pattern))
-    for kind, facts in planted_facts().items():
-        result.found[kind] = [f for f in facts if hits[f]]
-        result.missed += [f for f in facts if not hits[f]]
-    result.duplicates = {f: n for f, n in hits.items() if n > 1}
-
-
-# ---------------------------------------------------------------------------------------
-# Report
-# ---------------------------------------------------------------------------------------
-
-
-def _ratio(a: int, b: int) -> str:
-    return f"{a}/{b}"
-
-
-def print_result(r: Result) -> None:
-    facts = planted_facts()
-    judged, true = sum(r.judged.values()), sum(r.true.values())
-    print(
-        f"\n== size {r.size}  seed {r.seed}  (generate {r.generate_s:.1f}s, "
-        f"learn {r.learn_s:.1f}s, served {r.served}, skipped {r.skipped})"
-    )
-    print(
-        f"   precision {r.precision:.3f} ({_ratio(true, judged)})   "
-        f"recall {r.recall():.3f} ({sum(len(v) for v in r.found.values())}/22)"
-    )
-    for kind in KINDS:
-        print(
-            f"   {kind:9s} precision {_ratio(r.true[kind], r.judged[kind]):>7s}   "
-            f"recall {_ratio(len(r.found[kind]), len(facts[kind])):>5s}"
-        )
-    if r.duplicates:
-        print(f"   duplicates (true patterns per fact): {r.duplicates}")
-    for fp in r.false_positives:
-        print(f"   FALSE POSITIVE {json.dumps(fp, default=str)}")
-    for fact in r.missed:
-        print(f"   MISSED {fact}")
-
-
-def _mean(values: list[float]) -> float:
-    return sum(values) / len(values)
-
-
-def print_summary(results: list[Result]) -> None:
-    print("\n== summary (mean over seeds)")
-    print(
-        f"   {'size':>6s} {'precision':>9s} {'recall':>7s} "
-        + " ".join(f"{k:>9s}" for k in KINDS)
-        + "   learn_s"
-    )
-    for size in sorted({r.size for r in results}):
-        rs = [r for r in results if r.size == size]
-        kinds = " ".join(f"{_mean([r.recall(k) for r in rs]):9.2f}" for k in KINDS)
-        print(
-            f"   {size:6d} {_mean([r.precision for r in rs]):9.3f} "
-            f"{_mean([r.recall() for r in rs]):7.3f} {kinds}   "
-            f"{_mean([r.learn_s for r in rs]):.1f}"
-        )
-
-
-def to_json(r: Result) -> dict[str, Any]:
-    data = asdict(r)
-    data["precision"] = r.precision
-    data["recall"] = r.recall()
-    data["recall_by_kind"] = {k: r.recall(k) for k in KINDS}
-    return data
+    return report.run_one(size, seed, generate=generate, judge=judge, planted=planted_facts())
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--sizes", default="500,2000")
-    parser.add_argument("--seeds", default="0,1,2")
-    parser.add_argument("--json", action="store_true", help="print JSON instead of text")
-    args = parser.parse_args(argv)
-    sizes = [int(s) for s in args.sizes.split(",")]
-    seeds = [int(s) for s in args.seeds.split(",")]
-    results = []
-    for size in sizes:
-        for seed in seeds:
-            result = run_one(size, seed)
-            results.append(result)
-            if not args.json:
-                print_result(result)
-    if args.json:
-        print(json.dumps([to_json(r) for r in results], indent=2, default=str))
-    else:
-        print_summary(results)
+    report.main(argv, __doc__, run_one)
 
 
 if __name__ == "__main__":
