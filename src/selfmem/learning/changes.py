@@ -20,6 +20,7 @@ __all__ = [
     "follows",
     "new_way_runs",
     "repaired_sequence",
+    "runs_since_change",
     "replaced",
     "replacements",
     "skippable",
@@ -239,6 +240,15 @@ def _broke_with(run: FamilyRun) -> str | None:
     """Where a failed run broke and with which error class ("step|error")."""
     step = _broke_at(run)
     return None if step is None or not run.broke_with else f"{step}|{run.broke_with}"
+
+
+def runs_since_change(family: ToolSequence, runs: Sequence[FamilyRun]) -> list[str]:
+    """Ids of the family's runs, of any outcome, since its procedure changed, newest first
+    (none when it has not changed; ``runs``: its recent runs, oldest first)."""
+    if family.changed_at is None:
+        return []
+    since = family.changed_at.timestamp()
+    return [run.episode_id for run in reversed(runs) if run.ended_at >= since]
 
 
 def new_way_runs(family: ToolSequence, runs: Sequence[FamilyRun]) -> list[str]:

@@ -39,12 +39,12 @@ from ..text.tokens import query_terms
 from . import extractors as ex
 from .state import count_choice
 
-__all__ = ["FamilyIndex", "context_key", "stated_context", "stem", "task_terms"]
+__all__ = ["SAMPLE_CHARS", "FamilyIndex", "context_key", "stated_context", "stem", "task_terms"]
 
 _WORDS, _TOOLS, _CONTEXT = 0.40, 0.45, 0.15
 _MAX_TASK_TERMS = 48
 _MAX_PROFILE_TERMS = 256
-_SAMPLE_CHARS = 200
+SAMPLE_CHARS = 200
 
 
 def stem(word: str) -> str:
@@ -375,12 +375,13 @@ class FamilyIndex:
 
     def twin(self, family: ToolSequence) -> str | None:
         """Another family that has become the same kind of task as ``family`` (their profiles
-        are as similar as an episode must be to join one), the most similar first."""
+        are as similar as an episode must be to join one), the most similar first; never
+        one it was divided from by the tasks' words (``apart``)."""
         found = []
         known: dict[str, float] = {}
         for key in self._candidates((), family.tool_stats):
             other = self.families[key]
-            if key == family.key:
+            if key == family.key or key in family.apart or family.key in other.apart:
                 continue
             ours, theirs = _core(family), _core(other)
             if _different_work(ours, theirs) or _different_work(theirs, ours):
@@ -407,7 +408,7 @@ class FamilyIndex:
         family.members.n += sign
         family.members.successes += sign * success
         if sign > 0 and not family.sample_task:
-            family.sample_task = episode.task_description[:_SAMPLE_CHARS]
+            family.sample_task = episode.task_description[:SAMPLE_CHARS]
         self._count_terms(family, task_terms(episode.task_description), sign)
         failed = {step.tool for step in episode.steps if not step.success}
         for tool in set(ex.tool_path(episode)):

@@ -26,11 +26,15 @@ episode and as a follower (:func:`forget`).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Callable, Iterable, Mapping
+from typing import TYPE_CHECKING, Any
 
 from ..records.episodes import Episode, TaskContext
-from ..records.learned import ToolSequence
+from ..records.learned import AnyPattern, ToolSequence
+from .extractors import succeeded
+
+if TYPE_CHECKING:
+    from .families import FamilyIndex
 
 __all__ = [
     "FOLLOWED_KEY",
@@ -38,8 +42,10 @@ __all__ = [
     "USED_PATTERNS_KEY",
     "FAILURES_TO_DEMOTE",
     "FOLLOWERS_KEPT",
+    "failed_among",
     "failed_when_followed",
     "failed_when_followed_in",
+    "family_followed",
     "forget",
     "links",
     "merge",
@@ -127,6 +133,52 @@ def _latest_failed(followers: list[str]) -> bool:
     """Whether the latest ``FAILURES_TO_DEMOTE`` of these followers all failed."""
     latest = followers[-FAILURES_TO_DEMOTE:]
     return len(latest) == FAILURES_TO_DEMOTE and all(f.startswith("-") for f in latest)
+
+
+def failed_among(
+    episodes: Iterable[Episode],
+    family_of: Callable[[Episode], ToolSequence | None],
+    context: TaskContext | None = None,
+) -> set[str]:
+    """Ids of the episodes whose latest followers all failed (:func:`failed_when_followed`);
+    with a task's ``context``, also those whose latest followers in its setting, another
+    than theirs, all failed (:func:`failed_when_followed_in`)."""
+    where = setting(context) if context is not None else None
+    found = set()
+    for episode in episodes:
+        family = family_of(episode)
+        if family is None:
+            continue
+        if failed_when_followed(family, episode.id) or (
+            where is not None
+            and where != setting(episode.context)
+            and failed_when_followed_in(family, episode.id, where)
+        ):
+            found.add(episode.id)
+    return found
+
+
+def family_followed(
+    episode: Episode, patterns: Mapping[str, AnyPattern], families: FamilyIndex
+) -> str | None:
+    """The family whose plan a run followed, as its agent said
+    (``record_feedback(pattern_ids=...)``): a family's stored sequence, for a failed run, or
+    what was offered from a changed family's runs (how far they got, a guessed repair:
+    ``LearningEngine.offered``; kept in the episode's metadata, so relearning finds it),
+    unless the run succeeded by work that is not that family's. Such a run is that family's
+    run however its task was worded: what it tried after the plan broke was a way out, not
+    another task; its failure is what tells that the family's procedure changed, and its
+    success how the family's task is done now."""
+    success = succeeded(episode)
+    if not success:
+        for pattern_id in links(episode.metadata, USED_PATTERNS_KEY):
+            pattern = patterns.get(pattern_id)
+            if isinstance(pattern, ToolSequence) and pattern.key in families.families:
+                return pattern.key
+    for key in links(episode.metadata, OFFER_FAMILIES_KEY):
+        if key in families.families and (not success or families.does_work_of(episode, key)):
+            return key
+    return None
 
 
 def forget(family: ToolSequence, episode_id: str) -> bool:

@@ -27,15 +27,15 @@ from ..records.learned import (
     ToolSequence,
     stable_id,
 )
-from ..records.stats import wilson_lower_bound
 from . import counting, followed, merging, serving
 from . import extractors as ex
-from .changes import continued, new_way_runs, repaired_sequence
-from .families import FamilyIndex, stated_context
+from .changes import continued, new_way_runs, repaired_sequence, runs_since_change
+from .families import SAMPLE_CHARS, FamilyIndex, stated_context, task_terms
 from .idle import idle_tools
 from .pattern_counts import PatternCounts
 from .settling import settle
 from .state import FamilyRun, Tally
+from .word_split import HELD_RUNS, HeldRuns, dividing_term
 
 __all__ = ["PatternLearner"]
 
@@ -68,6 +68,8 @@ class PatternLearner:
         #: Bumped by every change to the patterns, so readers can cache what they derive.
         self.version = 0
         self._family_memo: tuple[int, dict[str, str | None]] = (-1, {})
+        self._held = HeldRuns()  # the episodes of young families (see :mod:`.word_split`)
+        self._seeded: set[str] = set()  # families given their history from the store
 
     # -- state ------------------------------------------------------------------------------
 
@@ -90,12 +92,24 @@ class PatternLearner:
             self._runs[key] = deque(runs, maxlen=self.config.max_family_runs)
 
     def knows_family(self, key: str) -> bool:
-        return key in self._runs
+        """Whether the learner holds the family's recent runs and, while it is young, its
+        episodes (or was given them: :meth:`seed_family`)."""
+        family = self.families.families.get(key)
+        return key in self._runs and (
+            family is None
+            or family.members.n > HELD_RUNS
+            or key in self._seeded
+            or self._held.of(key, family.members.n) is not None
+        )
 
     def seed_family(self, key: str, episodes: Iterable[Episode]) -> None:
         """Give a family its recent history (oldest first) without re-counting patterns."""
-        runs = self._window(key)
-        for episode in episodes:
+        known = key in self._runs
+        runs, family = self._window(key), self.families.families.get(key)
+        episodes = list(episodes)
+        self._seeded.add(key)
+        self._held.seed(key, episodes, family.members.n if family is not None else 0)
+        for episode in episodes if not known else ():
             runs.append(ex.family_run(episode))
 
     def family_of(self, episode: Episode) -> str | None:
@@ -127,10 +141,7 @@ class PatternLearner:
         """Ids of the family's runs, of any outcome, since its procedure changed, newest
         first (none when it has not changed)."""
         family = self.families.families.get(key)
-        if family is None or family.changed_at is None:
-            return []
-        since = family.changed_at.timestamp()
-        return [r.episode_id for r in reversed(self._runs.get(key, ())) if r.ended_at >= since]
+        return runs_since_change(family, self._runs.get(key, ())) if family is not None else []
 
     def repaired_sequence(self, key: str) -> tuple[tuple[str, ...], list[str]] | None:
         """A changed family's old sequence with its broken steps replaced by what worked in
@@ -175,38 +186,49 @@ class PatternLearner:
         if episode.outcome is None:
             raise ValueError("the learner needs a completed episode")
         self.version += 1
-        key = self._followed_family(episode) or self.families.best(episode)
+        key = followed.family_followed(episode, self._patterns, self.families)
+        key = key or self.families.best(episode)
         family = self._family(key, episode)
         self._window(family.key).append(ex.family_run(episode))
         changed = self._count_all(family, episode, +1)
+        self._held.add(family.key, episode, family.members.n)
+        if ex.succeeded(episode):
+            changed += self._split_by_words(family, defer_sequences)
         if defer_sequences:
             self._deferred.add(family.key)
         else:
             self._settle(family)
         return changed + self._merge_twin(family, defer_sequences)
 
-    def _followed_family(self, episode: Episode) -> str | None:
-        """The family whose plan a run followed, as its agent said
-        (``record_feedback(pattern_ids=...)``): a family's stored sequence, for a failed run,
-        or what was offered from a changed family's runs (how far they got, a guessed
-        repair: ``LearningEngine.offered``; kept in the episode's metadata, so relearning
-        finds it),
-        unless the run succeeded by work that is not that family's. Such a run is that
-        family's run however its task was worded: what it tried after the plan broke was a
-        way out, not another task; its failure is what tells that the family's procedure
-        changed, and its success how the family's task is done now."""
-        success = ex.succeeded(episode)
-        if not success:
-            for pattern_id in followed.links(episode.metadata, followed.USED_PATTERNS_KEY):
-                pattern = self._patterns.get(pattern_id)
-                if isinstance(pattern, ToolSequence) and pattern.key in self.families.families:
-                    return pattern.key
-        for key in followed.links(episode.metadata, followed.OFFER_FAMILIES_KEY):
-            if key in self.families.families and (
-                not success or self.families.does_work_of(episode, key)
-            ):
-                return key
-        return None
+    def _split_by_words(self, family: ToolSequence, defer: bool) -> list[AnyPattern]:
+        """Move a young family's runs whose words decide a tool choice into a family of
+        their own, which the two never merge back from (:mod:`.word_split`)."""
+        held = self._held.of(family.key, family.members.n)
+        term = dividing_term(held, self.config.fdr_q) if held else None
+        if held is None or term is None:
+            return []
+        self.version += 1
+        moving = self._held.take(family.key, term)
+        changed: set[str] = {family.id}
+        removed: list[str] = []
+        for episode in moving:
+            found, gone = self._uncount(family, episode)
+            changed.update(p.id for p in found)
+            removed += gone
+        if term in task_terms(family.sample_task):  # a moved run's: one of those staying
+            family.sample_task = self._held.first_task(family.key)[:SAMPLE_CHARS]
+        first = next(e for e in moving if f"family:{e.id}" != family.key)
+        split = self._family(None, first)
+        for episode in moving:
+            self._window(split.key).append(ex.family_run(episode))
+            changed.update(p.id for p in self._count_all(split, episode, +1))
+            self._held.add(split.key, episode, split.members.n)
+        family.apart.append(split.key)
+        split.apart.append(family.key)
+        for each in (family, split):
+            self._deferred.add(each.key) if defer else self._settle(each)
+        self._removed += [i for i in removed if i not in self._patterns]  # not counted again
+        return [self._patterns[i] for i in sorted(changed) if i in self._patterns]
 
     def take_removed(self) -> list[str]:
         """Ids of the patterns that learning removed (merged into others) since last asked:
@@ -236,6 +258,8 @@ class PatternLearner:
         self.families.remove(gone.key)
         self.families.remove(keep.key)
         merging.absorb_profile(keep, gone, order)
+        self._held.merge(keep.key, gone.key)
+        merging.absorb_apart(keep, gone, self.families.families.values())
         stated_context(keep)
         self.families.add(keep)
         changed: list[AnyPattern] = [keep]
@@ -281,12 +305,22 @@ class PatternLearner:
         family = self.families.families.get(key) if key else None
         if family is None:
             return unfollowed, []
+        self._held.drop(family.key, [episode.id])
+        changed, removed = self._uncount(family, episode)
+        self._settle(family)
+        gone = set(removed)
+        return [p for p in [*unfollowed, *changed] if p.id not in gone], removed
+
+    def _uncount(
+        self, family: ToolSequence, episode: Episode
+    ) -> tuple[list[AnyPattern], list[str]]:
+        """Take an episode out of its family and every pattern it counts in. Returns the
+        patterns that changed and the ids of those it left without support (removed)."""
         runs = self._runs.get(family.key)
         if runs is not None:
             kept = [run for run in runs if run.episode_id != episode.id]
             self._runs[family.key] = deque(kept, maxlen=self.config.max_family_runs)
         changed = self._count_all(family, episode, -1)
-        self._settle(family)
         removed = []
         for pattern in changed:
             pattern.episode_ids = [i for i in pattern.episode_ids if i != episode.id]
@@ -298,8 +332,7 @@ class PatternLearner:
         if family.members.n <= 0:
             self.families.remove(family.key)
             self._runs.pop(family.key, None)
-        gone = set(removed)
-        return [p for p in [*unfollowed, *changed] if p.id not in gone], removed
+        return changed, removed
 
     def _family(self, key: str | None, episode: Episode) -> ToolSequence:
         if key is not None:
@@ -430,22 +463,11 @@ class PatternLearner:
         """
         self.version += 1
         changed = []
-        cfg = self.config
         for pattern_id in dict.fromkeys(pattern_ids):
             pattern = self._patterns.get(pattern_id)
-            if pattern is None:
-                continue
-            pattern.feedback_uses += 1
-            pattern.feedback_successes += int(success)
-            upper = 1.0 - wilson_lower_bound(
-                pattern.feedback_uses - pattern.feedback_successes, pattern.feedback_uses
-            )
-            if (
-                pattern.feedback_uses >= cfg.retire_min_uses
-                and upper < cfg.retire_below_upper_bound
-            ):
-                pattern.retired = True
-            changed.append(pattern)
+            if pattern is not None:
+                serving.count_use(pattern, success, self.config)
+                changed.append(pattern)
         return changed
 
     def record_followed(self, past: Episode, follower: Episode) -> ToolSequence | None:
@@ -466,20 +488,12 @@ class PatternLearner:
     ) -> set[str]:
         """Ids of the episodes whose latest followers all failed; with a task's
         ``context``, also those whose latest followers in its setting, another than
-        theirs, all failed (:func:`.followed.failed_when_followed_in`)."""
+        theirs, all failed (:func:`.followed.failed_among`)."""
         if not any(f.followed for f in self.families.families.values()):
             return set()
-        where = followed.setting(context) if context is not None else None
-        found = set()
-        for episode in episodes:
+
+        def family(episode: Episode) -> ToolSequence | None:
             key = self.family_of(episode)
-            family = self.families.families.get(key) if key else None
-            if family is None:
-                continue
-            if followed.failed_when_followed(family, episode.id) or (
-                where is not None
-                and where != followed.setting(episode.context)
-                and followed.failed_when_followed_in(family, episode.id, where)
-            ):
-                found.add(episode.id)
-        return found
+            return self.families.families.get(key) if key else None
+
+        return followed.failed_among(episodes, family, context)

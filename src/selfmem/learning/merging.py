@@ -23,7 +23,7 @@ from ..records.learned import (
 from . import followed
 from .state import FamilyRun
 
-__all__ = ["absorb", "absorb_profile", "merged_runs", "narrow_context", "rekey"]
+__all__ = ["absorb", "absorb_apart", "absorb_profile", "merged_runs", "narrow_context", "rekey"]
 
 
 def rekey(key: str, gone: str, keep: str) -> str:
@@ -116,6 +116,15 @@ def absorb_profile(keep: ToolSequence, gone: ToolSequence, order: dict[str, int]
     keep.episode_ids = _provenance(keep.episode_ids, gone.episode_ids, order)
     keep.context = _context(keep.context, gone.context)
     followed.merge(keep, gone)
+
+
+def absorb_apart(keep: ToolSequence, gone: ToolSequence, families: Iterable[ToolSequence]) -> None:
+    """``gone`` merged into ``keep``: ``keep`` stays apart from the families ``gone`` was
+    divided from (:mod:`.word_split`), and they from ``keep``."""
+    keep.apart = sorted({*keep.apart, *gone.apart} - {keep.key, gone.key})
+    for other in families:
+        if gone.key in other.apart:
+            other.apart = sorted({*other.apart, keep.key} - {gone.key, other.key})
 
 
 def merged_runs(first: Iterable[FamilyRun], second: Iterable[FamilyRun]) -> list[FamilyRun]:

@@ -47,7 +47,7 @@ from .significance import (
     smallest_difference_p,
 )
 
-__all__ = ["discoveries", "pick_recovery", "sequence_served", "unrecoverable"]
+__all__ = ["count_use", "discoveries", "pick_recovery", "sequence_served", "unrecoverable"]
 
 
 #: A group's runs and successes, as plain integers: a learning pass tests hundreds of
@@ -417,3 +417,15 @@ def unrecoverable(pattern: ErrorRecovery, cfg: LearningConfig) -> bool:
         and tried >= cfg.min_support
         and wilson_lower_bound(pattern.unrecovered, pattern.support) >= 0.5
     )
+
+
+def count_use(pattern: AnyPattern, success: bool, cfg: LearningConfig) -> None:
+    """Count one use of a served pattern with this outcome; retire it once it has
+    ``retire_min_uses`` uses and the upper confidence bound of its success rate in use is
+    below ``retire_below_upper_bound`` (five uses that all failed are enough)."""
+    pattern.feedback_uses += 1
+    pattern.feedback_successes += int(success)
+    failures = pattern.feedback_uses - pattern.feedback_successes
+    upper = 1.0 - wilson_lower_bound(failures, pattern.feedback_uses)
+    if pattern.feedback_uses >= cfg.retire_min_uses and upper < cfg.retire_below_upper_bound:
+        pattern.retired = True

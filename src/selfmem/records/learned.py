@@ -172,7 +172,9 @@ class ToolSequence(_PatternBase):
     ``progress:``, the steps that broke when the runs' way changed). ``followed`` keeps, for
     episodes of the family whose plan later runs followed
     (``record_feedback(followed_episode_ids=...)``), those runs, oldest first, ``+<id>`` or
-    ``-<id>`` by outcome (see :mod:`selfmem.learning.followed`).
+    ``-<id>`` by outcome (see :mod:`selfmem.learning.followed`). ``apart`` lists the families
+    this one was divided from, or divided off, because the tasks' words decided a tool choice
+    (:mod:`selfmem.learning.word_split`): they are never merged back.
     """
 
     kind: Literal[PatternKind.TOOL_SEQUENCE] = PatternKind.TOOL_SEQUENCE
@@ -189,6 +191,7 @@ class ToolSequence(_PatternBase):
     changed_at: datetime | None = None
     changed_tools: list[str] = Field(default_factory=list)
     followed: dict[str, list[str]] = Field(default_factory=dict)
+    apart: list[str] = Field(default_factory=list)
 
     def describe(self) -> str:
         task = f"tasks like '{self.sample_task[:80]}'" if self.sample_task else "this family"

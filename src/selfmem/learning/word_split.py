@@ -1,0 +1,139 @@
+"""Two tasks taken for one: a family whose tool choice the tasks' words decide.
+
+Two kinds of task can share most of their tools and their context ("book the supplier's
+invoice", "book the supplier's credit note": fetch, match, then post the invoice or post the
+credit note). Their first runs look alike enough to form one family, and what tells them
+apart then looks like a choice at one step. A real choice at one step is made whatever the
+task says; this one follows the task's words: every task that says "credit note" posted a
+credit note and no other did.
+
+While a family is young (at most :data:`HELD_RUNS` runs) the learner holds its episodes
+(:class:`HeldRuns`). :func:`dividing_term` looks, among their successful runs, for a term
+and a tool that nearly always come together: at least 90% of the runs that used the tool
+have the term, and at least 90% of the runs with the term used the tool. Each side needs
+:data:`_MIN_ARM` runs, and Fisher's exact test must be significant at ``alpha`` over every
+(tool, term) pair tested and over the family's first :data:`HELD_RUNS` runs, each of which
+is a look (Bonferroni). The learner then moves the
+runs with that term into a family of their own, and the two are never merged again.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable
+
+from ..records.episodes import Episode
+from . import extractors as ex
+from .families import task_terms
+from .significance import fisher_exact_p
+
+__all__ = ["HELD_RUNS", "HeldRuns", "dividing_term"]
+
+#: A family is checked, and its episodes held, while it has at most this many runs.
+HELD_RUNS = 48
+#: At most this many episodes are held over all families (the least recently counted
+#: families' are let go first).
+_HELD_TOTAL = 4096
+#: Runs needed on each side: with the term and the tool, and without either.
+_MIN_ARM = 5
+#: How pure each side must be.
+_PURITY = 0.9
+
+
+def _light(episode: Episode) -> Episode:
+    """The episode without what learning never reads (the steps' observations)."""
+    steps = [s.model_copy(update={"observation": None}) for s in episode.steps]
+    return episode.model_copy(update={"steps": steps})
+
+
+class HeldRuns:
+    """The episodes of young families, by family key, oldest first."""
+
+    def __init__(self) -> None:
+        self._by_family: dict[str, list[tuple[Episode, frozenset[str]]]] = {}
+        self._total = 0
+
+    def add(self, key: str, episode: Episode, members: int) -> None:
+        """Hold an episode just counted into family ``key`` (now of ``members`` runs)."""
+        held = self._by_family.pop(key, [])
+        if members > HELD_RUNS:
+            self._total -= len(held)
+            return
+        held.append((_light(episode), frozenset(task_terms(episode.task_description))))
+        self._by_family[key] = held  # the most recently counted last
+        self._total += 1
+        while self._total > _HELD_TOTAL:
+            oldest = next(iter(self._by_family))
+            self._total -= len(self._by_family.pop(oldest))
+
+    def seed(self, key: str, episodes: list[Episode], members: int) -> None:
+        """Hold a young family's earlier runs, oldest first (read back from the store)."""
+        self.drop(key)
+        for episode in episodes if members <= HELD_RUNS else ():
+            self.add(key, episode, members)
+
+    def of(self, key: str, members: int) -> list[tuple[Episode, frozenset[str]]] | None:
+        """Every run of the family, or None if some are not held."""
+        held = self._by_family.get(key)
+        return held if held is not None and len(held) == members else None
+
+    def merge(self, keep: str, gone: str) -> None:
+        """Family ``gone`` was merged into ``keep``: hold its episodes as ``keep``'s."""
+        theirs = self._by_family.pop(gone, None)
+        if theirs is not None:
+            self._by_family[keep] = self._by_family.pop(keep, []) + theirs
+
+    def take(self, key: str, term: str) -> list[Episode]:
+        """Let go of the family's episodes whose task has ``term``, and return them."""
+        held = self._by_family.get(key, [])
+        taken = [episode for episode, terms in held if term in terms]
+        self.drop(key, [episode.id for episode in taken])
+        return taken
+
+    def first_task(self, key: str) -> str:
+        """The task of the family's oldest held episode ("" if none)."""
+        held = self._by_family.get(key)
+        return held[0][0].task_description if held else ""
+
+    def drop(self, key: str, episode_ids: Iterable[str] | None = None) -> None:
+        """Let go of a family's episodes (``episode_ids``: only these)."""
+        held = self._by_family.get(key)
+        if held is None:
+            return
+        if episode_ids is None:
+            del self._by_family[key]
+            self._total -= len(held)
+            return
+        gone = set(episode_ids)
+        kept = [item for item in held if item[0].id not in gone]
+        self._total -= len(held) - len(kept)
+        self._by_family[key] = kept
+
+
+def dividing_term(held: list[tuple[Episode, frozenset[str]]], alpha: float) -> str | None:
+    """The term whose runs are another task than the family's other runs (see the module
+    docstring), or None. ``held``: the family's runs and their terms."""
+    wins = [(set(ex.tool_path(episode)), terms) for episode, terms in held
+            if ex.succeeded(episode)]  # fmt: skip
+    runs = len(wins)
+    if runs < 2 * _MIN_ARM:
+        return None
+    tools = Counter(tool for used, _ in wins for tool in used)
+    terms = Counter(term for _, words in wins for term in words)
+    choices = sorted(t for t, n in tools.items() if _MIN_ARM <= n <= runs - _MIN_ARM)
+    words = sorted(t for t, n in terms.items() if _MIN_ARM <= n <= runs - _MIN_ARM)
+    tests = len(choices) * len(words)
+    best: tuple[float, str] | None = None
+    for tool in choices:
+        for term in words:
+            with_term, with_tool = terms[term], tools[tool]
+            # the term and the tool nearly always together: most pairs fail on the counts
+            if with_term < _PURITY * with_tool or with_tool < _PURITY * with_term:
+                continue
+            both = sum(1 for used, words_of in wins if tool in used and term in words_of)
+            if both < _PURITY * max(with_tool, with_term):
+                continue
+            p = fisher_exact_p(both, with_term, with_tool - both, runs - with_term)
+            if p * tests * HELD_RUNS <= alpha and (best is None or (p, term) < best):
+                best = (p, term)
+    return best[1] if best is not None else None

@@ -1,0 +1,148 @@
+"""Two kinds of task taken for one family are told apart by their words: where every task
+that says "credit note" posted a credit note and no other did, that is another task, not a
+choice at one step; a real choice, made whatever the task says, keeps one family."""
+
+from __future__ import annotations
+
+import random
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from selfmem import Episode, ExecutionStep, SelfLearningMemory, TaskContext, TaskOutcome, TaskType
+from selfmem.learning import PatternLearner
+from selfmem.learning.word_split import dividing_term
+from selfmem.records.learned import DecisionPoint, PatternKind, ToolSequence
+
+BASE = datetime.now(UTC) - timedelta(days=1)  # recent: learned patterns decay with age
+FINANCE = TaskContext(domain="finance", language="german")
+SUPPLIERS = ["Orbis Trading", "Nordlicht GmbH", "Alpenblick AG", "Hansa Logistik"]
+INVOICE = ["fetch_invoice", "match_purchase_order", "post_invoice", "archive_document"]
+CREDIT = ["fetch_invoice", "match_purchase_order", "post_credit_note", "archive_document"]
+
+
+def _task(i: int, credit: bool) -> str:
+    supplier = SUPPLIERS[i % len(SUPPLIERS)]
+    if credit:
+        return f"Book the credit note {1000 + i} from {supplier} against order PO-{i}"
+    return f"Book the invoice {1000 + i} from {supplier} against order PO-{i}"
+
+
+def _is_credit(i: int) -> bool:
+    return i % 5 in (1, 3)  # two in five, mixed in from the start
+
+
+def _episode(i: int, credit: bool, tools: list[str], ok: bool = True) -> Episode:
+    end = BASE + timedelta(minutes=i)
+    return Episode(
+        task_description=_task(i, credit),
+        context=FINANCE,
+        task_type=TaskType.DOCUMENTATION,
+        steps=[ExecutionStep(tool=t, observation="ok") for t in tools],
+        start_time=end - timedelta(seconds=30),
+        end_time=end,
+        outcome=TaskOutcome.success("booked") if ok else TaskOutcome.failure("rejected"),
+    )
+
+
+def _history(runs: int) -> list[Episode]:
+    return [
+        _episode(i, _is_credit(i), CREDIT if _is_credit(i) else INVOICE, ok=i % 7 != 6)
+        for i in range(runs)
+    ]
+
+
+def _sequences(learner: PatternLearner) -> list[list[str]]:
+    return sorted(
+        p.tools for p in learner.patterns(served_only=True) if isinstance(p, ToolSequence)
+    )
+
+
+def test_a_tool_choice_that_follows_the_tasks_words_makes_two_families() -> None:
+    learner = PatternLearner("default")
+    history = _history(40)
+    for episode in history[:8]:
+        learner.observe(episode)
+    assert len(learner.families.families) == 1  # at first alike enough to be one task
+    for episode in history[8:]:
+        learner.observe(episode)
+    assert _sequences(learner) == sorted([INVOICE, CREDIT])
+    families = {key: f for key, f in learner.families.families.items()}
+    credit = next(f for f in families.values() if "post_credit_note" in f.tools)
+    invoice = next(f for f in families.values() if "post_invoice" in f.tools)
+    assert credit.members.n + invoice.members.n == len(history)  # every run counted once
+    assert credit.members.n == sum(_is_credit(i) for i in range(40))
+    assert credit.terms["credit"] == credit.members.n and "credit" not in invoice.terms
+    assert "post_invoice" not in credit.tool_stats  # the moved runs' counts moved too
+    assert "invoice" in invoice.sample_task and "credit" in credit.sample_task
+    # the choice between posting an invoice and a credit note is not served as a decision
+    assert not [p for p in learner.patterns() if isinstance(p, DecisionPoint)]
+
+
+def test_the_two_families_are_not_merged_again_and_new_runs_join_their_own() -> None:
+    learner = PatternLearner("default")
+    history = _history(120)
+    for episode in history:
+        learner.observe(episode)
+    assert _sequences(learner) == sorted([INVOICE, CREDIT])
+    credit = next(f for f in learner.families.families.values() if "post_credit_note" in f.tools)
+    assert credit.members.n == sum(_is_credit(i) for i in range(120))
+    assert credit.tool_stats["post_credit_note"].n == credit.members.n
+
+
+def test_a_real_choice_at_one_step_keeps_one_family() -> None:
+    """The choice between two ways of posting is made whatever the task says."""
+    learner = PatternLearner("default")
+    pick = random.Random(7)
+    for i in range(40):
+        way = "post_invoice" if pick.random() < 0.5 else "post_invoice_batch"
+        tools = ["fetch_invoice", "match_purchase_order", way, "archive_document"]
+        learner.observe(_episode(i, False, tools))
+    assert len(learner.families.families) == 1
+
+
+def test_no_term_divides_runs_too_few_to_tell() -> None:
+    held = [
+        (_episode(i, _is_credit(i), CREDIT if _is_credit(i) else INVOICE), frozenset())
+        for i in range(8)
+    ]
+    terms = [frozenset({"credit"} if _is_credit(i) else {"invoice"}) for i in range(8)]
+    assert dividing_term([(e, t) for (e, _), t in zip(held, terms, strict=True)], 0.05) is None
+    many = [
+        (_episode(i, _is_credit(i), CREDIT if _is_credit(i) else INVOICE),
+         frozenset({"credit"} if _is_credit(i) else {"invoice"}))
+        for i in range(30)
+    ]  # fmt: skip
+    assert dividing_term(many, 0.05) in {"credit", "invoice"}
+
+
+def _log(memory: SelfLearningMemory, episode: Episode) -> None:
+    eid = memory.start_episode(
+        episode.task_description, episode.context, task_type=episode.task_type
+    )
+    for step in episode.steps:
+        memory.log_step(eid, tool=step.tool, observation="ok")
+    assert episode.outcome is not None
+    memory.complete_episode(eid, episode.outcome)
+
+
+def test_a_memory_reopened_part_way_still_tells_the_tasks_apart(tmp_path: Path) -> None:
+    """The runs of a young family counted before the memory was reopened are read back
+    from the store, so the family can still be divided."""
+    history = _history(40)
+    with SelfLearningMemory.open(tmp_path, learn_inline=True) as memory:
+        for episode in history[:12]:
+            _log(memory, episode)
+        assert len(memory.list_patterns(PatternKind.TOOL_SEQUENCE, include_unserved=True)) == 1
+    with SelfLearningMemory.open(tmp_path, learn_inline=True) as memory:
+        for episode in history[12:]:
+            _log(memory, episode)
+        learned = memory.list_patterns(PatternKind.TOOL_SEQUENCE)
+        assert sorted(p.tools for p in learned if isinstance(p, ToolSequence)) == sorted(
+            [INVOICE, CREDIT]
+        )
+        relearned = memory.relearn()
+        assert relearned == len(history)
+        again = memory.list_patterns(PatternKind.TOOL_SEQUENCE)
+        assert sorted(p.tools for p in again if isinstance(p, ToolSequence)) == sorted(
+            [INVOICE, CREDIT]
+        )
