@@ -391,6 +391,12 @@ class SelfLearningMemory(RetrievalAPI, LearningAPI, ItemsAPI):
         owned = state is not None and state.header.namespace == self.namespace
         stored = core.store.get_episode(self.namespace, episode_id)
         core.episodes.drop(self.namespace, episode_id)  # a failing cache is logged, not raised
+        # The sealing key is replaced before the delete, so a process that sees the deletion
+        # in the change log reads the new key; then the scrub below wipes the old one from
+        # the database files, and stale cache bytes sealed with it no longer open.
+        rotated = stored is not None or owned
+        if rotated:
+            core.rotate_cache_key()
         with core.write_lock:
             if owned:
                 core.buffer.forget(episode_id)
@@ -403,9 +409,8 @@ class SelfLearningMemory(RetrievalAPI, LearningAPI, ItemsAPI):
             if stored is not None and stored.is_complete:
                 core.learning.forget(stored)
         finally:  # the episode is gone from the store: its bytes must go too
-            # Rotate first, then scrub: the scrub's checkpoint also wipes the old sealing key
-            # from the database files, so no stale cache bytes can be opened again.
-            core.rotate_cache_key()
+            if not rotated:
+                core.rotate_cache_key()
             core.store.scrub()
 
     def stats(self) -> MemoryStats:
