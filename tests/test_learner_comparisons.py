@@ -154,6 +154,20 @@ def test_context_pattern_is_not_served_when_the_tool_helps_much_without_the_feat
     assert learner.is_served(context_pattern(learner, "tag=legacy", "backup"))
 
 
+def test_a_tool_that_fails_the_few_runs_without_the_feature_too_is_not_the_features() -> None:
+    """``backup`` fails every run that calls it, and nearly only runs tagged ``legacy`` did:
+    too few others to compare, and those few failed as well. Nothing says the effect is
+    legacy's; had they succeeded, it would be."""
+    learner = PatternLearner(NS)
+    backup_under_legacy(learner, legacy=(0, 14, 12, 16), modern=(0, 3, 40, 50))
+    pattern = context_pattern(learner, "tag=legacy", "backup")
+    assert not learner.is_served(pattern)
+    assert pattern.association == "failure" and pattern.other_with == ChoiceStats(n=3)
+    learner = PatternLearner(NS)
+    backup_under_legacy(learner, legacy=(0, 14, 12, 16), modern=(3, 3, 40, 50))
+    assert learner.is_served(context_pattern(learner, "tag=legacy", "backup"))
+
+
 def test_features_shared_by_every_run_are_not_compared() -> None:
     learner = PatternLearner(NS)
     backup_under_legacy(learner)

@@ -177,9 +177,12 @@ def _test_outcome(pattern: ContextPattern, family: ToolSequence, cfg: LearningCo
         cells = tuple((s, n) for n, s in (inside, baseline, other_with, other_without))
         p = max(p, interaction_p(cells))
         big = big and specific
-    elif other_with[0] / rest[0] > 0.5 * inside[0] / with_feature[0]:
+    elif other_with[0] / rest[0] > 0.5 * inside[0] / with_feature[0] or (
+        other_with[0] and (_rate(other_with) - _rate(other_without)) * effect >= effect**2 / 2
+    ):
         # too few runs without the feature to compare, and the tool is not specific to the
-        # feature: the effect may be the tool's anywhere in the family
+        # feature, or the few runs that used it without the feature went the same way: the
+        # effect may be the tool's anywhere in the family
         return None, False
     return p, big
 
