@@ -49,6 +49,7 @@ __all__ = [
     "forget",
     "links",
     "merge",
+    "move",
     "note",
     "same_setting",
     "setting",
@@ -201,3 +202,11 @@ def merge(keep: ToolSequence, gone: ToolSequence) -> None:
         keep.followed[followed_id] = [*keep.followed.get(followed_id, []), *followers][
             -FOLLOWERS_KEPT:
         ]
+
+
+def move(source: ToolSequence, target: ToolSequence, episode_ids: Iterable[str]) -> None:
+    """Runs moved from family ``source`` to ``target``: their followers move with them."""
+    for episode_id in episode_ids:
+        followers = source.followed.pop(episode_id, None)
+        if followers is not None:
+            target.followed[episode_id] = followers

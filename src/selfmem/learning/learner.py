@@ -7,14 +7,13 @@ Every episode first joins a task family (:mod:`.families`), found from the task 
 Sequences, decision points and context patterns are learned inside families; error
 recoveries are learned per tool and error class (the records and the counting:
 :mod:`.pattern_counts`). Observing an episode and forgetting a deleted one are the same
-counting with opposite signs (:meth:`PatternLearner._count_all`), so what an episode taught
-is exactly what its deletion removes. Which patterns are served is decided by
-:mod:`.serving`.
+counting with opposite signs (:mod:`.family_counting`, which also merges and divides
+families), so what an episode taught is exactly what its deletion removes. Which patterns
+are served is decided by :mod:`.serving`.
 """
 
 from __future__ import annotations
 
-from collections import deque
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 
@@ -25,51 +24,29 @@ from ..records.learned import (
     ErrorRecovery,
     PatternKind,
     ToolSequence,
-    stable_id,
 )
-from . import counting, followed, merging, serving
 from . import extractors as ex
+from . import followed, serving
 from .changes import continued, new_way_runs, repaired_sequence, runs_since_change
-from .families import SAMPLE_CHARS, FamilyIndex, stated_context, task_terms
+from .family_counting import FamilyCounting
 from .idle import idle_tools
-from .pattern_counts import PatternCounts
-from .settling import settle
-from .state import FamilyRun, Tally
-from .word_split import HELD_RUNS, HeldRuns, dividing_term
 
 __all__ = ["PatternLearner"]
-
-#: A family is compared with the others for a merge after each of its first runs up to this
-#: many, then after every this-many runs.
-_TWIN_EVERY_RUN = 16
-
 
 #: Runs whose family :meth:`PatternLearner.family_of` remembers while the learner is unchanged.
 _FAMILY_MEMO = 65_536
 
 
-class PatternLearner:
+class PatternLearner(FamilyCounting):
     """Incremental learner for one namespace."""
 
     def __init__(self, namespace: str, config: LearningConfig | None = None) -> None:
-        self.namespace = namespace
-        self.config = config or LearningConfig()
-        self._counts = PatternCounts(namespace, self.config)
-        self._patterns = self._counts.patterns  # the same dict
-        self.families = FamilyIndex(self.config.family_min_similarity)
-        self._runs: dict[str, deque[FamilyRun]] = {}
-        self._deferred: set[str] = set()
+        super().__init__(namespace, config)
         self._served: tuple[int, set[str]] = (-1, set())
         self._state_errors: tuple[int, set[str]] = (-1, set())
         self._idle: tuple[int, set[str]] = (-1, set())
         self._tests = serving.Tests()
-        self._dirty: set[str] = set()  # families counted since the last serving pass
-        self._removed: list[str] = []  # ids of patterns merged away, until taken
-        #: Bumped by every change to the patterns, so readers can cache what they derive.
-        self.version = 0
         self._family_memo: tuple[int, dict[str, str | None]] = (-1, {})
-        self._held = HeldRuns()  # the episodes of young families (see :mod:`.word_split`)
-        self._seeded: set[str] = set()  # families given their history from the store
 
     # -- state ------------------------------------------------------------------------------
 
@@ -81,36 +58,6 @@ class PatternLearner:
             self._patterns[pattern.id] = pattern
             if isinstance(pattern, ToolSequence) and pattern.members.n > 0:
                 self.families.add(pattern)
-
-    def windows(self) -> dict[str, list[FamilyRun]]:
-        """A copy of every family's recent runs (to carry over into a reloaded learner)."""
-        return {key: list(runs) for key, runs in self._runs.items()}
-
-    def adopt_windows(self, windows: dict[str, list[FamilyRun]]) -> None:
-        """Take families' recent runs from an earlier learner of this namespace."""
-        for key, runs in windows.items():
-            self._runs[key] = deque(runs, maxlen=self.config.max_family_runs)
-
-    def knows_family(self, key: str) -> bool:
-        """Whether the learner holds the family's recent runs and, while it is young, its
-        episodes (or was given them: :meth:`seed_family`)."""
-        family = self.families.families.get(key)
-        return key in self._runs and (
-            family is None
-            or family.members.n > HELD_RUNS
-            or key in self._seeded
-            or self._held.of(key, family.members.n) is not None
-        )
-
-    def seed_family(self, key: str, episodes: Iterable[Episode]) -> None:
-        """Give a family its recent history (oldest first) without re-counting patterns."""
-        known = key in self._runs
-        runs, family = self._window(key), self.families.families.get(key)
-        episodes = list(episodes)
-        self._seeded.add(key)
-        self._held.seed(key, episodes, family.members.n if family is not None else 0)
-        for episode in episodes if not known else ():
-            runs.append(ex.family_run(episode))
 
     def family_of(self, episode: Episode) -> str | None:
         """The family an episode belongs (or would belong) to, without learning from it.
@@ -161,19 +108,11 @@ class PatternLearner:
             return None
         return continued(found, family, self._runs.get(key, ()), self.config)
 
-    def family_episode_ids(self, key: str) -> list[str]:
-        """The most recent episodes of a family (its provenance), oldest first."""
-        family = self.families.families.get(key)
-        return list(family.episode_ids) if family is not None else []
-
     def get(self, pattern_id: str) -> AnyPattern | None:
         return self._patterns.get(pattern_id)
 
     def all_patterns(self) -> list[AnyPattern]:
         return list(self._patterns.values())
-
-    def _window(self, key: str) -> deque[FamilyRun]:
-        return self._runs.setdefault(key, deque(maxlen=self.config.max_family_runs))
 
     # -- learning and forgetting ------------------------------------------------------------
 
@@ -200,97 +139,6 @@ class PatternLearner:
             self._settle(family)
         return changed + self._merge_twin(family, defer_sequences)
 
-    def _split_by_words(self, family: ToolSequence, defer: bool) -> list[AnyPattern]:
-        """Move a young family's runs whose words decide a tool choice into a family of
-        their own, which the two never merge back from (:mod:`.word_split`)."""
-        held = self._held.of(family.key, family.members.n)
-        term = dividing_term(held, self.config.fdr_q) if held else None
-        if held is None or term is None:
-            return []
-        self.version += 1
-        moving = self._held.take(family.key, term)
-        changed: set[str] = {family.id}
-        removed: list[str] = []
-        for episode in moving:
-            found, gone = self._uncount(family, episode)
-            changed.update(p.id for p in found)
-            removed += gone
-        if term in task_terms(family.sample_task):  # a moved run's: one of those staying
-            family.sample_task = self._held.first_task(family.key)[:SAMPLE_CHARS]
-        first = next(e for e in moving if f"family:{e.id}" != family.key)
-        split = self._family(None, first)
-        for episode in moving:
-            self._window(split.key).append(ex.family_run(episode))
-            changed.update(p.id for p in self._count_all(split, episode, +1))
-            self._held.add(split.key, episode, split.members.n)
-        family.apart.append(split.key)
-        split.apart.append(family.key)
-        for each in (family, split):
-            self._deferred.add(each.key) if defer else self._settle(each)
-        self._removed += [i for i in removed if i not in self._patterns]  # not counted again
-        return [self._patterns[i] for i in sorted(changed) if i in self._patterns]
-
-    def take_removed(self) -> list[str]:
-        """Ids of the patterns that learning removed (merged into others) since last asked:
-        the caller deletes them from the store."""
-        removed, self._removed = self._removed, []
-        return removed
-
-    def _merge_twin(self, family: ToolSequence, defer: bool) -> list[AnyPattern]:
-        """Merge the family with one that has become the same kind of task (see
-        :meth:`FamilyIndex.twin`): the larger keeps its key (the older on a tie), the
-        other's decision and context patterns join their counterparts, and its records are
-        removed. Families whose recent runs this learner does not hold are left alone.
-        Checked after each of a family's first ``_TWIN_EVERY_RUN`` runs, then after every
-        ``_TWIN_EVERY_RUN``-th."""
-        members = family.members.n
-        if members > _TWIN_EVERY_RUN and members % _TWIN_EVERY_RUN:
-            return []  # comparing profiles costs; a large family changes slowly
-        other_key = self.families.twin(family)
-        if other_key is None or family.key not in self._runs or other_key not in self._runs:
-            return []
-        other = self.families.families[other_key]
-        keep, gone = sorted((family, other), key=lambda f: (-f.members.n, f.key))
-        runs = merging.merged_runs(self._runs[keep.key], self._runs.pop(gone.key))
-        order = {run.episode_id: i for i, run in enumerate(runs)}
-        self._runs[keep.key] = deque(runs, maxlen=self.config.max_family_runs)
-        self._dirty.update((gone.key, keep.key))
-        self.families.remove(gone.key)
-        self.families.remove(keep.key)
-        merging.absorb_profile(keep, gone, order)
-        self._held.merge(keep.key, gone.key)
-        merging.absorb_apart(keep, gone, self.families.families.values())
-        stated_context(keep)
-        self.families.add(keep)
-        changed: list[AnyPattern] = [keep]
-        moving = [p for p in self._patterns.values() if merging.moves_with_family(p, gone.key)]
-        for pattern in [*moving, gone]:
-            del self._patterns[pattern.id]
-            self._removed.append(pattern.id)
-        for pattern in moving:
-            changed.append(self._move(pattern, gone.key, keep.key, order))
-        self._deferred.discard(gone.key)
-        if defer:
-            self._deferred.add(keep.key)
-        else:
-            self._settle(keep)
-        self.version += 1
-        return changed
-
-    def _move(self, pattern: AnyPattern, gone: str, keep: str, order: dict[str, int]) -> AnyPattern:
-        key = merging.rekey(pattern.key, gone, keep)
-        target_id = stable_id(self.namespace, pattern.kind.value, key)
-        target = self._patterns.get(target_id)
-        if target is None:
-            target = pattern.model_copy(
-                update={"id": target_id, "key": key, "family": keep,
-                        "episode_ids": list(pattern.episode_ids)}
-            )  # fmt: skip
-            self._patterns[target_id] = target
-        else:
-            merging.absorb(target, pattern, order)
-        return target
-
     def forget(self, episode: Episode) -> tuple[list[AnyPattern], list[str]]:
         """Undo what one deleted episode taught. Returns (changed patterns, removed ids).
 
@@ -310,70 +158,6 @@ class PatternLearner:
         self._settle(family)
         gone = set(removed)
         return [p for p in [*unfollowed, *changed] if p.id not in gone], removed
-
-    def _uncount(
-        self, family: ToolSequence, episode: Episode
-    ) -> tuple[list[AnyPattern], list[str]]:
-        """Take an episode out of its family and every pattern it counts in. Returns the
-        patterns that changed and the ids of those it left without support (removed)."""
-        runs = self._runs.get(family.key)
-        if runs is not None:
-            kept = [run for run in runs if run.episode_id != episode.id]
-            self._runs[family.key] = deque(kept, maxlen=self.config.max_family_runs)
-        changed = self._count_all(family, episode, -1)
-        removed = []
-        for pattern in changed:
-            pattern.episode_ids = [i for i in pattern.episode_ids if i != episode.id]
-            if pattern.support <= 0 and not (
-                isinstance(pattern, ToolSequence) and pattern.members.n > 0
-            ):
-                del self._patterns[pattern.id]
-                removed.append(pattern.id)
-        if family.members.n <= 0:
-            self.families.remove(family.key)
-            self._runs.pop(family.key, None)
-        return changed, removed
-
-    def _family(self, key: str | None, episode: Episode) -> ToolSequence:
-        if key is not None:
-            return self.families.families[key]
-        new_key = f"family:{episode.id}"
-        family = self._counts.touch(ToolSequence, new_key, episode)
-        self.families.add(family)
-        return family
-
-    def _count_all(self, family: ToolSequence, episode: Episode, sign: int) -> list[AnyPattern]:
-        changed: dict[str, AnyPattern] = {family.id: family}
-        self._dirty.add(family.key)
-        self.families.count(family, episode, sign)
-        tally = Tally.of(episode, ex.succeeded(episode))
-        if sign > 0:
-            counting.note(family, episode, tally)
-            stated_context(family, self.families.context_counts(family))
-        counted: list[AnyPattern] = [
-            *self._counts.decisions(family.key, episode, tally, sign),
-            *self._counts.errors(episode, tally, sign),
-            *self._counts.context(family.key, episode, tally, sign),
-        ]
-        changed.update((pattern.id, pattern) for pattern in counted)
-        return list(changed.values())
-
-    # -- tool sequences ---------------------------------------------------------------------
-
-    def settle_sequences(self) -> list[ToolSequence]:
-        """Work out the tool sequences of families whose runs were deferred."""
-        self.version += 1
-        changed = []
-        for key in sorted(self._deferred):
-            family = self.families.families.get(key)
-            if family is not None:
-                self._settle(family)
-                changed.append(family)
-        self._deferred.clear()
-        return changed
-
-    def _settle(self, family: ToolSequence) -> None:
-        settle(family, list(self._runs.get(family.key, ())), self.config)
 
     # -- serving ----------------------------------------------------------------------------
 

@@ -118,13 +118,18 @@ def absorb_profile(keep: ToolSequence, gone: ToolSequence, order: dict[str, int]
     followed.merge(keep, gone)
 
 
-def absorb_apart(keep: ToolSequence, gone: ToolSequence, families: Iterable[ToolSequence]) -> None:
+def absorb_apart(
+    keep: ToolSequence, gone: ToolSequence, families: Iterable[ToolSequence]
+) -> list[ToolSequence]:
     """``gone`` merged into ``keep``: ``keep`` stays apart from the families ``gone`` was
-    divided from (:mod:`.word_split`), and they from ``keep``."""
+    divided from (:mod:`.word_split`), and they from ``keep``. Returns those others."""
     keep.apart = sorted({*keep.apart, *gone.apart} - {keep.key, gone.key})
+    changed = []
     for other in families:
         if gone.key in other.apart:
             other.apart = sorted({*other.apart, keep.key} - {gone.key, other.key})
+            changed.append(other)
+    return changed
 
 
 def merged_runs(first: Iterable[FamilyRun], second: Iterable[FamilyRun]) -> list[FamilyRun]:

@@ -293,9 +293,7 @@ def discoveries(
     threshold = bh_threshold(tests.p_values.values(), cfg.fdr_q)
     p_values = tests.p_values
     passed = (
-        set()
-        if threshold is None
-        else {pid for pid in tests.big if p_values[pid] <= threshold}
+        set() if threshold is None else {pid for pid in tests.big if p_values[pid] <= threshold}
     )
     for pattern_id in tests.aliased:
         aliased = patterns.get(pattern_id)
@@ -333,8 +331,9 @@ def conditional_tools(
     """Per family, the tools that help only under a feature: a served context pattern says
     using the tool under the feature raises success (and, where the family has runs to tell,
     that it does not do so without the feature). Such a tool belongs to the family's sequence
-    under that feature only."""
-    found: dict[str, dict[str, str]] = {}
+    under that feature only; of two features for one tool, the one with the stronger
+    evidence (the smaller p-value, then more runs, then the feature's name)."""
+    best: dict[tuple[str, str], ContextPattern] = {}
     for pattern in served:
         if not (
             isinstance(pattern, ContextPattern)
@@ -343,8 +342,18 @@ def conditional_tools(
             and pattern.family in families
         ):
             continue
-        found.setdefault(pattern.family, {}).setdefault(pattern.tool, pattern.feature)
+        known = best.get((pattern.family, pattern.tool))
+        if known is None or _stronger(pattern) < _stronger(known):
+            best[pattern.family, pattern.tool] = pattern
+    found: dict[str, dict[str, str]] = {}
+    for (family, tool), pattern in sorted(best.items()):
+        found.setdefault(family, {})[tool] = pattern.feature
     return found
+
+
+def _stronger(pattern: ContextPattern) -> tuple[float, int, str]:
+    """Sort key: the strongest evidence first."""
+    return pattern.p_value, -pattern.support, pattern.feature
 
 
 def sequence_served(pattern: ToolSequence, cfg: LearningConfig) -> bool:

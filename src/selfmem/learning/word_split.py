@@ -21,13 +21,14 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterable
+from datetime import datetime
 
 from ..records.episodes import Episode
 from . import extractors as ex
 from .families import task_terms
 from .significance import fisher_exact_p
 
-__all__ = ["HELD_RUNS", "HeldRuns", "dividing_term"]
+__all__ = ["HELD_RUNS", "HeldRuns", "by_end", "dividing_term"]
 
 #: A family is checked, and its episodes held, while it has at most this many runs.
 HELD_RUNS = 48
@@ -38,6 +39,11 @@ _HELD_TOTAL = 4096
 _MIN_ARM = 5
 #: How pure each side must be.
 _PURITY = 0.9
+
+
+def by_end(episode: Episode) -> tuple[datetime, str]:
+    """Sort key: when the episode ended, then its id."""
+    return episode.end_time or episode.start_time, episode.id
 
 
 def _light(episode: Episode) -> Episode:
@@ -81,7 +87,8 @@ class HeldRuns:
         """Family ``gone`` was merged into ``keep``: hold its episodes as ``keep``'s."""
         theirs = self._by_family.pop(gone, None)
         if theirs is not None:
-            self._by_family[keep] = self._by_family.pop(keep, []) + theirs
+            both = self._by_family.pop(keep, []) + theirs
+            self._by_family[keep] = sorted(both, key=lambda item: by_end(item[0]))
 
     def take(self, key: str, term: str) -> list[Episode]:
         """Let go of the family's episodes whose task has ``term``, and return them."""

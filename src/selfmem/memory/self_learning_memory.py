@@ -409,7 +409,9 @@ class SelfLearningMemory(RetrievalAPI, LearningAPI, ItemsAPI):
             if stored is not None and stored.is_complete:
                 core.learning.forget(stored)
         finally:  # the episode is gone from the store: its bytes must go too
-            if not rotated:
+            if rotated:
+                core.episodes.clear()  # nor any copy a read made meanwhile
+            else:
                 core.rotate_cache_key()
             core.store.scrub()
 
