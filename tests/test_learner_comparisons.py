@@ -15,7 +15,9 @@ from selfmem.learning import (
     PatternLearner,
     derive_heuristic,
 )
+from selfmem.learning.serving import conditional_tools
 from selfmem.learning.significance import difference_p
+from selfmem.records.learned import ToolSequence
 
 from .test_learner import (
     NS,
@@ -166,6 +168,25 @@ def test_a_tool_that_fails_the_few_runs_without_the_feature_too_is_not_the_featu
     learner = PatternLearner(NS)
     backup_under_legacy(learner, legacy=(0, 14, 12, 16), modern=(3, 3, 40, 50))
     assert learner.is_served(context_pattern(learner, "tag=legacy", "backup"))
+
+
+def test_a_tool_conditional_on_two_features_takes_the_better_evidenced_one() -> None:
+    """Two served context patterns say ``translate`` helps under a tag and under a language:
+    the family's sequence holds it under the one with the smaller p-value, whatever order
+    the patterns come in."""
+    family = ToolSequence(id="f1", namespace=NS, key="family:1", tools=["read", "reply"])
+
+    def finding(feature: str, p_value: float) -> ContextPattern:
+        key = f"family:1|{feature}|translate"
+        return ContextPattern(
+            id=key, namespace=NS, key=key, family="family:1", feature=feature,
+            tool="translate", p_value=p_value, support=30,
+        )  # fmt: skip
+
+    tag, language = finding("tag=repeat-customer", 0.004), finding("language=japanese", 0.0001)
+    for served in ([tag, language], [language, tag]):
+        wanted = conditional_tools(served, {"family:1": family})
+        assert wanted == {"family:1": {"translate": "language=japanese"}}
 
 
 def test_features_shared_by_every_run_are_not_compared() -> None:
