@@ -390,13 +390,11 @@ class SelfLearningMemory(RetrievalAPI, LearningAPI, ItemsAPI):
         state = core.buffer.get(episode_id)
         owned = state is not None and state.header.namespace == self.namespace
         stored = core.store.get_episode(self.namespace, episode_id)
-        core.episodes.drop(self.namespace, episode_id)  # a failing cache is logged, not raised
-        # The sealing key is replaced before the delete, so a process that sees the deletion
-        # in the change log reads the new key; then the scrub below wipes the old one from
-        # the database files, and stale cache bytes sealed with it no longer open.
+        # The sealing key is replaced (the cache emptied) before the delete, so a process
+        # that sees the deletion in the change log reads the new key; the scrub below wipes
+        # the old one from the database files, and stale cache bytes no longer open.
         rotated = stored is not None or owned
-        if rotated:
-            core.rotate_cache_key()
+        core.rotate_cache_key() if rotated else core.episodes.drop(self.namespace, episode_id)
         with core.write_lock:
             if owned:
                 core.buffer.forget(episode_id)
@@ -408,11 +406,9 @@ class SelfLearningMemory(RetrievalAPI, LearningAPI, ItemsAPI):
             core.unindex(self.namespace, episode_id)
             if stored is not None and stored.is_complete:
                 core.learning.forget(stored)
-        finally:  # the episode is gone from the store: its bytes must go too
-            if rotated:
-                core.episodes.clear()  # nor any copy a read made meanwhile
-            else:
-                core.rotate_cache_key()
+        finally:  # the episode is gone from the store: its bytes must go too, with any
+            # copy a concurrent read cached meanwhile
+            core.episodes.clear() if rotated else core.rotate_cache_key()
             core.store.scrub()
 
     def stats(self) -> MemoryStats:
