@@ -390,11 +390,12 @@ class SelfLearningMemory(RetrievalAPI, LearningAPI, ItemsAPI):
         state = core.buffer.get(episode_id)
         owned = state is not None and state.header.namespace == self.namespace
         stored = core.store.get_episode(self.namespace, episode_id)
-        # The sealing key is replaced (the cache emptied) before the delete, so a process
-        # that sees the deletion in the change log reads the new key; the scrub below wipes
-        # the old one from the database files, and stale cache bytes no longer open.
+        core.episodes.drop(self.namespace, episode_id)  # a failing cache is logged, not raised
+        # The sealing key changes before the delete: a process that sees the deletion in the
+        # change log reads the new key, and the scrub below wipes the old one from the files.
         rotated = stored is not None or owned
-        core.rotate_cache_key() if rotated else core.episodes.drop(self.namespace, episode_id)
+        if rotated:
+            core.rotate_cache_key()
         with core.write_lock:
             if owned:
                 core.buffer.forget(episode_id)
