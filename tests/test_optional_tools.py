@@ -12,9 +12,14 @@ from selfmem.learning.optional_tools import pays_off
 from .test_learner import NS, episode, observe_all, sequences
 
 
-def runs(path: tuple[str, ...], successes: int, failures: int) -> list[tuple[Counter[str], bool]]:
-    """Runs that each called the tools of ``path`` (counted as the learner counts calls)."""
-    return [(Counter(path), True)] * successes + [(Counter(path), False)] * failures
+def runs(
+    path: tuple[str, ...], successes: int, failures: int, setting: frozenset[str] = frozenset()
+) -> list[tuple[Counter[str], bool, frozenset[str]]]:
+    """Runs in ``setting`` that each called the tools of ``path`` (counted as the learner
+    counts calls)."""
+    return [(Counter(path), True, setting)] * successes + [
+        (Counter(path), False, setting)
+    ] * failures
 
 
 def test_a_tool_nearly_every_successful_run_called_stays() -> None:
@@ -62,3 +67,43 @@ def test_the_learner_leaves_an_optional_step_without_effect_out_of_the_sequence(
     (sequence,) = sequences(learner)
     assert sequence.tools == ["build", "test"]
     assert learner.is_served(sequence)
+
+
+LEGACY = frozenset({"tag=legacy-os"})
+
+
+def test_a_step_that_pays_off_only_under_one_tag_leaves_the_sequence() -> None:
+    # "install_compat" helps on legacy hosts (18 of 20 against 6 of 20) and nowhere else (10
+    # of 20 either way): it pays off for the family overall (28 of 40 against 16 of 40,
+    # p = 0.01), but it is the tag's step, not the family's
+    family = (
+        runs(("ssh", "install_compat", "renew"), 18, 2, LEGACY)
+        + runs(("ssh", "renew"), 6, 14, LEGACY)
+        + runs(("ssh", "install_compat", "renew"), 10, 10)
+        + runs(("ssh", "renew"), 10, 10)
+    )
+    assert pays_off(("ssh", "install_compat", "renew"), family) == ("ssh", "renew")
+
+
+def test_a_step_that_pays_off_everywhere_stays_though_one_tag_shows_it_more() -> None:
+    # a dry run helps on every host, most on legacy ones: without the tag it still pays off
+    # significantly (16 of 20 against 7 of 20)
+    family = (
+        runs(("write", "dry_run", "apply"), 10, 0, LEGACY)
+        + runs(("write", "apply"), 2, 8, LEGACY)
+        + runs(("write", "dry_run", "apply"), 16, 4)
+        + runs(("write", "apply"), 7, 13)
+    )
+    assert pays_off(("write", "dry_run", "apply"), family) == ("write", "dry_run", "apply")
+
+
+def test_a_step_whose_effect_under_a_tag_may_be_chance_stays() -> None:
+    # few runs: the step helps without the tag too (7 of 9 against 3 of 8, not significant
+    # alone), and the tag's larger gap is weaker evidence still; the step stays
+    family = (
+        runs(("write", "dry_run", "apply"), 8, 1, LEGACY)
+        + runs(("write", "apply"), 2, 6, LEGACY)
+        + runs(("write", "dry_run", "apply"), 7, 2)
+        + runs(("write", "apply"), 3, 5)
+    )
+    assert pays_off(("write", "dry_run", "apply"), family) == ("write", "dry_run", "apply")

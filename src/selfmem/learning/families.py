@@ -120,6 +120,19 @@ def _share(stats: ChoiceStats | None, members: int) -> float:
     return stats.n / members if stats is not None and members > 0 else 0.0
 
 
+def _count(stats: ChoiceStats | None) -> int:
+    return stats.n if stats is not None else 0
+
+
+#: A run as :meth:`FamilyIndex._score` compares it: its weighted terms, tools, context
+#: values and whether it was partial (failed).
+_Run = tuple[list[tuple[str, float]], set[str], list[str], bool]
+
+
+def _context_values(episode: Episode) -> list[str]:
+    return context_key(episode.context, episode.task_type).split("|")
+
+
 class FamilyIndex:
     """The families of one namespace, indexed by word and by tool for quick matching."""
 
@@ -200,40 +213,50 @@ class FamilyIndex:
         return math.log(1.0 + (self._runs + 1) / (df + 1))
 
     @staticmethod
-    def _words(weighted: list[tuple[str, float]], family: ToolSequence) -> float:
+    def _words(weighted: list[tuple[str, float]], family: ToolSequence, own: int = 0) -> float:
         """The idf-weighted share of the task's terms (:meth:`_weights`) that are typical of
-        the family."""
-        members = family.members.n
+        the family. ``own`` 1: the episode is one of the family's runs, left out."""
+        members = family.members.n - own
         if not weighted or members <= 0:
             return 0.0
         typical = total = 0.0
         for term, weight in weighted:
             total += weight
-            typical += weight * min(1.0, family.terms.get(term, 0) / members)
+            typical += weight * min(1.0, max(0, family.terms.get(term, 0) - own) / members)
         return typical / total if total else 0.0
 
-    def _tools(self, tools: set[str], family: ToolSequence, *, partial: bool = False) -> float:
+    def _tools(
+        self, tools: set[str], family: ToolSequence, *, partial: bool = False, own: int = 0
+    ) -> float:
         """Weighted Jaccard of the episode's tools (weight 1) and the family's tool shares:
         the shares of the tools they have in common over the episode's tools plus the
         shares of the family's other tools. For a ``partial`` run (one that failed, so did
         only part of its task) the family's tools it never reached do not count against it:
-        the common shares over the episode's tools."""
-        members = family.members.n
-        common = sum(_share(family.tool_stats.get(tool), members) for tool in tools)
+        the common shares over the episode's tools. ``own`` 1: the episode is one of the
+        family's runs, left out."""
+        members = family.members.n - own
+        if members <= 0:
+            return 0.0
+        stats = family.tool_stats
+        common = sum(max(0, _count(stats.get(tool)) - own) / members for tool in tools)
         if partial:
             return common / len(tools) if tools else 0.0
-        total = self._total_share.get(family.key)
+        total = self._total_share.get(family.key) if not own else None
         if total is None:
-            total = sum(_share(stats, members) for stats in family.tool_stats.values())
-            self._total_share[family.key] = total
+            total = sum(
+                max(0, s.n - (own if tool in tools else 0)) / members for tool, s in stats.items()
+            )
+            if not own:
+                self._total_share[family.key] = total
         spread = len(tools) + total - common
         return common / spread if spread > 0 else 0.0
 
-    def _context(self, key: str | list[str], family: ToolSequence) -> float:
+    def _context(self, key: str | list[str], family: ToolSequence, own: int = 0) -> float:
         """The average, over domain, task type and language, of the share of the family's
         runs that have the same value: another language alone costs a third. ``key``: a
-        :func:`context_key`, or its values (split once for many families)."""
-        members = family.members.n
+        :func:`context_key`, or its values (split once for many families). ``own`` 1: the
+        episode is one of the family's runs, left out."""
+        members = family.members.n - own
         if members <= 0:
             return 0.0
         counts = self._context_counts.get(family.key)
@@ -242,7 +265,7 @@ class FamilyIndex:
         ours = key.split("|") if isinstance(key, str) else key
         same = 0
         for table, value in zip(counts, ours, strict=False):
-            same += table.get(value, 0)
+            same += max(0, table.get(value, 0) - own)
         return same / (members * len(ours))
 
     def _candidates(self, terms: Iterable[str], tools: Iterable[str]) -> list[str]:
@@ -257,26 +280,47 @@ class FamilyIndex:
         """Similarity of a completed episode to each family it shares a word or tool with."""
         terms = task_terms(episode.task_description)
         tools = set(ex.tool_path(episode))
-        key = context_key(episode.context, episode.task_type).split("|")
-        partial = not ex.succeeded(episode)
-        weighted = self._weights(terms)
+        run = (self._weights(terms), tools, _context_values(episode), not ex.succeeded(episode))
         found = []
         for family_key in self._candidates(terms, tools):
-            family = self.families[family_key]
-            context = self._context(key, family)
-            if tools:
-                score = (
-                    _WORDS * self._words(weighted, family)
-                    + _TOOLS * self._tools(tools, family, partial=partial)
-                    + _CONTEXT * context
-                )
-            else:
-                score = (_WORDS * self._words(weighted, family) + _CONTEXT * context) / (
-                    _WORDS + _CONTEXT
-                )
-            found.append((score, family_key))
+            found.append((self._score(run, self.families[family_key]), family_key))
         found.sort(key=lambda item: (-item[0], item[1]))
         return found
+
+    def fit_without(self, episode: Episode, family: ToolSequence) -> float:
+        """The similarity of one of the family's runs to the family's other runs: how well it
+        would fit there if it joined now."""
+        weighted = self._weights(task_terms(episode.task_description))
+        run = (weighted, set(ex.tool_path(episode)), _context_values(episode))
+        return self._score((*run, not ex.succeeded(episode)), family, own=1)
+
+    def _score(self, run: _Run, family: ToolSequence, own: int = 0) -> float:
+        """The similarity of a run (its weighted terms, tools, context values and whether
+        it was partial) to a family (``own`` 1: one of the family's runs, left out)."""
+        weighted, tools, key, partial = run
+        context = self._context(key, family, own)
+        words = self._words(weighted, family, own)
+        if not tools:
+            return (_WORDS * words + _CONTEXT * context) / (_WORDS + _CONTEXT)
+        return (
+            _WORDS * words
+            + _TOOLS * self._tools(tools, family, partial=partial, own=own)
+            + _CONTEXT * context
+        )
+
+    def elsewhere(self, episode: Episode, family: ToolSequence) -> tuple[float, str] | None:
+        """The family other than ``family`` (and those it was divided from) that one of its
+        runs would join now, with its similarity (see :meth:`best`)."""
+        tools = set(ex.tool_path(episode)) if ex.succeeded(episode) else None
+        for score, key in self.scores(episode):
+            if score < self.min_similarity:
+                return None
+            other = self.families[key]
+            if key == family.key or key in family.apart or family.key in other.apart:
+                continue
+            if tools is None or not _different_work(tools, _core(other)):
+                return score, key
+        return None
 
     def best(self, episode: Episode) -> str | None:
         """The family the episode belongs to, or None if none is similar enough. A successful

@@ -28,6 +28,11 @@ __all__ = ["FamilyCounting"]
 #: A family is compared with the others for a merge after each of its first runs up to this
 #: many, then after every this-many runs.
 _TWIN_EVERY_RUN = 16
+#: A young family that gained no run over this many observed episodes is quiet: its runs are
+#: compared with the other families then, and again each time its quiet has doubled.
+_QUIET_RUNS = 64
+#: A family's runs are also compared with the other families when it reaches these sizes.
+_RECHECK_AT = (8, 16, 32)
 
 
 class FamilyCounting:
@@ -44,6 +49,9 @@ class FamilyCounting:
         self._deferred: set[str] = set()
         self._dirty: set[str] = set()  # families counted since the last serving pass
         self._removed: list[str] = []  # ids of patterns merged away, until taken
+        self._observed = 0  # episodes observed by this learner
+        self._joined: dict[str, int] = {}  # per family: ``_observed`` when it last gained a run
+        self._quiet_checked: dict[str, int] = {}  # per family: how quiet when last compared
         #: Bumped by every change to the patterns, so readers can cache what they derive.
         self.version = 0
 
@@ -112,6 +120,7 @@ class FamilyCounting:
         if term in task_terms(family.sample_task):  # a moved run's: one of those staying
             family.sample_task = self._held.first_task(family.key)[:SAMPLE_CHARS]
         split = self._family(None, moving[0], self._new_key(f"family:{moving[0].id}/{term}"))
+        self._joined[split.key] = self._observed
         for episode in moving:
             self._window(split.key).append(ex.family_run(episode))
             tally = Tally.of(episode, ex.succeeded(episode))
@@ -129,6 +138,82 @@ class FamilyCounting:
             self._deferred.add(each.key) if defer else self._settle(each)
         self._removed += removed
         return [self._patterns[i] for i in sorted(changed) if i in self._patterns]
+
+    def _joins(self, key: str) -> None:
+        """Family ``key`` gained an observed run."""
+        self._observed += 1
+        self._joined[key] = self._observed
+        self._quiet_checked.pop(key, None)
+
+    def _regroup(self, family: ToolSequence, defer: bool) -> list[AnyPattern]:
+        """Give the runs of a young family to the families that now take them in better
+        (:meth:`_rehome`): the family an episode just joined when it reaches one of the sizes
+        ``_RECHECK_AT``, and every ``_QUIET_RUNS`` observed episodes, the quiet ones. The
+        first runs of a namespace form families while there are few to join: some mix
+        several tasks, and once each task has a family of its own, no run joins them again."""
+        changed: list[AnyPattern] = []
+        if self.families.families.get(family.key) is family and family.members.n in _RECHECK_AT:
+            changed += self._rehome(family.key, defer)
+        if self._observed % _QUIET_RUNS:
+            return changed
+        for key in self._held.families():
+            quiet = self._observed - self._joined.get(key, 0)
+            if quiet >= max(_QUIET_RUNS, 2 * self._quiet_checked.get(key, 0)):
+                self._quiet_checked[key] = quiet
+                changed += self._rehome(key, defer)
+        for key in [k for k in self._joined if k not in self.families.families]:
+            del self._joined[key]
+            self._quiet_checked.pop(key, None)
+        return list({pattern.id: pattern for pattern in changed}.values())
+
+    def _rehome(self, key: str, defer: bool) -> list[AnyPattern]:
+        """Move each run of a young family that another family would take in better than the
+        family's other runs do (:meth:`FamilyIndex.elsewhere`, :meth:`FamilyIndex.fit_without`)
+        to that family, oldest first; a family left without runs is removed. Runs the agent
+        said followed the family's plan stay (:func:`.followed.family_followed`)."""
+        family = self.families.families.get(key)
+        held = self._held.of(key, family.members.n) if family is not None else None
+        changed: list[AnyPattern] = []
+        for episode, _terms in sorted(held or (), key=lambda item: by_end(item[0])):
+            assert family is not None
+            if followed.family_followed(episode, self._patterns, self.families) == key:
+                continue
+            found = self.families.elsewhere(episode, family)
+            if found is None or found[1] not in self._runs:
+                continue
+            if found[0] > self.families.fit_without(episode, family):
+                changed += self._move_run(episode, family, self.families.families[found[1]])
+                self._deferred.add(found[1]) if defer else self._settle_key(found[1])
+        if family is not None and changed:
+            self._deferred.add(key) if defer else self._settle_key(key)
+        return changed
+
+    def _move_run(
+        self, episode: Episode, family: ToolSequence, target: ToolSequence
+    ) -> list[AnyPattern]:
+        """Move one run, with every count it makes within its family, to family ``target``."""
+        self.version += 1
+        self._held.drop(family.key, [episode.id])
+        changed, removed = self._uncount(family, episode, whole=False)
+        runs = merging.merged_runs(self._runs[target.key], [ex.family_run(episode)])
+        self._runs[target.key] = deque(runs, maxlen=self.config.max_family_runs)
+        tally = Tally.of(episode, ex.succeeded(episode))
+        changed += self._count_family(target, episode, tally, +1)
+        self._held.add(target.key, episode, target.members.n)
+        followed.move(family, target, [episode.id])
+        if family.members.n <= 0:
+            self._patterns.pop(family.id, None)
+            removed.append(family.id)
+            self._deferred.discard(family.key)
+        elif family.sample_task == episode.task_description[:SAMPLE_CHARS]:
+            family.sample_task = self._held.first_task(family.key)[:SAMPLE_CHARS]
+        self._removed += removed
+        return [p for p in changed if p.id in self._patterns]
+
+    def _settle_key(self, key: str) -> None:
+        family = self.families.families.get(key)
+        if family is not None:
+            self._settle(family)
 
     def _new_key(self, key: str) -> str:
         """``key``, or with a number after it if a family of that key exists already."""

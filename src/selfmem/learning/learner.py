@@ -128,6 +128,7 @@ class PatternLearner(FamilyCounting):
         key = followed.family_followed(episode, self._patterns, self.families)
         key = key or self.families.best(episode)
         family = self._family(key, episode)
+        self._joins(family.key)
         self._window(family.key).append(ex.family_run(episode))
         changed = self._count_all(family, episode, +1)
         self._held.add(family.key, episode, family.members.n)
@@ -137,7 +138,8 @@ class PatternLearner(FamilyCounting):
             self._deferred.add(family.key)
         else:
             self._settle(family)
-        return changed + self._merge_twin(family, defer_sequences)
+        changed += self._merge_twin(family, defer_sequences)
+        return changed + self._regroup(family, defer_sequences)
 
     def forget(self, episode: Episode) -> tuple[list[AnyPattern], list[str]]:
         """Undo what one deleted episode taught. Returns (changed patterns, removed ids).

@@ -32,7 +32,7 @@ def settle(family: ToolSequence, runs: list[FamilyRun], cfg: LearningConfig) -> 
         optional = skippable(shared, runs, cfg)
         family.changed_tools = broken_tools(shared, runs[start:], optional)
     tools = _consensus(runs[start:], cfg) if start else shared
-    tools = pays_off(tools, [(_called(run), run.success) for run in runs[start:]])
+    tools = pays_off(tools, [(_called(run), run.success, run.setting) for run in runs[start:]])
     if family.conditional:
         tools = tuple(tool for tool in tools if tool not in family.conditional)
     if start or tools != shared:

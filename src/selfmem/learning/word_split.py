@@ -97,6 +97,10 @@ class HeldRuns:
         self.drop(key, [episode.id for episode in taken])
         return taken
 
+    def families(self) -> list[str]:
+        """The families whose episodes are held, in order of their keys."""
+        return sorted(self._by_family)
+
     def first_task(self, key: str) -> str:
         """The task of the family's oldest held episode ("" if none)."""
         held = self._by_family.get(key)
