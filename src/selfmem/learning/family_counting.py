@@ -167,20 +167,28 @@ class FamilyCounting:
         return list({pattern.id: pattern for pattern in changed}.values())
 
     def _rehome(self, key: str, defer: bool) -> list[AnyPattern]:
-        """Move each run of a young family that another family would take in better than the
-        family's other runs do (:meth:`FamilyIndex.elsewhere`, :meth:`FamilyIndex.fit_without`)
-        to that family, oldest first; a family left without runs is removed. Runs the agent
-        said followed the family's plan stay (:func:`.followed.family_followed`)."""
+        """Move each successful run of a young family that another family would take in
+        better than the family's other runs do (:meth:`FamilyIndex.elsewhere`,
+        :meth:`FamilyIndex.fit_without`) to that family, oldest first; a family left without
+        runs is removed. A failed run did only part of its task, so it says less about which
+        task it was; runs the agent said followed the family's plan stay
+        (:func:`.followed.family_followed`), and so do the runs of a family whose procedure
+        changed, and none moves into one: which runs came since the change tells its new
+        way."""
         family = self.families.families.get(key)
         held = self._held.of(key, family.members.n) if family is not None else None
         changed: list[AnyPattern] = []
         for episode, _terms in sorted(held or (), key=lambda item: by_end(item[0])):
             assert family is not None
+            if not ex.succeeded(episode):
+                continue
             if followed.family_followed(episode, self._patterns, self.families) == key:
                 continue
             found = self.families.elsewhere(episode, family)
             if found is None or found[1] not in self._runs:
                 continue
+            if family.changed_at or self.families.families[found[1]].changed_at:
+                continue  # a changed family's runs since tell its new way
             if found[0] > self.families.fit_without(episode, family):
                 changed += self._move_run(episode, family, self.families.families[found[1]])
                 self._deferred.add(found[1]) if defer else self._settle_key(found[1])
