@@ -38,8 +38,9 @@ from ..records.learned import ChoiceStats, ToolSequence
 from ..text.tokens import query_terms
 from . import extractors as ex
 from .state import count_choice
+from .stated_context import value_counts
 
-__all__ = ["SAMPLE_CHARS", "FamilyIndex", "context_key", "stated_context", "stem", "task_terms"]
+__all__ = ["SAMPLE_CHARS", "FamilyIndex", "context_key", "stem", "task_terms"]
 
 _WORDS, _TOOLS, _CONTEXT = 0.40, 0.45, 0.15
 _MAX_TASK_TERMS = 48
@@ -69,51 +70,6 @@ def task_terms(description: str) -> tuple[str, ...]:
 def context_key(context: TaskContext, task_type: TaskType | str | None) -> str:
     kind = task_type.value if isinstance(task_type, TaskType) else (task_type or "-")
     return f"{context.domain}|{kind}|{(context.language or '-').lower()}"
-
-
-#: The share of a family's runs a context value needs to be the family's stated context.
-_CONTEXT_MAJORITY = 0.9
-
-
-def _task_type(value: str) -> TaskType | str:
-    try:
-        return TaskType(value)
-    except ValueError:
-        return value
-
-
-def stated_context(family: ToolSequence, counts: list[dict[str, int]] | None = None) -> None:
-    """Fill in the family's domain, task type and language where its runs differ but nearly
-    all of them (``_CONTEXT_MAJORITY``) share one value: one stray run that joined by its
-    words and tools does not erase what the family is about. Tags stay those every run had.
-    ``counts``: the family's runs per value (:meth:`FamilyIndex.context_counts`), if known."""
-    members = sum(family.context_keys.values())
-    if members <= 0:
-        return
-    fields = (counts if counts is not None else _value_counts(family.context_keys))[:3]
-    stated: list[str | None] = []
-    for table in fields:
-        value, count = max(table.items(), key=lambda item: (item[1], item[0]))
-        stated.append(value if count >= _CONTEXT_MAJORITY * members and value != "-" else None)
-    domain, kind, language = stated
-    context = family.context  # a value every run shared is kept as it was written
-    if context.domain is None and domain != "None":
-        context.domain = domain
-    if context.task_type is None and kind is not None:
-        context.task_type = _task_type(kind)  # type: ignore[assignment]
-    if context.language is None:
-        context.language = language
-
-
-def _value_counts(context_keys: dict[str, int]) -> list[dict[str, int]]:
-    """For each part of the context keys (domain, task type, language), the runs per value."""
-    tables: list[dict[str, int]] = []
-    for key, count in context_keys.items():
-        for position, value in enumerate(key.split("|")):
-            if position == len(tables):
-                tables.append({})
-            tables[position][value] = tables[position].get(value, 0) + count
-    return tables
 
 
 def _share(stats: ChoiceStats | None, members: int) -> float:
@@ -190,7 +146,7 @@ class FamilyIndex:
         date as runs are counted)."""
         counts = self._context_counts.get(family.key)
         if counts is None:
-            counts = self._context_counts[family.key] = _value_counts(family.context_keys)
+            counts = self._context_counts[family.key] = value_counts(family.context_keys)
         return counts
 
     # -- similarity -------------------------------------------------------------------------

@@ -17,10 +17,11 @@ from ..records.episodes import Episode
 from ..records.learned import MAX_PROVENANCE, AnyPattern, ToolSequence, stable_id
 from . import counting, followed, merging
 from . import extractors as ex
-from .families import SAMPLE_CHARS, FamilyIndex, stated_context, task_terms
+from .families import SAMPLE_CHARS, FamilyIndex, task_terms
 from .pattern_counts import PatternCounts
 from .settling import settle
 from .state import FamilyRun, Tally
+from .stated_context import stated_context
 from .word_split import HELD_RUNS, HeldRuns, by_end, dividing_term
 
 __all__ = ["FamilyCounting"]
