@@ -79,10 +79,15 @@ def test_a_family_no_run_joins_any_more_gives_its_runs_to_their_tasks_families()
     # formed one family, whose sequence was the tools the three tasks share; none joined it
     # again, and it was served at every size
     episodes = generate(2000, 0)
+    mixed = "family:d86dbf11-2880-4c5d-ad1b-8f60c9e4dab2"  # started by its exchange run
+    assert any(e.id == mixed.removeprefix("family:") for e in episodes)
     learner = PatternLearner("default")
     for episode in episodes:
         learner.observe(episode)
-    exchange = next(e for e in episodes[:5] if "Set up an exchange" in e.task_description)
+    # what stays of the mixed family serves nothing
+    left = learner.families.families.get(mixed)
+    assert left is None or not learner.is_served(left)
+    exchange = next(e for e in episodes if mixed == f"family:{e.id}")
     family = learner.families.families[learner.family_of(exchange) or ""]
     assert "create_replacement_order" in family.tools
     assert learner.is_served(family) and family.members.n > 100

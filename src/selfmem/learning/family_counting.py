@@ -214,6 +214,7 @@ class FamilyCounting:
             self._patterns.pop(family.id, None)
             removed.append(family.id)
             self._deferred.discard(family.key)
+            self._held.drop(family.key)
         elif family.sample_task == episode.task_description[:SAMPLE_CHARS]:
             family.sample_task = self._held.first_task(family.key)[:SAMPLE_CHARS]
         self._removed += removed
