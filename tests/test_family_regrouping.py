@@ -93,3 +93,21 @@ def test_a_family_no_run_joins_any_more_gives_its_runs_to_their_tasks_families()
     assert learner.is_served(family) and family.members.n > 100
     served = [p for p in learner.patterns() if isinstance(p, ToolSequence)]
     assert all(p.support >= 20 for p in served)
+
+
+def test_learning_in_batches_gives_the_same_families_as_learning_one_by_one() -> None:
+    # relearn() works out sequences once per page of episodes, not after each: which runs
+    # move must not depend on that
+    episodes = generate(2000, 0)
+    one_by_one, in_batches = PatternLearner("default"), PatternLearner("default")
+    for i, episode in enumerate(episodes):
+        one_by_one.observe(episode)
+        in_batches.observe(episode, defer_sequences=True)
+        if i % 200 == 199:
+            in_batches.settle_sequences()
+    in_batches.settle_sequences()
+
+    def families(learner: PatternLearner) -> dict[str, tuple[int, list[str]]]:
+        return {k: (f.members.n, f.tools) for k, f in learner.families.families.items()}
+
+    assert families(in_batches) == families(one_by_one)

@@ -107,3 +107,13 @@ def test_a_step_whose_effect_under_a_tag_may_be_chance_stays() -> None:
         + runs(("write", "apply"), 3, 5)
     )
     assert pays_off(("write", "dry_run", "apply"), family) == ("write", "dry_run", "apply")
+
+
+def test_a_step_taken_only_under_one_tag_leaves_the_sequence() -> None:
+    # no run without the tag took "install_compat": nothing says it pays off there
+    family = (
+        runs(("ssh", "install_compat", "renew"), 18, 2, LEGACY)
+        + runs(("ssh", "renew"), 6, 14, LEGACY)
+        + runs(("ssh", "renew"), 20, 20)
+    )
+    assert pays_off(("ssh", "install_compat", "renew"), family) == ("ssh", "renew")

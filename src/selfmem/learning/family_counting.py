@@ -173,9 +173,7 @@ class FamilyCounting:
         :meth:`FamilyIndex.fit_without`) to that family, oldest first; a family left without
         runs is removed. A failed run did only part of its task, so it says less about which
         task it was; runs the agent said followed the family's plan stay
-        (:func:`.followed.family_followed`), and so do the runs of a family whose procedure
-        changed, and none moves into one: which runs came since the change tells its new
-        way."""
+        (:func:`.followed.family_followed`)."""
         family = self.families.families.get(key)
         held = self._held.of(key, family.members.n) if family is not None else None
         changed: list[AnyPattern] = []
@@ -188,8 +186,6 @@ class FamilyCounting:
             found = self.families.elsewhere(episode, family)
             if found is None or found[1] not in self._runs:
                 continue
-            if family.changed_at or self.families.families[found[1]].changed_at:
-                continue  # a changed family's runs since tell its new way
             if found[0] > self.families.fit_without(episode, family):
                 changed += self._move_run(episode, family, self.families.families[found[1]])
                 self._deferred.add(found[1]) if defer else self._settle_key(found[1])
@@ -207,7 +203,11 @@ class FamilyCounting:
         runs = merging.merged_runs(self._runs[target.key], [ex.family_run(episode)])
         self._runs[target.key] = deque(runs, maxlen=self.config.max_family_runs)
         tally = Tally.of(episode, ex.succeeded(episode))
-        changed += self._count_family(target, episode, tally, +1)
+        counted = self._count_family(target, episode, tally, +1)
+        order = {run.episode_id: i for i, run in enumerate(runs)}
+        for pattern in counted:  # the moved run is older than the target's latest
+            pattern.episode_ids.sort(key=lambda i: order.get(i, -1))
+        changed += counted
         self._held.add(target.key, episode, target.members.n)
         followed.move(family, target, [episode.id])
         if family.members.n <= 0:

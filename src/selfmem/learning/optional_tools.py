@@ -64,7 +64,7 @@ def _everywhere(used: Sequence[bool], runs: Sequence[Run]) -> bool:
     for feature in sorted({feature for *_, setting in runs for feature in setting}):
         has = [feature in setting for *_, setting in runs]
         under, rest = _cells(used, runs, has, True), _cells(used, runs, has, False)
-        if not all(n for _, n in (*under, *rest)) or _gap(*under) <= _gap(*rest):
+        if all(has) or _gap(*under) <= _gap(*rest):
             continue
         (with_s, with_n), (without_s, without_n) = rest
         p_rest = difference_p(with_s, with_n, without_s, without_n) if _gap(*rest) > 0 else 1.0
@@ -87,7 +87,11 @@ def _cells(
 
 
 def _gap(with_step: tuple[int, int], without: tuple[int, int]) -> float:
-    return with_step[0] / with_step[1] - without[0] / without[1]
+    """The success rate with the step less the rate without it, each shrunk towards one half
+    by one pseudo-run as :func:`~.significance.interaction_p` does, so that a group no run
+    fell in (a step never taken without the feature) still compares."""
+    (s1, n1), (s2, n2) = with_step, without
+    return (s1 + 0.5) / (n1 + 1) - (s2 + 0.5) / (n2 + 1)
 
 
 def _better(used: Sequence[bool], runs: Sequence[Run], *, significant: bool) -> bool:
