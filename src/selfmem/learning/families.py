@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import heapq
 import math
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 from ..records.episodes import Episode, TaskContext, TaskType
 from ..records.learned import ChoiceStats, ToolSequence
@@ -235,10 +235,9 @@ class FamilyIndex:
     def scores(self, episode: Episode) -> list[tuple[float, str]]:
         """Similarity of a completed episode to each family it shares a word or tool with."""
         terms = task_terms(episode.task_description)
-        tools = set(ex.tool_path(episode))
-        run = (self._weights(terms), tools, _context_values(episode), not ex.succeeded(episode))
+        run = self._as_run(episode, terms)
         found = []
-        for family_key in self._candidates(terms, tools):
+        for family_key in self._candidates(terms, run[1]):
             found.append((self._score(run, self.families[family_key]), family_key))
         found.sort(key=lambda item: (-item[0], item[1]))
         return found
@@ -246,9 +245,12 @@ class FamilyIndex:
     def fit_without(self, episode: Episode, family: ToolSequence) -> float:
         """The similarity of one of the family's runs to the family's other runs: how well it
         would fit there if it joined now."""
-        weighted = self._weights(task_terms(episode.task_description))
-        run = (weighted, set(ex.tool_path(episode)), _context_values(episode))
-        return self._score((*run, not ex.succeeded(episode)), family, own=1)
+        run = self._as_run(episode, task_terms(episode.task_description))
+        return self._score(run, family, own=1)
+
+    def _as_run(self, episode: Episode, terms: tuple[str, ...]) -> _Run:
+        tools = set(ex.tool_path(episode))
+        return self._weights(terms), tools, _context_values(episode), not ex.succeeded(episode)
 
     def _score(self, run: _Run, family: ToolSequence, own: int = 0) -> float:
         """The similarity of a run (its weighted terms, tools, context values and whether
@@ -267,27 +269,31 @@ class FamilyIndex:
     def elsewhere(self, episode: Episode, family: ToolSequence) -> tuple[float, str] | None:
         """The family other than ``family`` (and those it was divided from) that one of its
         runs would join now, with its similarity (see :meth:`best`)."""
-        tools = set(ex.tool_path(episode)) if ex.succeeded(episode) else None
-        for score, key in self.scores(episode):
-            if score < self.min_similarity:
-                return None
+
+        def apart(key: str) -> bool:
             other = self.families[key]
-            if key == family.key or key in family.apart or family.key in other.apart:
-                continue
-            if tools is None or not _different_work(tools, _core(other)):
-                return score, key
-        return None
+            return key == family.key or key in family.apart or family.key in other.apart
+
+        return self._first_fit(episode, apart)
 
     def best(self, episode: Episode) -> str | None:
         """The family the episode belongs to, or None if none is similar enough. A successful
         run never joins a family whose successful runs share a core of tools it mostly did
         without (:func:`_different_work`): alike words and context do not make it that task."""
+        found = self._first_fit(episode, lambda _key: False)
+        return found[1] if found is not None else None
+
+    def _first_fit(self, episode: Episode, skip: Callable[[str], bool]) -> tuple[float, str] | None:
+        """The most similar family, not ``skip``-ped, that the episode may join, with its
+        similarity (see :meth:`best`)."""
         tools = set(ex.tool_path(episode)) if ex.succeeded(episode) else None
         for score, key in self.scores(episode):
             if score < self.min_similarity:
                 return None
+            if skip(key):
+                continue
             if tools is None or not _different_work(tools, _core(self.families[key])):
-                return key
+                return score, key
         return None
 
     def does_work_of(self, episode: Episode, key: str) -> bool:

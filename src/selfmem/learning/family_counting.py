@@ -176,9 +176,11 @@ class FamilyCounting:
         (:func:`.followed.family_followed`)."""
         family = self.families.families.get(key)
         held = self._held.of(key, family.members.n) if family is not None else None
+        if family is None or held is None:
+            return []
         changed: list[AnyPattern] = []
-        for episode, _terms in sorted(held or (), key=lambda item: by_end(item[0])):
-            assert family is not None
+        touched: set[str] = set()
+        for episode, _terms in sorted(held, key=lambda item: by_end(item[0])):
             if not ex.succeeded(episode):
                 continue
             if followed.family_followed(episode, self._patterns, self.families) == key:
@@ -188,9 +190,9 @@ class FamilyCounting:
                 continue
             if found[0] > self.families.fit_without(episode, family):
                 changed += self._move_run(episode, family, self.families.families[found[1]])
-                self._deferred.add(found[1]) if defer else self._settle_key(found[1])
-        if family is not None and changed:
-            self._deferred.add(key) if defer else self._settle_key(key)
+                touched.update((key, found[1]))
+        for each in sorted(touched):
+            self._deferred.add(each) if defer else self._settle_key(each)
         return changed
 
     def _move_run(
