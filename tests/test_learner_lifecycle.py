@@ -113,6 +113,24 @@ def test_forgetting_every_episode_leaves_no_patterns() -> None:
     assert learner.patterns(served_only=False) == []
 
 
+def test_a_forgotten_episodes_words_leave_its_family() -> None:
+    # the family's example task came from the first run; deleting that run must not leave
+    # its text in what the memory shows (a deleted episode may be deleted for its words)
+    first = episode(["read_file", "edit_file", "run_tests"], task="Fix the login bug for ACME-7731")
+    rest = [
+        episode(["read_file", "edit_file", "run_tests"], task=f"Fix the login bug {i}", minute=i)
+        for i in range(1, 6)
+    ]
+    learner = PatternLearner(NS)
+    observe_all(learner, [first, *rest])
+    (family,) = families(learner)
+    assert family.sample_task == first.task_description
+    learner.forget(first)
+    (family,) = families(learner)
+    assert family.sample_task == rest[0].task_description
+    assert "ACME-7731" not in family.describe()
+
+
 def test_forgetting_an_unknown_episode_changes_nothing() -> None:
     learner = PatternLearner(NS)
     observe_all(learner, [episode(["a", "b"], minute=i) for i in range(3)])

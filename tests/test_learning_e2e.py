@@ -208,7 +208,9 @@ def test_deleting_episodes_unlearns_them(tmp_path: Path) -> None:
         memory.flush()
         classes = [r.error_class for r in memory.list_patterns("error_recovery")]
         assert "zanzibarquux registry exploded" in classes
-        for eid in [*haunted, memory.list_episodes(limit=1000)[-1].id]:
+        oldest = memory.list_episodes(limit=1000)[-1]
+        assert oldest.task_description == "Deploy service 0 to staging"
+        for eid in [*haunted, oldest.id]:
             memory.delete_episode(eid)
 
         def summary() -> set[tuple[str, str, int, int]]:
@@ -226,6 +228,9 @@ def test_deleting_episodes_unlearns_them(tmp_path: Path) -> None:
         after_delete = summary()
         assert all("zanzibarquux" not in key for _, key, _, _ in after_delete)
         assert all("zanzibarquux" not in h.explain() for h in memory.list_heuristics())
+        shown = [p.describe() for p in memory.list_patterns(include_unserved=True, limit=10_000)]
+        shown += [h.explain() for h in memory.list_heuristics()]
+        assert shown and all(oldest.task_description not in text for text in shown)
         assert all(
             eid not in p.episode_ids
             for p in memory.list_patterns(include_unserved=True, limit=10_000)

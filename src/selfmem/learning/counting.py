@@ -8,7 +8,7 @@ learner's own counters into the record's fields directly: pydantic's assignment 
 from __future__ import annotations
 
 from ..records.episodes import Episode
-from ..records.learned import AnyPattern
+from ..records.learned import MAX_PROVENANCE, AnyPattern
 from .merging import narrow_context
 from .state import Tally
 
@@ -16,15 +16,20 @@ __all__ = ["count", "note"]
 
 
 def note(pattern: AnyPattern, episode: Episode, tally: Tally) -> None:
-    """Make the episode part of the pattern's evidence: its context, last seen, provenance."""
+    """Make the episode part of the pattern's evidence: its context, last seen, provenance.
+
+    An episode is learned once, so it is new to the pattern's provenance unless it is the
+    last there (a new pattern is noted when it is created): no search of the list."""
     fields = vars(pattern)
     ids: list[str] = fields["episode_ids"]
     if ids and ids[-1] == tally.episode_id:
-        return  # already noted (a new pattern is noted when it is created)
+        return
     narrow_context(pattern, episode, first=False)
     if tally.ended > fields["last_seen"]:
         fields["last_seen"] = tally.ended
-    pattern.add_provenance(tally.episode_id)
+    ids.append(tally.episode_id)
+    if len(ids) > MAX_PROVENANCE:
+        del ids[: len(ids) - MAX_PROVENANCE]
 
 
 def count(pattern: AnyPattern, tally: Tally, sign: int) -> None:

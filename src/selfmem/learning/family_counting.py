@@ -217,8 +217,6 @@ class FamilyCounting:
             removed.append(family.id)
             self._deferred.discard(family.key)
             self._held.drop(family.key)
-        elif family.sample_task == episode.task_description[:SAMPLE_CHARS]:
-            family.sample_task = self._held.first_task(family.key)[:SAMPLE_CHARS]
         self._removed += removed
         return [p for p in changed if p.id in self._patterns]
 
@@ -324,6 +322,9 @@ class FamilyCounting:
         if family.members.n <= 0:
             self.families.remove(family.key)
             self._runs.pop(family.key, None)
+        elif family.sample_task == episode.task_description[:SAMPLE_CHARS]:
+            # the words of a deleted or moved run do not stay: a held run's, or none
+            family.sample_task = self._held.first_task(family.key)[:SAMPLE_CHARS]
         return changed, removed
 
     def _family(self, key: str | None, episode: Episode, new_key: str = "") -> ToolSequence:
