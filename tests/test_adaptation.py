@@ -76,15 +76,19 @@ def _replacing(memory: SelfLearningMemory, i: int) -> str:
 
 def test_runs_that_succeed_only_by_replacing_a_step_retire_the_old_way(tmp_path: Path) -> None:
     # Every run since push_image started answering "410 Gone" still succeeded, by another
-    # tool: no failure says the procedure changed, the step that broke does. Three such
-    # runs in a row retire the old sequence, and what they did takes its place at once
-    # (before, the twelve earlier successes kept the old way first).
+    # tool: no failure says the procedure changed, the step that broke does. One such run
+    # is not yet a change; two in a row met an error no run had met and never got
+    # push_image to work: it has stopped working, and what they did takes the old way's
+    # place at once (before, the twelve earlier successes kept the old way first). A third
+    # shows the family's procedure changed at that step.
     with SelfLearningMemory.open(tmp_path, learn_inline=True) as memory:
         for i in range(12):
             _run(memory, i, OLD, works=True)
-        for i in range(12, 14):
-            _replacing(memory, i)
-        assert _sequences(memory)[0] == OLD, "two runs are not yet a change"
+        _replacing(memory, 12)
+        assert _sequences(memory)[0] == OLD, "one run is not yet a change"
+        _replacing(memory, 13)
+        assert _sequences(memory)[0] == NEW
+        assert OLD not in _sequences(memory)
         _replacing(memory, 14)
         assert _sequences(memory)[0] == NEW
         assert OLD not in _sequences(memory)
@@ -249,14 +253,14 @@ def test_after_a_change_tasks_worded_otherwise_get_the_new_way(tmp_path: Path) -
         assert not filtered.episodes
 
 
-def _follow_and_fail(memory: SelfLearningMemory, i: int, task: str) -> str:
+def _follow_and_fail(memory: SelfLearningMemory, i: int, task: str, error: str) -> str:
     """An agent follows the recommended sequence; its first step now fails (a step was added
     before it), and the agent then tries tools of other tasks in vain."""
     eid = memory.start_episode(task, OPS, start_time=START + timedelta(minutes=i))
     plan = next(s.pattern for s in memory.recommend_patterns(task, OPS)
                 if isinstance(s.pattern, ToolSequence))  # fmt: skip
     memory.record_feedback(eid, pattern_ids=[plan.id])
-    memory.log_step(eid, tool=plan.tools[0], error="no registered runner for this project")
+    memory.log_step(eid, tool=plan.tools[0], error=error)
     for tool in ("rotate_keys", "scale_pool", "page_oncall"):
         memory.log_step(eid, tool=tool, error="not applicable")
     memory.complete_episode(eid, TaskOutcome.failure("budget spent"))
@@ -269,13 +273,18 @@ def test_runs_that_followed_the_sequence_and_broke_at_its_first_step_retire_it(
     # The followers are worded otherwise and spent most of their calls on other tasks' tools:
     # alike, they would start a family of their own. They said which sequence they followed
     # (record_feedback), so they are its family's runs, and three of them in a row retire it.
+    # Each meets another error, so no one error says the step has stopped working.
     with SelfLearningMemory.open(tmp_path, learn_inline=True) as memory:
         for i in range(12):
             _run(memory, i, OLD, works=True)
-        for i, task in enumerate(("Cut a billing build for customers", "Billing goes out now",
-                                  "Push out billing v2"), start=12):  # fmt: skip
+        for i, (task, error) in enumerate(
+            (("Cut a billing build for customers", "no registered runner for this project"),
+             ("Billing goes out now", "runner pool is empty"),
+             ("Push out billing v2", "build agent offline")),
+            start=12,
+        ):  # fmt: skip
             assert _sequences(memory)[0] == OLD
-            _follow_and_fail(memory, i, task)
+            _follow_and_fail(memory, i, task, error)
         assert OLD not in _sequences(memory)
 
 

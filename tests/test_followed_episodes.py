@@ -44,7 +44,12 @@ def _history(memory: SelfLearningMemory) -> str:
 
 
 def _follow(
-    memory: SelfLearningMemory, past: str, *, success: bool, before_completion: bool = True
+    memory: SelfLearningMemory,
+    past: str,
+    *,
+    success: bool,
+    before_completion: bool = True,
+    error: str = "410 gone: use helm",
 ) -> str:
     """A run that copies ``past``'s plan; it says so while open, or once completed."""
     eid = memory.start_episode(TASK, WEB)
@@ -52,7 +57,7 @@ def _follow(
     if success:
         memory.log_step(eid, tool="deploy_service", observation="deployed")
     else:
-        memory.log_step(eid, ExecutionStep(tool="deploy_service", error="410 gone: use helm"))
+        memory.log_step(eid, ExecutionStep(tool="deploy_service", error=error))
     if before_completion:
         memory.record_feedback(eid, followed_episode_ids=[past])
     outcome = TaskOutcome.success("live") if success else TaskOutcome.failure("not deployed")
@@ -76,7 +81,9 @@ def test_two_failed_followers_demote_the_episode_and_the_prompt_says_so(
     assert "failed_when_followed" not in _signals(memory, past)
     _follow(memory, past, success=False)
     assert "failed_when_followed" not in _signals(memory, past)  # one failure is not enough
-    _follow(memory, past, success=False, before_completion=False)  # said after completion
+    # said after completion; another error, so deploy_service has not stopped working for
+    # every run, only for those that copied this one
+    _follow(memory, past, success=False, before_completion=False, error="quota exceeded")
     assert _signals(memory, past)["failed_when_followed"] == 1.0
     result = memory.retrieve_relevant_context(TASK, WEB, limit=10)
     ranked = [s.episode.id for s in result.episodes]

@@ -509,11 +509,12 @@ def test_a_run_that_failed_when_followed_still_votes_until_another_succeeds(
     task = "Alert: response time of ledger degraded"
     with SelfLearningMemory.open(tmp_path, learn_inline=True) as memory:
         past = _infra_history(memory)
-        for _ in range(2):
+        # two errors: one met by every run since would say scale_service stopped working
+        for error in ("quota exceeded", "capacity unavailable in zone"):
             eid = memory.start_episode(task, INFRA)
             memory.record_feedback(eid, followed_episode_ids=[past])
             memory.log_step(eid, tool="read_metrics", observation="ok")
-            memory.log_step(eid, tool="scale_service", error="quota exceeded")
+            memory.log_step(eid, tool="scale_service", error=error)
             memory.complete_episode(eid, TaskOutcome.failure("still slow"))
         first = memory.recommend_patterns(task, INFRA, include_partial=False)[0].pattern
         assert isinstance(first, ToolSequence) and first.tools == LATENCY

@@ -24,6 +24,7 @@ __all__ = [
     "family_run",
     "is_subsequence",
     "procedure",
+    "run_setting",
     "succeeded",
     "tool_path",
 ]
@@ -222,9 +223,15 @@ def family_run(episode: Episode) -> FamilyRun:
         position,
         calls,
         error_class,
-        frozenset(
-            feature
-            for feature in context_features(episode)
-            if not feature.startswith(("domain=", "task_type="))
-        ),
+        run_setting(episode),
+    )
+
+
+def run_setting(episode: Episode) -> frozenset[str]:
+    """The features of an episode's setting that tell runs of one task apart: language,
+    framework and tags (``FamilyRun.setting``)."""
+    return frozenset(
+        feature
+        for feature in context_features(episode)
+        if not feature.startswith(("domain=", "task_type="))
     )

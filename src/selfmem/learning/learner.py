@@ -30,11 +30,16 @@ from . import followed, serving
 from .changes import continued, new_way_runs, repaired_sequence, runs_since_change
 from .family_counting import FamilyCounting
 from .idle import idle_tools
+from .state import Stopped
 
 __all__ = ["PatternLearner"]
 
 #: Runs whose family :meth:`PatternLearner.family_of` remembers while the learner is unchanged.
 _FAMILY_MEMO = 65_536
+
+#: Runs in a row that must meet a new error, the tool never working, before it has stopped
+#: working (:meth:`PatternLearner.stopped_tools`).
+STOPPED_AFTER = 2
 
 
 class PatternLearner(FamilyCounting):
@@ -45,6 +50,7 @@ class PatternLearner(FamilyCounting):
         self._served: tuple[int, set[str]] = (-1, set())
         self._state_errors: tuple[int, set[str]] = (-1, set())
         self._idle: tuple[int, set[str]] = (-1, set())
+        self._stopped: tuple[int, dict[str, Stopped]] = (-1, {})
         self._tests = serving.Tests()
         self._family_memo: tuple[int, dict[str, str | None]] = (-1, {})
 
@@ -55,7 +61,7 @@ class PatternLearner(FamilyCounting):
         self.version += 1
         self._tests.complete = False  # the next serving pass tests every pattern
         for pattern in patterns:
-            self._patterns[pattern.id] = pattern
+            self._counts.adopt(pattern)
             if isinstance(pattern, ToolSequence) and pattern.members.n > 0:
                 self.families.add(pattern)
 
@@ -191,7 +197,7 @@ class PatternLearner(FamilyCounting):
             return False
         if isinstance(pattern, ToolSequence):
             self._discoveries()  # may move feature-specific tools out of the sequence
-            ok = serving.sequence_served(pattern, cfg)
+            ok = serving.sequence_served(pattern, cfg) and not self._stopped_in(pattern)
         elif isinstance(pattern, ErrorRecovery):
             state = pattern.error_class in self.state_errors()
             if pattern.best_recovery is not None:  # a state error's tool was not replaced
@@ -224,6 +230,55 @@ class PatternLearner(FamilyCounting):
             found = serving.state_errors(recoveries)
             self._state_errors = (self.version, found)
         return found
+
+    def stopped_tools(self) -> dict[str, Stopped]:
+        """Tools that have stopped working: an error no run had met before, which every run
+        that called the tool since has met, at least :data:`STOPPED_AFTER` of them, without
+        the tool working in any (``ErrorRecovery.breaking``), where the tool had worked
+        before. An error that only says a call came out of turn (one of
+        :meth:`state_errors`) does not count. What a successful run did with such a tool
+        before then no longer works, whichever family it is in: in the setting of the runs
+        that met the error, or everywhere once they ran in two settings or more."""
+        version, found = self._stopped
+        if version != self.version:
+            streaks = [
+                pattern
+                for pattern in map(self._patterns.get, self._counts.breaking_ids())
+                if isinstance(pattern, ErrorRecovery) and len(pattern.breaking) >= STOPPED_AFTER
+            ]
+            state = self.state_errors() if streaks else set()
+            since: dict[str, datetime] = {}
+            where: dict[str, set[str]] = {}
+            for pattern in streaks:
+                if pattern.error_class not in state and self._worked(pattern.tool):
+                    tool = pattern.tool
+                    since[tool] = min(since.get(tool, pattern.first_seen), pattern.first_seen)
+                    where.setdefault(tool, set()).update(pattern.breaking.values())
+            found = {
+                tool: Stopped(at, frozenset(where[tool]) if len(where[tool]) == 1 else None)
+                for tool, at in since.items()
+            }
+            self._stopped = (self.version, found)
+        return found
+
+    def _stopped_in(self, family: ToolSequence) -> bool:
+        """Whether a step of the family's sequence has stopped working for its runs: in
+        every setting, or in that of a successful run of the family that used it."""
+        stopped = self.stopped_tools()
+        gone = [stopped[tool] for tool in family.tools if tool in stopped]
+        if not gone:
+            return False
+        runs = [run for run in self._runs.get(family.key, ()) if run.success]
+        return any(
+            stop.where is None or any(stop.applies(run.setting) for run in runs) for stop in gone
+        )
+
+    def _worked(self, tool: str) -> bool:
+        """Whether a run counted in some family called the tool without a failed call."""
+        return any(
+            (stats := family.tool_calls.get(tool)) is not None and stats.successes > 0
+            for family in self.families.families.values()
+        )
 
     def patterns(
         self, kind: PatternKind | None = None, *, served_only: bool = True

@@ -24,7 +24,7 @@ from ..records.learned import (
 )
 from . import counting, merging, serving
 from . import extractors as ex
-from .state import Tally, count_choice
+from .state import Tally, count_choice, setting_key
 
 __all__ = ["PatternCounts"]
 
@@ -46,6 +46,8 @@ class PatternCounts:
         self.patterns: dict[str, AnyPattern] = {}
         self._ids: dict[tuple[type, str], str] = {}  # an episode counts in ~100 patterns
         self._pairs: dict[tuple[str, str, str], tuple[ContextPattern, ContextPattern]] = {}
+        #: Per tool, the ids of its error recoveries that may hold a streak of breaking runs.
+        self.breaking: dict[str, set[str]] = {}
 
     def id(self, cls: type, key: str) -> str:
         """The id of the pattern of this class and key (hashed once, then remembered)."""
@@ -104,6 +106,7 @@ class PatternCounts:
 
     def errors(self, episode: Episode, tally: Tally, sign: int) -> list[ErrorRecovery]:
         success = tally.success
+        worked = {step.tool for step in episode.steps if step.success}
         changed = []
         for event in ex.error_events(episode):
             key = f"{event.tool}|{event.error_class}"
@@ -131,8 +134,43 @@ class PatternCounts:
                 for action in event.actions:
                     count_choice(pattern.recoveries, action, sign, False)
             serving.pick_recovery(pattern, self._config)
+            self._streak(pattern, episode, event.tool not in worked, sign)
             changed.append(pattern)
+        if sign > 0:
+            changed += self._worked(worked)
         return changed
+
+    def _streak(self, pattern: ErrorRecovery, episode: Episode, broke: bool, sign: int) -> None:
+        """Count a run in (or out) of the streak of runs in which the error's tool failed
+        with it and never worked (``ErrorRecovery.breaking``): a streak starts with the first
+        run that shows the error, and goes on while every run that calls the tool breaks."""
+        breaking = pattern.breaking
+        if sign < 0:
+            breaking.pop(episode.id, None)
+        elif broke and (pattern.support == 1 or breaking):
+            breaking[episode.id] = setting_key(ex.run_setting(episode))
+            self.breaking.setdefault(pattern.tool, set()).add(pattern.id)
+
+    def _worked(self, worked: set[str]) -> list[ErrorRecovery]:
+        """End the streaks of the tools a run saw working; returns the patterns that had one."""
+        ended = []
+        for tool in sorted(worked & self.breaking.keys()):
+            for pattern_id in sorted(self.breaking.pop(tool)):
+                pattern = self.patterns.get(pattern_id)
+                if isinstance(pattern, ErrorRecovery) and pattern.breaking:
+                    pattern.breaking = {}
+                    ended.append(pattern)
+        return ended
+
+    def breaking_ids(self) -> list[str]:
+        """The ids of the error recoveries that may hold a streak, in order."""
+        return sorted(i for ids in self.breaking.values() for i in ids)
+
+    def adopt(self, pattern: AnyPattern) -> None:
+        """Take in a stored pattern (the learner's :meth:`load`)."""
+        self.patterns[pattern.id] = pattern
+        if isinstance(pattern, ErrorRecovery) and pattern.breaking:
+            self.breaking.setdefault(pattern.tool, set()).add(pattern.id)
 
     def context(
         self, family: str, episode: Episode, tally: Tally, sign: int

@@ -8,7 +8,7 @@ from datetime import datetime
 from ..records.episodes import Episode, utc_now
 from ..records.learned import ChoiceStats
 
-__all__ = ["Baseline", "FamilyRun", "Tally", "count_choice"]
+__all__ = ["Baseline", "FamilyRun", "Stopped", "Tally", "count_choice", "setting_key"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,3 +82,25 @@ class Tally:
             sum(step.latency_ms for step in episode.steps),
             episode.end_time or utc_now(),
         )
+
+
+def setting_key(setting: frozenset[str]) -> str:
+    """A run's setting (``FamilyRun.setting``) as one string, as ``ErrorRecovery.breaking``
+    keeps it."""
+    return ",".join(sorted(setting))
+
+
+@dataclass(frozen=True, slots=True)
+class Stopped:
+    """A tool that has stopped working (:meth:`PatternLearner.stopped_tools`): since when
+    the first run met the error, and the settings (:func:`setting_key`) of the runs that
+    met it, ``None`` when they ran in two or more: everywhere, as far as runs show."""
+
+    since: datetime
+    where: frozenset[str] | None
+
+    def applies(self, setting: frozenset[str]) -> bool:
+        """Whether it has stopped for a run in ``setting``: one that used the tool there
+        had it working where it now fails (a run in another setting may have needed what
+        that setting needs all along)."""
+        return self.where is None or setting_key(setting) in self.where

@@ -9,7 +9,7 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from ..errors import NotFoundError
-from ..learning.extractors import procedure, succeeded
+from ..learning.extractors import procedure, run_setting, succeeded
 from ..learning.sequences import (
     neighbour_sequence,
     of_nearest_task,
@@ -40,10 +40,16 @@ class NearestRuns(Handle):
 
     def _superseded(self, episodes: Sequence[Episode]) -> dict[str, str]:
         """The episodes whose task family's procedure has changed since they ended and that
-        used a step which now fails, each with its family's key: what worked for them no
-        longer does (see ``ToolSequence.changed_at``). A run that ended earlier but already
-        did something else (the new way, found while the old one was failing) is not
+        used a step which now fails, or that used a tool which has stopped working since,
+        whatever their family (:meth:`PatternLearner.stopped_tools`: everywhere, or in the
+        episode's own setting), each with its family's key: what worked for them no longer
+        does (see ``ToolSequence.changed_at``). A run that ended earlier but already did
+        something else (the new way, found while the old one was failing) is not
         superseded."""
+        return {episode_id: key for episode_id, (key, _) in self._outdated(episodes).items()}
+
+    def _outdated(self, episodes: Sequence[Episode]) -> dict[str, tuple[str, set[str]]]:
+        """:meth:`_superseded`, with the steps of each episode's procedure that broke."""
         engine = self._core.learning
         with engine.lock:
             learner = engine.learner(self.namespace)
@@ -52,19 +58,31 @@ class NearestRuns(Handle):
                 for key, family in learner.families.families.items()
                 if family.changed_at is not None
             }
-            if not changes:
+            stopped = learner.stopped_tools()
+            if not changes and not stopped:
                 return {}
             found = {}
             for episode in episodes:
+                end = episode.end_time
+                if end is None:
+                    continue
                 key = learner.family_of(episode) or ""
+                done = procedure(episode)
+                where = run_setting(episode) if stopped else frozenset()
+                broken = {
+                    tool
+                    for tool in done
+                    if (stop := stopped.get(tool)) and end < stop.since and stop.applies(where)
+                }
                 changed, tools = changes.get(key, (None, []))
                 if (
                     changed is not None
-                    and episode.end_time is not None
-                    and episode.end_time < changed
-                    and (not tools or not set(tools).isdisjoint(procedure(episode)))
+                    and end < changed
+                    and (not tools or not set(tools).isdisjoint(done))
                 ):
-                    found[episode.id] = key
+                    found[episode.id] = (key, broken | set(tools))
+                elif broken:
+                    found[episode.id] = (key, broken)
             return found
 
     def _failed_when_followed(
@@ -160,7 +178,7 @@ class NearestRuns(Handle):
                 repair = None if ways else self._repair(old, scores, runs)
                 if repair is not None:
                     return repair
-                if changed_only and not self._found_new_way(old):  # nor a guess at one
+                if changed_only and not self._found_new_way(old, runs):  # nor a guess at one
                     return self._progress_since_change(old, changed_only, scores)
             vote = functools.partial(
                 neighbour_sequence, self.namespace, description, runs, self.config.learning,
@@ -380,26 +398,24 @@ class NearestRuns(Handle):
         with engine.lock:
             return engine.learner(self.namespace).idle_tools()
 
-    def _found_new_way(self, superseded: dict[str, str]) -> bool:
-        """Whether a run of these episodes' changed families has succeeded since."""
+    def _found_new_way(self, superseded: dict[str, str], runs: Sequence[Episode]) -> bool:
+        """Whether a run of these episodes' changed families has succeeded since, or one of
+        the task's nearest successful ``runs`` that is not superseded ended after a tool
+        stopped working: what works now."""
         engine = self._core.learning
         with engine.lock:
             learner = engine.learner(self.namespace)
+            stopped = learner.stopped_tools()
+            if stopped:
+                first = min(stop.since for stop in stopped.values())
+                if any(run.end_time is not None and run.end_time > first for run in runs):
+                    return True
             return any(learner.new_way_runs(key) for key in set(superseded.values()))
 
     def _broken(self, runs: list[Episode]) -> dict[str, set[str]]:
-        """For each of ``runs`` that is superseded, the steps of its procedure that broke
-        when its family's procedure changed."""
-        superseded = self._superseded(runs)
-        engine = self._core.learning
-        with engine.lock:
-            families = engine.learner(self.namespace).families.families
-            changed = {
-                key: set(family.changed_tools)
-                for key in set(superseded.values())
-                if (family := families.get(key)) is not None
-            }
-        return {episode_id: changed.get(key, set()) for episode_id, key in superseded.items()}
+        """For each of ``runs`` that is superseded, the steps of its procedure that broke:
+        when its family's procedure changed, or that have stopped working since it ended."""
+        return {key: broken for key, (_, broken) in self._outdated(runs).items()}
 
     def _progress(
         self,

@@ -257,11 +257,12 @@ def _tags(tags: object) -> list[str]:
 def _demoted(
     scored: ScoredEpisode, superseded: Mapping[str, str], failed: set[str]
 ) -> ScoredEpisode:
-    """The result at half its score with the signal saying why, if either set holds it."""
-    if scored.episode.id in superseded:
-        signal = "superseded"
-    elif scored.episode.id in failed:
-        signal = "failed_when_followed"
-    else:
+    """The result at half its score with the signals saying why, if either set holds it."""
+    why = {
+        signal: 1.0
+        for signal, held in (("superseded", superseded), ("failed_when_followed", failed))
+        if scored.episode.id in held
+    }
+    if not why:
         return scored
-    return ScoredEpisode(scored.episode, scored.score * 0.5, {**scored.signals, signal: 1.0})
+    return ScoredEpisode(scored.episode, scored.score * 0.5, {**scored.signals, **why})

@@ -286,7 +286,13 @@ class ErrorRecovery(_PatternBase):
     tool's next success, the runs that did so and how many of them succeeded as a whole;
     ``harmful`` names the fixes after which every one of at least ``min_support`` runs that
     used them failed: they are not served, and their evidence counts for a retry (the
-    failing tool worked when run again).
+    failing tool worked when run again). ``breaking`` maps, oldest first, the episodes in
+    which the tool failed with this error and never worked to their setting (domain,
+    language, framework and tags), from the first episode that showed the error on, as long
+    as no episode has called the tool and seen it work since: an error no run had seen that
+    every run since has met ("410 Gone"). Two such episodes say the tool has stopped working
+    (:meth:`PatternLearner.stopped_tools`): where they ran, or everywhere when they ran in
+    two settings or more.
     """
 
     kind: Literal[PatternKind.ERROR_RECOVERY] = PatternKind.ERROR_RECOVERY
@@ -300,6 +306,7 @@ class ErrorRecovery(_PatternBase):
     unrecovered: int = 0
     best_recovery: str | None = None
     best_mode: RecoveryMode | None = None
+    breaking: dict[str, str] = Field(default_factory=dict)
 
     def best_stats(self) -> ChoiceStats | None:
         """How often the best recovery was tried after the error, and how often it fixed it."""

@@ -1,0 +1,140 @@
+"""A tool that has stopped working: an error no run had met before, met by every run that
+called the tool since, the tool never working in them. What a successful run did with that
+tool before then is superseded, whichever task family the run is in."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+
+from selfmem import SelfLearningMemory, TaskContext, TaskOutcome
+from selfmem.learning import ErrorRecovery, PatternLearner
+from selfmem.records.learned import pattern_adapter
+
+from .test_learner import NS, episode, observe_all
+
+GONE = ("trigger_pipeline", "410 gone: pipelines moved to the runner api")
+
+
+def _stopped(learner: PatternLearner) -> set[str]:
+    return set(learner.stopped_tools())
+
+
+def test_a_new_error_met_twice_in_a_row_stops_the_tool_until_it_works_again() -> None:
+    learner = PatternLearner(NS)
+    observe_all(learner, [episode(["write_config", "trigger_pipeline"], minute=i) for i in range(5)])
+    learner.observe(episode(["write_config", GONE], success=False, minute=10))
+    assert _stopped(learner) == set(), "one run is not yet a pattern"
+    learner.observe(episode(["write_config", GONE, "open_pr"], success=False, minute=11))
+    stopped = learner.stopped_tools()
+    assert set(stopped) == {"trigger_pipeline"}
+    assert stopped["trigger_pipeline"].since == episode([], minute=10).end_time
+    learner.observe(episode(["write_config", "trigger_pipeline"], minute=12))
+    assert _stopped(learner) == set(), "the tool worked again"
+    learner.observe(episode(["write_config", GONE], success=False, minute=13))
+    learner.observe(episode(["write_config", GONE], success=False, minute=14))
+    assert _stopped(learner) == set(), "the error was met before the tool last worked"
+
+
+def test_an_error_the_tool_recovers_from_or_that_other_runs_skip_never_stops_it() -> None:
+    learner = PatternLearner(NS)
+    flaky = ("fetch_data", "timeout after 30s")
+    runs = [
+        episode(["fetch_data", "report"], minute=0),
+        episode([flaky, "fetch_data", "report"], minute=1),  # retried: it worked
+        episode([flaky, "fetch_data", "report"], minute=2),
+        episode(["fetch_data", "report"], minute=3),
+    ]
+    observe_all(learner, runs)
+    assert _stopped(learner) == set()
+    # a new error, met once, then a run that called the tool saw it work
+    observe_all(
+        learner,
+        [
+            episode([("fetch_data", "schema mismatch"), "report"], success=False, minute=4),
+            episode(["fetch_data", "report"], minute=5),
+            episode([("fetch_data", "schema mismatch")], success=False, minute=6),
+        ],
+    )
+    assert _stopped(learner) == set()
+
+
+def test_a_stopped_tool_survives_reloading_and_forgetting_a_breaking_run_restarts_it() -> None:
+    learner = PatternLearner(NS)
+    ok = [episode(["write_config", "trigger_pipeline"], minute=i) for i in range(3)]
+    broke = [episode(["write_config", GONE], success=False, minute=10 + i) for i in range(2)]
+    observe_all(learner, [*ok, *broke])
+    assert _stopped(learner) == {"trigger_pipeline"}
+    stored = [
+        pattern_adapter.validate_json(pattern_adapter.dump_json(p))
+        for p in learner.all_patterns()
+    ]
+    reloaded = PatternLearner(NS)
+    reloaded.load(stored)
+    assert _stopped(reloaded) == {"trigger_pipeline"}
+    reloaded.observe(episode(["write_config", "trigger_pipeline"], minute=20))
+    assert _stopped(reloaded) == set(), "a reloaded learner still sees the tool work again"
+    learner.forget(broke[1])
+    assert _stopped(learner) == set()
+    (gone,) = [p for p in learner.all_patterns() if isinstance(p, ErrorRecovery)]
+    assert list(gone.breaking) == [broke[0].id]
+
+
+def test_a_state_error_never_stops_a_tool() -> None:
+    # "called out of turn" raised by many tools says the run's order was wrong, not that
+    # the tool is gone
+    learner = PatternLearner(NS)
+    turn = "precondition failed: called out of turn"
+    runs = [
+        episode(["a", "b", "c", "d", "e"], minute=0),
+        *(
+            episode([(tool, turn)], success=False, minute=1 + i)
+            for i, tool in enumerate(["a", "a", "b", "b", "c", "c", "d", "d", "e", "e"])
+        ),
+    ]
+    observe_all(learner, runs)
+    assert turn in learner.state_errors()
+    assert _stopped(learner) == set()
+
+
+CI = TaskContext(domain="ci", language="python")
+
+
+def _ci_run(memory: SelfLearningMemory, i: int, task: str, *, gone: bool) -> str:
+    start = episode([], minute=i).end_time - timedelta(seconds=10)  # type: ignore[operator]
+    eid = memory.start_episode(task, CI, start_time=start)
+    memory.log_step(eid, tool="write_ci_config", observation="ok")
+    memory.log_step(eid, tool="add_ci_secret", observation="ok")
+    if gone:
+        memory.log_step(eid, tool="trigger_pipeline", error="410 Gone: use the runner api")
+        memory.log_step(eid, tool="ask_teammate", error="nobody knows")
+        memory.complete_episode(eid, TaskOutcome.failure("pipeline never ran"))
+    else:
+        memory.log_step(eid, tool="trigger_pipeline", observation="pipeline green")
+        memory.complete_episode(eid, TaskOutcome.success("ci set up"))
+    return eid
+
+
+def test_old_successes_of_any_family_are_superseded_once_a_tool_stopped(tmp_path: Path) -> None:
+    # One task worded three ways that share no word: each wording's runs form a family of
+    # its own, too small for a sequence, so no family ever sees its procedure change. The
+    # tool they all used now answers "410 Gone" to every run.
+    wordings = ("Set up CI for repo {i}", "Add a build pipeline to project {i}",
+                "Wire continuous integration into service {i}")  # fmt: skip
+    with SelfLearningMemory.open(tmp_path, learn_inline=True) as memory:
+        old = [_ci_run(memory, i, wordings[i % 3].format(i=i), gone=False) for i in range(6)]
+        query = "Set up CI for repo 99"
+        before = memory.retrieve_relevant_context(query, CI, limit=6)
+        assert not any("superseded" in s.signals for s in before.episodes)
+        _ci_run(memory, 6, "Add a build pipeline to project 7", gone=True)
+        _ci_run(memory, 7, "Set up CI for repo 8", gone=True)
+        found = memory.retrieve_relevant_context(query, CI, limit=10)
+        marked = {s.episode.id for s in found.episodes if "superseded" in s.signals}
+        assert marked == {s.episode.id for s in found.episodes if s.episode.id in old}
+        assert marked, "the old successes are returned, below, marked superseded"
+        # the family's sequence is no longer served; what is offered is how far runs got,
+        # up to the step that now fails (the agent meets what it answers), worth nothing yet
+        offered = memory.recommend_patterns(query, CI, include_partial=True)
+        with_it = [s for s in offered if "trigger_pipeline" in getattr(s.pattern, "tools", [])]
+        assert all(s.signals["effectiveness"] == 0.0 for s in with_it)
+        assert with_it and not memory.list_patterns("tool_sequence")
