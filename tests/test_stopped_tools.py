@@ -22,7 +22,9 @@ def _stopped(learner: PatternLearner) -> set[str]:
 
 def test_a_new_error_met_twice_in_a_row_stops_the_tool_until_it_works_again() -> None:
     learner = PatternLearner(NS)
-    observe_all(learner, [episode(["write_config", "trigger_pipeline"], minute=i) for i in range(5)])
+    observe_all(
+        learner, [episode(["write_config", "trigger_pipeline"], minute=i) for i in range(5)]
+    )
     learner.observe(episode(["write_config", GONE], success=False, minute=10))
     assert _stopped(learner) == set(), "one run is not yet a pattern"
     learner.observe(episode(["write_config", GONE, "open_pr"], success=False, minute=11))
@@ -138,3 +140,4 @@ def test_old_successes_of_any_family_are_superseded_once_a_tool_stopped(tmp_path
         with_it = [s for s in offered if "trigger_pipeline" in getattr(s.pattern, "tools", [])]
         assert all(s.signals["effectiveness"] == 0.0 for s in with_it)
         assert with_it and not memory.list_patterns("tool_sequence")
+

@@ -117,22 +117,7 @@ class PatternCounts:
             if pattern is None:
                 continue
             counting.count(pattern, tally, sign)
-            if event.outcome == "fixed":
-                pattern.recovered += sign
-                for action in event.actions:
-                    count_choice(pattern.recoveries, action, sign, True)
-                    if action != "retry":
-                        count_choice(pattern.fix_runs, action, sign, success)
-                for action in event.tried:
-                    count_choice(pattern.recoveries, action, sign, False)
-            elif event.outcome == "replaced":
-                pattern.recovered += sign
-                for tool in event.actions:
-                    count_choice(pattern.replacements, tool, sign, success)
-            else:
-                pattern.unrecovered = max(0, pattern.unrecovered + sign)
-                for action in event.actions:
-                    count_choice(pattern.recoveries, action, sign, False)
+            _count_recovery(pattern, event, sign, success)
             serving.pick_recovery(pattern, self._config)
             self._streak(pattern, episode, event.tool not in worked, sign)
             changed.append(pattern)
@@ -215,3 +200,24 @@ class PatternCounts:
         if found[0] is not None and found[1] is not None and sign > 0:
             self._pairs[family, feature, tool] = (found[0], found[1])
         return found
+
+
+def _count_recovery(pattern: ErrorRecovery, event: ex.ErrorEvent, sign: int, success: bool) -> None:
+    """Count what followed one error in a run: the actions that fixed it (the failing tool
+    then worked), the tool used instead, or nothing that got past it."""
+    if event.outcome == "fixed":
+        pattern.recovered += sign
+        for action in event.actions:
+            count_choice(pattern.recoveries, action, sign, True)
+            if action != "retry":
+                count_choice(pattern.fix_runs, action, sign, success)
+        for action in event.tried:
+            count_choice(pattern.recoveries, action, sign, False)
+    elif event.outcome == "replaced":
+        pattern.recovered += sign
+        for tool in event.actions:
+            count_choice(pattern.replacements, tool, sign, success)
+    else:
+        pattern.unrecovered = max(0, pattern.unrecovered + sign)
+        for action in event.actions:
+            count_choice(pattern.recoveries, action, sign, False)

@@ -63,11 +63,10 @@ class NearestRuns(Handle):
                 return {}
             found = {}
             for episode in episodes:
-                end = episode.end_time
-                if end is None:
+                if (end := episode.end_time) is None:
                     continue
-                key = learner.family_of(episode) or ""
                 done = procedure(episode)
+                key = learner.family_of(episode) or ""
                 where = run_setting(episode) if stopped else frozenset()
                 broken = {
                     tool
@@ -75,11 +74,8 @@ class NearestRuns(Handle):
                     if (stop := stopped.get(tool)) and end < stop.since and stop.applies(where)
                 }
                 changed, tools = changes.get(key, (None, []))
-                if (
-                    changed is not None
-                    and end < changed
-                    and (not tools or not set(tools).isdisjoint(done))
-                ):
+                hit = not tools or not set(tools).isdisjoint(done)  # no steps known: any
+                if changed is not None and end < changed and hit:
                     found[episode.id] = (key, broken | set(tools))
                 elif broken:
                     found[episode.id] = (key, broken)

@@ -292,7 +292,8 @@ class ErrorRecovery(_PatternBase):
     as no episode has called the tool and seen it work since: an error no run had seen that
     every run since has met ("410 Gone"). Two such episodes say the tool has stopped working
     (:meth:`PatternLearner.stopped_tools`): where they ran, or everywhere when they ran in
-    two settings or more.
+    two settings or more. Forgetting the run that saw the tool work does not bring back the
+    streak it ended; relearning does.
     """
 
     kind: Literal[PatternKind.ERROR_RECOVERY] = PatternKind.ERROR_RECOVERY
