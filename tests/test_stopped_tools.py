@@ -141,3 +141,38 @@ def test_old_successes_of_any_family_are_superseded_once_a_tool_stopped(tmp_path
         assert all(s.signals["effectiveness"] == 0.0 for s in with_it)
         assert with_it and not memory.list_patterns("tool_sequence")
 
+
+
+def _after_change(memory: SelfLearningMemory, i: int, task: str, *, found: bool) -> str:
+    """Since the change a runner must be registered first, and trigger_pipeline is gone.
+    The run breaks at write_ci_config and, with ``found``, gets register_ci_runner to work
+    before it runs out of calls at trigger_pipeline."""
+    start = episode([], minute=i).end_time - timedelta(seconds=10)  # type: ignore[operator]
+    eid = memory.start_episode(task, CI, start_time=start)
+    memory.log_step(eid, tool="write_ci_config", error="no runner registered for this repo")
+    if found:
+        memory.log_step(eid, tool="register_ci_runner", observation="runner 7 registered")
+    memory.log_step(eid, tool="trigger_pipeline", error="410 Gone: use the runner api")
+    memory.complete_episode(eid, TaskOutcome.failure("no pipeline"))
+    return eid
+
+
+def test_a_step_found_since_a_tool_stopped_comes_first_with_the_rest_of_the_old_way(
+    tmp_path: Path,
+) -> None:
+    # The old successes are spread over wordings, so no family saw its procedure change.
+    # Of the runs since, one found a step no old success used; the offer starts with it and
+    # goes on with the old way's steps (a guess: whether each still works is not known).
+    wordings = ("Set up CI for repo {i}", "Add a build pipeline to project {i}",
+                "Wire continuous integration into service {i}")  # fmt: skip
+    with SelfLearningMemory.open(tmp_path, learn_inline=True) as memory:
+        for i in range(6):
+            _ci_run(memory, i, wordings[i % 3].format(i=i), gone=False)
+        _after_change(memory, 6, "Set up CI for repo 7", found=False)
+        runs = [_after_change(memory, 7, "Add a build pipeline to project 8", found=True)]
+        first = memory.recommend_patterns("Set up CI for repo 99", CI)[0]
+        assert first.pattern.tools == [  # type: ignore[union-attr]
+            "register_ci_runner", "write_ci_config", "add_ci_secret", "trigger_pipeline",
+        ]  # fmt: skip
+        assert first.pattern.key.startswith("repair:") and first.signals["effectiveness"] == 0.0
+        assert set(runs) <= set(first.pattern.episode_ids)

@@ -20,6 +20,7 @@ __all__ = [
     "follows",
     "new_way_runs",
     "repaired_sequence",
+    "rest_of",
     "runs_since_change",
     "replaced",
     "replacements",
@@ -376,6 +377,13 @@ def continued(
         return None
     since = family.changed_at.timestamp()
     old = consensus([run.path for run in runs if run.ended_at < since and run.success], cfg)
+    return rest_of(found, old)
+
+
+def rest_of(found: Sequence[str], old: Sequence[str]) -> tuple[str, ...] | None:
+    """``found`` (steps that work now, holding a tool ``old`` does not) followed by the
+    steps of the old way after the last one ``found`` got through (:func:`continued`); None
+    when ``found`` holds no new tool or nothing is left to add."""
     if len(old) < 2 or all(tool in old for tool in found):
         return None
     reached = [old.index(tool) for tool in found if tool in old]

@@ -9,6 +9,7 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from ..errors import NotFoundError
+from ..learning.changes import rest_of
 from ..learning.extractors import procedure, run_setting, succeeded
 from ..learning.sequences import (
     neighbour_sequence,
@@ -17,9 +18,10 @@ from ..learning.sequences import (
     same_stack,
 )
 from ..records.episodes import Episode, TaskContext, TaskType
-from ..records.learned import MAX_PROVENANCE, PatternContext, ToolSequence, stable_id
-from ..retrieval.pattern_ranking import ScoredPattern, context_score
+from ..records.learned import ToolSequence
+from ..retrieval.pattern_ranking import ScoredPattern
 from .handle import Handle
+from .offers import guessed, passes, scored
 
 if TYPE_CHECKING:
     import numpy as np
@@ -183,7 +185,7 @@ class NearestRuns(Handle):
             pattern = vote([fits[r.id] for r in runs], ctx, idle=idle)
             if pattern is None:  # none in its own stack agree: the closest runs of any stack
                 pattern = vote(None, ctx, any_stack=True, idle=idle)
-            return None if pattern is None else _scored(pattern, scores, ctx, task_type, runs)
+            return None if pattern is None else scored(pattern, scores, ctx, task_type, runs)
 
     def _closest(
         self,
@@ -239,7 +241,11 @@ class NearestRuns(Handle):
         for episode, score, _ in self._new_ways(superseded, scores, present, failed_too=True):
             scores[episode.id] = score
             since.append(episode)
-        found = self._progress([*since, *closest], scores, self._broken(closest))
+        broken = self._broken(closest)
+        found = self._progress([*since, *closest], scores, broken)
+        old = [run for run in closest if run.id in broken]
+        fresh = self._found_since([*since, *closest], old, scores)
+        found = fresh or found
         if found is None:
             return None
         assert isinstance(found.pattern, ToolSequence)
@@ -249,12 +255,28 @@ class NearestRuns(Handle):
         with engine.lock:
             learner = engine.learner(self.namespace)
             guess = learner.continued(key, found.pattern.tools)
+            if guess is None and fresh is not None:  # its family did not see the change
+                best = max(old, key=lambda run: scores.get(run.id, 0.0))
+                guess = rest_of(found.pattern.tools, procedure(best))
             family = learner.families.families.get(key)
             if guess is not None and family is not None:
                 ids = found.pattern.episode_ids
-                found = _guessed(self.namespace, guess, ids, family, found.signals["relevance"])
+                found = guessed(self.namespace, guess, ids, family, found.signals["relevance"])
         engine.offered(self.namespace, found.pattern.id, family=key)  # its followers: key's runs
         return found
+
+    def _found_since(
+        self, runs: list[Episode], old: list[Episode], scores: dict[str, float]
+    ) -> ScoredPattern | None:
+        """How far the failed runs after the superseded ones (``old``) got, when that holds
+        a step none of those used: a step found since, which the old way's runs, outvoting
+        them, would leave out of the offer."""
+        last = max((run.end_time for run in old if run.end_time), default=None)
+        later = [r for r in runs if last and r.end_time and r.end_time > last and not succeeded(r)]
+        found = self._progress(later, scores) if later else None
+        known = {tool for run in old for tool in procedure(run)}
+        new = found is not None and not known.issuperset(getattr(found.pattern, "tools", ()))
+        return found if new else None
 
     def _repair(
         self, superseded: dict[str, str], scores: dict[str, float], runs: list[Episode]
@@ -275,7 +297,7 @@ class NearestRuns(Handle):
             if family is None or found is None:
                 return None
             tools, ids = found
-            guess = _guessed(self.namespace, tools, ids, family, scores[top])
+            guess = guessed(self.namespace, tools, ids, family, scores[top])
         engine.offered(self.namespace, guess.pattern.id, family=superseded[top])
         return guess
 
@@ -441,58 +463,3 @@ class NearestRuns(Handle):
             "partial": 1.0,
         }
         return ScoredPattern(pattern, 0.0, signals)
-
-
-def _guessed(
-    namespace: str, tools: Sequence[str], ids: Sequence[str], family: ToolSequence, score: float
-) -> ScoredPattern:
-    """A guess at a changed family's new way (not stored, not yet known to work): keyed
-    ``repair:``, effectiveness 0, with the signal ``repair``; ``ids``: the runs it comes
-    from, ``score``: its relevance."""
-    key = "repair:" + "|".join(tools)
-    pattern = ToolSequence(
-        id=stable_id(namespace, "tool_sequence", key),
-        namespace=namespace,
-        key=key,
-        tools=list(tools),
-        support=len(ids),
-        sample_task=family.sample_task,
-        episode_ids=list(ids)[-MAX_PROVENANCE:],
-        context=PatternContext(domain=family.context.domain, task_type=family.context.task_type),
-    )
-    signals = {"effectiveness": 0.0, "relevance": score, "neighbours": float(len(ids))}
-    return ScoredPattern(pattern, 0.0, {**signals, "repair": 1.0})
-
-
-def _scored(
-    pattern: ToolSequence,
-    scores: dict[str, float],
-    ctx: TaskContext | None,
-    task_type: TaskType | None,
-    runs: list[Episode],
-) -> ScoredPattern:
-    """The nearest runs' sequence scored like a family's: its relevance is the mean
-    retrieval score of the runs that followed it."""
-    relevance = sum(scores[i] for i in pattern.episode_ids) / len(pattern.episode_ids)
-    effectiveness = pattern.confidence
-    ctx_fit = context_score(pattern.context, ctx, task_type)
-    score = effectiveness * (0.6 * relevance + 0.25 * ctx_fit + 0.15 * 1.0)
-    signals = {
-        "effectiveness": effectiveness,
-        "relevance": relevance,
-        "neighbours": float(len(runs)),
-    }
-    return ScoredPattern(pattern, score, signals)
-
-
-def passes(episode: Episode, filters: QueryFilters) -> bool:
-    """Whether an episode added to a result passes the query's filters, as ranked ones do."""
-    ended = episode.end_time.timestamp() if episode.end_time else None
-    return (
-        (filters.domain is None or episode.context.domain == filters.domain)
-        and (filters.task_type is None or str(episode.task_type) == filters.task_type)
-        and (not filters.success_only or succeeded(episode))
-        and (filters.ended_after is None or (ended is not None and ended >= filters.ended_after))
-        and (filters.ended_before is None or (ended is not None and ended < filters.ended_before))
-        and set(filters.tags) <= {tag.lower() for tag in episode.context.tags}
-    )

@@ -16,7 +16,8 @@ from ..retrieval.pattern_ranking import ScoredHeuristic, ScoredPattern
 from ..retrieval.result import RetrievalResult, ScoredEpisode
 from ..security import validation
 from ..security.values import check_text
-from .nearest_runs import NearestRuns, passes
+from .nearest_runs import NearestRuns
+from .offers import passes
 
 if TYPE_CHECKING:
     import numpy as np

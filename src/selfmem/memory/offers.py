@@ -1,0 +1,73 @@
+"""Offers made from a task's nearest runs rather than from stored patterns: the sequence
+the runs agree on scored like a family's (:func:`scored`), a guess at a changed family's new
+way (:func:`guessed`), and whether a run added to a result passes the query's filters."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+from ..learning.extractors import succeeded
+from ..records.episodes import Episode, TaskContext, TaskType
+from ..records.learned import MAX_PROVENANCE, PatternContext, ToolSequence, stable_id
+from ..retrieval.pattern_ranking import ScoredPattern, context_score
+
+if TYPE_CHECKING:
+    from ..retrieval.index import QueryFilters
+
+__all__ = ["guessed", "passes", "scored"]
+
+
+def guessed(
+    namespace: str, tools: Sequence[str], ids: Sequence[str], family: ToolSequence, score: float
+) -> ScoredPattern:
+    """A guess at a changed family's new way (not stored, not yet known to work): keyed
+    ``repair:``, effectiveness 0, with the signal ``repair``; ``ids``: the runs it comes
+    from, ``score``: its relevance."""
+    key = "repair:" + "|".join(tools)
+    pattern = ToolSequence(
+        id=stable_id(namespace, "tool_sequence", key),
+        namespace=namespace,
+        key=key,
+        tools=list(tools),
+        support=len(ids),
+        sample_task=family.sample_task,
+        episode_ids=list(ids)[-MAX_PROVENANCE:],
+        context=PatternContext(domain=family.context.domain, task_type=family.context.task_type),
+    )
+    signals = {"effectiveness": 0.0, "relevance": score, "neighbours": float(len(ids))}
+    return ScoredPattern(pattern, 0.0, {**signals, "repair": 1.0})
+
+
+def scored(
+    pattern: ToolSequence,
+    scores: dict[str, float],
+    ctx: TaskContext | None,
+    task_type: TaskType | None,
+    runs: list[Episode],
+) -> ScoredPattern:
+    """The nearest runs' sequence scored like a family's: its relevance is the mean
+    retrieval score of the runs that followed it."""
+    relevance = sum(scores[i] for i in pattern.episode_ids) / len(pattern.episode_ids)
+    effectiveness = pattern.confidence
+    ctx_fit = context_score(pattern.context, ctx, task_type)
+    score = effectiveness * (0.6 * relevance + 0.25 * ctx_fit + 0.15 * 1.0)
+    signals = {
+        "effectiveness": effectiveness,
+        "relevance": relevance,
+        "neighbours": float(len(runs)),
+    }
+    return ScoredPattern(pattern, score, signals)
+
+
+def passes(episode: Episode, filters: QueryFilters) -> bool:
+    """Whether an episode added to a result passes the query's filters, as ranked ones do."""
+    ended = episode.end_time.timestamp() if episode.end_time else None
+    return (
+        (filters.domain is None or episode.context.domain == filters.domain)
+        and (filters.task_type is None or str(episode.task_type) == filters.task_type)
+        and (not filters.success_only or succeeded(episode))
+        and (filters.ended_after is None or (ended is not None and ended >= filters.ended_after))
+        and (filters.ended_before is None or (ended is not None and ended < filters.ended_before))
+        and set(filters.tags) <= {tag.lower() for tag in episode.context.tags}
+    )
