@@ -419,15 +419,20 @@ class NearestRuns(Handle):
     def _found_new_way(self, superseded: dict[str, str], runs: Sequence[Episode]) -> bool:
         """Whether a run of these episodes' changed families has succeeded since, or one of
         the task's nearest successful ``runs`` that is not superseded ended after a tool
-        stopped working: what works now."""
+        those episodes used stopped working: what works now."""
+        used: set[str] = set()
+        for episode_id in superseded if runs else ():
+            try:
+                used.update(procedure(self._episode(episode_id, caught_up=True)))
+            except NotFoundError:
+                continue
         engine = self._core.learning
         with engine.lock:
             learner = engine.learner(self.namespace)
             stopped = learner.stopped_tools()
-            if stopped:
-                first = min(stop.since for stop in stopped.values())
-                if any(run.end_time is not None and run.end_time > first for run in runs):
-                    return True
+            since = [stopped[tool].since for tool in used if tool in stopped]
+            if since and any(run.end_time and run.end_time > min(since) for run in runs):
+                return True
             return any(learner.new_way_runs(key) for key in set(superseded.values()))
 
     def _broken(self, runs: list[Episode]) -> dict[str, set[str]]:
