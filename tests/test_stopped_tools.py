@@ -176,3 +176,33 @@ def test_a_step_found_since_a_tool_stopped_comes_first_with_the_rest_of_the_old_
         ]  # fmt: skip
         assert first.pattern.key.startswith("repair:") and first.signals["effectiveness"] == 0.0
         assert set(runs) <= set(first.pattern.episode_ids)
+
+
+def _replaced(memory: SelfLearningMemory, i: int, task: str) -> str:
+    """Since the change trigger_pipeline answers "410 Gone"; run_pipeline_v2 does its work."""
+    start = episode([], minute=i).end_time - timedelta(seconds=10)  # type: ignore[operator]
+    eid = memory.start_episode(task, CI, start_time=start)
+    memory.log_step(eid, tool="write_ci_config", observation="ok")
+    memory.log_step(eid, tool="add_ci_secret", observation="ok")
+    memory.log_step(eid, tool="trigger_pipeline", error="410 Gone: use the runner api")
+    memory.log_step(eid, tool="run_pipeline_v2", observation="pipeline green")
+    memory.complete_episode(eid, TaskOutcome.success("ci set up"))
+    return eid
+
+
+def test_runs_that_met_the_stop_stand_in_for_old_runs_however_worded(tmp_path: Path) -> None:
+    # Only tasks worded "Add a build pipeline ..." met the change, and got past it; a task
+    # worded "Set up CI ..." shares no word with them. Once trigger_pipeline has stopped
+    # working, the runs that met it take the old runs' place, for this wording too.
+    with SelfLearningMemory.open(tmp_path, learn_inline=True) as memory:
+        for i in range(6):
+            _ci_run(memory, i, f"Set up CI for repo {i}", gone=False)
+        new = [_replaced(memory, i, f"Add a build pipeline to project {i}") for i in (6, 7)]
+        query = "Set up CI for repo 99"
+        found = memory.retrieve_relevant_context(query, CI, limit=4)
+        assert {s.episode.id for s in found.episodes[:2]} == set(new)
+        assert all(s.signals.get("new_way") == 1.0 for s in found.episodes[:2])
+        first = memory.recommend_patterns(query, CI)[0].pattern
+        assert first.tools == [  # type: ignore[union-attr]
+            "write_ci_config", "add_ci_secret", "run_pipeline_v2",
+        ]  # fmt: skip

@@ -261,6 +261,17 @@ class PatternLearner(FamilyCounting):
             self._stopped = (self.version, found)
         return found
 
+    def breaking_runs(self, tools: Iterable[str]) -> list[str]:
+        """Ids of the runs, newest first, that met the errors by which these of ``tools``
+        stopped working (:meth:`stopped_tools`): runs since the change, whatever their
+        family."""
+        stopped = self.stopped_tools().keys() & set(tools)
+        found: list[str] = []
+        for pattern in map(self._patterns.get, self._counts.breaking_ids()):
+            if isinstance(pattern, ErrorRecovery) and pattern.tool in stopped:
+                found += reversed(pattern.breaking)
+        return list(dict.fromkeys(found))
+
     def _stopped_in(self, family: ToolSequence) -> bool:
         """Whether a step of the family's sequence has stopped working for its runs: in
         every setting, or in that of a successful run of the family that used it."""

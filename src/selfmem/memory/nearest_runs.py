@@ -5,7 +5,7 @@ of them are superseded by a change or failed when followed."""
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from typing import TYPE_CHECKING, Any
 
 from ..errors import NotFoundError
@@ -16,6 +16,7 @@ from ..learning.sequences import (
     of_nearest_task,
     progress_sequence,
     same_stack,
+    same_task,
 )
 from ..records.episodes import Episode, TaskContext, TaskType
 from ..records.learned import ToolSequence
@@ -102,29 +103,44 @@ class NearestRuns(Handle):
         """The runs that show how a superseded episode's task is done now: its family's
         successful runs since the change (:meth:`PatternLearner.new_way_runs`; with
         ``failed_too``, all its runs since, :meth:`PatternLearner.runs_since_change`), which
-        may be worded quite differently from the query. Each comes with the score of the
-        best superseded episode of its family (it stands in for it) and that episode's id."""
+        may be worded quite differently from the query; and the runs that met the errors by
+        which a tool that episode used stopped working (:meth:`PatternLearner.breaking_runs`:
+        whatever their family, which may not have seen the change). Each comes with the score
+        of the best superseded episode of its family (it stands in for it) and that
+        episode's id."""
         engine = self._core.learning
         best: dict[str, str] = {}
         for episode_id, key in superseded.items():
             if key not in best or scores[episode_id] > scores[best[key]]:
                 best[key] = episode_id
+        used = {key: self._procedure_of(episode_id) for key, episode_id in best.items()}
         with engine.lock:
             learner = engine.learner(self.namespace)
             since = learner.runs_since_change if failed_too else learner.new_way_runs
             ways = {key: since(key)[:_NEW_WAYS] for key in best}
+            broke = {key: learner.breaking_runs(used[key])[:_NEW_WAYS] for key in best}
+            idle, stopped = learner.idle_tools(), learner.stopped_tools().keys()
         found = []
         for key, ids in ways.items():
-            for episode_id in ids:
+            for episode_id in [*ids, *broke[key]]:
                 if episode_id in present:
                     continue
                 try:
                     episode = self._episode(episode_id, caught_up=True)
                 except NotFoundError:
                     continue
-                present.add(episode_id)
-                found.append((episode, scores[best[key]], best[key]))
+                if episode_id not in ids and not _stands_for(episode, used[key], idle, stopped):
+                    continue  # a run of another task that used the same tool
+                if failed_too or succeeded(episode):
+                    present.add(episode_id)
+                    found.append((episode, scores[best[key]], best[key]))
         return found
+
+    def _procedure_of(self, episode_id: str) -> tuple[str, ...]:
+        try:
+            return procedure(self._episode(episode_id, caught_up=True))
+        except NotFoundError:
+            return ()
 
     def _similar_runs_sequence(
         self,
@@ -468,3 +484,16 @@ class NearestRuns(Handle):
             "partial": 1.0,
         }
         return ScoredPattern(pattern, 0.0, signals)
+
+
+def _stands_for(
+    run: Episode, old: Sequence[str], idle: Collection[str], stopped: Collection[str]
+) -> bool:
+    """Whether a run that met a stopped tool's error did the task of a superseded run whose
+    procedure was ``old``: as a success, the same task (:func:`same_task`); as a failure, it
+    tried a step of that way besides the tools that stopped (and those that work in any
+    state): it set out to do that task and met the change."""
+    if succeeded(run):
+        return same_task(procedure(run), old, idle)
+    steps = set(old) - set(idle) - set(stopped)
+    return any(step.tool in steps for step in run.steps)
