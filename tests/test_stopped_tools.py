@@ -4,7 +4,7 @@ tool before then is superseded, whichever task family the run is in."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime
 from pathlib import Path
 
 from selfmem import SelfLearningMemory, TaskContext, TaskOutcome
@@ -102,9 +102,12 @@ def test_a_state_error_never_stops_a_tool() -> None:
 CI = TaskContext(domain="ci", language="python")
 
 
+def _start(minute: int) -> datetime:
+    return episode([], minute=minute).start_time
+
+
 def _ci_run(memory: SelfLearningMemory, i: int, task: str, *, gone: bool) -> str:
-    start = episode([], minute=i).end_time - timedelta(seconds=10)  # type: ignore[operator]
-    eid = memory.start_episode(task, CI, start_time=start)
+    eid = memory.start_episode(task, CI, start_time=_start(i))
     memory.log_step(eid, tool="write_ci_config", observation="ok")
     memory.log_step(eid, tool="add_ci_secret", observation="ok")
     if gone:
@@ -147,8 +150,7 @@ def _after_change(memory: SelfLearningMemory, i: int, task: str, *, found: bool)
     """Since the change a runner must be registered first, and trigger_pipeline is gone.
     The run breaks at write_ci_config and, with ``found``, gets register_ci_runner to work
     before it runs out of calls at trigger_pipeline."""
-    start = episode([], minute=i).end_time - timedelta(seconds=10)  # type: ignore[operator]
-    eid = memory.start_episode(task, CI, start_time=start)
+    eid = memory.start_episode(task, CI, start_time=_start(i))
     memory.log_step(eid, tool="write_ci_config", error="no runner registered for this repo")
     if found:
         memory.log_step(eid, tool="register_ci_runner", observation="runner 7 registered")
@@ -180,8 +182,7 @@ def test_a_step_found_since_a_tool_stopped_comes_first_with_the_rest_of_the_old_
 
 def _replaced(memory: SelfLearningMemory, i: int, task: str) -> str:
     """Since the change trigger_pipeline answers "410 Gone"; run_pipeline_v2 does its work."""
-    start = episode([], minute=i).end_time - timedelta(seconds=10)  # type: ignore[operator]
-    eid = memory.start_episode(task, CI, start_time=start)
+    eid = memory.start_episode(task, CI, start_time=_start(i))
     memory.log_step(eid, tool="write_ci_config", observation="ok")
     memory.log_step(eid, tool="add_ci_secret", observation="ok")
     memory.log_step(eid, tool="trigger_pipeline", error="410 Gone: use the runner api")
