@@ -258,10 +258,9 @@ class NearestRuns(Handle):
             scores[episode.id] = score
             since.append(episode)
         broken = self._broken(closest)
-        found = self._progress([*since, *closest], scores, broken)
         old = [run for run in closest if run.id in broken]
         fresh = self._found_since([*since, *closest], old, scores)
-        found = fresh or found
+        found = fresh or self._progress([*since, *closest], scores, broken)
         if found is None:
             return None
         assert isinstance(found.pattern, ToolSequence)
@@ -436,12 +435,8 @@ class NearestRuns(Handle):
         """Whether a run of these episodes' changed families has succeeded since, or one of
         the task's nearest successful ``runs`` that is not superseded ended after a tool
         those episodes used stopped working: what works now."""
-        used: set[str] = set()
-        for episode_id in superseded if runs else ():
-            try:
-                used.update(procedure(self._episode(episode_id, caught_up=True)))
-            except NotFoundError:
-                continue
+        ids = superseded if runs else {}
+        used = {tool for episode_id in ids for tool in self._procedure_of(episode_id)}
         engine = self._core.learning
         with engine.lock:
             learner = engine.learner(self.namespace)
