@@ -9,6 +9,7 @@ from pathlib import Path
 
 from selfmem import SelfLearningMemory, TaskContext, TaskOutcome
 from selfmem.learning import ErrorRecovery, PatternLearner
+from selfmem.learning.extractors import run_setting
 from selfmem.records.learned import pattern_adapter
 
 from .test_learner import NS, episode, observe_all
@@ -59,6 +60,38 @@ def test_an_error_the_tool_recovers_from_or_that_other_runs_skip_never_stops_it(
         ],
     )
     assert _stopped(learner) == set()
+
+
+def test_a_tool_stopped_for_one_task_stays_stopped_while_another_task_still_uses_it() -> None:
+    learner = PatternLearner(NS)
+    gone = ("notify_team", "403 forbidden: incident notices moved to paging")
+    incident = ["read_logs", "query_metrics", "restart_service", "notify_team"]
+    release = ["build_image", "rollback_release", "check_health", "notify_team"]
+    observe_all(learner, [episode(incident, task="restore checkout", minute=i) for i in range(3)])
+    observe_all(learner, [episode(release, task="roll back", minute=3 + i) for i in range(3)])
+    observe_all(
+        learner,
+        [
+            episode([*incident[:3], gone], success=False, task="restore checkout", minute=10),
+            episode(release, task="roll back", minute=11),  # the tool works for this task
+            episode([*incident[:3], gone, "page_oncall"], task="restore checkout", minute=12),
+            episode(release, task="roll back", minute=13),
+        ],
+    )
+    stop = learner.stopped_tools().get("notify_team")
+    assert stop is not None, "runs of another task that still see it work do not end the stop"
+    setting = run_setting(episode([]))
+    assert stop.applies(setting, incident)
+    assert not stop.applies(setting, release), "it has not stopped for the other task"
+    stored = [
+        pattern_adapter.validate_json(pattern_adapter.dump_json(p))
+        for p in learner.all_patterns()
+    ]
+    reloaded = PatternLearner(NS)
+    reloaded.load(stored)
+    assert reloaded.stopped_tools() == learner.stopped_tools()
+    learner.observe(episode(incident, task="restore checkout", minute=14))
+    assert _stopped(learner) == set(), "a run of the task itself saw it work again"
 
 
 def test_a_stopped_tool_survives_reloading_and_forgetting_a_breaking_run_restarts_it() -> None:

@@ -11,7 +11,7 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from ..records.episodes import Episode, ExecutionStep, OutcomeStatus
+from ..records.episodes import Episode, ExecutionStep, OutcomeStatus, TaskContext
 from ..security.redaction import REDACTED
 from .error_classes import normalize_error
 from .state import FamilyRun
@@ -25,6 +25,7 @@ __all__ = [
     "is_subsequence",
     "procedure",
     "run_setting",
+    "setting_of",
     "succeeded",
     "tool_path",
 ]
@@ -230,8 +231,14 @@ def family_run(episode: Episode) -> FamilyRun:
 def run_setting(episode: Episode) -> frozenset[str]:
     """The features of an episode's setting that tell runs of one task apart: language,
     framework and tags (``FamilyRun.setting``)."""
-    return frozenset(
-        feature
-        for feature in context_features(episode)
-        if not feature.startswith(("domain=", "task_type="))
-    )
+    return setting_of(episode.context)
+
+
+def setting_of(ctx: TaskContext) -> frozenset[str]:
+    """:func:`run_setting` of a context (a task's, before it runs)."""
+    features = [f"tag={tag}" for tag in ctx.tags]
+    if ctx.language:
+        features.append(f"language={ctx.language.lower()}")
+    if ctx.framework:
+        features.append(f"framework={ctx.framework.lower()}")
+    return frozenset(features)

@@ -90,6 +90,19 @@ class PatternLearner(FamilyCounting):
         family = self.families.families.get(key)
         return new_way_runs(family, self._runs.get(key, ())) if family is not None else []
 
+    def setting_paths(
+        self, key: str, setting: frozenset[str]
+    ) -> tuple[list[tuple[str, ...]], list[tuple[str, ...]], set[str]]:
+        """The procedures of the family's recent successful runs in ``setting`` (newest
+        first) and in other settings, and the steps at which its way changed."""
+        family = self.families.families.get(key)
+        runs = [run for run in reversed(self._runs.get(key, ())) if run.success]
+        return (
+            [run.path for run in runs if run.setting == setting],
+            [run.path for run in runs if run.setting != setting],
+            set(family.changed_tools) if family is not None else set(),
+        )
+
     def runs_since_change(self, key: str) -> list[str]:
         """Ids of the family's runs, of any outcome, since its procedure changed, newest
         first (none when it has not changed)."""
@@ -238,7 +251,9 @@ class PatternLearner(FamilyCounting):
         before. An error that only says a call came out of turn (one of
         :meth:`state_errors`) does not count. What a successful run did with such a tool
         before then no longer works, whichever family it is in: in the setting of the runs
-        that met the error, or everywhere once they ran in two settings or more."""
+        that met the error, or everywhere once they ran in two settings or more; and only
+        for their task once a run of another task saw the tool work
+        (``ErrorRecovery.works_elsewhere``)."""
         version, found = self._stopped
         if version != self.version:
             streaks = [
@@ -249,13 +264,25 @@ class PatternLearner(FamilyCounting):
             state = self.state_errors() if streaks else set()
             since: dict[str, datetime] = {}
             where: dict[str, set[str]] = {}
+            tasks: dict[str, list[frozenset[str]] | None] = {}
             for pattern in streaks:
                 if pattern.error_class not in state and self._worked(pattern.tool):
                     tool = pattern.tool
                     since[tool] = min(since.get(tool, pattern.first_seen), pattern.first_seen)
                     where.setdefault(tool, set()).update(pattern.breaking.values())
+                    # only for the breaking runs' task once a run of another saw it work
+                    known = tasks.get(tool, [])
+                    tasks[tool] = (
+                        known + [frozenset(p) for p in pattern.breaking_paths.values()]
+                        if pattern.works_elsewhere and known is not None
+                        else None
+                    )
             found = {
-                tool: Stopped(at, frozenset(where[tool]) if len(where[tool]) == 1 else None)
+                tool: Stopped(
+                    at,
+                    frozenset(where[tool]) if len(where[tool]) == 1 else None,
+                    tuple(paths) if (paths := tasks[tool]) else None,
+                )
                 for tool, at in since.items()
             }
             self._stopped = (self.version, found)
@@ -281,7 +308,10 @@ class PatternLearner(FamilyCounting):
             return False
         runs = [run for run in self._runs.get(family.key, ()) if run.success]
         return any(
-            stop.where is None or any(stop.applies(run.setting) for run in runs) for stop in gone
+            stop.applies(frozenset(), family.tools)
+            if stop.where is None
+            else any(stop.applies(run.setting, family.tools) for run in runs)
+            for stop in gone
         )
 
     def _worked(self, tool: str) -> bool:

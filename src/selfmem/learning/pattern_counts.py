@@ -10,6 +10,7 @@ family; error recoveries per tool and error class. Which of them are served is d
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import TypeVar
 
 from ..config import LearningConfig
@@ -24,6 +25,7 @@ from ..records.learned import (
 )
 from . import counting, merging, serving
 from . import extractors as ex
+from .sequences import same_task
 from .state import Tally, count_choice, setting_key
 
 __all__ = ["PatternCounts"]
@@ -107,6 +109,7 @@ class PatternCounts:
     def errors(self, episode: Episode, tally: Tally, sign: int) -> list[ErrorRecovery]:
         success = tally.success
         worked = {step.tool for step in episode.steps if step.success}
+        path = ex.procedure(episode)
         changed = []
         for event in ex.error_events(episode):
             key = f"{event.tool}|{event.error_class}"
@@ -119,33 +122,54 @@ class PatternCounts:
             counting.count(pattern, tally, sign)
             _count_recovery(pattern, event, sign, success)
             serving.pick_recovery(pattern, self._config)
-            self._streak(pattern, episode, event.tool not in worked, sign)
+            self._streak(pattern, episode, path, event.tool not in worked, sign)
             changed.append(pattern)
         if sign > 0:
-            changed += self._worked(worked)
+            changed += self._worked(worked, path)
         return changed
 
-    def _streak(self, pattern: ErrorRecovery, episode: Episode, broke: bool, sign: int) -> None:
+    def _streak(
+        self, pattern: ErrorRecovery, episode: Episode, path: Sequence[str], broke: bool, sign: int
+    ) -> None:
         """Count a run in (or out) of the streak of runs in which the error's tool failed
         with it and never worked (``ErrorRecovery.breaking``): a streak starts with the first
-        run that shows the error, and goes on while every run that calls the tool breaks."""
+        run that shows the error, and goes on while every run of that task that calls the
+        tool breaks."""
         breaking = pattern.breaking
         if sign < 0:
             breaking.pop(episode.id, None)
+            pattern.breaking_paths.pop(episode.id, None)
         elif broke and (pattern.support == 1 or breaking):
             breaking[episode.id] = setting_key(ex.run_setting(episode))
+            pattern.breaking_paths[episode.id] = sorted(set(path))
             self.breaking.setdefault(pattern.tool, set()).add(pattern.id)
 
-    def _worked(self, worked: set[str]) -> list[ErrorRecovery]:
-        """End the streaks of the tools a run saw working; returns the patterns that had one."""
-        ended = []
+    def _worked(self, worked: set[str], path: Sequence[str]) -> list[ErrorRecovery]:
+        """End the streaks of the tools a run whose procedure is ``path`` saw working, when
+        it did the task of one of the streak's runs (:func:`.sequences.same_task`); a run
+        of another task only counts as one where the tool still works. Returns the patterns
+        that changed."""
+        changed = []
         for tool in sorted(worked & self.breaking.keys()):
-            for pattern_id in sorted(self.breaking.pop(tool)):
+            ids = self.breaking[tool]
+            for pattern_id in sorted(ids):
                 pattern = self.patterns.get(pattern_id)
-                if isinstance(pattern, ErrorRecovery) and pattern.breaking:
-                    pattern.breaking = {}
-                    ended.append(pattern)
-        return ended
+                if not isinstance(pattern, ErrorRecovery) or not pattern.breaking:
+                    ids.discard(pattern_id)
+                    continue
+                paths = pattern.breaking_paths.values()
+                if paths and not any(same_task(path, other) for other in paths):
+                    if not pattern.works_elsewhere:
+                        pattern.works_elsewhere = True
+                        changed.append(pattern)
+                    continue
+                pattern.breaking, pattern.breaking_paths = {}, {}
+                pattern.works_elsewhere = False
+                ids.discard(pattern_id)
+                changed.append(pattern)
+            if not ids:
+                del self.breaking[tool]
+        return changed
 
     def breaking_ids(self) -> list[str]:
         """The ids of the error recoveries that may hold a streak, in order."""

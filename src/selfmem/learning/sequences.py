@@ -11,6 +11,7 @@ from ..records.episodes import Episode, TaskContext
 from ..records.learned import PatternContext, ToolSequence, stable_id
 from . import extractors as ex
 from .error_classes import normalize_error
+from .state import same_task
 
 __all__ = [
     "consensus",
@@ -105,18 +106,6 @@ def same_stack(run: TaskContext, task: TaskContext | None) -> bool:
     if task is None:
         return True
     return _same(task.language, run.language) and _same(task.framework, run.framework)
-
-
-def same_task(
-    path: Sequence[str], nearest: Sequence[str], idle: Collection[str] = frozenset()
-) -> bool:
-    """Whether a run whose procedure is ``path`` did the task the nearest run did: they
-    share at least half the tools of the shorter procedure, ``idle`` tools (which work in
-    any state, :meth:`PatternLearner.idle_tools`) aside. Runs of one task in different
-    settings differ by a step or two (an approval in production); runs that share a domain
-    and some words but do another task share few or none."""
-    ours, theirs = set(path) - set(idle), set(nearest) - set(idle)
-    return 2 * len(ours & theirs) >= min(len(ours), len(theirs))
 
 
 def of_nearest_task(

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from datetime import datetime
 
 from ..records.episodes import Episode, utc_now
 from ..records.learned import ChoiceStats
 
-__all__ = ["Baseline", "FamilyRun", "Stopped", "Tally", "count_choice", "setting_key"]
+__all__ = ["Baseline", "FamilyRun", "Stopped", "Tally", "count_choice", "same_task", "setting_key"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,14 +94,32 @@ def setting_key(setting: frozenset[str]) -> str:
 @dataclass(frozen=True, slots=True)
 class Stopped:
     """A tool that has stopped working (:meth:`PatternLearner.stopped_tools`): since when
-    the first run met the error, and the settings (:func:`setting_key`) of the runs that
-    met it, ``None`` when they ran in two or more: everywhere, as far as runs show."""
+    the first run met the error, the settings (:func:`setting_key`) of the runs that met
+    it, ``None`` when they ran in two or more: everywhere, as far as runs show; and what
+    those runs got to work (``paths``) when runs of another task still see the tool work
+    (``None``: no run has since)."""
 
     since: datetime
     where: frozenset[str] | None
+    paths: tuple[frozenset[str], ...] | None = None
 
-    def applies(self, setting: frozenset[str]) -> bool:
-        """Whether it has stopped for a run in ``setting``: one that used the tool there
-        had it working where it now fails (a run in another setting may have needed what
-        that setting needs all along)."""
+    def applies(self, setting: frozenset[str], path: Collection[str] = ()) -> bool:
+        """Whether it has stopped for a run in ``setting`` whose procedure is ``path``: one
+        that used the tool there had it working where it now fails (a run in another
+        setting may have needed what that setting needs all along, and a run of another
+        task that still sees it work shows that it has not stopped for that task)."""
+        if self.paths is not None and not any(same_task(path, p) for p in self.paths):
+            return False
         return self.where is None or setting_key(setting) in self.where
+
+
+def same_task(
+    path: Collection[str], nearest: Collection[str], idle: Collection[str] = frozenset()
+) -> bool:
+    """Whether a run whose procedure is ``path`` did the task the nearest run did: they
+    share at least half the tools of the shorter procedure, ``idle`` tools (which work in
+    any state, :meth:`PatternLearner.idle_tools`) aside. Runs of one task in different
+    settings differ by a step or two (an approval in production); runs that share a domain
+    and some words but do another task share few or none."""
+    ours, theirs = set(path) - set(idle), set(nearest) - set(idle)
+    return 2 * len(ours & theirs) >= min(len(ours), len(theirs))

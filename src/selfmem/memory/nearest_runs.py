@@ -5,24 +5,23 @@ of them are superseded by a change or failed when followed."""
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from ..errors import NotFoundError
 from ..learning.changes import rest_of
-from ..learning.extractors import procedure, run_setting, succeeded
+from ..learning.extractors import procedure, succeeded
 from ..learning.sequences import (
     neighbour_sequence,
     of_nearest_task,
     progress_sequence,
     same_stack,
-    same_task,
 )
 from ..records.episodes import Episode, TaskContext, TaskType
 from ..records.learned import ToolSequence
 from ..retrieval.pattern_ranking import ScoredPattern
-from .handle import Handle
 from .offers import guessed, passes, scored
+from .superseded import SupersededRuns
 
 if TYPE_CHECKING:
     import numpy as np
@@ -34,113 +33,10 @@ __all__ = ["NearestRuns", "passes"]
 
 #: How many of the most similar successful runs a recommendation looks at.
 _NEIGHBOURS = 8
-#: How many of a changed family's runs since the change stand in for its superseded runs.
-_NEW_WAYS = 8
 
 
-class NearestRuns(Handle):
+class NearestRuns(SupersededRuns):
     """The nearest runs of a task and their vote (a part of :class:`RetrievalAPI`)."""
-
-    def _superseded(self, episodes: Sequence[Episode]) -> dict[str, str]:
-        """The episodes whose task family's procedure has changed since they ended and that
-        used a step which now fails, or that used a tool which has stopped working since,
-        whatever their family (:meth:`PatternLearner.stopped_tools`: everywhere, or in the
-        episode's own setting), each with its family's key: what worked for them no longer
-        does (see ``ToolSequence.changed_at``). A run that ended earlier but already did
-        something else (the new way, found while the old one was failing) is not
-        superseded."""
-        return {episode_id: key for episode_id, (key, _) in self._outdated(episodes).items()}
-
-    def _outdated(self, episodes: Sequence[Episode]) -> dict[str, tuple[str, set[str]]]:
-        """:meth:`_superseded`, with the steps of each episode's procedure that broke."""
-        engine = self._core.learning
-        with engine.lock:
-            learner = engine.learner(self.namespace)
-            changes = {
-                key: (family.changed_at, family.changed_tools)
-                for key, family in learner.families.families.items()
-                if family.changed_at is not None
-            }
-            stopped = learner.stopped_tools()
-            if not changes and not stopped:
-                return {}
-            found = {}
-            for episode in episodes:
-                if (end := episode.end_time) is None:
-                    continue
-                done = procedure(episode)
-                key = learner.family_of(episode) or ""
-                where = run_setting(episode) if stopped else frozenset()
-                broken = {
-                    tool
-                    for tool in done
-                    if (stop := stopped.get(tool)) and end < stop.since and stop.applies(where)
-                }
-                changed, tools = changes.get(key, (None, []))
-                hit = not tools or not set(tools).isdisjoint(done)  # no steps known: any
-                if changed is not None and end < changed and hit:
-                    found[episode.id] = (key, broken | set(tools))
-                elif broken:
-                    found[episode.id] = (key, broken)
-            return found
-
-    def _failed_when_followed(
-        self, episodes: Sequence[Episode], ctx: TaskContext | None = None
-    ) -> set[str]:
-        """The episodes whose latest followers all failed, or, for a task's ``ctx``, whose
-        latest followers in its setting did (see :mod:`selfmem.learning.followed`)."""
-        engine = self._core.learning
-        with engine.lock:
-            return engine.learner(self.namespace).failed_when_followed(episodes, ctx)
-
-    def _new_ways(
-        self,
-        superseded: dict[str, str],
-        scores: dict[str, float],
-        present: set[str],
-        failed_too: bool = False,
-    ) -> list[tuple[Episode, float, str]]:
-        """The runs that show how a superseded episode's task is done now: its family's
-        successful runs since the change (:meth:`PatternLearner.new_way_runs`; with
-        ``failed_too``, all its runs since, :meth:`PatternLearner.runs_since_change`), which
-        may be worded quite differently from the query; and the runs that met the errors by
-        which a tool that episode used stopped working (:meth:`PatternLearner.breaking_runs`:
-        whatever their family, which may not have seen the change). Each comes with the score
-        of the best superseded episode of its family (it stands in for it) and that
-        episode's id."""
-        engine = self._core.learning
-        best: dict[str, str] = {}
-        for episode_id, key in superseded.items():
-            if key not in best or scores[episode_id] > scores[best[key]]:
-                best[key] = episode_id
-        used = {key: self._procedure_of(episode_id) for key, episode_id in best.items()}
-        with engine.lock:
-            learner = engine.learner(self.namespace)
-            since = learner.runs_since_change if failed_too else learner.new_way_runs
-            ways = {key: since(key)[:_NEW_WAYS] for key in best}
-            broke = {key: learner.breaking_runs(used[key])[:_NEW_WAYS] for key in best}
-            idle, stopped = learner.idle_tools(), learner.stopped_tools().keys()
-        found = []
-        for key, ids in ways.items():
-            for episode_id in [*ids, *broke[key]]:
-                if episode_id in present:
-                    continue
-                try:
-                    episode = self._episode(episode_id, caught_up=True)
-                except NotFoundError:
-                    continue
-                if episode_id not in ids and not _stands_for(episode, used[key], idle, stopped):
-                    continue  # a run of another task that used the same tool
-                if failed_too or succeeded(episode):
-                    present.add(episode_id)
-                    found.append((episode, scores[best[key]], best[key]))
-        return found
-
-    def _procedure_of(self, episode_id: str) -> tuple[str, ...]:
-        try:
-            return procedure(self._episode(episode_id, caught_up=True))
-        except NotFoundError:
-            return ()
 
     def _similar_runs_sequence(
         self,
@@ -184,16 +80,9 @@ class NearestRuns(Handle):
             same_context = functools.partial(self._same_context, index, ctx, wanted, scores, fits)
             runs, old = self._voters(functools.partial(nearest, filters), same_context, ctx)
             if old:  # the task's family changed: its runs since the change vote, however worded
-                ways = self._new_ways(old, scores, {r.id for r in runs})
-                for episode, score, stand_in in ways:
-                    if passes(episode, filters):
-                        runs.append(episode)
-                        scores[episode.id], fits[episode.id] = score, fits[stand_in]
-                repair = None if ways else self._repair(old, scores, runs)
-                if repair is not None:
-                    return repair
-                if changed_only and not self._found_new_way(old, runs):  # nor a guess at one
-                    return self._progress_since_change(old, changed_only, scores)
+                offer = self._since_change(old, runs, changed_only, filters, scores, fits)
+                if offer is not None:
+                    return offer
             vote = functools.partial(
                 neighbour_sequence, self.namespace, description, runs, self.config.learning,
                 [scores[r.id] for r in runs],
@@ -201,7 +90,34 @@ class NearestRuns(Handle):
             pattern = vote([fits[r.id] for r in runs], ctx, idle=idle)
             if pattern is None:  # none in its own stack agree: the closest runs of any stack
                 pattern = vote(None, ctx, any_stack=True, idle=idle)
+            if pattern is not None:
+                pattern = self._own_steps(pattern, old, runs, ctx)
             return None if pattern is None else scored(pattern, scores, ctx, task_type, runs)
+
+    def _since_change(
+        self,
+        old: dict[str, str],
+        runs: list[Episode],
+        changed_only: list[Episode],
+        filters: QueryFilters,
+        scores: dict[str, float],
+        fits: dict[str, float],
+    ) -> ScoredPattern | None:
+        """When some of the nearest runs are superseded (``old``): the runs that show how
+        the task is done now join the voters (``runs``, with their stand-ins' scores); when
+        there are none, a guess at a repair of the old way, or how far it still goes, is
+        the offer (None: the voters' sequence is)."""
+        ways = self._new_ways(old, scores, {r.id for r in runs})
+        for episode, score, stand_in in ways:
+            if passes(episode, filters):
+                runs.append(episode)
+                scores[episode.id], fits[episode.id] = score, fits[stand_in]
+        repair = None if ways else self._repair(old, scores, runs)
+        if repair is not None:
+            return repair
+        if changed_only and not self._found_new_way(old, runs):  # nor a guess at one
+            return self._progress_since_change(old, changed_only, scores)
+        return None
 
     def _closest(
         self,
@@ -431,26 +347,6 @@ class NearestRuns(Handle):
         with engine.lock:
             return engine.learner(self.namespace).idle_tools()
 
-    def _found_new_way(self, superseded: dict[str, str], runs: Sequence[Episode]) -> bool:
-        """Whether a run of these episodes' changed families has succeeded since, or one of
-        the task's nearest successful ``runs`` that is not superseded ended after a tool
-        those episodes used stopped working: what works now."""
-        ids = superseded if runs else {}
-        used = {tool for episode_id in ids for tool in self._procedure_of(episode_id)}
-        engine = self._core.learning
-        with engine.lock:
-            learner = engine.learner(self.namespace)
-            stopped = learner.stopped_tools()
-            since = [stopped[tool].since for tool in used if tool in stopped]
-            if since and any(run.end_time and run.end_time > min(since) for run in runs):
-                return True
-            return any(learner.new_way_runs(key) for key in set(superseded.values()))
-
-    def _broken(self, runs: list[Episode]) -> dict[str, set[str]]:
-        """For each of ``runs`` that is superseded, the steps of its procedure that broke:
-        when its family's procedure changed, or that have stopped working since it ended."""
-        return {key: broken for key, (_, broken) in self._outdated(runs).items()}
-
     def _progress(
         self,
         runs: list[Episode],
@@ -479,16 +375,3 @@ class NearestRuns(Handle):
             "partial": 1.0,
         }
         return ScoredPattern(pattern, 0.0, signals)
-
-
-def _stands_for(
-    run: Episode, old: Sequence[str], idle: Collection[str], stopped: Collection[str]
-) -> bool:
-    """Whether a run that met a stopped tool's error did the task of a superseded run whose
-    procedure was ``old``: as a success, the same task (:func:`same_task`); as a failure, it
-    tried a step of that way besides the tools that stopped (and those that work in any
-    state): it set out to do that task and met the change."""
-    if succeeded(run):
-        return same_task(procedure(run), old, idle)
-    steps = set(old) - set(idle) - set(stopped)
-    return any(step.tool in steps for step in run.steps)

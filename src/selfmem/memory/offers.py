@@ -4,7 +4,7 @@ way (:func:`guessed`), and whether a run added to a result passes the query's fi
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from typing import TYPE_CHECKING
 
 from ..learning.extractors import succeeded
@@ -15,7 +15,7 @@ from ..retrieval.pattern_ranking import ScoredPattern, context_score
 if TYPE_CHECKING:
     from ..retrieval.index import QueryFilters
 
-__all__ = ["guessed", "passes", "scored"]
+__all__ = ["guessed", "passes", "scored", "with_own_steps"]
 
 
 def guessed(
@@ -71,3 +71,34 @@ def passes(episode: Episode, filters: QueryFilters) -> bool:
         and (filters.ended_before is None or (ended is not None and ended < filters.ended_before))
         and set(filters.tags) <= {tag.lower() for tag in episode.context.tags}
     )
+
+
+def with_own_steps(
+    pattern: ToolSequence,
+    here: Sequence[Sequence[str]],
+    elsewhere: Sequence[Sequence[str]],
+    broken: Collection[str],
+) -> ToolSequence:
+    """A way that runs in other settings found since a change (``pattern``), with the
+    steps the old way took in the task's own setting that it lacks: steps of every
+    superseded run of that setting (``here``, their procedures, the nearest first) that
+    did not break and that no run elsewhere took (``elsewhere``), such as an approval that
+    production needs, each placed after the step it followed there."""
+    old = here[0]
+    own = [
+        tool
+        for tool in old
+        if tool not in pattern.tools
+        and tool not in broken
+        and all(tool in path for path in here)
+        and not any(tool in path for path in elsewhere)
+    ]
+    if not own:
+        return pattern
+    tools = list(pattern.tools)
+    for tool in own:
+        before = old[: old.index(tool)]
+        tools.insert(max((tools.index(t) + 1 for t in before if t in tools), default=0), tool)
+    key = pattern.key.split(":", 1)[0] + ":" + "|".join(tools)
+    update = {"tools": tools, "key": key, "id": stable_id(pattern.namespace, "tool_sequence", key)}
+    return pattern.model_copy(update=update)

@@ -292,8 +292,12 @@ class ErrorRecovery(_PatternBase):
     as no episode has called the tool and seen it work since: an error no run had seen that
     every run since has met ("410 Gone"). Two such episodes say the tool has stopped working
     (:meth:`PatternLearner.stopped_tools`): where they ran, or everywhere when they ran in
-    two settings or more. Forgetting the run that saw the tool work does not bring back the
-    streak it ended; relearning does.
+    two settings or more. ``breaking_paths`` gives the tools each of those episodes got to
+    work. A run that sees the tool work while doing another task (it shares less than half
+    its tools with each of them) does not end the streak: it sets ``works_elsewhere``, and
+    the tool has then stopped only for the breaking runs' task.
+    Forgetting the run that saw the tool work does not bring back the streak it ended;
+    relearning does.
     """
 
     kind: Literal[PatternKind.ERROR_RECOVERY] = PatternKind.ERROR_RECOVERY
@@ -308,6 +312,8 @@ class ErrorRecovery(_PatternBase):
     best_recovery: str | None = None
     best_mode: RecoveryMode | None = None
     breaking: dict[str, str] = Field(default_factory=dict)
+    breaking_paths: dict[str, list[str]] = Field(default_factory=dict)
+    works_elsewhere: bool = False
 
     def best_stats(self) -> ChoiceStats | None:
         """How often the best recovery was tried after the error, and how often it fixed it."""

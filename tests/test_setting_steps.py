@@ -1,0 +1,47 @@
+"""Steps that a task's own setting needs: when the runs that vote for a task's sequence all
+ran in other settings, the steps that every successful run of their family in the task's
+setting took, and no run elsewhere did, are part of the offer there (an approval that
+production needs, which staging runs never called)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from selfmem import SelfLearningMemory, TaskContext, TaskOutcome
+
+STAGING = ["read_logs", "query_metrics", "restart_service", "page_oncall"]
+PROD = ["read_logs", "query_metrics", "request_approval", "restart_service", "page_oncall"]
+TASK = "Users see 500 errors from checkout; handle the incident"
+
+
+def _run(memory: SelfLearningMemory, task: str, tag: str, tools: list[str]) -> None:
+    eid = memory.start_episode(task, TaskContext(domain="ops", language="go", tags=[tag]))
+    for tool in tools:
+        memory.log_step(eid, tool=tool, observation=f"{tool} ok")
+    memory.complete_episode(eid, TaskOutcome.success("done"))
+
+
+def _first_sequence(memory: SelfLearningMemory, tag: str) -> list[str]:
+    ctx = TaskContext(domain="ops", language="go", tags=[tag])
+    found = memory.recommend_patterns(TASK, ctx)
+    return next(list(s.pattern.tools) for s in found if hasattr(s.pattern, "tools"))
+
+
+def _memory(tmp_path: Path, prod_runs: int) -> SelfLearningMemory:
+    memory = SelfLearningMemory.open(tmp_path / "m", learn_inline=True, flush_interval_s=None)
+    for _ in range(prod_runs):
+        _run(memory, "checkout is down, restore it", "prod", PROD)
+    for _ in range(9):  # worded like the task: they are its nearest runs
+        _run(memory, TASK, "staging", STAGING)
+    return memory
+
+
+def test_a_step_every_run_in_the_tasks_setting_took_is_offered_in_place(tmp_path: Path) -> None:
+    with _memory(tmp_path, prod_runs=3) as memory:
+        assert _first_sequence(memory, "prod") == PROD
+        assert _first_sequence(memory, "staging") == STAGING
+
+
+def test_one_run_in_the_setting_is_no_evidence_of_a_step_it_needs(tmp_path: Path) -> None:
+    with _memory(tmp_path, prod_runs=1) as memory:
+        assert _first_sequence(memory, "prod") == STAGING
