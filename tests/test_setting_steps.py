@@ -45,3 +45,32 @@ def test_a_step_every_run_in_the_tasks_setting_took_is_offered_in_place(tmp_path
 def test_one_run_in_the_setting_is_no_evidence_of_a_step_it_needs(tmp_path: Path) -> None:
     with _memory(tmp_path, prod_runs=1) as memory:
         assert _first_sequence(memory, "prod") == STAGING
+
+
+def _broke(memory: SelfLearningMemory, task: str, tag: str, before: list[str], then: str) -> None:
+    """A run in which ``notify_team`` answered 403, then ``then`` (none: it gave up)."""
+    eid = memory.start_episode(task, TaskContext(domain="ops", language="go", tags=[tag]))
+    for tool in before:
+        memory.log_step(eid, tool=tool, observation=f"{tool} ok")
+    memory.log_step(eid, tool="notify_team", error="403 forbidden: notices moved to paging")
+    if then:
+        memory.log_step(eid, tool=then, observation=f"{then} ok")
+    outcome = TaskOutcome.success("done") if then else TaskOutcome.failure("no notice")
+    memory.complete_episode(eid, outcome)
+
+
+def test_after_a_change_the_new_way_found_elsewhere_keeps_the_settings_step(
+    tmp_path: Path,
+) -> None:
+    with SelfLearningMemory.open(
+        tmp_path / "m", learn_inline=True, flush_interval_s=None
+    ) as memory:
+        for _ in range(3):
+            _run(memory, "checkout is down, restore it", "prod", [*PROD[:4], "notify_team"])
+            _run(memory, TASK, "staging", [*STAGING[:3], "notify_team"])
+        # notify_team stops working in both settings; staging runs find the on-call page
+        _broke(memory, "checkout is down, restore it", "prod", PROD[:4], "")
+        for _ in range(2):
+            _broke(memory, TASK, "staging", STAGING[:3], "page_oncall")
+        assert _first_sequence(memory, "staging") == STAGING
+        assert _first_sequence(memory, "prod") == PROD, "the approval stays, notify_team goes"
