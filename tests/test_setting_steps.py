@@ -7,7 +7,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from selfmem import SelfLearningMemory, TaskContext, TaskOutcome
+from selfmem import Episode, ExecutionStep, SelfLearningMemory, TaskContext, TaskOutcome
+from selfmem.config import LearningConfig
+from selfmem.learning.sequences import neighbour_sequence
+from selfmem.memory.offers import with_own_steps
 
 STAGING = ["read_logs", "query_metrics", "restart_service", "page_oncall"]
 PROD = ["read_logs", "query_metrics", "request_approval", "restart_service", "page_oncall"]
@@ -55,6 +58,8 @@ def _broke(memory: SelfLearningMemory, task: str, tag: str, before: list[str], t
     memory.log_step(eid, tool="notify_team", error="403 forbidden: notices moved to paging")
     if then:
         memory.log_step(eid, tool=then, observation=f"{then} ok")
+    else:  # it looked for a way on, and found none
+        memory.log_step(eid, tool="check_health", error="precondition failed: nothing to check")
     outcome = TaskOutcome.success("done") if then else TaskOutcome.failure("no notice")
     memory.complete_episode(eid, outcome)
 
@@ -74,3 +79,28 @@ def test_after_a_change_the_new_way_found_elsewhere_keeps_the_settings_step(
             _broke(memory, TASK, "staging", STAGING[:3], "page_oncall")
         assert _first_sequence(memory, "staging") == STAGING
         assert _first_sequence(memory, "prod") == PROD, "the approval stays, notify_team goes"
+
+
+def test_the_rule_places_each_step_after_the_one_it_followed_and_leaves_the_rest_alone() -> None:
+    new_way = neighbour_sequence(
+        "default", TASK, [_episode(STAGING), _episode(STAGING)], LearningConfig()
+    )
+    assert new_way is not None and new_way.tools == STAGING
+    prod = [*PROD[:4], "notify_team"]
+    kept = with_own_steps(new_way, [prod, prod], [STAGING], {"notify_team"})
+    assert kept.tools == PROD and kept.key == "similar:" + "|".join(PROD)
+    assert kept.id != new_way.id, "feedback on it is feedback on what was offered"
+    # a step one run here skipped, or that a run elsewhere took, is not this setting's
+    assert with_own_steps(new_way, [prod, STAGING], [STAGING], set()) is new_way
+    assert with_own_steps(new_way, [prod], [STAGING, prod], set()) is new_way
+    # a step that broke (a tool that stopped working) is never put back
+    gone = [*STAGING[:2], "open_ticket", *STAGING[2:]]
+    assert with_own_steps(new_way, [gone, gone], [], {"open_ticket"}) is new_way
+
+
+def _episode(tools: list[str]) -> Episode:
+    episode = Episode(namespace="default", task_description=TASK)
+    for tool in tools:
+        episode.steps.append(ExecutionStep(tool=tool, observation="ok"))
+    episode.outcome = TaskOutcome.success("done")
+    return episode

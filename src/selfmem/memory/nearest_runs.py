@@ -80,7 +80,7 @@ class NearestRuns(SupersededRuns):
             same_context = functools.partial(self._same_context, index, ctx, wanted, scores, fits)
             runs, old = self._voters(functools.partial(nearest, filters), same_context, ctx)
             if old:  # the task's family changed: its runs since the change vote, however worded
-                offer = self._since_change(old, runs, changed_only, filters, scores, fits)
+                offer = self._since_change(old, runs, changed_only, filters, scores, fits, ctx)
                 if offer is not None:
                     return offer
             vote = functools.partial(
@@ -102,6 +102,7 @@ class NearestRuns(SupersededRuns):
         filters: QueryFilters,
         scores: dict[str, float],
         fits: dict[str, float],
+        ctx: TaskContext | None,
     ) -> ScoredPattern | None:
         """When some of the nearest runs are superseded (``old``): the runs that show how
         the task is done now join the voters (``runs``, with their stand-ins' scores); when
@@ -116,7 +117,7 @@ class NearestRuns(SupersededRuns):
         if repair is not None:
             return repair
         if changed_only and not self._found_new_way(old, runs):  # nor a guess at one
-            return self._progress_since_change(old, changed_only, scores)
+            return self._progress_since_change(old, changed_only, scores, ctx)
         return None
 
     def _closest(
@@ -161,13 +162,18 @@ class NearestRuns(SupersededRuns):
         return closest if best is not None and self._superseded([best]) else []
 
     def _progress_since_change(
-        self, superseded: dict[str, str], closest: list[Episode], scores: dict[str, float]
+        self,
+        superseded: dict[str, str],
+        closest: list[Episode],
+        scores: dict[str, float],
+        ctx: TaskContext | None,
     ) -> ScoredPattern | None:
         """How far the way of a task's changed family still goes, when no run has succeeded
         since the change: its nearest runs, each superseded one up to the step that broke
         (kept: the agent meets what it now answers), and the family's runs since the change,
         however worded. When those steps hold a new tool, the rest of the old way follows
-        them, as a guess (:func:`.changes.continued`, keyed ``repair:``)."""
+        them, as a guess (:func:`.changes.continued`, keyed ``repair:``). Either way with
+        the steps the task's own setting needs (:meth:`_own_steps`)."""
         since = []
         present = {run.id for run in closest}
         for episode, score, _ in self._new_ways(superseded, scores, present, failed_too=True):
@@ -193,6 +199,10 @@ class NearestRuns(SupersededRuns):
             if guess is not None and family is not None:
                 ids = found.pattern.episode_ids
                 found = guessed(self.namespace, guess, ids, family, found.signals["relevance"])
+        assert isinstance(found.pattern, ToolSequence)
+        kept = self._own_steps(found.pattern, superseded, [*since, *closest], ctx)
+        if kept is not found.pattern:
+            found = ScoredPattern(kept, found.score, found.signals)
         engine.offered(self.namespace, found.pattern.id, family=key)  # its followers: key's runs
         return found
 

@@ -142,7 +142,7 @@ class SupersededRuns(Handle):
         here = setting_of(ctx) if ctx is not None else frozenset()
         if any(run_setting(run) == here for run in voters if run.id in pattern.episode_ids):
             return pattern  # a run in this setting shows the way here
-        voted = [procedure(run) for run in voters]
+        voted = [procedure(run) for run in voters if run_setting(run) != here]
         engine = self._core.learning
         with engine.lock:
             learner = engine.learner(self.namespace)
