@@ -84,14 +84,32 @@ def test_a_tool_stopped_for_one_task_stays_stopped_while_another_task_still_uses
     assert stop.applies(setting, incident)
     assert not stop.applies(setting, release), "it has not stopped for the other task"
     stored = [
-        pattern_adapter.validate_json(pattern_adapter.dump_json(p))
-        for p in learner.all_patterns()
+        pattern_adapter.validate_json(pattern_adapter.dump_json(p)) for p in learner.all_patterns()
     ]
     reloaded = PatternLearner(NS)
     reloaded.load(stored)
     assert reloaded.stopped_tools() == learner.stopped_tools()
     learner.observe(episode(incident, task="restore checkout", minute=14))
     assert _stopped(learner) == set(), "a run of the task itself saw it work again"
+
+
+def test_a_tool_runs_of_another_task_tried_and_dropped_never_stops_for_that_task() -> None:
+    learner = PatternLearner(NS)
+    research = ["read_docs", "search_web", "write_report"]
+    deploy = ["build_image", "push_image", "deploy"]
+    observe_all(learner, [episode(research, task="compare parsers", minute=i) for i in range(3)])
+    observe_all(learner, [episode(deploy, task="ship the api", minute=3 + i) for i in range(3)])
+    stray = ("build_image", "permission denied: not a build host")
+    observe_all(
+        learner,
+        [  # two research runs try a deploy tool, which fails, while deploy runs still use it
+            episode([*research[:2], stray], success=False, task="compare parsers", minute=10),
+            episode(deploy, task="ship the api", minute=11),
+            episode([*research[:2], stray], success=False, task="compare parsers", minute=12),
+            episode(deploy, task="ship the api", minute=13),
+        ],
+    )
+    assert _stopped(learner) == set(), "it never worked for their task: nothing stopped there"
 
 
 def test_a_stopped_tool_survives_reloading_and_forgetting_a_breaking_run_restarts_it() -> None:
@@ -101,8 +119,7 @@ def test_a_stopped_tool_survives_reloading_and_forgetting_a_breaking_run_restart
     observe_all(learner, [*ok, *broke])
     assert _stopped(learner) == {"trigger_pipeline"}
     stored = [
-        pattern_adapter.validate_json(pattern_adapter.dump_json(p))
-        for p in learner.all_patterns()
+        pattern_adapter.validate_json(pattern_adapter.dump_json(p)) for p in learner.all_patterns()
     ]
     reloaded = PatternLearner(NS)
     reloaded.load(stored)
@@ -176,7 +193,6 @@ def test_old_successes_of_any_family_are_superseded_once_a_tool_stopped(tmp_path
         with_it = [s for s in offered if "trigger_pipeline" in getattr(s.pattern, "tools", [])]
         assert all(s.signals["effectiveness"] == 0.0 for s in with_it)
         assert with_it and not memory.list_patterns("tool_sequence")
-
 
 
 def _after_change(memory: SelfLearningMemory, i: int, task: str, *, found: bool) -> str:

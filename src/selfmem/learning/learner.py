@@ -14,7 +14,7 @@ are served is decided by :mod:`.serving`.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from datetime import datetime
 
 from ..config import LearningConfig
@@ -30,7 +30,7 @@ from . import followed, serving
 from .changes import continued, new_way_runs, repaired_sequence, runs_since_change
 from .family_counting import FamilyCounting
 from .idle import idle_tools
-from .state import Stopped
+from .state import Stopped, same_task
 
 __all__ = ["PatternLearner"]
 
@@ -266,7 +266,8 @@ class PatternLearner(FamilyCounting):
             where: dict[str, set[str]] = {}
             tasks: dict[str, list[frozenset[str]] | None] = {}
             for pattern in streaks:
-                if pattern.error_class not in state and self._worked(pattern.tool):
+                task = pattern.breaking_paths.values() if pattern.works_elsewhere else None
+                if pattern.error_class not in state and self._worked(pattern.tool, task):
                     tool = pattern.tool
                     since[tool] = min(since.get(tool, pattern.first_seen), pattern.first_seen)
                     where.setdefault(tool, set()).update(pattern.breaking.values())
@@ -314,12 +315,22 @@ class PatternLearner(FamilyCounting):
             for stop in gone
         )
 
-    def _worked(self, tool: str) -> bool:
-        """Whether a run counted in some family called the tool without a failed call."""
-        return any(
-            (stats := family.tool_calls.get(tool)) is not None and stats.successes > 0
-            for family in self.families.families.values()
-        )
+    def _worked(self, tool: str, paths: Iterable[Collection[str]] | None = None) -> bool:
+        """Whether a run counted in some family called the tool without a failed call; with
+        ``paths`` (what runs of one task got to work), in a family whose working tools are
+        those of that task (:func:`same_task`): the tool was part of the task's way, not a
+        step runs of another task tried and dropped."""
+        tasks = None if paths is None else {frozenset(path) for path in paths}
+        for family in self.families.families.values():
+            stats = family.tool_calls.get(tool)
+            if stats is None or stats.successes <= 0:
+                continue
+            if tasks is None:
+                return True
+            worked = [t for t, counts in family.tool_calls.items() if counts.successes > 0]
+            if any(same_task(worked, path) for path in tasks):
+                return True
+        return False
 
     def patterns(
         self, kind: PatternKind | None = None, *, served_only: bool = True
