@@ -93,6 +93,20 @@ def test_the_rule_places_each_step_after_the_one_it_followed_and_leaves_the_rest
     # a step one run here skipped, or that a run elsewhere took, is not this setting's
     assert with_own_steps(new_way, [prod, STAGING], [STAGING], set()) is new_way
     assert with_own_steps(new_way, [prod], [STAGING, prod], set()) is new_way
+    # a gate goes before the step it guarded, whatever the new way does before that step
+    flags = ["create_flag", "configure_rollout_rule", "deploy_service"]
+    flag_way = neighbour_sequence(
+        "default", TASK, [_episode(flags), _episode(flags)], LearningConfig()
+    )
+    assert flag_way is not None
+    gated = ["create_flag", "set_flag_rollout", "request_change_approval", "deploy_service"]
+    staging = ["create_flag", "set_flag_rollout", "deploy_service"]  # before the change
+    assert with_own_steps(flag_way, [gated, gated], [flags, staging], set()).tools == [
+        "create_flag",
+        "configure_rollout_rule",
+        "request_change_approval",
+        "deploy_service",
+    ]
     # a step that broke (a tool that stopped working) is never put back
     gone = [*STAGING[:2], "open_ticket", *STAGING[2:]]
     assert with_own_steps(new_way, [gone, gone], [], {"open_ticket"}) is new_way

@@ -83,7 +83,8 @@ def with_own_steps(
     steps the old way took in the task's own setting that it lacks: steps of every
     superseded run of that setting (``here``, their procedures, the nearest first) that
     did not break and that no run elsewhere took (``elsewhere``), such as an approval that
-    production needs, each placed after the step it followed there."""
+    production needs, each placed before the step it came before there (a gate goes with
+    the step it guards), or after the one it followed."""
     old = here[0]
     own = [
         tool
@@ -97,8 +98,10 @@ def with_own_steps(
         return pattern
     tools = list(pattern.tools)
     for tool in own:
-        before = old[: old.index(tool)]
-        tools.insert(max((tools.index(t) + 1 for t in before if t in tools), default=0), tool)
+        at = old.index(tool)
+        after = [tools.index(t) for t in old[at + 1 :] if t in tools]
+        before = [tools.index(t) + 1 for t in old[:at] if t in tools]
+        tools.insert(min(after) if after else max(before, default=0), tool)
     key = pattern.key.split(":", 1)[0] + ":" + "|".join(tools)
     update = {"tools": tools, "key": key, "id": stable_id(pattern.namespace, "tool_sequence", key)}
     return pattern.model_copy(update=update)
