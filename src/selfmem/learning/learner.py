@@ -253,7 +253,7 @@ class PatternLearner(FamilyCounting):
         before then no longer works, whichever family it is in: in the setting of the runs
         that met the error, or everywhere once they ran in two settings or more; and only
         for their task once a run of another task saw the tool work
-        (``ErrorRecovery.works_elsewhere``)."""
+        (``ErrorRecovery.works_elsewhere``), if it worked in a family doing that task."""
         version, found = self._stopped
         if version != self.version:
             streaks = [

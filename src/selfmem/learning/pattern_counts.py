@@ -25,8 +25,7 @@ from ..records.learned import (
 )
 from . import counting, merging, serving
 from . import extractors as ex
-from .sequences import same_task
-from .state import Tally, count_choice, setting_key
+from .state import Tally, count_choice, same_task, setting_key
 
 __all__ = ["PatternCounts"]
 
@@ -146,7 +145,7 @@ class PatternCounts:
 
     def _worked(self, worked: set[str], path: Sequence[str]) -> list[ErrorRecovery]:
         """End the streaks of the tools a run whose procedure is ``path`` saw working, when
-        it did the task of one of the streak's runs (:func:`.sequences.same_task`); a run
+        it did the task of one of the streak's runs (:func:`.state.same_task`); a run
         of another task only counts as one where the tool still works. Returns the patterns
         that changed."""
         changed = []

@@ -135,10 +135,10 @@ class SupersededRuns(Handle):
         voters: list[Episode],
         ctx: TaskContext | None,
     ) -> ToolSequence:
-        """The way that runs in other settings voted for when some of the task's nearest
-        runs are superseded, with the steps that the successful runs of their families and
-        of the voters' families took in the task's own setting and those elsewhere did not
-        (:func:`.offers.with_own_steps`)."""
+        """The way that runs in other settings voted for (or got as far as), with the
+        steps that the recent successful runs of their families, and of the families of the
+        superseded runs among the task's nearest (``old``), took in the task's own setting
+        and those elsewhere did not (:func:`.offers.with_own_steps`)."""
         here = setting_of(ctx) if ctx is not None else frozenset()
         if any(run_setting(run) == here for run in voters if run.id in pattern.episode_ids):
             return pattern  # a run in this setting shows the way here
