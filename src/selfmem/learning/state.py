@@ -103,7 +103,7 @@ class Stopped:
     where: frozenset[str] | None
     paths: tuple[frozenset[str], ...] | None = None
 
-    def applies(self, setting: frozenset[str], path: Collection[str] = ()) -> bool:
+    def applies(self, setting: frozenset[str], path: Collection[str]) -> bool:
         """Whether it has stopped for a run in ``setting`` whose procedure is ``path``: one
         that used the tool there had it working where it now fails (a run in another
         setting may have needed what that setting needs all along, and a run of another

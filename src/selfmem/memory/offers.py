@@ -79,12 +79,12 @@ def with_own_steps(
     elsewhere: Sequence[Sequence[str]],
     broken: Collection[str],
 ) -> ToolSequence:
-    """A way that runs in other settings found since a change (``pattern``), with the
-    steps the old way took in the task's own setting that it lacks: steps of every
-    superseded run of that setting (``here``, their procedures, the nearest first) that
-    did not break and that no run elsewhere took (``elsewhere``), such as an approval that
-    production needs, each placed before the step it came before there (a gate goes with
-    the step it guards), or after the one it followed."""
+    """A way that runs in other settings took (``pattern``), with the steps it lacks that
+    every successful run in the task's own setting took (``here``: their procedures, the
+    newest first) and no run elsewhere did (``elsewhere``), and that did not break
+    (``broken``), such as an approval that production needs; each placed before the step
+    it came before there (a gate goes with the step it guards), or after the one it
+    followed."""
     old = here[0]
     own = [
         tool
