@@ -51,9 +51,12 @@ def test_the_recovery_learned_for_a_tool_and_an_error_is_found_from_a_new_messag
 
 def test_an_error_seen_too_rarely_has_no_recovery_yet(tmp_path: Path) -> None:
     with SelfLearningMemory.open(tmp_path, learn_inline=True) as memory:
-        for i in range(2):
-            _release(memory, i, _expired(i))
+        _release(memory, 0, _expired(0))
         assert memory.find_recovery("upload_package", _expired(9)) is None
+        _release(memory, 1, _expired(1), fixed=False)  # the token was not refreshed
+        _release(memory, 2, _expired(2))
+        found = memory.find_recovery("upload_package", _expired(9))
+        assert found is not None and found.best_recovery == "refresh_upload_token"
 
 
 def test_an_error_nothing_fixed_is_found_as_having_no_known_recovery(tmp_path: Path) -> None:

@@ -56,11 +56,26 @@ def test_a_direct_rerun_that_works_is_a_retry() -> None:
     assert derive_heuristic(pattern).action == "retry fetch"
 
 
-def test_error_recovery_needs_min_support() -> None:
+def test_a_recovery_is_served_once_two_of_two_uses_fixed_the_error() -> None:
     learner = PatternLearner(NS)
-    for i in range(2):
-        learner.observe(episode([("migrate", "refused"), "start_db", "migrate"], minute=i))
+    learner.observe(episode([("migrate", "refused"), "start_db", "migrate"], minute=0))
     pattern = recovery(learner, "migrate")
+    assert pattern.best_recovery is None  # one fix in one use: Wilson bound 0.21
+    assert not learner.is_served(pattern)
+    learner.observe(episode([("migrate", "refused"), "start_db", "migrate"], minute=1))
+    pattern = recovery(learner, "migrate")
+    assert (pattern.best_recovery, pattern.best_mode) == ("start_db", "fix")
+    assert learner.is_served(pattern)
+
+
+def test_a_recovery_that_failed_once_in_two_uses_is_not_served() -> None:
+    learner = PatternLearner(NS)
+    learner.observe(episode([("fetch", "timeout after 1s"), "fetch"], minute=0))
+    learner.observe(
+        episode([("fetch", "timeout after 2s"), ("fetch", "timeout after 3s")], minute=1)
+    )
+    pattern = recovery(learner, "fetch")
+    assert pattern.recoveries["retry"].n == 2 and pattern.recoveries["retry"].successes == 1
     assert pattern.best_recovery is None
     assert not learner.is_served(pattern)
 

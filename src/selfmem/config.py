@@ -52,6 +52,9 @@ class LearningConfig:
     way a hard task is done (every run follows it, half of them succeed) is served with its
     rate, high enough that a sequence failing in most of its runs is not.
     ``family_min_similarity`` is how alike (0-1) a task must be to a family to join it.
+    ``recovery_min_support`` is the fewest uses of a recovery before it is served; the
+    Wilson lower bound of its fix rate (``recovery_min_confidence``) is what decides: two
+    fixes in two uses clear it (0.34), one does not (0.21), nor one in two or two in three.
     """
 
     min_support: int = 3
@@ -64,6 +67,7 @@ class LearningConfig:
     decision_min_effect: float = 0.2
     decision_min_choice_share: float = 0.1
     recovery_min_confidence: float = 0.3
+    recovery_min_support: int = 2
     context_min_effect: float = 0.3
     change_window: int = 4
     change_min_failures: int = 3

@@ -18,8 +18,9 @@
   feature). Context findings over the same runs (two features that always come together)
   are merged into one pattern with ``aliases``.
 - **Error recoveries**: the best action (retry, a fix, or a replacement) has
-  ``min_support`` uses and a Wilson lower bound of its fix rate of at least
-  ``recovery_min_confidence``; an error nothing fixed is served as "no known recovery" once
+  ``recovery_min_support`` uses and a Wilson lower bound of its fix rate of at least
+  ``recovery_min_confidence`` (two fixes in two uses are enough, one is not); an error
+  nothing fixed is served as "no known recovery" once
   it was left unrecovered in most of at least ``min_support`` episodes and one way out was
   tried (and failed) in ``min_support`` of them.
 """
@@ -386,7 +387,8 @@ def pick_recovery(pattern: ErrorRecovery, cfg: LearningConfig) -> None:
     options: list[tuple[float, int, str, RecoveryMode]] = []
     for tables, mode_of in ((pattern.fix_options(), _fix_mode), (pattern.replacements, _replace)):
         for action, stats in tables.items():
-            if stats.n >= cfg.min_support and stats.confidence >= cfg.recovery_min_confidence:
+            enough = stats.n >= cfg.recovery_min_support
+            if enough and stats.confidence >= cfg.recovery_min_confidence:
                 options.append((stats.confidence, stats.n, action, mode_of(action)))
     if not options:
         pattern.best_recovery = pattern.best_mode = None
