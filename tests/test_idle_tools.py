@@ -94,3 +94,32 @@ def test_how_far_failed_runs_got_leaves_out_a_step_that_works_anywhere(tmp_path:
         )[0]
         assert isinstance(first.pattern, ToolSequence) and "partial" in first.signals
         assert first.pattern.tools == ["triage", "open_ticket", "diagnose"]
+
+
+def test_a_learned_sequence_is_offered_without_a_step_that_works_anywhere(
+    tmp_path: Path,
+) -> None:
+    """The successful runs all called ``wipe_cache`` (an agent that copies what worked keeps
+    repeating it), so the family's sequence holds it; it is idle, so the offer leaves it out
+    and says so, while the stored pattern keeps its evidence and its id."""
+    done = ["triage", "wipe_cache", "open_ticket", "diagnose", "patch", "close_ticket"]
+    with SelfLearningMemory.open(tmp_path, learn_inline=True) as memory:
+        for i, steps in enumerate(_runs()):
+            _log(memory, f"Billing export {i} is stuck", steps, success=False)
+        for i in range(4):
+            _log(memory, f"Billing export {10 + i} is stuck", list(done), success=True)
+        stored = [
+            p for p in memory.list_patterns(kind="tool_sequence")
+            if isinstance(p, ToolSequence) and "wipe_cache" in p.tools
+        ]  # fmt: skip
+        assert stored, "the runs' sequence is learned with the step they all took"
+        task, ctx = "Billing export 99 is stuck", {"domain": "support"}
+        found = memory.recommend_patterns(task, ctx)
+        offered = [s for s in found if isinstance(s.pattern, ToolSequence)]
+        assert offered[0].pattern.tools == [t for t in done if t != "wipe_cache"]
+        assert offered[0].signals["idle_left_out"] == 1.0
+        assert all("wipe_cache" not in s.pattern.tools for s in offered)
+        assert any(s.pattern.id == p.id for s in offered for p in stored)
+        context = memory.retrieve_relevant_context(task, ctx)
+        assert context.heuristics
+        assert all("wipe_cache" not in h.heuristic.action for h in context.heuristics)

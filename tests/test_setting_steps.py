@@ -18,14 +18,16 @@ TASK = "Users see 500 errors from checkout; handle the incident"
 
 
 def _run(memory: SelfLearningMemory, task: str, tag: str, tools: list[str]) -> None:
-    eid = memory.start_episode(task, TaskContext(domain="ops", language="go", tags=[tag]))
+    """A successful run; ``tag``: its tags, comma-separated."""
+    ctx = TaskContext(domain="ops", language="go", tags=tag.split(","))
+    eid = memory.start_episode(task, ctx)
     for tool in tools:
         memory.log_step(eid, tool=tool, observation=f"{tool} ok")
     memory.complete_episode(eid, TaskOutcome.success("done"))
 
 
 def _first_sequence(memory: SelfLearningMemory, tag: str) -> list[str]:
-    ctx = TaskContext(domain="ops", language="go", tags=[tag])
+    ctx = TaskContext(domain="ops", language="go", tags=tag.split(","))
     found = memory.recommend_patterns(TASK, ctx)
     return next(list(s.pattern.tools) for s in found if hasattr(s.pattern, "tools"))
 
@@ -43,6 +45,23 @@ def test_a_step_every_run_in_the_tasks_setting_took_is_offered_in_place(tmp_path
     with _memory(tmp_path, prod_runs=3) as memory:
         assert _first_sequence(memory, "prod") == PROD
         assert _first_sequence(memory, "staging") == STAGING
+
+
+def test_the_step_is_offered_whatever_other_tags_the_runs_and_the_task_have(
+    tmp_path: Path,
+) -> None:
+    """No two production runs had the same tags, nor any the task's: what they share is
+    ``prod``, and every one of them took the approval that no staging run took."""
+    with SelfLearningMemory.open(
+        tmp_path / "m", learn_inline=True, flush_interval_s=None
+    ) as memory:
+        for tags in ("prod,hotfix", "prod,customer-facing", "prod,hotfix,customer-facing"):
+            _run(memory, "checkout is down, restore it", tags, PROD)
+        for tags in ("staging", "staging,hotfix", "staging,customer-facing") * 3:
+            _run(memory, TASK, tags, STAGING)
+        assert _first_sequence(memory, "prod") == PROD
+        assert _first_sequence(memory, "prod,urgent") == PROD
+        assert _first_sequence(memory, "staging,hotfix") == STAGING
 
 
 def test_one_run_in_the_setting_is_no_evidence_of_a_step_it_needs(tmp_path: Path) -> None:

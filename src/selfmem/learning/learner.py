@@ -90,16 +90,17 @@ class PatternLearner(FamilyCounting):
         family = self.families.families.get(key)
         return new_way_runs(family, self._runs.get(key, ())) if family is not None else []
 
-    def setting_paths(
-        self, key: str, setting: frozenset[str]
+    def feature_paths(
+        self, key: str, feature: str
     ) -> tuple[list[tuple[str, ...]], list[tuple[str, ...]], set[str]]:
-        """The procedures of the family's recent successful runs in ``setting`` (newest
-        first) and in other settings, and the steps at which its way changed."""
+        """The procedures of the family's recent successful runs whose setting has
+        ``feature`` (``tag=prod``; newest first) and of those whose setting has not, and the
+        steps at which its way changed."""
         family = self.families.families.get(key)
         runs = [run for run in reversed(self._runs.get(key, ())) if run.success]
         return (
-            [run.path for run in runs if run.setting == setting],
-            [run.path for run in runs if run.setting != setting],
+            [run.path for run in runs if feature in run.setting],
+            [run.path for run in runs if feature not in run.setting],
             set(family.changed_tools) if family is not None else set(),
         )
 

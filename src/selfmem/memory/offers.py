@@ -15,7 +15,7 @@ from ..retrieval.pattern_ranking import ScoredPattern, context_score
 if TYPE_CHECKING:
     from ..retrieval.index import QueryFilters
 
-__all__ = ["guessed", "passes", "scored", "with_own_steps"]
+__all__ = ["guessed", "passes", "scored", "with_own_steps", "without_idle"]
 
 
 def guessed(
@@ -37,6 +37,22 @@ def guessed(
     )
     signals = {"effectiveness": 0.0, "relevance": score, "neighbours": float(len(ids))}
     return ScoredPattern(pattern, 0.0, {**signals, "repair": 1.0})
+
+
+def without_idle(found: ScoredPattern, idle: Collection[str]) -> ScoredPattern:
+    """A tool sequence offered without the tools that work in any state
+    (:meth:`PatternLearner.idle_tools`): they move nothing forward, and one that does damage
+    shows it only at the end of the run (a step that deletes what the last one checks), so
+    a sequence that every run followed would keep repeating it. The pattern keeps its id
+    (feedback still reaches it); the signal ``idle_left_out`` counts what was left out."""
+    pattern = found.pattern
+    if not isinstance(pattern, ToolSequence) or not set(pattern.tools) & set(idle):
+        return found
+    tools = [tool for tool in pattern.tools if tool not in idle]
+    if not tools:
+        return found
+    signals = {**found.signals, "idle_left_out": float(len(pattern.tools) - len(tools))}
+    return ScoredPattern(pattern.model_copy(update={"tools": tools}), found.score, signals)
 
 
 def scored(
@@ -80,8 +96,9 @@ def with_own_steps(
     broken: Collection[str],
 ) -> ToolSequence:
     """A way that runs in other settings took (``pattern``), with the steps it lacks that
-    every successful run in the task's own setting took (``here``: their procedures, the
-    newest first) and no run elsewhere did (``elsewhere``), and that did not break
+    every successful run with a feature of the task's setting took (``here``: their
+    procedures, the newest first) and no run without it did (``elsewhere``), and that did
+    not break
     (``broken``), such as an approval that production needs; each placed before the step
     it came before there (a gate goes with the step it guards), or after the one it
     followed."""

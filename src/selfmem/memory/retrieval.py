@@ -17,7 +17,7 @@ from ..retrieval.result import RetrievalResult, ScoredEpisode
 from ..security import validation
 from ..security.values import check_text
 from .nearest_runs import NearestRuns
-from .offers import passes
+from .offers import passes, without_idle
 
 if TYPE_CHECKING:
     import numpy as np
@@ -154,10 +154,16 @@ class RetrievalAPI(NearestRuns):
         A family's sequence is what most runs of a family did, and one family may hold
         several procedures; the nearest runs of this very task are more specific. When a
         stored sequence has the same tools it takes that place (it carries the evidence and
-        the id for feedback); otherwise the runs' sequence is added there."""
+        the id for feedback); otherwise the runs' sequence is added there. Tools that work in
+        any state are left out of every sequence offered (:func:`.offers.without_idle`)."""
         catalog = self._core.learning.catalog(self.namespace)
         ranked, heuristics = catalog.rank(description, ctx, task_type, limit)
         similar = self._similar_runs_sequence(description, ctx, task_type, vector, loaded, partial)
+        idle = self._idle()
+        if idle:  # tools that work in any state are no step of a way (:func:`without_idle`)
+            ranked = [without_idle(s, idle) for s in ranked]
+            heuristics = [ScoredHeuristic(s.heuristic, s.score) for s in ranked]
+            similar = None if similar is None else without_idle(similar, idle)
         if similar is None:
             return ranked, heuristics
         assert isinstance(similar.pattern, ToolSequence)

@@ -137,21 +137,29 @@ class SupersededRuns(Handle):
     ) -> ToolSequence:
         """The way that runs in other settings voted for (or got as far as), with the
         steps that the recent successful runs of their families, and of the families of the
-        superseded runs among the task's nearest (``old``), took in the task's own setting
-        and those elsewhere did not (:func:`.offers.with_own_steps`)."""
+        superseded runs among the task's nearest (``old``), took with a feature of the task's
+        setting (a tag, its language or framework) and those without it did not
+        (:func:`.offers.with_own_steps`). A feature that a run holding the way had is left
+        out: that run shows the way with it. Feature by feature, so that the other tags a
+        task happens to have (``vip``, ``urgent``) do not hide the runs that share the one
+        that matters."""
         here = setting_of(ctx) if ctx is not None else frozenset()
-        if any(run_setting(run) == here for run in voters if run.id in pattern.episode_ids):
-            return pattern  # a run in this setting shows the way here
-        voted = [procedure(run) for run in voters if run_setting(run) != here]
+        holders = [run_setting(run) for run in voters if run.id in pattern.episode_ids]
+        features = sorted(f for f in here if not any(f in setting for setting in holders))
+        if not features:
+            return pattern
         engine = self._core.learning
         with engine.lock:
             learner = engine.learner(self.namespace)
             stopped = set(learner.stopped_tools())
             keys = {learner.family_of(run) for run in voters if run.id in pattern.episode_ids}
-            for key in sorted(str(k) for k in {*old.values(), *keys} if k):
-                ours, others, changed = learner.setting_paths(key, here)
-                if len(ours) >= 2:
-                    pattern = with_own_steps(pattern, ours, voted + others, stopped | changed)
+            families = sorted(str(k) for k in {*old.values(), *keys} if k)
+            for feature in features:
+                voted = [procedure(run) for run in voters if feature not in run_setting(run)]
+                for key in families:
+                    ours, others, changed = learner.feature_paths(key, feature)
+                    if len(ours) >= 2:
+                        pattern = with_own_steps(pattern, ours, voted + others, stopped | changed)
         return pattern
 
     def _found_new_way(self, superseded: dict[str, str], runs: Sequence[Episode]) -> bool:
