@@ -5,7 +5,7 @@ of them are superseded by a change or failed when followed."""
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from typing import TYPE_CHECKING, Any
 
 from ..errors import NotFoundError
@@ -356,6 +356,32 @@ class NearestRuns(SupersededRuns):
         engine = self._core.learning
         with engine.lock:
             return engine.learner(self.namespace).idle_tools()
+
+    def _went_on(
+        self, found: ScoredPattern, ctx: TaskContext | None, idle: Collection[str]
+    ) -> ScoredPattern:
+        """How far the nearest runs got, extended by a successful run of their families
+        that took those steps and went further (:meth:`PatternLearner.went_on`)."""
+        pattern = found.pattern
+        assert isinstance(pattern, ToolSequence)
+        runs = []
+        for episode_id in pattern.episode_ids:
+            try:
+                runs.append(self._episode(episode_id, caught_up=True))
+            except NotFoundError:
+                continue
+        engine = self._core.learning
+        with engine.lock:
+            learner = engine.learner(self.namespace)
+            keys = {key for run in runs if (key := learner.family_of(run)) is not None}
+            longer = learner.went_on(sorted(keys), pattern.tools, ctx)
+        if longer is None:
+            return found
+        tools = [t for t in longer if t not in idle]
+        if len(tools) <= len(pattern.tools):
+            return found
+        signals = {**found.signals, "went_on": 1.0}
+        return ScoredPattern(pattern.model_copy(update={"tools": tools}), found.score, signals)
 
     def _progress(
         self,

@@ -176,6 +176,8 @@ class RetrievalAPI(NearestRuns):
             # a learned sequence that goes on from where the runs got is where they were going
             going_on = (s for s in sequences if _goes_on(s.pattern, tools, ctx))
             same = same or next(going_on, None)
+            if same is None and len(tools) >= 2:  # or a run that went on from those steps
+                similar = self._went_on(similar, ctx, idle)
         first = same or similar
         if same is None and "partial" not in similar.signals and "repair" not in similar.signals:
             # feedback on it reaches the successful runs that held it
