@@ -20,9 +20,9 @@
 - **Error recoveries**: the best action (retry, a fix, or a replacement) has
   ``recovery_min_support`` uses and a Wilson lower bound of its fix rate of at least
   ``recovery_min_confidence`` (two fixes in two uses are enough, one is not); an error
-  nothing fixed is served as "no known recovery" once
-  it was left unrecovered in most of at least ``min_support`` episodes and one way out was
-  tried (and failed) in ``min_support`` of them.
+  nothing fixed is served as "no known recovery" once it was left unrecovered in most of at
+  least ``min_support`` episodes and one way out was tried (and failed) in ``min_support``
+  of them.
 """
 
 from __future__ import annotations

@@ -98,10 +98,9 @@ def with_own_steps(
     """A way that runs in other settings took (``pattern``), with the steps it lacks that
     every successful run with a feature of the task's setting took (``here``: their
     procedures, the newest first) and no run without it did (``elsewhere``), and that did
-    not break
-    (``broken``), such as an approval that production needs; each placed before the step
-    it came before there (a gate goes with the step it guards), or after the one it
-    followed."""
+    not break (``broken``), such as an approval that production needs; each placed before
+    the step it came before there (a gate goes with the step it guards), or after the one
+    it followed."""
     old = here[0]
     own = [
         tool
