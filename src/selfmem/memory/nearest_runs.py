@@ -74,7 +74,9 @@ class NearestRuns(SupersededRuns):
             if partial:
                 closest = self._closest(nearest, index, ctx, wanted, scores, fits, idle)
                 if closest and not any(succeeded(run) for run in closest):
-                    return self._progress(closest, scores)
+                    decided, offer = self._how_far(closest, nearest, ctx, wanted, scores)
+                    if decided:
+                        return offer
                 changed_only = self._if_changed(closest)
             filters = QueryFilters(success_only=True, task_type=wanted, domain=domain)
             same_context = functools.partial(self._same_context, index, ctx, wanted, scores, fits)
@@ -154,6 +156,29 @@ class NearestRuns(SupersededRuns):
                 break
         failed_here = self._failed_when_followed(closest, ctx)
         return [run for run in closest if run.id not in failed_here]
+
+    def _how_far(
+        self,
+        closest: list[Episode],
+        nearest: Callable[[QueryFilters, int], list[Episode]],
+        ctx: TaskContext | None,
+        wanted: str | None,
+        scores: dict[str, float],
+    ) -> tuple[bool, ScoredPattern | None]:
+        """How far a task's nearest runs got, none of them having succeeded (:meth:`_progress`).
+        When none of them got anywhere either, how far its 32 nearest runs (in its stack) got,
+        if none of those succeeded; if one did, nothing is decided: the successful runs vote,
+        as when one of the nearest had succeeded (``(False, None)``)."""
+        from ..retrieval.index import QueryFilters
+
+        found = self._progress(closest, scores)
+        if found is not None:
+            return True, found
+        filters = QueryFilters(task_type=wanted, domain=ctx.domain if ctx else None)
+        wider = [run for run in nearest(filters, _NEIGHBOURS * 4) if same_stack(run.context, ctx)]
+        if any(succeeded(run) for run in wider):
+            return False, None
+        return True, self._progress(wider, scores) if len(wider) > len(closest) else None
 
     def _if_changed(self, closest: list[Episode]) -> list[Episode]:
         """``closest`` when the nearest success among them did what has changed since (it
