@@ -210,7 +210,10 @@ class RetrievalAPI(NearestRuns):
         called nothing but the offered steps (an agent that runs a plan as the whole task
         and stops), it is no longer offered: it would only be repeated. Those steps
         "worked" in runs that failed: one of them may be what made them fail (a
-        destructive step), and each run that follows the offer repeats it."""
+        destructive step), and each run that follows the offer repeats it. A successful run
+        of their family that took the same steps and went further carries the offer on
+        (signal ``went_on``). Tools that work in any state, where calls out of turn fail,
+        are left out of every sequence offered (signal ``idle_left_out``)."""
         self._check_open()
         if not isinstance(description, str) or not description.strip():
             raise InvalidInputError("description must be a non-empty string", field="description")
