@@ -195,13 +195,7 @@ def error_events(episode: Episode) -> list[ErrorEvent]:
 def context_features(episode: Episode) -> list[str]:
     """``name=value`` features of the episode's context (domain, language, task type, tags)."""
     ctx = episode.context
-    features = [f"domain={ctx.domain}", f"task_type={episode.task_type.value}"]
-    if ctx.language:
-        features.append(f"language={ctx.language.lower()}")
-    if ctx.framework:
-        features.append(f"framework={ctx.framework.lower()}")
-    features.extend(f"tag={tag}" for tag in ctx.tags)
-    return features
+    return [f"domain={ctx.domain}", f"task_type={episode.task_type.value}", *_setting(ctx)]
 
 
 def family_run(episode: Episode) -> FamilyRun:
@@ -236,9 +230,15 @@ def run_setting(episode: Episode) -> frozenset[str]:
 
 def setting_of(ctx: TaskContext) -> frozenset[str]:
     """:func:`run_setting` of a context (a task's, before it runs)."""
-    features = [f"tag={tag}" for tag in ctx.tags]
+    return frozenset(_setting(ctx))
+
+
+def _setting(ctx: TaskContext) -> list[str]:
+    """The language, framework and tag features of a context, in that order."""
+    features = []
     if ctx.language:
         features.append(f"language={ctx.language.lower()}")
     if ctx.framework:
         features.append(f"framework={ctx.framework.lower()}")
-    return frozenset(features)
+    features.extend(f"tag={tag}" for tag in ctx.tags)
+    return features

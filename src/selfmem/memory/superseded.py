@@ -144,18 +144,21 @@ class SupersededRuns(Handle):
         task happens to have (``vip``, ``urgent``) do not hide the runs that share the one
         that matters."""
         here = setting_of(ctx) if ctx is not None else frozenset()
-        holders = [run_setting(run) for run in voters if run.id in pattern.episode_ids]
+        held = set(pattern.episode_ids)
+        settings = [run_setting(run) for run in voters]
+        holders = [s for run, s in zip(voters, settings, strict=True) if run.id in held]
         features = sorted(f for f in here if not any(f in setting for setting in holders))
         if not features:
             return pattern
+        done = [procedure(run) for run in voters]
         engine = self._core.learning
         with engine.lock:
             learner = engine.learner(self.namespace)
             stopped = set(learner.stopped_tools())
-            keys = {learner.family_of(run) for run in voters if run.id in pattern.episode_ids}
+            keys = {learner.family_of(run) for run in voters if run.id in held}
             families = sorted(str(k) for k in {*old.values(), *keys} if k)
             for feature in features:
-                voted = [procedure(run) for run in voters if feature not in run_setting(run)]
+                voted = [d for d, s in zip(done, settings, strict=True) if feature not in s]
                 for key in families:
                     ours, others, changed = learner.feature_paths(key, feature)
                     if len(ours) >= 2:
