@@ -248,6 +248,58 @@ def stopped_working(
     return {tool for tool, (_, ok) in latest.items() if not ok and tool in worked}
 
 
+def needed_first(
+    runs: Sequence[Episode],
+    procedures: Sequence[tuple[str, ...]],
+    state_errors: Collection[str],
+    idle: Collection[str] = (),
+) -> dict[str, tuple[str, float]]:
+    """Steps that now need a new tool first: for a step, the latest run that called it and
+    met an error that only says the call came out of turn (one of ``state_errors``), then
+    called a tool no earlier run had used, which worked, and then the step, which worked:
+    ``{step: (new tool, when that run ended)}``. Runs that ended before it did the step
+    without the new tool; a later run that did the step without it, never out of turn, shows
+    it is not needed (no entry then). ``procedures``: the runs' :func:`extractors.procedure`;
+    tools that work in any state (``idle``) are never the new tool."""
+    ends = [_ended(run) for run in runs]
+    used: set[str] = set()
+    found: dict[str, tuple[str, float]] = {}
+    for i in sorted(range(len(runs)), key=ends.__getitem__):
+        run, done, ended = runs[i], procedures[i], ends[i]
+        turned = {
+            step.tool
+            for step in run.steps
+            if not step.success and normalize_error(step.error) in state_errors
+        }
+        for step in set(done) & set(found):
+            if step not in turned and found[step][0] not in done[: done.index(step)]:
+                del found[step]  # done without the new tool, never out of turn
+        for step in turned & set(done):
+            new = [t for t in done[: done.index(step)] if t not in used and t not in idle]
+            if new:
+                found[step] = (new[-1], ended)
+        used |= set(done)
+    return found
+
+
+def _ended(run: Episode) -> float:
+    return run.end_time.timestamp() if run.end_time else 0.0
+
+
+def _first(
+    path: tuple[str, ...], ended: float, needed: Mapping[str, tuple[str, float]]
+) -> tuple[str, ...]:
+    """``path`` of a run that ended at ``ended`` with the tools its steps now need first
+    (:func:`needed_first`) put before them, when it ended before that was seen."""
+    out: list[str] = []
+    for tool in path:
+        new, since = needed.get(tool, ("", 0.0))
+        if new and ended < since and new not in out:
+            out.append(new)
+        out.append(tool)
+    return tuple(out)
+
+
 def _until(
     path: tuple[str, ...], stopped: set[str], through: Collection[str] = ()
 ) -> tuple[str, ...]:
@@ -274,7 +326,9 @@ def progress_sequence(
     worked for them has changed since, ``broken`` giving by run id the steps that broke):
     the steps that worked in them (:func:`extractors.procedure`), each run's cut before a
     step that has stopped working (:func:`stopped_working`, where ``state_errors`` are error
-    classes that only say a call came out of turn), or after one of the run's ``broken``
+    classes that only say a call came out of turn), with the new tool a step now needs
+    first put before it in the runs from before (:func:`needed_first`), or after one of the
+    run's ``broken``
     steps (kept, so that the agent meets what it now answers), as the runs agree on them
     (:func:`vote`, weighted as in :func:`neighbour_sequence`), else the nearest run's,
     extended by the run that got furthest through those steps (the closest among equals).
@@ -286,10 +340,11 @@ def progress_sequence(
     procedures = [ex.procedure(run) for run in runs]
     stopped = stopped_working(runs, state_errors, procedures)
     broken = broken or {}
+    needed = needed_first(runs, procedures, state_errors, idle)
     paths = []
     for run, procedure in zip(runs, procedures, strict=True):
         path = tuple(t for t in procedure if t not in idle)
-        paths.append(_until(path, stopped, broken.get(run.id, ())))
+        paths.append(_until(_first(path, _ended(run), needed), stopped, broken.get(run.id, ())))
     if not any(paths):
         return None
     weights = _vote_weights(scores)

@@ -13,9 +13,10 @@ from ..records.learned import MAX_PROVENANCE, PatternContext, ToolSequence, stab
 from ..retrieval.pattern_ranking import ScoredPattern, context_score
 
 if TYPE_CHECKING:
+    from ..learning.learner import PatternLearner
     from ..retrieval.index import QueryFilters
 
-__all__ = ["guessed", "passes", "scored", "with_own_steps", "without_idle"]
+__all__ = ["for_setting", "guessed", "passes", "scored", "with_own_steps", "without_idle"]
 
 
 def guessed(
@@ -52,6 +53,35 @@ def without_idle(found: ScoredPattern, idle: Collection[str]) -> ScoredPattern:
     if not tools:
         return found
     signals = {**found.signals, "idle_left_out": float(len(pattern.tools) - len(tools))}
+    return ScoredPattern(pattern.model_copy(update={"tools": tools}), found.score, signals)
+
+
+def for_setting(
+    found: ScoredPattern, learner: PatternLearner, setting: frozenset[str]
+) -> ScoredPattern:
+    """A tool sequence offered for a task in ``setting``, up to its first step whose calls
+    fail under a feature of that setting in the sequence's family (a served context
+    pattern: :meth:`PatternLearner.failing_in`), then on as the family's runs with that
+    feature went from there (:meth:`PatternLearner.in_setting`): the staging way
+    (``issue_internal_certificate``, "not applicable" in production) is not offered to a
+    production task, and what production runs did instead is. With the signal
+    ``left_out_here`` (1.0); the pattern keeps its id. Unchanged when no step fails there,
+    or when the first one does and the runs with the feature show nothing else."""
+    pattern = found.pattern
+    if not isinstance(pattern, ToolSequence) or not setting:
+        return found
+    families = learner.families.families
+    keys = [pattern.key] if pattern.key in families else learner.holding(pattern.episode_ids)
+    failing = learner.failing_in(keys, setting) if keys else {}
+    at = next((i for i, tool in enumerate(pattern.tools) if tool in failing), None)
+    if at is None:
+        return found
+    tools = pattern.tools[:at]
+    feature = failing[pattern.tools[at]]
+    tools = list(learner.in_setting(keys, tools, feature, failing) or tools)
+    if not tools:
+        return found
+    signals = {**found.signals, "left_out_here": 1.0}
     return ScoredPattern(pattern.model_copy(update={"tools": tools}), found.score, signals)
 
 

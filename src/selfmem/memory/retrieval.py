@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 from ..engine import telemetry
 from ..engine.runtime import twin
 from ..errors import InvalidInputError, NotFoundError
-from ..learning.extractors import is_subsequence
+from ..learning.extractors import is_subsequence, setting_of
 from ..records.episodes import Episode, TaskContext, TaskType
 from ..records.learned import ToolSequence
 from ..retrieval.pattern_ranking import ScoredHeuristic, ScoredPattern
@@ -17,7 +17,7 @@ from ..retrieval.result import RetrievalResult, ScoredEpisode
 from ..security import validation
 from ..security.values import check_text
 from .nearest_runs import NearestRuns
-from .offers import passes, without_idle
+from .offers import for_setting, passes, without_idle
 
 if TYPE_CHECKING:
     import numpy as np
@@ -164,6 +164,9 @@ class RetrievalAPI(NearestRuns):
             ranked = [without_idle(s, idle) for s in ranked]
             heuristics = [ScoredHeuristic(s.heuristic, s.score) for s in ranked]
             similar = None if similar is None else without_idle(similar, idle)
+        if ctx is not None:  # steps that fail in the task's setting (:func:`for_setting`)
+            ranked, similar = self._for_setting(ranked, similar, setting_of(ctx))
+            heuristics = [ScoredHeuristic(s.heuristic, s.score) for s in ranked]
         if similar is None:
             return ranked, heuristics
         assert isinstance(similar.pattern, ToolSequence)
@@ -190,6 +193,18 @@ class RetrievalAPI(NearestRuns):
         ranked = sorted([promoted, *ranked], key=lambda s: s.score, reverse=True)
         return ranked, [ScoredHeuristic(s.heuristic, s.score) for s in ranked]
 
+    def _for_setting(
+        self, ranked: list[ScoredPattern], similar: ScoredPattern | None, setting: frozenset[str]
+    ) -> tuple[list[ScoredPattern], ScoredPattern | None]:
+        """The offered sequences without the steps that fail in the task's ``setting``
+        (:func:`.offers.for_setting`)."""
+        engine = self._core.learning
+        with engine.lock:
+            learner = engine.learner(self.namespace)
+            ranked = [for_setting(s, learner, setting) for s in ranked]
+            similar = None if similar is None else for_setting(similar, learner, setting)
+        return ranked, similar
+
     def recommend_patterns(
         self,
         description: str,
@@ -213,7 +228,9 @@ class RetrievalAPI(NearestRuns):
         destructive step), and each run that follows the offer repeats it. A successful run
         of their family that took the same steps and went further carries the offer on
         (signal ``went_on``). Tools that work in any state, where calls out of turn fail,
-        are left out of every sequence offered (signal ``idle_left_out``)."""
+        are left out of every sequence offered (signal ``idle_left_out``); a sequence with a
+        step refused under a feature of the task's setting stops before it and goes on as
+        the runs with that feature did (signal ``left_out_here``)."""
         self._check_open()
         if not isinstance(description, str) or not description.strip():
             raise InvalidInputError("description must be a non-empty string", field="description")
