@@ -52,7 +52,32 @@ class NearestRuns(SupersededRuns):
         runs tell them apart). A stated task type and domain are filters: runs of another kind
         of work or another domain do not vote. Scored like a family's sequence, its relevance
         being the mean retrieval score of the runs that followed it. ``loaded``: episodes the
-        caller has read already, by id (the retrieval's own results: not read again)."""
+        caller has read already, by id (the retrieval's own results: not read again).
+
+        Runs in the task's language and framework decide. When none of those succeeded (the
+        offer is how far they got, or the runs of another stack), the successful runs in its
+        language with another framework vote, if they agree on a way: an ``express`` upgrade
+        done with ``npm_install`` shows how a ``nextjs`` one is done, where a ``go`` run
+        would not. Such an offer has the signal ``other_framework``."""
+        found = self._stack_sequence(description, ctx, task_type, vector, loaded, partial)
+        if ctx is None or not ctx.framework or not (found is None or _not_voted(found)):
+            return found
+        language = ctx.model_copy(update={"framework": None})
+        wider = self._stack_sequence(description, language, task_type, vector, loaded, partial)
+        if wider is None or _not_voted(wider):
+            return found
+        return ScoredPattern(wider.pattern, wider.score, {**wider.signals, "other_framework": 1.0})
+
+    def _stack_sequence(
+        self,
+        description: str,
+        ctx: TaskContext | None,
+        task_type: TaskType | None,
+        vector: npt.NDArray[np.float32] | None,
+        loaded: dict[str, Episode] | None,
+        partial: bool,
+    ) -> ScoredPattern | None:
+        """:meth:`_similar_runs_sequence` for the task's stack as ``ctx`` states it."""
         from ..retrieval.index import QueryFilters
 
         engine = self._core.retrieval
@@ -436,3 +461,10 @@ class NearestRuns(SupersededRuns):
             "partial": 1.0,
         }
         return ScoredPattern(pattern, 0.0, signals)
+
+
+def _not_voted(found: ScoredPattern) -> bool:
+    """Whether an offer is not the vote of successful runs in the task's stack: how far
+    failed runs got, or the runs of another stack."""
+    key = found.pattern.key if isinstance(found.pattern, ToolSequence) else ""
+    return "partial" in found.signals or key.startswith("transfer:")
