@@ -27,11 +27,10 @@ from ..records.learned import (
     ToolSequence,
 )
 from . import extractors as ex
-from . import followed, serving
+from . import followed, refusals, serving
 from .changes import continued, new_way_runs, repaired_sequence, runs_since_change
 from .family_counting import FamilyCounting
 from .idle import idle_tools
-from .sequences import consensus
 from .state import Stopped, same_task
 
 __all__ = ["PatternLearner"]
@@ -55,6 +54,7 @@ class PatternLearner(FamilyCounting):
         self._stopped: tuple[int, dict[str, Stopped]] = (-1, {})
         self._tests = serving.Tests()
         self._family_memo: tuple[int, dict[str, str | None]] = (-1, {})
+        self._refusals: tuple[int, dict[str, list[ContextPattern]]] = (-1, {})
 
     # -- state ------------------------------------------------------------------------------
 
@@ -107,58 +107,38 @@ class PatternLearner(FamilyCounting):
         )
 
     def holding(self, episode_ids: Collection[str]) -> list[str]:
-        """The keys of the families that hold any of these episodes."""
+        """The keys of the families that hold any of these episodes (those :meth:`family_of`
+        was asked about since the learner last changed, without looking further)."""
+        version, memo = self._family_memo
+        known = {key for i in episode_ids if (key := memo.get(i))}
+        if version == self.version and known:
+            return sorted(known)
         ids = set(episode_ids)
-        return [key for key, f in self.families.families.items() if ids & set(f.episode_ids)]
+        families = self.families.families
+        return [key for key, f in families.items() if not ids.isdisjoint(f.episode_ids)]
 
     def failing_in(self, keys: Collection[str], setting: frozenset[str]) -> dict[str, str]:
-        """The tools whose calls fail under a feature of ``setting`` in one of the families
-        ``keys`` (a served context pattern with ``measure="calls"`` and ``association=
-        "failure"``: ``issue_internal_certificate`` under ``tag=prod``), each with that
-        feature, when no recent run of the family with the feature got the tool to work: a
-        tool that fails there at first and works once retried or fixed is still a step."""
-        found: dict[str, str] = {}
-        for pattern_id in sorted(self._discoveries()):
-            pattern = self._patterns.get(pattern_id)
-            if (
-                isinstance(pattern, ContextPattern)
-                and pattern.measure == "calls"
-                and pattern.association == "failure"
-                and pattern.family in keys
-                and {pattern.feature, *pattern.aliases} & setting
-                and self.is_served(pattern)
-                and not self._worked_with(pattern.family, pattern.tool, pattern.feature)
-            ):
-                found.setdefault(pattern.tool, pattern.feature)
-        return found
-
-    def _worked_with(self, key: str, tool: str, feature: str) -> bool:
-        """Whether the tool worked in a recent run of the family with ``feature``."""
-        return any(feature in run.setting and tool in run.path for run in self._runs.get(key, ()))
+        """The tools of the families ``keys`` refused in ``setting`` (:func:`.refusals.refused`:
+        ``issue_internal_certificate`` under ``tag=prod``), each with the feature."""
+        version, found = self._refusals
+        if version != self.version:
+            found = refusals.by_family(map(self._patterns.__getitem__, sorted(self._discoveries())))
+            self._refusals = (self.version, found)
+        tools: dict[str, str] = {}
+        for key in sorted(keys):
+            runs = self._runs.get(key, ())
+            for pattern in found.get(key, ()):
+                if refusals.refused(pattern, setting, runs) and self.is_served(pattern):
+                    tools.setdefault(pattern.tool, pattern.feature)
+        return tools
 
     def in_setting(
         self, keys: Collection[str], tools: Sequence[str], feature: str, failing: Collection[str]
     ) -> tuple[str, ...] | None:
-        """What the recent runs of the families ``keys`` with ``feature`` in their setting
-        did from ``tools`` on, of any outcome: the consensus (:func:`.sequences.consensus`)
-        of the steps that worked in those that took ``tools`` in order and none of the
-        ``failing`` ones (tools that work in any state left out), extended by the run that
-        got furthest through it (the newest among equals), as how far failed runs got is
-        (:func:`.sequences.progress_sequence`); None when it does not go further than
-        ``tools``."""
-        idle = self.idle_tools()
-        paths = []
-        for key in sorted(keys):
-            for run in reversed(self._runs.get(key, ())):  # newest first
-                path = tuple(tool for tool in run.path if tool not in idle)
-                if feature not in run.setting or set(path) & set(failing):
-                    continue
-                if ex.is_subsequence(tools, path):
-                    paths.append(path)
-        way = consensus(paths, self.config)
-        further = [path for path in paths if ex.is_subsequence(way, path)] if way else []
-        way = max(further, key=len, default=way)  # newest first among the longest
-        return way if len(way) > len(tools) and ex.is_subsequence(tools, way) else None
+        """What the recent runs of the families ``keys`` with ``feature`` did from ``tools``
+        on, none of the ``failing`` tools taken (:func:`.refusals.went_there`)."""
+        runs = [run for key in sorted(keys) for run in reversed(self._runs.get(key, ()))]
+        return refusals.went_there(runs, tools, feature, failing, self.idle_tools(), self.config)
 
     def went_on(
         self, keys: Collection[str], tools: Sequence[str], context: TaskContext | None
