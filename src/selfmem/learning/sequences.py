@@ -149,8 +149,8 @@ def neighbour_sequence(
     only the runs that match it best vote: where the procedure depends on the context, runs
     in another context would outvote the right ones. Which context fits best is decided
     among the runs of the nearest run's task (:func:`of_nearest_task`): a distant run of
-    another task that fits better never shuts them out (``idle``: tools that work in any
-    state, left out of that comparison). With the task's ``context``, runs in
+    another task that fits better never shuts them out, nor votes (``idle``: tools that
+    work in any state, left out of that comparison). With the task's ``context``, runs in
     another language or framework do not vote at all (:func:`same_stack`), unless
     ``any_stack``: then every run votes and the record is keyed ``transfer:`` (for a task
     whose own stack has no successful run yet; its stack-specific steps may differ).
@@ -167,7 +167,11 @@ def neighbour_sequence(
         return None
     kept = of_nearest_task([ep for ep, _, _ in found], [score for _, score, _ in found], idle)
     best_fit = max(f for (_, _, f), keep in zip(found, kept, strict=True) if keep)
-    pairs = [(ep, score) for ep, score, f in found if f >= best_fit - 1e-9]
+    pairs = [
+        (ep, score)
+        for (ep, score, f), keep in zip(found, kept, strict=True)
+        if keep and f >= best_fit - 1e-9
+    ]
     runs = [ep for ep, _ in pairs]
     procedures = [ex.procedure(ep) for ep in runs]
     tools = vote(procedures, _vote_weights([score for _, score in pairs]), cfg)
