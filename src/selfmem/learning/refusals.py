@@ -10,7 +10,7 @@ from collections.abc import Collection, Iterable, Sequence
 from ..config import LearningConfig
 from ..records.learned import AnyPattern, ContextPattern
 from . import extractors as ex
-from .sequences import consensus
+from .sequences import consensus, furthest
 from .state import FamilyRun
 
 __all__ = ["by_family", "refused", "went_there"]
@@ -61,6 +61,6 @@ def went_there(
         if ex.is_subsequence(tools, path):
             paths.append(path)
     way = consensus(paths, cfg)
-    further = [path for path in paths if ex.is_subsequence(way, path)] if way else []
-    way = max(further, key=len, default=way)  # newest first among the longest
+    if way:  # the newest first among the longest
+        way = furthest(way, paths, [-at for at in range(len(paths))])
     return way if len(way) > len(tools) and ex.is_subsequence(tools, way) else None

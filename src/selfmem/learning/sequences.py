@@ -15,6 +15,7 @@ from .state import same_task
 
 __all__ = [
     "consensus",
+    "furthest",
     "neighbour_sequence",
     "of_nearest_task",
     "progress_sequence",
@@ -304,6 +305,20 @@ def _first(
     return tuple(out)
 
 
+def furthest(
+    tools: Sequence[str], paths: Sequence[tuple[str, ...]], ranks: Sequence[float]
+) -> tuple[str, ...]:
+    """The longest of ``paths`` that holds ``tools`` in order and goes further (of equals,
+    the one of highest ``rank``), else ``tools``: of the runs that got through those steps,
+    the one that got furthest shows the most."""
+    further = [
+        (len(path), rank, path)
+        for path, rank in zip(paths, ranks, strict=True)
+        if len(path) > len(tools) and ex.is_subsequence(tools, path)
+    ]
+    return max(further)[2] if further else tuple(tools)
+
+
 def _until(
     path: tuple[str, ...], stopped: set[str], through: Collection[str] = ()
 ) -> tuple[str, ...]:
@@ -352,15 +367,8 @@ def progress_sequence(
     if not any(paths):
         return None
     weights = _vote_weights(scores)
-    tools = vote(paths, weights, cfg) or next(path for path in paths if path)
-    # of the runs that got through those steps, the one that got furthest shows the most
-    further = [
-        (len(path), weight, path)
-        for path, weight in zip(paths, weights, strict=True)
-        if len(path) > len(tools) and ex.is_subsequence(tools, path)
-    ]
-    if further:
-        tools = max(further)[2]
+    agreed = vote(paths, weights, cfg) or next(path for path in paths if path)
+    tools = furthest(agreed, paths, weights)
     offered = set(tools) | set(idle)
     stalled = [run for run in runs if run.id not in broken and set(ex.tool_path(run)) <= offered]
     if len(stalled) >= STALLED_RUNS:

@@ -160,12 +160,9 @@ class RetrievalAPI(NearestRuns):
         ranked, heuristics = catalog.rank(description, ctx, task_type, limit)
         similar = self._similar_runs_sequence(description, ctx, task_type, vector, loaded, partial)
         idle = self._idle()
-        if idle:  # tools that work in any state are no step of a way (:func:`without_idle`)
-            ranked = [without_idle(s, idle) for s in ranked]
-            heuristics = [ScoredHeuristic(s.heuristic, s.score) for s in ranked]
-            similar = None if similar is None else without_idle(similar, idle)
-        if ctx is not None:  # steps that fail in the task's setting (:func:`for_setting`)
-            ranked, similar = self._for_setting(ranked, similar, setting_of(ctx))
+        setting = setting_of(ctx) if ctx is not None else frozenset()
+        if idle or setting:
+            ranked, similar = self._shaped(ranked, similar, idle, setting)
             heuristics = [ScoredHeuristic(s.heuristic, s.score) for s in ranked]
         if similar is None:
             return ranked, heuristics
@@ -193,17 +190,27 @@ class RetrievalAPI(NearestRuns):
         ranked = sorted([promoted, *ranked], key=lambda s: s.score, reverse=True)
         return ranked, [ScoredHeuristic(s.heuristic, s.score) for s in ranked]
 
-    def _for_setting(
-        self, ranked: list[ScoredPattern], similar: ScoredPattern | None, setting: frozenset[str]
+    def _shaped(
+        self,
+        ranked: list[ScoredPattern],
+        similar: ScoredPattern | None,
+        idle: set[str],
+        setting: frozenset[str],
     ) -> tuple[list[ScoredPattern], ScoredPattern | None]:
-        """The offered sequences without the steps that fail in the task's ``setting``
-        (:func:`.offers.for_setting`)."""
-        engine = self._core.learning
-        with engine.lock:
-            learner = engine.learner(self.namespace)
-            ranked = [for_setting(s, learner, setting) for s in ranked]
-            similar = None if similar is None else for_setting(similar, learner, setting)
-        return ranked, similar
+        """The offered sequences without the tools that work in any state
+        (:func:`.offers.without_idle`: they are no step of a way) and without the steps the
+        task's ``setting`` refuses (:func:`.offers.for_setting`)."""
+        offers = [*ranked, *([similar] if similar is not None else [])]
+        if idle:
+            offers = [without_idle(s, idle) for s in offers]
+        if setting:
+            engine = self._core.learning
+            with engine.lock:
+                learner = engine.learner(self.namespace)
+                offers = [for_setting(s, learner, setting) for s in offers]
+        if similar is None:
+            return offers, None
+        return offers[:-1], offers[-1]
 
     def recommend_patterns(
         self,
