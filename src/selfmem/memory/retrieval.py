@@ -169,7 +169,7 @@ class RetrievalAPI(NearestRuns):
         assert isinstance(similar.pattern, ToolSequence)
         tools = similar.pattern.tools
         sequences = [s for s in ranked if isinstance(s.pattern, ToolSequence)]
-        same = next((s for s in sequences if getattr(s.pattern, "tools", None) == tools), None)
+        same = next((s for s in sequences if _stands_for(s.pattern, tools, ctx)), None)
         if similar.pattern.key.startswith("transfer:"):
             same = None  # a stored one with these tools is of the other stack: its context says so
         if "partial" in similar.signals:
@@ -264,6 +264,16 @@ class RetrievalAPI(NearestRuns):
     aretrieve_relevant_context = twin(retrieve_relevant_context)
     arecommend_patterns = twin(recommend_patterns)
     areembed = twin(reembed)
+
+
+def _stands_for(pattern: Any, tools: Sequence[str], ctx: TaskContext | None) -> bool:
+    """Whether a stored sequence may take the place of the one a task's nearest runs agree
+    on: the same tools, learned from runs that had no tag the task lacks (a family whose
+    runs were all ``eu`` says nothing of a ``us`` task, where the runs' vote may hold); a
+    task that states no tags rules none out."""
+    if getattr(pattern, "tools", None) != list(tools):
+        return False
+    return ctx is None or not ctx.tags or set(pattern.context.tags) <= set(ctx.tags)
 
 
 def _goes_on(pattern: Any, tools: Sequence[str], ctx: TaskContext | None) -> bool:
