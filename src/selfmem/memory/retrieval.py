@@ -169,9 +169,7 @@ class RetrievalAPI(NearestRuns):
         assert isinstance(similar.pattern, ToolSequence)
         tools = similar.pattern.tools
         sequences = [s for s in ranked if isinstance(s.pattern, ToolSequence)]
-        same = next((s for s in sequences if _stands_for(s.pattern, tools, ctx)), None)
-        if similar.pattern.key.startswith("transfer:"):
-            same = None  # a stored one with these tools is of the other stack: its context says so
+        same = next((s for s in sequences if _stands_for(s.pattern, similar.pattern, ctx)), None)
         if "partial" in similar.signals:
             # a learned sequence that goes on from where the runs got is where they were going
             going_on = (s for s in sequences if _goes_on(s.pattern, tools, ctx))
@@ -266,12 +264,14 @@ class RetrievalAPI(NearestRuns):
     areembed = twin(reembed)
 
 
-def _stands_for(pattern: Any, tools: Sequence[str], ctx: TaskContext | None) -> bool:
+def _stands_for(pattern: Any, vote: ToolSequence, ctx: TaskContext | None) -> bool:
     """Whether a stored sequence may take the place of the one a task's nearest runs agree
-    on: the same tools, learned from runs that had no tag the task lacks (a family whose
-    runs were all ``eu`` says nothing of a ``us`` task, where the runs' vote may hold); a
-    task that states no tags rules none out."""
-    if getattr(pattern, "tools", None) != list(tools):
+    on (``vote``): the same tools, of the task's own stack (a ``transfer:`` vote is of
+    another: a stored one with its tools is of that stack, its context says so), learned
+    from runs that had no tag the task lacks (a family whose runs were all ``eu`` says
+    nothing of a ``us`` task, where the runs' vote may hold); a task that states no tags
+    rules none out."""
+    if getattr(pattern, "tools", None) != vote.tools or vote.key.startswith("transfer:"):
         return False
     return ctx is None or not ctx.tags or set(pattern.context.tags) <= set(ctx.tags)
 
