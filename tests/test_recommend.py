@@ -451,6 +451,8 @@ def test_a_call_out_of_turn_does_not_cut_the_offer(tmp_path: Path) -> None:
         # task's state, not a tool's fault
         for n in range(3):
             eid = memory.start_episode(task.format(f"beta {n}"), ctx)
+            if n == 0:  # the rollout refused to come first: the flag is needed before it
+                memory.log_step(eid, tool="set_flag_rollout", error="not applicable now")
             memory.log_step(eid, ExecutionStep(tool="create_flag", observation="created"))
             for tool in [*others, "set_flag_rollout"]:
                 memory.log_step(eid, ExecutionStep(tool=tool, error="not applicable now"))

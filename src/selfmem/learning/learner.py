@@ -30,7 +30,7 @@ from . import extractors as ex
 from . import followed, refusals, serving
 from .changes import continued, new_way_runs, repaired_sequence, runs_since_change
 from .family_counting import FamilyCounting
-from .idle import idle_tools
+from .idle import idle_tools, unproven_tools
 from .state import Stopped, same_task
 
 __all__ = ["PatternLearner"]
@@ -51,6 +51,7 @@ class PatternLearner(FamilyCounting):
         self._served: tuple[int, set[str]] = (-1, set())
         self._state_errors: tuple[int, set[str]] = (-1, set())
         self._idle: tuple[int, set[str]] = (-1, set())
+        self._unproven: tuple[int, set[str]] = (-1, set())
         self._stopped: tuple[int, dict[str, Stopped]] = (-1, {})
         self._tests = serving.Tests()
         self._family_memo: tuple[int, dict[str, str | None]] = (-1, {})
@@ -302,6 +303,19 @@ class PatternLearner(FamilyCounting):
                 families = self.families.families.values()
                 found = idle_tools(families, self._runs.values(), self.config)
             self._idle = (self.version, found)
+        return found
+
+    def unproven_tools(self) -> set[str]:
+        """First steps nothing shows are needed (see :func:`.idle.unproven_tools`); none
+        unless calls out of turn fail in this namespace, as for :meth:`idle_tools`."""
+        version, found = self._unproven
+        if version != self.version:
+            found = set()
+            if self.state_errors():
+                families = self.families.families.values()
+                idle = self.idle_tools()
+                found = unproven_tools(families, self._runs.values(), self.config, idle)
+            self._unproven = (self.version, found)
         return found
 
     def state_errors(self) -> set[str]:

@@ -340,6 +340,7 @@ def progress_sequence(
     idle: frozenset[str] | set[str] = frozenset(),
     state_errors: frozenset[str] | set[str] = frozenset(),
     broken: Mapping[str, set[str]] | None = None,
+    unproven: frozenset[str] | set[str] = frozenset(),
 ) -> ToolSequence | None:
     """How far the nearest runs of a task got when none of them succeeded (or when what
     worked for them has changed since, ``broken`` giving by run id the steps that broke):
@@ -350,12 +351,14 @@ def progress_sequence(
     run's ``broken``
     steps (kept, so that the agent meets what it now answers), as the runs agree on them
     (:func:`vote`, weighted as in :func:`neighbour_sequence`), else the nearest run's,
-    extended by the run that got furthest through those steps (the closest among equals).
-    A pattern record that is not stored, with ``successes`` 0: a place to start from, not a
-    way known to work. None when no run had a step that worked, or when ``STALLED_RUNS`` of
-    the runs (those in ``broken`` aside) called nothing but the offered steps (and tools
-    that work in any state): the agent stops where the offer ends, and offering it again
-    would only have it repeated."""
+    extended by the run that got furthest through those steps (the closest among equals),
+    less its first step when that is ``unproven`` (a first step nothing shows is needed,
+    :func:`.idle.unproven_tools`: the next run shows whether it is). A pattern record that
+    is not stored, with ``successes`` 0: a place to start from, not a way known to work.
+    None when no run had a step that worked, or when ``STALLED_RUNS`` of the runs (those
+    in ``broken`` aside) called nothing but the offered steps (and tools that work in any
+    state): the agent stops where the offer ends, and offering it again would only have it
+    repeated."""
     procedures = [ex.procedure(run) for run in runs]
     stopped = stopped_working(runs, state_errors, procedures)
     broken = broken or {}
@@ -369,6 +372,8 @@ def progress_sequence(
     weights = _vote_weights(scores)
     agreed = vote(paths, weights, cfg) or next(path for path in paths if path)
     tools = furthest(agreed, paths, weights)
+    if len(tools) > 1 and tools[0] in unproven:
+        tools = tools[1:]
     offered = set(tools) | set(idle)
     stalled = [run for run in runs if run.id not in broken and set(ex.tool_path(run)) <= offered]
     if len(stalled) >= STALLED_RUNS:

@@ -447,9 +447,10 @@ class NearestRuns(SupersededRuns):
         with engine.lock:
             learner = engine.learner(self.namespace)
             idle, state = learner.idle_tools(), learner.state_errors()
+            unproven = learner.unproven_tools()
         pattern = progress_sequence(
             self.namespace, runs, self.config.learning, [scores[r.id] for r in runs], idle, state,
-            broken or {},
+            broken or {}, unproven,
         )  # fmt: skip
         if pattern is None:
             return None

@@ -233,7 +233,10 @@ class RetrievalAPI(NearestRuns):
         destructive step), and each run that follows the offer repeats it. A successful run
         of their family that took the same steps and went further carries the offer on
         (signal ``went_on``). Tools that work in any state, where calls out of turn fail,
-        are left out of every sequence offered (signal ``idle_left_out``); a sequence with a
+        are left out of every sequence offered (signal ``idle_left_out``), and a first step
+        that every run calling it called first, that never failed, and that no run did
+        without, is left out of how far runs got (the next run shows whether it is needed:
+        the step after it works first, or fails); a sequence with a
         step refused under a feature of the task's setting stops before it and goes on as
         the runs with that feature did (signal ``left_out_here``)."""
         self._check_open()
