@@ -65,8 +65,10 @@ def test_without_calls_failing_out_of_turn_no_tool_is_idle() -> None:
     assert learner.idle_tools() == set()
 
 
-def _log(memory: SelfLearningMemory, task: str, steps: list[Step], success: bool) -> None:
-    eid = memory.start_episode(task, TaskContext(domain="support"))
+def _log(
+    memory: SelfLearningMemory, task: str, steps: list[Step], success: bool, domain: str = "support"
+) -> None:
+    eid = memory.start_episode(task, TaskContext(domain=domain))
     for step in steps:
         if isinstance(step, tuple):
             memory.log_step(eid, tool=step[0], error=step[1])

@@ -8,9 +8,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from selfmem import SelfLearningMemory, TaskContext, TaskOutcome, ToolSequence
+from selfmem import SelfLearningMemory, ToolSequence
 from selfmem.learning import PatternLearner
 
+from .test_idle_tools import _log as log_run
 from .test_learner import Step, episode
 
 OUT_OF_TURN = "precondition not met"
@@ -61,13 +62,7 @@ def test_a_step_also_called_later_in_a_run_is_not_unproven() -> None:
 
 
 def _log(memory: SelfLearningMemory, task: str, steps: list[Step]) -> None:
-    eid = memory.start_episode(task, TaskContext(domain="storage"))
-    for step in steps:
-        if isinstance(step, tuple):
-            memory.log_step(eid, tool=step[0], error=step[1])
-        else:
-            memory.log_step(eid, tool=step, observation="ok")
-    memory.complete_episode(eid, TaskOutcome.failure("not migrated"))
+    log_run(memory, task, steps, success=False, domain="storage")
 
 
 def _first_offer(memory: SelfLearningMemory) -> list[str]:

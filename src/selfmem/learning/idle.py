@@ -30,8 +30,7 @@ def idle_tools(
     holds only where calls out of turn fail; the learner asks only when some error class
     says so (:meth:`PatternLearner.idle_tools`). ``families``: the learner's family records
     (their ``tool_calls``); ``windows``: each family's recent runs."""
-    calls, clean = _calls(families)
-    never = {t for t, n in calls.items() if n >= 2 * cfg.min_support and clean[t] == n}
+    calls, clean, never = _calls(families, cfg)
     runs = [run for window in windows for run in window if run.path]
     # steps (they failed somewhere) that worked with nothing done before them
     starts = {run.path[0] for run in runs if clean[run.path[0]] < calls[run.path[0]]}
@@ -65,9 +64,7 @@ def unproven_tools(
     step after it works first (it was not needed, and :func:`idle_tools` finds it) or
     fails (it was, and it is no longer unproven). ``idle``: the tools :func:`idle_tools`
     found, left aside."""
-    calls, clean = _calls(families)
-    never = {t for t, n in calls.items() if n >= 2 * cfg.min_support and clean[t] == n}
-    never -= idle
+    never = _calls(families, cfg)[2] - idle
     if not never:
         return set()
     runs = [run for window in windows for run in window if run.attempted]
@@ -88,13 +85,16 @@ def unproven_tools(
     return found
 
 
-def _calls(families: Iterable[ToolSequence]) -> tuple[Counter[str], Counter[str]]:
-    """How many times each tool was called in the families' runs, and how many of those
-    calls worked."""
+def _calls(
+    families: Iterable[ToolSequence], cfg: LearningConfig
+) -> tuple[Counter[str], Counter[str], set[str]]:
+    """How many times each tool was called in the families' runs, how many of those calls
+    worked, and the tools none of whose calls ever failed, in at least ``2 * min_support``."""
     calls: Counter[str] = Counter()
     clean: Counter[str] = Counter()
     for family in families:
         for tool, stats in family.tool_calls.items():
             calls[tool] += stats.n
             clean[tool] += stats.successes
-    return calls, clean
+    never = {t for t, n in calls.items() if n >= 2 * cfg.min_support and clean[t] == n}
+    return calls, clean, never
