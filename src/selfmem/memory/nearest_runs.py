@@ -58,13 +58,16 @@ class NearestRuns(SupersededRuns):
         offer is how far they got, or the runs of another stack), the successful runs in its
         language with another framework vote, if they agree on a way: an ``express`` upgrade
         done with ``npm_install`` shows how a ``nextjs`` one is done, where a ``go`` run
-        would not. Such an offer has the signal ``other_framework``."""
+        would not. So does how far the runs in its language got, when none of its framework
+        got anywhere or they got less far on the same steps: the first steps of a task seldom
+        depend on the framework (``checkout_branch -> search_code`` of a ``django`` fix shows
+        where a ``fastapi`` one starts). Such an offer has the signal ``other_framework``."""
         found = self._stack_sequence(description, ctx, task_type, vector, loaded, partial)
         if ctx is None or not ctx.framework or not (found is None or _not_voted(found)):
             return found
         language = ctx.model_copy(update={"framework": None})
         wider = self._stack_sequence(description, language, task_type, vector, loaded, partial)
-        if wider is None or _not_voted(wider):
+        if wider is None or (_not_voted(wider) and not _got_further(wider, found)):
             return found
         return ScoredPattern(wider.pattern, wider.score, {**wider.signals, "other_framework": 1.0})
 
@@ -462,6 +465,21 @@ class NearestRuns(SupersededRuns):
             "partial": 1.0,
         }
         return ScoredPattern(pattern, 0.0, signals)
+
+
+def _got_further(wider: ScoredPattern, found: ScoredPattern | None) -> bool:
+    """Whether ``wider``, how far the runs in a task's language got, goes further than
+    ``found``, what the runs of its framework show: nothing, or how far they got, on the
+    same first steps."""
+    if "partial" not in wider.signals:
+        return False
+    if found is None:
+        return True
+    ours, theirs = found.pattern, wider.pattern
+    if "partial" not in found.signals or not isinstance(ours, ToolSequence):
+        return False
+    assert isinstance(theirs, ToolSequence)
+    return len(theirs.tools) > len(ours.tools) and theirs.tools[: len(ours.tools)] == ours.tools
 
 
 def _not_voted(found: ScoredPattern) -> bool:
