@@ -475,10 +475,10 @@ def _got_further(wider: ScoredPattern, found: ScoredPattern | None) -> bool:
         return False
     if found is None:
         return True
-    ours, theirs = found.pattern, wider.pattern
-    if "partial" not in found.signals or not isinstance(ours, ToolSequence):
+    if "partial" not in found.signals:
         return False
-    assert isinstance(theirs, ToolSequence)
+    ours, theirs = found.pattern, wider.pattern
+    assert isinstance(ours, ToolSequence) and isinstance(theirs, ToolSequence)
     return len(theirs.tools) > len(ours.tools) and theirs.tools[: len(ours.tools)] == ours.tools
 
 
