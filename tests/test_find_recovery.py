@@ -49,14 +49,20 @@ def test_the_recovery_learned_for_a_tool_and_an_error_is_found_from_a_new_messag
         assert memory.find_recovery("upload_package", "500 Internal Server Error") is None
 
 
-def test_an_error_seen_too_rarely_has_no_recovery_yet(tmp_path: Path) -> None:
+def test_an_error_fixed_once_is_found_with_its_one_fix_as_a_lead(tmp_path: Path) -> None:
     with SelfLearningMemory.open(tmp_path, learn_inline=True) as memory:
-        _release(memory, 0, _expired(0))
         assert memory.find_recovery("upload_package", _expired(9)) is None
+        _release(memory, 0, _expired(0))
+        found = memory.find_recovery("upload_package", _expired(9))
+        assert found is not None and found.best_recovery == "refresh_upload_token"
+        assert "recovered it 1 of 1 times" in found.describe()
+        assert found.confidence < 0.3  # a lead, not yet trusted
         _release(memory, 1, _expired(1), fixed=False)  # the token was not refreshed
         _release(memory, 2, _expired(2))
         found = memory.find_recovery("upload_package", _expired(9))
         assert found is not None and found.best_recovery == "refresh_upload_token"
+        assert "recovered it 2 of 2 times" in found.describe()
+        assert found.confidence > 0.3
 
 
 def test_an_error_nothing_fixed_is_found_as_having_no_known_recovery(tmp_path: Path) -> None:
@@ -88,3 +94,24 @@ async def test_the_async_twin_finds_the_same(tmp_path: Path) -> None:
             _release(memory, i, _expired(i))
         found = await memory.afind_recovery("upload_package", _expired(77))
         assert found is not None and found.best_recovery == "refresh_upload_token"
+
+
+def test_a_lead_is_offered_to_a_query_that_names_its_tool_not_to_a_new_task(
+    tmp_path: Path,
+) -> None:
+    with SelfLearningMemory.open(tmp_path, learn_inline=True) as memory:
+        for i in range(3):  # a family of releases, one of which met the error
+            eid = memory.start_episode(f"Publish version {i} of the package", CTX)
+            memory.log_step(eid, tool="build_wheel", observation="built")
+            memory.log_step(eid, tool="upload_package", observation="uploaded")
+            memory.complete_episode(eid, TaskOutcome.success("published"))
+        _release(memory, 3, _expired(3))
+
+        def recoveries(query: str) -> list[str]:
+            offers = memory.recommend_patterns(query, CTX, limit=10)
+            return [o.pattern.tool for o in offers if o.pattern.kind == "error_recovery"]
+
+        assert recoveries("Publish version 7 of the package") == []
+        assert recoveries(f"upload_package failed with {_expired(7)}") == ["upload_package"]
+        context = memory.retrieve_relevant_context("Publish version 7 of the package", CTX)
+        assert "When upload_package fails" not in context.render()  # no rule from one use

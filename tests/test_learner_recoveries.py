@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from selfmem import TaskContext, TaskType
+from selfmem.config import LearningConfig
 from selfmem.learning import (
     ChoiceStats,
     ErrorRecovery,
@@ -56,11 +57,25 @@ def test_a_direct_rerun_that_works_is_a_retry() -> None:
     assert derive_heuristic(pattern).action == "retry fetch"
 
 
-def test_a_recovery_is_served_once_two_of_two_uses_fixed_the_error() -> None:
+def test_a_recovery_that_fixed_the_error_the_one_time_it_was_tried_is_a_first_lead() -> None:
     learner = PatternLearner(NS)
     learner.observe(episode([("migrate", "refused"), "start_db", "migrate"], minute=0))
     pattern = recovery(learner, "migrate")
-    assert pattern.best_recovery is None  # one fix in one use: Wilson bound 0.21
+    assert (pattern.best_recovery, pattern.best_mode) == ("start_db", "fix")
+    assert learner.is_served(pattern)
+    assert 0.2 < pattern.confidence < 0.3  # one fix in one use: Wilson bound 0.21
+    assert "start_db recovered it 1 of 1 times" in pattern.describe()
+    learner.observe(episode([("migrate", "refused"), "start_db", "migrate"], minute=1))
+    pattern = recovery(learner, "migrate")
+    assert (pattern.best_recovery, pattern.best_mode) == ("start_db", "fix")
+    assert pattern.confidence > 0.3  # two of two: trusted
+
+
+def test_without_first_leads_a_recovery_is_served_once_two_of_two_uses_fixed_the_error() -> None:
+    learner = PatternLearner(NS, config=LearningConfig(recovery_first_use=False))
+    learner.observe(episode([("migrate", "refused"), "start_db", "migrate"], minute=0))
+    pattern = recovery(learner, "migrate")
+    assert pattern.best_recovery is None
     assert not learner.is_served(pattern)
     learner.observe(episode([("migrate", "refused"), "start_db", "migrate"], minute=1))
     pattern = recovery(learner, "migrate")
@@ -68,16 +83,28 @@ def test_a_recovery_is_served_once_two_of_two_uses_fixed_the_error() -> None:
     assert learner.is_served(pattern)
 
 
-def test_a_recovery_that_failed_once_in_two_uses_is_not_served() -> None:
+def test_a_first_lead_ranks_below_a_trusted_recovery_and_one_failed_use_takes_it_away() -> None:
     learner = PatternLearner(NS)
-    learner.observe(episode([("fetch", "timeout after 1s"), "fetch"], minute=0))
-    learner.observe(
-        episode([("fetch", "timeout after 2s"), ("fetch", "timeout after 3s")], minute=1)
-    )
+    for i in range(3):
+        learner.observe(episode([("fetch", "timeout after 1s"), "fetch"], minute=i))
+    learner.observe(episode([("fetch", "timeout after 2s"), "warm_cache", "fetch"], minute=3))
     pattern = recovery(learner, "fetch")
-    assert pattern.recoveries["retry"].n == 2 and pattern.recoveries["retry"].successes == 1
+    assert pattern.recoveries["warm_cache"] == ChoiceStats(n=1, successes=1)
+    assert pattern.best_mode == "retry"  # 3 of 3 is trusted, 1 of 1 only a lead
+
+    learner = PatternLearner(NS)
+    learner.observe(episode([("charge", "card declined"), "refresh_card", "charge"], minute=0))
+    assert recovery(learner, "charge").best_recovery == "refresh_card"
+    learner.observe(
+        episode(
+            [("charge", "card declined"), "refresh_card", ("charge", "card declined")],
+            success=False,
+            minute=1,
+        )
+    )
+    pattern = recovery(learner, "charge")
+    assert pattern.recoveries["refresh_card"] == ChoiceStats(n=2, successes=1)
     assert pattern.best_recovery is None
-    assert not learner.is_served(pattern)
 
 
 def test_recovery_confidence_counts_recoveries_not_episode_outcomes() -> None:

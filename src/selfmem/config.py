@@ -52,9 +52,13 @@ class LearningConfig:
     way a hard task is done (every run follows it, half of them succeed) is served with its
     rate, high enough that a sequence failing in most of its runs is not.
     ``family_min_similarity`` is how alike (0-1) a task must be to a family to join it.
-    ``recovery_min_support`` is the fewest uses of a recovery before it is served; the
+    ``recovery_min_support`` is the fewest uses of a recovery before it is trusted; the
     Wilson lower bound of its fix rate (``recovery_min_confidence``) is what decides: two
     fixes in two uses clear it (0.34), one does not (0.21), nor one in two or two in three.
+    ``recovery_first_use`` serves, while no recovery of an error is trusted, one that fixed
+    it the one time it was tried: an agent that meets the error again has a lead to try
+    instead of none, ranked below any trusted recovery, and one use in which it did not
+    fix the error (one in two) takes it away.
     """
 
     min_support: int = 3
@@ -68,6 +72,7 @@ class LearningConfig:
     decision_min_choice_share: float = 0.1
     recovery_min_confidence: float = 0.3
     recovery_min_support: int = 2
+    recovery_first_use: bool = True
     context_min_effect: float = 0.3
     change_window: int = 4
     change_min_failures: int = 3

@@ -19,7 +19,9 @@
   are merged into one pattern with ``aliases``.
 - **Error recoveries**: the best action (retry, a fix, or a replacement) has
   ``recovery_min_support`` uses and a Wilson lower bound of its fix rate of at least
-  ``recovery_min_confidence`` (two fixes in two uses are enough, one is not); an error
+  ``recovery_min_confidence`` (two fixes in two uses are enough, one in two is not); while
+  no action has, one that fixed the error the one time it was tried is served as a first
+  lead (``recovery_first_use``), until a use in which it did not fix it; an error
   nothing fixed is served as "no known recovery" once it was left unrecovered in most of at
   least ``min_support`` episodes and one way out was tried (and failed) in ``min_support``
   of them.
@@ -387,13 +389,23 @@ def pick_recovery(pattern: ErrorRecovery, cfg: LearningConfig) -> None:
     options: list[tuple[float, int, str, RecoveryMode]] = []
     for tables, mode_of in ((pattern.fix_options(), _fix_mode), (pattern.replacements, _replace)):
         for action, stats in tables.items():
-            enough = stats.n >= cfg.recovery_min_support
-            if enough and stats.confidence >= cfg.recovery_min_confidence:
+            if _trusted(stats, cfg):
                 options.append((stats.confidence, stats.n, action, mode_of(action)))
     if not options:
         pattern.best_recovery = pattern.best_mode = None
         return
     _, _, pattern.best_recovery, pattern.best_mode = max(options)
+
+
+def _trusted(stats: ChoiceStats, cfg: LearningConfig) -> bool:
+    """Whether a recovery may be served: enough uses and a trustworthy fix rate, or, with
+    ``recovery_first_use``, it fixed the error the one time it was tried. Such a first lead
+    ranks below any recovery that earned trust (its Wilson lower bound is 0.21, under
+    ``recovery_min_confidence``), and one use in which it did not fix the error (1 of 2)
+    takes it away."""
+    if cfg.recovery_first_use and stats.n == stats.successes == 1:
+        return True
+    return stats.n >= cfg.recovery_min_support and stats.confidence >= cfg.recovery_min_confidence
 
 
 def _fix_mode(action: str) -> RecoveryMode:

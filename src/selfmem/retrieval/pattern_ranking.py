@@ -134,6 +134,19 @@ class _Entry:
     words: frozenset[str]
     effectiveness: float
     prior: float
+    needs: frozenset[str] = frozenset()  # words the task must name for it to be offered
+
+
+def _needs(pattern: AnyPattern) -> frozenset[str]:
+    """A recovery served on one use (a lead, not yet trusted) is offered only for a task
+    that names its tool ("deploy failed with ..."): it is for the moment of that failure, and
+    must not crowd a new task's context with one-off fixes of tools the task may not use."""
+    if not isinstance(pattern, ErrorRecovery):
+        return frozenset()
+    stats = pattern.best_stats()
+    if stats is None or stats.n > 1:
+        return frozenset()
+    return frozenset(stem(term) for term in query_terms(pattern.tool))
 
 
 def _family_of(pattern: AnyPattern) -> str | None:
@@ -173,7 +186,7 @@ class PatternCatalog:
     ) -> None:
         now = utc_now()  # one moment for all: equal patterns stay equal
         self._entries = [
-            _Entry(p, frozenset(_words(p)), p.effectiveness(now), _KIND_PRIOR[p.kind])
+            _Entry(p, frozenset(_words(p)), p.effectiveness(now), _KIND_PRIOR[p.kind], _needs(p))
             for p in patterns
         ]
         self._families = FamilyIndex(min_similarity=1.0)
@@ -223,6 +236,8 @@ class PatternCatalog:
         }
         scored: list[ScoredPattern] = []
         for entry in self._entries:
+            if not entry.needs <= terms:
+                continue
             relevance, lexical = self._relevance(entry, terms, matched)
             if relevance <= 0 or _contradicts(entry.pattern, context, task_type):
                 continue
