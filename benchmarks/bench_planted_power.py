@@ -15,7 +15,8 @@ upper bound for any learner that only serves what its data show at that level, a
 one (a learner that also holds precision has to correct for every comparison it makes).
 
 Nothing here runs the learner; compare with the judges' recall (``bench_planted_ops``,
-``bench_planted_third``, ``bench_planted_fourth``, ``bench_planted_direct``).
+``bench_planted_third``, ``bench_planted_fourth``, ``bench_planted_fifth``,
+``bench_planted_direct``).
 """
 
 from __future__ import annotations
@@ -24,6 +25,9 @@ import argparse
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from math import comb
+from typing import Any
+
+from selfmem.records import Episode
 
 ALPHA = 0.05
 
@@ -69,6 +73,27 @@ def fisher_one_sided(a: Group, b: Group, *, greater: bool) -> float:
 # ---------------------------------------------------------------------------------------
 
 
+def _with_families(
+    module: Any, builder: str, family: Callable[..., str], size: int, seed: int
+) -> tuple[list[Episode], dict[str, str]]:
+    """The generator's episodes and each one's planted family, read from the arguments of
+    the module's function that builds one episode (the episodes themselves do not say)."""
+    family_of: dict[str, str] = {}
+    build = getattr(module, builder)
+
+    def noting(*args: Any) -> Episode:
+        episode: Episode = build(*args)
+        family_of[episode.id] = family(*args)
+        return episode
+
+    setattr(module, builder, noting)
+    try:
+        episodes = module.generate(size, seed)
+    finally:
+        setattr(module, builder, build)
+    return episodes, family_of
+
+
 def _third(size: int, seed: int) -> tuple[list[Comparison], int]:
     from .bench_planted_third import planted_facts
     from .planted_third import generate
@@ -93,19 +118,9 @@ def _fourth(size: int, seed: int) -> tuple[list[Comparison], int]:
     from .bench_planted_fourth import planted_facts
     from .planted_fourth_truth import CONTEXT_EFFECTS, DECISIONS
 
-    family_of: dict[str, str] = {}
-    build = planted_fourth._build
-
-    def noting(run, *args):  # type: ignore[no-untyped-def]
-        episode = build(run, *args)
-        family_of[episode.id] = run.family.name
-        return episode
-
-    planted_fourth._build = noting  # type: ignore[assignment]
-    try:
-        episodes = planted_fourth.generate(size, seed)
-    finally:
-        planted_fourth._build = build  # type: ignore[assignment]
+    episodes, family_of = _with_families(
+        planted_fourth, "_build", lambda run, *_: run.family.name, size, seed
+    )
     runs = [(family_of[e.id], {s.tool for s in e.steps}, e.context, _ok(e)) for e in episodes]
     out = []
     for d in DECISIONS:
@@ -113,6 +128,25 @@ def _fourth(size: int, seed: int) -> tuple[list[Comparison], int]:
             continue
         worse = [o.tool for o in d.options if o.tool != d.better]
         out.append(_decision(f"decision {d.family}", runs, d.family, [d.better], worse))
+    for c in CONTEXT_EFFECTS:
+        out.append(_context(f"context {c.family}", runs, c.family, c.feature, c.tool, c.effect))
+    return out, sum(len(v) for v in planted_facts().values())
+
+
+def _fifth(size: int, seed: int) -> tuple[list[Comparison], int]:
+    from . import planted_fifth
+    from .bench_planted_fifth import planted_facts
+    from .planted_fifth_truth import CONTEXT_EFFECTS, DECISIONS
+
+    episodes, family_of = _with_families(
+        planted_fifth, "_episode", lambda draft, *_: draft.run.family.name, size, seed
+    )
+    runs = [(family_of[e.id], {s.tool for s in e.steps}, e.context, _ok(e)) for e in episodes]
+    out = [
+        _decision(f"decision {d.family}", runs, d.family, [d.options[0]], list(d.options[1:]))
+        for d in DECISIONS
+        if not d.decoy
+    ]
     for c in CONTEXT_EFFECTS:
         out.append(_context(f"context {c.family}", runs, c.family, c.feature, c.tool, c.effect))
     return out, sum(len(v) for v in planted_facts().values())
@@ -197,6 +231,7 @@ GENERATORS: dict[str, Callable[[int, int], tuple[list[Comparison], int]]] = {
     "planted_ops": _ops,
     "planted_third": _third,
     "planted_fourth": _fourth,
+    "planted_fifth": _fifth,
 }
 
 

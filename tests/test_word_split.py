@@ -10,7 +10,7 @@ from pathlib import Path
 
 from selfmem import Episode, ExecutionStep, SelfLearningMemory, TaskContext, TaskOutcome, TaskType
 from selfmem.learning import PatternLearner
-from selfmem.learning.word_split import dividing_term
+from selfmem.learning.word_split import CHECKPOINTS, dividing_terms
 from selfmem.records.learned import DecisionPoint, ErrorRecovery, PatternKind, ToolSequence
 
 BASE = datetime.now(UTC) - timedelta(days=1)  # recent: learned patterns decay with age
@@ -188,19 +188,38 @@ def test_dividing_a_family_leaves_error_recoveries_as_they_were() -> None:
     assert after.episode_ids == before
 
 
-def test_no_term_divides_runs_too_few_to_tell() -> None:
-    held = [
-        (_episode(i, _is_credit(i), CREDIT if _is_credit(i) else INVOICE), frozenset())
-        for i in range(8)
-    ]
-    terms = [frozenset({"credit"} if _is_credit(i) else {"invoice"}) for i in range(8)]
-    assert dividing_term([(e, t) for (e, _), t in zip(held, terms, strict=True)], 0.05) is None
-    many = [
+def _held(runs: int) -> list[tuple[Episode, frozenset[str]]]:
+    return [
         (_episode(i, _is_credit(i), CREDIT if _is_credit(i) else INVOICE),
          frozenset({"credit"} if _is_credit(i) else {"invoice"}))
-        for i in range(30)
+        for i in range(runs)
     ]  # fmt: skip
-    assert dividing_term(many, 0.05) in {"credit", "invoice"}
+
+
+def test_no_term_divides_runs_too_few_to_tell() -> None:
+    assert dividing_terms(_held(8), 0.05) is None
+    assert 28 in CHECKPOINTS and 30 not in CHECKPOINTS
+    assert dividing_terms(_held(28), 0.05) == ("credit",)
+    assert dividing_terms(_held(30), 0.05) is None  # looked at only at the checkpoints
+
+
+def test_a_task_worded_two_ways_is_divided_by_the_terms_of_both() -> None:
+    """Credit notes and invoices each asked for in two wordings: no one term covers either
+    task, the terms of both wordings of one together decide the tool."""
+    learner = PatternLearner("default")
+    for i in range(60):
+        credit = _is_credit(i)
+        episode = _episode(i, credit, CREDIT if credit else INVOICE, ok=i % 7 != 6)
+        if i % 2:
+            supplier = SUPPLIERS[i % len(SUPPLIERS)]
+            what = "refund voucher" if credit else "supplier bill"
+            text = f"Book the {what} {1000 + i} from {supplier} against order PO-{i}"
+            episode = episode.model_copy(update={"task_description": text})
+        learner.observe(episode)
+    sequences = sorted(
+        tuple(f.tools) for f in learner.families.families.values() if f.members.n > 5
+    )
+    assert sequences == [tuple(CREDIT), tuple(INVOICE)]
 
 
 def _log(memory: SelfLearningMemory, episode: Episode) -> str:

@@ -22,7 +22,7 @@ from .pattern_counts import PatternCounts
 from .settling import settle
 from .state import FamilyRun, Tally
 from .stated_context import stated_context
-from .word_split import HELD_RUNS, HeldRuns, by_end, dividing_term
+from .word_split import HELD_RUNS, HeldRuns, by_end, dividing_terms
 
 __all__ = ["FamilyCounting"]
 
@@ -107,20 +107,20 @@ class FamilyCounting:
         their own, which the two never merge back from (:mod:`.word_split`). Error
         recoveries, learned per tool and not per family, are left as they are."""
         held = self._held.of(family.key, family.members.n)
-        term = dividing_term(held, self.config.fdr_q) if held else None
-        if held is None or term is None:
+        words = dividing_terms(held, self.config.fdr_q) if held else None
+        if held is None or words is None:
             return []
         self.version += 1
-        moving = sorted(self._held.take(family.key, term), key=by_end)
+        moving = sorted(self._held.take(family.key, words), key=by_end)
         changed: set[str] = {family.id}
         removed: list[str] = []
         for episode in moving:
             found, gone = self._uncount(family, episode, whole=False)
             changed.update(p.id for p in found)
             removed += gone
-        if term in task_terms(family.sample_task):  # a moved run's: one of those staying
+        if set(words) & set(task_terms(family.sample_task)):  # a moved run's: one staying
             family.sample_task = self._held.first_task(family.key)[:SAMPLE_CHARS]
-        split = self._family(None, moving[0], self._new_key(f"family:{moving[0].id}/{term}"))
+        split = self._family(None, moving[0], self._new_key(f"family:{moving[0].id}/{words[0]}"))
         self._joined[split.key] = self._observed
         for episode in moving:
             self._window(split.key).append(ex.family_run(episode))

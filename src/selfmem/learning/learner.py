@@ -221,8 +221,7 @@ class PatternLearner(FamilyCounting):
         self._window(family.key).append(ex.family_run(episode))
         changed = self._count_all(family, episode, +1)
         self._held.add(family.key, episode, family.members.n)
-        if ex.succeeded(episode):
-            changed += self._split_by_words(family, defer_sequences)
+        changed += self._split_by_words(family, defer_sequences)
         if defer_sequences:
             self._deferred.add(family.key)
         else:

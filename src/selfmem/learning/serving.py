@@ -113,6 +113,9 @@ def _test_decision(
     pattern.best = pattern.worst = None
     pattern.p_value = 1.0
     ran = family.tool_stats.get(pattern.after_tool, ChoiceStats()).n if family else 0
+    if family is not None and family.tools and pattern.after_tool == family.tools[-1]:
+        # what follows a family's last step is not a step of its procedure
+        return None, False
     if family is None or ran < family.members.n / 2:
         # a choice is made at a step of the family's procedure (one most of its runs take);
         # what follows an occasional step depends on where it happened to be taken

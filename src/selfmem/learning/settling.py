@@ -13,6 +13,7 @@ from ..records.learned import ToolSequence
 from .changes import broken_tools, change_point, follows, replacements, skippable
 from .optional_tools import pays_off
 from .sequences import consensus
+from .slot_choices import with_choices
 from .state import FamilyRun
 
 __all__ = ["settle"]
@@ -33,6 +34,7 @@ def settle(family: ToolSequence, runs: list[FamilyRun], cfg: LearningConfig) -> 
         family.changed_tools = broken_tools(shared, runs[start:], optional)
     tools = _consensus(runs[start:], cfg) if start else shared
     tools = pays_off(tools, [(_called(run), run.success, run.setting) for run in runs[start:]])
+    tools = with_choices(tools, runs[start:], cfg)
     if family.conditional:
         tools = tuple(tool for tool in tools if tool not in family.conditional)
     if start or tools != shared:

@@ -8,13 +8,20 @@ task says; this one follows the task's words: every task that says "credit note"
 credit note and no other did.
 
 While a family is young (at most :data:`HELD_RUNS` runs) the learner holds its episodes
-(:class:`HeldRuns`). :func:`dividing_term` looks, among their successful runs, for a term
-and a tool that nearly always come together: at least 90% of the runs that used the tool
-have the term, and at least 90% of the runs with the term used the tool. Each side needs
-:data:`_MIN_ARM` runs, and Fisher's exact test must be significant at ``alpha`` over every
-(tool, term) pair tested and over the family's first :data:`HELD_RUNS` runs, each of which
-is a look (Bonferroni). The learner then moves the
-runs with that term into a family of their own, and the two are never merged again.
+(:class:`HeldRuns`). When their number reaches one of :data:`CHECKPOINTS`,
+:func:`dividing_terms` looks for a tool used by at most half of them and the terms of the
+tasks that go with it: each term (in at least :data:`_MIN_TERM` runs) is one whose runs all
+used the tool (90% of them from :data:`_MIN_ARM` runs on). A task is worded in more ways
+than one ("reconcile the results", "compare the results and fix the mismatches"), so no
+single term need cover it; together the terms must: at least 90% of the runs that used the
+tool have one of them, and at least 90% of the runs with one of them used the tool. Each
+side needs :data:`_MIN_ARM` runs, and Fisher's exact test must be significant at ``alpha``
+over every (tool, term) pair tested and every checkpoint (Bonferroni). The learner then
+moves the runs with one of the terms into a family of their own, and the two are never
+merged again. The runs looked at are those that did not break off: the successful ones,
+and failed ones whose every failed call was followed by one of the same tool that worked
+(judged failed at the end, they still made each choice of the procedure; a run that broke
+off early made only some).
 """
 
 from __future__ import annotations
@@ -28,15 +35,20 @@ from . import extractors as ex
 from .families import task_terms
 from .significance import fisher_exact_p
 
-__all__ = ["HELD_RUNS", "HeldRuns", "by_end", "dividing_term"]
+__all__ = ["CHECKPOINTS", "HELD_RUNS", "HeldRuns", "by_end", "dividing_terms"]
 
 #: A family is checked, and its episodes held, while it has at most this many runs.
 HELD_RUNS = 48
+#: The numbers of runs at which a young family is checked (each a look).
+CHECKPOINTS = frozenset((10, 13, 17, 22, 28, 36, 46))
 #: At most this many episodes are held over all families (the least recently counted
 #: families' are let go first).
 _HELD_TOTAL = 4096
-#: Runs needed on each side: with the term and the tool, and without either.
+#: Runs needed on each side: with the terms and the tool, and without either.
 _MIN_ARM = 5
+#: Runs a term needs to be one of the terms that divide (all of them with the tool while
+#: it has fewer than :data:`_MIN_ARM`).
+_MIN_TERM = 3
 #: How pure each side must be.
 _PURITY = 0.9
 
@@ -90,10 +102,10 @@ class HeldRuns:
             both = self._by_family.pop(keep, []) + theirs
             self._by_family[keep] = sorted(both, key=lambda item: by_end(item[0]))
 
-    def take(self, key: str, term: str) -> list[Episode]:
-        """Let go of the family's episodes whose task has ``term``, and return them."""
+    def take(self, key: str, words: tuple[str, ...]) -> list[Episode]:
+        """Let go of the family's episodes whose task has one of ``words``, and return them."""
         held = self._by_family.get(key, [])
-        taken = [episode for episode, terms in held if term in terms]
+        taken = [episode for episode, terms in held if terms & set(words)]
         self.drop(key, [episode.id for episode in taken])
         return taken
 
@@ -121,30 +133,58 @@ class HeldRuns:
         self._by_family[key] = kept
 
 
-def dividing_term(held: list[tuple[Episode, frozenset[str]]], alpha: float) -> str | None:
-    """The term whose runs are another task than the family's other runs (see the module
-    docstring), or None. ``held``: the family's runs and their terms."""
-    wins = [(set(ex.tool_path(episode)), terms) for episode, terms in held
-            if ex.succeeded(episode)]  # fmt: skip
-    runs = len(wins)
-    if runs < 2 * _MIN_ARM:
+def dividing_terms(
+    held: list[tuple[Episode, frozenset[str]]], alpha: float
+) -> tuple[str, ...] | None:
+    """The terms whose runs are another task than the family's other runs (see the module
+    docstring), most frequent first, or None. ``held``: the family's runs and their terms;
+    looked at only when the number of runs that did not break off is one of
+    :data:`CHECKPOINTS`."""
+    runs = [
+        (set(ex.tool_path(episode)), terms)
+        for episode, terms in held
+        if ex.succeeded(episode) or ex.broke_at(episode)[0] < 0
+    ]
+    if len(runs) < 2 * _MIN_ARM or len(runs) not in CHECKPOINTS:
         return None
-    tools = Counter(tool for used, _ in wins for tool in used)
-    terms = Counter(term for _, words in wins for term in words)
-    choices = sorted(t for t, n in tools.items() if _MIN_ARM <= n <= runs - _MIN_ARM)
-    words = sorted(t for t, n in terms.items() if _MIN_ARM <= n <= runs - _MIN_ARM)
-    tests = len(choices) * len(words)
-    best: tuple[float, str] | None = None
+    tools = Counter(tool for used, _ in runs for tool in used)
+    terms = Counter(term for _, words in runs for term in words)
+    # the task divided off is the smaller part: what most runs do is the family's own way
+    choices = sorted(t for t, n in tools.items() if _MIN_ARM <= n <= len(runs) / 2)
+    words = sorted(t for t, n in terms.items() if _MIN_TERM <= n <= len(runs) - _MIN_ARM)
+    tests = len(choices) * len(words) * len(CHECKPOINTS)
+    best: tuple[float, tuple[str, ...]] | None = None
     for tool in choices:
-        for term in words:
-            with_term, with_tool = terms[term], tools[tool]
-            # the term and the tool nearly always together: most pairs fail on the counts
-            if with_term < _PURITY * with_tool or with_tool < _PURITY * with_term:
-                continue
-            both = sum(1 for used, words_of in wins if tool in used and term in words_of)
-            if both < _PURITY * max(with_tool, with_term):
-                continue
-            p = fisher_exact_p(both, with_term, with_tool - both, runs - with_term)
-            if p * tests * HELD_RUNS <= alpha and (best is None or (p, term) < best):
-                best = (p, term)
+        found = _terms_of(tool, runs, words, terms)
+        if not found:
+            continue
+        p = _together_p(tool, found, runs)
+        if p * tests <= alpha and (best is None or (p, found) < best):
+            best = (p, found)
     return best[1] if best is not None else None
+
+
+def _terms_of(
+    tool: str, runs: list[tuple[set[str], frozenset[str]]], words: list[str], terms: Counter[str]
+) -> tuple[str, ...]:
+    """The terms whose runs (nearly) all used the tool, most frequent first."""
+    pure = []
+    for term in words:
+        both = sum(1 for used, words_of in runs if tool in used and term in words_of)
+        if both == terms[term] or (terms[term] >= _MIN_ARM and both >= _PURITY * terms[term]):
+            pure.append(term)
+    return tuple(sorted(pure, key=lambda t: (-terms[t], t)))
+
+
+def _together_p(
+    tool: str, found: tuple[str, ...], runs: list[tuple[set[str], frozenset[str]]]
+) -> float:
+    """Fisher's p that the runs with one of the terms are the runs that used the tool; 1.0
+    unless each side is at least 90% the other."""
+    words = set(found)
+    with_term = sum(1 for _, words_of in runs if words & words_of)
+    with_tool = sum(1 for used, _ in runs if tool in used)
+    both = sum(1 for used, words_of in runs if tool in used and words & words_of)
+    if with_term < _MIN_ARM or both < _PURITY * max(with_tool, with_term):
+        return 1.0
+    return fisher_exact_p(both, with_term, with_tool - both, len(runs) - with_term)
