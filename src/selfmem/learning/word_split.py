@@ -9,19 +9,20 @@ credit note and no other did.
 
 While a family is young (at most :data:`HELD_RUNS` runs) the learner holds its episodes
 (:class:`HeldRuns`). When their number reaches one of :data:`CHECKPOINTS`,
-:func:`dividing_terms` looks for a tool used by at most half of them and the terms of the
-tasks that go with it: each term (in at least :data:`_MIN_TERM` runs) is one whose runs all
-used the tool (90% of them from :data:`_MIN_ARM` runs on). A task is worded in more ways
-than one ("reconcile the results", "compare the results and fix the mismatches"), so no
-single term need cover it; together the terms must: at least 90% of the runs that used the
-tool have one of them, and at least 90% of the runs with one of them used the tool. Each
-side needs :data:`_MIN_ARM` runs, and Fisher's exact test must be significant at ``alpha``
-over every (tool, term) pair tested and every checkpoint (Bonferroni). The learner then
+:func:`dividing_terms` looks among those that did not break off (the successful runs, and
+failed ones whose every failed call was followed by one of the same tool that worked: judged
+failed at the end, they still made each choice of the procedure, while a run that broke off
+early made only some) for a tool used by at most half of them and the terms of the tasks
+that go with it: each term (in at least :data:`_MIN_TERM` runs) is one whose runs all used
+the tool (90% of them from :data:`_MIN_ARM` runs on). A task is worded in more ways than one
+("reconcile the results", "compare the results and fix the mismatches"), so no single term
+need cover it: the fewest of them that together cover 90% of the runs that used the tool are
+taken, and at least 90% of the runs with one of them must have used it. Each side needs
+:data:`_MIN_ARM` runs, and Fisher's exact test must be significant at ``alpha`` over every
+tool, every set of as many terms as were taken (terms that go with a tool by chance, a name
+here and there, cover it only in numbers) and every checkpoint (Bonferroni). The learner then
 moves the runs with one of the terms into a family of their own, and the two are never
-merged again. The runs looked at are those that did not break off: the successful ones,
-and failed ones whose every failed call was followed by one of the same tool that worked
-(judged failed at the end, they still made each choice of the procedure; a run that broke
-off early made only some).
+merged again.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterable
 from datetime import datetime
+from math import comb
 
 from ..records.episodes import Episode
 from . import extractors as ex
@@ -39,7 +41,7 @@ __all__ = ["CHECKPOINTS", "HELD_RUNS", "HeldRuns", "by_end", "dividing_terms"]
 
 #: A family is checked, and its episodes held, while it has at most this many runs.
 HELD_RUNS = 48
-#: The numbers of runs at which a young family is checked (each a look).
+#: The numbers of runs at which a young family is looked at (each a look).
 CHECKPOINTS = frozenset((10, 13, 17, 22, 28, 36, 46))
 #: At most this many episodes are held over all families (the least recently counted
 #: families' are let go first).
@@ -137,31 +139,51 @@ def dividing_terms(
     held: list[tuple[Episode, frozenset[str]]], alpha: float
 ) -> tuple[str, ...] | None:
     """The terms whose runs are another task than the family's other runs (see the module
-    docstring), most frequent first, or None. ``held``: the family's runs and their terms;
-    looked at only when the number of runs that did not break off is one of
-    :data:`CHECKPOINTS`."""
+    docstring), most frequent first, or None. ``held``: the family's runs and their terms,
+    looked at only when their number is one of :data:`CHECKPOINTS`."""
+    if len(held) not in CHECKPOINTS:
+        return None
     runs = [
         (set(ex.tool_path(episode)), terms)
         for episode, terms in held
         if ex.succeeded(episode) or ex.broke_at(episode)[0] < 0
     ]
-    if len(runs) < 2 * _MIN_ARM or len(runs) not in CHECKPOINTS:
+    if len(runs) < 2 * _MIN_ARM:
         return None
     tools = Counter(tool for used, _ in runs for tool in used)
     terms = Counter(term for _, words in runs for term in words)
     # the task divided off is the smaller part: what most runs do is the family's own way
     choices = sorted(t for t, n in tools.items() if _MIN_ARM <= n <= len(runs) / 2)
     words = sorted(t for t, n in terms.items() if _MIN_TERM <= n <= len(runs) - _MIN_ARM)
-    tests = len(choices) * len(words) * len(CHECKPOINTS)
     best: tuple[float, tuple[str, ...]] | None = None
     for tool in choices:
-        found = _terms_of(tool, runs, words, terms)
+        found = _covering(tool, runs, _terms_of(tool, runs, words, terms))
         if not found:
             continue
+        # Bonferroni over every tool, every set of as many terms, and every look
+        tests = len(choices) * comb(len(words), len(found)) * len(CHECKPOINTS)
         p = _together_p(tool, found, runs)
         if p * tests <= alpha and (best is None or (p, found) < best):
             best = (p, found)
     return best[1] if best is not None else None
+
+
+def _covering(
+    tool: str, runs: list[tuple[set[str], frozenset[str]]], pure: tuple[str, ...]
+) -> tuple[str, ...]:
+    """The fewest of the ``pure`` terms that together cover 90% of the runs with the tool
+    (each next the one that covers most runs not yet covered), or none."""
+    left = [words for used, words in runs if tool in used]
+    need = len(left) - _PURITY * len(left)
+    chosen: list[str] = []
+    while len(left) > need:
+        gain = {term: sum(1 for words in left if term in words) for term in pure}
+        term = max(pure, key=lambda t: (gain[t], -pure.index(t)), default=None)
+        if term is None or gain[term] == 0:
+            return ()
+        chosen.append(term)
+        left = [words for words in left if term not in words]
+    return tuple(chosen)
 
 
 def _terms_of(
