@@ -5,9 +5,9 @@ the runs take one of two or three tools at one step ("map the codes" or "guess t
 option may reach that share, and the sequence would skip a step every run takes. Such a step
 shows as tools that never come together in one run, that sit between the same two steps of
 the sequence, and that together most successful runs called. The sequence then holds the
-option whose runs succeeded most (by the lower confidence bound of their success rate),
-unless the setting decides the option (``npm_install`` in every node run, ``go_get`` in
-every go run): a sequence for every setting then leaves the step out, as before.
+option whose runs succeeded most (failed runs included, the rate shrunk by one success and
+one failure), unless the setting decides the option (``npm_install`` in every node run,
+``go_get`` in every go run): a sequence for every setting then leaves the step out.
 """
 
 from __future__ import annotations
@@ -16,7 +16,6 @@ from collections import Counter
 from collections.abc import Sequence
 
 from ..config import LearningConfig
-from ..records.stats import wilson_lower_bound
 from .state import FamilyRun
 
 __all__ = ["with_choices"]
@@ -71,7 +70,7 @@ def with_choices(
             continue
         if _follows_setting(group, runs):
             continue  # a step done one way in one setting, another in another
-        pick = max(group, key=lambda tool: (_bound(tool, runs), presence[tool], tool))
+        pick = max(group, key=lambda tool: (_rate(tool, runs), presence[tool], tool))
         before, _ = slot
         at = out.index(before) + 1 if before in out else 0
         out.insert(at, pick)
@@ -101,6 +100,9 @@ def _apart(a: str, b: str, wins: list[set[str]], presence: Counter[str]) -> bool
     return together <= _TOGETHER * min(presence[a], presence[b])
 
 
-def _bound(tool: str, runs: Sequence[FamilyRun]) -> float:
+def _rate(tool: str, runs: Sequence[FamilyRun]) -> float:
+    """The success rate of the runs that used the tool, one success and one failure added:
+    which option to take is a choice, not a claim, and a lower bound would favour the option
+    most runs happen to take."""
     used = [run.success for run in runs if tool in run.path]
-    return wilson_lower_bound(sum(used), len(used))
+    return (sum(used) + 1) / (len(used) + 2)
