@@ -171,6 +171,20 @@ def test_best_recovery_prefers_the_better_fix_rate_over_the_more_frequent_tool()
     assert pattern.best_recovery == "clean"
 
 
+def test_of_fixes_that_worked_as_well_the_one_the_error_names_is_the_best() -> None:
+    """A page published before the build was signed: the agent then signed the build and
+    submitted it for certification, and the page went through. Both steps came between the
+    error and the call that worked, every time; the message says which one was missing."""
+    learner = PatternLearner(NS)
+    for i in range(4):
+        early = ("publish_store_page", "precondition failed: build not signed")
+        tools: list[Step] = ["fetch_build", early, "sign_build", "submit_certification"]
+        learner.observe(episode([*tools, "publish_store_page"], minute=i))
+    pattern = recovery(learner, "publish_store_page")
+    assert pattern.recoveries["sign_build"] == pattern.recoveries["submit_certification"]
+    assert (pattern.best_mode, pattern.best_recovery) == ("fix", "sign_build")
+
+
 def test_a_replacement_is_learned_when_another_tool_takes_the_failing_ones_place() -> None:
     learner = PatternLearner(NS)
     for i in range(5):

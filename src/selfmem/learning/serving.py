@@ -43,6 +43,7 @@ from ..records.learned import (
     ToolSequence,
 )
 from ..records.stats import wilson_lower_bound
+from .families import task_terms
 from .significance import (
     bh_threshold,
     difference_p,
@@ -386,18 +387,24 @@ def harmful_fixes(pattern: ErrorRecovery, cfg: LearningConfig) -> list[str]:
 
 
 def pick_recovery(pattern: ErrorRecovery, cfg: LearningConfig) -> None:
-    """Set the best recovery: the action with the most trustworthy fix rate. A harmful
-    fix (:func:`harmful_fixes`) is not one: its runs count for a retry."""
+    """Set the best recovery: the action with the most trustworthy fix rate, one the error
+    message names first ("build not signed": ``sign_build``, of the steps that came between
+    the error and the call that worked; it must have earned trust, a first lead does not
+    count). A harmful fix (:func:`harmful_fixes`) is not one: its runs count for a retry."""
     pattern.harmful = harmful_fixes(pattern, cfg)
-    options: list[tuple[float, int, str, RecoveryMode]] = []
+    options: list[tuple[bool, float, int, str, RecoveryMode]] = []
+    said = set(task_terms(pattern.error_class))
     for tables, mode_of in ((pattern.fix_options(), _fix_mode), (pattern.replacements, _replace)):
         for action, stats in tables.items():
             if _trusted(stats, cfg):
-                options.append((stats.confidence, stats.n, action, mode_of(action)))
+                named = stats.confidence >= cfg.recovery_min_confidence and bool(
+                    said & set(task_terms(action.replace("_", " ")))
+                )
+                options.append((named, stats.confidence, stats.n, action, mode_of(action)))
     if not options:
         pattern.best_recovery = pattern.best_mode = None
         return
-    _, _, pattern.best_recovery, pattern.best_mode = max(options)
+    _, _, _, pattern.best_recovery, pattern.best_mode = max(options)
 
 
 def _trusted(stats: ChoiceStats, cfg: LearningConfig) -> bool:
