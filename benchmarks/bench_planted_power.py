@@ -16,7 +16,7 @@ one (a learner that also holds precision has to correct for every comparison it 
 
 Nothing here runs the learner; compare with the judges' recall (``bench_planted_ops``,
 ``bench_planted_third``, ``bench_planted_fourth``, ``bench_planted_fifth``,
-``bench_planted_direct``).
+``bench_planted_sixth``, ``bench_planted_direct``).
 """
 
 from __future__ import annotations
@@ -152,6 +152,37 @@ def _fifth(size: int, seed: int) -> tuple[list[Comparison], int]:
     return out, sum(len(v) for v in planted_facts().values())
 
 
+def _sixth(size: int, seed: int) -> tuple[list[Comparison], int]:
+    from . import planted_sixth
+    from .planted_sixth_truth import CONTEXT_EFFECTS, DECISIONS, planted_facts
+
+    drawn: list[str] = []  # the family of each run, in the order the runs are drawn
+    plan = planted_sixth._plan
+
+    def noting(family: Any, *args: Any) -> Any:
+        drawn.append(family.name)
+        return plan(family, *args)
+
+    planted_sixth._plan = noting  # type: ignore[assignment]
+    try:
+        episodes = planted_sixth.generate(size, seed)
+    finally:
+        planted_sixth._plan = plan  # type: ignore[assignment]
+    runs = [
+        (family, {s.tool for s in e.steps}, e.context, _ok(e))
+        for family, e in zip(drawn, episodes, strict=True)
+    ]
+    out = [
+        _decision(f"decision {d.family}", runs, d.family, [d.better], [d.worse])
+        for d in DECISIONS
+        if d.effect
+    ]
+    for c in CONTEXT_EFFECTS:
+        feature = f"{c.key}={c.value}"
+        out.append(_context(f"context {c.family}", runs, c.family, feature, c.tool, c.effect))
+    return out, sum(len(v) for v in planted_facts().values())
+
+
 def _ops(size: int, seed: int) -> tuple[list[Comparison], int]:
     from .bench_planted_ops import planted_facts
     from .planted_ops import CONTEXT_EFFECTS, FAMILIES, Choice, generate, truth
@@ -232,6 +263,7 @@ GENERATORS: dict[str, Callable[[int, int], tuple[list[Comparison], int]]] = {
     "planted_third": _third,
     "planted_fourth": _fourth,
     "planted_fifth": _fifth,
+    "planted_sixth": _sixth,
 }
 
 
