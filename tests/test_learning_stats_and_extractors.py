@@ -235,6 +235,16 @@ def test_decision_transitions_are_distinct_pairs_of_different_tools() -> None:
     assert decision_transitions(episode([ok("a"), ok("a")])) == set()
 
 
+def test_a_call_out_of_turn_is_no_choice() -> None:
+    """``deploy`` called before ``sign`` fails and works once the build is signed: after
+    ``test`` the run went on to sign, not to deploy. A call that failed and never worked is
+    still the choice the run made."""
+    early = [ok("test"), fail("deploy", "precondition failed"), ok("sign"), ok("deploy")]
+    assert decision_transitions(episode(early)) == {("sign", "deploy")}
+    broken = [ok("test"), fail("deploy", "quota exceeded"), ok("notify")]
+    assert decision_transitions(episode(broken)) == {("test", "deploy")}
+
+
 def test_error_recovered_through_another_tool_then_a_successful_retry() -> None:
     steps = [ok("plan"), fail("build", "missing dep"), ok("install"), ok("lint"), ok("build")]
     assert error_events(episode(steps)) == [

@@ -108,12 +108,16 @@ def decision_transitions(episode: Episode) -> set[tuple[str, str]]:
     """Distinct (tool, next different tool) pairs: the choices the agent made.
 
     A step after a *failed* call is a recovery, not a choice (error recoveries model it), so
-    only transitions out of a successful call count.
+    only transitions out of a successful call count. Nor does a transition into a failed call
+    of a tool that works later in the run: that call came too early (a tool called out of
+    turn, before the step it needs) and is no choice the run made.
     """
     found: set[tuple[str, str]] = set()
     previous: tuple[str, bool] | None = None  # last tool and whether its last call succeeded
-    for step in episode.steps:
-        if previous is not None and step.tool != previous[0] and previous[1]:
+    worked_from = {step.tool: i for i, step in enumerate(episode.steps) if step.success}
+    for i, step in enumerate(episode.steps):
+        early = not step.success and worked_from.get(step.tool, -1) > i
+        if previous is not None and step.tool != previous[0] and previous[1] and not early:
             found.add((previous[0], step.tool))
         previous = (step.tool, step.success)
     return found
