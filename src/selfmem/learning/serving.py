@@ -113,10 +113,10 @@ def _test_decision(
     """Set best, worst and p-value of the best choice against the worst."""
     pattern.best = pattern.worst = None
     pattern.p_value = 1.0
-    ran = family.tool_stats.get(pattern.after_tool, ChoiceStats()).n if family else 0
     if family is not None and family.tools and pattern.after_tool == family.tools[-1]:
         # what follows a family's last step is not a step of its procedure
         return None, False
+    ran = family.tool_stats.get(pattern.after_tool, ChoiceStats()).n if family else 0
     if family is None or ran < family.members.n / 2:
         # a choice is made at a step of the family's procedure (one most of its runs take);
         # what follows an occasional step depends on where it happened to be taken
@@ -397,7 +397,7 @@ def pick_recovery(pattern: ErrorRecovery, cfg: LearningConfig) -> None:
     for tables, mode_of in ((pattern.fix_options(), _fix_mode), (pattern.replacements, _replace)):
         for action, stats in tables.items():
             if _trusted(stats, cfg):
-                named = stats.confidence >= cfg.recovery_min_confidence and bool(
+                named = _earned(stats, cfg) and bool(
                     said & set(task_terms(action.replace("_", " ")))
                 )
                 options.append((named, stats.confidence, stats.n, action, mode_of(action)))
@@ -413,8 +413,11 @@ def _trusted(stats: ChoiceStats, cfg: LearningConfig) -> bool:
     ranks below any recovery that earned trust (its Wilson lower bound is 0.21, under
     ``recovery_min_confidence``), and one use in which it did not fix the error (1 of 2)
     takes it away."""
-    if cfg.recovery_first_use and stats.n == stats.successes == 1:
-        return True
+    return (cfg.recovery_first_use and stats.n == stats.successes == 1) or _earned(stats, cfg)
+
+
+def _earned(stats: ChoiceStats, cfg: LearningConfig) -> bool:
+    """Enough uses and a trustworthy fix rate (a first lead has not earned trust)."""
     return stats.n >= cfg.recovery_min_support and stats.confidence >= cfg.recovery_min_confidence
 
 
