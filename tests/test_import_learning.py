@@ -13,6 +13,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -108,6 +109,30 @@ def test_import_learns_beside_the_write_what_relearn_learns(
     assert len(learned) > 10  # sequences, a decision, a recovery, heuristics
     assert learned == _relearned(target, "team")
     assert _learned(target) == []  # nothing in the default namespace
+
+
+def _a_year_earlier(line: str) -> str:
+    record = json.loads(line)
+    for name in ("start_time", "end_time"):
+        when = datetime.fromisoformat(record[name])
+        record[name] = (when - timedelta(days=365)).isoformat()
+    return json.dumps(record) + "\n"
+
+
+def test_a_history_from_last_year_serves_what_it_taught(
+    tmp_path: Path, exported: Path, run: Run
+) -> None:
+    old = tmp_path / "last_year.jsonl"
+    old.write_text("".join(_a_year_earlier(line) for line in exported.read_text().splitlines()))
+    target = tmp_path / "target"
+    assert run("--path", str(target), "import", str(old))[0] == 0
+    with SelfLearningMemory.open(target) as memory:
+        newest = max(e.end_time for e in memory.list_episodes(limit=100) if e.end_time)
+        assert memory.memory_time() == newest < datetime.now(UTC) - timedelta(days=300)
+        served = memory.list_patterns()
+        assert any(p.kind.value == "error_recovery" for p in served)
+        assert memory.find_recovery("vault_read", "timeout after 45s") is not None
+        assert memory.recommend_patterns("Deploy the billing API")
 
 
 def test_learning_beside_includes_the_episodes_stored_before(

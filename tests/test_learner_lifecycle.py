@@ -198,6 +198,34 @@ def test_old_evidence_decays_until_the_pattern_is_not_served() -> None:
     )
 
 
+YEAR_AGO = -365 * 24 * 60  # minutes before BASE
+
+
+def test_a_history_from_last_year_serves_what_it_taught() -> None:
+    """Age is taken at the memory's own time (its newest evidence), not the wall clock's: a
+    memory left alone for a year, or a history imported from then, still serves."""
+    learner = PatternLearner(NS)
+    for i in range(3):
+        learner.observe(
+            episode([("migrate", "refused"), "start_db", "migrate"], minute=YEAR_AGO + i)
+        )
+    pattern = recovery(learner, "migrate")
+    assert learner.clock() == pattern.last_seen
+    assert learner.is_served(pattern) and pattern in learner.patterns()
+
+
+def test_a_pattern_ages_while_the_memory_learns_without_it() -> None:
+    learner = PatternLearner(NS)
+    for i in range(3):
+        learner.observe(
+            episode([("migrate", "refused"), "start_db", "migrate"], minute=YEAR_AGO + i)
+        )
+    pattern = recovery(learner, "migrate")
+    learner.observe(episode(["read_file", "edit_file"], task="Rename a config key", minute=0))
+    assert learner.clock() > pattern.last_seen + timedelta(days=300)
+    assert not learner.is_served(pattern) and pattern not in learner.patterns()
+
+
 def test_fresh_evidence_revives_a_decayed_pattern() -> None:
     learner = PatternLearner(NS)
     pattern = served_recovery(learner)

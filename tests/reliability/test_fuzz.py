@@ -228,6 +228,7 @@ CALLS: dict[str, Call] = {
         episode_id=d(arg(None)),
     ),
     "get_pattern": lambda w, d: partial(w.memory.get_pattern, d(arg("missing"))),
+    "memory_time": lambda w, d: partial(w.memory.memory_time),
     "list_heuristics": lambda w, d: partial(w.memory.list_heuristics, limit=d(arg(10))),
     "find_recovery": lambda w, d: partial(
         w.memory.find_recovery, d(arg("vault_login")), d(arg("403: token expired 12 min ago"))

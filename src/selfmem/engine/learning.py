@@ -49,9 +49,6 @@ FOLLOWED_KEY = followed.FOLLOWED_KEY
 #: Metadata key of an open episode: the changed families whose offers it used.
 OFFER_FAMILIES_KEY = followed.OFFER_FAMILIES_KEY
 _PAGE = 500
-#: A served-pattern catalog is rebuilt after any change to the patterns, and at least this
-#: often, because effectiveness decays with time.
-CATALOG_MAX_AGE_S = 60.0
 #: How long a learning write refused because another process wrote first keeps being
 #: tried again; the pause between tries grows from about 10 ms to at most 0.5 s.
 CONFLICT_DEADLINE_S = 120.0
@@ -90,7 +87,7 @@ class LearningEngine:
         self._learners: dict[str, PatternLearner] = {}
         self._versions: dict[str, int] = {}  # the store's learning version of each learner
         self._stale: set[str] = set()  # namespaces another process may have changed
-        self._catalogs: dict[str, tuple[PatternLearner, int, float, PatternCatalog]] = {}
+        self._catalogs: dict[str, tuple[PatternLearner, int, PatternCatalog]] = {}
         # sequences offered that are not stored, by (namespace, id): the runs holding them
         # (the nearest runs' vote), so feedback on one reaches those runs, or the changed
         # family they come from (how far its runs got, a guessed repair)
@@ -171,17 +168,14 @@ class LearningEngine:
         """The served patterns of a namespace, ready to rank (cached until they change)."""
         with self.lock:
             learner = self.learner(namespace)
-            now = time.monotonic()
             cached = self._catalogs.get(namespace)
-            if (
-                cached is not None
-                and cached[0] is learner
-                and cached[1] == learner.version
-                and now - cached[2] < CATALOG_MAX_AGE_S
-            ):
-                return cached[3]
-            catalog = PatternCatalog(learner.patterns(), learner.families.families.values())
-            self._catalogs[namespace] = (learner, learner.version, now, catalog)
+            if cached is not None and cached[0] is learner and cached[1] == learner.version:
+                # effectiveness is taken at the learner's clock: nothing else changes it
+                return cached[2]
+            catalog = PatternCatalog(
+                learner.patterns(), learner.families.families.values(), learner.clock()
+            )
+            self._catalogs[namespace] = (learner, learner.version, catalog)
             return catalog
 
     def relevant(self, episode: Episode) -> list[AnyPattern]:

@@ -56,6 +56,7 @@ class PatternLearner(FamilyCounting):
         self._tests = serving.Tests()
         self._family_memo: tuple[int, dict[str, str | None]] = (-1, {})
         self._refusals: tuple[int, dict[str, list[ContextPattern]]] = (-1, {})
+        self._newest: datetime | None = None  # when the newest evidence ended
 
     # -- state ------------------------------------------------------------------------------
 
@@ -65,6 +66,7 @@ class PatternLearner(FamilyCounting):
         self._tests.complete = False  # the next serving pass tests every pattern
         for pattern in patterns:
             self._counts.adopt(pattern)
+            self._saw(pattern.last_seen)
             if isinstance(pattern, ToolSequence) and pattern.members.n > 0:
                 self.families.add(pattern)
 
@@ -197,6 +199,17 @@ class PatternLearner(FamilyCounting):
             return None
         return continued(found, family, self._runs.get(key, ()), self.config)
 
+    def _saw(self, when: datetime) -> None:
+        if self._newest is None or when > self._newest:
+            self._newest = when
+
+    def clock(self) -> datetime:
+        """The memory's own time: when the newest episode it learned from ended (now, before
+        any). Patterns decay by their age at this time, not at the wall clock's, so a memory
+        left alone for months, or a history imported from last year, serves what it learned;
+        a pattern ages while the namespace goes on learning without it."""
+        return self._newest or utc_now()
+
     def get(self, pattern_id: str) -> AnyPattern | None:
         return self._patterns.get(pattern_id)
 
@@ -214,6 +227,7 @@ class PatternLearner(FamilyCounting):
         if episode.outcome is None:
             raise ValueError("the learner needs a completed episode")
         self.version += 1
+        self._saw(episode.end_time or episode.start_time)
         key = followed.family_followed(episode, self._patterns, self.families)
         key = key or self.families.best(episode)
         family = self._family(key, episode)
@@ -273,7 +287,8 @@ class PatternLearner(FamilyCounting):
         return found
 
     def is_served(self, pattern: AnyPattern, now: datetime | None = None) -> bool:
-        """Whether a pattern has earned its place in recommendations."""
+        """Whether a pattern has earned its place in recommendations (its age taken at
+        ``now``, by default the memory's :meth:`clock`)."""
         cfg = self.config
         if pattern.retired:
             return False
@@ -288,7 +303,8 @@ class PatternLearner(FamilyCounting):
                 ok = serving.unrecoverable(pattern, cfg) and not state
         else:
             ok = pattern.id in self._discoveries()
-        return ok and pattern.effectiveness(now, cfg.half_life_days) >= cfg.min_effectiveness
+        age_at = now or self.clock()
+        return ok and pattern.effectiveness(age_at, cfg.half_life_days) >= cfg.min_effectiveness
 
     def idle_tools(self) -> set[str]:
         """Tools that work in any state (see :func:`.idle.idle_tools`); none unless calls
@@ -423,8 +439,8 @@ class PatternLearner(FamilyCounting):
             for p in self._patterns.values()
             if (kind is None or p.kind == kind) and (not served_only or self.is_served(p))
         ]
-        now = utc_now()  # one moment for all: patterns alike but for their id keep one order
-        found.sort(key=lambda p: (p.effectiveness(now), p.support, p.id), reverse=True)
+        now, half_life = self.clock(), self.config.half_life_days  # one moment for all
+        found.sort(key=lambda p: (p.effectiveness(now, half_life), p.support, p.id), reverse=True)
         return found
 
     # -- feedback ---------------------------------------------------------------------------

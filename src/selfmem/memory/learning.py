@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from datetime import datetime
 
 from ..config import MAX_PAGE
 from ..engine.learning import FEEDBACK_KEY, FOLLOWED_KEY, OFFER_FAMILIES_KEY
@@ -52,6 +53,16 @@ class LearningAPI(Handle):
             if episode_id is not None:
                 found = [p for p in found if episode_id in p.episode_ids]
             return [_detached(p) for p in found[offset : offset + limit]]
+
+    def memory_time(self) -> datetime:
+        """When the newest episode this namespace learned from ended (the wall clock before
+        any): a pattern's age, and so its ``effectiveness``, is taken at this time, so a
+        memory left alone or a history imported from last year serves what it learned."""
+        self._check_open()
+        self._core.catch_up()
+        learning = self._core.learning
+        with learning.lock:
+            return learning.learner(self.namespace).clock()
 
     def get_pattern(self, pattern_id: str) -> AnyPattern:
         """One pattern by id (served or not)."""
@@ -186,6 +197,7 @@ class LearningAPI(Handle):
 
     alist_patterns = twin(list_patterns)
     aget_pattern = twin(get_pattern)
+    amemory_time = twin(memory_time)
     afind_recovery = twin(find_recovery)
     alist_heuristics = twin(list_heuristics)
     arecord_feedback = twin(record_feedback)

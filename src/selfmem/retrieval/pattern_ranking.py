@@ -26,6 +26,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import datetime
 
 from ..learning.families import FamilyIndex, stem
 from ..learning.heuristics import derive_heuristic
@@ -182,9 +183,14 @@ class PatternCatalog:
     records, which may include families whose own sequence is not served)."""
 
     def __init__(
-        self, patterns: Iterable[AnyPattern], families: Iterable[ToolSequence] = ()
+        self,
+        patterns: Iterable[AnyPattern],
+        families: Iterable[ToolSequence] = (),
+        now: datetime | None = None,
     ) -> None:
-        now = utc_now()  # one moment for all: equal patterns stay equal
+        patterns = list(patterns)
+        if now is None:  # the memory's own time: its newest evidence
+            now = max((p.last_seen for p in patterns), default=None) or utc_now()
         self._entries = [
             _Entry(p, frozenset(_words(p)), p.effectiveness(now), _KIND_PRIOR[p.kind], _needs(p))
             for p in patterns
