@@ -13,7 +13,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -126,13 +126,17 @@ def test_a_history_from_last_year_serves_what_it_taught(
     old.write_text("".join(_a_year_earlier(line) for line in exported.read_text().splitlines()))
     target = tmp_path / "target"
     assert run("--path", str(target), "import", str(old))[0] == 0
-    with SelfLearningMemory.open(target) as memory:
-        newest = max(e.end_time for e in memory.list_episodes(limit=100) if e.end_time)
-        assert memory.memory_time() == newest < datetime.now(UTC) - timedelta(days=300)
+    with SelfLearningMemory.open(target, learn_inline=True) as memory:
         served = memory.list_patterns()
         assert any(p.kind.value == "error_recovery" for p in served)
         assert memory.find_recovery("vault_read", "timeout after 45s") is not None
         assert memory.recommend_patterns("Deploy the billing API")
+        # going live: a new task today does not age what the history taught
+        run_episode(memory, "Write the release notes", ["read_changelog", "write_notes"])
+        assert [p.id for p in memory.list_patterns()][: len(served)] == [p.id for p in served]
+        assert memory.find_recovery("vault_read", "timeout after 45s") is not None
+        decayed = memory.pattern_effectiveness([p.id for p in served])
+        assert all(decayed[p.id] == pytest.approx(p.confidence) for p in served)
 
 
 def test_learning_beside_includes_the_episodes_stored_before(

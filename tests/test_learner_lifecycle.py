@@ -201,28 +201,30 @@ def test_old_evidence_decays_until_the_pattern_is_not_served() -> None:
 YEAR_AGO = -365 * 24 * 60  # minutes before BASE
 
 
+def _a_year_ago_recovery(learner: PatternLearner) -> ErrorRecovery:
+    for i in range(3):
+        learner.observe(
+            episode([("migrate", "refused"), "start_db", "migrate"], minute=YEAR_AGO + i)
+        )
+    return recovery(learner, "migrate")
+
+
 def test_a_history_from_last_year_serves_what_it_taught() -> None:
-    """Age is taken at the memory's own time (its newest evidence), not the wall clock's: a
-    memory left alone for a year, or a history imported from then, still serves."""
+    """Age is not taken at the wall clock: a memory left alone for a year, or a history
+    imported from then, still serves, and goes on serving when new episodes of other tasks
+    come in."""
     learner = PatternLearner(NS)
-    for i in range(3):
-        learner.observe(
-            episode([("migrate", "refused"), "start_db", "migrate"], minute=YEAR_AGO + i)
-        )
-    pattern = recovery(learner, "migrate")
-    assert learner.clock() == pattern.last_seen
+    pattern = _a_year_ago_recovery(learner)
     assert learner.is_served(pattern) and pattern in learner.patterns()
-
-
-def test_a_pattern_ages_while_the_memory_learns_without_it() -> None:
-    learner = PatternLearner(NS)
-    for i in range(3):
-        learner.observe(
-            episode([("migrate", "refused"), "start_db", "migrate"], minute=YEAR_AGO + i)
-        )
-    pattern = recovery(learner, "migrate")
     learner.observe(episode(["read_file", "edit_file"], task="Rename a config key", minute=0))
-    assert learner.clock() > pattern.last_seen + timedelta(days=300)
+    assert learner.is_served(pattern) and pattern in learner.patterns()
+    assert learner.effectiveness(pattern) == pytest.approx(pattern.confidence)
+
+
+def test_a_recovery_ages_while_its_tool_works_without_the_error() -> None:
+    learner = PatternLearner(NS)
+    pattern = _a_year_ago_recovery(learner)
+    learner.observe(episode(["start_db", "migrate"], task="Migrate the orders table", minute=0))
     assert not learner.is_served(pattern) and pattern not in learner.patterns()
 
 

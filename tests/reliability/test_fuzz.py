@@ -228,7 +228,9 @@ CALLS: dict[str, Call] = {
         episode_id=d(arg(None)),
     ),
     "get_pattern": lambda w, d: partial(w.memory.get_pattern, d(arg("missing"))),
-    "memory_time": lambda w, d: partial(w.memory.memory_time),
+    "pattern_effectiveness": lambda w, d: partial(
+        w.memory.pattern_effectiveness, d(arg(["missing"]))
+    ),
     "list_heuristics": lambda w, d: partial(w.memory.list_heuristics, limit=d(arg(10))),
     "find_recovery": lambda w, d: partial(
         w.memory.find_recovery, d(arg("vault_login")), d(arg("403: token expired 12 min ago"))

@@ -170,10 +170,10 @@ class LearningEngine:
             learner = self.learner(namespace)
             cached = self._catalogs.get(namespace)
             if cached is not None and cached[0] is learner and cached[1] == learner.version:
-                # effectiveness is taken at the learner's clock: nothing else changes it
+                # a pattern's effectiveness depends on the learner's counts only
                 return cached[2]
             catalog = PatternCatalog(
-                learner.patterns(), learner.families.families.values(), learner.clock()
+                learner.patterns(), learner.families.families.values(), learner.effectiveness
             )
             self._catalogs[namespace] = (learner, learner.version, catalog)
             return catalog

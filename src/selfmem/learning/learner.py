@@ -18,10 +18,11 @@ from collections.abc import Collection, Iterable, Sequence
 from datetime import datetime
 
 from ..config import LearningConfig
-from ..records.episodes import Episode, TaskContext, utc_now
+from ..records.episodes import Episode, TaskContext
 from ..records.learned import (
     AnyPattern,
     ContextPattern,
+    DecisionPoint,
     ErrorRecovery,
     PatternKind,
     ToolSequence,
@@ -56,7 +57,7 @@ class PatternLearner(FamilyCounting):
         self._tests = serving.Tests()
         self._family_memo: tuple[int, dict[str, str | None]] = (-1, {})
         self._refusals: tuple[int, dict[str, list[ContextPattern]]] = (-1, {})
-        self._newest: datetime | None = None  # when the newest evidence ended
+        self._tool_seen: dict[str, datetime] = {}  # tool -> when a run that called it ended
 
     # -- state ------------------------------------------------------------------------------
 
@@ -66,7 +67,10 @@ class PatternLearner(FamilyCounting):
         self._tests.complete = False  # the next serving pass tests every pattern
         for pattern in patterns:
             self._counts.adopt(pattern)
-            self._saw(pattern.last_seen)
+            if isinstance(pattern, ToolSequence):
+                self._saw(pattern.tool_stats, pattern.last_seen)
+            elif isinstance(pattern, ErrorRecovery):
+                self._saw((pattern.tool,), pattern.last_seen)
             if isinstance(pattern, ToolSequence) and pattern.members.n > 0:
                 self.families.add(pattern)
 
@@ -199,16 +203,32 @@ class PatternLearner(FamilyCounting):
             return None
         return continued(found, family, self._runs.get(key, ()), self.config)
 
-    def _saw(self, when: datetime) -> None:
-        if self._newest is None or when > self._newest:
-            self._newest = when
+    def _saw(self, tools: Iterable[str], when: datetime) -> None:
+        seen = self._tool_seen
+        for tool in tools:
+            if tool not in seen or when > seen[tool]:
+                seen[tool] = when
 
-    def clock(self) -> datetime:
-        """The memory's own time: when the newest episode it learned from ended (now, before
-        any). Patterns decay by their age at this time, not at the wall clock's, so a memory
-        left alone for months, or a history imported from last year, serves what it learned;
-        a pattern ages while the namespace goes on learning without it."""
-        return self._newest or utc_now()
+    def _age_from(self, pattern: AnyPattern) -> datetime:
+        """When what the pattern is about was last seen: its family's newest run for a
+        decision or a context pattern, the newest run that called its tool for a recovery.
+        A pattern ages only while that goes on without it (a family's runs no longer take
+        the step, a tool is called and no longer fails that way); a family's sequence does
+        not age. Not the wall clock: a memory left alone for months, or a history imported
+        from last year, serves what it learned, before and after new episodes come in."""
+        seen = pattern.last_seen
+        if isinstance(pattern, ErrorRecovery):
+            scope = self._tool_seen.get(pattern.tool)
+        elif isinstance(pattern, (DecisionPoint, ContextPattern)):
+            family = self.families.families.get(pattern.family)
+            scope = family.last_seen if family is not None else None
+        else:
+            scope = None
+        return seen if scope is None or scope < seen else scope
+
+    def effectiveness(self, pattern: AnyPattern) -> float:
+        """The pattern's confidence decayed by its age (:meth:`_age_from`)."""
+        return pattern.effectiveness(self._age_from(pattern), self.config.half_life_days)
 
     def get(self, pattern_id: str) -> AnyPattern | None:
         return self._patterns.get(pattern_id)
@@ -227,7 +247,7 @@ class PatternLearner(FamilyCounting):
         if episode.outcome is None:
             raise ValueError("the learner needs a completed episode")
         self.version += 1
-        self._saw(episode.end_time or episode.start_time)
+        self._saw((step.tool for step in episode.steps), episode.end_time or episode.start_time)
         key = followed.family_followed(episode, self._patterns, self.families)
         key = key or self.families.best(episode)
         family = self._family(key, episode)
@@ -288,7 +308,7 @@ class PatternLearner(FamilyCounting):
 
     def is_served(self, pattern: AnyPattern, now: datetime | None = None) -> bool:
         """Whether a pattern has earned its place in recommendations (its age taken at
-        ``now``, by default the memory's :meth:`clock`)."""
+        ``now``, by default at :meth:`_age_from`)."""
         cfg = self.config
         if pattern.retired:
             return False
@@ -303,8 +323,12 @@ class PatternLearner(FamilyCounting):
                 ok = serving.unrecoverable(pattern, cfg) and not state
         else:
             ok = pattern.id in self._discoveries()
-        age_at = now or self.clock()
-        return ok and pattern.effectiveness(age_at, cfg.half_life_days) >= cfg.min_effectiveness
+        decayed = (
+            self.effectiveness(pattern)
+            if now is None
+            else pattern.effectiveness(now, cfg.half_life_days)
+        )
+        return ok and decayed >= cfg.min_effectiveness
 
     def idle_tools(self) -> set[str]:
         """Tools that work in any state (see :func:`.idle.idle_tools`); none unless calls
@@ -439,8 +463,7 @@ class PatternLearner(FamilyCounting):
             for p in self._patterns.values()
             if (kind is None or p.kind == kind) and (not served_only or self.is_served(p))
         ]
-        now, half_life = self.clock(), self.config.half_life_days  # one moment for all
-        found.sort(key=lambda p: (p.effectiveness(now, half_life), p.support, p.id), reverse=True)
+        found.sort(key=lambda p: (self.effectiveness(p), p.support, p.id), reverse=True)
         return found
 
     # -- feedback ---------------------------------------------------------------------------

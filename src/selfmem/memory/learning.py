@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from datetime import datetime
 
 from ..config import MAX_PAGE
 from ..engine.learning import FEEDBACK_KEY, FOLLOWED_KEY, OFFER_FAMILIES_KEY
@@ -54,15 +53,18 @@ class LearningAPI(Handle):
                 found = [p for p in found if episode_id in p.episode_ids]
             return [_detached(p) for p in found[offset : offset + limit]]
 
-    def memory_time(self) -> datetime:
-        """When the newest episode this namespace learned from ended (the wall clock before
-        any): a pattern's age, and so its ``effectiveness``, is taken at this time, so a
-        memory left alone or a history imported from last year serves what it learned."""
+    def pattern_effectiveness(self, pattern_ids: Sequence[str]) -> dict[str, float]:
+        """Each known pattern's effectiveness, as ranking uses it: its confidence decayed by
+        the age of its evidence, taken from when what it is about was last seen (its family's
+        newest run, or the newest run that called its tool), not from the wall clock."""
         self._check_open()
+        ids = check_ids(pattern_ids, "pattern_ids")
         self._core.catch_up()
         learning = self._core.learning
         with learning.lock:
-            return learning.learner(self.namespace).clock()
+            learner = learning.learner(self.namespace)
+            found = {pid: learner.get(pid) for pid in ids}
+            return {pid: learner.effectiveness(p) for pid, p in found.items() if p is not None}
 
     def get_pattern(self, pattern_id: str) -> AnyPattern:
         """One pattern by id (served or not)."""
@@ -197,7 +199,7 @@ class LearningAPI(Handle):
 
     alist_patterns = twin(list_patterns)
     aget_pattern = twin(get_pattern)
-    amemory_time = twin(memory_time)
+    apattern_effectiveness = twin(pattern_effectiveness)
     afind_recovery = twin(find_recovery)
     alist_heuristics = twin(list_heuristics)
     arecord_feedback = twin(record_feedback)

@@ -181,20 +181,22 @@ def patterns_html(
     link_pattern: Link = None,
     link_episode: Link = None,
     standalone: bool = True,
-    now: datetime | None = None,
+    effectiveness: Mapping[str, float] | None = None,
 ) -> str:
     """Patterns with their evidence: support, successes, confidence, effectiveness (the
-    confidence decayed by the age of the newest evidence at ``now``, by default when the
-    newest evidence of the patterns shown ended) and the episodes behind them."""
+    confidence decayed by the age of its evidence: from ``effectiveness`` by id, as the
+    memory's ``pattern_effectiveness`` gives it, else taken when the newest evidence of the
+    patterns shown ended) and the episodes behind them."""
     if not patterns:
         return _wrap("<p>No patterns.</p>", standalone)
-    now = now or max(p.last_seen for p in patterns)
+    now = max(p.last_seen for p in patterns)
+    decayed = {p.id: p.effectiveness(now) for p in patterns} | dict(effectiveness or {})
     rows = [
         [
             _ref(p.kind.value.replace("_", " "), p.id, link_pattern),
             _e(p.describe()) + (' <span class="fail">(retired)</span>' if p.retired else ""),
             _e(p.support), _e(p.successes), _e(f"{p.confidence:.2f}"),
-            _e(f"{p.effectiveness(now):.2f}"), _e(_time(p.last_seen)),
+            _e(f"{decayed[p.id]:.2f}"), _e(_time(p.last_seen)),
             _evidence(p.episode_ids, link_episode),
         ]
         for p in patterns

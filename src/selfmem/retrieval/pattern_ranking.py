@@ -24,9 +24,8 @@ language, say) is not offered either.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import datetime
 
 from ..learning.families import FamilyIndex, stem
 from ..learning.heuristics import derive_heuristic
@@ -178,21 +177,26 @@ def _contradicts(
 
 
 class PatternCatalog:
-    """Served patterns with what ranking needs computed once: words, effectiveness, prior,
-    and a snapshot of the task families (built from ``families``, the learner's family
+    """Served patterns with what ranking needs computed once: words, effectiveness (by
+    ``effectiveness``, the learner's, which takes each pattern's age from what it is about),
+    prior, and a snapshot of the task families (built from ``families``, the learner's family
     records, which may include families whose own sequence is not served)."""
 
     def __init__(
         self,
         patterns: Iterable[AnyPattern],
         families: Iterable[ToolSequence] = (),
-        now: datetime | None = None,
+        effectiveness: Callable[[AnyPattern], float] | None = None,
     ) -> None:
         patterns = list(patterns)
-        if now is None:  # the memory's own time: its newest evidence
+        if effectiveness is None:  # decayed at the newest evidence of the patterns given
             now = max((p.last_seen for p in patterns), default=None) or utc_now()
+
+            def effectiveness(pattern: AnyPattern) -> float:
+                return pattern.effectiveness(now)
+
         self._entries = [
-            _Entry(p, frozenset(_words(p)), p.effectiveness(now), _KIND_PRIOR[p.kind], _needs(p))
+            _Entry(p, frozenset(_words(p)), effectiveness(p), _KIND_PRIOR[p.kind], _needs(p))
             for p in patterns
         ]
         self._families = FamilyIndex(min_similarity=1.0)

@@ -112,9 +112,9 @@ class Dashboard:
         more, found = len(found) > PATTERNS_PAGE, found[:PATTERNS_PAGE]
         rules = memory.list_heuristics(limit=MAX_PAGE)
         links = _Links(self._ns_param(request))
+        decayed = memory.pattern_effectiveness([p.id for p in found])
         table = patterns_html(found, link_pattern=links.pattern, link_episode=links.episode,
-                              now=memory.memory_time(),
-                              standalone=False)  # fmt: skip
+                              effectiveness=decayed, standalone=False)  # fmt: skip
         rule_table = heuristics_html(rules, link_pattern=links.pattern,
                                      link_episode=links.episode, standalone=False)  # fmt: skip
         pages = _pattern_pages(links, unserved, offset, more)
@@ -139,7 +139,8 @@ class Dashboard:
                                      link_episode=links.episode, standalone=False)  # fmt: skip
         return self.render(request, "pattern.html", title=pattern.describe()[:80],
                            pattern=pattern, evidence=evidence, rules=Markup(rule_table),
-                           fields=_pattern_fields(pattern, memory.memory_time()))  # fmt: skip
+                           fields=_pattern_fields(pattern, memory.pattern_effectiveness(
+                               [pattern.id]).get(pattern.id, 0.0)))  # fmt: skip
 
     def learning(self, request: Request) -> Response:
         memory = self.scoped(request)
@@ -242,13 +243,13 @@ def _pattern_pages(links: _Links, unserved: bool, offset: int, more: bool) -> di
             "next": at(offset + PATTERNS_PAGE) if more else None}  # fmt: skip
 
 
-def _pattern_fields(pattern: AnyPattern, now: datetime) -> list[tuple[str, str]]:
+def _pattern_fields(pattern: AnyPattern, effectiveness: float) -> list[tuple[str, str]]:
     return [
         ("kind", pattern.kind.value), ("id", pattern.id),
         ("applies to", pattern.context.describe()),
         ("support", str(pattern.support)), ("successes", str(pattern.successes)),
         ("confidence", f"{pattern.confidence:.3f}"),
-        ("effectiveness (decayed)", f"{pattern.effectiveness(now):.3f}"),
+        ("effectiveness (decayed)", f"{effectiveness:.3f}"),
         ("feedback", f"{pattern.feedback_successes} of {pattern.feedback_uses} uses succeeded"),
         ("first seen", pattern.first_seen.isoformat(timespec="seconds")),
         ("last seen", pattern.last_seen.isoformat(timespec="seconds")),
