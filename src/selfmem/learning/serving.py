@@ -7,11 +7,15 @@
   ``change_alpha`` at the sequence's earlier failure rate), the sequence stops being served
   and the family's sequence is worked out again from the runs after the change only.
 - **Decision points** are only tested after a step that most of the family's runs take.
+  Where the runs choose between tools that never come together (the family's ``options``
+  at that step), the options are compared on every run that took each (``option_stats``),
+  not only on those that took it right after the step.
 - **Decision points and context patterns** are comparisons. Each is tested (Fisher's exact
   test, or a normal approximation for large counts), needs ``min_arm_support`` runs in each
   compared group and an effect of at least ``decision_min_effect`` / ``context_min_effect``,
-  and must survive Benjamini-Hochberg at ``fdr_q`` over *every* comparison made, so the
-  share of false findings does not grow with the number of episodes.
+  and must survive Benjamini-Hochberg over *every* comparison made, so the share of false
+  findings does not grow with the number of episodes: at ``fdr_q / 2`` over the comparisons
+  of a step's options and at ``fdr_q / 2`` over all the others (together at most ``fdr_q``).
   A context pattern compares runs of one family with the feature that used the tool against
   those with the feature that did not; when the family also has runs without the feature,
   the effect must differ from the tool's effect there (otherwise it is not about the
@@ -44,6 +48,7 @@ from ..records.learned import (
 )
 from ..records.stats import wilson_lower_bound
 from .families import task_terms
+from .restated import explained_decisions, merge_duplicates, options_test
 from .significance import (
     bh_threshold,
     difference_p,
@@ -107,6 +112,11 @@ def _testable(a: _Pair, b: _Pair, cfg: LearningConfig) -> bool:
     return smallest_difference_p(a[1], a[0], b[1], b[0]) <= cfg.fdr_q
 
 
+#: A step's options are compared on their runs when this share of the runs that took the step
+#: took one of them.
+_OPTIONS_COVER = 0.8
+
+
 def _test_decision(
     pattern: DecisionPoint, family: ToolSequence | None, cfg: LearningConfig
 ) -> _Test:
@@ -121,8 +131,20 @@ def _test_decision(
         # a choice is made at a step of the family's procedure (one most of its runs take);
         # what follows an occasional step depends on where it happened to be taken
         return None, False
-    floor = max(cfg.min_arm_support, cfg.decision_min_choice_share * ran)
-    eligible = sorted((c, s) for c, s in pattern.choices.items() if s.n >= floor)
+    options = family.options.get(pattern.after_tool)
+    stats = {t: family.tool_stats[t] for t in options or () if t in family.tool_stats}
+    if sum(s.n for s in stats.values()) < _OPTIONS_COVER * ran:
+        stats = {}  # options found in the recent runs that most of the family's runs never took
+    if pattern.option_stats != stats:
+        pattern.option_stats = stats
+    if stats:
+        # the step's options never come together: each one's runs, wherever a step in
+        # between put it, are one group (counting only what came right after the step
+        # would split them by the optional checks and notes taken first)
+        eligible = sorted((c, s) for c, s in stats.items() if s.n >= cfg.min_arm_support)
+    else:
+        floor = max(cfg.min_arm_support, cfg.decision_min_choice_share * ran)
+        eligible = sorted((c, s) for c, s in pattern.choices.items() if s.n >= floor)
     if len(eligible) < 2:
         return None, False
     # by confidence bounds, not raw rates: among many small arms (noise steps taken now and
@@ -153,6 +175,11 @@ def _test_context(
     return result
 
 
+#: A tool this share of a feature's runs used, and at most the rest of it of the other runs,
+#: is a step of the procedure in that setting.
+_SETTING_STEP = 0.9
+
+
 def _test_outcome(pattern: ContextPattern, family: ToolSequence, cfg: LearningConfig) -> _Test:
     """Does using the tool under the feature change the run's outcome, and more than
     using it without the feature does?"""
@@ -168,6 +195,14 @@ def _test_outcome(pattern: ContextPattern, family: ToolSequence, cfg: LearningCo
     arm = cfg.min_arm_support
     if inside[0] < arm or baseline[0] < arm or rest[0] < arm:
         return None, False  # too few runs, or the feature does not vary in the family
+    if (
+        inside[0] >= _SETTING_STEP * with_feature[0]
+        and other_with[0] <= (1 - _SETTING_STEP) * rest[0]
+    ):
+        # nearly every run with the feature used the tool and nearly none without: a step
+        # the setting decides (``build_with_dotnet`` in C# builds), not a tool whose effect
+        # depends on the feature; the few runs without it skipped a step of the procedure
+        return None, False
     effect = _rate(inside) - _rate(baseline)
     _set_association(pattern, effect)
     if not _testable(inside, baseline, cfg):
@@ -208,23 +243,6 @@ def _test_calls(pattern: ContextPattern, family: ToolSequence, cfg: LearningConf
         return None, False
     p = difference_p(inside[1], inside[0], baseline[1], baseline[0])
     return p, abs(effect) >= cfg.context_min_effect
-
-
-def _merge_duplicates(found: list[ContextPattern]) -> set[str]:
-    """Ids of context findings that repeat another's evidence; the first feature keeps it."""
-    groups: dict[tuple[object, ...], list[ContextPattern]] = {}
-    for p in found:
-        evidence = (
-            p.family, p.tool, p.measure, p.support, p.successes, p.baseline.n,
-            p.baseline.successes,
-        )  # fmt: skip
-        groups.setdefault(evidence, []).append(p)
-    hidden: set[str] = set()
-    for group in groups.values():
-        group.sort(key=lambda p: p.feature)
-        group[0].aliases = [p.feature for p in group[1:]]
-        hidden.update(p.id for p in group[1:])
-    return hidden
 
 
 #: The record classes that are comparisons, tested under the false-discovery control.
@@ -297,11 +315,7 @@ def discoveries(
         else:
             tests.keep(pattern, _test_context(pattern, family, cfg))
     tests.complete = True
-    threshold = bh_threshold(tests.p_values.values(), cfg.fdr_q)
-    p_values = tests.p_values
-    passed = (
-        set() if threshold is None else {pid for pid in tests.big if p_values[pid] <= threshold}
-    )
+    passed = _passed(patterns, tests, cfg)
     for pattern_id in tests.aliased:
         aliased = patterns.get(pattern_id)
         if isinstance(aliased, ContextPattern):
@@ -309,27 +323,25 @@ def discoveries(
     served_contexts = [
         found for i in sorted(passed) if isinstance(found := patterns[i], ContextPattern)
     ]
-    hidden = _merge_duplicates(served_contexts)
+    hidden = merge_duplicates(served_contexts)
     tests.aliased = {p.id for p in served_contexts if p.aliases}
-    hidden |= _explained_decisions(patterns, passed, served_contexts, cfg)
+    hidden |= explained_decisions(patterns, passed, served_contexts)
     return passed - hidden
 
 
-def _explained_decisions(
-    patterns: Mapping[str, AnyPattern],
-    passed: set[str],
-    contexts: list[ContextPattern],
-    cfg: LearningConfig,
-) -> set[str]:
-    """Decision points whose choice is a tool that a served context pattern of the family
-    already explains (the tool's effect depends on a feature): one finding, one pattern."""
-    specific = {(c.family, c.tool) for c in contexts if c.measure == "outcome"}
-    return {
-        pid
-        for pid in passed
-        if isinstance(d := patterns[pid], DecisionPoint)
-        and ((d.family, d.best) in specific or (d.family, d.worst) in specific)
-    }
+def _passed(patterns: Mapping[str, AnyPattern], tests: Tests, cfg: LearningConfig) -> set[str]:
+    """The tested comparisons that survive Benjamini-Hochberg, in two groups each at half of
+    ``fdr_q`` (so the share of false findings among all served stays at most ``fdr_q``): the
+    choices between a step's options (few, found from the runs' shape) and every other
+    comparison (feature by tool, hundreds; they would otherwise set the bar for the few)."""
+    p_values = tests.p_values
+    passed: set[str] = set()
+    for pooled in (True, False):
+        mine = [pid for pid in p_values if options_test(patterns[pid]) is pooled]
+        threshold = bh_threshold((p_values[pid] for pid in mine), cfg.fdr_q / 2)
+        if threshold is not None:
+            passed.update(pid for pid in mine if pid in tests.big and p_values[pid] <= threshold)
+    return passed
 
 
 def conditional_tools(

@@ -34,7 +34,9 @@ def settle(family: ToolSequence, runs: list[FamilyRun], cfg: LearningConfig) -> 
         family.changed_tools = broken_tools(shared, runs[start:], optional)
     tools = _consensus(runs[start:], cfg) if start else shared
     tools = pays_off(tools, [(_called(run), run.success, run.setting) for run in runs[start:]])
-    tools = with_choices(tools, runs[start:], cfg)
+    tools, options = with_choices(tools, runs[start:], cfg)
+    if options != family.options:
+        family.options = options
     if family.conditional:
         tools = tuple(tool for tool in tools if tool not in family.conditional)
     if start or tools != shared:

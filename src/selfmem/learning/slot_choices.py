@@ -43,12 +43,13 @@ def _slot(path: tuple[str, ...], tool: str, sequence: set[str]) -> Slot:
 
 def with_choices(
     tools: tuple[str, ...], runs: Sequence[FamilyRun], cfg: LearningConfig
-) -> tuple[str, ...]:
-    """``tools`` with each step where the runs choose between tools filled in."""
+) -> tuple[tuple[str, ...], dict[str, list[str]]]:
+    """``tools`` with each step where the runs choose between tools filled in, and those
+    options by the step of ``tools`` they follow (``""``: the first step)."""
     wins = [set(run.path) for run in runs if run.success]
     paths = [run.path for run in runs if run.success]
     if len(wins) < cfg.min_support or not tools:
-        return tools
+        return tools, {}
     sequence = set(tools)
     presence = Counter(t for used in wins for t in used if t not in sequence)
     options: dict[Slot, list[str]] = {}
@@ -60,6 +61,7 @@ def with_choices(
         if same >= _SAME_STEP * n:
             options.setdefault(slot, []).append(tool)
     out = list(tools)
+    chosen: dict[str, list[str]] = {}
     for slot, candidates in sorted(options.items(), key=lambda item: str(item[0])):
         group: list[str] = []
         for tool in candidates:
@@ -74,7 +76,8 @@ def with_choices(
         before, _ = slot
         at = out.index(before) + 1 if before in out else 0
         out.insert(at, pick)
-    return tuple(out)
+        chosen[before or ""] = sorted(group)
+    return tuple(out), chosen
 
 
 def _follows_setting(group: list[str], runs: Sequence[FamilyRun]) -> bool:

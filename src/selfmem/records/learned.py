@@ -174,7 +174,10 @@ class ToolSequence(_PatternBase):
     (``record_feedback(followed_episode_ids=...)``), those runs, oldest first, ``+<id>`` or
     ``-<id>`` by outcome (see :mod:`selfmem.learning.followed`). ``apart`` lists the families
     this one was divided from, or divided off, because the tasks' words decided a tool choice
-    (:mod:`selfmem.learning.word_split`): they are never merged back.
+    (:mod:`selfmem.learning.word_split`): they are never merged back. ``options`` maps a step
+    of the sequence to the tools the runs choose between right after it (tools that never
+    come together in one run, :mod:`selfmem.learning.slot_choices`; ``tools`` holds the best
+    of them; the key ``""`` is the first step).
     """
 
     kind: Literal[PatternKind.TOOL_SEQUENCE] = PatternKind.TOOL_SEQUENCE
@@ -192,6 +195,7 @@ class ToolSequence(_PatternBase):
     changed_tools: list[str] = Field(default_factory=list)
     followed: dict[str, list[str]] = Field(default_factory=dict)
     apart: list[str] = Field(default_factory=list)
+    options: dict[str, list[str]] = Field(default_factory=dict)
 
     def describe(self) -> str:
         task = f"tasks like '{self.sample_task[:80]}'" if self.sample_task else "this family"
@@ -236,7 +240,11 @@ class ToolSequence(_PatternBase):
 class DecisionPoint(_PatternBase):
     """Within one task family, after ``after_tool`` the choice of next tool matters.
 
-    ``p_value`` is the two-sided test of the best choice's success rate against the
+    ``choices`` counts the runs by the tool that came right after ``after_tool``. Where the
+    runs choose between tools that never come together (the family's ``options`` at that
+    step), ``option_stats`` counts, per option, the family's runs that used it, wherever a
+    step in between (an optional check, a note) put it, and best and worst are compared on
+    those. ``p_value`` is the two-sided test of the best choice's success rate against the
     worst's; the pattern is served only when it survives the false-discovery control over
     every comparison the learner makes.
     """
@@ -248,11 +256,17 @@ class DecisionPoint(_PatternBase):
     best: str | None = None
     worst: str | None = None
     p_value: float = 1.0
+    option_stats: dict[str, ChoiceStats] = Field(default_factory=dict)
+
+    def stats_of(self, choice: str) -> ChoiceStats | None:
+        """The runs a choice is judged on: its ``option_stats`` if the step has options,
+        else its ``choices``."""
+        return (self.option_stats or self.choices).get(choice)
 
     @property
     def confidence(self) -> float:
         """Confidence in the better choice (Wilson lower bound of its success rate)."""
-        best = self.choices.get(self.best or "")
+        best = self.stats_of(self.best or "")
         if best is None:
             return 0.0
         return wilson_lower_bound(
@@ -263,8 +277,8 @@ class DecisionPoint(_PatternBase):
         if self.best is None or self.worst is None:
             seen = ", ".join(f"{c} {s.successes}/{s.n}" for c, s in sorted(self.choices.items()))
             return f"after {self.after_tool}, no choice stands out yet ({seen})"
-        best = self.choices.get(self.best or "", ChoiceStats())
-        worst = self.choices.get(self.worst or "", ChoiceStats())
+        best = self.stats_of(self.best or "") or ChoiceStats()
+        worst = self.stats_of(self.worst or "") or ChoiceStats()
         return (
             f"after {self.after_tool}, {self.best} led to success {best.successes}/{best.n} "
             f"times while {self.worst} did {worst.successes}/{worst.n}"
