@@ -7,9 +7,16 @@ from __future__ import annotations
 
 import random
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 from selfmem import Episode, ExecutionStep, TaskContext, TaskOutcome, TaskType
-from selfmem.learning import ContextPattern, DecisionPoint, ErrorRecovery, PatternLearner
+from selfmem.learning import (
+    ContextPattern,
+    DecisionPoint,
+    ErrorRecovery,
+    PatternLearner,
+    ToolSequence,
+)
 
 BASE = datetime.now(UTC) - timedelta(days=1)
 
@@ -101,3 +108,31 @@ def test_a_step_the_language_decides_is_not_a_context_effect() -> None:
     (family,) = learner.families.families.values()
     assert family.conditional == {}
 
+
+def test_the_nearest_runs_do_not_outvote_a_served_decision(tmp_path: Path) -> None:
+    """The runs worded most like the task happened to render a table and succeed; the
+    family's 160 runs show that a chart works far more often. The sequence offered for the
+    task holds the chart."""
+    from selfmem import SelfLearningMemory
+
+    from .helpers import run_episode
+
+    rng = random.Random(7)
+    ctx = TaskContext(domain="analytics", language="sql")
+    wordings = ("Generate the weekly {} report", "Compile this week's {} numbers")
+    with SelfLearningMemory.open(tmp_path, learn_inline=True) as memory:
+        for i in range(160):
+            chart = rng.random() < 0.5
+            tools = ["query_db", "aggregate", "render_chart" if chart else "render_table",
+                     "write_report"]  # fmt: skip
+            ok = rng.random() < (0.9 if chart else 0.45)
+            task = wordings[i % 2].format(rng.choice(["sales", "churn", "traffic"]))
+            run_episode(memory, task, tools, context=ctx, success=ok)
+        table = ["query_db", "aggregate", "render_table", "write_report"]
+        for _ in range(6):
+            run_episode(memory, "Build the revenue report for this week", table, context=ctx)
+        decisions = memory.list_patterns("decision_point")
+        assert [(d.best, d.worst) for d in decisions] == [("render_chart", "render_table")]
+        offered = memory.recommend_patterns("Build the revenue report for this week", ctx)
+        first = next(s.pattern for s in offered if isinstance(s.pattern, ToolSequence))
+        assert first.tools == ["query_db", "aggregate", "render_chart", "write_report"]

@@ -8,7 +8,7 @@ from collections.abc import Collection, Mapping, Sequence
 
 from ..config import LearningConfig
 from ..records.episodes import Episode, TaskContext
-from ..records.learned import PatternContext, ToolSequence, stable_id
+from ..records.learned import DecisionPoint, PatternContext, ToolSequence, stable_id
 from . import extractors as ex
 from .error_classes import normalize_error
 from .state import same_task
@@ -17,6 +17,7 @@ __all__ = [
     "consensus",
     "furthest",
     "neighbour_sequence",
+    "with_decisions",
     "of_nearest_task",
     "progress_sequence",
     "same_stack",
@@ -183,6 +184,35 @@ def neighbour_sequence(
     ]
     prefix = "transfer:" if any_stack else "similar:"
     return _unstored(namespace, prefix, tools, len(runs), followed, len(followed))
+
+
+def with_decisions(
+    pattern: ToolSequence, runs: Sequence[Episode], decisions: Sequence[DecisionPoint]
+) -> ToolSequence:
+    """A voted sequence (``similar:`` or ``transfer:``) with each step's worse choice
+    replaced by the better where a served decision says so: a handful of near runs can
+    happen to have taken the worse tool more often than the family's hundreds show.
+    ``runs``: the voters (``successes`` counts those that followed the result)."""
+    tools = list(pattern.tools)
+    for d in decisions:
+        if d.best is None or d.worst not in tools or d.best in tools:
+            continue
+        at = tools.index(d.worst)
+        if d.after_tool in tools[:at]:
+            tools[at] = d.best
+    if tools == pattern.tools:
+        return pattern
+    prefix = pattern.key.split(":", 1)[0] + ":"
+    key = prefix + "|".join(tools)
+    followed = sum(ex.is_subsequence(tools, ex.procedure(run)) for run in runs)
+    return pattern.model_copy(
+        update={
+            "key": key,
+            "id": stable_id(pattern.namespace, "tool_sequence", key),
+            "tools": tools,
+            "successes": followed,
+        }
+    )
 
 
 def _unstored(

@@ -121,7 +121,7 @@ class NearestRuns(SupersededRuns):
             if pattern is None:  # none in its own stack agree: the closest runs of any stack
                 pattern = vote(None, ctx, any_stack=True, idle=idle)
             if pattern is not None:
-                pattern = self._own_steps(pattern, old, runs, ctx)
+                pattern = self._decided(self._own_steps(pattern, old, runs, ctx), runs)
             return None if pattern is None else scored(pattern, scores, ctx, task_type, runs)
 
     def _since_change(

@@ -9,9 +9,9 @@ from collections.abc import Collection, Sequence
 
 from ..errors import NotFoundError
 from ..learning.extractors import procedure, run_setting, setting_of, succeeded
-from ..learning.sequences import same_task
+from ..learning.sequences import same_task, with_decisions
 from ..records.episodes import Episode, TaskContext
-from ..records.learned import ToolSequence
+from ..records.learned import DecisionPoint, PatternKind, ToolSequence
 from .handle import Handle
 from .offers import with_own_steps
 
@@ -164,6 +164,21 @@ class SupersededRuns(Handle):
                     if len(ours) >= 2:
                         pattern = with_own_steps(pattern, ours, voted + others, stopped | changed)
         return pattern
+
+    def _decided(self, pattern: ToolSequence, runs: list[Episode]) -> ToolSequence:
+        """The voted way with the served decisions of its voters' families applied
+        (:func:`~selfmem.learning.sequences.with_decisions`)."""
+        held = set(pattern.episode_ids)
+        engine = self._core.learning
+        with engine.lock:
+            learner = engine.learner(self.namespace)
+            keys = {learner.family_of(run) for run in runs if run.id in held}
+            decisions = [
+                d
+                for d in learner.patterns(PatternKind.DECISION_POINT)
+                if isinstance(d, DecisionPoint) and d.family in keys
+            ]
+        return with_decisions(pattern, runs, decisions) if decisions else pattern
 
     def _found_new_way(self, superseded: dict[str, str], runs: Sequence[Episode]) -> bool:
         """Whether a run of these episodes' changed families has succeeded since, or one of
