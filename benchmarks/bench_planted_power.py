@@ -16,7 +16,7 @@ one (a learner that also holds precision has to correct for every comparison it 
 
 Nothing here runs the learner; compare with the judges' recall (``bench_planted_ops``,
 ``bench_planted_third``, ``bench_planted_fourth``, ``bench_planted_fifth``,
-``bench_planted_sixth``, ``bench_planted_direct``).
+``bench_planted_sixth``, ``bench_planted_seventh``, ``bench_planted_direct``).
 """
 
 from __future__ import annotations
@@ -183,6 +183,25 @@ def _sixth(size: int, seed: int) -> tuple[list[Comparison], int]:
     return out, sum(len(v) for v in planted_facts().values())
 
 
+def _seventh(size: int, seed: int) -> tuple[list[Comparison], int]:
+    from .planted_seventh import generate_runs
+    from .planted_seventh_truth import CONTEXT_EFFECTS, DECISIONS, planted_facts
+
+    runs = [
+        (r.family, {s.tool for s in r.episode.steps}, r.episode.context, _ok(r.episode))
+        for r in generate_runs(size, seed)
+    ]
+    out = [
+        _decision(f"decision {d.family}", runs, d.family, [d.better], list(d.worse))
+        for d in DECISIONS
+        if not d.decoy
+    ]
+    for c in CONTEXT_EFFECTS:
+        feature = c.feature_text
+        out.append(_context(f"context {c.family}", runs, c.family, feature, c.tool, c.effect))
+    return out, sum(len(v) for v in planted_facts().values())
+
+
 def _ops(size: int, seed: int) -> tuple[list[Comparison], int]:
     from .bench_planted_ops import planted_facts
     from .planted_ops import CONTEXT_EFFECTS, FAMILIES, Choice, generate, truth
@@ -264,6 +283,7 @@ GENERATORS: dict[str, Callable[[int, int], tuple[list[Comparison], int]]] = {
     "planted_fourth": _fourth,
     "planted_fifth": _fifth,
     "planted_sixth": _sixth,
+    "planted_seventh": _seventh,
 }
 
 
