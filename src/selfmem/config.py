@@ -73,7 +73,7 @@ class LearningConfig:
     recovery_min_confidence: float = 0.3
     recovery_min_support: int = 2
     recovery_first_use: bool = True
-    context_min_effect: float = 0.3
+    context_min_effect: float = 0.2
     change_window: int = 4
     change_min_failures: int = 3
     change_alpha: float = 0.01
