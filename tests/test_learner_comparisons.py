@@ -379,20 +379,3 @@ def test_serving_passes_that_test_only_changed_families_find_what_a_full_pass_fi
 
     found = findings(asked)
     assert found and found == findings(once)
-
-
-def test_comparisons_that_could_never_reach_the_bar_do_not_raise_it() -> None:
-    """Tarone's rule for discrete tests (Gilbert, 2005): the fewest k such that at most k
-    comparisons could reach q / k at all are counted, and only those."""
-    from selfmem.learning.serving import _attainable
-
-    # 3 comparisons of many runs (could reach any p), 40 of a few runs (could reach 0.004
-    # at best): counting all 43 would need p <= 0.05 / 43 = 0.0012 for the first; the few-run
-    # ones cannot reach 0.05 / 3 = 0.017 ... but can reach 0.05 / 12, so k grows until they
-    # cannot: with k = 13, 0.05 / 13 = 0.0038 < 0.004, and only the 3 are counted.
-    floors = {f"big{i}": 0.0 for i in range(3)} | {f"few{i}": 0.004 for i in range(40)}
-    assert sorted(_attainable(list(floors), floors, 0.05)) == ["big0", "big1", "big2"]
-    # when the few-run ones could reach it, they count
-    floors = {f"big{i}": 0.0 for i in range(3)} | {f"few{i}": 1e-5 for i in range(40)}
-    assert len(_attainable(list(floors), floors, 0.05)) == 43
-    assert _attainable([], {}, 0.05) == []

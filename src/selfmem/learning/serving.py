@@ -95,14 +95,10 @@ def _set_association(pattern: ContextPattern, effect: float) -> None:
 
 
 #: A test's p-value (None when there are too few runs to test, or when no outcome of these
-#: runs could make it significant at ``fdr_q``), whether the effect is large enough to serve,
-#: and the smallest p-value these runs could have given (:func:`_attainable`). Every other
-#: test counts in the false-discovery control, whatever its effect size: leaving small effects
-#: out would make the control too lenient.
-_Test = tuple[float | None, bool, float]
-
-#: A test that was not made.
-_UNTESTED: _Test = (None, False, 1.0)
+#: runs could make it significant at ``fdr_q``) and whether the effect is large enough to
+#: serve. Every other test counts in the false-discovery control, whatever its effect size:
+#: leaving small effects out would make the control too lenient.
+_Test = tuple[float | None, bool]
 
 
 def _upper_bound(stats: ChoiceStats) -> float:
@@ -110,10 +106,10 @@ def _upper_bound(stats: ChoiceStats) -> float:
     return 1.0 - wilson_lower_bound(stats.n - stats.successes, stats.n)
 
 
-def _floor(a: _Pair, b: _Pair) -> float:
-    """The smallest p-value comparing ``a`` with ``b`` could give (see
+def _testable(a: _Pair, b: _Pair, cfg: LearningConfig) -> bool:
+    """Whether comparing ``a`` with ``b`` could be significant at all (see
     :func:`~selfmem.learning.significance.smallest_difference_p`)."""
-    return smallest_difference_p(a[1], a[0], b[1], b[0])
+    return smallest_difference_p(a[1], a[0], b[1], b[0]) <= cfg.fdr_q
 
 
 #: A step's options are compared on their runs when this share of the runs that took the step
@@ -129,12 +125,12 @@ def _test_decision(
     pattern.p_value = 1.0
     if family is not None and family.tools and pattern.after_tool == family.tools[-1]:
         # what follows a family's last step is not a step of its procedure
-        return _UNTESTED
+        return None, False
     ran = family.tool_stats.get(pattern.after_tool, ChoiceStats()).n if family else 0
     if family is None or ran < family.members.n / 2:
         # a choice is made at a step of the family's procedure (one most of its runs take);
         # what follows an occasional step depends on where it happened to be taken
-        return _UNTESTED
+        return None, False
     options = family.options.get(pattern.after_tool)
     stats = {t: family.tool_stats[t] for t in options or () if t in family.tool_stats}
     if sum(s.n for s in stats.values()) < _OPTIONS_COVER * ran:
@@ -150,19 +146,18 @@ def _test_decision(
         floor = max(cfg.min_arm_support, cfg.decision_min_choice_share * ran)
         eligible = sorted((c, s) for c, s in pattern.choices.items() if s.n >= floor)
     if len(eligible) < 2:
-        return _UNTESTED
+        return None, False
     # by confidence bounds, not raw rates: among many small arms (noise steps taken now and
     # then) the one that happened to go 6/6 is not the best choice
     best = max(eligible, key=lambda item: (item[1].confidence, item[1].n))
     worst = min(eligible, key=lambda item: (_upper_bound(item[1]), -item[1].n))
     if best[0] == worst[0]:
-        return _UNTESTED
+        return None, False
     pattern.best, pattern.worst = best[0], worst[0]
-    floor = _floor(_pair(best[1]), _pair(worst[1]))
-    if floor > cfg.fdr_q:
-        return _UNTESTED
+    if not _testable(_pair(best[1]), _pair(worst[1]), cfg):
+        return None, False
     pattern.p_value = difference_p(best[1].successes, best[1].n, worst[1].successes, worst[1].n)
-    return pattern.p_value, best[1].rate - worst[1].rate >= cfg.decision_min_effect, floor
+    return pattern.p_value, best[1].rate - worst[1].rate >= cfg.decision_min_effect
 
 
 def _test_context(
@@ -171,7 +166,7 @@ def _test_context(
     """Fill the groups, test the tool's effect under the feature and keep its p-value (1.0
     when untested)."""
     if family is None:
-        result: _Test = _UNTESTED
+        result: _Test = (None, False)
     elif pattern.measure == "calls":
         result = _test_calls(pattern, family, cfg)
     else:
@@ -199,7 +194,7 @@ def _test_outcome(pattern: ContextPattern, family: ToolSequence, cfg: LearningCo
     _store(pattern, "other_without", other_without)
     arm = cfg.min_arm_support
     if inside[0] < arm or baseline[0] < arm or rest[0] < arm:
-        return _UNTESTED  # too few runs, or the feature does not vary in the family
+        return None, False  # too few runs, or the feature does not vary in the family
     if (
         inside[0] >= _SETTING_STEP * with_feature[0]
         and other_with[0] <= (1 - _SETTING_STEP) * rest[0]
@@ -207,12 +202,11 @@ def _test_outcome(pattern: ContextPattern, family: ToolSequence, cfg: LearningCo
         # nearly every run with the feature used the tool and nearly none without: a step
         # the setting decides (``build_with_dotnet`` in C# builds), not a tool whose effect
         # depends on the feature; the few runs without it skipped a step of the procedure
-        return _UNTESTED
+        return None, False
     effect = _rate(inside) - _rate(baseline)
     _set_association(pattern, effect)
-    floor = _floor(inside, baseline)
-    if floor > cfg.fdr_q:
-        return _UNTESTED
+    if not _testable(inside, baseline, cfg):
+        return None, False
     big = abs(effect) >= cfg.context_min_effect
     p = difference_p(inside[1], inside[0], baseline[1], baseline[0])
     if other_with[0] >= arm and other_without[0] >= arm:
@@ -231,8 +225,8 @@ def _test_outcome(pattern: ContextPattern, family: ToolSequence, cfg: LearningCo
         # too few runs without the feature to compare, and the tool is not specific to the
         # feature, or the few runs that used it without the feature went the same way: the
         # effect may be the tool's anywhere in the family
-        return _UNTESTED
-    return p, big, floor
+        return None, False
+    return p, big
 
 
 def _test_calls(pattern: ContextPattern, family: ToolSequence, cfg: LearningConfig) -> _Test:
@@ -242,14 +236,13 @@ def _test_calls(pattern: ContextPattern, family: ToolSequence, cfg: LearningConf
     _store(pattern, "baseline", baseline)
     arm = cfg.min_arm_support
     if inside[0] < arm or baseline[0] < arm:
-        return _UNTESTED
+        return None, False
     effect = _rate(inside) - _rate(baseline)
     _set_association(pattern, effect)
-    floor = _floor(inside, baseline)
-    if floor > cfg.fdr_q:
-        return _UNTESTED
+    if not _testable(inside, baseline, cfg):
+        return None, False
     p = difference_p(inside[1], inside[0], baseline[1], baseline[0])
-    return p, abs(effect) >= cfg.context_min_effect, floor
+    return p, abs(effect) >= cfg.context_min_effect
 
 
 #: The record classes that are comparisons, tested under the false-discovery control.
@@ -270,7 +263,6 @@ class Tests:
 
     def reset(self) -> None:
         self.p_values: dict[str, float] = {}  # by pattern id, those a test could serve
-        self.floors: dict[str, float] = {}  # the smallest p-value each of those could have
         self.big: set[str] = set()  # effect large enough to serve
         self.by_family: dict[str, set[str]] = {}  # family key -> ids tested in it
         self.aliased: set[str] = set()  # context findings given aliases by the last pass
@@ -279,16 +271,14 @@ class Tests:
     def forget_family(self, key: str) -> None:
         for pattern_id in self.by_family.pop(key, ()):
             self.p_values.pop(pattern_id, None)
-            self.floors.pop(pattern_id, None)
             self.big.discard(pattern_id)
 
     def keep(self, pattern: DecisionPoint | ContextPattern, result: _Test) -> None:
         pattern_id = pattern.id
         self.by_family.setdefault(pattern.family, set()).add(pattern_id)
-        p, large, floor = result
+        p, large = result
         if p is not None:
             self.p_values[pattern_id] = p
-            self.floors[pattern_id] = floor
             if large:
                 self.big.add(pattern_id)
 
@@ -339,19 +329,6 @@ def discoveries(
     return passed - hidden
 
 
-def _attainable(ids: list[str], floors: Mapping[str, float], q: float) -> list[str]:
-    """The comparisons counted in the control (Tarone's idea for discrete tests, as Gilbert,
-    2005, applies it to the false discovery rate): the fewest ``k`` such that at most ``k``
-    comparisons could reach ``q / k`` at all, and those. A comparison of a few runs, whose
-    p-value could never be that small whatever they did, would only raise the bar for the
-    others."""
-    ranked = sorted(floors[pid] for pid in ids)
-    k = 1
-    while k < len(ranked) and ranked[k] <= q / k:  # more than k could reach q / k
-        k += 1
-    return [pid for pid in ids if floors[pid] <= q / k]
-
-
 def _passed(patterns: Mapping[str, AnyPattern], tests: Tests, cfg: LearningConfig) -> set[str]:
     """The tested comparisons that survive Benjamini-Hochberg, in two groups each at half of
     ``fdr_q`` (so the share of false findings among all served stays at most ``fdr_q``): the
@@ -361,7 +338,6 @@ def _passed(patterns: Mapping[str, AnyPattern], tests: Tests, cfg: LearningConfi
     passed: set[str] = set()
     for pooled in (True, False):
         mine = [pid for pid in p_values if options_test(patterns[pid]) is pooled]
-        mine = _attainable(mine, tests.floors, cfg.fdr_q / 2)
         threshold = bh_threshold((p_values[pid] for pid in mine), cfg.fdr_q / 2)
         if threshold is not None:
             passed.update(pid for pid in mine if pid in tests.big and p_values[pid] <= threshold)
