@@ -22,13 +22,13 @@ from ..records.episodes import Episode, TaskContext
 from ..records.learned import (
     AnyPattern,
     ContextPattern,
-    DecisionPoint,
     ErrorRecovery,
     PatternKind,
     ToolSequence,
 )
 from . import extractors as ex
 from . import followed, refusals, serving
+from .ageing import ToolsSeen
 from .changes import continued, new_way_runs, repaired_sequence, runs_since_change
 from .family_counting import FamilyCounting
 from .idle import idle_tools, unproven_tools
@@ -57,7 +57,7 @@ class PatternLearner(FamilyCounting):
         self._tests = serving.Tests()
         self._family_memo: tuple[int, dict[str, str | None]] = (-1, {})
         self._refusals: tuple[int, dict[str, list[ContextPattern]]] = (-1, {})
-        self._tool_seen: dict[str, datetime] = {}  # tool -> when a run that called it ended
+        self._tools_seen = ToolsSeen()
 
     # -- state ------------------------------------------------------------------------------
 
@@ -67,10 +67,7 @@ class PatternLearner(FamilyCounting):
         self._tests.complete = False  # the next serving pass tests every pattern
         for pattern in patterns:
             self._counts.adopt(pattern)
-            if isinstance(pattern, ToolSequence):
-                self._saw(pattern.tool_stats, pattern.last_seen)
-            elif isinstance(pattern, ErrorRecovery):
-                self._saw((pattern.tool,), pattern.last_seen)
+            self._tools_seen.adopt(pattern)
             if isinstance(pattern, ToolSequence) and pattern.members.n > 0:
                 self.families.add(pattern)
 
@@ -203,32 +200,10 @@ class PatternLearner(FamilyCounting):
             return None
         return continued(found, family, self._runs.get(key, ()), self.config)
 
-    def _saw(self, tools: Iterable[str], when: datetime) -> None:
-        seen = self._tool_seen
-        for tool in tools:
-            if tool not in seen or when > seen[tool]:
-                seen[tool] = when
-
-    def _age_from(self, pattern: AnyPattern) -> datetime:
-        """When what the pattern is about was last seen: its family's newest run for a
-        decision or a context pattern, the newest run that called its tool for a recovery.
-        A pattern ages only while that goes on without it (a family's runs no longer take
-        the step, a tool is called and no longer fails that way); a family's sequence does
-        not age. Not the wall clock: a memory left alone for months, or a history imported
-        from last year, serves what it learned, before and after new episodes come in."""
-        seen = pattern.last_seen
-        if isinstance(pattern, ErrorRecovery):
-            scope = self._tool_seen.get(pattern.tool)
-        elif isinstance(pattern, (DecisionPoint, ContextPattern)):
-            family = self.families.families.get(pattern.family)
-            scope = family.last_seen if family is not None else None
-        else:
-            scope = None
-        return seen if scope is None or scope < seen else scope
-
     def effectiveness(self, pattern: AnyPattern) -> float:
-        """The pattern's confidence decayed by its age (:meth:`_age_from`)."""
-        return pattern.effectiveness(self._age_from(pattern), self.config.half_life_days)
+        """The pattern's confidence decayed by its age (:mod:`.ageing`)."""
+        at = self._tools_seen.age_from(pattern, self.families.families)
+        return pattern.effectiveness(at, self.config.half_life_days)
 
     def get(self, pattern_id: str) -> AnyPattern | None:
         return self._patterns.get(pattern_id)
@@ -247,7 +222,8 @@ class PatternLearner(FamilyCounting):
         if episode.outcome is None:
             raise ValueError("the learner needs a completed episode")
         self.version += 1
-        self._saw((step.tool for step in episode.steps), episode.end_time or episode.start_time)
+        ended = episode.end_time or episode.start_time
+        self._tools_seen.saw((step.tool for step in episode.steps), ended)
         key = followed.family_followed(episode, self._patterns, self.families)
         key = key or self.families.best(episode)
         family = self._family(key, episode)
@@ -308,7 +284,7 @@ class PatternLearner(FamilyCounting):
 
     def is_served(self, pattern: AnyPattern, now: datetime | None = None) -> bool:
         """Whether a pattern has earned its place in recommendations (its age taken at
-        ``now``, by default at :meth:`_age_from`)."""
+        ``now``, by default as :meth:`effectiveness` takes it)."""
         cfg = self.config
         if pattern.retired:
             return False
