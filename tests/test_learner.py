@@ -274,6 +274,48 @@ def test_a_tool_used_twice_in_every_run_appears_twice_in_the_sequence() -> None:
     assert sequence.tools == ["test", "edit", "test"]
 
 
+def _paged(counts: list[int], minute: int) -> Episode:
+    """A run that calls ``search`` once per page (``counts[0]`` pages), then
+    ``fetch`` ``counts[1]`` times on different ids, then ``answer``."""
+    run = episode(["answer"], minute=minute)
+    steps = [
+        ExecutionStep(tool=tool, parameters={"page": page}, observation="ok")
+        for tool, count in zip(("search", "fetch"), counts, strict=True)
+        for page in range(count)
+    ]
+    return run.model_copy(update={"steps": [*steps, *run.steps]})
+
+
+def test_a_call_repeated_a_varying_number_of_times_enters_as_often_as_every_run_made_it() -> None:
+    learner = PatternLearner(NS)
+    # eight of the ten runs page through search three times or more, two only twice
+    counts = [[3, 1], [5, 3], [3, 2], [6, 1], [2, 4], [4, 2], [3, 3], [2, 1], [5, 2], [4, 1]]
+    observe_all(learner, [_paged(c, minute=i) for i, c in enumerate(counts)])
+    (sequence,) = sequences(learner)
+    assert sequence.tools == ["search", "search", "fetch", "answer"]
+    assert sequence.support == len(counts)  # every run follows it
+    assert learner.is_served(sequence)
+
+
+def test_a_call_every_run_repeats_as_often_stays_repeated() -> None:
+    learner = PatternLearner(NS)
+    observe_all(learner, [_paged([2, 3], minute=i) for i in range(4)])
+    (sequence,) = sequences(learner)
+    assert sequence.tools == ["search", "search", "fetch", "fetch", "fetch", "answer"]
+
+
+def test_an_abandoned_episode_teaches_the_learner_nothing() -> None:
+    learner = PatternLearner(NS)
+    observe_all(learner, [episode(["lint", "test"], minute=i) for i in range(3)])
+    before = [p.model_copy() for p in learner.all_patterns()]
+    stopped = episode(["lint", ("test", "killed")], minute=4)
+    stopped = stopped.model_copy(update={"outcome": TaskOutcome.abandoned("user closed it")})
+    assert learner.observe(stopped) == []
+    assert learner.all_patterns() == before
+    (sequence,) = sequences(learner)
+    assert (sequence.support, sequence.successes) == (3, 3)
+
+
 def test_a_sequence_needs_min_support_successful_runs() -> None:
     learner = PatternLearner(NS)
     failures = [episode(["a", "b", "c"], success=False, minute=i) for i in range(5)]

@@ -629,6 +629,28 @@ def test_a_learned_sequence_that_goes_on_from_where_the_runs_got_comes_first(
         assert offered.pattern.tools == ["rerun_job", "go_vet"]  # type: ignore[union-attr]
 
 
+def test_a_learned_sequence_comes_before_runs_that_left_it_at_their_last_step(
+    tmp_path: Path,
+) -> None:
+    """The runs nearest a task took the first two steps of a learned sequence that works,
+    then another third step, and failed: the learned sequence is offered first, not how far
+    they got on their own way."""
+    node = TaskContext(domain="ci", language="node")
+    procedure = ["rerun_job", "jest", "quarantine_test", "open_pull_request"]
+    with SelfLearningMemory.open(tmp_path, learn_inline=True) as memory:
+        for service in ("checkout", "search", "profile", "orders"):
+            run_episode(memory, f"Quarantine the unstable {service} browser suite", procedure,
+                        context=node)  # fmt: skip
+        for service in ("ledger", "payments"):
+            run_episode(memory, f"The e2e job on {service} flakes, deal with it",
+                        [*procedure[:2], "raise_timeout", "request_approval"], context=node,
+                        fail_at=3, success=False)  # fmt: skip
+        first = memory.recommend_patterns("The e2e job on billing flakes, deal with it", node)[0]
+        assert isinstance(first.pattern, ToolSequence)
+        assert first.pattern.tools == procedure
+        assert "partial" not in first.signals
+
+
 def test_recommended_patterns_are_copies_the_caller_may_change(tmp_path: Path) -> None:
     """What recommend_patterns returns is the learned record as it is, field for field, and
     shares nothing with it: a caller that edits it (or the learner, learning on) changes

@@ -217,10 +217,13 @@ class PatternLearner(FamilyCounting):
         """Learn from one completed episode; returns the patterns that changed.
 
         ``defer_sequences`` (for bulk relearning) only records the run; tool sequences of
-        the touched families are then worked out once by :meth:`settle_sequences`.
+        the touched families are then worked out once by :meth:`settle_sequences`. An
+        abandoned episode is no verdict on its task: it teaches nothing.
         """
         if episode.outcome is None:
             raise ValueError("the learner needs a completed episode")
+        if episode.outcome.is_abandoned:
+            return []
         self.version += 1
         ended = episode.end_time or episode.start_time
         self._tools_seen.saw((step.tool for step in episode.steps), ended)

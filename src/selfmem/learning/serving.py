@@ -402,17 +402,32 @@ def pick_recovery(pattern: ErrorRecovery, cfg: LearningConfig) -> None:
     """Set the best recovery: the action with the most trustworthy fix rate, one the error
     message names first ("build not signed": ``sign_build``, of the steps that came between
     the error and the call that worked; it must have earned trust, a first lead does not
-    count). A harmful fix (:func:`harmful_fixes`) is not one: its runs count for a retry."""
+    count). A harmful fix (:func:`harmful_fixes`) is not one: its runs count for a retry.
+
+    Several first leads and nothing trusted: the steps ran together between the error and
+    the call that worked, and which of them fixed it one run can not tell. Only one the
+    error names is served then ("build not signed": ``sign_build``, not
+    ``submit_certification`` that ran beside it); if none or several are named, none is."""
     pattern.harmful = harmful_fixes(pattern, cfg)
     options: list[tuple[bool, float, int, str, RecoveryMode]] = []
     said = set(task_terms(pattern.error_class))
+    leads: list[tuple[bool, str, RecoveryMode]] = []
     for tables, mode_of in ((pattern.fix_options(), _fix_mode), (pattern.replacements, _replace)):
         for action, stats in tables.items():
             if _trusted(stats, cfg):
-                named = _earned(stats, cfg) and bool(
-                    said & set(task_terms(action.replace("_", " ")))
+                names = bool(said & set(task_terms(action.replace("_", " "))))
+                earned = _earned(stats, cfg)
+                options.append(
+                    (earned and names, stats.confidence, stats.n, action, mode_of(action))
                 )
-                options.append((named, stats.confidence, stats.n, action, mode_of(action)))
+                if not earned:
+                    leads.append((names, action, mode_of(action)))
+    if leads and len(leads) == len(options) > 1:
+        named = [(action, mode) for names, action, mode in leads if names]
+        if len(named) == 1:
+            pattern.best_recovery, pattern.best_mode = named[0]
+            return
+        options = []
     if not options:
         pattern.best_recovery = pattern.best_mode = None
         return

@@ -282,15 +282,18 @@ def _stands_for(pattern: Any, vote: ToolSequence, ctx: TaskContext | None) -> bo
 def _goes_on(pattern: Any, tools: Sequence[str], ctx: TaskContext | None) -> bool:
     """Whether a stored sequence holds the steps runs got through and goes further, known
     to work, stating no other language than the task (a family whose runs were in several
-    languages states none: its steps are those they shared)."""
+    languages states none: its steps are those they shared). It may differ in the last of
+    them, after two or more it shares: there the runs left the way that has worked, and
+    failed."""
     if not isinstance(pattern, ToolSequence):
         return False
     language = pattern.context.language
+    held = tools if len(tools) < 3 or is_subsequence(tools, pattern.tools) else tools[:-1]
     return (
         not pattern.stale
         and pattern.successes > 0
-        and len(pattern.tools) > len(tools)
-        and is_subsequence(tools, pattern.tools)
+        and len(pattern.tools) > len(held)
+        and is_subsequence(held, pattern.tools)
         and (ctx is None or ctx.language is None or language is None
              or language.lower() == ctx.language.lower())
     )  # fmt: skip
