@@ -11,7 +11,7 @@ from ..errors import NotFoundError
 from ..learning.extractors import procedure, run_setting, setting_of, succeeded
 from ..learning.sequences import same_task, with_decisions
 from ..records.episodes import Episode, TaskContext
-from ..records.learned import DecisionPoint, PatternKind, ToolSequence
+from ..records.learned import ToolSequence
 from .handle import Handle
 from .offers import with_own_steps
 
@@ -173,11 +173,7 @@ class SupersededRuns(Handle):
         with engine.lock:
             learner = engine.learner(self.namespace)
             keys = {learner.family_of(run) for run in runs if run.id in held}
-            decisions = [
-                d
-                for d in learner.patterns(PatternKind.DECISION_POINT)
-                if isinstance(d, DecisionPoint) and d.family in keys
-            ]
+            decisions = engine.catalog(self.namespace).decisions({k for k in keys if k})
         return with_decisions(pattern, runs, decisions) if decisions else pattern
 
     def _found_new_way(self, superseded: dict[str, str], runs: Sequence[Episode]) -> bool:

@@ -24,7 +24,7 @@ language, say) is not offered either.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass
 
 from ..learning.families import FamilyIndex, stem
@@ -199,6 +199,7 @@ class PatternCatalog:
             _Entry(p, frozenset(_words(p)), effectiveness(p), _KIND_PRIOR[p.kind], _needs(p))
             for p in patterns
         ]
+        self._decisions = [p for p in patterns if isinstance(p, DecisionPoint)]
         self._families = FamilyIndex(min_similarity=1.0)
         for family in families:
             self._families.add(family.detached())
@@ -211,6 +212,10 @@ class PatternCatalog:
 
     def __len__(self) -> int:
         return len(self._entries)
+
+    def decisions(self, families: Collection[str]) -> list[DecisionPoint]:
+        """The served decisions made within these task families, most effective first."""
+        return [d for d in self._decisions if d.family in families]
 
     def _relevance(
         self, entry: _Entry, terms: set[str], matched: dict[str, float]
