@@ -405,9 +405,9 @@ def pick_recovery(pattern: ErrorRecovery, cfg: LearningConfig) -> None:
     count). A harmful fix (:func:`harmful_fixes`) is not one: its runs count for a retry.
 
     Several first leads and nothing trusted: the steps ran together between the error and
-    the call that worked, and which of them fixed it one run can not tell. Only one the
-    error names is served then ("build not signed": ``sign_build``, not
-    ``submit_certification`` that ran beside it); if none or several are named, none is."""
+    the call that worked, and which of them fixed it one run can not tell. One the error
+    names is the lead then ("build not signed": ``sign_build``, not
+    ``submit_certification`` that ran beside it)."""
     pattern.harmful = harmful_fixes(pattern, cfg)
     options: list[tuple[bool, float, int, str, RecoveryMode]] = []
     said = set(task_terms(pattern.error_class))
@@ -422,12 +422,10 @@ def pick_recovery(pattern: ErrorRecovery, cfg: LearningConfig) -> None:
                 )
                 if not earned:
                     leads.append((names, action, mode_of(action)))
-    if leads and len(leads) == len(options) > 1:
-        named = [(action, mode) for names, action, mode in leads if names]
-        if len(named) == 1:
-            pattern.best_recovery, pattern.best_mode = named[0]
-            return
-        options = []
+    named = [(action, mode) for names, action, mode in leads if names]
+    if len(leads) == len(options) > 1 and len(named) == 1:
+        pattern.best_recovery, pattern.best_mode = named[0]
+        return
     if not options:
         pattern.best_recovery = pattern.best_mode = None
         return
