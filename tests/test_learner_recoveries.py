@@ -86,14 +86,18 @@ def test_without_first_leads_a_recovery_is_served_once_two_of_two_uses_fixed_the
 def test_of_steps_that_ran_together_before_the_fix_the_one_the_error_names_is_the_lead() -> None:
     learner = PatternLearner(NS)
     error = "precondition failed: build not signed"
-    learner.observe(episode([("publish", error), "submit_review", "sign_build", "publish"], minute=0))
+    learner.observe(
+        episode([("publish", error), "submit_review", "sign_build", "publish"], minute=0)
+    )
     pattern = recovery(learner, "publish")
     assert (pattern.best_recovery, pattern.best_mode) == ("sign_build", "fix")
     assert learner.is_served(pattern)
 
     learner = PatternLearner(NS)
     error = "precondition failed: upstream not ready"
-    learner.observe(episode([("publish", error), "submit_review", "sign_build", "publish"], minute=0))
+    learner.observe(
+        episode([("publish", error), "submit_review", "sign_build", "publish"], minute=0)
+    )
     pattern = recovery(learner, "publish")
     assert pattern.recoveries["submit_review"] == pattern.recoveries["sign_build"]
     assert pattern.confidence < 0.3  # a lead: one run can not tell which of the two fixed it
