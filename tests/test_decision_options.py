@@ -136,3 +136,32 @@ def test_the_nearest_runs_do_not_outvote_a_served_decision(tmp_path: Path) -> No
         offered = memory.recommend_patterns("Build the revenue report for this week", ctx)
         first = next(s.pattern for s in offered if isinstance(s.pattern, ToolSequence))
         assert first.tools == ["query_db", "aggregate", "render_chart", "write_report"]
+
+
+def test_a_decided_sequence_counts_only_the_voters_that_followed_it() -> None:
+    """The vote of two successful runs took the table; a served decision puts the chart in
+    its place. Of the nearest runs, a failed one and one the vote left out also took the
+    chart: the decided sequence's evidence stays within its two voters (more successes than
+    runs would break its confidence, and ``recommend_patterns`` with it)."""
+    from selfmem.learning.sequences import with_decisions
+    from selfmem.records.learned import stable_id
+
+    table = ["query_db", "aggregate", "render_table", "write_report"]
+    chart = ["query_db", "aggregate", "render_chart", "write_report"]
+    voters = [_episode(i, _ok(*table), True) for i in range(2)]
+    others = [_episode(2, _ok(*chart), False), _episode(3, _ok(*chart), True)]
+    others += [_episode(4, _ok(*chart), True)]
+    voted = ToolSequence(
+        id=stable_id("default", "tool_sequence", "similar:" + "|".join(table)),
+        namespace="default", key="similar:" + "|".join(table), tools=table,
+        support=2, successes=2, episode_ids=[ep.id for ep in voters],
+    )  # fmt: skip
+    decision = DecisionPoint(
+        id="d", namespace="default", key="f|aggregate", family="f", after_tool="aggregate",
+        best="render_chart", worst="render_table", support=160, successes=110,
+    )  # fmt: skip
+    decided = with_decisions(voted, [*voters, *others], [decision])
+    assert decided.tools == chart
+    assert decided.key == "similar:" + "|".join(chart)
+    assert decided.successes <= decided.support == 2
+    assert 0.0 <= decided.confidence <= 1.0

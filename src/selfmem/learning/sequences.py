@@ -207,7 +207,8 @@ def with_decisions(
     """A voted sequence (``similar:`` or ``transfer:``) with each step's worse choice
     replaced by the better where a served decision says so: a handful of near runs can
     happen to have taken the worse tool more often than the family's hundreds show.
-    ``runs``: the voters (``successes`` counts those that followed the result)."""
+    ``runs``: the nearest runs, the voters among them (``successes`` counts the successful
+    runs that followed the result, at most the ``support`` of voters)."""
     tools = list(pattern.tools)
     for d in decisions:
         if d.best is None or d.worst not in tools or d.best in tools:
@@ -219,13 +220,15 @@ def with_decisions(
         return pattern
     prefix = pattern.key.split(":", 1)[0] + ":"
     key = prefix + "|".join(tools)
-    followed = sum(ex.is_subsequence(tools, ex.procedure(run)) for run in runs)
+    followed = sum(
+        ex.succeeded(run) and ex.is_subsequence(tools, ex.procedure(run)) for run in runs
+    )
     return pattern.model_copy(
         update={
             "key": key,
             "id": stable_id(pattern.namespace, "tool_sequence", key),
             "tools": tools,
-            "successes": followed,
+            "successes": min(followed, pattern.support),
         }
     )
 
