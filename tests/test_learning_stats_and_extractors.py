@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 
 import pytest
@@ -165,6 +166,40 @@ def test_messages_that_differ_only_in_variable_parts_share_a_class(first: str, s
 
 def test_different_errors_keep_different_classes() -> None:
     assert normalize_error("connection refused") != normalize_error("permission denied")
+
+
+def _traceback(exception: str, path: str, line: int) -> str:
+    return (
+        "Traceback (most recent call last):\n"
+        f'  File "{path}", line {line}, in push\n'
+        "    resp = session.put(url, data=blob)\n"
+        f"{exception}"
+    )
+
+
+def test_a_traceback_is_classed_by_the_exception_it_ends_with() -> None:
+    denied = "PermissionError: registry denied push: authentication required"
+    timeout = "ReadTimeoutError: registry read timed out (read timeout=30)"
+    first = normalize_error(_traceback(denied, "/srv/a1/client.py", 120))
+    assert first == normalize_error(_traceback(denied, "/srv/b7/client.py", 87))
+    assert first == "permissionerror: registry denied push: authentication required"
+    assert first != normalize_error(_traceback(timeout, "/srv/a1/client.py", 120))
+
+
+def test_a_json_error_body_is_classed_by_its_message() -> None:
+    def body(message: str, request: str) -> str:
+        return json.dumps({"error": {"code": 403, "message": message}, "request_id": request})
+
+    quota = normalize_error(body("Quota exceeded for project 77", "a1"))
+    assert quota == normalize_error(body("Quota exceeded for project 12", "f9"))
+    assert quota == "quota exceeded for project <n>"
+    assert quota != normalize_error(body("Bucket is locked", "a1"))
+    flat = {"error": "ReadTimeoutError", "message": "registry read timed out", "host": "10.0.0.1"}
+    assert normalize_error(json.dumps(flat)) == "registry read timed out"
+    assert normalize_error(json.dumps({"errors": [{"detail": "Row 17 is locked"}]})) == (
+        "row <n> is locked"
+    )
+    assert normalize_error("{not json at all") == "{not json at all"
 
 
 def test_quoted_value_after_a_contraction_still_becomes_a_placeholder() -> None:

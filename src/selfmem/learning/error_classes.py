@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import re
+from typing import Any
 
 __all__ = ["normalize_error"]
 
@@ -31,11 +33,13 @@ def normalize_error(message: str | None) -> str:
     Quoted strings, pinned packages (``requests==2.4.1``), paths, hex ids, versions and
     numbers become placeholders; the text is lower-cased and cut to its first eight words.
     ``"Timeout after 30s reading '/tmp/x'"`` becomes ``"timeout after <n> reading <str>"``.
+    Of a message of several lines, the line that says what went wrong is classed
+    (:func:`_telling_line`): the first, the exception of a Python traceback, or the message
+    of a JSON error body.
     """
     if not message:
         return "unknown error"
-    first_line = message.strip().splitlines()[0] if message.strip() else ""
-    text = _QUOTED.sub("<str>", first_line)
+    text = _QUOTED.sub("<str>", _telling_line(message))
     text = _PACKAGE.sub("<pkg>", text)
     text = _PATH.sub("<path>", text)
     text = _HEX.sub("<id>", text)
@@ -44,3 +48,55 @@ def normalize_error(message: str | None) -> str:
     text = _MIXED.sub("<id>", text)
     words = _SPACE.sub(" ", text).strip().lower().split(" ")
     return " ".join(words[:_MAX_WORDS]) or "unknown error"
+
+
+_TRACEBACK = "traceback (most recent call last)"
+#: Where JSON error bodies put what went wrong, in the order looked for.
+_MESSAGE_KEYS = ("message", "msg", "detail", "error_description", "error", "title", "reason")
+
+
+def _telling_line(message: str) -> str:
+    """The line of an error message that says what went wrong: the message of a JSON error
+    body (``{"error": {"message": ...}, "request_id": ...}``), the exception line that
+    ends a Python traceback (its first line is the same for every error), else the first
+    line."""
+    text = message.strip()
+    if text.startswith("{"):
+        found = _json_message(text)
+        if found:
+            text = found.strip()
+    lines = [line for line in text.splitlines() if line.strip()]
+    if not lines:
+        return ""
+    if lines[0].strip().lower().startswith(_TRACEBACK):
+        unindented = [line for line in lines[1:] if not line[:1].isspace()]
+        return unindented[-1] if unindented else lines[-1]
+    return lines[0]
+
+
+def _json_message(text: str) -> str | None:
+    try:
+        body = json.loads(text)
+    except ValueError:
+        return None
+    return _message_in(body, depth=0)
+
+
+def _message_in(body: Any, depth: int) -> str | None:
+    """The first message found under the usual keys of an error body, nested errors
+    (``{"error": {"message": ...}}``, ``{"errors": [{...}]}``) looked into."""
+    if depth > 3:
+        return None
+    if isinstance(body, list):
+        return _message_in(body[0], depth + 1) if body else None
+    if not isinstance(body, dict):
+        return None
+    for key in _MESSAGE_KEYS:
+        value = body.get(key)
+        if isinstance(value, str) and value.strip():
+            return value
+        if isinstance(value, dict | list):
+            found = _message_in(value, depth + 1)
+            if found:
+                return found
+    return _message_in(body.get("errors"), depth + 1)
