@@ -165,3 +165,32 @@ def test_a_decided_sequence_counts_only_the_voters_that_followed_it() -> None:
     assert decided.key == "similar:" + "|".join(chart)
     assert decided.successes <= decided.support == 2
     assert 0.0 <= decided.confidence <= 1.0
+
+
+def test_a_step_the_voters_split_on_gets_the_decisions_better_choice() -> None:
+    """Half the nearest runs rendered a table, half a chart, so the vote kept neither; the
+    served decision says a chart does better after ``aggregate``: the sequence offered
+    holds it there. Had most runs skipped the step, it would stay out."""
+    from selfmem.learning.sequences import with_decisions
+    from selfmem.records.learned import stable_id
+
+    shared = ["query_db", "aggregate", "write_report"]
+    split = [
+        _episode(i, _ok("query_db", "aggregate", option, "write_report"), True)
+        for i, option in enumerate(["render_table", "render_chart"] * 2)
+    ]
+    voted = ToolSequence(
+        id=stable_id("default", "tool_sequence", "similar:" + "|".join(shared)),
+        namespace="default", key="similar:" + "|".join(shared), tools=shared,
+        support=4, successes=4, episode_ids=[ep.id for ep in split],
+    )  # fmt: skip
+    decision = DecisionPoint(
+        id="d", namespace="default", key="f|aggregate", family="f", after_tool="aggregate",
+        best="render_chart", worst="render_table", support=160, successes=110,
+    )  # fmt: skip
+    decided = with_decisions(voted, split, [decision])
+    assert decided.tools == ["query_db", "aggregate", "render_chart", "write_report"]
+    assert decided.successes == 2  # the two voters that took the chart
+
+    skipped = [_episode(i, _ok(*shared), True) for i in range(3)] + split[:1]
+    assert with_decisions(voted, skipped, [decision]).tools == shared

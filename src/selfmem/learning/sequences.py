@@ -206,16 +206,22 @@ def with_decisions(
 ) -> ToolSequence:
     """A voted sequence (``similar:`` or ``transfer:``) with each step's worse choice
     replaced by the better where a served decision says so: a handful of near runs can
-    happen to have taken the worse tool more often than the family's hundreds show.
+    happen to have taken the worse tool more often than the family's hundreds show. Where
+    the runs split between the two so that the vote kept neither, the better one goes in
+    after the decision's step.
     ``runs``: the nearest runs, the voters among them (``successes`` counts the successful
     runs that followed the result, at most the ``support`` of voters)."""
     tools = list(pattern.tools)
+    paths = [ex.procedure(run) for run in runs if ex.succeeded(run)]
     for d in decisions:
-        if d.best is None or d.worst not in tools or d.best in tools:
+        if d.best is None or d.worst is None or d.best in tools:
             continue
-        at = tools.index(d.worst)
-        if d.after_tool in tools[:at]:
-            tools[at] = d.best
+        if d.worst in tools:
+            at = tools.index(d.worst)
+            if d.after_tool in tools[:at]:
+                tools[at] = d.best
+        elif d.after_tool in tools and _split_on(paths, (d.best, d.worst)):
+            tools.insert(tools.index(d.after_tool) + 1, d.best)
     if tools == pattern.tools:
         return pattern
     prefix = pattern.key.split(":", 1)[0] + ":"
@@ -231,6 +237,13 @@ def with_decisions(
             "successes": min(followed, pattern.support),
         }
     )
+
+
+def _split_on(paths: Sequence[tuple[str, ...]], options: tuple[str, str]) -> bool:
+    """Whether most of the successful runs took one of a decision's ``options``: the vote
+    left the step out because the runs split between them, not because they skipped it."""
+    took = sum(any(option in path for option in options) for path in paths)
+    return 2 * took > len(paths)
 
 
 def _unstored(
