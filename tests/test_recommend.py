@@ -651,6 +651,28 @@ def test_a_learned_sequence_comes_before_runs_that_left_it_at_their_last_step(
         assert "partial" not in first.signals
 
 
+def test_a_tag_does_not_pick_another_task_that_shares_only_its_first_and_last_steps(
+    tmp_path: Path,
+) -> None:
+    """A reship and a refund both look the order up and email the customer; between, they
+    differ. The reships were all tagged ``us``, the refunds ``eu``, like the task, and the
+    refunds worded most like it ("Lena wants a refund") are about as close as the reships.
+    The reship is offered: the tag may pick among runs of one task, not another task."""
+    reship = ["lookup_order", "check_inventory", "create_shipment", "send_email"]
+    refund = ["lookup_order", "verify_payment", "issue_refund", "send_email"]
+    us, eu = (TaskContext(domain="support", tags=[tag]) for tag in ("us", "eu"))
+    names = ["Ana", "Sven", "Tara", "Omar", "Lena", "Hana", "Ivo", "Mia"]
+    wordings = ("{} order {} for {}", "{2} wants a {0} for order {1}", "Process a {} for order {}")
+    with SelfLearningMemory.open(tmp_path, learn_inline=True) as memory:
+        for n in range(24):
+            words = wordings[n % 3]
+            run_episode(memory, words.format("reship", 100 + n, names[n % 8]), reship, context=us)
+            run_episode(memory, words.format("refund", 200 + n, names[n % 8]), refund, context=eu)
+        offered = memory.recommend_patterns("Lena wants a reship for order 999", eu)
+        first = next(s.pattern for s in offered if isinstance(s.pattern, ToolSequence))
+        assert first.tools == reship
+
+
 def test_recommended_patterns_are_copies_the_caller_may_change(tmp_path: Path) -> None:
     """What recommend_patterns returns is the learned record as it is, field for field, and
     shares nothing with it: a caller that edits it (or the learner, learning on) changes
