@@ -311,3 +311,37 @@ def test_a_step_that_never_worked_in_the_runs_setting_breaking_there_is_not_a_ch
     # and so is one that spans settings: a staging run breaks there too
     mixed = [*streak[:3], _in(_broke(19, SEQ, at=3), "tag=staging")]
     assert change_point([*runs, *mixed], following, CFG) == 16
+
+
+def _timed(run: FamilyRun, at: int) -> FamilyRun:
+    return replace(run, ended_at=1000.0 + at)
+
+
+def test_a_streak_of_failures_the_old_way_then_outlives_is_withdrawn_as_a_change() -> None:
+    """Three of four runs broke at "notify", which had never broken: a change, as far as
+    anyone can tell then. The runs after it did the same as before and succeeded: the
+    alarm is withdrawn, and the runs before it are no longer the old way. Where the runs
+    after it break there again and succeed only with another tool, the change stands."""
+    from selfmem.learning.settling import settle
+    from selfmem.records.learned import ToolSequence
+
+    history = [_timed(_ok(i), i) for i in range(30)]
+    streak = [_timed(_broke(i, SEQ, at=4) if i != 31 else _ok(i), i) for i in range(30, 34)]
+    family = ToolSequence(id="f", namespace="ns", key="family:f")
+    settle(family, [*history, *streak], CFG)
+    assert family.changed_at is not None and family.changed_tools == ["notify"]
+
+    chance = [*history, *streak, *(_timed(_ok(i), i) for i in range(34, 38))]
+    settle(family, chance, CFG)
+    assert family.changed_at is None and family.changed_tools == []
+    assert family.tools == list(SEQ)
+
+    family = ToolSequence(id="f", namespace="ns", key="family:f")
+    settle(family, [*history, *streak], CFG)
+    new = (*SEQ[:4], "notify_v2")
+    real = [*history, *streak]
+    for i in range(34, 42):  # the old way keeps breaking; the new tool works
+        real.append(_timed(_broke(i, SEQ, at=4) if i % 2 else _ok(i, new), i))
+        settle(family, real, CFG)
+    assert family.changed_at is not None
+    assert family.tools == list(new)

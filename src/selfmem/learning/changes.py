@@ -19,6 +19,7 @@ __all__ = [
     "continued",
     "follows",
     "new_way_runs",
+    "old_way_holds",
     "repaired_sequence",
     "rest_of",
     "runs_since_change",
@@ -279,6 +280,27 @@ def new_way_runs(family: ToolSequence, runs: Sequence[FamilyRun]) -> list[str]:
             break  # the old way still worked then
         found.append(run.episode_id)
     return found
+
+
+def old_way_holds(family: ToolSequence, runs: Sequence[FamilyRun], cfg: LearningConfig) -> bool:
+    """Whether the way the family's procedure was said to have changed from still works:
+    since ``changed_at``, the runs that took it (a tool that broke, and no tool no successful
+    run used before) succeeded more often than they failed, at least ``change_min_failures``
+    times. A streak of failures that chance put together looks like a change (checked after
+    every run, one such streak comes up sooner or later); the runs after it show it was not
+    one, and the alarm is withdrawn (``ToolSequence.changed_at`` cleared)."""
+    if family.changed_at is None:
+        return False
+    since = family.changed_at.timestamp()
+    broken = set(family.changed_tools) or set(family.tools)
+    known = {tool for run in runs if run.success and run.ended_at < since for tool in run.path}
+    took = [
+        run.success
+        for run in runs
+        if run.ended_at >= since and not broken.isdisjoint(run.attempted) and set(run.path) <= known
+    ]
+    worked = sum(took)
+    return worked >= cfg.change_min_failures and worked > len(took) - worked
 
 
 def _precedes(run: FamilyRun, new: str, step: str) -> bool:

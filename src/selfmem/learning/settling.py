@@ -10,7 +10,14 @@ from datetime import UTC, datetime
 
 from ..config import LearningConfig
 from ..records.learned import ToolSequence
-from .changes import broken_tools, change_point, follows, replacements, skippable
+from .changes import (
+    broken_tools,
+    change_point,
+    follows,
+    old_way_holds,
+    replacements,
+    skippable,
+)
 from .optional_tools import pays_off
 from .sequences import consensus
 from .slot_choices import with_choices
@@ -32,6 +39,8 @@ def settle(family: ToolSequence, runs: list[FamilyRun], cfg: LearningConfig) -> 
         family.changed_at = datetime.fromtimestamp(runs[start].ended_at, tz=UTC)
         optional = skippable(shared, runs, cfg)
         family.changed_tools = broken_tools(shared, runs[start:], optional)
+    elif not start and old_way_holds(family, runs, cfg):
+        family.changed_at, family.changed_tools = None, []
     tools = _consensus(runs[start:], cfg) if start else shared
     tools = pays_off(tools, [(_called(run), run.success, run.setting) for run in runs[start:]])
     tools, options = with_choices(tools, runs[start:], cfg)
