@@ -130,12 +130,9 @@ def of_nearest_task(
 ) -> list[bool]:
     """For each of ``runs`` (with their retrieval ``scores``), whether it may stand for the
     task of the nearest one: it is about as close (within ``VOTE_TEMPERATURE``), or in
-    another stack (its tools differ anyway), or did the same task: most of the tools of
-    the shorter procedure in common (:func:`same_task` asks for half; two tasks that only
-    share their first and last steps, look up the order and email the customer, are two
-    ways, and the setting must not pick between them). A distant run of another task that
-    shares a domain and a few words (a release and a feature flag, both "deployment") shows
-    nothing about this one, whatever its context."""
+    another stack (its tools differ anyway), or did the same task (:func:`same_task`). A
+    distant run of another task that shares a domain and a few words (a release and a
+    feature flag, both "deployment") shows nothing about this one, whatever its context."""
     if not runs:
         return []
     top = max(range(len(runs)), key=lambda at: scores[at])
@@ -143,28 +140,35 @@ def of_nearest_task(
     return [
         score >= scores[top] - VOTE_TEMPERATURE
         or not same_stack(run.context, runs[top].context)
-        or _same_way(ex.procedure(run), nearest, idle)
+        or same_task(ex.procedure(run), nearest, idle)
         for run, score in zip(runs, scores, strict=True)
     ]
 
 
-def _best_fit(
+def _kept(
     found: Sequence[tuple[Episode, float, float]], kept: Sequence[bool], idle: Collection[str]
-) -> float:
-    """The best context fit among the kept runs that did the nearest run's task its way
-    (:func:`_same_way`): the setting picks among the runs of one task, and a run of another
-    task about as close in words votes only if it fits as well."""
+) -> tuple[list[bool], float]:
+    """``kept`` (:func:`of_nearest_task`) less the runs of another way than the nearest
+    run's (:func:`_same_way`) that fit the task's setting better than it and are not about
+    as close, and the best context fit among the kept runs of the nearest run's way: the
+    setting picks among the runs of one task (only those that fit it best vote), and must
+    not pick another task that shares only its first and last steps (look the order up,
+    email the customer). A run of another way about as close votes beside them."""
     top = max(range(len(found)), key=lambda at: found[at][1])
+    _, best, fit = found[top]
     nearest = ex.procedure(found[top][0])
-    fits = [
-        f
-        for (ep, _, f), keep in zip(found, kept, strict=True)
-        if keep and _same_way(ex.procedure(ep), nearest, idle)
+    way = [_same_way(ex.procedure(ep), nearest, idle) for ep, _, _ in found]
+    kept = [
+        keep and (f <= fit or score >= best - VOTE_TEMPERATURE or ours)
+        for (_, score, f), keep, ours in zip(found, kept, way, strict=True)
     ]
-    return max(fits, default=max(f for (_, _, f), keep in zip(found, kept, strict=True) if keep))
+    fits = [f for (_, _, f), keep, ours in zip(found, kept, way, strict=True) if keep and ours]
+    return kept, max(fits or [f for (_, _, f), keep in zip(found, kept, strict=True) if keep])
 
 
 def _same_way(path: Collection[str], nearest: Collection[str], idle: Collection[str]) -> bool:
+    """Most of the tools of the shorter procedure in common (:func:`same_task` asks for
+    half)."""
     ours, theirs = set(path) - set(idle), set(nearest) - set(idle)
     return 2 * len(ours & theirs) > min(len(ours), len(theirs))
 
@@ -207,7 +211,7 @@ def neighbour_sequence(
     if not found:
         return None
     kept = of_nearest_task([ep for ep, _, _ in found], [score for _, score, _ in found], idle)
-    best_fit = _best_fit(found, kept, idle)
+    kept, best_fit = _kept(found, kept, idle)
     pairs = [
         (ep, score)
         for (ep, score, f), keep in zip(found, kept, strict=True)
