@@ -184,6 +184,15 @@ def test_a_traceback_is_classed_by_the_exception_it_ends_with() -> None:
     assert first == normalize_error(_traceback(denied, "/srv/b7/client.py", 87))
     assert first == "permissionerror: registry denied push: authentication required"
     assert first != normalize_error(_traceback(timeout, "/srv/a1/client.py", 120))
+    # detail lines after the exception, and a chained traceback: the exception raised last
+    detailed = _traceback(f"{denied}\nDETAIL: session 7f3a from 10.0.0.4", "/srv/c/x.py", 9)
+    assert normalize_error(detailed) == first
+    chained = (
+        _traceback(timeout, "/srv/a1/client.py", 120)
+        + "\n\nDuring handling of the above exception, another exception occurred:\n\n"
+        + _traceback(denied, "/srv/a1/client.py", 131)
+    )
+    assert normalize_error(chained) == first
 
 
 def test_a_json_error_body_is_classed_by_its_message() -> None:

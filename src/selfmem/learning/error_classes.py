@@ -57,8 +57,9 @@ _MESSAGE_KEYS = ("message", "msg", "detail", "error_description", "error", "titl
 
 def _telling_line(message: str) -> str:
     """The line of an error message that says what went wrong: the message of a JSON error
-    body (``{"error": {"message": ...}, "request_id": ...}``), the exception line that
-    ends a Python traceback (its first line is the same for every error), else the first
+    body (``{"error": {"message": ...}, "request_id": ...}``), the exception line of a
+    Python traceback (its first line is the same for every error; the exception follows
+    the last traceback's frames, and may be followed by detail lines), else the first
     line."""
     text = message.strip()
     if text.startswith("{"):
@@ -69,8 +70,11 @@ def _telling_line(message: str) -> str:
     if not lines:
         return ""
     if lines[0].strip().lower().startswith(_TRACEBACK):
-        unindented = [line for line in lines[1:] if not line[:1].isspace()]
-        return unindented[-1] if unindented else lines[-1]
+        # the exception of the last traceback (a chained one ends with the one that was
+        # raised): the first line after its frames, which are indented
+        last = max(i for i, line in enumerate(lines) if line.lower().startswith(_TRACEBACK))
+        after = [line for line in lines[last + 1 :] if not line[:1].isspace()]
+        return after[0] if after else lines[-1]
     return lines[0]
 
 
