@@ -673,6 +673,31 @@ def test_a_tag_does_not_pick_another_task_that_shares_only_its_first_and_last_st
         assert first.tools == reship
 
 
+def test_a_passing_error_the_nearest_runs_recovered_from_is_not_a_step_of_the_way(
+    tmp_path: Path,
+) -> None:
+    """The three runs worded most like the task met a permission error at ``query_db`` and
+    recovered with ``refresh_credentials``; the family's other runs never needed it. The
+    sequence offered is the family's way, and the recovery is served for when the error
+    comes."""
+    ctx = TaskContext(domain="analytics", language="python")
+    way = ["query_db", "aggregate", "render_chart", "send_email"]
+    with SelfLearningMemory.open(tmp_path, learn_inline=True) as memory:
+        for region in ("EMEA", "APAC", "LATAM", "DACH", "BENELUX", "IBERIA", "ANZ", "GCC"):
+            run_episode(memory, f"Build the weekly sales report for {region}", way, context=ctx)
+        for n in range(3):
+            eid = memory.start_episode("Build the weekly sales report for NORDICS", ctx)
+            memory.log_step(eid, tool="query_db", error=f"permission denied for relation t{n}")
+            for tool in ("refresh_credentials", *way):
+                memory.log_step(eid, tool=tool, observation="ok")
+            memory.complete_episode(eid, TaskOutcome.success("sent"))
+        (fix,) = memory.list_patterns("error_recovery")
+        assert (fix.best_mode, fix.best_recovery) == ("fix", "refresh_credentials")
+        offered = memory.recommend_patterns("Build the weekly sales report for NORDICS", ctx)
+        first = next(s.pattern for s in offered if isinstance(s.pattern, ToolSequence))
+        assert first.tools == way
+
+
 def test_recommended_patterns_are_copies_the_caller_may_change(tmp_path: Path) -> None:
     """What recommend_patterns returns is the learned record as it is, field for field, and
     shares nothing with it: a caller that edits it (or the learner, learning on) changes

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 
 from ..records.episodes import Episode, ExecutionStep, OutcomeStatus, TaskContext
@@ -68,7 +68,7 @@ def broke_at(episode: Episode) -> tuple[int, str]:
     return found, normalize_error(breaking.error) if breaking is not None else ""
 
 
-def procedure(episode: Episode) -> tuple[str, ...]:
+def procedure(episode: Episode, fixes: Collection[tuple[str, str]] = ()) -> tuple[str, ...]:
     """The tools of an episode's successful calls in order, a call repeated with the same
     arguments counted once: what the run did that worked.
 
@@ -76,12 +76,20 @@ def procedure(episode: Episode) -> tuple[str, ...]:
     fixed the error (``pin_versions`` before ``pip_install`` again) or supplied a step the
     run had skipped (a precondition) can not be told from one run, and in both cases the next
     run in that context needs it. Across runs, a tool only some of a family's runs need
-    drops out of the family's sequence or becomes conditional on the feature they share."""
+    drops out of the family's sequence or becomes conditional on the feature they share.
+    ``fixes``: (fix, tool) pairs known to recover an error of ``tool``; a call of such a
+    fix made while ``tool``'s last call had failed is left out (it recovered the error, and
+    an agent that meets the error is told to run it then)."""
     steps = episode.steps
     path: list[str] = []
     previous: ExecutionStep | None = None
+    failing: set[str] = set()
     for step in steps:
         if not step.success:
+            failing.add(step.tool)
+            continue
+        failing.discard(step.tool)
+        if fixes and any((step.tool, tool) in fixes for tool in failing):
             continue
         if previous is None or not _same_call(previous, step):
             path.append(step.tool)  # the same tool again on other arguments is another call

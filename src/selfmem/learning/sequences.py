@@ -183,6 +183,7 @@ def neighbour_sequence(
     context: TaskContext | None = None,
     any_stack: bool = False,
     idle: Collection[str] = frozenset(),
+    fixes: Collection[tuple[str, str]] = frozenset(),
 ) -> ToolSequence | None:
     """The sequence the nearest successful runs of a task agree on, as a pattern record that
     is not stored.
@@ -201,7 +202,12 @@ def neighbour_sequence(
     whose own stack has no successful run yet; its stack-specific steps may differ).
     ``support`` counts the runs, ``successes`` those that followed the sequence, and
     ``confidence``, the Wilson lower bound of that share, says how much they agree. None
-    when the vote singles out no sequence of at least two tools."""
+    when the vote singles out no sequence of at least two tools. ``fixes``: (fix, tool)
+    pairs of the served recoveries; where fewer than half the voters ran a fix at all, a
+    run's call of it after its tool failed is no step of the way it votes for
+    (:func:`~.extractors.procedure`): the two nearest runs met a passing error and
+    recovered, the others did not need the fix, and an agent that meets the error is told
+    to run it then. A fix most of them ran stays (the step their setting needs)."""
     fit = list(fits or [1.0] * len(neighbours))
     found = [
         (ep, score, f)
@@ -219,6 +225,9 @@ def neighbour_sequence(
     ]
     runs = [ep for ep, _ in pairs]
     procedures = [ex.procedure(ep) for ep in runs]
+    rare = {(fix, tool) for fix, tool in fixes if 2 * sum(fix in p for p in procedures) < len(runs)}
+    if rare:
+        procedures = [ex.procedure(ep, rare) for ep in runs]
     tools = vote(procedures, _vote_weights([score for _, score in pairs]), cfg)
     if len(tools) < 2:
         return None

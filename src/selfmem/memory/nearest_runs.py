@@ -117,9 +117,10 @@ class NearestRuns(SupersededRuns):
                 neighbour_sequence, self.namespace, description, runs, self.config.learning,
                 [scores[r.id] for r in runs],
             )  # fmt: skip
-            pattern = vote([fits[r.id] for r in runs], ctx, idle=idle)
+            fixes = self._fixes()
+            pattern = vote([fits[r.id] for r in runs], ctx, idle=idle, fixes=fixes)
             if pattern is None:  # none in its own stack agree: the closest runs of any stack
-                pattern = vote(None, ctx, any_stack=True, idle=idle)
+                pattern = vote(None, ctx, any_stack=True, idle=idle, fixes=fixes)
             if pattern is not None:
                 pattern = self._decided(self._own_steps(pattern, old, runs, ctx), runs)
             return None if pattern is None else scored(pattern, scores, ctx, task_type, runs)
@@ -409,6 +410,13 @@ class NearestRuns(SupersededRuns):
         engine = self._core.learning
         with engine.lock:
             return engine.learner(self.namespace).idle_tools()
+
+    def _fixes(self) -> set[tuple[str, str]]:
+        """(fix, tool) of the served recoveries (:meth:`PatternCatalog.fixes`)."""
+        engine = self._core.learning
+        with engine.lock:
+            state = engine.learner(self.namespace).state_errors()
+            return engine.catalog(self.namespace).fixes(state)
 
     def _went_on(
         self, found: ScoredPattern, ctx: TaskContext | None, idle: Collection[str]

@@ -200,6 +200,11 @@ class PatternCatalog:
             for p in patterns
         ]
         self._decisions = [p for p in patterns if isinstance(p, DecisionPoint)]
+        self._fixes = {
+            (p.best_recovery, p.tool, p.error_class)
+            for p in patterns
+            if isinstance(p, ErrorRecovery) and p.best_mode == "fix" and p.best_recovery
+        }
         self._families = FamilyIndex(min_similarity=1.0)
         for family in families:
             self._families.add(family.detached())
@@ -212,6 +217,12 @@ class PatternCatalog:
 
     def __len__(self) -> int:
         return len(self._entries)
+
+    def fixes(self, state_errors: Collection[str] = ()) -> set[tuple[str, str]]:
+        """(fix, tool) of the served recoveries that run a fix before retrying the tool,
+        but for errors that say what state the task was in (``state_errors``: the fix is
+        a step the task needs there, not a recovery)."""
+        return {(fix, tool) for fix, tool, error in self._fixes if error not in state_errors}
 
     def decisions(self, families: Collection[str]) -> list[DecisionPoint]:
         """The served decisions made within these task families, most effective first."""
