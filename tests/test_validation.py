@@ -252,6 +252,24 @@ def test_invalid_step_is_invalid_input() -> None:
     assert info.value.field == "step.tool"
 
 
+@pytest.mark.parametrize(
+    "tool, message",
+    [(" ", "blank"), ("\t \n", "control characters"), ("grep\n", "control characters"),
+     ("gr\x00ep", "control characters")],
+)  # fmt: skip
+def test_a_blank_tool_name_or_one_with_control_characters_is_rejected(
+    tool: str, message: str
+) -> None:
+    with pytest.raises(InvalidInputError, match=message) as info:
+        prepare_step({"tool": tool}, DEFAULTS, redact=True)
+    assert info.value.field == "step.tool"
+
+
+def test_tool_names_of_other_hosts_are_kept_as_given() -> None:
+    for tool in ("github.create_issue", "fs/read", "mcp:search", "검색", "Run Query"):
+        assert prepare_step({"tool": tool}, DEFAULTS, redact=True).tool == tool
+
+
 def test_over_long_tool_name_is_rejected() -> None:
     with pytest.raises(LimitExceededError) as info:
         prepare_step(ExecutionStep(tool="t" * 9), Limits(max_tool_name_chars=8), redact=True)

@@ -33,6 +33,7 @@ from .redaction import REDACTED, redact_text, redact_value
 from .values import (
     INT64_MAX,
     REPLACED_KEY,
+    check_identifier,
     check_int,
     check_text,
     clean_text,
@@ -253,9 +254,9 @@ def _truncate(
 
 
 def _check_step_shape(record: ExecutionStep, limits: Limits) -> None:
-    if len(record.tool) > limits.max_tool_name_chars:
-        raise LimitExceededError("step.tool", limits.max_tool_name_chars, len(record.tool))
-    check_text(record.tool, "step.tool")
+    check_identifier(record.tool, "step.tool", limits.max_tool_name_chars)
+    if not record.tool.strip():
+        raise InvalidInputError("step.tool must name the tool: it is blank", field="step.tool")
     if len(record.action) > limits.max_action_chars:
         raise LimitExceededError("step.action", limits.max_action_chars, len(record.action))
     if record.step_number is not None:
