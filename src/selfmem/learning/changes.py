@@ -29,6 +29,11 @@ __all__ = [
 ]
 
 
+def _collapsed(tools: Sequence[str]) -> tuple[str, ...]:
+    """The tools with calls repeated back to back counted once."""
+    return tuple(tool for i, tool in enumerate(tools) if not i or tools[i - 1] != tool)
+
+
 def _in_order(tools: Sequence[str], sequence: tuple[str, ...]) -> list[str] | None:
     """The sequence's tools among ``tools`` (repeats collapsed) if they are its first ones in
     order, else None (the run went another way)."""
@@ -85,15 +90,18 @@ def skippable(
 def follows(
     sequence: tuple[str, ...], run: FamilyRun, optional: frozenset[str] = frozenset()
 ) -> bool:
-    """Whether a run followed the sequence: a successful run did all of it (gaps allowed); a
-    failed run called its first tools in order (at least two) and either ended at one of them
-    or broke at one (its first failure it never made good) after calling the ones before it
-    in order, whatever it tried after that (an agent looking for a way out is not going
-    another way). Of the tools before the one it broke at, it may have skipped the
-    ``optional`` ones (see :func:`skippable`), not the others: a run that skipped a step
-    every successful run takes went another way."""
+    """Whether a run followed the sequence: a successful run did all of it (gaps allowed; a
+    call the sequence repeats back to back, such as a search paged through, may have been
+    made fewer times, at least once); a failed run called its first tools in order (at
+    least two) and either ended at one of them or broke at one (its first failure it never
+    made good) after calling the ones before it in order, whatever it tried after that (an
+    agent looking for a way out is not going another way). Of the tools before the one it
+    broke at, it may have skipped the ``optional`` ones (see :func:`skippable`), not the
+    others: a run that skipped a step every successful run takes went another way."""
     if run.success:
-        return ex.is_subsequence(sequence, run.path)
+        return ex.is_subsequence(sequence, run.path) or ex.is_subsequence(
+            _collapsed(sequence), _collapsed(run.path)
+        )
     if not run.attempted:
         return False
     if run.attempted[-1] in sequence:

@@ -26,25 +26,19 @@ __all__ = [
 ]
 
 
-#: The share of runs that must repeat a call as often for the repeats to enter a sequence.
-REPEAT_FREQUENCY = 0.9
-
-
 def consensus(paths: Sequence[tuple[str, ...]], cfg: LearningConfig) -> tuple[str, ...]:
     """Tools present in most paths (``sequence_min_frequency``), ordered by their mean
     relative position; nothing for fewer than ``min_support`` paths.
 
     A tool used twice in a path (e.g. tests run before and after a fix) counts as two slots,
-    so the sequence can hold it twice. A call that repeats the one before it (another page,
-    another city) enters only as often as nearly every run made it (``REPEAT_FREQUENCY``):
-    how many times a run repeats a call varies, and a sequence with more calls than a run
-    made does not describe that run.
+    so the sequence can hold it twice, and a call repeated back to back (another page,
+    another city) as often as most runs repeated it: a run that repeated it fewer times
+    still follows the sequence (:func:`~.changes.follows`).
     """
     if len(paths) < cfg.min_support:
         return ()
     presence: dict[tuple[str, int], int] = {}
     position: dict[tuple[str, int], float] = {}
-    repeats: dict[tuple[str, int], int] = {}
     for path in paths:
         seen: dict[str, int] = {}
         span = max(1, len(path) - 1)
@@ -52,8 +46,6 @@ def consensus(paths: Sequence[tuple[str, ...]], cfg: LearningConfig) -> tuple[st
             times = seen.get(tool, 0)
             seen[tool] = times + 1
             slot = (tool, times)
-            if index and path[index - 1] == tool:
-                repeats[slot] = repeats.get(slot, 0) + 1
             if slot in presence:
                 presence[slot] += 1
                 position[slot] += index / span
@@ -61,12 +53,7 @@ def consensus(paths: Sequence[tuple[str, ...]], cfg: LearningConfig) -> tuple[st
                 presence[slot] = 1
                 position[slot] = index / span
     needed = cfg.sequence_min_frequency * len(paths)
-    frequent = [
-        slot
-        for slot, count in presence.items()
-        if count >= needed
-        and (repeats.get(slot, 0) * 2 <= count or count >= REPEAT_FREQUENCY * len(paths))
-    ]
+    frequent = [slot for slot, count in presence.items() if count >= needed]
     frequent.sort(key=lambda slot: (position[slot] / presence[slot], slot))
     return tuple(tool for tool, _ in frequent)
 
