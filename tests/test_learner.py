@@ -314,6 +314,8 @@ def test_an_abandoned_episode_teaches_the_learner_nothing() -> None:
     assert learner.all_patterns() == before
     (sequence,) = sequences(learner)
     assert (sequence.support, sequence.successes) == (3, 3)
+    assert learner.forget(stopped) == ([], [])  # nor does forgetting it change anything
+    assert learner.all_patterns() == before
 
 
 def test_a_sequence_needs_min_support_successful_runs() -> None:

@@ -248,6 +248,8 @@ class PatternLearner(FamilyCounting):
         Counts, provenance and sums lose the episode; a pattern left with no support is
         removed entirely, so nothing derived only from the episode survives it.
         """
+        if episode.outcome is not None and episode.outcome.is_abandoned:
+            return [], []  # it taught nothing (see :meth:`observe`)
         self.version += 1
         unfollowed: list[AnyPattern] = [
             f for f in self.families.families.values() if followed.forget(f, episode.id)
@@ -437,11 +439,8 @@ class PatternLearner(FamilyCounting):
         self, kind: PatternKind | None = None, *, served_only: bool = True
     ) -> list[AnyPattern]:
         """Patterns, most effective first."""
-        found = [
-            p
-            for p in self._patterns.values()
-            if (kind is None or p.kind == kind) and (not served_only or self.is_served(p))
-        ]
+        found = [p for p in self._patterns.values() if kind is None or p.kind == kind]
+        found = [p for p in found if not served_only or self.is_served(p)]
         found.sort(key=lambda p: (self.effectiveness(p), p.support, p.id), reverse=True)
         return found
 
