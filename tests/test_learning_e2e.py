@@ -93,6 +93,27 @@ def test_patterns_survive_reopen_and_keep_counting(tmp_path: Path) -> None:
         assert memory.list_heuristics()  # heuristics are stored too
 
 
+def test_a_family_longer_than_its_provenance_counts_the_same_runs_after_reopen(
+    tmp_path: Path,
+) -> None:
+    """A family of 80 runs (more than the 50 ids a pattern keeps as provenance): after a
+    reopen and one more run, its sequence counts the same runs as a store never closed."""
+    kept, reopened = tmp_path / "kept", tmp_path / "reopened"
+    with SelfLearningMemory.open(kept, learn_inline=True) as memory:
+        for i in range(81):
+            deploy_episode(memory, i)
+        expected = memory.list_patterns(PatternKind.TOOL_SEQUENCE)[0]
+    with SelfLearningMemory.open(reopened, learn_inline=True) as memory:
+        for i in range(80):
+            deploy_episode(memory, i)
+    with SelfLearningMemory.open(reopened, learn_inline=True) as memory:
+        deploy_episode(memory, 80)
+        (sequence,) = memory.list_patterns(PatternKind.TOOL_SEQUENCE)
+    assert isinstance(sequence, ToolSequence) and isinstance(expected, ToolSequence)
+    assert (sequence.support, sequence.successes) == (expected.support, expected.successes)
+    assert sequence.support == 81 and len(sequence.recent) == 81
+
+
 def test_retrieval_serves_learned_experience(tmp_path: Path) -> None:
     with SelfLearningMemory.open(tmp_path) as memory:
         train(memory)

@@ -93,9 +93,13 @@ class FamilyCounting:
             runs.append(ex.family_run(episode))
 
     def family_episode_ids(self, key: str) -> list[str]:
-        """The most recent episodes of a family (its provenance), oldest first."""
+        """The recent runs of a family: those its sequence was last counted over
+        (``ToolSequence.recent``) and its provenance (the window of a learner that deleted a
+        run before it had seen the family's others may lack some)."""
         family = self.families.families.get(key)
-        return list(family.episode_ids) if family is not None else []
+        if family is None:
+            return []
+        return list(dict.fromkeys([*family.recent, *family.episode_ids]))
 
     def _window(self, key: str) -> deque[FamilyRun]:
         return self._runs.setdefault(key, deque(maxlen=self.config.max_family_runs))
@@ -375,4 +379,6 @@ class FamilyCounting:
         return changed
 
     def _settle(self, family: ToolSequence) -> None:
-        settle(family, list(self._runs.get(family.key, ())), self.config)
+        runs = list(self._runs.get(family.key, ()))
+        settle(family, runs, self.config)
+        family.recent = [run.episode_id for run in runs]

@@ -177,7 +177,9 @@ class ToolSequence(_PatternBase):
     (:mod:`selfmem.learning.word_split`): they are never merged back. ``options`` maps a step
     of the sequence to the tools the runs choose between right after it (tools that never
     come together in one run, :mod:`selfmem.learning.slot_choices`; ``tools`` holds the best
-    of them; the key ``""`` is the first step).
+    of them; the key ``""`` is the first step). ``recent`` holds the ids of the recent runs
+    ``support`` is counted over (at most ``LearningConfig.max_family_runs``, oldest first),
+    so that a learner loaded from the store starts from the same runs.
     """
 
     kind: Literal[PatternKind.TOOL_SEQUENCE] = PatternKind.TOOL_SEQUENCE
@@ -196,6 +198,7 @@ class ToolSequence(_PatternBase):
     followed: dict[str, list[str]] = Field(default_factory=dict)
     apart: list[str] = Field(default_factory=list)
     options: dict[str, list[str]] = Field(default_factory=dict)
+    recent: list[str] = Field(default_factory=list)
 
     def describe(self) -> str:
         task = f"tasks like '{self.sample_task[:80]}'" if self.sample_task else "this family"
