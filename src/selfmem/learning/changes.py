@@ -112,8 +112,7 @@ def follows(
     if step is None or step not in sequence:
         return False
     prefix = sequence[: sequence.index(step)]
-    before = [tool for tool in run.attempted[: run.broke_at] if tool in sequence]
-    before = [tool for i, tool in enumerate(before) if not i or before[i - 1] != tool]
+    before = _collapsed([tool for tool in run.attempted[: run.broke_at] if tool in sequence])
     return (
         (bool(before) or not prefix)
         and ex.is_subsequence(before, prefix)

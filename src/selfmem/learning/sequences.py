@@ -133,31 +133,27 @@ def of_nearest_task(
 
 
 def _kept(
-    found: Sequence[tuple[Episode, float, float]], kept: Sequence[bool], idle: Collection[str]
+    found: Sequence[tuple[Episode, float, float]],
+    paths: Sequence[tuple[str, ...]],
+    kept: Sequence[bool],
+    idle: Collection[str],
 ) -> tuple[list[bool], float]:
     """``kept`` (:func:`of_nearest_task`) less the runs of another way than the nearest
-    run's (:func:`_same_way`) that fit the task's setting better than it and are not about
-    as close, and the best context fit among the kept runs of the nearest run's way: the
-    setting picks among the runs of one task (only those that fit it best vote), and must
-    not pick another task that shares only its first and last steps (look the order up,
-    email the customer). A run of another way about as close votes beside them."""
+    run's (fewer than most of its tools: :func:`same_task` with ``most``) that fit the
+    task's setting better than it and are not about as close, and the best context fit
+    among the kept runs of the nearest run's way: the setting picks among the runs of one
+    task (only those that fit it best vote), and must not pick another task that shares
+    only its first and last steps (look the order up, email the customer). A run of another
+    way about as close votes beside them. ``paths``: the runs' procedures."""
     top = max(range(len(found)), key=lambda at: found[at][1])
     _, best, fit = found[top]
-    nearest = ex.procedure(found[top][0])
-    way = [_same_way(ex.procedure(ep), nearest, idle) for ep, _, _ in found]
+    way = [same_task(path, paths[top], idle, most=True) for path in paths]
     kept = [
         keep and (f <= fit or score >= best - VOTE_TEMPERATURE or ours)
         for (_, score, f), keep, ours in zip(found, kept, way, strict=True)
     ]
     fits = [f for (_, _, f), keep, ours in zip(found, kept, way, strict=True) if keep and ours]
     return kept, max(fits or [f for (_, _, f), keep in zip(found, kept, strict=True) if keep])
-
-
-def _same_way(path: Collection[str], nearest: Collection[str], idle: Collection[str]) -> bool:
-    """Most of the tools of the shorter procedure in common (:func:`same_task` asks for
-    half)."""
-    ours, theirs = set(path) - set(idle), set(nearest) - set(idle)
-    return 2 * len(ours & theirs) > min(len(ours), len(theirs))
 
 
 def neighbour_sequence(
@@ -204,18 +200,19 @@ def neighbour_sequence(
     if not found:
         return None
     kept = of_nearest_task([ep for ep, _, _ in found], [score for _, score, _ in found], idle)
-    kept, best_fit = _kept(found, kept, idle)
-    pairs = [
-        (ep, score)
-        for (ep, score, f), keep in zip(found, kept, strict=True)
+    paths = [ex.procedure(ep) for ep, _, _ in found]
+    kept, best_fit = _kept(found, paths, kept, idle)
+    voters = [
+        (ep, score, path)
+        for (ep, score, f), path, keep in zip(found, paths, kept, strict=True)
         if keep and f >= best_fit - 1e-9
     ]
-    runs = [ep for ep, _ in pairs]
-    procedures = [ex.procedure(ep) for ep in runs]
+    runs = [ep for ep, _, _ in voters]
+    procedures = [path for _, _, path in voters]
     rare = {(fix, tool) for fix, tool in fixes if 2 * sum(fix in p for p in procedures) < len(runs)}
     if rare:
         procedures = [ex.procedure(ep, rare) for ep in runs]
-    tools = vote(procedures, _vote_weights([score for _, score in pairs]), cfg)
+    tools = vote(procedures, _vote_weights([score for _, score, _ in voters]), cfg)
     if len(tools) < 2:
         return None
     followed = [
@@ -250,9 +247,7 @@ def with_decisions(
         return pattern
     prefix = pattern.key.split(":", 1)[0] + ":"
     key = prefix + "|".join(tools)
-    followed = sum(
-        ex.succeeded(run) and ex.is_subsequence(tools, ex.procedure(run)) for run in runs
-    )
+    followed = sum(ex.is_subsequence(tools, path) for path in paths)
     return pattern.model_copy(
         update={
             "key": key,

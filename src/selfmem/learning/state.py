@@ -114,12 +114,18 @@ class Stopped:
 
 
 def same_task(
-    path: Collection[str], nearest: Collection[str], idle: Collection[str] = frozenset()
+    path: Collection[str],
+    nearest: Collection[str],
+    idle: Collection[str] = frozenset(),
+    *,
+    most: bool = False,
 ) -> bool:
     """Whether a run whose procedure is ``path`` did the task the nearest run did: they
-    share at least half the tools of the shorter procedure, ``idle`` tools (which work in
-    any state, :meth:`PatternLearner.idle_tools`) aside. Runs of one task in different
-    settings differ by a step or two (an approval in production); runs that share a domain
-    and some words but do another task share few or none."""
+    share at least half the tools of the shorter procedure (with ``most``, more than half:
+    the same way of doing it), ``idle`` tools (which work in any state,
+    :meth:`PatternLearner.idle_tools`) aside. Runs of one task in different settings differ
+    by a step or two (an approval in production); runs that share a domain and some words
+    but do another task share few or none."""
     ours, theirs = set(path) - set(idle), set(nearest) - set(idle)
-    return 2 * len(ours & theirs) >= min(len(ours), len(theirs))
+    shared, shorter = 2 * len(ours & theirs), min(len(ours), len(theirs))
+    return shared > shorter if most else shared >= shorter
