@@ -17,6 +17,8 @@ from selfmem.learning import (
     PatternLearner,
     ToolSequence,
 )
+from selfmem.learning.sequences import with_decisions
+from selfmem.records.learned import stable_id
 
 BASE = datetime.now(UTC) - timedelta(days=1)
 
@@ -138,29 +140,36 @@ def test_the_nearest_runs_do_not_outvote_a_served_decision(tmp_path: Path) -> No
         assert first.tools == ["query_db", "aggregate", "render_chart", "write_report"]
 
 
+#: A served decision: after ``aggregate``, ``render_chart`` rather than ``render_table``.
+CHART_OVER_TABLE = DecisionPoint(
+    id="d", namespace="default", key="f|aggregate", family="f", after_tool="aggregate",
+    best="render_chart", worst="render_table", support=160, successes=110,
+)  # fmt: skip
+
+
+def _voted(tools: list[str], voters: list[Episode]) -> ToolSequence:
+    """The sequence the ``voters`` (all of whom followed it) agreed on, as the nearest
+    runs' vote offers it."""
+    key = "similar:" + "|".join(tools)
+    return ToolSequence(
+        id=stable_id("default", "tool_sequence", key), namespace="default", key=key,
+        tools=tools, support=len(voters), successes=len(voters),
+        episode_ids=[ep.id for ep in voters],
+    )  # fmt: skip
+
+
 def test_a_decided_sequence_counts_only_the_voters_that_followed_it() -> None:
     """The vote of two successful runs took the table; a served decision puts the chart in
     its place. Of the nearest runs, a failed one and one the vote left out also took the
     chart: the decided sequence's evidence stays within its two voters (more successes than
     runs would break its confidence, and ``recommend_patterns`` with it)."""
-    from selfmem.learning.sequences import with_decisions
-    from selfmem.records.learned import stable_id
-
     table = ["query_db", "aggregate", "render_table", "write_report"]
     chart = ["query_db", "aggregate", "render_chart", "write_report"]
     voters = [_episode(i, _ok(*table), True) for i in range(2)]
     others = [_episode(2, _ok(*chart), False), _episode(3, _ok(*chart), True)]
     others += [_episode(4, _ok(*chart), True)]
-    voted = ToolSequence(
-        id=stable_id("default", "tool_sequence", "similar:" + "|".join(table)),
-        namespace="default", key="similar:" + "|".join(table), tools=table,
-        support=2, successes=2, episode_ids=[ep.id for ep in voters],
-    )  # fmt: skip
-    decision = DecisionPoint(
-        id="d", namespace="default", key="f|aggregate", family="f", after_tool="aggregate",
-        best="render_chart", worst="render_table", support=160, successes=110,
-    )  # fmt: skip
-    decided = with_decisions(voted, [*voters, *others], [decision])
+    voted = _voted(table, voters)
+    decided = with_decisions(voted, [*voters, *others], [CHART_OVER_TABLE])
     assert decided.tools == chart
     assert decided.key == "similar:" + "|".join(chart)
     assert decided.successes <= decided.support == 2
@@ -171,23 +180,13 @@ def test_a_step_the_voters_split_on_gets_the_decisions_better_choice() -> None:
     """Half the nearest runs rendered a table, half a chart, so the vote kept neither; the
     served decision says a chart does better after ``aggregate``: the sequence offered
     holds it there. Had most runs skipped the step, it would stay out."""
-    from selfmem.learning.sequences import with_decisions
-    from selfmem.records.learned import stable_id
-
     shared = ["query_db", "aggregate", "write_report"]
     split = [
         _episode(i, _ok("query_db", "aggregate", option, "write_report"), True)
         for i, option in enumerate(["render_table", "render_chart"] * 2)
     ]
-    voted = ToolSequence(
-        id=stable_id("default", "tool_sequence", "similar:" + "|".join(shared)),
-        namespace="default", key="similar:" + "|".join(shared), tools=shared,
-        support=4, successes=4, episode_ids=[ep.id for ep in split],
-    )  # fmt: skip
-    decision = DecisionPoint(
-        id="d", namespace="default", key="f|aggregate", family="f", after_tool="aggregate",
-        best="render_chart", worst="render_table", support=160, successes=110,
-    )  # fmt: skip
+    voted = _voted(shared, split)
+    decision = CHART_OVER_TABLE
     decided = with_decisions(voted, split, [decision])
     assert decided.tools == ["query_db", "aggregate", "render_chart", "write_report"]
     assert decided.successes == 2  # the two voters that took the chart

@@ -598,26 +598,34 @@ def test_the_nearest_runs_sequence_is_kept_when_limit_cuts_what_ranks_above_it(
         assert len(only) == 1 and getattr(only[0].pattern, "tools", None) == rotate
 
 
+NODE = TaskContext(domain="ci", language="node")
+QUARANTINE = ["rerun_job", "jest", "quarantine_test", "open_pull_request"]
+
+
+def _quarantines_then_flakes(memory: SelfLearningMemory, then: list[str]) -> None:
+    """Four node runs that quarantined a suite (``QUARANTINE``), then two e2e-flake runs
+    that took its first two steps, then ``then``, failing at the last of those."""
+    for service in ("checkout", "search", "profile", "orders"):
+        run_episode(memory, f"Quarantine the unstable {service} browser suite", QUARANTINE,
+                    context=NODE)  # fmt: skip
+    for service in ("ledger", "payments"):
+        run_episode(memory, f"The e2e job on {service} flakes, deal with it",
+                    [*QUARANTINE[:2], *then], context=NODE, fail_at=1 + len(then),
+                    success=False)  # fmt: skip
+
+
 def test_a_learned_sequence_that_goes_on_from_where_the_runs_got_comes_first(
     tmp_path: Path,
 ) -> None:
     """The runs nearest a task all failed after two steps, but a learned sequence of the
     task's stack starts with those steps and is known to work: it is what they were on the
     way to, so it is offered first, not how far they got."""
-    node = TaskContext(domain="ci", language="node")
-    procedure = ["rerun_job", "jest", "quarantine_test", "open_pull_request"]
     with SelfLearningMemory.open(tmp_path, learn_inline=True) as memory:
-        for service in ("checkout", "search", "profile", "orders"):
-            run_episode(memory, f"Quarantine the unstable {service} browser suite", procedure,
-                        context=node)  # fmt: skip
-        for service in ("ledger", "payments"):
-            run_episode(memory, f"The e2e job on {service} flakes, deal with it",
-                        [*procedure[:2], "request_approval"], context=node, fail_at=2,
-                        success=False)  # fmt: skip
+        _quarantines_then_flakes(memory, ["request_approval"])
         task = "The e2e job on billing flakes, deal with it"
-        first = memory.recommend_patterns(task, node)[0]
+        first = memory.recommend_patterns(task, NODE)[0]
         assert isinstance(first.pattern, ToolSequence)
-        assert first.pattern.tools == procedure
+        assert first.pattern.tools == QUARANTINE
         assert "partial" not in first.signals
         # where no learned sequence goes on from there, how far the runs got is offered
         other = TaskContext(domain="ci", language="go")
@@ -635,19 +643,11 @@ def test_a_learned_sequence_comes_before_runs_that_left_it_at_their_last_step(
     """The runs nearest a task took the first two steps of a learned sequence that works,
     then another third step, and failed: the learned sequence is offered first, not how far
     they got on their own way."""
-    node = TaskContext(domain="ci", language="node")
-    procedure = ["rerun_job", "jest", "quarantine_test", "open_pull_request"]
     with SelfLearningMemory.open(tmp_path, learn_inline=True) as memory:
-        for service in ("checkout", "search", "profile", "orders"):
-            run_episode(memory, f"Quarantine the unstable {service} browser suite", procedure,
-                        context=node)  # fmt: skip
-        for service in ("ledger", "payments"):
-            run_episode(memory, f"The e2e job on {service} flakes, deal with it",
-                        [*procedure[:2], "raise_timeout", "request_approval"], context=node,
-                        fail_at=3, success=False)  # fmt: skip
-        first = memory.recommend_patterns("The e2e job on billing flakes, deal with it", node)[0]
+        _quarantines_then_flakes(memory, ["raise_timeout", "request_approval"])
+        first = memory.recommend_patterns("The e2e job on billing flakes, deal with it", NODE)[0]
         assert isinstance(first.pattern, ToolSequence)
-        assert first.pattern.tools == procedure
+        assert first.pattern.tools == QUARANTINE
         assert "partial" not in first.signals
 
 
