@@ -412,6 +412,36 @@ def _until(
     return path
 
 
+def _stuck_at(
+    run: Episode, path: tuple[str, ...], state_errors: Collection[str], idle: Collection[str]
+) -> tuple[str, ...]:
+    """``path`` with the step the run was stuck at put after the call that may have fixed
+    it: a step that failed with an error saying more than that it came out of turn, right
+    after which another tool worked, and that never worked in the run. The run stopped
+    before calling the step again, so whether the tool that worked fixed it only the next
+    run can show; without the step the offer would end where the run gave up. Nothing is
+    put in while no error is known to say only that (no ``state_errors``): any failed call
+    may then have been one out of turn."""
+    if not state_errors:
+        return path
+    steps = run.steps
+    worked = {step.tool for step in steps if step.success}
+    for at in range(len(steps) - 2, -1, -1):
+        step, after = steps[at], steps[at + 1]
+        if (
+            not step.success
+            and step.tool not in worked
+            and step.tool not in idle
+            and after.success
+            and after.tool not in idle
+            and after.tool in path
+            and normalize_error(step.error) not in state_errors
+        ):
+            cut = path.index(after.tool) + 1
+            return (*path[:cut], step.tool, *path[cut:])
+    return path
+
+
 def progress_sequence(
     namespace: str,
     runs: Sequence[Episode],
@@ -445,7 +475,7 @@ def progress_sequence(
     needed = needed_first(runs, procedures, state_errors, idle)
     paths = []
     for run, procedure in zip(runs, procedures, strict=True):
-        path = tuple(t for t in procedure if t not in idle)
+        path = _stuck_at(run, tuple(t for t in procedure if t not in idle), state_errors, idle)
         paths.append(_until(_first(path, _ended(run), needed), stopped, broken.get(run.id, ())))
     if not any(paths):
         return None
