@@ -74,4 +74,9 @@ def test_the_run_that_goes_on_is_of_the_tasks_language_and_closest_setting() -> 
     assert learner.went_on(keys, PYTHON[:2], prod) == (*PYTHON[:3], "request_approval", *PYTHON[3:])
     staging = python.model_copy(update={"tags": ["staging"]})
     assert learner.went_on(keys, PYTHON[:2], staging) == tuple(PYTHON)
-    assert learner.went_on(keys, [*PYTHON[:2], "jest"], staging) is None  # none took those
+    # none took all three: one that took the first two carries them on, the third kept
+    joined = learner.went_on(keys, [*PYTHON[:2], "jest"], staging)
+    assert joined == (*PYTHON[:2], "jest", *PYTHON[2:])
+    # one step in common is too little to say the runs were on that way
+    assert learner.went_on(keys, ["pip_install", "jest"], staging) is None
+    assert learner.went_on(keys, ["jest", "go_test", "pytest"], staging) is None

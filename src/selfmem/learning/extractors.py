@@ -22,7 +22,9 @@ __all__ = [
     "decision_transitions",
     "error_events",
     "family_run",
+    "goes_on",
     "is_subsequence",
+    "joined",
     "procedure",
     "run_setting",
     "setting_of",
@@ -110,6 +112,30 @@ def is_subsequence(needle: Sequence[str], haystack: Sequence[str]) -> bool:
     """Whether ``needle`` occurs in ``haystack`` in order, gaps allowed."""
     remaining = iter(haystack)
     return all(tool in remaining for tool in needle)  # ``in`` consumes up to the match
+
+
+def joined(tools: Sequence[str], way: Sequence[str]) -> tuple[str, ...]:
+    """How far runs got (``tools``), then the rest of a ``way`` known to work that holds all
+    of their steps but the last: that step worked for runs like these (a check only their
+    setting needs), and the way shows what comes after the steps they share."""
+    held, remaining = tools[:-1], iter(enumerate(way))
+    at = -1
+    for tool in held:
+        at = next((i for i, t in remaining if t == tool), len(way))
+    return (*tools, *(t for t in way[at + 1 :] if t != tools[-1]))
+
+
+def goes_on(tools: Sequence[str], path: Sequence[str]) -> tuple[str, ...] | None:
+    """What a successful run's ``path`` shows beyond how far other runs got (``tools``):
+    the path, if it holds those steps and goes further; else, after three or more steps,
+    the steps :func:`joined` with the path when it holds all of them but the last; else
+    None."""
+    if is_subsequence(tools, path):
+        return tuple(path) if len(path) > len(tools) else None
+    if len(tools) < 3 or not is_subsequence(tools[:-1], path):
+        return None
+    way = joined(tools, path)
+    return way if len(way) > len(tools) else None
 
 
 def decision_transitions(episode: Episode) -> set[tuple[str, str]]:

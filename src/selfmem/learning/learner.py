@@ -148,33 +148,34 @@ class PatternLearner(FamilyCounting):
         self, keys: Collection[str], tools: Sequence[str], context: TaskContext | None
     ) -> tuple[str, ...] | None:
         """The procedure of a recent successful run of these families that took ``tools``
-        (in order) and went further: of the task's language (when its ``context`` states
-        one), the one sharing most features of its setting, then the newest. Runs from
+        (in order) and went further (or all but the last of them: :func:`.extractors.goes_on`),
+        of the task's language (when its ``context`` states one): one that took them all
+        first, then the one sharing most features of its setting, then the newest. Runs from
         before their family's change, runs that used a tool which has stopped working since,
         and runs that failed when followed (in the task's setting too) are left out."""
         stopped = self.stopped_tools()
         setting = ex.setting_of(context) if context is not None else frozenset()
         where = followed.setting(context) if context is not None else None
         language = {f for f in setting if f.startswith("language=")}
-        best: tuple[int, float, tuple[str, ...]] | None = None
+        best: tuple[bool, int, float, tuple[str, ...]] | None = None
         for key in keys:
             family = self.families.families.get(key)
             if family is None:
                 continue
             changed = family.changed_at.timestamp() if family.changed_at else 0.0
             for run in self._runs.get(key, ()):
-                if not run.success or len(run.path) <= len(tools) or run.ended_at < changed:
-                    continue
-                if not language <= run.setting or not ex.is_subsequence(tools, run.path):
+                way = ex.goes_on(tools, run.path) if run.success else None
+                if way is None or run.ended_at < changed or not language <= run.setting:
                     continue
                 if any(
                     t in stopped and run.ended_at < stopped[t].since.timestamp() for t in run.path
                 ) or _failed_when_followed(family, run.episode_id, where):
                     continue
-                rank = (len(setting & run.setting), run.ended_at, run.path)
-                if best is None or rank[:2] > best[:2]:
+                held = way == run.path
+                rank = (held, len(setting & run.setting), run.ended_at, way)
+                if best is None or rank[:3] > best[:3]:
                     best = rank
-        return None if best is None else best[2]
+        return None if best is None else best[3]
 
     def runs_since_change(self, key: str) -> list[str]:
         """Ids of the family's runs, of any outcome, since its procedure changed, newest

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 from ..engine import telemetry
 from ..engine.runtime import twin
 from ..errors import InvalidInputError, NotFoundError
-from ..learning.extractors import is_subsequence, setting_of
+from ..learning.extractors import is_subsequence, joined, setting_of
 from ..records.episodes import Episode, TaskContext, TaskType
 from ..records.learned import ToolSequence
 from ..retrieval.pattern_ranking import ScoredHeuristic, ScoredPattern
@@ -172,10 +172,19 @@ class RetrievalAPI(NearestRuns):
         same = next((s for s in sequences if _stands_for(s.pattern, similar.pattern, ctx)), None)
         if "partial" in similar.signals:
             # a learned sequence that goes on from where the runs got is where they were going
-            going_on = (s for s in sequences if _goes_on(s.pattern, tools, ctx))
-            same = same or next(going_on, None)
-            if same is None and len(tools) >= 2:  # or a run that went on from those steps
-                similar = self._went_on(similar, ctx, idle)
+            going_on = next((s for s in sequences if _goes_on(s.pattern, tools, ctx)), None)
+            if same is None and going_on is not None:
+                if is_subsequence(tools, going_on.pattern.tools):
+                    same = going_on
+                else:  # it goes on from all their steps but the last: both
+                    way = joined(tools, going_on.pattern.tools)
+                    update = {"tools": list(way)}
+                    signals = {**similar.signals, "went_on": 1.0}
+                    similar = ScoredPattern(
+                        similar.pattern.model_copy(update=update), similar.score, signals
+                    )
+            if same is None and len(tools) >= 2 and "went_on" not in similar.signals:
+                similar = self._went_on(similar, ctx, idle)  # or a run that went on from them
         first = same or similar
         if same is None and "partial" not in similar.signals and "repair" not in similar.signals:
             # feedback on it reaches the successful runs that held it
