@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -112,6 +113,38 @@ def test_a_family_longer_than_its_provenance_counts_the_same_runs_after_reopen(
     assert isinstance(sequence, ToolSequence) and isinstance(expected, ToolSequence)
     assert (sequence.support, sequence.successes) == (expected.support, expected.successes)
     assert sequence.support == 81 and len(sequence.recent) == 81
+
+
+def test_a_recovery_ages_the_same_after_a_reopen(tmp_path: Path) -> None:
+    """Deploys push an image, then the registry answers "410 Gone" in four runs (each
+    tries again), then the family goes on for months with ``publish_artifact`` and never
+    calls ``push_image`` again. The error's pattern ages from when the tool was last called,
+    not from the family's newest run: the same in a reopened store as in the one that
+    learned it."""
+    start = datetime(2026, 1, 5, 9, tzinfo=UTC)
+    gone = "410 Gone: use publish_artifact"
+    runs: list[tuple[list[tuple[str, str | None]], bool, int]] = [
+        *[([(t, None) for t in ("build", "push_image", "deploy")], True, 1)] * 10,
+        *[([("build", None), ("push_image", gone), ("push_image", gone)], False, 1)] * 4,
+        *[([(t, None) for t in ("build", "publish_artifact", "deploy")], True, 12)] * 8,
+    ]
+    with SelfLearningMemory.open(tmp_path, learn_inline=True) as memory:
+        day = 0
+        for i, (steps, success, gap) in enumerate(runs):
+            day += gap
+            when = start + timedelta(days=day)
+            eid = memory.start_episode(f"Deploy service {i} to staging", OPS, start_time=when)
+            for tool, error in steps:
+                memory.log_step(eid, tool=tool, error=error, observation=None if error else "ok")
+            outcome = TaskOutcome.success() if success else TaskOutcome.failure("registry")
+            memory.complete_episode(eid, outcome, end_time=when + timedelta(minutes=5))
+        found = memory.find_recovery("push_image", gone)
+        assert found is not None
+        learned = memory.pattern_effectiveness([found.id])
+    with SelfLearningMemory.open(tmp_path, learn_inline=True) as memory:
+        assert memory.pattern_effectiveness([found.id]) == learned
+        again = memory.find_recovery("push_image", gone)
+        assert again is not None and again.describe() == found.describe()
 
 
 def test_retrieval_serves_learned_experience(tmp_path: Path) -> None:

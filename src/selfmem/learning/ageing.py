@@ -14,7 +14,14 @@ from datetime import datetime
 
 from ..records.learned import AnyPattern, ContextPattern, DecisionPoint, ErrorRecovery, ToolSequence
 
-__all__ = ["ToolsSeen"]
+__all__ = ["ToolsSeen", "saw"]
+
+
+def saw(seen: dict[str, datetime], tools: Iterable[str], when: datetime) -> None:
+    """Note that a run that called ``tools`` ended ``when``."""
+    for tool in tools:
+        if tool not in seen or when > seen[tool]:
+            seen[tool] = when
 
 
 class ToolsSeen:
@@ -24,15 +31,16 @@ class ToolsSeen:
         self._seen: dict[str, datetime] = {}
 
     def saw(self, tools: Iterable[str], when: datetime) -> None:
-        seen = self._seen
-        for tool in tools:
-            if tool not in seen or when > seen[tool]:
-                seen[tool] = when
+        saw(self._seen, tools, when)
 
     def adopt(self, pattern: AnyPattern) -> None:
-        """What a stored pattern says of its tools' last runs (on load)."""
+        """What a stored pattern says of its tools' last runs (on load). A family stored
+        before it kept ``tools_seen`` stands for every tool it ever used at its newest run."""
         if isinstance(pattern, ToolSequence):
-            self.saw(pattern.tool_stats, pattern.last_seen)
+            for tool, when in pattern.tools_seen.items():
+                self.saw((tool,), when)
+            if not pattern.tools_seen:
+                self.saw(pattern.tool_stats, pattern.last_seen)
         elif isinstance(pattern, ErrorRecovery):
             self.saw((pattern.tool,), pattern.last_seen)
 

@@ -15,7 +15,7 @@ from collections.abc import Iterable
 from ..config import LearningConfig
 from ..records.episodes import Episode
 from ..records.learned import MAX_PROVENANCE, AnyPattern, ToolSequence, stable_id
-from . import counting, followed, merging
+from . import ageing, counting, followed, merging
 from . import extractors as ex
 from .families import SAMPLE_CHARS, FamilyIndex, task_terms
 from .pattern_counts import PatternCounts
@@ -357,6 +357,7 @@ class FamilyCounting:
         self.families.count(family, episode, sign)
         if sign > 0:
             counting.note(family, episode, tally)
+            ageing.saw(family.tools_seen, (step.tool for step in episode.steps), tally.ended)
             stated_context(family, self.families.context_counts(family))
         return [
             family,

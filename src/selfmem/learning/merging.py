@@ -21,6 +21,7 @@ from ..records.learned import (
     ToolSequence,
 )
 from . import followed
+from .ageing import saw
 from .state import FamilyRun
 
 __all__ = ["absorb", "absorb_apart", "absorb_profile", "merged_runs", "narrow_context", "rekey"]
@@ -109,6 +110,8 @@ def absorb_profile(keep: ToolSequence, gone: ToolSequence, order: dict[str, int]
     _add_stats(keep.tool_stats, gone.tool_stats)
     _add_stats(keep.tool_calls, gone.tool_calls)
     _add_stats(keep.feature_stats, gone.feature_stats)
+    for tool, when in gone.tools_seen.items():
+        saw(keep.tools_seen, (tool,), when)
     keep.feedback_uses += gone.feedback_uses
     keep.feedback_successes += gone.feedback_successes
     keep.first_seen = min(keep.first_seen, gone.first_seen)

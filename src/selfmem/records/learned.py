@@ -179,7 +179,9 @@ class ToolSequence(_PatternBase):
     come together in one run, :mod:`selfmem.learning.slot_choices`; ``tools`` holds the best
     of them; the key ``""`` is the first step). ``recent`` holds the ids of the recent runs
     ``support`` is counted over (at most ``LearningConfig.max_family_runs``, oldest first),
-    so that a learner loaded from the store starts from the same runs.
+    so that a learner loaded from the store starts from the same runs, and ``tools_seen``
+    when a run of the family that called each tool last ended (what a recovery of the tool
+    ages from), so that it ages the same after a reopen.
     """
 
     kind: Literal[PatternKind.TOOL_SEQUENCE] = PatternKind.TOOL_SEQUENCE
@@ -199,6 +201,7 @@ class ToolSequence(_PatternBase):
     apart: list[str] = Field(default_factory=list)
     options: dict[str, list[str]] = Field(default_factory=dict)
     recent: list[str] = Field(default_factory=list)
+    tools_seen: dict[str, datetime] = Field(default_factory=dict)
 
     def describe(self) -> str:
         task = f"tasks like '{self.sample_task[:80]}'" if self.sample_task else "this family"
