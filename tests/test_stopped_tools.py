@@ -8,7 +8,7 @@ from datetime import datetime
 from pathlib import Path
 
 from selfmem import SelfLearningMemory, TaskContext, TaskOutcome
-from selfmem.learning import ErrorRecovery, PatternLearner
+from selfmem.learning import DecisionPoint, ErrorRecovery, PatternLearner
 from selfmem.learning.extractors import run_setting
 from selfmem.records.learned import pattern_adapter
 
@@ -256,3 +256,29 @@ def test_runs_that_met_the_stop_stand_in_for_old_runs_however_worded(tmp_path: P
         assert first.tools == [  # type: ignore[union-attr]
             "write_ci_config", "add_ci_secret", "run_pipeline_v2",
         ]  # fmt: skip
+
+
+def test_a_decision_for_a_tool_that_has_stopped_working_is_no_longer_served() -> None:
+    """After ``build``, ``push_image`` did better than ``push_legacy``; then the registry
+    answers "410 Gone" to every push, and runs publish an artifact instead. "Run
+    push_image rather than push_legacy" is withdrawn with the family's sequence."""
+    learner = PatternLearner(NS)
+    pushes = [
+        episode(["build", "push_image" if i % 4 else "push_legacy", "deploy", "verify"],
+                success=bool(i % 4), minute=i)
+        for i in range(25)
+    ]  # fmt: skip
+    observe_all(learner, pushes)
+    decision = next(p for p in learner.patterns() if isinstance(p, DecisionPoint))
+    assert (decision.after_tool, decision.best) == ("build", "push_image")
+    gone = ("push_image", "410 gone: use publish_artifact")
+    observe_all(
+        learner,
+        [
+            episode(["build", gone, "publish_artifact"], success=False, minute=30 + i)
+            for i in range(4)
+        ],
+    )
+    assert "push_image" in learner.stopped_tools()
+    assert not learner.is_served(learner.get(decision.id)), "it advises a step that broke"
+    assert all(not isinstance(p, DecisionPoint) for p in learner.patterns())

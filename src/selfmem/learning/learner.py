@@ -303,8 +303,11 @@ class PatternLearner(FamilyCounting):
                 ok = not (state and pattern.best_mode == "replace")
             else:
                 ok = serving.unrecoverable(pattern, cfg) and not state
-        else:
-            ok = pattern.id in self._discoveries()
+        else:  # a decision whose better step has stopped working is not served either
+            family = self.families.families.get(pattern.family)
+            best = getattr(pattern, "best", None)
+            stop = best is not None and family is not None and self._stopped_in(family, (best,))
+            ok = pattern.id in self._discoveries() and not stop
         decayed = (
             self.effectiveness(pattern)
             if now is None
@@ -313,10 +316,9 @@ class PatternLearner(FamilyCounting):
         return ok and decayed >= cfg.min_effectiveness
 
     def idle_tools(self) -> set[str]:
-        """Tools that work in any state (see :func:`.idle.idle_tools`); none unless calls
-        out of turn fail in this namespace (some error class is a state error, raised by
-        many tools: see :meth:`state_errors`), since only then does a tool that never failed
-        stand out."""
+        """Tools that work in any state (:func:`.idle.idle_tools`); none unless calls out of
+        turn fail in this namespace (a state error, raised by many tools: :meth:`state_errors`),
+        since only then does a tool that never failed stand out."""
         version, found = self._idle
         if version != self.version:
             found = set()
@@ -349,15 +351,13 @@ class PatternLearner(FamilyCounting):
         return found
 
     def stopped_tools(self) -> dict[str, Stopped]:
-        """Tools that have stopped working: an error no run had met before, which every run
-        that called the tool since has met, at least :data:`STOPPED_AFTER` of them, without
-        the tool working in any (``ErrorRecovery.breaking``), where the tool had worked
-        before. An error that only says a call came out of turn (one of
-        :meth:`state_errors`) does not count. What a successful run did with such a tool
-        before then no longer works, whichever family it is in: in the setting of the runs
-        that met the error, or everywhere once they ran in two settings or more; and only
-        for their task once a run of another task saw the tool work
-        (``ErrorRecovery.works_elsewhere``), if it worked in a family doing that task."""
+        """Tools that have stopped working: an error no run had met before, met by every run
+        that called the tool since (at least :data:`STOPPED_AFTER`, the tool working in
+        none: ``ErrorRecovery.breaking``), where it had worked before; not an error that
+        only says a call came out of turn (:meth:`state_errors`). What a successful run did
+        with it before no longer works, in any family: in the setting of the runs that met
+        the error (everywhere once they ran in two or more), and only for their task once a
+        run of another task saw it work (``works_elsewhere``), if it worked for that task."""
         version, found = self._stopped
         if version != self.version:
             streaks = [
@@ -404,11 +404,11 @@ class PatternLearner(FamilyCounting):
                 found += reversed(pattern.breaking)
         return list(dict.fromkeys(found))
 
-    def _stopped_in(self, family: ToolSequence) -> bool:
-        """Whether a step of the family's sequence has stopped working for its runs: in
-        every setting, or in that of a successful run of the family that used it."""
+    def _stopped_in(self, family: ToolSequence, tools: Iterable[str] = ()) -> bool:
+        """Whether a step of the family's sequence (or one of ``tools``) has stopped working
+        for its runs: in every setting, or in that of a successful run of the family."""
         stopped = self.stopped_tools()
-        gone = [stopped[tool] for tool in family.tools if tool in stopped]
+        gone = [stopped[tool] for tool in (tools or family.tools) if tool in stopped]
         if not gone:
             return False
         runs = [run for run in self._runs.get(family.key, ()) if run.success]
