@@ -93,6 +93,25 @@ def test_two_failed_followers_demote_the_episode_and_the_prompt_says_so(
     assert line.endswith("(no longer works for similar tasks)")
 
 
+def test_a_demoted_episode_ranks_below_the_others_however_close_its_words(
+    memory: SelfLearningMemory,
+) -> None:
+    """The copied run is worded exactly like the task; the other successful runs share only
+    its procedure and a word or two. Once two followers failed, it comes after them all:
+    halving its score would have left it first."""
+    others = [
+        run_episode(memory, f"Roll the {name} service out", PROCEDURE, context=WEB)
+        for name in ("billing", "search", "ledger")
+    ]
+    past = run_episode(memory, TASK, PROCEDURE, context=WEB)
+    first = memory.retrieve_relevant_context(TASK, WEB, limit=10).successes[0]
+    assert first.episode.id == past
+    _follow(memory, past, success=False)
+    _follow(memory, past, success=False, error="quota exceeded")
+    ranked = [s.episode.id for s in memory.retrieve_relevant_context(TASK, WEB, limit=10).successes]
+    assert set(others) <= set(ranked) and ranked[-1] == past
+
+
 def test_a_follower_that_succeeds_restores_the_episode(memory: SelfLearningMemory) -> None:
     past = _history(memory)
     _follow(memory, past, success=False)

@@ -134,7 +134,7 @@ class RetrievalAPI(NearestRuns):
         for episode, score, _ in self._new_ways(old, scores, present):
             if passes(episode, filters):
                 kept.append(ScoredEpisode(episode, score, {"new_way": 1.0}))
-        return sorted(kept, key=lambda s: s.score, reverse=True)[:limit]
+        return sorted(kept, key=_standing, reverse=True)[:limit]
 
     def _rank_patterns(
         self,
@@ -313,6 +313,13 @@ def _tags(tags: object) -> list[str]:
     if not isinstance(tags, list | tuple | set | frozenset):
         raise InvalidInputError("tags must be a list of strings", field="tags")
     return [check_text(validation.expect(tag, str, "tags[]"), "tags[]") for tag in tags]
+
+
+def _standing(scored: ScoredEpisode) -> tuple[bool, float]:
+    """Sort key: the results not demoted first (a demoted run stays below the others however
+    close its words: its way no longer works), then by score."""
+    signals = scored.signals
+    return "superseded" not in signals and "failed_when_followed" not in signals, scored.score
 
 
 def _demoted(
