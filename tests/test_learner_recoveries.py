@@ -215,7 +215,7 @@ def test_a_replacement_is_learned_when_another_tool_takes_the_failing_ones_place
     assert pattern.recoveries == {}
     assert (pattern.best_recovery, pattern.best_mode) == ("helm_upgrade", "replace")
     assert learner.is_served(pattern)
-    assert "using helm_upgrade instead worked 5 of 5 times" in pattern.describe()
+    assert "using helm_upgrade instead got the task done in 5 runs" in pattern.describe()
     heuristic = derive_heuristic(pattern)
     assert heuristic.kind is HeuristicKind.RECOVER
     assert heuristic.action == "run helm_upgrade instead of deploy_service"

@@ -299,8 +299,11 @@ class ErrorRecovery(_PatternBase):
 
     ``recoveries`` count, per action tried after the error, how often the failing tool then
     succeeded (``"retry"`` when it succeeded when simply run again); ``replacements``
-    count, per tool used *instead* of the failing one (it never succeeded again), how often
-    that tool succeeded and the task did too. ``support`` / ``successes`` count episodes
+    count, per tool used *instead* of the failing one (it never succeeded again), the runs
+    in which that tool succeeded and the task did too: only runs that succeeded show a
+    replacement (in a run that failed, a tool that worked after the error may have been a
+    step that broke it), so their count is a number of successful runs, with no failures
+    beside it; ``describe()`` says so. ``support`` / ``successes`` count episodes
     with the error and their outcomes; ``recovered`` counts those in which the error was
     overcome at all. ``fix_runs`` count, per tool run between the error and the failing
     tool's next success, the runs that did so and how many of them succeeded as a whole;
@@ -373,7 +376,7 @@ class ErrorRecovery(_PatternBase):
         if self.best_mode == "replace":
             return (
                 f"when {self.tool} fails with '{self.error_class}', using {self.best_recovery} "
-                f"instead worked {stats.successes} of {stats.n} times"
+                f"instead got the task done in {stats.successes} runs"
             )
         found = (
             f"when {self.tool} fails with '{self.error_class}', {self.best_recovery} "
