@@ -66,6 +66,19 @@ def _sequences(learner: PatternLearner) -> list[list[str]]:
     )
 
 
+def test_a_rarer_task_is_divided_off_once_it_has_enough_runs_past_the_first_looks() -> None:
+    """Credit notes are one booking in twelve: by the family's 46th run there are four, too
+    few to tell them from chance. The family goes on being looked at up to 100 runs, and
+    is divided once they are enough."""
+    learner = PatternLearner("default")
+    for i in range(100):
+        credit = i % 12 == 5
+        learner.observe(_episode(i, credit, CREDIT if credit else INVOICE, ok=i % 7 != 6))
+        if i + 1 == 46:
+            assert len(learner.families.families) == 1, "four credit notes are too few"
+    assert _sequences(learner) == sorted([INVOICE, CREDIT])
+
+
 def test_a_tool_choice_that_follows_the_tasks_words_makes_two_families() -> None:
     learner = PatternLearner("default")
     history = _history(40)

@@ -40,9 +40,9 @@ from .significance import fisher_exact_p
 __all__ = ["CHECKPOINTS", "HELD_RUNS", "HeldRuns", "by_end", "dividing_terms"]
 
 #: A family is checked, and its episodes held, while it has at most this many runs.
-HELD_RUNS = 48
+HELD_RUNS = 100
 #: The numbers of runs at which a young family is looked at (each a look).
-CHECKPOINTS = frozenset((10, 13, 17, 22, 28, 36, 46))
+CHECKPOINTS = frozenset((10, 13, 17, 22, 28, 36, 46, 60, 77, 100))
 #: At most this many episodes are held over all families (the least recently counted
 #: families' are let go first).
 _HELD_TOTAL = 4096
