@@ -174,11 +174,12 @@ class RetrievalAPI(NearestRuns):
             # a learned sequence that goes on from where the runs got is where they were going
             going_on = next((s for s in sequences if _goes_on(s.pattern, tools, ctx)), None)
             if same is None and going_on is not None:
-                if is_subsequence(tools, going_on.pattern.tools):
+                stored = going_on.pattern
+                assert isinstance(stored, ToolSequence)
+                if is_subsequence(tools, stored.tools):
                     same = going_on
                 else:  # it goes on from all their steps but the last: both
-                    way = joined(tools, going_on.pattern.tools)
-                    update = {"tools": list(way)}
+                    update = {"tools": list(joined(tools, stored.tools))}
                     signals = {**similar.signals, "went_on": 1.0}
                     similar = ScoredPattern(
                         similar.pattern.model_copy(update=update), similar.score, signals
