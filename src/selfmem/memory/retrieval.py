@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 from ..engine import telemetry
 from ..engine.runtime import twin
 from ..errors import InvalidInputError, NotFoundError
-from ..learning.extractors import is_subsequence, joined, setting_of
+from ..learning.extractors import goes_on, is_subsequence, setting_of
 from ..records.episodes import Episode, TaskContext, TaskType
 from ..records.learned import ToolSequence
 from ..retrieval.pattern_ranking import ScoredHeuristic, ScoredPattern
@@ -176,10 +176,11 @@ class RetrievalAPI(NearestRuns):
             if same is None and going_on is not None:
                 stored = going_on.pattern
                 assert isinstance(stored, ToolSequence)
-                if is_subsequence(tools, stored.tools):
+                way = goes_on(tools, stored.tools)
+                if way == tuple(stored.tools):
                     same = going_on
-                else:  # it goes on from all their steps but the last: both
-                    update = {"tools": list(joined(tools, stored.tools))}
+                elif way is not None:  # it goes on from all their steps but the last: both
+                    update = {"tools": list(way)}
                     signals = {**similar.signals, "went_on": 1.0}
                     similar = ScoredPattern(
                         similar.pattern.model_copy(update=update), similar.score, signals
